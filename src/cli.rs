@@ -1,0 +1,152 @@
+//! The command line, as clap sees it. Values are checked later, where they are used,
+//! so that each check can name the flag and the fix.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::agent::Agent;
+
+/// Keep a Codex or Claude Code agent working on one task until it is really done.
+#[derive(Debug, Parser)]
+#[command(name = "ralph-hook", version, about, max_term_width = 100)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// The Stop hook: let the turn end, or block it with a continuation prompt.
+    Stop(HookArgs),
+    /// The UserPromptSubmit hook: start, cancel or report a loop from `$ralph-loop …`.
+    Prompt(HookArgs),
+    /// Start a loop in a workspace (from a terminal, a script, or the agent's shell).
+    Start(StartArgs),
+    /// Show the loop in a workspace, or how the last one ended.
+    Show(ShowArgs),
+    /// End the loop in a workspace; the next stop is allowed.
+    Cancel(WorkspaceArgs),
+    /// Print the history of stop decisions, one line each.
+    Log(ShowArgs),
+    /// Take over a loop state file this user did not start, after reading it.
+    Adopt(WorkspaceArgs),
+    /// Pause the loop: stops are allowed and not counted until `resume`.
+    Pause(WorkspaceArgs),
+    /// Resume a paused loop where it was.
+    Resume(WorkspaceArgs),
+    /// Wire ralph-hook into Codex and/or Claude Code.
+    Install(crate::install::InstallArgs),
+    /// Remove exactly what `install` added.
+    Uninstall(crate::install::UninstallArgs),
+    /// Check that everything a loop needs is in place.
+    Doctor(crate::install::DoctorArgs),
+}
+
+/// Flags of the hook commands.
+#[derive(Debug, Args)]
+pub struct HookArgs {
+    /// The host running the hook; by default the payload tells (Codex sends `turn_id`).
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
+}
+
+/// Selects the workspace whose loop a command acts on.
+#[derive(Debug, Args)]
+pub struct WorkspaceArgs {
+    /// The workspace (default: the git top level of the current directory, else it).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Only look at this host's state (default: whichever holds a loop).
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
+}
+
+/// Flags of `show` and `log`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    #[command(flatten)]
+    pub target: WorkspaceArgs,
+    /// Print JSON for scripts instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of `start`, as the bash `start-loop.sh` had them, plus the budgets.
+#[derive(Debug, Args)]
+pub struct StartArgs {
+    /// Absolute path of the workspace the loop runs in.
+    #[arg(long, value_name = "ABS_DIR")]
+    pub workspace: Option<PathBuf>,
+    /// The task.
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// Read the task from a file (`-` for standard input).
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Most continuation prompts before the loop ends (0 = no cap). Default 50.
+    #[arg(long, value_name = "N")]
+    pub max_iterations: Option<String>,
+    /// The completion promise; `DONE` means the signal `<promise>DONE</promise>`.
+    #[arg(long, value_name = "TEXT")]
+    pub completion_promise: Option<String>,
+    /// The word of the continuation signal `<ralph-continue>WORD</ralph-continue>`.
+    #[arg(long, value_name = "WORD")]
+    pub magic_word: Option<String>,
+    /// End the loop once it has run this long (`90m`, `2h`, `1h30m`).
+    #[arg(long, value_name = "DURATION")]
+    pub max_duration: Option<String>,
+    /// End the loop after N stops without progress (0 = off). Default 3.
+    #[arg(long, value_name = "N")]
+    pub no_progress: Option<String>,
+    /// A command that must exit 0 before a completion is accepted.
+    #[arg(long, value_name = "CMD")]
+    pub verify: Option<String>,
+    /// Seconds the verify command may run. Default 300.
+    #[arg(long, value_name = "SECONDS")]
+    pub verify_timeout: Option<String>,
+    /// Replace an active loop.
+    #[arg(long)]
+    pub force: bool,
+    /// The host the loop runs in (default: from the session variables, else codex).
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
+    /// Bind the loop to this session id (default: from the session variables).
+    #[arg(long, value_name = "ID")]
+    pub session: Option<String>,
+    /// Show the loop instead of starting one.
+    #[arg(long, conflicts_with = "cancel")]
+    pub show: bool,
+    /// Cancel the loop instead of starting one.
+    #[arg(long)]
+    pub cancel: bool,
+    /// The task, as words after `--`.
+    #[arg(last = true, value_name = "WORDS")]
+    pub words: Vec<String>,
+}
+
+/// Whether this invocation is a hook: then even a command-line error must allow the stop.
+///
+/// Hosts read exit code 2 plus stderr as "block and continue with this text", so a
+/// mistyped flag in hooks.json must not become a prompt (Codex has no cap on blocks).
+pub fn is_hook_invocation(args: &[OsString]) -> bool {
+    if invoked_as_stop_entry_point(args) {
+        return true;
+    }
+    args.iter()
+        .skip(1)
+        .find(|arg| !arg.to_string_lossy().starts_with('-'))
+        .is_some_and(|arg| arg == "stop" || arg == "prompt")
+}
+
+/// True when the binary runs under a name dispatchers call (`ralph-loop-stop[.sh]`):
+/// then it acts as `stop --agent codex`.
+pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
+    args.first()
+        .map(PathBuf::from)
+        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
+}

@@ -1,0 +1,118 @@
+//! One error type for every command, rendered in one place so that each message says
+//! what went wrong, where, and how to fix it.
+
+use std::fmt;
+use std::io;
+use std::path::PathBuf;
+
+/// Everything that can make a command fail. Variants carry the data the message needs.
+#[derive(Debug)]
+pub enum Error {
+    /// The command line or a value in it is wrong (exit 2).
+    Usage(String),
+    /// An input file or text is malformed (exit 2): a config file, a state file, a payload.
+    Input {
+        /// Where the bad input lives (a file, or a name such as "stdin").
+        location: String,
+        /// What is wrong with it and how to fix it.
+        message: String,
+    },
+    /// A file operation failed (exit 1).
+    Io {
+        /// What we were doing, e.g. "write the loop state".
+        action: String,
+        /// The file involved.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+        /// A hint that tells the user what to do about it, if we know one.
+        hint: Option<String>,
+    },
+    /// Anything else that stops a command, with the whole message (exit 1).
+    Failed(String),
+}
+
+impl Error {
+    /// The process exit code scripts can rely on: 2 for usage or input errors, 1 otherwise.
+    pub fn code(&self) -> i32 {
+        match self {
+            Error::Usage(_) | Error::Input { .. } => 2,
+            Error::Io { .. } | Error::Failed(_) => 1,
+        }
+    }
+
+    /// Shorthand for a usage error.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Error::Usage(message.into())
+    }
+
+    /// Shorthand for a malformed-input error at `location`.
+    pub fn input(location: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Input {
+            location: location.into(),
+            message: message.into(),
+        }
+    }
+
+    /// Wraps an IO failure with what we were doing and on which file.
+    pub fn io(action: impl Into<String>, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Error::Io {
+            action: action.into(),
+            path: path.into(),
+            source,
+            hint: None,
+        }
+    }
+
+    /// Adds a "what to do" hint to an IO error; other variants are returned unchanged.
+    pub fn with_hint(self, text: impl Into<String>) -> Self {
+        match self {
+            Error::Io {
+                action,
+                path,
+                source,
+                ..
+            } => Error::Io {
+                action,
+                path,
+                source,
+                hint: Some(text.into()),
+            },
+            other => other,
+        }
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Usage(message) => write!(f, "{message}"),
+            Error::Input { location, message } => write!(f, "{location}: {message}"),
+            Error::Io {
+                action,
+                path,
+                source,
+                hint,
+            } => {
+                write!(f, "could not {action} ({}): {source}", path.display())?;
+                if let Some(hint) = hint {
+                    write!(f, "\n  hint: {hint}")?;
+                }
+                Ok(())
+            }
+            Error::Failed(message) => write!(f, "{message}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            Error::Usage(_) | Error::Input { .. } | Error::Failed(_) => None,
+        }
+    }
+}
+
+/// The result type of every command.
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,72 @@
+//! ralph-hook: one binary that is the Stop and UserPromptSubmit hook of Codex CLI and
+//! Claude Code, plus the commands around it.
+//!
+//! Where things live:
+//! - [`decide`]: the pure decision core — given a loop, a stop event and the time, what
+//!   happens (allow, block with a prompt, or finish).
+//! - [`hook`]: the two hook commands (`stop`, `prompt`), the IO around `decide`.
+//! - [`store`]: finding, locking and atomically replacing the state file; the history.
+//! - [`state`]: the state file's shape (version 2, and reading the bash version's 1).
+//! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, and `doctor`.
+
+pub mod agent;
+pub mod cli;
+pub mod error;
+pub mod install;
+
+use std::ffi::OsString;
+
+use clap::Parser;
+
+use crate::cli::{Cli, Command};
+use crate::error::Result;
+
+/// Runs the program with these arguments and returns the process exit code.
+pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
+    let args: Vec<OsString> = args.into_iter().collect();
+    let hook_mode = cli::is_hook_invocation(&args);
+    let parsed = if cli::invoked_as_stop_entry_point(&args) {
+        Cli::try_parse_from(["ralph-hook", "stop", "--agent", "codex"])
+    } else {
+        Cli::try_parse_from(&args)
+    };
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(err) if hook_mode => {
+            eprintln!(
+                "ralph-hook: allowing the stop: bad hook command line ({}); fix the command in hooks.json or settings.json",
+                err.kind()
+            );
+            return 0;
+        }
+        Err(err) => {
+            let code = if err.use_stderr() { 2 } else { 0 };
+            let _ = err.print();
+            return code;
+        }
+    };
+    match execute(cli.command) {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("ralph-hook: {err}");
+            err.code()
+        }
+    }
+}
+
+fn execute(command: Command) -> Result<i32> {
+    match command {
+        Command::Install(args) => install::run_install(&args).map(|()| 0),
+        Command::Uninstall(args) => install::run_uninstall(&args).map(|()| 0),
+        Command::Doctor(args) => install::run_doctor(&args),
+        Command::Stop(_)
+        | Command::Prompt(_)
+        | Command::Start(_)
+        | Command::Show(_)
+        | Command::Cancel(_)
+        | Command::Log(_)
+        | Command::Adopt(_)
+        | Command::Pause(_)
+        | Command::Resume(_) => Err(error::Error::Failed("not built yet".into())),
+    }
+}
