@@ -11,8 +11,25 @@
 
 pub mod agent;
 pub mod cli;
+pub mod clock;
+pub mod commands;
+pub mod decide;
+pub mod digest;
 pub mod error;
+pub mod hook;
 pub mod install;
+pub mod lifecycle;
+pub mod loop_command;
+pub mod ownership;
+pub mod render;
+pub mod settings;
+pub mod signal;
+pub mod state;
+pub mod store;
+pub mod transcript;
+pub mod verify;
+pub mod wire;
+pub mod workspace;
 
 use std::ffi::OsString;
 
@@ -59,14 +76,14 @@ fn execute(command: Command) -> Result<i32> {
         Command::Install(args) => install::run_install(&args).map(|()| 0),
         Command::Uninstall(args) => install::run_uninstall(&args).map(|()| 0),
         Command::Doctor(args) => install::run_doctor(&args),
-        Command::Stop(_)
-        | Command::Prompt(_)
-        | Command::Start(_)
-        | Command::Show(_)
-        | Command::Cancel(_)
-        | Command::Log(_)
-        | Command::Adopt(_)
-        | Command::Pause(_)
-        | Command::Resume(_) => Err(error::Error::Failed("not built yet".into())),
+        Command::Stop(args) => Ok(hook::run(hook::Hook::Stop, args.agent)),
+        Command::Prompt(args) => Ok(hook::run(hook::Hook::Prompt, args.agent)),
+        Command::Start(args) => commands::start(args),
+        Command::Show(args) => commands::show(args),
+        Command::Cancel(args) => commands::cancel(args),
+        Command::Log(args) => commands::log(args),
+        Command::Adopt(args) => commands::adopt(args),
+        Command::Pause(args) => commands::pause(args, true),
+        Command::Resume(args) => commands::pause(args, false),
     }
 }

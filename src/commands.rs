@@ -1,0 +1,401 @@
+//! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
+//! `pause`, `resume`. Each checks its arguments, calls [`crate::lifecycle`] or reads
+//! the store, and prints; errors go back to `main` with their exit code.
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use serde_json::json;
+
+use crate::agent::Agent;
+use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
+use crate::clock;
+use crate::error::{Error, Result};
+use crate::lifecycle::{self, Cancelled, Found, Replace};
+use crate::ownership::{self, Registry, Standing};
+use crate::render;
+use crate::settings::{LoopSettings, RawLoopFlags};
+use crate::state::{LoopState, StartedBy};
+use crate::store::{HistoryEntry, Store};
+use crate::workspace;
+
+/// `ralph-hook start`.
+pub fn start(args: StartArgs) -> Result<i32> {
+    if args.show || args.cancel {
+        let target = WorkspaceArgs {
+            workspace: args.workspace,
+            agent: args.agent,
+        };
+        return if args.show {
+            show(ShowArgs {
+                target,
+                json: false,
+            })
+        } else {
+            cancel(target)
+        };
+    }
+    let workspace = match &args.workspace {
+        Some(dir) => checked_workspace(dir)?,
+        None => default_workspace()?,
+    };
+    let task = read_task(&args)?;
+    let raw = RawLoopFlags {
+        max_iterations: args.max_iterations,
+        completion_promise: args.completion_promise,
+        magic_word: args.magic_word,
+        max_duration: args.max_duration,
+        no_progress: args.no_progress,
+        verify: args.verify,
+        verify_timeout: args.verify_timeout,
+    };
+    let settings = LoopSettings::parse(&task, &raw)?;
+    let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
+    let session = args
+        .session
+        .filter(|s| !s.trim().is_empty())
+        .or_else(|| session_from_env(agent));
+    let store = Store::new(&workspace, agent);
+    let replace = if args.force {
+        Replace::Always
+    } else {
+        Replace::Never
+    };
+    let started = lifecycle::begin(
+        &store,
+        &settings,
+        session,
+        StartedBy::Start,
+        replace,
+        clock::now(),
+    )?;
+    if settings.uncapped {
+        eprintln!(
+            "ralph-hook: warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop"
+        );
+    }
+    for warning in &started.warnings {
+        eprintln!("ralph-hook: warning: {warning}");
+    }
+    let state = &started.state;
+    println!(
+        "Started a ralph loop in {} ({}).",
+        workspace.display(),
+        agent.display_name()
+    );
+    match &state.session_id {
+        Some(session) => println!("  session:     {session} (only its stops follow the loop)"),
+        None => println!(
+            "  session:     none yet; the first {} session that stops in this workspace claims it",
+            agent.display_name()
+        ),
+    }
+    println!("  task:        {}", render::task_headline(&state.prompt, 3));
+    println!(
+        "  iterations:  {}",
+        if state.max_iterations == 0 {
+            "no cap".to_string()
+        } else {
+            format!("at most {}", state.max_iterations)
+        }
+    );
+    println!("  done when:   {}", state.completion_signal);
+    println!("  continue:    {}", state.continue_signal);
+    if let Some(budget) = render::budget_text(state, clock::now()) {
+        println!("  budget:      {budget}");
+    }
+    if let Some(verify) = &state.verify {
+        println!(
+            "  verify:      {verify} (timeout {}s)",
+            state.verify_timeout_secs
+        );
+    }
+    println!("  state file:  {}", started.state_path.display());
+    if let Some(kept) = &started.set_aside {
+        println!("  kept aside:  {}", kept.display());
+    }
+    Ok(0)
+}
+
+/// `ralph-hook show`.
+pub fn show(args: ShowArgs) -> Result<i32> {
+    let workspace = target_workspace(&args.target)?;
+    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let now = clock::now();
+    if args.json {
+        println!("{}", status_json(&found, now));
+    } else {
+        println!("{}", status_text(&found, now));
+    }
+    Ok(0)
+}
+
+/// `ralph-hook cancel`.
+pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
+    let workspace = target_workspace(&args)?;
+    let found = lifecycle::find(&workspace, args.agent)?;
+    match lifecycle::cancel(&found.store, clock::now())? {
+        Cancelled::Removed(state) => println!(
+            "Cancelled the ralph loop in {} at iteration {}: {}",
+            workspace.display(),
+            render::iteration_label(&state),
+            render::task_headline(&state.prompt, 1)
+        ),
+        Cancelled::Requested(state, path) => println!(
+            "The loop folder is read-only here (the agent's sandbox), so a cancel request for the loop at iteration {} was left in {}; the next stop ends the loop.",
+            render::iteration_label(&state),
+            path.display()
+        ),
+    }
+    Ok(0)
+}
+
+/// `ralph-hook log`.
+pub fn log(args: ShowArgs) -> Result<i32> {
+    let workspace = target_workspace(&args.target)?;
+    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let entries = found.store.history()?;
+    if args.json {
+        for entry in &entries {
+            println!("{}", serde_json::to_string(entry).unwrap_or_default());
+        }
+        return Ok(0);
+    }
+    if entries.is_empty() {
+        println!("No history in {}.", found.store.history_path().display());
+    }
+    for entry in &entries {
+        println!("{}", history_line(entry));
+    }
+    Ok(0)
+}
+
+/// `ralph-hook adopt`.
+pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
+    let workspace = target_workspace(&args)?;
+    let found = lifecycle::find(&workspace, args.agent)?;
+    let state = lifecycle::adopt(&found.store, clock::now())?;
+    println!(
+        "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
+        workspace.display(),
+        render::iteration_label(&state),
+        found.store.agent().display_name()
+    );
+    println!("  task: {}", render::task_headline(&state.prompt, 3));
+    Ok(0)
+}
+
+/// `ralph-hook pause` (`paused = true`) and `ralph-hook resume`.
+pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
+    let workspace = target_workspace(&args)?;
+    let found = lifecycle::find(&workspace, args.agent)?;
+    let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
+    println!(
+        "{} the ralph loop in {} at iteration {}.",
+        if paused { "Paused" } else { "Resumed" },
+        workspace.display(),
+        render::iteration_label(&state)
+    );
+    Ok(0)
+}
+
+/// How the loop stands, in words, for `show` and `$ralph-loop status`.
+pub fn status_text(found: &Found, now: SystemTime) -> String {
+    let store = &found.store;
+    let Some(state) = &found.state else {
+        let mut text = format!("No ralph loop in {}.", store.workspace().display());
+        if let Some(last) = store.last_history_entry() {
+            text.push_str(&format!(
+                " The last one ended {} after {} iteration{}: {}.",
+                last.at,
+                last.iteration,
+                if last.iteration == 1 { "" } else { "s" },
+                last.reason.as_deref().unwrap_or(&last.decision)
+            ));
+        }
+        return text;
+    };
+    let mut lines = vec![format!(
+        "ralph loop in {} ({}){}",
+        store.workspace().display(),
+        store.agent().display_name(),
+        if state.paused { " — PAUSED" } else { "" }
+    )];
+    let task = render::task_headline(&state.prompt, 3).replace('\n', "\n               ");
+    lines.push(format!("  task:        {task}"));
+    lines.push(format!(
+        "  iteration:   {} {}",
+        render::iteration_label(state),
+        render::progress_bar(state.iteration, state.max_iterations, 20)
+    ));
+    let elapsed = clock::human(state.elapsed(now));
+    lines.push(match state.max_duration() {
+        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
+        None => format!("  elapsed:     {elapsed}"),
+    });
+    lines.push(format!("  session:     {}", standing_text(state)));
+    lines.push(format!("  done when:   {}", state.completion_signal));
+    if let Some(verify) = &state.verify {
+        lines.push(format!("  verify:      {verify}"));
+    }
+    if let Some(last) = &state.last_decision {
+        lines.push(format!(
+            "  last stop:   {} at {}: {}",
+            last.decision, last.at, last.why
+        ));
+    }
+    lines.push(format!("  state file:  {}", store.state_path().display()));
+    lines.join("\n")
+}
+
+fn standing_text(state: &LoopState) -> String {
+    let record = state
+        .loop_id
+        .as_deref()
+        .and_then(|id| Registry::open().and_then(|r| r.get(id)));
+    match (
+        ownership::judge(
+            state,
+            state.session_id.as_deref().unwrap_or(""),
+            record.as_ref(),
+        ),
+        &state.session_id,
+    ) {
+        (Standing::Untrusted(why), _) => {
+            format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
+        }
+        (_, Some(session)) => format!("{session} (only its stops follow the loop)"),
+        (_, None) => "none yet: the first session that stops here claims it".into(),
+    }
+}
+
+fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
+    let store = &found.store;
+    let standing = found.state.as_ref().map(|state| {
+        let record = state
+            .loop_id
+            .as_deref()
+            .and_then(|id| Registry::open().and_then(|r| r.get(id)));
+        match ownership::judge(
+            state,
+            state.session_id.as_deref().unwrap_or(""),
+            record.as_ref(),
+        ) {
+            Standing::Untrusted(_) => "untrusted",
+            Standing::Claim => "unclaimed",
+            Standing::Owner | Standing::OtherSession => "bound",
+        }
+    });
+    json!({
+        "workspace": store.workspace(),
+        "agent": store.agent(),
+        "state_file": store.state_path(),
+        "active": found.state.as_ref().is_some_and(|s| s.active),
+        "standing": standing,
+        "elapsed_secs": found.state.as_ref().map(|s| s.elapsed(now).as_secs()),
+        "state": found.state,
+        "last_history": store.last_history_entry(),
+    })
+}
+
+fn history_line(entry: &HistoryEntry) -> String {
+    let iteration = if entry.max_iterations == 0 {
+        entry.iteration.to_string()
+    } else {
+        format!("{}/{}", entry.iteration, entry.max_iterations)
+    };
+    let mut line = format!(
+        "{}  {:<7} {:<7} {:<7}",
+        entry.at, entry.event, entry.decision, iteration
+    );
+    if let Some(tag) = &entry.tag {
+        line.push_str(&format!(" tag={tag}"));
+    }
+    if let Some(reason) = &entry.reason {
+        line.push_str(&format!(" reason={reason}"));
+    }
+    if let Some(detail) = &entry.detail {
+        line.push_str(&format!(" ({detail})"));
+    }
+    line
+}
+
+/// The command that shows this workspace's loop, by the running binary's absolute path
+/// (so it works whatever the agent's PATH is).
+pub fn installed_show_command(workspace: &Path) -> String {
+    let exe = std::env::current_exe()
+        .map(|p| crate::hook::stop::shell_word(&p))
+        .unwrap_or_else(|_| "ralph-hook".into());
+    format!(
+        "{exe} show --workspace {}",
+        crate::hook::stop::shell_word(workspace)
+    )
+}
+
+fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {
+    match &args.workspace {
+        Some(dir) => checked_workspace(dir),
+        None => default_workspace(),
+    }
+}
+
+fn checked_workspace(dir: &Path) -> Result<PathBuf> {
+    if !dir.is_absolute() {
+        return Err(Error::usage(format!(
+            "--workspace {} is relative: give an absolute path, e.g. --workspace \"$PWD\"",
+            dir.display()
+        )));
+    }
+    if !dir.is_dir() {
+        return Err(Error::usage(format!(
+            "--workspace {} is not an existing directory",
+            dir.display()
+        )));
+    }
+    Ok(dir.to_path_buf())
+}
+
+fn default_workspace() -> Result<PathBuf> {
+    let cwd =
+        std::env::current_dir().map_err(|err| Error::io("read the current directory", ".", err))?;
+    Ok(workspace::root_of(&cwd))
+}
+
+fn read_task(args: &StartArgs) -> Result<String> {
+    let task = match (&args.prompt, &args.prompt_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) if path.as_os_str() == "-" => {
+            let mut text = String::new();
+            std::io::stdin()
+                .read_to_string(&mut text)
+                .map_err(|err| Error::io("read the task from stdin", "-", err))?;
+            text
+        }
+        (None, Some(path)) => std::fs::read_to_string(path)
+            .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?,
+        (None, None) => args.words.join(" "),
+    };
+    if task.trim().is_empty() {
+        return Err(Error::usage(
+            "no task: give it with --prompt TEXT, --prompt-file FILE, or as words after --",
+        ));
+    }
+    Ok(task.trim_end_matches('\n').to_string())
+}
+
+fn agent_from_env() -> Option<Agent> {
+    Agent::ALL.into_iter().find(|agent| {
+        agent
+            .session_env_vars()
+            .iter()
+            .any(|var| std::env::var_os(var).is_some_and(|v| !v.is_empty()))
+    })
+}
+
+fn session_from_env(agent: Agent) -> Option<String> {
+    agent
+        .session_env_vars()
+        .iter()
+        .find_map(|var| std::env::var(var).ok().filter(|v| !v.trim().is_empty()))
+}

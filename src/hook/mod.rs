@@ -1,0 +1,49 @@
+//! The two hook commands. Both read one JSON payload on stdin and print at most one JSON
+//! object on stdout, and both fail open: whatever goes wrong, they exit 0, allow, and
+//! say why in one line on stderr — never exit 2, which both hosts would read as "block
+//! and continue with this text".
+
+pub mod prompt;
+pub mod stop;
+
+use std::io::Write;
+use std::panic::{self, AssertUnwindSafe};
+
+use crate::agent::Agent;
+
+/// Which hook is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hook {
+    /// The Stop hook.
+    Stop,
+    /// The UserPromptSubmit hook.
+    Prompt,
+}
+
+/// Runs a hook with stdin as its payload, prints its answer, and returns exit code 0 —
+/// also when it panics.
+pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
+    panic::set_hook(Box::new(|info| {
+        let text = info.to_string().replace('\n', " ");
+        eprintln!("ralph-hook: internal error, allowing the stop: {text}");
+    }));
+    let stdin = std::io::stdin().lock();
+    let answer = panic::catch_unwind(AssertUnwindSafe(|| match hook {
+        Hook::Stop => stop::answer(stdin, agent).render(),
+        Hook::Prompt => prompt::answer(stdin, agent).render(),
+    }));
+    if let Ok(text) = answer
+        && !text.is_empty()
+    {
+        let mut stdout = std::io::stdout().lock();
+        let _ = writeln!(stdout, "{text}");
+        let _ = stdout.flush();
+    }
+    0
+}
+
+/// Prints one line on stderr, prefixed with the program name.
+pub fn warn(message: impl std::fmt::Display) {
+    let text = message.to_string().replace('\n', " ");
+    eprintln!("ralph-hook: {text}");
+}

@@ -1,0 +1,117 @@
+//! `ralph-hook prompt`: the UserPromptSubmit hook that starts a loop from the user's own
+//! words. Hooks run outside the agent's sandbox, so this is the one place that can
+//! always write `<workspace>/.codex/`; the payload names the session to bind.
+
+use std::io::Read;
+
+use crate::agent::Agent;
+use crate::clock;
+use crate::commands::{installed_show_command, status_text};
+use crate::hook::warn;
+use crate::lifecycle::{self, Cancelled, Replace};
+use crate::loop_command::{self, LoopCommand};
+use crate::render;
+use crate::settings::LoopSettings;
+use crate::state::StartedBy;
+use crate::store::Store;
+use crate::wire::{self, PromptInput, PromptOutput};
+use crate::workspace;
+
+/// Reads a UserPromptSubmit payload from `stdin` and returns the answer to print.
+pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
+    let input: PromptInput = match wire::read_payload(stdin)
+        .and_then(|text| serde_json::from_str(&text).map_err(|err| err.to_string()))
+    {
+        Ok(input) => input,
+        Err(why) => {
+            warn(format!(
+                "could not read the UserPromptSubmit payload: {why}"
+            ));
+            return PromptOutput::default();
+        }
+    };
+    let Some(command) = loop_command::parse(&input.prompt) else {
+        return PromptOutput::default();
+    };
+    let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
+    if input.cwd.as_os_str().is_empty() {
+        return refuse("the host sent no working directory, so there is no workspace to loop in");
+    }
+    let workspace = workspace::root_of(&input.cwd);
+    let store = Store::new(&workspace, agent);
+    let now = clock::now();
+    match command {
+        Err(why) => refuse(&why),
+        Ok(LoopCommand::Start { task, flags }) => {
+            let settings = match LoopSettings::parse(&task, &flags) {
+                Ok(settings) => settings,
+                Err(err) => return refuse(&err.to_string()),
+            };
+            let session = (!input.session_id.is_empty()).then(|| input.session_id.clone());
+            match lifecycle::begin(
+                &store,
+                &settings,
+                session,
+                StartedBy::PromptHook,
+                Replace::SameSession,
+                now,
+            ) {
+                Ok(started) => {
+                    for warning in &started.warnings {
+                        warn(warning);
+                    }
+                    let rules = render::rules(
+                        &started.state,
+                        &started.state_path,
+                        &installed_show_command(&workspace),
+                    );
+                    let mut note = format!(
+                        "ralph-loop started: {} iterations at most, done on {}",
+                        if settings.max_iterations == 0 {
+                            "no cap on".to_string()
+                        } else {
+                            settings.max_iterations.to_string()
+                        },
+                        settings.completion_signal
+                    );
+                    if started.replaced {
+                        note.push_str(" (it replaced this session's earlier loop)");
+                    }
+                    if let Some(kept) = &started.set_aside {
+                        note.push_str(&format!(
+                            " (an earlier state file was kept as {})",
+                            kept.display()
+                        ));
+                    }
+                    PromptOutput::context(rules, Some(note))
+                }
+                Err(err) => refuse(&err.to_string()),
+            }
+        }
+        Ok(LoopCommand::Cancel) => match lifecycle::find(&workspace, Some(agent))
+            .and_then(|found| lifecycle::cancel(&found.store, now))
+        {
+            Ok(Cancelled::Removed(state) | Cancelled::Requested(state, _)) => {
+                PromptOutput::refuse(format!(
+                    "ralph-loop: cancelled the loop in {} at iteration {} (task: {}).",
+                    workspace.display(),
+                    render::iteration_label(&state),
+                    render::task_headline(&state.prompt, 1)
+                ))
+            }
+            Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
+        },
+        Ok(LoopCommand::Status) => {
+            let text = lifecycle::find(&workspace, Some(agent))
+                .map(|found| status_text(&found, now))
+                .unwrap_or_else(|err| err.to_string());
+            PromptOutput::refuse(text)
+        }
+    }
+}
+
+fn refuse(why: &str) -> PromptOutput {
+    PromptOutput::refuse(format!(
+        "ralph-loop: {why}. Nothing was started; fix the prompt and send it again."
+    ))
+}

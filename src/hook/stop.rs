@@ -1,0 +1,314 @@
+//! `ralph-hook stop`: the IO around [`crate::decide::decide`].
+//!
+//! Order of work, cheapest first: parse the payload, look for a state file from `cwd`
+//! upward (the common case ends here, with nothing printed), lock, judge trust, decide,
+//! write, answer.
+
+use std::io::Read;
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::agent::Agent;
+use crate::clock;
+use crate::decide::{self, Decision, Outcome, StopEvent, Verification};
+use crate::hook::warn;
+use crate::ownership::{Registry, Standing};
+use crate::render;
+use crate::state::LoopState;
+use crate::store::{HistoryEntry, LoadError, Store};
+use crate::transcript;
+use crate::verify;
+use crate::wire::{self, StopInput, StopOutput};
+use crate::workspace;
+
+/// Reads a Stop payload from `stdin` and returns the answer to print.
+pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
+    let text = match wire::read_payload(stdin) {
+        Ok(text) => text,
+        Err(why) => {
+            warn(format!("{why}; allowing the stop"));
+            return StopOutput::allow(None);
+        }
+    };
+    let input: StopInput = match serde_json::from_str(&text) {
+        Ok(input) => input,
+        Err(err) => {
+            warn(format!(
+                "the Stop payload on stdin is not the JSON object hosts send ({err}); allowing the stop"
+            ));
+            return StopOutput::allow(None);
+        }
+    };
+    let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
+    if input.cwd.as_os_str().is_empty() {
+        return StopOutput::allow(None);
+    }
+    let Some((workspace, _)) = workspace::find_state(&input.cwd, agent) else {
+        return StopOutput::allow(None);
+    };
+    let store = Store::new(&workspace, agent);
+    match run_loop_stop(&store, &input, clock::now()) {
+        Ok(output) => output,
+        Err(why) => {
+            warn(format!("{why}; allowing the stop"));
+            StopOutput::allow(Some(format!("ralph-loop: {why}; the stop was allowed.")))
+        }
+    }
+}
+
+fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<StopOutput, String> {
+    let guard = store.lock().map_err(|err| err.to_string())?;
+    let Some(mut state) = load_or_set_aside(store, now)? else {
+        return Ok(StopOutput::allow(None));
+    };
+    let registry = Registry::open();
+    let record = state
+        .loop_id
+        .as_deref()
+        .and_then(|id| registry.as_ref().and_then(|registry| registry.get(id)));
+    let mut claimed = false;
+    match crate::ownership::judge(&state, &input.session_id, record.as_ref()) {
+        Standing::Owner => {}
+        Standing::Claim => {
+            state.session_id = Some(input.session_id.clone());
+            claimed = true;
+        }
+        Standing::OtherSession => return Ok(StopOutput::allow(None)),
+        Standing::Untrusted(why) => {
+            let first = registry
+                .as_ref()
+                .is_some_and(|registry| registry.first_hint(store.state_path(), &state));
+            return Ok(StopOutput::allow(first.then(|| adopt_hint(store, why))));
+        }
+    }
+    if claimed {
+        if let (Some(registry), Some(mut record)) = (registry.as_ref(), record) {
+            record.session_id = state.session_id.clone();
+            let _ = registry.put(&record);
+        }
+        append(store, &HistoryEntry::about(&state, "claim", "bind", now));
+    }
+    if let Some(output) = honour_cancel_request(store, &state, registry.as_ref(), now)? {
+        return Ok(output);
+    }
+
+    let fallback;
+    let message = match input.last_assistant_message.as_deref() {
+        Some(message) => Some(message),
+        None => {
+            fallback = input
+                .transcript_path
+                .as_deref()
+                .and_then(transcript::last_assistant_text);
+            fallback.as_deref()
+        }
+    };
+    let digest = (state.active && !state.paused && state.no_progress > 0)
+        .then(|| workspace::git_digest(store.workspace()))
+        .flatten();
+    let event = StopEvent {
+        message,
+        workspace_digest: digest.as_deref(),
+        verification: None,
+    };
+    let mut step = decide::decide(&state, event, now);
+    let mut verification = None;
+    if step.decision == Decision::Verify {
+        drop(guard);
+        let command = state.verify.clone().unwrap_or_default();
+        let result = verify::run(&command, store.workspace(), state.verify_timeout());
+        let _guard = store.lock().map_err(|err| err.to_string())?;
+        let Some(current) = load_or_set_aside(store, now)? else {
+            return Ok(StopOutput::allow(None));
+        };
+        if current.loop_id != state.loop_id || current.iteration != state.iteration {
+            return Ok(StopOutput::allow(None));
+        }
+        let event = StopEvent {
+            verification: Some(&result),
+            ..event
+        };
+        step = decide::decide(&current, event, now);
+        verification = Some(result);
+        return apply(
+            store,
+            step,
+            input,
+            verification.as_ref(),
+            registry.as_ref(),
+            now,
+        );
+    }
+    if claimed && step.decision == Decision::Allow {
+        store.save(&step.state).map_err(|err| err.to_string())?;
+    }
+    let result = apply(
+        store,
+        step,
+        input,
+        verification.as_ref(),
+        registry.as_ref(),
+        now,
+    );
+    drop(guard);
+    result
+}
+
+/// Writes what the decision means and builds the answer.
+fn apply(
+    store: &Store,
+    step: decide::Step,
+    input: &StopInput,
+    verification: Option<&Verification>,
+    registry: Option<&Registry>,
+    now: SystemTime,
+) -> Result<StopOutput, String> {
+    let session = Some(input.session_id.as_str());
+    let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
+    match step.decision {
+        Decision::Allow | Decision::Verify => Ok(StopOutput::allow(None)),
+        Decision::Block(how) => {
+            store
+                .save(&step.state)
+                .map_err(|err| format!("{err} (the loop's previous state is intact)"))?;
+            let mut entry = HistoryEntry::about(&step.state, "stop", "block", now)
+                .session(session)
+                .tag(step.tag.as_str());
+            if let Some(detail) = verify_detail {
+                entry = entry.reason("completion_rejected").detail(detail);
+            }
+            append(store, &entry);
+            Ok(StopOutput::block(render::continuation_prompt(
+                &step.state,
+                &how,
+                store.state_path(),
+                now,
+            )))
+        }
+        Decision::Finish(outcome) => {
+            finish(store, &step.state, &outcome, registry, now, |entry| {
+                let entry = entry.session(session).tag(step.tag.as_str());
+                match verify_detail {
+                    Some(detail) => entry.detail(detail),
+                    None => entry,
+                }
+            })?;
+            Ok(StopOutput::allow(Some(render::outcome_message(
+                &step.state,
+                &outcome,
+            ))))
+        }
+    }
+}
+
+/// Ends a loop: the state file goes, the outcome stays in the history.
+pub fn finish(
+    store: &Store,
+    state: &LoopState,
+    outcome: &Outcome,
+    registry: Option<&Registry>,
+    now: SystemTime,
+    edit: impl FnOnce(HistoryEntry) -> HistoryEntry,
+) -> Result<(), String> {
+    store.remove().map_err(|err| err.to_string())?;
+    if let (Some(registry), Some(loop_id)) = (registry, state.loop_id.as_deref()) {
+        registry.remove(loop_id);
+    }
+    let entry = HistoryEntry::about(state, "stop", "finish", now).reason(outcome.code());
+    append(store, &edit(entry));
+    Ok(())
+}
+
+/// Loads the loop; an unusable file is moved aside (never deleted) and reported.
+fn load_or_set_aside(store: &Store, now: SystemTime) -> Result<Option<LoopState>, String> {
+    match store.load() {
+        Ok(state) => Ok(state),
+        Err(LoadError::Io(err)) => Err(err.to_string()),
+        Err(LoadError::Unusable(why)) => {
+            let kept = store.set_aside("corrupt", now).map_err(|err| {
+                format!(
+                    "{} is unusable ({why}) and {err}",
+                    store.state_path().display()
+                )
+            })?;
+            let message = format!(
+                "the loop state {} is unusable ({why}); it was moved to {} and the loop is off",
+                store.state_path().display(),
+                kept.display()
+            );
+            let entry = HistoryEntry {
+                at: clock::format(now),
+                event: "stop".into(),
+                decision: "finish".into(),
+                reason: Some(Outcome::Error.code().into()),
+                loop_id: None,
+                session_id: None,
+                iteration: 0,
+                max_iterations: 0,
+                tag: None,
+                detail: Some(message.clone()),
+            };
+            append(store, &entry);
+            Err(message)
+        }
+    }
+}
+
+/// A cancel asked for from inside a sandbox that cannot write the state (see `cancel`).
+fn honour_cancel_request(
+    store: &Store,
+    state: &LoopState,
+    registry: Option<&Registry>,
+    now: SystemTime,
+) -> Result<Option<StopOutput>, String> {
+    let path = workspace::cancel_request_path(store.workspace());
+    let Ok(requested) = std::fs::read_to_string(&path) else {
+        return Ok(None);
+    };
+    let _ = std::fs::remove_file(&path);
+    if state.loop_id.as_deref() != Some(requested.trim()) {
+        warn(format!("ignored {}: it names another loop", path.display()));
+        return Ok(None);
+    }
+    let final_state = decide::finish_now(state, Outcome::Cancelled, now);
+    finish(
+        store,
+        &final_state,
+        &Outcome::Cancelled,
+        registry,
+        now,
+        |entry| entry.detail("cancel requested from the agent's sandbox"),
+    )?;
+    Ok(Some(StopOutput::allow(Some(render::outcome_message(
+        &final_state,
+        &Outcome::Cancelled,
+    )))))
+}
+
+fn adopt_hint(store: &Store, why: &str) -> String {
+    format!(
+        "ralph-loop: not following {}: {why}. If you trust it, run `ralph-hook adopt --workspace {}` and the next stop will continue it.",
+        store.state_path().display(),
+        shell_word(store.workspace())
+    )
+}
+
+/// A path as one shell word, quoted when needed.
+pub fn shell_word(path: &Path) -> String {
+    let text = path.display().to_string();
+    if !text.is_empty()
+        && text
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c))
+    {
+        text
+    } else {
+        format!("'{}'", text.replace('\'', r"'\''"))
+    }
+}
+
+fn append(store: &Store, entry: &HistoryEntry) {
+    if let Err(err) = store.append_history(entry) {
+        warn(err);
+    }
+}
