@@ -88,7 +88,7 @@ pub struct StartArgs {
     #[arg(long, value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
     /// Most continuation prompts before the loop ends (0 = no cap). Default 50.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub max_iterations: Option<String>,
     /// The completion promise; `DONE` means the signal `<promise>DONE</promise>`.
     #[arg(long, value_name = "TEXT")]
@@ -97,16 +97,16 @@ pub struct StartArgs {
     #[arg(long, value_name = "WORD")]
     pub magic_word: Option<String>,
     /// End the loop once it has run this long (`90m`, `2h`, `1h30m`).
-    #[arg(long, value_name = "DURATION")]
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub max_duration: Option<String>,
     /// End the loop after N stops without progress (0 = off). Default 3.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", allow_hyphen_values = true)]
     pub no_progress: Option<String>,
     /// A command that must exit 0 before a completion is accepted.
     #[arg(long, value_name = "CMD")]
     pub verify: Option<String>,
     /// Seconds the verify command may run. Default 300.
-    #[arg(long, value_name = "SECONDS")]
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
     pub verify_timeout: Option<String>,
     /// Replace an active loop.
     #[arg(long)]

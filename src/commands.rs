@@ -249,19 +249,18 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
     lines.join("\n")
 }
 
-fn standing_text(state: &LoopState) -> String {
+/// How a stranger's stop would stand toward `state`: trusted (bound or waiting to be
+/// claimed) or not. No session id matches the one used here.
+fn standing_of(state: &LoopState) -> Standing {
     let record = state
         .loop_id
         .as_deref()
         .and_then(|id| Registry::open().and_then(|r| r.get(id)));
-    match (
-        ownership::judge(
-            state,
-            state.session_id.as_deref().unwrap_or(""),
-            record.as_ref(),
-        ),
-        &state.session_id,
-    ) {
+    ownership::judge(state, "\u{0}", record.as_ref())
+}
+
+fn standing_text(state: &LoopState) -> String {
+    match (standing_of(state), &state.session_id) {
         (Standing::Untrusted(why), _) => {
             format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
         }
@@ -272,20 +271,10 @@ fn standing_text(state: &LoopState) -> String {
 
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
-    let standing = found.state.as_ref().map(|state| {
-        let record = state
-            .loop_id
-            .as_deref()
-            .and_then(|id| Registry::open().and_then(|r| r.get(id)));
-        match ownership::judge(
-            state,
-            state.session_id.as_deref().unwrap_or(""),
-            record.as_ref(),
-        ) {
-            Standing::Untrusted(_) => "untrusted",
-            Standing::Claim => "unclaimed",
-            Standing::Owner | Standing::OtherSession => "bound",
-        }
+    let standing = found.state.as_ref().map(|state| match standing_of(state) {
+        Standing::Untrusted(_) => "untrusted",
+        Standing::Claim => "unclaimed",
+        Standing::Owner | Standing::OtherSession => "bound",
     });
     json!({
         "workspace": store.workspace(),

@@ -119,10 +119,11 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
     let mut parts = Vec::new();
     if state.max_iterations > 0 {
         let left = state.max_iterations.saturating_sub(state.iteration);
-        parts.push(format!(
-            "{left} iteration{}",
-            if left == 1 { "" } else { "s" }
-        ));
+        parts.push(match left {
+            0 => "this is the last iteration".to_string(),
+            1 => "1 more iteration after this one".to_string(),
+            n => format!("{n} more iterations after this one"),
+        });
     }
     if let Some(limit) = state.max_duration() {
         let left = limit.saturating_sub(state.elapsed(now));
@@ -252,7 +253,7 @@ mod tests {
         assert!(text.contains("<promise>DONE</promise>"));
         assert!(text.contains("<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>"));
         assert!(text.contains("do not restart"));
-        assert!(text.contains("48 iterations; 1h50m of 2h"));
+        assert!(text.contains("48 more iterations after this one; 1h50m of 2h"));
         assert!(!text.contains("Reminder"));
     }
 
