@@ -187,3 +187,22 @@ fn pause_and_resume_keep_the_iteration_count() {
         Some(1)
     );
 }
+
+#[test]
+fn a_terminal_loop_claimed_on_a_verified_stop_stays_bound_to_that_session() {
+    let world = World::new();
+    let ws = world.workspace.to_str().unwrap();
+    assert_success(&world.run(&[
+        "start",
+        "--workspace",
+        ws,
+        "--prompt",
+        "t",
+        "--verify",
+        "false",
+    ]));
+    assert_block(&world.stop(&codex_stop("FIRST", &world.workspace, Some(DONE))));
+    assert_eq!(world.state()["session_id"], "FIRST");
+    assert_eq!(world.state()["iteration"], 1);
+    assert_silent_allow(&world.stop(&codex_stop("SECOND", &world.workspace, Some(DONE))));
+}

@@ -82,6 +82,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         }
     }
     if claimed {
+        store.save(&state).map_err(|err| err.to_string())?;
         if let (Some(registry), Some(mut record)) = (registry.as_ref(), record) {
             record.session_id = state.session_id.clone();
             let _ = registry.put(&record);
@@ -111,47 +112,30 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         workspace_digest: digest.as_deref(),
         verification: None,
     };
-    let mut step = decide::decide(&state, event, now);
-    let mut verification = None;
-    if step.decision == Decision::Verify {
+    let step = decide::decide(&state, event, now);
+    if step.decision != Decision::Verify {
+        let output = apply(store, step, input, None, registry.as_ref(), now);
         drop(guard);
-        let command = state.verify.clone().unwrap_or_default();
-        let result = verify::run(&command, store.workspace(), state.verify_timeout());
-        let _guard = store.lock().map_err(|err| err.to_string())?;
-        let Some(current) = load_or_set_aside(store, now)? else {
-            return Ok(StopOutput::allow(None));
-        };
-        if current.loop_id != state.loop_id || current.iteration != state.iteration {
-            return Ok(StopOutput::allow(None));
-        }
-        let event = StopEvent {
-            verification: Some(&result),
-            ..event
-        };
-        step = decide::decide(&current, event, now);
-        verification = Some(result);
-        return apply(
-            store,
-            step,
-            input,
-            verification.as_ref(),
-            registry.as_ref(),
-            now,
-        );
+        return output;
     }
-    if claimed && step.decision == Decision::Allow {
-        store.save(&step.state).map_err(|err| err.to_string())?;
-    }
-    let result = apply(
-        store,
-        step,
-        input,
-        verification.as_ref(),
-        registry.as_ref(),
-        now,
-    );
+    // The verify command may run for minutes: not under the lock. Afterwards the loop
+    // must still be where it was, or another stop already moved it on.
     drop(guard);
-    result
+    let command = state.verify.clone().unwrap_or_default();
+    let result = verify::run(&command, store.workspace(), state.verify_timeout());
+    let _guard = store.lock().map_err(|err| err.to_string())?;
+    let Some(current) = load_or_set_aside(store, now)? else {
+        return Ok(StopOutput::allow(None));
+    };
+    if current.loop_id != state.loop_id || current.iteration != state.iteration {
+        return Ok(StopOutput::allow(None));
+    }
+    let event = StopEvent {
+        verification: Some(&result),
+        ..event
+    };
+    let step = decide::decide(&current, event, now);
+    apply(store, step, input, Some(&result), registry.as_ref(), now)
 }
 
 /// Writes what the decision means and builds the answer.
