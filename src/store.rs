@@ -87,8 +87,8 @@ impl Store {
 
     /// Creates the state folder if needed.
     pub fn ensure_dir(&self) -> Result<()> {
-        fs_err::create_dir_all(&self.dir)
-            .map_err(|err| Error::io("create the loop folder", &self.dir, io_kind(err)))
+        std::fs::create_dir_all(&self.dir)
+            .map_err(|err| Error::io("create the loop folder", &self.dir, err))
     }
 
     /// Takes the exclusive lock, waiting up to ten seconds for another process.
@@ -259,10 +259,6 @@ impl Store {
             .filter_map(|line| serde_json::from_str(&line).ok())
             .collect())
     }
-}
-
-fn io_kind(err: io::Error) -> io::Error {
-    io::Error::new(err.kind(), err.to_string())
 }
 
 /// One line of `ralph-loop-history.jsonl`: a decision or a change of the loop.

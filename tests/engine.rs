@@ -739,3 +739,59 @@ fn log_prints_one_line_per_decision() {
     let json = stdout(&world.run(&["log", "--workspace", ws, "--json"]));
     assert_eq!(json.lines().count(), 3);
 }
+
+/// Runs `ralph-hook ARGS` with `dir` mounted read-only in a private mount namespace, as
+/// the agent's sandbox mounts it; `None` when this machine cannot make one.
+fn run_with_read_only(
+    world: &World,
+    dir: &std::path::Path,
+    args: &str,
+) -> Option<std::process::Output> {
+    if !std::process::Command::new("unshare")
+        .args(["-m", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        eprintln!(
+            "SKIP: cannot create a mount namespace here (unshare -m), so no read-only workspace"
+        );
+        return None;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("ralph-hook");
+    let script = format!(
+        "mount --bind '{d}' '{d}' && mount -o remount,bind,ro '{d}' && exec '{bin}' {args}",
+        d = dir.display(),
+        bin = bin.display()
+    );
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "sh", "-c", &script])
+        .env("RALPH_HOOK_STATE_DIR", &world.state_dir)
+        .env("HOME", &world.home)
+        .env("CODEX_THREAD_ID", "sandboxed-session")
+        .output()
+        .unwrap();
+    Some(out)
+}
+
+#[test]
+fn start_in_a_read_only_sandbox_explains_that_the_prompt_hook_starts_loops() {
+    let world = World::new();
+    let args = format!(
+        "start --workspace '{}' --prompt task",
+        world.workspace.display()
+    );
+    let Some(out) = run_with_read_only(&world, &world.workspace, &args) else {
+        return;
+    };
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(
+        err.contains("$ralph-loop TASK") && err.contains("ralph-hook show"),
+        "{err}"
+    );
+    assert!(
+        !world.workspace.join(".codex").exists(),
+        "nothing half-written"
+    );
+}
