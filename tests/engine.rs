@@ -795,3 +795,44 @@ fn start_in_a_read_only_sandbox_explains_that_the_prompt_hook_starts_loops() {
         "nothing half-written"
     );
 }
+
+#[test]
+fn cancel_from_a_sandbox_that_cannot_write_the_loop_folder_ends_the_loop_at_the_next_stop() {
+    let world = World::new();
+    world.start("S", &[]);
+    let args = format!("cancel --workspace '{}'", world.workspace.display());
+    let Some(out) = run_with_read_only(&world, &world.workspace.join(".codex"), &args) else {
+        return;
+    };
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("the next stop ends the loop"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        world.state_path().exists(),
+        "the sandbox could not remove it"
+    );
+    let message =
+        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert!(message.contains("[cancelled]"), "{message}");
+    assert!(!world.state_path().exists());
+    assert!(
+        !world.workspace.join(".ralph-loop-cancel").exists(),
+        "the request is consumed"
+    );
+}
+
+#[test]
+fn a_cancel_request_naming_another_loop_is_ignored() {
+    let world = World::new();
+    world.start("S", &[]);
+    fs_err::write(
+        world.workspace.join(".ralph-loop-cancel"),
+        "someone-elses-loop\n",
+    )
+    .unwrap();
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert!(!world.workspace.join(".ralph-loop-cancel").exists());
+}
