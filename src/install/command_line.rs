@@ -1,0 +1,214 @@
+//! The hook command lines ralph-hook writes into hooks.json and settings.json, and how it
+//! recognises its own handlers later — by the command alone, because Codex may reject a
+//! handler that carries keys it does not know.
+
+use std::path::Path;
+
+use crate::agent::Agent;
+use crate::error::{Error, Result};
+
+/// The two host events ralph-hook handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HookEvent {
+    /// UserPromptSubmit: starts, cancels or reports a loop from `$ralph-loop …`.
+    Prompt,
+    /// Stop: lets the turn end or blocks it with a continuation prompt.
+    Stop,
+}
+
+impl HookEvent {
+    /// Both events, in the order they are written.
+    pub const ALL: [HookEvent; 2] = [HookEvent::Prompt, HookEvent::Stop];
+
+    /// The event's key in hooks.json / settings.json.
+    pub fn json_name(self) -> &'static str {
+        match self {
+            HookEvent::Prompt => "UserPromptSubmit",
+            HookEvent::Stop => "Stop",
+        }
+    }
+
+    /// The event as Codex spells it inside a trust key (`…hooks.json:stop:0:0`), measured
+    /// on Codex 0.169.0.
+    pub fn trust_key_name(self) -> &'static str {
+        match self {
+            HookEvent::Prompt => "user_prompt_submit",
+            HookEvent::Stop => "stop",
+        }
+    }
+
+    /// The ralph-hook subcommand that serves the event.
+    pub fn subcommand(self) -> &'static str {
+        match self {
+            HookEvent::Prompt => "prompt",
+            HookEvent::Stop => "stop",
+        }
+    }
+
+    /// Seconds the host waits for the hook. The stop hook may run a `--verify` command of
+    /// up to 540 s, so it gets the hosts' usual maximum.
+    pub fn timeout_secs(self) -> u64 {
+        match self {
+            HookEvent::Prompt => 30,
+            HookEvent::Stop => 600,
+        }
+    }
+
+    /// What the host shows while the hook runs.
+    pub fn status_message(self) -> &'static str {
+        match self {
+            HookEvent::Prompt => "ralph-hook: reading the prompt",
+            HookEvent::Stop => "ralph-hook: checking the loop",
+        }
+    }
+}
+
+/// Quotes `text` for a POSIX shell with double quotes, escaping the four characters that
+/// keep a meaning inside them.
+pub fn shell_quote(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for ch in text.chars() {
+        if matches!(ch, '"' | '$' | '\\' | '`') {
+            out.push('\\');
+        }
+        out.push(ch);
+    }
+    out.push('"');
+    out
+}
+
+/// The command line of one handler: the installed binary's absolute, quoted path, the
+/// subcommand and the host.
+pub fn hook_command(binary: &Path, event: HookEvent, agent: Agent) -> Result<String> {
+    let path = utf8_path(binary)?;
+    Ok(format!(
+        "{} {} --agent {}",
+        shell_quote(path),
+        event.subcommand(),
+        agent.as_str()
+    ))
+}
+
+/// The path as UTF-8, since it must go into JSON and TOML text.
+pub fn utf8_path(path: &Path) -> Result<&str> {
+    path.to_str().ok_or_else(|| {
+        Error::usage(format!(
+            "the path {} is not valid UTF-8; use a home folder whose path is",
+            path.display()
+        ))
+    })
+}
+
+/// Which ralph-hook handler a command line is, if it is one: a first word naming a file
+/// called `ralph-hook` followed by `prompt` or `stop`.
+pub fn ralph_hook_event(command: &str) -> Option<HookEvent> {
+    let (program, rest) = first_shell_word(command.trim_start())?;
+    if !(program == "ralph-hook" || program.ends_with("/ralph-hook")) {
+        return None;
+    }
+    let next = rest.split_whitespace().next()?;
+    match next {
+        "prompt" => Some(HookEvent::Prompt),
+        "stop" => Some(HookEvent::Stop),
+        _ => None,
+    }
+}
+
+/// True when a Stop handler is a dispatcher that reaches ralph-hook through the
+/// `ralph-loop-stop.sh` entry point (cmux's `cmux-stop-dispatch.sh` does): then adding
+/// ralph-hook's own Stop handler would run the stop hook twice.
+pub fn is_stop_dispatcher(command: &str) -> bool {
+    command.contains("ralph-loop-stop.sh") || command.contains("cmux-stop-dispatch.sh")
+}
+
+/// Splits off the first word of a shell command, undoing double quotes, single quotes and
+/// backslash escapes. Returns the word and the rest of the line.
+fn first_shell_word(command: &str) -> Option<(String, &str)> {
+    let mut word = String::new();
+    let mut chars = command.char_indices();
+    let mut in_double = false;
+    let mut in_single = false;
+    while let Some((index, ch)) = chars.next() {
+        match ch {
+            '\'' if !in_double => in_single = !in_single,
+            '"' if !in_single => in_double = !in_double,
+            '\\' if !in_single => {
+                let (_, escaped) = chars.next()?;
+                if in_double && !matches!(escaped, '"' | '$' | '\\' | '`' | '\n') {
+                    word.push('\\');
+                }
+                word.push(escaped);
+            }
+            c if c.is_whitespace() && !in_double && !in_single => {
+                return Some((word, &command[index..]));
+            }
+            c => word.push(c),
+        }
+    }
+    if in_double || in_single {
+        return None;
+    }
+    Some((word, ""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_the_characters_special_inside_double_quotes() {
+        assert_eq!(shell_quote("/home/a b/x"), "\"/home/a b/x\"");
+        assert_eq!(
+            shell_quote("/h/\"q\"/$v/`c`/\\"),
+            "\"/h/\\\"q\\\"/\\$v/\\`c\\`/\\\\\""
+        );
+    }
+
+    #[test]
+    fn the_hook_command_quotes_the_absolute_path() {
+        let command = hook_command(
+            Path::new("/home/dev/.codex/hooks/ralph-hook"),
+            HookEvent::Stop,
+            Agent::Codex,
+        )
+        .unwrap();
+        assert_eq!(command, "\"/home/dev/.codex/hooks/ralph-hook\" stop --agent codex");
+    }
+
+    #[test]
+    fn written_commands_are_recognised_even_with_odd_paths() {
+        for path in ["/plain/ralph-hook", "/a \"b\" $c `d` \\e/ralph-hook", "/x y/ralph-hook"] {
+            for event in HookEvent::ALL {
+                for agent in Agent::ALL {
+                    let command = hook_command(Path::new(path), event, agent).unwrap();
+                    assert_eq!(ralph_hook_event(&command), Some(event), "{command}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn other_commands_are_not_ours() {
+        for command in [
+            "/bin/true",
+            "/x/ralph-hook-old stop",
+            "/x/ralph-hook show",
+            "/x/not-ralph-hook stop",
+            "echo ralph-hook stop",
+            "\"/x/ralph-hook",
+            "",
+        ] {
+            assert_eq!(ralph_hook_event(command), None, "{command}");
+        }
+        assert_eq!(ralph_hook_event("ralph-hook prompt"), Some(HookEvent::Prompt));
+        assert_eq!(ralph_hook_event("'/x/ralph-hook' stop"), Some(HookEvent::Stop));
+    }
+
+    #[test]
+    fn dispatchers_are_recognised() {
+        assert!(is_stop_dispatcher("bash ~/.codex/hooks/cmux-stop-dispatch.sh"));
+        assert!(is_stop_dispatcher("\"/h/.codex/hooks/ralph-loop-stop.sh\""));
+        assert!(!is_stop_dispatcher("\"/h/.codex/hooks/ralph-hook\" stop --agent codex"));
+    }
+}

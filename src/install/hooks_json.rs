@@ -1,0 +1,373 @@
+//! Pure edits of the `hooks` object shared by Codex's hooks.json and Claude Code's
+//! settings.json: add ralph-hook's two handlers, find them, remove them. Every other event,
+//! group and handler stays where it was.
+
+use std::path::Path;
+
+use serde_json::{Map, Value, json};
+
+use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
+use crate::error::{Error, Result};
+
+/// Which file is being edited: Codex's hooks.json only allows `hooks` and `description`
+/// at its root; Claude Code's settings.json holds everything else too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HooksFile {
+    /// `<codex home>/hooks.json`.
+    CodexHooks,
+    /// `<claude home>/settings.json`.
+    ClaudeSettings,
+}
+
+/// Where one of ralph-hook's handlers sits: the indexes Codex puts in its trust keys.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HandlerPosition {
+    /// The event array it is in.
+    pub event: HookEvent,
+    /// Index of the group in the event's array.
+    pub group: usize,
+    /// Index of the handler in the group's `hooks` array.
+    pub handler: usize,
+    /// The handler's command line.
+    pub command: String,
+}
+
+/// What is in a file's hooks, as far as ralph-hook cares.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// ralph-hook's own handlers, in file order.
+    pub ours: Vec<HandlerPosition>,
+    /// The command of a Stop dispatcher that reaches ralph-hook through the entry point.
+    pub dispatcher: Option<String>,
+    /// How many other Stop handlers there are.
+    pub other_stop_handlers: usize,
+}
+
+/// The handler object ralph-hook writes for one event.
+pub fn handler(event: HookEvent, command: &str) -> Value {
+    json!({
+        "type": "command",
+        "command": command,
+        "timeout": event.timeout_secs(),
+        "statusMessage": event.status_message(),
+    })
+}
+
+/// Checks the root of the file: an object, and for hooks.json no keys Codex rejects.
+pub fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
+    let Some(object) = root.as_object() else {
+        return Err(shape_error(path, "the file must hold a JSON object"));
+    };
+    match file {
+        HooksFile::CodexHooks => {
+            if let Some(key) = object
+                .keys()
+                .find(|key| *key != "hooks" && *key != "description")
+            {
+                return Err(shape_error(
+                    path,
+                    &format!(
+                        "unknown top-level key {key:?}: Codex rejects a hooks.json whose root has keys other than \"hooks\" and \"description\"; move or remove it, then run install again"
+                    ),
+                ));
+            }
+        }
+        HooksFile::ClaudeSettings => {}
+    }
+    if let Some(hooks) = object.get("hooks")
+        && !hooks.is_object()
+    {
+        return Err(shape_error(path, "\"hooks\" must be an object of events"));
+    }
+    Ok(())
+}
+
+/// Lists ralph-hook's handlers and any Stop dispatcher, checking the shape of the two
+/// events ralph-hook uses.
+pub fn find(root: &Value, path: &Path) -> Result<Found> {
+    let mut found = Found::default();
+    let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
+        return Ok(found);
+    };
+    for event in HookEvent::ALL {
+        let Some(groups) = hooks.get(event.json_name()) else {
+            continue;
+        };
+        let groups = groups.as_array().ok_or_else(|| {
+            shape_error(
+                path,
+                &format!(
+                    "\"hooks\".{:?} must be an array of handler groups",
+                    event.json_name()
+                ),
+            )
+        })?;
+        for (group_index, group) in groups.iter().enumerate() {
+            let handlers = group_handlers(group).ok_or_else(|| {
+                shape_error(
+                    path,
+                    &format!(
+                        "\"hooks\".{:?}[{group_index}] must be an object with a \"hooks\" array",
+                        event.json_name()
+                    ),
+                )
+            })?;
+            for (handler_index, handler) in handlers.iter().enumerate() {
+                let command = handler
+                    .get("command")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                if ralph_hook_event(command).is_some() {
+                    found.ours.push(HandlerPosition {
+                        event,
+                        group: group_index,
+                        handler: handler_index,
+                        command: command.to_owned(),
+                    });
+                } else if event == HookEvent::Stop {
+                    if is_stop_dispatcher(command) {
+                        found.dispatcher.get_or_insert_with(|| command.to_owned());
+                    } else {
+                        found.other_stop_handlers += 1;
+                    }
+                }
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Makes the file hold exactly `wanted` as ralph-hook's handlers: updates the first one
+/// of ours in each event in place (so other handlers keep their positions and their
+/// Codex trust), removes duplicates, appends a new group when there is none. With
+/// `dispatcher_owns_stop`, a Stop dispatcher that calls the entry point takes the place of
+/// ralph-hook's own Stop handler. Returns what the user should know.
+pub fn install(
+    root: &mut Value,
+    path: &Path,
+    file: HooksFile,
+    wanted: &[(HookEvent, Value)],
+    dispatcher_owns_stop: bool,
+) -> Result<Vec<String>> {
+    check_root(root, path, file)?;
+    let found = find(root, path)?;
+    let mut notes = Vec::new();
+    let object = root
+        .as_object_mut()
+        .ok_or_else(|| shape_error(path, "the file must hold a JSON object"))?;
+    let hooks = object
+        .entry("hooks")
+        .or_insert_with(|| Value::Object(Map::new()))
+        .as_object_mut()
+        .ok_or_else(|| shape_error(path, "\"hooks\" must be an object of events"))?;
+    for (event, new_handler) in wanted {
+        let mut positions: Vec<&HandlerPosition> =
+            found.ours.iter().filter(|p| p.event == *event).collect();
+        let skip = *event == HookEvent::Stop && dispatcher_owns_stop && found.dispatcher.is_some();
+        if skip {
+            if let Some(dispatcher) = &found.dispatcher {
+                notes.push(format!(
+                    "Stop is owned by the dispatcher `{dispatcher}`: it reaches ralph-hook through hooks/ralph-loop-stop.sh, so no Stop handler of ralph-hook's own was added"
+                ));
+            }
+        } else if let Some(first) = positions.first() {
+            let slot = hooks
+                .get_mut(event.json_name())
+                .and_then(|groups| groups.get_mut(first.group))
+                .and_then(|group| group.get_mut("hooks"))
+                .and_then(|handlers| handlers.get_mut(first.handler));
+            if let Some(slot) = slot {
+                *slot = new_handler.clone();
+            }
+            positions.remove(0);
+        } else {
+            let groups = hooks
+                .entry(event.json_name())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(groups) = groups.as_array_mut() {
+                groups.push(json!({ "hooks": [new_handler] }));
+            }
+        }
+        if *event == HookEvent::Stop && !skip && found.other_stop_handlers > 0 {
+            notes.push(format!(
+                "{} other Stop handler(s) stay in place; when several Stop hooks block, the host joins their reasons",
+                found.other_stop_handlers
+            ));
+        }
+        remove_positions(hooks, &positions);
+    }
+    Ok(notes)
+}
+
+/// Removes every ralph-hook handler, then the groups and events that only held it.
+/// Returns the positions removed (as they were before the removal).
+pub fn remove(root: &mut Value, path: &Path) -> Result<Vec<HandlerPosition>> {
+    let found = find(root, path)?;
+    if let Some(hooks) = root.get_mut("hooks").and_then(Value::as_object_mut) {
+        let positions: Vec<&HandlerPosition> = found.ours.iter().collect();
+        remove_positions(hooks, &positions);
+    }
+    Ok(found.ours)
+}
+
+/// Removes handlers at these positions, back to front so indexes stay valid, dropping a
+/// group or event that this emptied (never one that was empty already).
+fn remove_positions(hooks: &mut Map<String, Value>, positions: &[&HandlerPosition]) {
+    for position in positions.iter().rev() {
+        let name = position.event.json_name();
+        let Some(groups) = hooks.get_mut(name).and_then(Value::as_array_mut) else {
+            continue;
+        };
+        if let Some(handlers) = groups
+            .get_mut(position.group)
+            .and_then(|group| group.get_mut("hooks"))
+            .and_then(Value::as_array_mut)
+            && position.handler < handlers.len()
+        {
+            handlers.remove(position.handler);
+            if handlers.is_empty() {
+                groups.remove(position.group);
+            }
+        }
+        if groups.is_empty() {
+            hooks.shift_remove(name);
+        }
+    }
+}
+
+fn group_handlers(group: &Value) -> Option<&Vec<Value>> {
+    group.as_object()?.get("hooks")?.as_array()
+}
+
+fn shape_error(path: &Path, message: &str) -> Error {
+    Error::input(
+        path.display().to_string(),
+        format!("{message} (nothing was changed)"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROMPT: &str = "\"/h/hooks/ralph-hook\" prompt --agent codex";
+    const STOP: &str = "\"/h/hooks/ralph-hook\" stop --agent codex";
+
+    fn wanted() -> Vec<(HookEvent, Value)> {
+        vec![
+            (HookEvent::Prompt, handler(HookEvent::Prompt, PROMPT)),
+            (HookEvent::Stop, handler(HookEvent::Stop, STOP)),
+        ]
+    }
+
+    fn install_into(mut root: Value) -> Result<(Value, Vec<String>)> {
+        let notes = install(
+            &mut root,
+            Path::new("/h/hooks.json"),
+            HooksFile::CodexHooks,
+            &wanted(),
+            true,
+        )?;
+        Ok((root, notes))
+    }
+
+    #[test]
+    fn an_empty_file_gets_both_handlers() {
+        let (root, notes) = install_into(json!({})).unwrap();
+        assert_eq!(
+            root,
+            json!({"hooks": {
+                "UserPromptSubmit": [{"hooks": [{"type": "command", "command": PROMPT, "timeout": 30, "statusMessage": "ralph-hook: reading the prompt"}]}],
+                "Stop": [{"hooks": [{"type": "command", "command": STOP, "timeout": 600, "statusMessage": "ralph-hook: checking the loop"}]}],
+            }})
+        );
+        assert!(notes.is_empty());
+    }
+
+    #[test]
+    fn other_handlers_keep_their_places_and_ours_go_last() {
+        let before = json!({"description": "mine", "hooks": {
+            "Stop": [{"hooks": [{"type": "command", "command": "/bin/other"}]}],
+            "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "x"}]}],
+        }});
+        let (root, notes) = install_into(before).unwrap();
+        assert_eq!(
+            root,
+            json!({"description": "mine", "hooks": {
+                "Stop": [
+                    {"hooks": [{"type": "command", "command": "/bin/other"}]},
+                    {"hooks": [handler(HookEvent::Stop, STOP)]},
+                ],
+                "PreToolUse": [{"matcher": "Bash", "hooks": [{"type": "command", "command": "x"}]}],
+                "UserPromptSubmit": [{"hooks": [handler(HookEvent::Prompt, PROMPT)]}],
+            }})
+        );
+        assert_eq!(notes.len(), 1);
+        assert!(notes[0].contains("joins their reasons"));
+    }
+
+    #[test]
+    fn installing_twice_changes_nothing() {
+        let (once, _) = install_into(json!({})).unwrap();
+        let (twice, _) = install_into(once.clone()).unwrap();
+        assert_eq!(once, twice);
+    }
+
+    #[test]
+    fn an_old_handler_is_updated_in_place_and_duplicates_go() {
+        let before = json!({"hooks": {"Stop": [
+            {"hooks": [{"type": "command", "command": "/old/ralph-hook stop", "timeout": 5}]},
+            {"hooks": [{"type": "command", "command": "/bin/other"}]},
+            {"hooks": [{"type": "command", "command": "/old2/ralph-hook stop"}]},
+        ]}});
+        let (root, _) = install_into(before).unwrap();
+        assert_eq!(
+            root["hooks"]["Stop"],
+            json!([
+                {"hooks": [handler(HookEvent::Stop, STOP)]},
+                {"hooks": [{"type": "command", "command": "/bin/other"}]},
+            ])
+        );
+    }
+
+    #[test]
+    fn a_cmux_dispatcher_keeps_the_stop_event() {
+        let stop = json!([{"hooks": [{"type": "command", "command": "bash /h/hooks/cmux-stop-dispatch.sh"}]}]);
+        let (root, notes) = install_into(json!({"hooks": {"Stop": stop.clone()}})).unwrap();
+        assert_eq!(root["hooks"]["Stop"], stop);
+        assert!(root["hooks"]["UserPromptSubmit"].is_array());
+        assert!(notes[0].contains("owned by the dispatcher"), "{notes:?}");
+    }
+
+    #[test]
+    fn unknown_root_keys_are_refused_in_hooks_json() {
+        let err = install_into(json!({"hooks": {}, "version": 1})).unwrap_err();
+        assert_eq!(err.code(), 2);
+        assert!(err.to_string().contains("\"version\""), "{err}");
+    }
+
+    #[test]
+    fn a_stop_that_is_not_an_array_is_refused() {
+        let err = install_into(json!({"hooks": {"Stop": {"hooks": []}}})).unwrap_err();
+        assert!(err.to_string().contains("must be an array"), "{err}");
+    }
+
+    #[test]
+    fn remove_takes_only_ours_and_the_groups_it_emptied() {
+        let before = json!({"hooks": {
+            "Stop": [{"hooks": [{"type": "command", "command": "/bin/other"}, handler(HookEvent::Stop, STOP)]}],
+            "UserPromptSubmit": [{"hooks": [handler(HookEvent::Prompt, PROMPT)]}],
+            "SessionStart": [],
+        }});
+        let mut root = before;
+        let removed = remove(&mut root, Path::new("x")).unwrap();
+        assert_eq!(removed.len(), 2);
+        assert_eq!(
+            root,
+            json!({"hooks": {
+                "Stop": [{"hooks": [{"type": "command", "command": "/bin/other"}]}],
+                "SessionStart": [],
+            }})
+        );
+    }
+}

@@ -1,0 +1,107 @@
+//! The install record, `<home>/hooks/ralph-hook.install.json`: what install found and
+//! changed, so that uninstall can undo exactly that — the user's original bytes when the
+//! file is still as install left it, and only ralph-hook's own entries otherwise.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::block_cap::CapRaised;
+use super::config_toml::{FeatureChange, TrustEntry};
+use super::plan::{self, Change, Content};
+use crate::error::Result;
+
+/// File name of the record inside `<home>/hooks/`.
+pub const FILE_NAME: &str = "ralph-hook.install.json";
+
+/// A config file's text before install first edited it and after install last did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileRecord {
+    /// The text before (absent when install created the file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub before: Option<String>,
+    /// The text install wrote last.
+    pub after: String,
+}
+
+/// Everything uninstall needs to know about one host's install.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InstallRecord {
+    /// The ralph-hook version that wrote the record.
+    #[serde(default)]
+    pub version: String,
+    /// Config files by name (`hooks.json`, `config.toml`, `settings.json`).
+    #[serde(default)]
+    pub files: BTreeMap<String, FileRecord>,
+    /// Feature keys install switched on in config.toml.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub features: Vec<FeatureChange>,
+    /// Trust entries install wrote in config.toml.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub trust: Vec<TrustEntry>,
+    /// The Claude block cap install raised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub block_cap: Option<CapRaised>,
+    /// Folders install created, outermost first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_dirs: Vec<PathBuf>,
+}
+
+impl InstallRecord {
+    /// Reads the record; a missing or unreadable one counts as empty (uninstall then
+    /// removes ralph-hook's entries one by one instead of restoring bytes).
+    pub fn load(path: &Path) -> Result<Self> {
+        Ok(plan::read_text(path)?
+            .and_then(|text| serde_json::from_str(&text).ok())
+            .unwrap_or_default())
+    }
+
+    /// Notes that install changed file `name` from `before` to `after`. The original text
+    /// is kept when the file is still as the last install left it; a file that already
+    /// held ralph-hook's entries (`clean == false`) gets no exact restore.
+    pub fn note_edit(&mut self, name: &str, before: Option<&str>, after: &str, clean: bool) {
+        match self.files.get_mut(name) {
+            Some(record) if Some(record.after.as_str()) == before => {
+                record.after = after.to_owned();
+            }
+            _ if clean => {
+                self.files.insert(
+                    name.to_owned(),
+                    FileRecord {
+                        before: before.map(str::to_owned),
+                        after: after.to_owned(),
+                    },
+                );
+            }
+            _ => {
+                self.files.remove(name);
+            }
+        }
+    }
+
+    /// The change that writes this record (or nothing, when it is unchanged).
+    pub fn change(&self, path: &Path, before: Content) -> Result<Change> {
+        let mut text = serde_json::to_string_pretty(self).map_err(|err| {
+            crate::error::Error::Failed(format!("could not render the install record: {err}"))
+        })?;
+        text.push('\n');
+        let after = Content::text(text);
+        let summary = if before == Content::Missing {
+            "write the install record (what uninstall restores)"
+        } else {
+            "update the install record"
+        };
+        Ok(Change {
+            path: path.to_path_buf(),
+            before,
+            after,
+            follow_links: false,
+            backup: false,
+            mode: 0o644,
+            summary: summary.into(),
+        })
+    }
+}

@@ -1,0 +1,169 @@
+//! Trusting ralph-hook's handlers in Codex. Codex runs a user hook only when config.toml
+//! holds `[hooks.state."<key>"] trusted_hash = "<hash>"` for it, and skips it silently
+//! otherwise. Key and hash are Codex's to compute, so we ask `codex app-server`, record
+//! its answer, and ask a fresh one to confirm.
+
+use std::path::{Path, PathBuf};
+
+use super::app_server::{self, AppServerError, ListedHook};
+use super::command_line::ralph_hook_event;
+use super::config_toml;
+use super::hooks_json;
+use super::json_text;
+use super::layout::Layout;
+use super::plan::{self, Change, Content, Plan};
+use super::record::InstallRecord;
+use crate::error::{Error, Result};
+
+/// How trusting went.
+#[derive(Debug)]
+pub enum TrustOutcome {
+    /// hooks.json holds none of ralph-hook's handlers.
+    NothingToTrust,
+    /// Codex already trusted every handler.
+    AlreadyTrusted(usize),
+    /// This many handlers were trusted now, and Codex confirmed it.
+    Trusted(usize),
+    /// Codex could not be asked; the text says why.
+    Unavailable(String),
+}
+
+/// How to trust by hand, for when codex cannot be asked.
+pub fn manual_instructions(layout: &Layout) -> String {
+    format!(
+        "Codex runs a hook only after you trust it. Start `codex`, type /hooks and trust the two ralph-hook hooks; or put codex on PATH (or pass --codex-bin PATH) and run `ralph-hook install {}` again",
+        layout.flags()
+    )
+}
+
+/// The codex executable: `--codex-bin`, else `codex` from PATH.
+pub fn codex_bin(flag: Option<&Path>) -> PathBuf {
+    flag.map_or_else(|| PathBuf::from("codex"), Path::to_path_buf)
+}
+
+/// ralph-hook's handlers as Codex lists them, and how many handlers hooks.json holds.
+pub fn listed_handlers(
+    layout: &Layout,
+    codex: &Path,
+) -> Result<std::result::Result<(Vec<ListedHook>, usize), AppServerError>> {
+    let path = layout.hooks_file();
+    let Some(text) = plan::read_text(&path)? else {
+        return Ok(Ok((Vec::new(), 0)));
+    };
+    let value = json_text::parse(&path, &text)?;
+    let expected = hooks_json::find(&value, &path)?.ours.len();
+    if expected == 0 {
+        return Ok(Ok((Vec::new(), 0)));
+    }
+    let (hooks, problems) = match app_server::list_hooks(codex, &layout.home, &layout.home) {
+        Ok(answer) => answer,
+        Err(err) => return Ok(Err(err)),
+    };
+    let canonical = std::fs::canonicalize(&path).ok();
+    let ours: Vec<ListedHook> = hooks
+        .into_iter()
+        .filter(|hook| {
+            hook.source_path
+                .as_ref()
+                .is_some_and(|source| source == &path || Some(source) == canonical.as_ref())
+                && hook.command.as_deref().and_then(ralph_hook_event).is_some()
+        })
+        .collect();
+    if ours.len() < expected {
+        let mut reason = format!(
+            "codex app-server listed {} of ralph-hook's {expected} handlers",
+            ours.len()
+        );
+        if !problems.is_empty() {
+            reason.push_str(&format!(" (it reported: {})", problems.join("; ")));
+        }
+        return Ok(Err(AppServerError::Failed(reason)));
+    }
+    Ok(Ok((ours, expected)))
+}
+
+/// Trusts ralph-hook's handlers in this Codex home and confirms it.
+pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
+    let (ours, expected) = match listed_handlers(layout, codex)? {
+        Ok(found) => found,
+        Err(err) => return Ok(TrustOutcome::Unavailable(err.to_string())),
+    };
+    if expected == 0 {
+        return Ok(TrustOutcome::NothingToTrust);
+    }
+    let mut wanted = Vec::new();
+    for hook in &ours {
+        if hook.trust_status.as_deref() == Some("trusted") {
+            continue;
+        }
+        let Some(hash) = &hook.current_hash else {
+            return Ok(TrustOutcome::Unavailable(format!(
+                "codex app-server gave no hash for {}",
+                hook.key
+            )));
+        };
+        wanted.push((hook.key.clone(), hash.clone()));
+    }
+    if wanted.is_empty() {
+        return Ok(TrustOutcome::AlreadyTrusted(ours.len()));
+    }
+    write_trust(layout, &wanted)?;
+    match listed_handlers(layout, codex)? {
+        Ok((confirmed, _))
+            if confirmed
+                .iter()
+                .all(|hook| hook.trust_status.as_deref() == Some("trusted")) =>
+        {
+            Ok(TrustOutcome::Trusted(wanted.len()))
+        }
+        Ok((confirmed, _)) => {
+            let untrusted: Vec<String> = confirmed
+                .iter()
+                .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
+                .map(|hook| format!("{} ({})", hook.key, hook.trust_status.as_deref().unwrap_or("?")))
+                .collect();
+            Err(Error::Failed(format!(
+                "wrote the trust entries, but codex still reports {} as not trusted; {}",
+                untrusted.join(", "),
+                manual_instructions(layout)
+            )))
+        }
+        Err(err) => Err(Error::Failed(format!(
+            "wrote the trust entries but could not confirm them: {err}"
+        ))),
+    }
+}
+
+/// Records the keys and hashes in config.toml (with a backup) and in the install record.
+fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
+    let path = layout.config_toml();
+    let before = plan::read_text(&path)?;
+    let text = before.as_deref().unwrap_or("");
+    let mut doc = config_toml::parse(&path, text)?;
+    let written = config_toml::trust(&mut doc, &path, wanted)?;
+    let new_text = config_toml::render(&doc, text);
+    let record_path = layout.record();
+    let record_before = plan::read(&record_path, false)?;
+    let mut record = InstallRecord::load(&record_path)?;
+    record.note_edit("config.toml", before.as_deref(), &new_text, true);
+    for entry in written {
+        match record.trust.iter_mut().find(|known| known.key == entry.key) {
+            Some(known) => known.hash = entry.hash,
+            None => record.trust.push(entry),
+        }
+    }
+    let mut plan = Plan::default();
+    plan.push(Change {
+        summary: format!("trust ralph-hook's {} handler(s)", wanted.len()),
+        path,
+        before: before.map_or(Content::Missing, Content::text),
+        after: Content::text(new_text),
+        follow_links: true,
+        backup: true,
+        mode: 0o644,
+    });
+    plan.push(record.change(&record_path, record_before)?);
+    let mut out = std::io::stdout();
+    let _ = plan.print(&mut out, false);
+    plan.apply()
+}
