@@ -93,7 +93,9 @@ fn exchange(
     ];
     {
         let Some(stdin) = child.stdin.as_mut() else {
-            return Err(AppServerError::Failed("no stdin to codex app-server".into()));
+            return Err(AppServerError::Failed(
+                "no stdin to codex app-server".into(),
+            ));
         };
         for request in &requests {
             writeln!(stdin, "{request}")
@@ -142,17 +144,29 @@ fn parse_list(message: &Value) -> Result<(Vec<ListedHook>, Vec<String>), AppServ
     let data = message
         .pointer("/result/data")
         .and_then(Value::as_array)
-        .ok_or_else(|| AppServerError::Failed(format!("unexpected hooks/list answer: {message}")))?;
+        .ok_or_else(|| {
+            AppServerError::Failed(format!("unexpected hooks/list answer: {message}"))
+        })?;
     let mut hooks = Vec::new();
     let mut problems = Vec::new();
     for entry in data {
-        for hook in entry.get("hooks").and_then(Value::as_array).into_iter().flatten() {
+        for hook in entry
+            .get("hooks")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
             if let Ok(hook) = serde_json::from_value::<ListedHook>(hook.clone()) {
                 hooks.push(hook);
             }
         }
         for key in ["errors", "warnings"] {
-            for problem in entry.get(key).and_then(Value::as_array).into_iter().flatten() {
+            for problem in entry
+                .get(key)
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 problems.push(match problem.as_str() {
                     Some(text) => text.to_owned(),
                     None => problem.to_string(),
@@ -163,7 +177,9 @@ fn parse_list(message: &Value) -> Result<(Vec<ListedHook>, Vec<String>), AppServ
     Ok((hooks, problems))
 }
 
-fn spawn_line_reader(stream: Option<impl std::io::Read + Send + 'static>) -> mpsc::Receiver<String> {
+fn spawn_line_reader(
+    stream: Option<impl std::io::Read + Send + 'static>,
+) -> mpsc::Receiver<String> {
     let (sender, receiver) = mpsc::channel();
     if let Some(stream) = stream {
         std::thread::spawn(move || {

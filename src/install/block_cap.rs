@@ -42,7 +42,10 @@ pub fn effective_cap(root: &Value) -> u64 {
 /// Raises the cap to [`INSTALLED_CAP`] unless the user's value is already at least that.
 pub fn raise(root: &mut Value, path: &Path) -> Result<Option<CapRaised>> {
     let object = root.as_object_mut().ok_or_else(|| {
-        Error::input(path.display().to_string(), "the file must hold a JSON object")
+        Error::input(
+            path.display().to_string(),
+            "the file must hold a JSON object",
+        )
     })?;
     let created_env = !object.contains_key("env");
     let env = object

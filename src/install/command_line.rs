@@ -173,12 +173,19 @@ mod tests {
             Agent::Codex,
         )
         .unwrap();
-        assert_eq!(command, "\"/home/dev/.codex/hooks/ralph-hook\" stop --agent codex");
+        assert_eq!(
+            command,
+            "\"/home/dev/.codex/hooks/ralph-hook\" stop --agent codex"
+        );
     }
 
     #[test]
     fn written_commands_are_recognised_even_with_odd_paths() {
-        for path in ["/plain/ralph-hook", "/a \"b\" $c `d` \\e/ralph-hook", "/x y/ralph-hook"] {
+        for path in [
+            "/plain/ralph-hook",
+            "/a \"b\" $c `d` \\e/ralph-hook",
+            "/x y/ralph-hook",
+        ] {
             for event in HookEvent::ALL {
                 for agent in Agent::ALL {
                     let command = hook_command(Path::new(path), event, agent).unwrap();
@@ -201,14 +208,24 @@ mod tests {
         ] {
             assert_eq!(ralph_hook_event(command), None, "{command}");
         }
-        assert_eq!(ralph_hook_event("ralph-hook prompt"), Some(HookEvent::Prompt));
-        assert_eq!(ralph_hook_event("'/x/ralph-hook' stop"), Some(HookEvent::Stop));
+        assert_eq!(
+            ralph_hook_event("ralph-hook prompt"),
+            Some(HookEvent::Prompt)
+        );
+        assert_eq!(
+            ralph_hook_event("'/x/ralph-hook' stop"),
+            Some(HookEvent::Stop)
+        );
     }
 
     #[test]
     fn dispatchers_are_recognised() {
-        assert!(is_stop_dispatcher("bash ~/.codex/hooks/cmux-stop-dispatch.sh"));
+        assert!(is_stop_dispatcher(
+            "bash ~/.codex/hooks/cmux-stop-dispatch.sh"
+        ));
         assert!(is_stop_dispatcher("\"/h/.codex/hooks/ralph-loop-stop.sh\""));
-        assert!(!is_stop_dispatcher("\"/h/.codex/hooks/ralph-hook\" stop --agent codex"));
+        assert!(!is_stop_dispatcher(
+            "\"/h/.codex/hooks/ralph-hook\" stop --agent codex"
+        ));
     }
 }

@@ -371,10 +371,7 @@ mod tests {
     fn trust_entries_are_added_and_removed() {
         let text = "[features]\nhooks = true\n";
         let mut doc = parse(Path::new("c"), text).unwrap();
-        let wanted = vec![(
-            "/h/hooks.json:stop:0:0".to_owned(),
-            "sha256:abc".to_owned(),
-        )];
+        let wanted = vec![("/h/hooks.json:stop:0:0".to_owned(), "sha256:abc".to_owned())];
         let written = trust(&mut doc, Path::new("c"), &wanted).unwrap();
         let trusted = render(&doc, text);
         assert_eq!(

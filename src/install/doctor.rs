@@ -11,8 +11,8 @@ use super::app_server::AppServerError;
 use super::block_cap;
 use super::command_line::{HookEvent, hook_command};
 use super::config_toml;
-use super::host::ENTRY_POINT;
 use super::hooks_json;
+use super::host::ENTRY_POINT;
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Content};
@@ -83,7 +83,11 @@ pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
         .map(|agent| {
             let path = state_file(workspace, *agent);
             if path.is_file() {
-                Check::pass(format!("{} loop state: {}", agent.display_name(), path.display()))
+                Check::pass(format!(
+                    "{} loop state: {}",
+                    agent.display_name(),
+                    path.display()
+                ))
             } else {
                 Check::info(format!(
                     "no {} loop in {} (no {})",
@@ -127,7 +131,11 @@ pub fn run(
             Agent::Claude => claude_checks(layout, workspace)?,
         };
         sections.push((
-            format!("{} ({})", layout.agent.display_name(), layout.home.display()),
+            format!(
+                "{} ({})",
+                layout.agent.display_name(),
+                layout.home.display()
+            ),
             checks,
         ));
     }
@@ -175,9 +183,14 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
         Content::Bytes(bytes) if bytes == ENTRY_POINT.as_bytes() && is_executable(&entry) => {
             Check::pass(format!("entry point {}", entry.display()))
         }
-        Content::Missing => Check::fail(format!("entry point {} is missing", entry.display()), &fix),
+        Content::Missing => {
+            Check::fail(format!("entry point {} is missing", entry.display()), &fix)
+        }
         _ => Check::fail(
-            format!("entry point {} is not ralph-hook's (or not executable)", entry.display()),
+            format!(
+                "entry point {} is not ralph-hook's (or not executable)",
+                entry.display()
+            ),
             &fix,
         ),
     });
@@ -190,7 +203,10 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     checks.push(if doc.as_ref().is_none_or(config_toml::hooks_enabled) {
         Check::pass("hooks feature on in config.toml")
     } else {
-        Check::fail("hooks are switched off in config.toml ([features] hooks = false)", &fix)
+        Check::fail(
+            "hooks are switched off in config.toml ([features] hooks = false)",
+            &fix,
+        )
     });
     checks.push(trust_check(layout, codex, doc.as_ref(), &fix)?);
     checks.push(skill_check(layout, &fix)?);
@@ -210,10 +226,15 @@ fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>
     let cap = block_cap::effective_cap(&settings);
     let (needed, source) = workspace
         .and_then(|ws| loop_max_iterations(&state_file(ws, Agent::Claude)))
-        .map_or((DEFAULT_MAX_ITERATIONS, "the default max iterations"), |n| {
-            (n, "the workspace loop's max iterations")
-        });
-    let needed_cap = if needed == 0 { block_cap::INSTALLED_CAP } else { needed };
+        .map_or(
+            (DEFAULT_MAX_ITERATIONS, "the default max iterations"),
+            |n| (n, "the workspace loop's max iterations"),
+        );
+    let needed_cap = if needed == 0 {
+        block_cap::INSTALLED_CAP
+    } else {
+        needed
+    };
     checks.push(if cap >= needed_cap {
         Check::pass(format!(
             "Claude Code's Stop block cap {cap} covers {source} ({needed})"
@@ -242,16 +263,17 @@ fn binary_check(layout: &Layout, fix: &str) -> Check {
                 Check::pass(format!("binary {} runs ({version})", binary.display()))
             } else {
                 Check::fail(
-                    format!(
-                        "binary {} is {version}, this is {own}",
-                        binary.display()
-                    ),
+                    format!("binary {} is {version}, this is {own}", binary.display()),
                     fix,
                 )
             }
         }
         Ok(output) => Check::fail(
-            format!("binary {} fails to run ({})", binary.display(), output.status),
+            format!(
+                "binary {} fails to run ({})",
+                binary.display(),
+                output.status
+            ),
             fix,
         ),
         Err(err) => Check::fail(
@@ -274,7 +296,10 @@ fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
         let name = event.json_name();
         let ours = found.ours.iter().filter(|p| p.event == event);
         checks.push(if ours.clone().any(|p| p.command == expected) {
-            Check::pass(format!("{name} handler in {} runs the binary", path.display()))
+            Check::pass(format!(
+                "{name} handler in {} runs the binary",
+                path.display()
+            ))
         } else if event == HookEvent::Stop
             && layout.agent == Agent::Codex
             && let Some(dispatcher) = &found.dispatcher
@@ -284,11 +309,18 @@ fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
             ))
         } else if let Some(other) = ours.clone().next() {
             Check::fail(
-                format!("{name} handler in {} runs `{}`, not the installed binary", path.display(), other.command),
+                format!(
+                    "{name} handler in {} runs `{}`, not the installed binary",
+                    path.display(),
+                    other.command
+                ),
                 fix,
             )
         } else {
-            Check::fail(format!("no ralph-hook {name} handler in {}", path.display()), fix)
+            Check::fail(
+                format!("no ralph-hook {name} handler in {}", path.display()),
+                fix,
+            )
         });
     }
     Ok(checks)
@@ -307,12 +339,24 @@ fn trust_check(
             let untrusted: Vec<String> = hooks
                 .iter()
                 .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
-                .map(|hook| format!("{} is {}", hook.key, hook.trust_status.as_deref().unwrap_or("?")))
+                .map(|hook| {
+                    format!(
+                        "{} is {}",
+                        hook.key,
+                        hook.trust_status.as_deref().unwrap_or("?")
+                    )
+                })
                 .collect();
             if untrusted.is_empty() {
-                Check::pass(format!("Codex trusts ralph-hook's {} handler(s)", hooks.len()))
+                Check::pass(format!(
+                    "Codex trusts ralph-hook's {} handler(s)",
+                    hooks.len()
+                ))
             } else {
-                Check::fail(format!("not trusted by Codex: {}", untrusted.join(", ")), fix)
+                Check::fail(
+                    format!("not trusted by Codex: {}", untrusted.join(", ")),
+                    fix,
+                )
             }
         }
         Err(AppServerError::NotFound(reason)) => {
@@ -322,12 +366,16 @@ fn trust_check(
                     "trust entries recorded in config.toml (not verified: {reason})"
                 ))
             } else {
-                Check::fail(format!("no trust entries for ralph-hook in config.toml ({reason})"), fix)
+                Check::fail(
+                    format!("no trust entries for ralph-hook in config.toml ({reason})"),
+                    fix,
+                )
             }
         }
-        Err(AppServerError::Failed(reason)) => {
-            Check::fail(format!("could not read hook trust from Codex: {reason}"), fix)
-        }
+        Err(AppServerError::Failed(reason)) => Check::fail(
+            format!("could not read hook trust from Codex: {reason}"),
+            fix,
+        ),
     })
 }
 
@@ -367,7 +415,10 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
                 Check::pass(format!("skill {} (version {version})", path.display()))
             }
             Some(version) => Check::fail(
-                format!("skill {} is version {version}, the binary is {own}", path.display()),
+                format!(
+                    "skill {} is version {version}, the binary is {own}",
+                    path.display()
+                ),
                 fix,
             ),
             None => Check::fail(

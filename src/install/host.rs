@@ -274,8 +274,12 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
                 "the Stop dispatcher `{dispatcher}` still calls hooks/ralph-loop-stop.sh, which is removed now"
             ));
         }
-        let after = match record.files.get(layout.hooks_file_name()) {
-            Some(exact) if exact.after == before => exact.before.clone(),
+        let exact = record
+            .files
+            .get(layout.hooks_file_name())
+            .filter(|exact| exact.after == before);
+        let after = match exact {
+            Some(exact) => exact.before.clone(),
             _ => {
                 let mut value = value;
                 let original = value.clone();
@@ -286,7 +290,10 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
                 if value == original {
                     Some(before.clone())
                 } else {
-                    Some(json_text::render(&value, &json_text::detect_style(&before))?)
+                    Some(json_text::render(
+                        &value,
+                        &json_text::detect_style(&before),
+                    )?)
                 }
             }
         };
@@ -299,7 +306,8 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
             before: Content::text(before),
             path,
             follow_links: true,
-            backup: true,
+            // Restoring the recorded original loses nothing; a file edited since gets a backup.
+            backup: exact.is_none(),
             mode: 0o644,
         });
     }
@@ -312,7 +320,11 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     let skill_path = layout.skill();
     if let Some(text) = plan::read_text(&skill_path)? {
         if skill::installed_version(&text).is_some() {
-            plan.push(removal(&skill_path, Content::text(text), "remove the ralph-loop skill"));
+            plan.push(removal(
+                &skill_path,
+                Content::text(text),
+                "remove the ralph-loop skill",
+            ));
         } else {
             notes.push(format!(
                 "{} was not written by ralph-hook; left alone",
@@ -359,8 +371,12 @@ fn plan_config_toml_removal(
     let Some(before) = plan::read_text(&path)? else {
         return Ok(());
     };
-    let after = match record.files.get("config.toml") {
-        Some(exact) if exact.after == before => exact.before.clone(),
+    let exact = record
+        .files
+        .get("config.toml")
+        .filter(|exact| exact.after == before);
+    let after = match exact {
+        Some(exact) => exact.before.clone(),
         _ => {
             let mut doc = config_toml::parse(&path, &before)?;
             config_toml::untrust(&mut doc, &record.trust, stale_keys);
@@ -377,7 +393,7 @@ fn plan_config_toml_removal(
         before: Content::text(before),
         path,
         follow_links: true,
-        backup: true,
+        backup: exact.is_none(),
         mode: 0o644,
     });
     Ok(())

@@ -98,7 +98,12 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             )));
         }
     };
-    let layouts = select_hosts(args.agent.as_deref(), &args.codex_home, &args.claude_home, "install")?;
+    let layouts = select_hosts(
+        args.agent.as_deref(),
+        &args.codex_home,
+        &args.claude_home,
+        "install",
+    )?;
     let exe = std::env::current_exe()
         .and_then(std::fs::canonicalize)
         .map_err(|err| Error::io("find the running binary", "ralph-hook", err))?;
@@ -107,7 +112,11 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         plans.push(host::plan_install(layout, mode, &exe)?);
     }
     let mut out = std::io::stdout();
-    let verb = if args.dry_run { "would install" } else { "install" };
+    let verb = if args.dry_run {
+        "would install"
+    } else {
+        "install"
+    };
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
         for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
@@ -128,13 +137,18 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         if args.no_trust {
             say(
                 &mut out,
-                &format!("trust skipped (--no-trust). {}", trust::manual_instructions(layout)),
+                &format!(
+                    "trust skipped (--no-trust). {}",
+                    trust::manual_instructions(layout)
+                ),
             )?;
             continue;
         }
         let codex = trust::codex_bin(args.codex_bin.as_deref());
         let message = match trust::trust(layout, &codex)? {
-            TrustOutcome::NothingToTrust => "trust: no ralph-hook handlers in hooks.json".to_owned(),
+            TrustOutcome::NothingToTrust => {
+                "trust: no ralph-hook handlers in hooks.json".to_owned()
+            }
             TrustOutcome::AlreadyTrusted(n) => {
                 format!("trust: Codex already trusts ralph-hook's {n} handler(s)")
             }
@@ -153,13 +167,22 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
 
 /// Runs `uninstall`: removes exactly what install added, for every selected host.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
-    let layouts = select_hosts(args.agent.as_deref(), &args.codex_home, &args.claude_home, "uninstall")?;
+    let layouts = select_hosts(
+        args.agent.as_deref(),
+        &args.codex_home,
+        &args.claude_home,
+        "uninstall",
+    )?;
     let mut plans = Vec::new();
     for layout in &layouts {
         plans.push(host::plan_uninstall(layout)?);
     }
     let mut out = std::io::stdout();
-    let verb = if args.dry_run { "would uninstall" } else { "uninstall" };
+    let verb = if args.dry_run {
+        "would uninstall"
+    } else {
+        "uninstall"
+    };
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
         return say(&mut out, "dry run: nothing was written");
@@ -194,7 +217,12 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         ),
         None => None,
     };
-    doctor::run(&layouts, workspace.as_deref(), &codex, &mut std::io::stdout())
+    doctor::run(
+        &layouts,
+        workspace.as_deref(),
+        &codex,
+        &mut std::io::stdout(),
+    )
 }
 
 /// The hosts a command acts on: the one asked for, both for `all`, or by default every

@@ -66,7 +66,7 @@ pub const BACKUP_SUFFIX: &str = ".ralph-hook.bak";
 pub fn read(path: &Path, follow_links: bool) -> Result<Content> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Content::Missing),
+        Err(err) if is_missing(&err) => return Ok(Content::Missing),
         Err(err) => return Err(Error::io("read", path, err)),
     };
     if meta.file_type().is_symlink() && !follow_links {
@@ -75,9 +75,18 @@ pub fn read(path: &Path, follow_links: bool) -> Result<Content> {
     }
     match std::fs::read(path) {
         Ok(bytes) => Ok(Content::Bytes(bytes)),
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Content::Missing),
+        Err(err) if is_missing(&err) => Ok(Content::Missing),
         Err(err) => Err(Error::io("read", path, err)),
     }
+}
+
+/// Not there: no such file, or a parent that is a file (then writing fails later, with a
+/// clear error, before anything changes).
+fn is_missing(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+    )
 }
 
 /// Reads a text file (missing → `None`); a file that is not UTF-8 is an input error.
@@ -216,7 +225,8 @@ impl Plan {
                     Err(err) => return Err(Error::io("remove", &target, err)),
                 },
             }
-            undo.committed.push((target, change.before.clone(), change.mode));
+            undo.committed
+                .push((target, change.before.clone(), change.mode));
         }
         Ok(())
     }
@@ -321,7 +331,8 @@ fn set_mode(_path: &Path, _mode: u32) -> Result<()> {
 
 #[cfg(unix)]
 fn make_symlink(target: &Path, link: &Path) -> Result<()> {
-    std::os::unix::fs::symlink(target, link).map_err(|err| Error::io("create the symlink", link, err))
+    std::os::unix::fs::symlink(target, link)
+        .map_err(|err| Error::io("create the symlink", link, err))
 }
 
 #[cfg(not(unix))]
@@ -374,7 +385,9 @@ fn write_diff(out: &mut dyn Write, change: &Change) -> std::io::Result<()> {
     write!(
         out,
         "{}",
-        diff.unified_diff().context_radius(3).header(&old_name, &new_name)
+        diff.unified_diff()
+            .context_radius(3)
+            .header(&old_name, &new_name)
     )?;
     if !old.is_empty() && !old.ends_with('\n') || !new.is_empty() && !new.ends_with('\n') {
         writeln!(out)?;
@@ -429,9 +442,18 @@ mod tests {
         std::fs::write(&real, "old").unwrap();
         std::os::unix::fs::symlink(&real, &link).unwrap();
         let mut plan = Plan::default();
-        plan.push(change(&link, read(&link, true).unwrap(), Content::text("new")));
+        plan.push(change(
+            &link,
+            read(&link, true).unwrap(),
+            Content::text("new"),
+        ));
         plan.apply().unwrap();
-        assert!(std::fs::symlink_metadata(&link).unwrap().file_type().is_symlink());
+        assert!(
+            std::fs::symlink_metadata(&link)
+                .unwrap()
+                .file_type()
+                .is_symlink()
+        );
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
         assert_eq!(std::fs::read_to_string(backup_path(&link)).unwrap(), "old");
     }
@@ -446,6 +468,9 @@ mod tests {
             plan.push(change(&file, Content::text(before), Content::text(after)));
             plan.apply().unwrap();
         }
-        assert_eq!(std::fs::read_to_string(backup_path(&file)).unwrap(), "first");
+        assert_eq!(
+            std::fs::read_to_string(backup_path(&file)).unwrap(),
+            "first"
+        );
     }
 }

@@ -120,7 +120,13 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
             let untrusted: Vec<String> = confirmed
                 .iter()
                 .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
-                .map(|hook| format!("{} ({})", hook.key, hook.trust_status.as_deref().unwrap_or("?")))
+                .map(|hook| {
+                    format!(
+                        "{} ({})",
+                        hook.key,
+                        hook.trust_status.as_deref().unwrap_or("?")
+                    )
+                })
                 .collect();
             Err(Error::Failed(format!(
                 "wrote the trust entries, but codex still reports {} as not trusted; {}",
