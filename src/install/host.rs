@@ -80,6 +80,12 @@ pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan>
         ),
     });
 
+    if mode == Mode::Symlink && exe == binary {
+        return Err(Error::usage(format!(
+            "--mode symlink would point {} at itself; run install from the build output (e.g. target/release/ralph-hook)",
+            binary.display()
+        )));
+    }
     let (after, summary) = match mode {
         Mode::Copy => (
             Content::Bytes(

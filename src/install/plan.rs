@@ -434,6 +434,7 @@ mod tests {
         assert_eq!(names.len(), 1, "no backup or temp file left: {names:?}");
     }
 
+    #[cfg(unix)]
     #[test]
     fn a_symlinked_file_is_edited_through_the_link() {
         let dir = tempfile::tempdir().unwrap();
