@@ -3,6 +3,7 @@
 //! otherwise. Key and hash are Codex's to compute, so we ask `codex app-server`, record
 //! its answer, and ask a fresh one to confirm.
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::app_server::{self, AppServerError, ListedHook};
@@ -170,6 +171,7 @@ fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
     });
     plan.push(record.change(&record_path, record_before)?);
     let mut out = std::io::stdout();
+    let _ = writeln!(out, "trust for Codex in {}:", layout.home.display());
     let _ = plan.print(&mut out, false);
     plan.apply()
 }
