@@ -13,7 +13,7 @@ use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
 use crate::error::{Error, Result};
 use crate::lifecycle::{self, Cancelled, Found, Replace};
-use crate::ownership::{self, Registry, Standing};
+use crate::ownership::{self, Standing};
 use crate::render;
 use crate::settings::{LoopSettings, RawLoopFlags};
 use crate::state::{LoopState, StartedBy};
@@ -249,18 +249,8 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
     lines.join("\n")
 }
 
-/// How a stranger's stop would stand toward `state`: trusted (bound or waiting to be
-/// claimed) or not. No session id matches the one used here.
-fn standing_of(state: &LoopState) -> Standing {
-    let record = state
-        .loop_id
-        .as_deref()
-        .and_then(|id| Registry::open().and_then(|r| r.get(id)));
-    ownership::judge(state, "\u{0}", record.as_ref())
-}
-
 fn standing_text(state: &LoopState) -> String {
-    match (standing_of(state), &state.session_id) {
+    match (ownership::judge_from_outside(state), &state.session_id) {
         (Standing::Untrusted(why), _) => {
             format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
         }
@@ -271,11 +261,14 @@ fn standing_text(state: &LoopState) -> String {
 
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
-    let standing = found.state.as_ref().map(|state| match standing_of(state) {
-        Standing::Untrusted(_) => "untrusted",
-        Standing::Claim => "unclaimed",
-        Standing::Owner | Standing::OtherSession => "bound",
-    });
+    let standing = found
+        .state
+        .as_ref()
+        .map(|state| match ownership::judge_from_outside(state) {
+            Standing::Untrusted(_) => "untrusted",
+            Standing::Claim => "unclaimed",
+            Standing::Owner | Standing::OtherSession => "bound",
+        });
     json!({
         "workspace": store.workspace(),
         "agent": store.agent(),

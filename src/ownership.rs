@@ -71,6 +71,16 @@ pub fn judge(state: &LoopState, session: &str, record: Option<&LoopRecord>) -> S
     }
 }
 
+/// How a stop of some other session would stand toward `state`, judged with this user's
+/// records: trusted (bound, or waiting to be claimed) or not. For `show` and `doctor`.
+pub fn judge_from_outside(state: &LoopState) -> Standing {
+    let record = state
+        .loop_id
+        .as_deref()
+        .and_then(|id| Registry::open().and_then(|registry| registry.get(id)));
+    judge(state, "\u{0}", record.as_ref())
+}
+
 /// The user's state folder: `$RALPH_HOOK_STATE_DIR`, else `$XDG_STATE_HOME/ralph-hook`,
 /// else `~/.local/state/ralph-hook`.
 pub fn user_state_dir() -> Option<PathBuf> {

@@ -721,3 +721,61 @@ fn the_real_codex_app_server_reports_the_installed_hooks_as_trusted() {
         "install created it; uninstall removes it"
     );
 }
+
+#[test]
+fn doctor_says_whether_a_stop_in_the_workspace_would_obey_its_loop() {
+    let sandbox = Sandbox::new();
+    sandbox.install(&[]).assert().success();
+    let workspace = sandbox.dir.path().join("ws");
+    std::fs::create_dir_all(workspace.join(".git")).expect("ws");
+    let ws = workspace.to_str().expect("UTF-8 path");
+    // A loop this user started, bound to a session: obeyed by that session.
+    let mut start = Command::new(assert_cmd::cargo::cargo_bin("ralph-hook"));
+    start
+        .args([
+            "start",
+            "--workspace",
+            ws,
+            "--session",
+            "S-1",
+            "--prompt",
+            "t",
+        ])
+        .env("HOME", sandbox.home())
+        .env("RALPH_HOOK_STATE_DIR", sandbox.home().join("state"));
+    start.assert().success();
+    let output = sandbox
+        .ralph(&[
+            "doctor",
+            "--workspace",
+            ws,
+            "--codex-bin",
+            "/nonexistent/codex",
+        ])
+        .output()
+        .expect("doctor");
+    let text = stdout_of(&output);
+    assert!(
+        text.contains("✓ Codex loop at iteration 0/50: a stop of session S-1 there continues it"),
+        "{text}"
+    );
+    // The same file seen by another user (another state folder) is not obeyed.
+    let output = sandbox
+        .ralph(&[
+            "doctor",
+            "--workspace",
+            ws,
+            "--codex-bin",
+            "/nonexistent/codex",
+        ])
+        .env("RALPH_HOOK_STATE_DIR", sandbox.home().join("someone-else"))
+        .output()
+        .expect("doctor");
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout_of(&output);
+    assert!(text.contains("NOT obeyed"), "{text}");
+    assert!(
+        text.contains(&format!("ralph-hook adopt --workspace {ws}")),
+        "{text}"
+    );
+}

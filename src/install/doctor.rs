@@ -20,9 +20,11 @@ use super::skill;
 use super::trust;
 use crate::agent::Agent;
 use crate::error::Result;
-
-/// The loop's default `--max-iterations`, which Claude's block cap must cover.
-const DEFAULT_MAX_ITERATIONS: u64 = 50;
+use crate::hook::stop::shell_word;
+use crate::ownership::{self, Standing};
+use crate::render;
+use crate::settings::DEFAULT_MAX_ITERATIONS;
+use crate::store::{LoadError, Store};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,35 +77,67 @@ impl Check {
     }
 }
 
-/// The workspace part of doctor: the loop's state and whether a stop there would be
-/// obeyed. The loop engine owns this answer; for now it reports where the state files are.
+/// The workspace part of doctor: each host's loop there, and whether a stop would obey it.
 pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
     Agent::ALL
         .iter()
-        .map(|agent| {
-            let path = state_file(workspace, *agent);
-            if path.is_file() {
-                Check::pass(format!(
-                    "{} loop state: {}",
-                    agent.display_name(),
-                    path.display()
-                ))
-            } else {
-                Check::info(format!(
-                    "no {} loop in {} (no {})",
-                    agent.display_name(),
-                    workspace.display(),
-                    path.display()
-                ))
-            }
-        })
+        .map(|agent| loop_check(&Store::new(workspace, *agent)))
         .collect()
 }
 
-fn state_file(workspace: &Path, agent: Agent) -> std::path::PathBuf {
-    workspace
-        .join(agent.state_dir_name())
-        .join("ralph-loop-state.json")
+fn loop_check(store: &Store) -> Check {
+    let name = store.agent().display_name();
+    let path = store.state_path().display();
+    let ws = shell_word(store.workspace());
+    let state = match store.load() {
+        Ok(Some(state)) => state,
+        Ok(None) => {
+            let last = store
+                .last_history_entry()
+                .map(|entry| {
+                    format!(
+                        "; the last one ended {}: {}",
+                        entry.at,
+                        entry.reason.as_deref().unwrap_or(&entry.decision)
+                    )
+                })
+                .unwrap_or_default();
+            return Check::info(format!(
+                "no {name} loop in {}{last}",
+                store.workspace().display()
+            ));
+        }
+        Err(LoadError::Unusable(why)) => {
+            return Check::fail(
+                format!("{name} loop state {path} is unusable: {why}"),
+                format!("mv {path} {path}.bad   # then start a new loop"),
+            );
+        }
+        Err(LoadError::Io(err)) => {
+            return Check::fail(
+                format!("{name} loop state: {err}"),
+                format!("check the permissions of {path}"),
+            );
+        }
+    };
+    let iteration = render::iteration_label(&state);
+    if state.paused {
+        return Check::info(format!(
+            "{name} loop at iteration {iteration} is paused: stops are allowed, not counted (resume: ralph-hook resume --workspace {ws})"
+        ));
+    }
+    match (ownership::judge_from_outside(&state), &state.session_id) {
+        (Standing::Untrusted(why), _) => Check::fail(
+            format!("{name} loop in {path} is NOT obeyed: {why}"),
+            format!("read it, then: ralph-hook adopt --workspace {ws}"),
+        ),
+        (_, Some(session)) => Check::pass(format!(
+            "{name} loop at iteration {iteration}: a stop of session {session} there continues it"
+        )),
+        (_, None) => Check::pass(format!(
+            "{name} loop at iteration {iteration}: the first {name} session that stops there claims it"
+        )),
+    }
 }
 
 /// Runs every check for these hosts (and the workspace) and prints them; returns the exit
@@ -224,12 +258,13 @@ fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>
         None => Value::Null,
     };
     let cap = block_cap::effective_cap(&settings);
-    let (needed, source) = workspace
-        .and_then(|ws| loop_max_iterations(&state_file(ws, Agent::Claude)))
-        .map_or(
-            (DEFAULT_MAX_ITERATIONS, "the default max iterations"),
-            |n| (n, "the workspace loop's max iterations"),
-        );
+    let (needed, source) = workspace.and_then(loop_max_iterations).map_or(
+        (
+            u64::from(DEFAULT_MAX_ITERATIONS),
+            "the default max iterations",
+        ),
+        |n| (n, "the workspace loop's max iterations"),
+    );
     let needed_cap = if needed == 0 {
         block_cap::INSTALLED_CAP
     } else {
@@ -430,10 +465,9 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
 }
 
 /// `max_iterations` of a loop state file, when there is one.
-fn loop_max_iterations(path: &Path) -> Option<u64> {
-    let text = std::fs::read_to_string(path).ok()?;
-    let value: Value = serde_json::from_str(&text).ok()?;
-    value.get("max_iterations")?.as_u64()
+fn loop_max_iterations(workspace: &Path) -> Option<u64> {
+    let state = Store::new(workspace, Agent::Claude).load().ok()??;
+    Some(u64::from(state.max_iterations))
 }
 
 #[cfg(unix)]
