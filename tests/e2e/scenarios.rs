@@ -58,20 +58,31 @@ fn hook_prompts(world: &World) -> Vec<String> {
         .unwrap_or_default()
 }
 
-/// `decision` of each history line.
-fn decisions(history: &[Value]) -> Vec<String> {
-    history
-        .iter()
-        .map(|h| h["decision"].as_str().unwrap_or("?").to_string())
-        .collect()
+/// The history lines of Stop decisions (the history also records `start`, `cancel` …).
+fn stops(history: &[Value]) -> Vec<&Value> {
+    history.iter().filter(|h| h["event"] == "stop").collect()
 }
 
 /// History lines that blocked a stop.
 fn blocks(history: &[Value]) -> Vec<&Value> {
-    history
-        .iter()
+    stops(history)
+        .into_iter()
         .filter(|h| h["decision"] == "block")
         .collect()
+}
+
+/// The last Stop decision: how the loop ended.
+#[track_caller]
+fn last_stop(history: &[Value]) -> &Value {
+    stops(history)
+        .last()
+        .copied()
+        .unwrap_or_else(|| panic!("no stop in the history: {history:#?}"))
+}
+
+/// The `tag` of each Stop decision.
+fn tags(history: &[Value]) -> Vec<Value> {
+    stops(history).iter().map(|h| h["tag"].clone()).collect()
 }
 
 /// The client ended by itself with exit 0.
@@ -167,14 +178,11 @@ pub fn user_flow(client: Client, test: &str) {
     // Finished, and the history tells the whole story of this session.
     assert_no_state(&world);
     let history = world.history();
-    assert_eq!(
-        decisions(&history).len(),
-        3,
-        "one history line per stop: {history:#?}"
-    );
+    assert_eq!(history[0]["event"], "start", "history: {history:#?}");
+    assert_eq!(stops(&history).len(), 3, "one line per stop: {history:#?}");
     assert_eq!(blocks(&history).len(), 2, "two blocks: {history:#?}");
-    let tags: Vec<_> = history.iter().map(|h| h["tag"].clone()).collect();
-    assert_eq!(tags, ["none", "none", "promise"], "tags: {history:#?}");
+    assert_eq!(tags(&history), ["none", "none", "promise"], "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
     for h in &history {
         assert_eq!(
             h["session_id"],
@@ -190,9 +198,10 @@ pub fn user_flow(client: Client, test: &str) {
     ]);
     assert!(show.success(), "ralph-hook show failed");
     let shown: Value = serde_json::from_str(&show.stdout).expect("show --json prints JSON");
-    assert!(
-        shown.to_string().to_lowercase().contains("complet"),
-        "show --json does not say the loop completed: {shown}"
+    assert_eq!(shown["active"], false, "show --json: {shown:#}");
+    assert_eq!(
+        shown["last_history"]["reason"], "completed",
+        "show --json does not say how the loop ended: {shown:#}"
     );
 }
 
@@ -210,8 +219,9 @@ pub fn cap(client: Client, test: &str) {
     assert_eq!(hook_prompts(&world).len(), 3);
     assert_no_state(&world);
     let history = world.history();
-    assert_eq!(decisions(&history).len(), 4, "history: {history:#?}");
+    assert_eq!(stops(&history).len(), 4, "history: {history:#?}");
     assert_eq!(blocks(&history).len(), 3, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "max_iterations");
     if client == Client::Claude {
         // Codex does not show a Stop hook's systemMessage in `exec`; Claude Code does.
         let messages = claude::system_messages(&run);
@@ -258,6 +268,18 @@ pub fn cancel(client: Client, test: &str) {
     );
     assert_eq!(hook_prompts(&world).len(), 1);
     assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 1, "history: {history:#?}");
+    assert!(
+        history.iter().any(|h| h["reason"] == "cancelled"),
+        "the history does not record the cancel: {history:#?}"
+    );
+    // Inside Codex's sandbox `cancel` leaves a request file in the workspace root; the
+    // stop that honours it must not leave it behind in the user's repository.
+    assert!(
+        !world.workspace.join(".ralph-loop-cancel").exists(),
+        "a cancel request file was left in the workspace"
+    );
 }
 
 /// Scenario 4: A second session in the same workspace, while the loop runs, is not continued.
@@ -350,12 +372,9 @@ pub fn subdirectory(client: Client, test: &str) {
     );
     assert_no_state(&world);
     let history = world.history();
-    assert_eq!(
-        decisions(&history).len(),
-        3,
-        "history at the top: {history:#?}"
-    );
+    assert_eq!(stops(&history).len(), 3, "history at the top: {history:#?}");
     assert_eq!(blocks(&history).len(), 2);
+    assert_eq!(last_stop(&history)["reason"], "completed");
 }
 
 /// Scenario 6: A promise inside a fenced code block (or inline code) does not end the loop.
@@ -375,8 +394,9 @@ pub fn fenced_promise(client: Client, test: &str) {
     assert_turns(&world, 3);
     assert_eq!(hook_prompts(&world).len(), 2);
     assert_no_state(&world);
-    let tags: Vec<_> = world.history().iter().map(|h| h["tag"].clone()).collect();
-    assert_eq!(tags, ["none", "none", "promise"]);
+    let history = world.history();
+    assert_eq!(tags(&history), ["none", "none", "promise"], "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
 }
 
 /// Scenario 7 (Claude): A long loop: 12 iterations run to completion, past Claude Code's own
@@ -400,7 +420,8 @@ pub fn long_loop(client: Client, test: &str) {
     assert_no_state(&world);
     let history = world.history();
     assert_eq!(blocks(&history).len(), 12, "history: {history:#?}");
-    assert_eq!(history.last().unwrap()["tag"], "promise");
+    assert_eq!(last_stop(&history)["tag"], "promise");
+    assert_eq!(last_stop(&history)["reason"], "completed");
 }
 
 /// Scenario 8 (Codex): A cmux-style dispatcher owns the Stop hook and calls
@@ -440,7 +461,9 @@ pub fn dispatcher(client: Client, test: &str) {
     assert_turns(&world, 3);
     assert_eq!(hook_prompts(&world).len(), 2);
     assert_no_state(&world);
-    assert_eq!(blocks(&world.history()).len(), 2);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 2, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
 }
 
 /// Scenario 9: A state file copied into the workspace (never started by this user, here one the
