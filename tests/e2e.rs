@@ -8,7 +8,8 @@
 //!
 //! Knobs: `RALPH_E2E_AGENTS` (where the clients are), `RALPH_E2E_HOOK_BIN` (another
 //! ralph-hook build), `RALPH_E2E_TMP` (where worlds live), `RALPH_E2E_KEEP=1` (keep a
-//! failed test's world), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for Codex).
+//! failed test's world), `RALPH_E2E_REPORT=1` (print every test's report, with
+//! `--nocapture`), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for the clients).
 
 mod e2e {
     pub mod claude;

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::clients::Client;
-use super::mock::{Reply, command, held, text};
+use super::mock::{MockServer, Reply, command, held, text};
 use super::world::World;
 use super::{claude, codex};
 
@@ -297,6 +297,9 @@ pub fn isolation(client: Client, test: &str) {
         text("Session B must not be continued."),
     ]);
     std::thread::scope(|s| {
+        // Whatever happens below, session A is let go, so the scope's join never waits
+        // out the held reply's timeout.
+        let _release = ReleaseOnDrop(&world.mock);
         let a = s.spawn(|| world.run_agent(&loop_prompt(client, "Session A's task", 5)));
         // Session A has been blocked once and waits for its second answer: its loop is
         // active with iteration 1.
@@ -587,6 +590,15 @@ pub fn start_in_sandbox(client: Client, test: &str) {
         in_state_dir.is_empty(),
         "files left in the user state dir: {in_state_dir:?}"
     );
+}
+
+/// Releases a mock's held replies when dropped (also while unwinding).
+struct ReleaseOnDrop<'a>(&'a MockServer);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
 }
 
 fn walk(dir: &Path) -> Vec<std::path::PathBuf> {

@@ -6,7 +6,8 @@
 //!
 //! When a test fails, dropping the world prints the mock's request log, every process's
 //! stdout and stderr, and the loop and config files, so a broken loop is diagnosable from
-//! the CI log alone. `RALPH_E2E_KEEP=1` also keeps the temporary directory.
+//! the CI log alone. `RALPH_E2E_KEEP=1` also keeps the temporary directory;
+//! `RALPH_E2E_REPORT=1` prints the report of passing tests too (with `--nocapture`).
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -346,6 +347,9 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        if !std::thread::panicking() && std::env::var_os("RALPH_E2E_REPORT").is_some() {
+            eprintln!("{}", self.report());
+        }
         if std::thread::panicking() {
             eprintln!("{}", self.report());
             if std::env::var_os("RALPH_E2E_KEEP").is_some() {
