@@ -66,8 +66,11 @@ pub fn held(reply: Reply) -> Reply {
 /// One request as the server saw it.
 #[derive(Clone, Debug)]
 pub struct Request {
+    /// `POST`, `GET`, …
     pub method: String,
+    /// The request target, query included (Claude Code adds `?beta=true`).
     pub path: String,
+    /// The body as sent (bodies are JSON and UTF-8 for both clients).
     pub body: String,
     /// The body parsed as JSON, when it is JSON.
     pub json: Option<Value>,

@@ -20,8 +20,11 @@ pub struct Finished {
     pub label: String,
     /// `None` when the process was killed at the deadline.
     pub status: Option<ExitStatus>,
+    /// Everything it wrote to stdout.
     pub stdout: String,
+    /// Everything it wrote to stderr.
     pub stderr: String,
+    /// How long it ran.
     pub elapsed: Duration,
 }
 

@@ -59,18 +59,24 @@ fn temp_parent() -> PathBuf {
 
 /// A test's temporary world.
 pub struct World {
+    /// The client under test.
     pub client: Client,
     /// The client's executable.
     pub bin: PathBuf,
     /// The mock model every run talks to unless told otherwise.
     pub mock: Arc<MockServer>,
     tmp: TempDir,
+    /// The temporary directory, canonical.
     pub root: PathBuf,
+    /// `HOME` of every process.
     pub home: PathBuf,
+    /// `CODEX_HOME` (`<home>/.codex`).
     pub codex_home: PathBuf,
+    /// Claude Code's home (`<home>/.claude`).
     pub claude_home: PathBuf,
     /// `RALPH_HOOK_STATE_DIR`: ralph-hook's per-user state.
     pub state_dir: PathBuf,
+    /// The workspace the client runs in (not a git repository unless a test makes it one).
     pub workspace: PathBuf,
     mocks: Mutex<Vec<Arc<MockServer>>>,
     runs: Mutex<Vec<Finished>>,
