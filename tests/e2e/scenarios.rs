@@ -539,13 +539,17 @@ pub fn untrusted(client: Client, test: &str) {
         !doctor.success(),
         "doctor exits non-zero when hooks are untrusted"
     );
+    // The finding and its fix, together: the fix must follow the trust finding (doctor
+    // also reports the Claude Code side, which this world did not install).
+    let lower = said.to_lowercase();
+    let at = lower
+        .find("untrusted")
+        .or_else(|| lower.find("not trusted"))
+        .unwrap_or_else(|| panic!("doctor does not say the hooks are untrusted:\n{said}"));
+    let after: String = said[at..].chars().take(600).collect();
     assert!(
-        said.to_lowercase().contains("untrusted") || said.to_lowercase().contains("not trusted"),
-        "doctor does not say the hooks are untrusted:\n{said}"
-    );
-    assert!(
-        said.contains("ralph-hook install"),
-        "doctor does not name the fix (`ralph-hook install`):\n{said}"
+        after.contains("ralph-hook install --agent codex"),
+        "doctor does not name the fix (`ralph-hook install --agent codex …`) after the trust finding:\n{said}"
     );
 }
 
