@@ -517,6 +517,11 @@ pub fn untrusted(client: Client, test: &str) {
         return;
     };
     world.install(false);
+    let hooks = codex::hooks(&world);
+    assert!(
+        !hooks.is_empty() && hooks.iter().all(|h| h["trustStatus"] != "trusted"),
+        "with --no-trust Codex should list the hooks as untrusted: {hooks:#?}"
+    );
     let run = world.run_agent(&loop_prompt(client, "Untrusted hooks", 5));
     assert_clean_exit(&run);
     assert_turns(&world, 1);
