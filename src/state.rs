@@ -250,7 +250,7 @@ pub struct Origin {
 mod tests {
     use super::*;
 
-    const LEGACY: &str = include_str!("../../shared/fixtures/legacy-v1-state.json");
+    const LEGACY: &str = include_str!("../tests/fixtures/hosts/legacy-v1-state.json");
 
     #[test]
     fn a_version_one_file_from_the_bash_skill_parses_as_legacy() {

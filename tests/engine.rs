@@ -393,7 +393,7 @@ fn a_version_1_state_from_the_bash_skill_is_shown_and_adoptable() {
     fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
     fs_err::write(
         world.state_path(),
-        include_str!("../../shared/fixtures/legacy-v1-state.json"),
+        include_str!("fixtures/hosts/legacy-v1-state.json"),
     )
     .unwrap();
     let ws = world.workspace.to_str().unwrap();

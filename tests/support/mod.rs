@@ -127,7 +127,7 @@ impl World {
 /// A Codex Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../../../shared/fixtures/codex-0.169.0/stop-first.json"
+        "../fixtures/hosts/codex-0.169.0/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -139,7 +139,7 @@ pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A Claude Code Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../../../shared/fixtures/claude-2.1.328/stop-first.json"
+        "../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -151,8 +151,8 @@ pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A UserPromptSubmit payload of `host` ("codex" or "claude") with this prompt text.
 pub fn prompt_payload(host: &str, session: &str, cwd: &Path, prompt: &str) -> Value {
     let fixture = match host {
-        "codex" => include_str!("../../../shared/fixtures/codex-0.169.0/user-prompt-submit.json"),
-        _ => include_str!("../../../shared/fixtures/claude-2.1.328/user-prompt-submit.json"),
+        "codex" => include_str!("../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
+        _ => include_str!("../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
     };
     let mut payload: Value = serde_json::from_str(fixture).expect("fixture");
     payload["session_id"] = json!(session);
