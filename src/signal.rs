@@ -29,7 +29,7 @@ impl Tag {
 
 /// Classifies `message` against the loop's two signals.
 pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -> Tag {
-    let prose = prose(message);
+    let prose = unescape_angle_brackets(prose(message));
     if contains_signal(&prose, completion_signal) {
         Tag::Promise
     } else if !continue_signal.is_empty() && contains_signal(&prose, continue_signal) {
@@ -41,7 +41,18 @@ pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -
 
 /// True when `signal` appears in `message` as a real tag outside code.
 pub fn carries(message: &str, signal: &str) -> bool {
-    contains_signal(&prose(message), signal)
+    contains_signal(&unescape_angle_brackets(prose(message)), signal)
+}
+
+/// Codex shows continuation prompts to the model with `<` and `>` escaped (measured on
+/// 0.169.0), so a model may copy the signal back as `&lt;promise&gt;DONE&lt;/promise&gt;`;
+/// that is the same tag.
+fn unescape_angle_brackets(prose: String) -> String {
+    if prose.contains("&lt;") || prose.contains("&gt;") {
+        prose.replace("&lt;", "<").replace("&gt;", ">")
+    } else {
+        prose
+    }
 }
 
 /// Trims and collapses every run of whitespace to one space.
@@ -265,6 +276,12 @@ mod tests {
     fn a_signal_that_is_not_a_tag_matches_as_normalised_text() {
         assert!(carries("we are\nALL   DONE now", "ALL DONE"));
         assert!(!carries("`ALL DONE`", "ALL DONE"));
+    }
+
+    #[test]
+    fn a_signal_copied_back_html_escaped_still_counts() {
+        assert!(carries("done &lt;promise&gt;DONE&lt;/promise&gt;", DONE));
+        assert!(!carries("`&lt;promise&gt;DONE&lt;/promise&gt;`", DONE));
     }
 
     #[test]
