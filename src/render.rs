@@ -61,6 +61,24 @@ pub fn continuation_prompt(
     if let Some(budget) = budget_text(state, now) {
         out.push_str(&format!("\nBudget left: {budget}."));
     }
+    out.push_str(&brakes_text(state));
+    out
+}
+
+/// The rules that can end or reject a turn besides the budgets, in one line each.
+fn brakes_text(state: &LoopState) -> String {
+    let mut out = String::new();
+    if let Some(verify) = &state.verify {
+        out.push_str(&format!(
+            "\nA completion counts only when `{verify}` exits 0 in the workspace."
+        ));
+    }
+    if state.no_progress > 0 {
+        out.push_str(&format!(
+            "\nThe loop ends after {} stops without progress (the same message, or no change to the git workspace).",
+            state.no_progress
+        ));
+    }
     out
 }
 
@@ -84,11 +102,7 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
     if let Some(budget) = budget_text(state, clock::now()) {
         out.push_str(&format!("\nBudget: {budget}."));
     }
-    if let Some(verify) = &state.verify {
-        out.push_str(&format!(
-            "\nA completion is accepted only when `{verify}` exits 0 in the workspace."
-        ));
-    }
+    out.push_str(&brakes_text(state));
     out.push_str(&format!(
         "\nThe loop's state: {}. The user can see it with `{show_command}`.",
         state_path.display()
@@ -254,6 +268,7 @@ mod tests {
         assert!(text.contains("<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>"));
         assert!(text.contains("do not restart"));
         assert!(text.contains("48 more iterations after this one; 1h50m of 2h"));
+        assert!(text.contains("after 3 stops without progress"));
         assert!(!text.contains("Reminder"));
     }
 
