@@ -203,15 +203,12 @@ fn plan_hooks_file(
         &new_text,
         !had_ours,
     );
-    plan.push(Change {
+    plan.push(Change::config_edit(
         path,
-        before: before.map_or(Content::Missing, Content::text),
-        after: Content::text(new_text),
-        follow_links: true,
-        backup: true,
-        mode: 0o644,
-        summary: parts.join("; "),
-    });
+        before,
+        Some(new_text),
+        parts.join("; "),
+    ));
     Ok(())
 }
 
@@ -236,15 +233,12 @@ fn plan_feature_flag(layout: &Layout, plan: &mut Plan, record: &mut InstallRecor
             record.features.push(change);
         }
     }
-    plan.push(Change {
+    plan.push(Change::config_edit(
         path,
-        before: before.map_or(Content::Missing, Content::text),
-        after: Content::text(new_text),
-        follow_links: true,
-        backup: true,
-        mode: 0o644,
-        summary: format!("turn hooks on ({})", keys.join(", ")),
-    });
+        before,
+        Some(new_text),
+        format!("turn hooks on ({})", keys.join(", ")),
+    ));
     Ok(())
 }
 
@@ -303,19 +297,13 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
                 }
             }
         };
-        plan.push(Change {
-            summary: match &after {
-                None => "remove (install created it)".into(),
-                Some(_) => "remove ralph-hook's entries".into(),
-            },
-            after: after.map_or(Content::Missing, Content::text),
-            before: Content::text(before),
+        plan.push(uninstall_edit(
             path,
-            follow_links: true,
-            // Restoring the recorded original loses nothing; a file edited since gets a backup.
-            backup: exact.is_none(),
-            mode: 0o644,
-        });
+            before,
+            after,
+            "remove ralph-hook's entries",
+            exact.is_some(),
+        ));
     }
 
     match layout.agent {
@@ -390,19 +378,35 @@ fn plan_config_toml_removal(
             Some(config_toml::render(&doc, &before))
         }
     };
-    plan.push(Change {
-        summary: match &after {
-            None => "remove (install created it)".into(),
-            Some(_) => "remove ralph-hook's trust entries and feature flags".into(),
-        },
-        after: after.map_or(Content::Missing, Content::text),
-        before: Content::text(before),
+    plan.push(uninstall_edit(
         path,
-        follow_links: true,
-        backup: exact.is_none(),
-        mode: 0o644,
-    });
+        before,
+        after,
+        "remove ralph-hook's trust entries and feature flags",
+        exact.is_some(),
+    ));
     Ok(())
+}
+
+/// Undoing install's edit of a config file. Restoring the recorded original (`exact`)
+/// loses nothing; a file edited since install gets a backup first.
+fn uninstall_edit(
+    path: PathBuf,
+    before: String,
+    after: Option<String>,
+    partial: &str,
+    exact: bool,
+) -> Change {
+    let summary = match &after {
+        None => "remove (install created it)",
+        Some(_) => partial,
+    };
+    let change = Change::config_edit(path, Some(before), after, summary);
+    if exact {
+        change.without_backup()
+    } else {
+        change
+    }
 }
 
 fn removal(path: &Path, before: Content, summary: &str) -> Change {

@@ -26,6 +26,17 @@ use layout::Layout;
 use plan::Plan;
 use trust::TrustOutcome;
 
+/// Where each host keeps its configuration, when not in the default place.
+#[derive(Debug, Args)]
+pub struct Homes {
+    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's home (default: `~/.claude`).
+    #[arg(long, value_name = "DIR")]
+    pub claude_home: Option<PathBuf>,
+}
+
 /// Flags of `install`.
 #[derive(Debug, Args)]
 pub struct InstallArgs {
@@ -35,12 +46,8 @@ pub struct InstallArgs {
     /// Copy the binary (default) or symlink it so a rebuilt binary is picked up.
     #[arg(long, value_name = "copy|symlink")]
     pub mode: Option<String>,
-    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
-    #[arg(long, value_name = "DIR")]
-    pub codex_home: Option<PathBuf>,
-    /// Claude Code's home (default: `~/.claude`).
-    #[arg(long, value_name = "DIR")]
-    pub claude_home: Option<PathBuf>,
+    #[command(flatten)]
+    pub homes: Homes,
     /// Print the plan and a diff of each file; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -58,12 +65,8 @@ pub struct UninstallArgs {
     /// Which host to unwire (default: every host found).
     #[arg(long, value_name = "codex|claude|all")]
     pub agent: Option<String>,
-    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
-    #[arg(long, value_name = "DIR")]
-    pub codex_home: Option<PathBuf>,
-    /// Claude Code's home (default: `~/.claude`).
-    #[arg(long, value_name = "DIR")]
-    pub claude_home: Option<PathBuf>,
+    #[command(flatten)]
+    pub homes: Homes,
     /// Print the plan and a diff of each file; write nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -75,12 +78,8 @@ pub struct DoctorArgs {
     /// Also check the loop in this workspace.
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
-    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
-    #[arg(long, value_name = "DIR")]
-    pub codex_home: Option<PathBuf>,
-    /// Claude Code's home (default: `~/.claude`).
-    #[arg(long, value_name = "DIR")]
-    pub claude_home: Option<PathBuf>,
+    #[command(flatten)]
+    pub homes: Homes,
     /// The codex executable used to read hook trust (default: `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
@@ -100,8 +99,8 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     };
     let layouts = select_hosts(
         args.agent.as_deref(),
-        &args.codex_home,
-        &args.claude_home,
+        &args.homes.codex_home,
+        &args.homes.claude_home,
         "install",
     )?;
     let exe = std::env::current_exe()
@@ -169,8 +168,8 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     let layouts = select_hosts(
         args.agent.as_deref(),
-        &args.codex_home,
-        &args.claude_home,
+        &args.homes.codex_home,
+        &args.homes.claude_home,
         "uninstall",
     )?;
     let mut plans = Vec::new();
@@ -202,8 +201,8 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
     let mut layouts = Vec::new();
     for agent in Agent::ALL {
         let flag = match agent {
-            Agent::Codex => args.codex_home.as_deref(),
-            Agent::Claude => args.claude_home.as_deref(),
+            Agent::Codex => args.homes.codex_home.as_deref(),
+            Agent::Claude => args.homes.claude_home.as_deref(),
         };
         let layout = Layout::new(agent, flag)?;
         if flag.is_some() || layout.binary().exists() || layout.record().exists() {

@@ -48,6 +48,33 @@ pub struct Change {
     pub summary: String,
 }
 
+impl Change {
+    /// An edit of a user's config file: follows symlinks to the real file, keeps a backup
+    /// before the first edit, and creates a missing file as 0644. `None` means missing.
+    pub fn config_edit(
+        path: PathBuf,
+        before: Option<String>,
+        after: Option<String>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Change {
+            path,
+            before: before.map_or(Content::Missing, Content::text),
+            after: after.map_or(Content::Missing, Content::text),
+            follow_links: true,
+            backup: true,
+            mode: 0o644,
+            summary: summary.into(),
+        }
+    }
+
+    /// Skips the backup (restoring a recorded original loses nothing).
+    pub fn without_backup(mut self) -> Self {
+        self.backup = false;
+        self
+    }
+}
+
 /// Everything one command will change.
 #[derive(Debug, Default)]
 pub struct Plan {

@@ -12,7 +12,7 @@ use super::config_toml;
 use super::hooks_json;
 use super::json_text;
 use super::layout::Layout;
-use super::plan::{self, Change, Content, Plan};
+use super::plan::{self, Change, Plan};
 use super::record::InstallRecord;
 use crate::error::{Error, Result};
 
@@ -160,15 +160,12 @@ fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
         }
     }
     let mut plan = Plan::default();
-    plan.push(Change {
-        summary: format!("trust ralph-hook's {} handler(s)", wanted.len()),
+    plan.push(Change::config_edit(
         path,
-        before: before.map_or(Content::Missing, Content::text),
-        after: Content::text(new_text),
-        follow_links: true,
-        backup: true,
-        mode: 0o644,
-    });
+        before,
+        Some(new_text),
+        format!("trust ralph-hook's {} handler(s)", wanted.len()),
+    ));
     plan.push(record.change(&record_path, record_before)?);
     let mut out = std::io::stdout();
     let _ = writeln!(out, "trust for Codex in {}:", layout.home.display());
