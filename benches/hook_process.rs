@@ -1,0 +1,455 @@
+//! Whole-process benchmark: the release binary run the way Codex and Claude Code run it
+//! — a new process per stop, the payload on stdin — in each situation issue 6 names.
+//!
+//! For every scenario it prints the median and 95th percentile wall time of spawn to
+//! exit, and the peak resident memory of the hook process (from `wait4`). It reports;
+//! it asserts nothing about time. Before timing a scenario it runs it once and checks
+//! the hook took the intended path (block, completion, silent allow), so a figure
+//! never measures the wrong thing.
+//!
+//! Run it with `scripts/bench-hook.sh` or `cargo bench --bench hook_process`.
+//! Environment: `RALPH_HOOK_BIN` (binary to measure; default the one cargo built for
+//! this bench), `BENCH_RUNS` (timed runs per scenario, default 300), `BENCH_WARMUP`
+//! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text).
+
+use std::fs::{self, File};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+const SESSION: &str = "bench-session";
+const DONE: &str = "<promise>DONE</promise>";
+const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
+
+/// What the hook must answer for the scenario to measure what it says.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Expect {
+    /// Nothing on stdout.
+    Silent,
+    /// `{"decision":"block",…}`.
+    Block,
+    /// `{"systemMessage":"… [completed] …"}`.
+    Completed,
+}
+
+struct Scenario {
+    name: String,
+    payload: PathBuf,
+    /// Copied over the state file before every run (untimed), so each run decides the
+    /// same stop.
+    restore: Option<(String, PathBuf)>,
+    expect: Expect,
+}
+
+struct Figures {
+    median: Duration,
+    p95: Duration,
+    min: Duration,
+    peak_rss_kib: i64,
+}
+
+fn main() {
+    let bin = std::env::var_os("RALPH_HOOK_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_ralph-hook")));
+    let runs = env_number("BENCH_RUNS", 300);
+    let warmup = env_number("BENCH_WARMUP", 20);
+    let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    // `cargo bench` passes `--bench`; a filter given after `--` also selects scenarios.
+    let filter = std::env::args()
+        .skip(1)
+        .find(|arg| !arg.starts_with('-'))
+        .unwrap_or(only);
+
+    let root = tempfile::Builder::new()
+        .prefix("ralph-hook-bench.")
+        .tempdir()
+        .expect("temp dir");
+    let world = World::new(root.path(), &bin);
+    eprintln!(
+        "binary: {} ({} bytes); {runs} runs after {warmup} warm-up runs per scenario",
+        bin.display(),
+        fs::metadata(&bin).map(|m| m.len()).unwrap_or(0)
+    );
+    let scenarios = world.scenarios();
+
+    println!("| scenario | median | p95 | min | peak RSS |");
+    println!("|---|---:|---:|---:|---:|");
+    for scenario in scenarios
+        .iter()
+        .filter(|s| filter.is_empty() || s.name.contains(&filter))
+    {
+        world.check(scenario);
+        let figures = world.measure(scenario, warmup, runs);
+        println!(
+            "| {} | {} | {} | {} | {:.1} MiB |",
+            scenario.name,
+            ms(figures.median),
+            ms(figures.p95),
+            ms(figures.min),
+            figures.peak_rss_kib as f64 / 1024.0
+        );
+    }
+}
+
+fn env_number(name: &str, default: usize) -> usize {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn ms(duration: Duration) -> String {
+    format!("{:.2} ms", duration.as_secs_f64() * 1000.0)
+}
+
+/// The benchmark's temp home, user state folder and workspaces.
+struct World {
+    root: PathBuf,
+    home: PathBuf,
+    state_dir: PathBuf,
+    bin: PathBuf,
+}
+
+impl World {
+    fn new(root: &Path, bin: &Path) -> Self {
+        let home = root.join("home");
+        let state_dir = root.join("user-state");
+        fs::create_dir_all(&home).unwrap();
+        fs::create_dir_all(&state_dir).unwrap();
+        World {
+            root: root.to_path_buf(),
+            home,
+            state_dir,
+            bin: bin.to_path_buf(),
+        }
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &self.home)
+            .env("RALPH_HOOK_STATE_DIR", &self.state_dir)
+            .current_dir(&self.root);
+        cmd
+    }
+
+    /// A workspace with a running loop bound to the bench session; returns the state
+    /// file's path and its text right after start.
+    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, String, PathBuf) {
+        let ws = self.root.join(name);
+        fs::create_dir_all(&ws).unwrap();
+        let mut args = vec![
+            "start",
+            "--workspace",
+            ws.to_str().unwrap(),
+            "--session",
+            SESSION,
+            "--prompt",
+            "Make the failing integration tests pass without changing their assertions.",
+        ];
+        args.extend_from_slice(extra);
+        let out = self.command().args(&args).output().unwrap();
+        assert!(out.status.success(), "start failed: {out:?}");
+        let state = ws.join(".codex/ralph-loop-state.json");
+        let text = fs::read_to_string(&state).unwrap();
+        (ws, text, state)
+    }
+
+    fn payload(&self, name: &str, cwd: &Path, message: Option<&str>, transcript: Option<&Path>) -> PathBuf {
+        let path = self.root.join(format!("payload-{name}.json"));
+        let payload = json!({
+            "session_id": SESSION,
+            "turn_id": "bench-turn",
+            "transcript_path": transcript,
+            "cwd": cwd,
+            "hook_event_name": "Stop",
+            "model": "mock-model",
+            "permission_mode": "bypassPermissions",
+            "stop_hook_active": true,
+            "last_assistant_message": message,
+        });
+        fs::write(&path, payload.to_string()).unwrap();
+        path
+    }
+
+    fn scenarios(&self) -> Vec<Scenario> {
+        let mut list = Vec::new();
+        let kib_message = prose_message(1024, CONTINUE);
+        let mib_message = prose_message(1024 * 1024, CONTINUE);
+        let core = ["--max-iterations", "0", "--no-progress", "0"];
+
+        // No state anywhere up the tree: the common case, in every repository.
+        let plain = self.root.join("plain");
+        let deep_plain = deep(&plain, 30);
+        fs::create_dir_all(&deep_plain).unwrap();
+        list.push(Scenario {
+            name: "no state anywhere up the tree".into(),
+            payload: self.payload("nostate", &plain, Some(&kib_message), None),
+            restore: None,
+            expect: Expect::Silent,
+        });
+        list.push(Scenario {
+            name: "no state, cwd 30 directories deep".into(),
+            payload: self.payload("nostate-deep", &deep_plain, Some(&kib_message), None),
+            restore: None,
+            expect: Expect::Silent,
+        });
+
+        // An active loop that blocks.
+        let (ws, text, state) = self.loop_workspace("active", &core);
+        list.push(Scenario {
+            name: "active loop blocks (1 KB message)".into(),
+            payload: self.payload("block", &ws, Some(&kib_message), None),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        list.push(Scenario {
+            name: "active loop blocks (1 MB message)".into(),
+            payload: self.payload("block-1mb", &ws, Some(&mib_message), None),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        let deep_ws = deep(&ws, 30);
+        fs::create_dir_all(&deep_ws).unwrap();
+        list.push(Scenario {
+            name: "active loop blocks, cwd 30 directories deep".into(),
+            payload: self.payload("block-deep", &deep_ws, Some(&kib_message), None),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        list.push(Scenario {
+            name: "completion (promise in a 1 KB message)".into(),
+            payload: self.payload(
+                "done",
+                &ws,
+                Some(&prose_message(1024, DONE)),
+                None,
+            ),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Completed,
+        });
+
+        // Defaults (no-progress 3) in a plain folder: the message digest is computed.
+        let (ws, text, state) = self.loop_workspace("defaults", &[]);
+        list.push(Scenario {
+            name: "active loop blocks, default budgets, not a git repo".into(),
+            payload: self.payload("defaults", &ws, Some(&kib_message), None),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        list.push(Scenario {
+            name: "active loop blocks, default budgets, 1 MB message".into(),
+            payload: self.payload("defaults-1mb", &ws, Some(&mib_message), None),
+            restore: Some((text, state)),
+            expect: Expect::Block,
+        });
+
+        // A history file with 100,000 lines.
+        let (ws, text, state) = self.loop_workspace("history", &core);
+        fill_history(&ws.join(".codex/ralph-loop-history.jsonl"), 100_000);
+        list.push(Scenario {
+            name: "active loop blocks, 100,000-line history".into(),
+            payload: self.payload("history", &ws, Some(&kib_message), None),
+            restore: Some((text, state)),
+            expect: Expect::Block,
+        });
+
+        // The transcript fallback: no last_assistant_message.
+        let (ws, text, state) = self.loop_workspace("transcript", &core);
+        let small = self.root.join("transcript-small.jsonl");
+        write_transcript(&small, 4 * 1024, &kib_message, 0);
+        let big = self.root.join("transcript-100mb.jsonl");
+        write_transcript(&big, 100 * 1024 * 1024, &kib_message, 0);
+        list.push(Scenario {
+            name: "transcript fallback, 4 KB transcript".into(),
+            payload: self.payload("transcript-small", &ws, None, Some(&small)),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        list.push(Scenario {
+            name: "transcript fallback, 100 MB transcript".into(),
+            payload: self.payload("transcript-big", &ws, None, Some(&big)),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
+        let far = self.root.join("transcript-100mb-far.jsonl");
+        write_transcript(&far, 100 * 1024 * 1024, &kib_message, 8 * 1024 * 1024);
+        list.push(Scenario {
+            name: "transcript fallback, 100 MB, last answer 8 MB before the end".into(),
+            payload: self.payload("transcript-far", &ws, None, Some(&far)),
+            restore: Some((text, state)),
+            expect: Expect::Block,
+        });
+
+        // A git workspace with the default no-progress brake: `git status` every stop.
+        let (ws, text, state) = self.loop_workspace("git", &[]);
+        git_repo(&ws, 200);
+        list.push(Scenario {
+            name: "active loop blocks, git workspace (200 files), no-progress on: runs git status".into(),
+            payload: self.payload("git", &ws, Some(&kib_message), None),
+            restore: Some((text, state)),
+            expect: Expect::Block,
+        });
+        list
+    }
+
+    fn spawn(&self, scenario: &Scenario, stdout: Stdio) -> std::process::Child {
+        if let Some((text, path)) = &scenario.restore {
+            fs::write(path, text).unwrap();
+        }
+        let mut cmd = self.command();
+        cmd.arg("stop")
+            .stdin(File::open(&scenario.payload).unwrap())
+            .stdout(stdout)
+            .stderr(Stdio::piped());
+        cmd.spawn().unwrap()
+    }
+
+    /// Runs the scenario once and checks the hook answered as intended.
+    fn check(&self, scenario: &Scenario) {
+        let out = self
+            .spawn(scenario, Stdio::piped())
+            .wait_with_output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let ok = match scenario.expect {
+            Expect::Silent => stdout.is_empty(),
+            Expect::Block => stdout.starts_with(r#"{"decision":"block""#),
+            Expect::Completed => stdout.contains("[completed]"),
+        };
+        assert!(
+            out.status.success() && ok,
+            "scenario {:?} did not answer {:?}:\nstdout: {stdout}\nstderr: {}",
+            scenario.name,
+            scenario.expect,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    fn measure(&self, scenario: &Scenario, warmup: usize, runs: usize) -> Figures {
+        let mut times = Vec::with_capacity(runs);
+        let mut peak = 0;
+        for i in 0..warmup + runs {
+            let (elapsed, rss) = self.time_once(scenario);
+            if i >= warmup {
+                times.push(elapsed);
+                peak = peak.max(rss);
+            }
+        }
+        times.sort();
+        let pick = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
+        Figures {
+            median: pick(0.5),
+            p95: pick(0.95),
+            min: times[0],
+            peak_rss_kib: peak,
+        }
+    }
+
+    /// One run: spawn to exit, and the child's peak RSS in KiB.
+    fn time_once(&self, scenario: &Scenario) -> (Duration, i64) {
+        if let Some((text, path)) = &scenario.restore {
+            fs::write(path, text).unwrap();
+        }
+        let mut cmd = self.command();
+        cmd.arg("stop")
+            .stdin(File::open(&scenario.payload).unwrap())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        let start = Instant::now();
+        let child = cmd.spawn().unwrap();
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
+        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: the pid is our own unreaped child; status and usage are valid pointers.
+        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        let elapsed = start.elapsed();
+        assert_eq!(pid, child.id() as i32, "wait4 failed");
+        assert_eq!(status, 0, "{} exited with status {status}", scenario.name);
+        (elapsed, usage.ru_maxrss)
+    }
+}
+
+fn deep(base: &Path, levels: usize) -> PathBuf {
+    (0..levels).fold(base.to_path_buf(), |dir, i| dir.join(format!("d{i}")))
+}
+
+/// Markdown-ish prose of about `size` bytes with a fenced block, ending in `tail`.
+fn prose_message(size: usize, tail: &str) -> String {
+    let mut text = String::from("I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n");
+    let words = ["the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests", "pass.\n"];
+    let mut i = 0;
+    while text.len() + tail.len() + 12 < size {
+        text.push_str(words[i % words.len()]);
+        text.push(' ');
+        i += 1;
+    }
+    text.push_str("\n\n");
+    text.push_str(tail);
+    text
+}
+
+fn fill_history(path: &Path, lines: usize) {
+    let mut file = BufWriter::new(File::options().append(true).create(true).open(path).unwrap());
+    for i in 0..lines {
+        writeln!(
+            file,
+            r#"{{"at":"2026-11-21T10:00:00Z","event":"stop","decision":"block","loop_id":"old","session_id":"{SESSION}","iteration":{i},"max_iterations":0,"tag":"continue"}}"#
+        )
+        .unwrap();
+    }
+}
+
+/// A Claude Code transcript of about `size` bytes whose last assistant text is
+/// `answer`, followed by `after` bytes of other lines (tool results).
+fn write_transcript(path: &Path, size: usize, answer: &str, after: usize) {
+    let mut file = BufWriter::new(File::create(path).unwrap());
+    let filler_text = "x".repeat(900);
+    let user = json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","content": filler_text}]}}).to_string();
+    let old = json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":"an older answer"}]}}).to_string();
+    let last = json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text": answer}]}}).to_string();
+    let mut written = 0;
+    let before = size.saturating_sub(after + last.len());
+    let mut i = 0;
+    while written < before {
+        let line = if i % 10 == 9 { &old } else { &user };
+        writeln!(file, "{line}").unwrap();
+        written += line.len() + 1;
+        i += 1;
+    }
+    writeln!(file, "{last}").unwrap();
+    let mut tail = 0;
+    while tail < after {
+        writeln!(file, "{user}").unwrap();
+        tail += user.len() + 1;
+    }
+}
+
+fn git_repo(ws: &Path, files: usize) {
+    for i in 0..files {
+        let dir = ws.join(format!("src/m{}", i % 20));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("f{i}.rs")), format!("pub fn f{i}() {{}}\n")).unwrap();
+    }
+    fs::write(ws.join(".gitignore"), ".codex/\n").unwrap();
+    let git = |args: &[&str]| {
+        let out = Command::new("git")
+            .args(args)
+            .current_dir(ws)
+            .env("GIT_AUTHOR_NAME", "bench")
+            .env("GIT_AUTHOR_EMAIL", "bench@example.invalid")
+            .env("GIT_COMMITTER_NAME", "bench")
+            .env("GIT_COMMITTER_EMAIL", "bench@example.invalid")
+            .output()
+            .expect("git");
+        assert!(out.status.success(), "git {args:?}: {out:?}");
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "bench"]);
+}
