@@ -5,6 +5,8 @@
 //! and collapsed, and the configured signal is normalised the same way, so
 //! `<promise> ALL  DONE </promise>` matches the promise `ALL DONE`.
 
+use std::collections::HashMap;
+
 /// Which signal an assistant message carried, for the history and the reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tag {
@@ -63,17 +65,33 @@ pub fn normalize_whitespace(text: &str) -> String {
 fn contains_signal(prose: &str, signal: &str) -> bool {
     match split_tag(signal) {
         Some((open, inner, close)) => {
-            let wanted = normalize_whitespace(inner);
-            let mut rest = prose;
-            while let Some(start) = rest.find(open) {
-                let after_open = &rest[start + open.len()..];
-                let Some(end) = after_open.find(close) else {
-                    return false;
+            let wanted: Vec<&str> = inner.split_whitespace().collect();
+            // Each opening tag is judged with the text up to the first closing tag after
+            // it. Many opening tags share one closing tag, so the closing tag found last
+            // is reused while it still lies ahead, and the comparison stops at the first
+            // difference: a message full of opening tags costs linear time, not quadratic.
+            let mut from = 0;
+            let mut close_at: Option<usize> = None;
+            // `open` and `close` begin with `<` and end with `>`, so every offset found
+            // here is a char boundary.
+            while let Some(found) = memchr::memmem::find(&prose.as_bytes()[from..], open.as_bytes())
+            {
+                let inner_start = from + found + open.len();
+                let end = match close_at {
+                    Some(end) if end >= inner_start => end,
+                    _ => match memchr::memmem::find(
+                        &prose.as_bytes()[inner_start..],
+                        close.as_bytes(),
+                    ) {
+                        Some(offset) => inner_start + offset,
+                        None => return false,
+                    },
                 };
-                if normalize_whitespace(&after_open[..end]) == wanted {
+                close_at = Some(end);
+                if same_words(&prose[inner_start..end], &wanted) {
                     return true;
                 }
-                rest = after_open;
+                from = inner_start;
             }
             false
         }
@@ -82,6 +100,24 @@ fn contains_signal(prose: &str, signal: &str) -> bool {
             !wanted.is_empty() && normalize_whitespace(prose).contains(&wanted)
         }
     }
+}
+
+/// True when `text`, trimmed and with its whitespace collapsed, is `words` joined by
+/// single spaces — `normalize_whitespace(text) == words.join(" ")` without building
+/// either string, stopping at the first difference.
+fn same_words(text: &str, words: &[&str]) -> bool {
+    let mut rest = text.trim_start();
+    for word in words {
+        let Some(after) = rest.strip_prefix(word) else {
+            return false;
+        };
+        let trimmed = after.trim_start();
+        if trimmed.len() == after.len() && !after.is_empty() {
+            return false;
+        }
+        rest = trimmed;
+    }
+    rest.is_empty()
 }
 
 /// `<name>inner</name>` → (`<name>`, `inner`, `</name>`); other shapes → None.
@@ -107,23 +143,39 @@ fn split_tag(signal: &str) -> Option<(&str, &str, &str)> {
 
 /// The message with fenced code blocks and inline code spans blanked out.
 pub fn prose(message: &str) -> String {
+    let bytes = message.as_bytes();
     let mut kept = String::with_capacity(message.len());
     let mut fence: Option<(char, usize)> = None;
-    for line in message.split_inclusive('\n') {
-        let marker = fence_marker(line);
-        match (fence, marker) {
-            (None, Some(open)) => fence = Some(open),
-            (None, None) => kept.push_str(line),
-            (Some((ch, len)), Some((mark_ch, mark_len)))
-                if mark_ch == ch
-                    && mark_len >= len
-                    && line.trim_start().trim_start_matches(ch).trim().is_empty() =>
-            {
-                fence = None;
-                kept.push('\n');
+    // Text outside fences is copied in whole stretches, not line by line.
+    let mut kept_from = 0;
+    let mut line_start = 0;
+    while line_start < message.len() {
+        let line_end = memchr::memchr(b'\n', &bytes[line_start..])
+            .map_or(message.len(), |offset| line_start + offset + 1);
+        let line = &message[line_start..line_end];
+        match fence {
+            None => {
+                if let Some(open) = fence_marker(line) {
+                    kept.push_str(&message[kept_from..line_start]);
+                    fence = Some(open);
+                }
             }
-            (Some(_), _) => {}
+            Some((ch, len)) => {
+                if fence_marker(line).is_some_and(|(mark_ch, mark_len)| {
+                    mark_ch == ch
+                        && mark_len >= len
+                        && line.trim_start().trim_start_matches(ch).trim().is_empty()
+                }) {
+                    fence = None;
+                    kept.push('\n');
+                    kept_from = line_end;
+                }
+            }
         }
+        line_start = line_end;
+    }
+    if fence.is_none() {
+        kept.push_str(&message[kept_from..]);
     }
     strip_inline_code(&kept)
 }
@@ -140,46 +192,50 @@ fn fence_marker(line: &str) -> Option<(char, usize)> {
     (len >= 3).then_some((ch, len))
 }
 
+/// Blanks out inline code spans: a run of N backticks up to the next run of exactly N
+/// backticks becomes one space; a run without such a partner stays as text.
 fn strip_inline_code(text: &str) -> String {
-    let bytes = text.as_bytes();
+    // Every maximal run of backticks, as (start, length).
+    let mut runs: Vec<(usize, usize)> = Vec::new();
+    for at in memchr::memchr_iter(b'`', text.as_bytes()) {
+        match runs.last_mut() {
+            Some((start, len)) if *start + *len == at => *len += 1,
+            _ => runs.push((at, 1)),
+        }
+    }
+    if runs.is_empty() {
+        return text.to_string();
+    }
+    // partner[j]: the next run after run j with the same length. Computed once from the
+    // end, so a message with many unmatched runs of different lengths stays linear.
+    // Short runs (all real ones) index an array; longer ones a map.
+    let mut partner = vec![None; runs.len()];
+    let mut next_of_short_len = [None; 16];
+    let mut next_of_len: HashMap<usize, usize> = HashMap::new();
+    for (j, &(_, len)) in runs.iter().enumerate().rev() {
+        partner[j] = match next_of_short_len.get_mut(len) {
+            Some(slot) => slot.replace(j),
+            None => next_of_len.insert(len, j),
+        };
+    }
     let mut out = String::with_capacity(text.len());
     let mut copied = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] != b'`' {
-            i += 1;
-            continue;
-        }
-        let run = bytes[i..].iter().take_while(|b| **b == b'`').count();
-        match find_closing_run(&bytes[i + run..], run) {
-            Some(offset) => {
-                out.push_str(&text[copied..i]);
+    let mut j = 0;
+    while j < runs.len() {
+        match partner[j] {
+            Some(k) => {
+                let (start, _) = runs[j];
+                let (close, close_len) = runs[k];
+                out.push_str(&text[copied..start]);
                 out.push(' ');
-                i += run + offset + run;
-                copied = i;
+                copied = close + close_len;
+                j = k + 1;
             }
-            None => i += run,
+            None => j += 1,
         }
     }
     out.push_str(&text[copied..]);
     out
-}
-
-/// Offset of the next run of exactly `run` backticks in `bytes`.
-fn find_closing_run(bytes: &[u8], run: usize) -> Option<usize> {
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'`' {
-            let len = bytes[i..].iter().take_while(|b| **b == b'`').count();
-            if len == run {
-                return Some(i);
-            }
-            i += len;
-        } else {
-            i += 1;
-        }
-    }
-    None
 }
 
 #[cfg(test)]
