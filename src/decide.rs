@@ -238,7 +238,7 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
 fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
     let progress = &mut next.progress;
     if let Some(message) = event.message {
-        let digest = digest::hex(signal::normalize_whitespace(message).as_bytes());
+        let digest = digest::normalized_text_hex(message);
         if progress.message_digest.as_deref() == Some(digest.as_str()) {
             progress.same_message_stops = progress.same_message_stops.saturating_add(1);
         } else {
