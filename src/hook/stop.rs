@@ -39,6 +39,8 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
             return StopOutput::allow(None);
         }
     };
+    // The raw payload can be megabytes; the parsed copy is all that is needed from here.
+    drop(text);
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     if input.cwd.as_os_str().is_empty() {
         return StopOutput::allow(None);
