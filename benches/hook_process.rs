@@ -2,7 +2,7 @@
 //! — a new process per stop, the payload on stdin — in each situation issue 6 names.
 //!
 //! For every scenario it prints the median and 95th percentile wall time of spawn to
-//! exit, and the peak resident memory of the hook process (from `wait4`). It reports;
+//! exit, and the peak resident memory of the hook process (GNU time's `%M`). It reports;
 //! it asserts nothing about time. Before timing a scenario it runs it once and checks
 //! the hook took the intended path (block, completion, silent allow), so a figure
 //! never measures the wrong thing.
@@ -48,7 +48,7 @@ struct Figures {
     median: Duration,
     p95: Duration,
     min: Duration,
-    peak_rss_kib: i64,
+    peak_rss_kib: Option<i64>,
 }
 
 fn main() {
@@ -84,13 +84,15 @@ fn main() {
     {
         world.check(scenario);
         let figures = world.measure(scenario, warmup, runs);
+        let rss = figures.peak_rss_kib.map_or("n/a".into(), |kib| {
+            format!("{:.1} MiB", kib as f64 / 1024.0)
+        });
         println!(
-            "| {} | {} | {} | {} | {:.1} MiB |",
+            "| {} | {} | {} | {} | {rss} |",
             scenario.name,
             ms(figures.median),
             ms(figures.p95),
             ms(figures.min),
-            figures.peak_rss_kib as f64 / 1024.0
         );
     }
 }
@@ -160,7 +162,13 @@ impl World {
         (ws, text, state)
     }
 
-    fn payload(&self, name: &str, cwd: &Path, message: Option<&str>, transcript: Option<&Path>) -> PathBuf {
+    fn payload(
+        &self,
+        name: &str,
+        cwd: &Path,
+        message: Option<&str>,
+        transcript: Option<&Path>,
+    ) -> PathBuf {
         let path = self.root.join(format!("payload-{name}.json"));
         let payload = json!({
             "session_id": SESSION,
@@ -194,6 +202,12 @@ impl World {
             expect: Expect::Silent,
         });
         list.push(Scenario {
+            name: "no state, 1 MB message".into(),
+            payload: self.payload("nostate-1mb", &plain, Some(&mib_message), None),
+            restore: None,
+            expect: Expect::Silent,
+        });
+        list.push(Scenario {
             name: "no state, cwd 30 directories deep".into(),
             payload: self.payload("nostate-deep", &deep_plain, Some(&kib_message), None),
             restore: None,
@@ -214,6 +228,12 @@ impl World {
             restore: Some((text.clone(), state.clone())),
             expect: Expect::Block,
         });
+        list.push(Scenario {
+            name: "active loop blocks (1 MB of unclosed tags and backtick runs)".into(),
+            payload: self.payload("block-hostile", &ws, Some(&hostile_message()), None),
+            restore: Some((text.clone(), state.clone())),
+            expect: Expect::Block,
+        });
         let deep_ws = deep(&ws, 30);
         fs::create_dir_all(&deep_ws).unwrap();
         list.push(Scenario {
@@ -224,12 +244,7 @@ impl World {
         });
         list.push(Scenario {
             name: "completion (promise in a 1 KB message)".into(),
-            payload: self.payload(
-                "done",
-                &ws,
-                Some(&prose_message(1024, DONE)),
-                None,
-            ),
+            payload: self.payload("done", &ws, Some(&prose_message(1024, DONE)), None),
             restore: Some((text.clone(), state.clone())),
             expect: Expect::Completed,
         });
@@ -290,7 +305,8 @@ impl World {
         let (ws, text, state) = self.loop_workspace("git", &[]);
         git_repo(&ws, 200);
         list.push(Scenario {
-            name: "active loop blocks, git workspace (200 files), no-progress on: runs git status".into(),
+            name: "active loop blocks, git workspace (200 files), no-progress on: runs git status"
+                .into(),
             payload: self.payload("git", &ws, Some(&kib_message), None),
             restore: Some((text, state)),
             expect: Expect::Block,
@@ -333,14 +349,13 @@ impl World {
 
     fn measure(&self, scenario: &Scenario, warmup: usize, runs: usize) -> Figures {
         let mut times = Vec::with_capacity(runs);
-        let mut peak = 0;
         for i in 0..warmup + runs {
-            let (elapsed, rss) = self.time_once(scenario);
+            let elapsed = self.time_once(scenario);
             if i >= warmup {
                 times.push(elapsed);
-                peak = peak.max(rss);
             }
         }
+        let peak = self.peak_rss_kib(scenario);
         times.sort();
         let pick = |q: f64| times[((times.len() as f64 - 1.0) * q).round() as usize];
         Figures {
@@ -351,8 +366,55 @@ impl World {
         }
     }
 
-    /// One run: spawn to exit, and the child's peak RSS in KiB.
-    fn time_once(&self, scenario: &Scenario) -> (Duration, i64) {
+    /// Peak resident memory of the hook in KiB, the most of five runs, measured by GNU
+    /// time (`/usr/bin/time -f %M`): a small process that forks the hook. A child
+    /// spawned straight from this larger process would count this process's resident
+    /// pages, shared until exec, as its own peak. `None` without GNU time.
+    fn peak_rss_kib(&self, scenario: &Scenario) -> Option<i64> {
+        let time = Path::new("/usr/bin/time");
+        if !time.exists() {
+            return None;
+        }
+        let report = self.root.join("time-report.txt");
+        let mut peak = None;
+        for _ in 0..5 {
+            if let Some((text, path)) = &scenario.restore {
+                fs::write(path, text).unwrap();
+            }
+            let mut cmd = self.command();
+            let envs: Vec<_> = cmd
+                .get_envs()
+                .filter_map(|(k, v)| Some((k.to_owned(), v?.to_owned())))
+                .collect();
+            cmd = Command::new(time);
+            let status = cmd
+                .env_clear()
+                .envs(envs)
+                .current_dir(&self.root)
+                .arg("-f")
+                .arg("%M")
+                .arg("-o")
+                .arg(&report)
+                .arg(&self.bin)
+                .arg("stop")
+                .stdin(File::open(&scenario.payload).unwrap())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .unwrap();
+            assert!(status.success(), "{}: {status}", scenario.name);
+            let kib: i64 = fs::read_to_string(&report)
+                .unwrap()
+                .trim()
+                .parse()
+                .expect("GNU time prints the peak in KiB");
+            peak = peak.max(Some(kib));
+        }
+        peak
+    }
+
+    /// One run: spawn to exit.
+    fn time_once(&self, scenario: &Scenario) -> Duration {
         if let Some((text, path)) = &scenario.restore {
             fs::write(path, text).unwrap();
         }
@@ -362,16 +424,10 @@ impl World {
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         let start = Instant::now();
-        let child = cmd.spawn().unwrap();
-        let mut status = 0;
-        // SAFETY: an all-zero rusage is a valid value; wait4 fills it in.
-        let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-        // SAFETY: the pid is our own unreaped child; status and usage are valid pointers.
-        let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+        let status = cmd.status().unwrap();
         let elapsed = start.elapsed();
-        assert_eq!(pid, child.id() as i32, "wait4 failed");
-        assert_eq!(status, 0, "{} exited with status {status}", scenario.name);
-        (elapsed, usage.ru_maxrss)
+        assert!(status.success(), "{}: {status}", scenario.name);
+        elapsed
     }
 }
 
@@ -381,8 +437,13 @@ fn deep(base: &Path, levels: usize) -> PathBuf {
 
 /// Markdown-ish prose of about `size` bytes with a fenced block, ending in `tail`.
 fn prose_message(size: usize, tail: &str) -> String {
-    let mut text = String::from("I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n");
-    let words = ["the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests", "pass.\n"];
+    let mut text = String::from(
+        "I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n",
+    );
+    let words = [
+        "the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests",
+        "pass.\n",
+    ];
     let mut i = 0;
     while text.len() + tail.len() + 12 < size {
         text.push_str(words[i % words.len()]);
@@ -394,8 +455,28 @@ fn prose_message(size: usize, tail: &str) -> String {
     text
 }
 
+/// About 1 MB built to defeat naive matching: 50,000 opening tags sharing one closing
+/// tag far away, and backtick runs of 1..=700 characters that never close. Before the
+/// matcher was made linear this took seconds.
+fn hostile_message() -> String {
+    let mut text = "<promise>x".repeat(50_000);
+    for len in 1..=700 {
+        text.push_str(&"`".repeat(len));
+        text.push(' ');
+    }
+    text.push_str("</promise> still working ");
+    text.push_str(CONTINUE);
+    text
+}
+
 fn fill_history(path: &Path, lines: usize) {
-    let mut file = BufWriter::new(File::options().append(true).create(true).open(path).unwrap());
+    let mut file = BufWriter::new(
+        File::options()
+            .append(true)
+            .create(true)
+            .open(path)
+            .unwrap(),
+    );
     for i in 0..lines {
         writeln!(
             file,
@@ -434,7 +515,11 @@ fn git_repo(ws: &Path, files: usize) {
     for i in 0..files {
         let dir = ws.join(format!("src/m{}", i % 20));
         fs::create_dir_all(&dir).unwrap();
-        fs::write(dir.join(format!("f{i}.rs")), format!("pub fn f{i}() {{}}\n")).unwrap();
+        fs::write(
+            dir.join(format!("f{i}.rs")),
+            format!("pub fn f{i}() {{}}\n"),
+        )
+        .unwrap();
     }
     fs::write(ws.join(".gitignore"), ".codex/\n").unwrap();
     let git = |args: &[&str]| {
