@@ -179,16 +179,26 @@ impl Store {
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|err| Error::io("write the loop state", &self.dir, err))?;
-        temp.write_all(state.to_json().as_bytes())
-            .map_err(|err| Error::io("write the loop state", temp.path(), err))?;
+        pause_point("save:temp-created");
+        let json = state.to_json();
+        let (head, tail) = json.as_bytes().split_at(json.len() / 2);
+        for (part, point) in [(head, "save:half-written"), (tail, "save:before-rename")] {
+            temp.write_all(part)
+                .map_err(|err| Error::io("write the loop state", temp.path(), err))?;
+            pause_point(point);
+        }
         temp.persist(&self.state_path)
             .map_err(|err| Error::io("replace the loop state", &self.state_path, err.error))?;
+        pause_point("save:after-rename");
         Ok(())
     }
 
     /// Removes the state file of a finished loop (its outcome stays in the history).
     pub fn remove(&self) -> Result<()> {
-        match std::fs::remove_file(&self.state_path) {
+        pause_point("remove:before");
+        let removed = std::fs::remove_file(&self.state_path);
+        pause_point("remove:after");
+        match removed {
             Err(err) if err.kind() != io::ErrorKind::NotFound => Err(Error::io(
                 "remove the finished loop's state",
                 &self.state_path,
@@ -223,6 +233,7 @@ impl Store {
         let mut line = serde_json::to_string(entry)
             .map_err(|err| Error::Failed(format!("could not encode a history line: {err}")))?;
         line.push('\n');
+        pause_point("history:before-append");
         OpenOptions::new()
             .create(true)
             .append(true)
@@ -260,6 +271,25 @@ impl Store {
             .collect())
     }
 }
+
+/// Environment variable read by debug builds only: the name of a point on the write
+/// path where the process stops (see [`pause_point`]).
+pub const PAUSE_AT_ENV: &str = "RALPH_HOOK_TEST_PAUSE_AT";
+
+/// For the crash-safety tests: in a debug build, when `RALPH_HOOK_TEST_PAUSE_AT` names
+/// this point, the process says `ralph-hook: paused at <point>` on stderr and sleeps,
+/// so a test can kill -9 it at exactly that point of the write path. Release builds
+/// compile this to nothing.
+#[cfg(debug_assertions)]
+fn pause_point(point: &str) {
+    if std::env::var(PAUSE_AT_ENV).is_ok_and(|wanted| wanted == point) {
+        eprintln!("ralph-hook: paused at {point}");
+        thread::sleep(Duration::from_secs(60));
+    }
+}
+
+#[cfg(not(debug_assertions))]
+fn pause_point(_point: &str) {}
 
 /// One line of `ralph-loop-history.jsonl`: a decision or a change of the loop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
