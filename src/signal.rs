@@ -135,7 +135,9 @@ fn split_tag(signal: &str) -> Option<(&str, &str, &str)> {
     let rest = &signal[open_end..];
     let close_start = rest.rfind("</")?;
     let close = &rest[close_start..];
-    if close[2..close.len().checked_sub(1)?].trim() != name || !close.ends_with('>') {
+    // `>` first: slicing off the last byte of a close that ends in a multi-byte
+    // character would panic (found by fuzzing: `<promise>x</promise€`).
+    if !close.ends_with('>') || close[2..close.len() - 1].trim() != name {
         return None;
     }
     Some((open, &rest[..close_start], close))
@@ -338,6 +340,15 @@ mod tests {
     fn a_signal_copied_back_html_escaped_still_counts() {
         assert!(carries("done &lt;promise&gt;DONE&lt;/promise&gt;", DONE));
         assert!(!carries("`&lt;promise&gt;DONE&lt;/promise&gt;`", DONE));
+    }
+
+    #[test]
+    fn a_signal_whose_close_ends_in_a_multibyte_character_does_not_panic() {
+        assert!(!carries("<promise>DONE</promise", "<promise>DONE</promise\u{20ac}"));
+        assert!(carries(
+            "x <promise>DONE</promise\u{20ac}",
+            "<promise>DONE</promise\u{20ac}"
+        ));
     }
 
     #[test]
