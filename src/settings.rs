@@ -85,6 +85,11 @@ impl LoopSettings {
                         "--completion-promise is empty: give the word that means done, e.g. `--completion-promise DONE`",
                     ));
                 }
+                if text.contains(['`', '\n', '\r']) {
+                    return Err(Error::usage(format!(
+                        "--completion-promise {text:?} may not contain backticks or line breaks: in the agent's message they make inline code or a code fence, where a signal does not count, so the loop could never complete; e.g. `--completion-promise 'ALL DONE'`"
+                    )));
+                }
                 text.to_string()
             }
         };
@@ -235,7 +240,7 @@ mod tests {
 
     #[test]
     fn each_bad_flag_is_named_in_its_error() {
-        let cases: [(RawLoopFlags, &str); 7] = [
+        let cases: [(RawLoopFlags, &str); 9] = [
             (
                 flags(|r| r.max_iterations = Some("x".into())),
                 "--max-iterations",
@@ -260,6 +265,14 @@ mod tests {
             (
                 flags(|r| r.completion_promise = Some(" ".into())),
                 "--completion-promise",
+            ),
+            (
+                flags(|r| r.completion_promise = Some("`a`".into())),
+                "may not contain backticks",
+            ),
+            (
+                flags(|r| r.completion_promise = Some("a\n```".into())),
+                "may not contain backticks or line breaks",
             ),
         ];
         for (raw, expected) in cases {
