@@ -344,7 +344,10 @@ mod tests {
 
     #[test]
     fn a_signal_whose_close_ends_in_a_multibyte_character_does_not_panic() {
-        assert!(!carries("<promise>DONE</promise", "<promise>DONE</promise\u{20ac}"));
+        assert!(!carries(
+            "<promise>DONE</promise",
+            "<promise>DONE</promise\u{20ac}"
+        ));
         assert!(carries(
             "x <promise>DONE</promise\u{20ac}",
             "<promise>DONE</promise\u{20ac}"

@@ -1,0 +1,4 @@
+//! libFuzzer entry point; the checks live in `fuzz/src/checks.rs`.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| ralph_hook_fuzz::checks::signal_matcher(data));

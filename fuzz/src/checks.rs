@@ -1,0 +1,170 @@
+//! The bodies of the fuzz targets, as plain functions over bytes.
+//!
+//! cargo-fuzz runs them under libFuzzer (`fuzz/fuzz_targets/`); `tests/hardening.rs`
+//! includes this file too and runs them on stable over every saved regression input
+//! (`fuzz/regressions/<target>/`) and over proptest's random inputs, so a machine
+//! without nightly still checks the same properties. Each function panics when a
+//! property breaks; returning means the input was fine.
+#![allow(dead_code)]
+
+use std::time::{Duration, UNIX_EPOCH};
+
+use ralph_hook::decide::{self, Decision, Outcome, Step, StopEvent, Verification};
+use ralph_hook::render;
+use ralph_hook::settings;
+use ralph_hook::signal::{self, Tag};
+use ralph_hook::state::LoopState;
+use ralph_hook::wire::{self, StopInput};
+
+use crate::reference;
+
+const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
+
+/// A state file and a Stop payload, through parsing and the decision.
+///
+/// Input layout: the state file's text, a NUL byte, then the payload. The first byte of
+/// the payload part also picks the clock and, when a verify command is due, its result.
+/// Properties: nothing panics; a block hands out a non-empty prompt and counts exactly
+/// one iteration; a finish ends the loop without counting; an allow changes nothing
+/// that counts; the state the hook would write parses back to the same loop.
+pub fn stop_decision(data: &[u8]) {
+    let (state_part, payload_part) = match data.iter().position(|b| *b == 0) {
+        Some(at) => (&data[..at], &data[at + 1..]),
+        None => (data, &[][..]),
+    };
+    let selector = payload_part.first().copied().unwrap_or(0);
+    let Ok(text) = wire::read_payload(payload_part) else {
+        return;
+    };
+    let message = serde_json::from_str::<StopInput>(&text)
+        .ok()
+        .and_then(|input| input.last_assistant_message);
+    let Ok(state) = LoopState::from_json(&String::from_utf8_lossy(state_part)) else {
+        return;
+    };
+    let now = UNIX_EPOCH + Duration::from_secs(1_774_087_200 + u64::from(selector) * 600);
+    let event = StopEvent {
+        message: message.as_deref(),
+        workspace_digest: (selector & 1 == 1).then_some("0123456789abcdef"),
+        verification: None,
+    };
+    let step = decide::decide(&state, event, now);
+    check_step(&state, &step, now);
+    if step.decision == Decision::Verify {
+        let results = [
+            Verification::Passed,
+            Verification::Failed {
+                status: "exit code 1".into(),
+                tail: String::from_utf8_lossy(payload_part).into_owned(),
+            },
+            Verification::TimedOut {
+                after: Duration::from_secs(5),
+                tail: String::new(),
+            },
+            Verification::CouldNotStart {
+                error: "no shell".into(),
+            },
+        ];
+        let result = &results[usize::from(selector) % results.len()];
+        let again = decide::decide(
+            &state,
+            StopEvent {
+                verification: Some(result),
+                ..event
+            },
+            now,
+        );
+        assert_ne!(again.decision, Decision::Verify, "verify asked twice");
+        check_step(&state, &again, now);
+    }
+}
+
+fn check_step(before: &LoopState, step: &Step, now: std::time::SystemTime) {
+    match &step.decision {
+        Decision::Block(how) => {
+            assert!(step.state.active, "a block keeps the loop active");
+            assert_eq!(
+                step.state.iteration,
+                before.iteration.saturating_add(1),
+                "a block counts exactly one iteration"
+            );
+            let prompt = render::continuation_prompt(
+                &step.state,
+                how,
+                std::path::Path::new("/w/.codex/ralph-loop-state.json"),
+                now,
+            );
+            assert!(!prompt.trim().is_empty(), "a block needs a prompt");
+        }
+        Decision::Finish(outcome) => {
+            assert!(!step.state.active, "a finish ends the loop");
+            assert_eq!(
+                step.state.iteration, before.iteration,
+                "a finish does not count"
+            );
+            assert!(!render::outcome_message(&step.state, outcome).is_empty());
+            if *outcome == Outcome::Completed || *outcome == Outcome::Verified {
+                assert_eq!(step.tag, Tag::Promise, "completion needs the promise");
+            }
+        }
+        Decision::Allow | Decision::Verify => {
+            assert_eq!(step.state.iteration, before.iteration);
+            assert_eq!(step.state.active, before.active);
+        }
+    }
+    let written = step.state.to_json();
+    let reread = LoopState::from_json(&written)
+        .unwrap_or_else(|why| panic!("the state the hook writes does not parse: {why}\n{written}"));
+    assert_eq!(
+        reread, step.state,
+        "the written state reads back as another loop"
+    );
+}
+
+/// The completion-signal matcher on an arbitrary message and signal.
+///
+/// Input layout: the signal, a NUL byte, the message (without a NUL the whole input is
+/// the message and the signal is the default one). Properties: nothing panics; the
+/// answer is exactly the one the simple reference matcher gives (keep inputs short: the
+/// reference is quadratic); a blank line before or after the message changes nothing;
+/// the no-progress digest equals the digest of the normalised text.
+pub fn signal_matcher(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let (completion, message) = text
+        .split_once('\0')
+        .unwrap_or(("<promise>DONE</promise>", &text));
+    let tag = signal::classify(message, completion, CONTINUE);
+    if message.len() <= 8 * 1024 {
+        assert_eq!(
+            tag,
+            reference::classify(message, completion, CONTINUE),
+            "the matcher disagrees with the reference on signal {completion:?}, message {message:?}"
+        );
+    }
+    assert_eq!(
+        signal::classify(&format!("\n{message}"), completion, CONTINUE),
+        tag,
+        "a blank line before the message changed the answer"
+    );
+    assert_eq!(
+        signal::classify(&format!("{message}\n"), completion, CONTINUE),
+        tag,
+        "a newline after the message changed the answer"
+    );
+    assert_eq!(
+        ralph_hook::digest::normalized_text_hex(message),
+        ralph_hook::digest::hex(signal::normalize_whitespace(message).as_bytes())
+    );
+    // A promise the user could give is found in a message that ends with its signal,
+    // unless the promise itself is code-like (backticks), spans fence lines, or is a
+    // tag of its own (`<` makes the promise the signal as-is).
+    let promise = message.trim();
+    if !promise.is_empty() && !promise.contains(['`', '~', '<', '\n', '\r', '\0']) {
+        let signal = settings::signal_for_promise(promise);
+        let said = format!("All done.\n\n{signal}");
+        assert!(
+            signal::carries(&said, &signal),
+            "the exact signal {signal:?} was not recognised"
+        );
+    }
+}
