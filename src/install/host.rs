@@ -373,9 +373,16 @@ fn plan_config_toml_removal(
         Some(exact) => exact.before.clone(),
         _ => {
             let mut doc = config_toml::parse(&path, &before)?;
+            let untouched = doc.to_string();
             config_toml::untrust(&mut doc, &record.trust, stale_keys);
             config_toml::restore_features(&mut doc, &record.features);
-            Some(config_toml::render(&doc, &before))
+            // Nothing of ours was in it: keep the bytes (rendering alone can differ,
+            // e.g. toml_edit adds a final newline the user's file did not have).
+            if doc.to_string() == untouched {
+                Some(before.clone())
+            } else {
+                Some(config_toml::render(&doc, &before))
+            }
         }
     };
     plan.push(uninstall_edit(
