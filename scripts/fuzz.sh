@@ -16,10 +16,10 @@ seconds="${1:-60}"
 shift || true
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
-  targets=(stop_decision signal_matcher)
+  targets=(stop_decision signal_matcher installer_edits)
 fi
 
-fixtures=../shared/fixtures
+fixtures=tests/fixtures/hosts
 seed() {
   local target=$1 dir=fuzz/corpus/$1
   mkdir -p "$dir"
@@ -40,6 +40,15 @@ seed() {
       printf '<promise>DONE</promise>\0All green.\n\n<promise>DONE</promise>' > "$dir/plain"
       printf '<promise>ALL  DONE</promise>\0```\n<promise>ALL DONE</promise>\n```\n`x` <promise> ALL\nDONE </promise>' > "$dir/fences"
       printf '<promise>DONE</promise>\0~~~~\n<promise>DONE</promise>\n~~~\n`` ` `` <ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>' > "$dir/tildes"
+      ;;
+    installer_edits)
+      local inst=tests/fixtures/install n=0
+      for hooks in "$inst"/hooks-json/*/in.json ""; do
+        for toml in "$inst"/config-toml/*/in.toml; do
+          n=$((n + 1))
+          { [ -n "$hooks" ] && cat "$hooks"; printf '\0'; cat "$inst"/settings-json/*/in.json; printf '\0'; cat "$toml"; } > "$dir/seed-$n"
+        done
+      done
       ;;
   esac
 }

@@ -130,7 +130,7 @@ fn iteration_of(world: &World) -> u64 {
 /// Starts a stop hook held at `point` and waits until it says it is there.
 fn hold_at(world: &World, point: &str, message: &str) -> std::process::Child {
     let payload = codex_stop("S", &world.workspace, Some(message));
-    let mut child = hook(&world)
+    let mut child = hook(world)
         .arg("stop")
         .env(ralph_hook::store::PAUSE_AT_ENV, point)
         .stdin(Stdio::piped())
@@ -458,6 +458,10 @@ fn every_input_the_fuzzers_ever_broke_now_passes() {
         eprintln!("replaying {}", path.display());
         checks::stop_decision(&bytes);
     }
+    for (path, bytes) in regression_inputs("installer_edits") {
+        eprintln!("replaying {}", path.display());
+        let _ = checks::installer_edits(&bytes);
+    }
 }
 
 /// The stable fallback of `scripts/fuzz.sh`: the fuzz targets' checks over random
@@ -471,7 +475,7 @@ fn fuzz_fallback_runs_each_target_for_a_fixed_time() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(30);
     let targets = std::env::var("RALPH_FUZZ_TARGETS")
-        .unwrap_or_else(|_| "stop_decision signal_matcher".into());
+        .unwrap_or_else(|_| "stop_decision signal_matcher installer_edits".into());
     let tokens: [&[u8]; 16] = [
         b"<promise>", b"</promise>", b"DONE", b" ", b"\n", b"`", b"```", b"~~~", b"\0",
         b"{\"active\":true,\"prompt\":\"t\",\"completion_signal\":\"<promise>DONE</promise>\",\"created_at\":\"2026-03-21T10:00:00Z\",\"state_version\":2,\"iteration\":",
@@ -499,6 +503,9 @@ fn fuzz_fallback_runs_each_target_for_a_fixed_time() {
             let run = std::panic::catch_unwind(|| match target {
                 "stop_decision" => checks::stop_decision(&input),
                 "signal_matcher" => checks::signal_matcher(&input),
+                "installer_edits" => {
+                    let _ = checks::installer_edits(&input);
+                }
                 other => panic!("no fuzz target {other}"),
             });
             if run.is_err() {
@@ -686,5 +693,194 @@ prop_compose! {
             },
             last_decision: last.map(|(at, decision, why)| LastDecision { at, decision, why }),
         }
+    }
+}
+
+// ---- installer: edit then undo ----
+
+fn json_text() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9 ./_'$-]{0,16}"
+}
+
+/// A handler group another tool might have written.
+fn other_group() -> impl Strategy<Value = Value> {
+    (
+        prop::option::of(json_text()),
+        prop::collection::vec((json_text(), prop::option::of(1u32..900)), 1..3),
+    )
+        .prop_map(|(matcher, handlers)| {
+            let handlers: Vec<Value> = handlers
+                .into_iter()
+                .map(|(command, timeout)| {
+                    let mut handler = serde_json::json!({"type": "command", "command": format!("/usr/bin/{command}")});
+                    if let Some(timeout) = timeout {
+                        handler["timeout"] = timeout.into();
+                    }
+                    handler
+                })
+                .collect();
+            let mut group = serde_json::json!({ "hooks": handlers });
+            if let Some(matcher) = matcher {
+                group["matcher"] = matcher.into();
+            }
+            group
+        })
+}
+
+fn hooks_object() -> impl Strategy<Value = serde_json::Map<String, Value>> {
+    prop::collection::vec(
+        (
+            prop::sample::select(vec![
+                "Stop",
+                "UserPromptSubmit",
+                "PreToolUse",
+                "SessionStart",
+            ]),
+            prop::collection::vec(other_group(), 0..3),
+        ),
+        0..4,
+    )
+    .prop_map(|events| {
+        events
+            .into_iter()
+            .map(|(event, groups)| (event.to_string(), Value::Array(groups)))
+            .collect()
+    })
+}
+
+/// JSON text in one of the styles people keep: 2 or 4 spaces, tabs, compact; with or
+/// without a final newline.
+fn styled(value: &Value, style: u8) -> String {
+    use serde::Serialize;
+    let indent: &[u8] = match style % 4 {
+        0 => b"  ",
+        1 => b"    ",
+        2 => b"\t",
+        _ => b"",
+    };
+    let mut text = if indent.is_empty() {
+        serde_json::to_string(value).expect("json")
+    } else {
+        let mut out = Vec::new();
+        let mut ser = serde_json::Serializer::with_formatter(
+            &mut out,
+            serde_json::ser::PrettyFormatter::with_indent(indent),
+        );
+        value.serialize(&mut ser).expect("json");
+        String::from_utf8(out).expect("utf-8")
+    };
+    if style & 4 == 0 {
+        text.push('\n');
+    }
+    text
+}
+
+fn hooks_json() -> impl Strategy<Value = String> {
+    (hooks_object(), prop::option::of(json_text()), any::<u8>()).prop_map(
+        |(hooks, description, style)| {
+            let mut root = serde_json::Map::new();
+            if let Some(description) = description {
+                root.insert("description".into(), description.into());
+            }
+            root.insert("hooks".into(), Value::Object(hooks));
+            styled(&Value::Object(root), style)
+        },
+    )
+}
+
+fn settings_json() -> impl Strategy<Value = String> {
+    (
+        prop::option::of(hooks_object()),
+        prop::option::of(prop::collection::btree_map(
+            "[A-Z_]{1,12}",
+            json_text(),
+            0..3,
+        )),
+        prop::option::of(json_text()),
+        any::<u8>(),
+    )
+        .prop_map(|(hooks, env, model, style)| {
+            let mut root = serde_json::Map::new();
+            if let Some(model) = model {
+                root.insert("model".into(), model.into());
+            }
+            if let Some(env) = env {
+                root.insert(
+                    "env".into(),
+                    Value::Object(env.into_iter().map(|(k, v)| (k, v.into())).collect()),
+                );
+            }
+            if let Some(hooks) = hooks {
+                root.insert("hooks".into(), Value::Object(hooks));
+            }
+            styled(&Value::Object(root), style)
+        })
+}
+
+fn config_toml() -> impl Strategy<Value = String> {
+    let features = prop_oneof![
+        Just(String::new()),
+        Just("[features]\n".to_string()),
+        Just("[features] # mine\nweb_search = true\n".to_string()),
+        Just("[features]\nhooks = false\n".to_string()),
+        Just("[features]\ncodex_hooks = false # old name\n".to_string()),
+        Just("[features]\nhooks = true\ncodex_hooks = true\n".to_string()),
+        Just("features.codex_hooks = false\n".to_string()),
+        Just("features = { hooks = false, other = 1 }\n".to_string()),
+    ];
+    (
+        prop::option::of("# [a-z ]{0,20}"),
+        prop::option::of("[a-z]{1,8}"),
+        features,
+        prop::option::of("[a-z]{1,8}"),
+        any::<bool>(),
+        any::<bool>(),
+    )
+        .prop_map(|(comment, model, features, profile, crlf, final_newline)| {
+            let mut text = String::new();
+            if let Some(comment) = comment {
+                text.push_str(&format!("{comment}\n"));
+            }
+            if let Some(model) = model {
+                text.push_str(&format!("model = \"{model}\"\n"));
+            }
+            // Dotted and inline forms are keys of the root table: they go before any header.
+            if features.starts_with("features") {
+                text.push_str(&features);
+            }
+            if let Some(profile) = profile {
+                text.push_str(&format!("\n[profiles.{profile}]\nmodel = \"{profile}\"\n"));
+            }
+            if features.starts_with('[') {
+                text.push_str(&features);
+            }
+            if !final_newline {
+                text = text.trim_end_matches('\n').to_string();
+            }
+            if crlf {
+                text = text.replace('\n', "\r\n");
+            }
+            text
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    #[test]
+    fn install_then_uninstall_is_the_identity_on_valid_config_files(
+        hooks in prop::option::of(hooks_json()),
+        settings in prop::option::of(settings_json()),
+        config in prop::option::of(config_toml()),
+    ) {
+        let mut input = hooks.unwrap_or_default().into_bytes();
+        input.push(0);
+        input.extend_from_slice(settings.unwrap_or_default().as_bytes());
+        input.push(0);
+        input.extend_from_slice(config.unwrap_or_default().as_bytes());
+        prop_assert!(
+            checks::installer_edits(&input),
+            "install refused valid files:\n{}", String::from_utf8_lossy(&input)
+        );
     }
 }

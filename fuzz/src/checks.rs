@@ -168,3 +168,95 @@ pub fn signal_matcher(data: &[u8]) {
         );
     }
 }
+
+/// Install then uninstall, in temporary homes, on arbitrary hooks.json, settings.json
+/// and config.toml.
+///
+/// Input layout: the three files' text separated by NUL bytes, in that order; an empty
+/// part means the file is absent. Properties: an install that fails writes nothing at
+/// all (every file and folder as it was); an install that succeeds is undone by
+/// uninstall byte for byte (only the backups install keeps beside each file remain).
+/// Returns whether the install went through.
+pub fn installer_edits(data: &[u8]) -> bool {
+    let mut parts = data.splitn(3, |b| *b == 0);
+    let files = [
+        ("codex/hooks.json", parts.next().unwrap_or_default()),
+        ("claude/settings.json", parts.next().unwrap_or_default()),
+        ("codex/config.toml", parts.next().unwrap_or_default()),
+    ];
+    let root = tempfile::tempdir().expect("temp dir");
+    let (codex, claude) = (root.path().join("codex"), root.path().join("claude"));
+    std::fs::create_dir_all(&codex).expect("codex home");
+    std::fs::create_dir_all(&claude).expect("claude home");
+    for (name, text) in files {
+        if !text.is_empty() {
+            std::fs::write(root.path().join(name), text).expect("write");
+        }
+    }
+    let before = snapshot(root.path());
+    let homes = |command: &str| {
+        let mut args: Vec<std::ffi::OsString> = ["ralph-hook", command, "--agent", "all"]
+            .iter()
+            .map(Into::into)
+            .collect();
+        if command == "install" {
+            args.extend(["--mode", "symlink", "--no-trust"].map(Into::into));
+        }
+        args.extend([
+            "--codex-home".into(),
+            codex.clone().into_os_string(),
+            "--claude-home".into(),
+            claude.clone().into_os_string(),
+        ]);
+        args
+    };
+    if ralph_hook::run(homes("install")) != 0 {
+        assert_eq!(
+            snapshot(root.path()),
+            before,
+            "a failed install wrote something"
+        );
+        return false;
+    }
+    assert_eq!(
+        ralph_hook::run(homes("uninstall")),
+        0,
+        "uninstall after install failed"
+    );
+    let mut after = snapshot(root.path());
+    after.retain(|path, _| !path.to_string_lossy().ends_with(".ralph-hook.bak"));
+    assert_eq!(after, before, "install then uninstall is not the identity");
+    true
+}
+
+/// Every file (with its bytes) and folder under `root`; symlinks by their target.
+fn snapshot(root: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    fn walk(
+        root: &std::path::Path,
+        dir: &std::path::Path,
+        out: &mut std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    ) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let key = path.strip_prefix(root).expect("under root").to_path_buf();
+            let Ok(meta) = std::fs::symlink_metadata(&path) else {
+                continue;
+            };
+            if meta.file_type().is_symlink() {
+                let target = std::fs::read_link(&path).unwrap_or_default();
+                out.insert(key, target.into_os_string().into_encoded_bytes());
+            } else if meta.is_dir() {
+                out.insert(key, b"<dir>".to_vec());
+                walk(root, &path, out);
+            } else {
+                out.insert(key, std::fs::read(&path).unwrap_or_default());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    walk(root, root, &mut out);
+    out
+}

@@ -2,13 +2,14 @@
 //! simple, obviously faithful to its spec, and quadratic on hostile input. The fuzz
 //! target and the property tests check that the fast matcher in `src/signal.rs` gives
 //! exactly the same answers. Keep inputs small: this version is slow on long ones.
-//! One fix is carried over (see `split_tag`): the original panicked there.
+//! Carried over since: the HTML-unescaping added on main (705dc14) and one fix (see
+//! `split_tag`): the original panicked there.
 #![allow(dead_code)]
 
 use ralph_hook::signal::Tag;
 
 pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -> Tag {
-    let prose = prose(message);
+    let prose = unescape_angle_brackets(prose(message));
     if contains_signal(&prose, completion_signal) {
         Tag::Promise
     } else if !continue_signal.is_empty() && contains_signal(&prose, continue_signal) {
@@ -20,7 +21,16 @@ pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -
 
 /// True when `signal` appears in `message` as a real tag outside code.
 pub fn carries(message: &str, signal: &str) -> bool {
-    contains_signal(&prose(message), signal)
+    contains_signal(&unescape_angle_brackets(prose(message)), signal)
+}
+
+/// As on main since 705dc14: a signal copied back HTML-escaped is the same tag.
+fn unescape_angle_brackets(prose: String) -> String {
+    if prose.contains("&lt;") || prose.contains("&gt;") {
+        prose.replace("&lt;", "<").replace("&gt;", ">")
+    } else {
+        prose
+    }
 }
 
 /// Trims and collapses every run of whitespace to one space.
