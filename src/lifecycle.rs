@@ -53,6 +53,7 @@ pub fn begin(
 ) -> Result<Started> {
     store.ensure_dir().map_err(sandbox_hint)?;
     let _guard = store.lock().map_err(sandbox_hint)?;
+    store.sweep_stale_temp_files();
     let registry = Registry::open();
     let mut set_aside = None;
     let mut replaced = false;

@@ -193,6 +193,26 @@ impl Store {
         Ok(())
     }
 
+    /// Removes temp files that a killed writer left behind (older than a minute, so a
+    /// write in progress is never touched). Run when a loop starts, not on every stop.
+    pub fn sweep_stale_temp_files(&self) {
+        let Ok(entries) = std::fs::read_dir(&self.dir) else {
+            return;
+        };
+        let cutoff = SystemTime::now() - Duration::from_secs(60);
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let stale = entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified < cutoff);
+            if name.starts_with(".ralph-loop-state.") && name.ends_with(".tmp") && stale {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
+
     /// Removes the state file of a finished loop (its outcome stays in the history).
     pub fn remove(&self) -> Result<()> {
         pause_point("remove:before");

@@ -836,3 +836,27 @@ fn a_cancel_request_naming_another_loop_is_ignored() {
     assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
     assert!(!world.workspace.join(".ralph-loop-cancel").exists());
 }
+
+#[test]
+fn starting_a_loop_sweeps_temp_files_a_killed_writer_left_behind() {
+    let world = World::new();
+    let dir = world.workspace.join(".codex");
+    fs_err::create_dir_all(&dir).unwrap();
+    let stale = dir.join(".ralph-loop-state.abc123.tmp");
+    fs_err::write(&stale, "{\"half\":").unwrap();
+    let old = std::time::SystemTime::now() - std::time::Duration::from_secs(3600);
+    fs_err::File::options()
+        .write(true)
+        .open(&stale)
+        .unwrap()
+        .set_modified(old)
+        .unwrap();
+    let fresh = dir.join(".ralph-loop-state.def456.tmp");
+    fs_err::write(&fresh, "in progress").unwrap();
+    world.start("S", &[]);
+    assert!(!stale.exists(), "an hour-old temp file is swept");
+    assert!(
+        fresh.exists(),
+        "a write that may be in progress is left alone"
+    );
+}
