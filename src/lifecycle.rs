@@ -70,7 +70,12 @@ pub fn begin(
             let allowed = match replace {
                 Replace::Always => true,
                 Replace::Never => !existing.active,
-                Replace::SameSession => !existing.active || standing == Standing::Owner || !trusted,
+                Replace::SameSession => {
+                    // Only a live loop of another session stands in the way; this
+                    // session's own, an unclaimed one the user started, or an untrusted
+                    // file (set aside below) give way to the user's new prompt.
+                    !existing.active || standing != Standing::OtherSession
+                }
             };
             if !allowed {
                 return Err(Error::Failed(format!(

@@ -860,3 +860,29 @@ fn starting_a_loop_sweeps_temp_files_a_killed_writer_left_behind() {
         "a write that may be in progress is left alone"
     );
 }
+
+#[test]
+fn a_prompt_loop_replaces_an_unclaimed_loop_the_user_started_from_a_terminal() {
+    let world = World::new();
+    let ws = world.workspace.to_str().unwrap();
+    assert_success(&world.run(&["start", "--workspace", ws, "--prompt", "old task"]));
+    let out = world.prompt(&prompt_payload(
+        "codex",
+        "S",
+        &world.workspace,
+        "$ralph-loop new task",
+    ));
+    assert!(
+        json_out(&out)["hookSpecificOutput"].is_object(),
+        "{}",
+        stdout(&out)
+    );
+    assert_eq!(world.state()["prompt"], "new task");
+    assert_eq!(world.state()["session_id"], "S");
+    let replaced = world
+        .history()
+        .iter()
+        .filter(|e| e["reason"] == "replaced")
+        .count();
+    assert_eq!(replaced, 1, "the old loop's end is in the history");
+}
