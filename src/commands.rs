@@ -91,7 +91,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         ),
     }
-    println!("  task:        {}", render::task_headline(&state.prompt, 3));
+    println!("  task:        {}", indented_task(&state.prompt));
     println!(
         "  iterations:  {}",
         if state.max_iterations == 0 {
@@ -102,8 +102,8 @@ pub fn start(args: StartArgs) -> Result<i32> {
     );
     println!("  done when:   {}", state.completion_signal);
     println!("  continue:    {}", state.continue_signal);
-    if let Some(budget) = render::budget_text(state, clock::now()) {
-        println!("  budget:      {budget}");
+    if let Some(limit) = state.max_duration() {
+        println!("  time limit:  {}", clock::human(limit));
     }
     if let Some(verify) = &state.verify {
         println!(
@@ -222,8 +222,7 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
         store.agent().display_name(),
         if state.paused { " — PAUSED" } else { "" }
     )];
-    let task = render::task_headline(&state.prompt, 3).replace('\n', "\n               ");
-    lines.push(format!("  task:        {task}"));
+    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
     lines.push(format!(
         "  iteration:   {} {}",
         render::iteration_label(state),
@@ -247,6 +246,11 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
     }
     lines.push(format!("  state file:  {}", store.state_path().display()));
     lines.join("\n")
+}
+
+/// The task's first lines, continuation lines aligned under the first.
+fn indented_task(task: &str) -> String {
+    render::task_headline(task, 3).replace('\n', "\n               ")
 }
 
 fn standing_text(state: &LoopState) -> String {
@@ -300,7 +304,7 @@ fn history_line(entry: &HistoryEntry) -> String {
     if let Some(detail) = &entry.detail {
         line.push_str(&format!(" ({detail})"));
     }
-    line
+    line.trim_end().to_string()
 }
 
 /// The command that shows this workspace's loop, by the running binary's absolute path
