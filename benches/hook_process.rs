@@ -12,6 +12,8 @@
 //! this bench), `BENCH_RUNS` (timed runs per scenario, default 300), `BENCH_WARMUP`
 //! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text).
 
+mod support;
+
 use std::fs::{self, File};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
@@ -187,8 +189,8 @@ impl World {
 
     fn scenarios(&self) -> Vec<Scenario> {
         let mut list = Vec::new();
-        let kib_message = prose_message(1024, CONTINUE);
-        let mib_message = prose_message(1024 * 1024, CONTINUE);
+        let kib_message = support::prose_message(1024, CONTINUE);
+        let mib_message = support::prose_message(1024 * 1024, CONTINUE);
         let core = ["--max-iterations", "0", "--no-progress", "0"];
 
         // No state anywhere up the tree: the common case, in every repository.
@@ -244,7 +246,7 @@ impl World {
         });
         list.push(Scenario {
             name: "completion (promise in a 1 KB message)".into(),
-            payload: self.payload("done", &ws, Some(&prose_message(1024, DONE)), None),
+            payload: self.payload("done", &ws, Some(&support::prose_message(1024, DONE)), None),
             restore: Some((text.clone(), state.clone())),
             expect: Expect::Completed,
         });
@@ -433,26 +435,6 @@ impl World {
 
 fn deep(base: &Path, levels: usize) -> PathBuf {
     (0..levels).fold(base.to_path_buf(), |dir, i| dir.join(format!("d{i}")))
-}
-
-/// Markdown-ish prose of about `size` bytes with a fenced block, ending in `tail`.
-fn prose_message(size: usize, tail: &str) -> String {
-    let mut text = String::from(
-        "I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n",
-    );
-    let words = [
-        "the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests",
-        "pass.\n",
-    ];
-    let mut i = 0;
-    while text.len() + tail.len() + 12 < size {
-        text.push_str(words[i % words.len()]);
-        text.push(' ');
-        i += 1;
-    }
-    text.push_str("\n\n");
-    text.push_str(tail);
-    text
 }
 
 /// About 1 MB built to defeat naive matching: 50,000 opening tags sharing one closing

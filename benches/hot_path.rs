@@ -5,6 +5,8 @@
 //!
 //! `cargo bench --bench hot_path` (add a filter after `--`, e.g. `-- signal`).
 
+mod support;
+
 use std::fs::{self, File};
 use std::hint::black_box;
 use std::io::{BufWriter, Write};
@@ -26,26 +28,6 @@ const DONE: &str = "<promise>DONE</promise>";
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
-
-/// Prose of about `size` bytes with a fenced block and inline code, ending in `tail`.
-fn message(size: usize, tail: &str) -> String {
-    let mut text = String::from(
-        "I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n",
-    );
-    let words = [
-        "the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests",
-        "pass.\n",
-    ];
-    let mut i = 0;
-    while text.len() + tail.len() + 12 < size {
-        text.push_str(words[i % words.len()]);
-        text.push(' ');
-        i += 1;
-    }
-    text.push_str("\n\n");
-    text.push_str(tail);
-    text
-}
 
 fn loop_state(no_progress: &str) -> LoopState {
     let flags = RawLoopFlags {
@@ -85,7 +67,7 @@ fn payload(message: &str) -> String {
 fn payload_parsing(c: &mut Criterion) {
     let mut group = c.benchmark_group("payload");
     for (label, size) in [("1KB", KIB), ("1MB", MIB)] {
-        let text = payload(&message(size, CONTINUE));
+        let text = payload(&support::prose_message(size, CONTINUE));
         group.throughput(Throughput::Bytes(text.len() as u64));
         group.bench_with_input(BenchmarkId::new("read+parse", label), &text, |b, text| {
             b.iter(|| {
@@ -102,7 +84,7 @@ fn signal_matcher(c: &mut Criterion) {
     let mut group = c.benchmark_group("signal");
     for (label, size) in [("1KB", KIB), ("1MB", MIB)] {
         for (tag, tail) in [("promise", DONE), ("continue", CONTINUE), ("none", "bye")] {
-            let text = message(size, tail);
+            let text = support::prose_message(size, tail);
             group.throughput(Throughput::Bytes(text.len() as u64));
             group.bench_with_input(
                 BenchmarkId::new(format!("classify/{tag}"), label),
@@ -118,7 +100,7 @@ fn decision(c: &mut Criterion) {
     let mut group = c.benchmark_group("decide");
     let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
     for (label, size) in [("1KB", KIB), ("1MB", MIB)] {
-        let text = message(size, CONTINUE);
+        let text = support::prose_message(size, CONTINUE);
         for brake in ["0", "3"] {
             let state = loop_state(brake);
             group.bench_with_input(
@@ -138,7 +120,7 @@ fn decision(c: &mut Criterion) {
         }
     }
     let state = loop_state("3");
-    let done = message(KIB, DONE);
+    let done = support::prose_message(KIB, DONE);
     group.bench_function("completion/1KB", |b| {
         b.iter(|| {
             let event = StopEvent {
@@ -187,7 +169,7 @@ fn find_state(c: &mut Criterion) {
 fn write_transcript(path: &Path, size: usize) {
     let mut file = BufWriter::new(File::create(path).expect("transcript"));
     let user = json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","content":"x".repeat(900)}]}}).to_string();
-    let last = json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":message(KIB, CONTINUE)}]}}).to_string();
+    let last = json!({"type":"assistant","message":{"role":"assistant","content":[{"type":"text","text":support::prose_message(KIB, CONTINUE)}]}}).to_string();
     let mut written = 0;
     while written + last.len() < size {
         writeln!(file, "{user}").expect("write");

@@ -1,0 +1,23 @@
+//! What both benchmarks build their inputs from, so the in-process and whole-process
+//! figures measure the same messages.
+
+/// Prose of about `size` bytes with a fenced block and inline code (as agents write it),
+/// ending in `tail`.
+pub fn prose_message(size: usize, tail: &str) -> String {
+    let mut text = String::from(
+        "I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n",
+    );
+    let words = [
+        "the", "parser", "now", "keeps", "`inline`", "state", "across", "calls;", "tests",
+        "pass.\n",
+    ];
+    let mut i = 0;
+    while text.len() + tail.len() + 12 < size {
+        text.push_str(words[i % words.len()]);
+        text.push(' ');
+        i += 1;
+    }
+    text.push_str("\n\n");
+    text.push_str(tail);
+    text
+}
