@@ -12,7 +12,7 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::decide::{self, Decision, Outcome, StopEvent, Verification};
 use crate::hook::warn;
-use crate::ownership::{Registry, Standing};
+use crate::ownership::{LoopRecord, Registry, Standing};
 use crate::render;
 use crate::state::LoopState;
 use crate::store::{HistoryEntry, LoadError, Store};
@@ -59,31 +59,26 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
 }
 
 fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<StopOutput, String> {
+    let registry = Registry::open();
+    // Trust is judged on an unlocked read first (every write is an atomic rename, so a
+    // read sees a whole file): a stop of another session, or of a file nobody here
+    // trusts, takes no lock and writes nothing into the workspace.
+    if let Ok(Some(peek)) = store.load() {
+        let (standing, _) = standing(&peek, input, registry.as_ref());
+        if let Some(answer) = answer_if_not_ours(store, &peek, &standing, registry.as_ref()) {
+            return Ok(answer);
+        }
+    }
     let guard = store.lock().map_err(|err| err.to_string())?;
     let Some(mut state) = load_or_set_aside(store, now)? else {
         return Ok(StopOutput::allow(None));
     };
-    let registry = Registry::open();
-    let record = state
-        .loop_id
-        .as_deref()
-        .and_then(|id| registry.as_ref().and_then(|registry| registry.get(id)));
-    let mut claimed = false;
-    match crate::ownership::judge(&state, &input.session_id, record.as_ref()) {
-        Standing::Owner => {}
-        Standing::Claim => {
-            state.session_id = Some(input.session_id.clone());
-            claimed = true;
-        }
-        Standing::OtherSession => return Ok(StopOutput::allow(None)),
-        Standing::Untrusted(why) => {
-            let first = registry
-                .as_ref()
-                .is_some_and(|registry| registry.first_hint(store.state_path(), &state));
-            return Ok(StopOutput::allow(first.then(|| adopt_hint(store, why))));
-        }
+    let (standing, record) = standing(&state, input, registry.as_ref());
+    if let Some(answer) = answer_if_not_ours(store, &state, &standing, registry.as_ref()) {
+        return Ok(answer);
     }
-    if claimed {
+    if standing == Standing::Claim {
+        state.session_id = Some(input.session_id.clone());
         store.save(&state).map_err(|err| err.to_string())?;
         if let (Some(registry), Some(mut record)) = (registry.as_ref(), record) {
             record.session_id = state.session_id.clone();
@@ -138,6 +133,39 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     };
     let step = decide::decide(&current, event, now);
     apply(store, step, input, Some(&result), registry.as_ref(), now)
+}
+
+/// How this stop stands toward `state`, and the user's record of the loop.
+fn standing(
+    state: &LoopState,
+    input: &StopInput,
+    registry: Option<&Registry>,
+) -> (Standing, Option<LoopRecord>) {
+    let record = state
+        .loop_id
+        .as_deref()
+        .and_then(|id| registry.and_then(|registry| registry.get(id)));
+    let standing = crate::ownership::judge(state, &input.session_id, record.as_ref());
+    (standing, record)
+}
+
+/// The answer to a stop whose loop this session must not follow: silence for another
+/// session's loop, the adopt hint (once) for a file nobody here started.
+fn answer_if_not_ours(
+    store: &Store,
+    state: &LoopState,
+    standing: &Standing,
+    registry: Option<&Registry>,
+) -> Option<StopOutput> {
+    match standing {
+        Standing::Owner | Standing::Claim => None,
+        Standing::OtherSession => Some(StopOutput::allow(None)),
+        Standing::Untrusted(why) => {
+            let first =
+                registry.is_some_and(|registry| registry.first_hint(store.state_path(), state));
+            Some(StopOutput::allow(first.then(|| adopt_hint(store, why))))
+        }
+    }
 }
 
 /// Writes what the decision means and builds the answer.
