@@ -15,13 +15,13 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ralph_hook::agent::Agent;
-use ralph_hook::decide::{self, StopEvent};
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal;
-use ralph_hook::state::{LoopState, Origin, StartedBy};
-use ralph_hook::transcript;
-use ralph_hook::wire::{self, StopInput};
-use ralph_hook::workspace;
+use ralph_hook::engine::decide::{self, StopEvent};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal;
+use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::engine::transcript;
+use ralph_hook::engine::workspace;
+use ralph_hook::hook::wire::{self, StopInput};
 use serde_json::json;
 
 const DONE: &str = "<promise>DONE</promise>";

@@ -3,11 +3,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::agent::Agent;
-use ralph_hook::decide::{Continuation, Decision, Outcome, StopEvent, Verification, decide};
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal::Tag;
-use ralph_hook::state::{LoopState, Origin, StartedBy};
-use ralph_hook::wire::StopInput;
+use ralph_hook::engine::decide::{
+    Continuation, Decision, Outcome, StopEvent, Verification, decide,
+};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal::Tag;
+use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::hook::wire::StopInput;
 
 fn fixture_message(text: &str) -> String {
     let input: StopInput = serde_json::from_str(text).expect("fixture parses");

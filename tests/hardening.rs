@@ -19,9 +19,9 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use proptest::prelude::*;
 use ralph_hook::agent::Agent;
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal::{self, Tag};
-use ralph_hook::state::{LastDecision, LoopState, Progress, StartedBy};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal::{self, Tag};
+use ralph_hook::engine::state::{LastDecision, LoopState, Progress, StartedBy};
 use serde_json::Value;
 use support::*;
 
@@ -35,7 +35,7 @@ fn hook(world: &World) -> Command {
         .env("RALPH_HOOK_STATE_DIR", &world.state_dir)
         .env("XDG_STATE_HOME", world.home.join(".local/state"))
         .env_remove("RALPH_HOOK_NOW")
-        .env_remove(ralph_hook::store::PAUSE_AT_ENV)
+        .env_remove(ralph_hook::engine::store::PAUSE_AT_ENV)
         .current_dir(&world.workspace);
     for var in [
         "CODEX_THREAD_ID",
@@ -132,7 +132,7 @@ fn hold_at(world: &World, point: &str, message: &str) -> std::process::Child {
     let payload = codex_stop("S", &world.workspace, Some(message));
     let mut child = hook(world)
         .arg("stop")
-        .env(ralph_hook::store::PAUSE_AT_ENV, point)
+        .env(ralph_hook::engine::store::PAUSE_AT_ENV, point)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -625,8 +625,8 @@ proptest! {
     #[test]
     fn the_no_progress_digest_is_the_digest_of_the_normalised_message(text in "\\PC{0,200}") {
         prop_assert_eq!(
-            ralph_hook::digest::normalized_text_hex(&text),
-            ralph_hook::digest::hex(signal::normalize_whitespace(&text).as_bytes())
+            ralph_hook::engine::digest::normalized_text_hex(&text),
+            ralph_hook::engine::digest::hex(signal::normalize_whitespace(&text).as_bytes())
         );
     }
 

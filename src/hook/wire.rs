@@ -197,13 +197,14 @@ impl PromptOutput {
 mod tests {
     use super::*;
 
-    const CODEX_STOP: &str = include_str!("../tests/fixtures/hosts/codex-0.169.0/stop-first.json");
+    const CODEX_STOP: &str =
+        include_str!("../../tests/fixtures/hosts/codex-0.169.0/stop-first.json");
     const CLAUDE_STOP: &str =
-        include_str!("../tests/fixtures/hosts/claude-2.1.328/stop-continued.json");
+        include_str!("../../tests/fixtures/hosts/claude-2.1.328/stop-continued.json");
     const CODEX_PROMPT: &str =
-        include_str!("../tests/fixtures/hosts/codex-0.169.0/user-prompt-submit.json");
+        include_str!("../../tests/fixtures/hosts/codex-0.169.0/user-prompt-submit.json");
     const CLAUDE_PROMPT: &str =
-        include_str!("../tests/fixtures/hosts/claude-2.1.328/user-prompt-submit.json");
+        include_str!("../../tests/fixtures/hosts/claude-2.1.328/user-prompt-submit.json");
 
     #[test]
     fn real_stop_payloads_of_both_hosts_parse_and_tell_the_host() {

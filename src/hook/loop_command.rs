@@ -2,7 +2,7 @@
 //! Code) out of the user's raw prompt: known flags may stand anywhere, with a bare or a
 //! quoted value; everything else, verbatim, is the task.
 
-use crate::settings::RawLoopFlags;
+use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,6 @@
 use std::time::Duration;
 
 use crate::error::{Error, Result};
-use crate::state::DEFAULT_VERIFY_TIMEOUT_SECS;
 
 /// Iteration cap when none is given (the bash version's default).
 pub const DEFAULT_MAX_ITERATIONS: u32 = 50;
@@ -14,6 +13,8 @@ pub const DEFAULT_PROMISE: &str = "DONE";
 pub const DEFAULT_MAGIC_WORD: &str = "RALPH_AUTO_CONTINUE";
 /// No-progress brake when none is given.
 pub const DEFAULT_NO_PROGRESS: u32 = 3;
+/// The verify timeout when none is given.
+pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 /// The longest verify timeout: the installed Stop hook's own timeout is 600 s, and the
 /// hook needs time left to answer after the command.
 pub const MAX_VERIFY_TIMEOUT_SECS: u64 = 540;
