@@ -11,14 +11,14 @@ use serde_json::json;
 use crate::agent::Agent;
 use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
-use crate::engine::lifecycle::{self, Cancelled, Found, Replace};
-use crate::engine::ownership::{self, Standing};
-use crate::engine::render;
+use crate::engine::history::HistoryEntry;
+use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
+use crate::engine::render::{self, printable};
 use crate::engine::settings::{LoopSettings, RawLoopFlags};
 use crate::engine::state::StartedBy;
-use crate::engine::store::{HistoryEntry, Store};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
+use crate::messages::{say, warn};
 
 /// `ralph-hook start`.
 pub fn start(args: StartArgs) -> Result<i32> {
@@ -56,7 +56,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         .session
         .filter(|s| !s.trim().is_empty())
         .or_else(|| session_from_env(agent));
-    let store = Store::new(&workspace, agent);
+    let store = lifecycle::open_store(&workspace, agent)?;
     let replace = if args.force {
         Replace::Always
     } else {
@@ -71,49 +71,59 @@ pub fn start(args: StartArgs) -> Result<i32> {
         clock::now(),
     )?;
     if settings.uncapped {
-        eprintln!(
-            "ralph-hook: warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop"
+        warn(
+            "warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop",
         );
     }
     for warning in &started.warnings {
-        eprintln!("ralph-hook: warning: {warning}");
+        warn(format!("warning: {warning}"));
     }
     let state = &started.state;
-    println!(
+    say(format!(
         "Started a ralph loop in {} ({}).",
-        workspace.display(),
+        printable(&store.workspace().display().to_string()),
         agent.display_name()
-    );
+    ));
     match &state.session_id {
-        Some(session) => println!("  session:     {session} (only its stops follow the loop)"),
-        None => println!(
+        Some(session) => say(format!(
+            "  session:     {} (only its stops follow the loop)",
+            printable(session)
+        )),
+        None => say(format!(
             "  session:     none yet; the first {} session that stops in this workspace claims it",
             agent.display_name()
-        ),
-    }
-    println!("  task:        {}", render::indented_task(&state.prompt));
-    println!(
+        )),
+    };
+    say(format!("  task:        {}", render::indented_task(&state.prompt)));
+    say(format!(
         "  iterations:  {}",
         if state.max_iterations == 0 {
             "no cap".to_string()
         } else {
             format!("at most {}", state.max_iterations)
         }
-    );
-    println!("  done when:   {}", state.completion_signal);
-    println!("  continue:    {}", state.continue_signal);
+    ));
+    say(format!("  done when:   {}", printable(&state.completion_signal)));
+    say(format!("  continue:    {}", printable(&state.continue_signal)));
     if let Some(limit) = state.max_duration() {
-        println!("  time limit:  {}", clock::human(limit));
+        say(format!("  time limit:  {}", clock::human(limit)));
     }
     if let Some(verify) = &state.verify {
-        println!(
-            "  verify:      {verify} (timeout {}s)",
+        say(format!(
+            "  verify:      {} (timeout {}s)",
+            printable(verify),
             state.verify_timeout_secs
-        );
+        ));
     }
-    println!("  state file:  {}", started.state_path.display());
+    say(format!(
+        "  state file:  {}",
+        printable(&started.state_path.display().to_string())
+    ));
     if let Some(kept) = &started.set_aside {
-        println!("  kept aside:  {}", kept.display());
+        say(format!(
+            "  kept aside:  {}",
+            printable(&kept.display().to_string())
+        ));
     }
     Ok(0)
 }
@@ -124,12 +134,9 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     let found = lifecycle::find(&workspace, args.target.agent)?;
     let now = clock::now();
     if args.json {
-        println!("{}", status_json(&found, now));
+        say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        println!(
-            "{}",
-            render::status_text(&found.store, found.state.as_ref(), now)
-        );
+        say(render::status_text(&found, now));
     }
     Ok(0)
 }
@@ -139,18 +146,18 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
     let workspace = target_workspace(&args)?;
     let found = lifecycle::find(&workspace, args.agent)?;
     match lifecycle::cancel(&found.store, clock::now())? {
-        Cancelled::Removed(state) => println!(
+        Cancelled::Removed(state) => say(format!(
             "Cancelled the ralph loop in {} at iteration {}: {}",
-            workspace.display(),
+            printable(&workspace.display().to_string()),
             render::iteration_label(&state),
-            render::task_headline(&state.prompt, 1)
-        ),
-        Cancelled::Requested(state, path) => println!(
-            "The loop folder is read-only here (the agent's sandbox), so a cancel request for the loop at iteration {} was left in {}; the next stop ends the loop.",
+            printable(&render::task_headline(&state.prompt, 1))
+        )),
+        Cancelled::Requested(state, path) => say(format!(
+            "Your loop folder is read-only here (the agent's sandbox), so a cancel request for the loop at iteration {} was left in {}; the next stop ends the loop.",
             render::iteration_label(&state),
-            path.display()
-        ),
-    }
+            printable(&path.display().to_string())
+        )),
+    };
     Ok(0)
 }
 
@@ -161,15 +168,25 @@ pub fn log(args: ShowArgs) -> Result<i32> {
     let entries = found.store.history()?;
     if args.json {
         for entry in &entries {
-            println!("{}", serde_json::to_string(entry).unwrap_or_default());
+            if !say(render::json_safe(
+                serde_json::to_string(entry).unwrap_or_default(),
+            )) {
+                break;
+            }
         }
         return Ok(0);
     }
     if entries.is_empty() {
-        println!("No history in {}.", found.store.history_path().display());
+        say(format!(
+            "No history of a {} loop in {}.",
+            found.store.agent().display_name(),
+            printable(&found.store.workspace().display().to_string())
+        ));
     }
     for entry in &entries {
-        println!("{}", history_line(entry));
+        if !say(history_line(entry)) {
+            break;
+        }
     }
     Ok(0)
 }
@@ -179,13 +196,21 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
     let workspace = target_workspace(&args)?;
     let found = lifecycle::find(&workspace, args.agent)?;
     let state = lifecycle::adopt(&found.store, clock::now())?;
-    println!(
+    say(format!(
         "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
-        workspace.display(),
+        printable(&workspace.display().to_string()),
         render::iteration_label(&state),
         found.store.agent().display_name()
-    );
-    println!("  task: {}", render::task_headline(&state.prompt, 3));
+    ));
+    say(format!("  task:        {}", render::indented_task(&state.prompt)));
+    say(format!("  done when:   {}", printable(&state.completion_signal)));
+    if let Some(verify) = &state.verify {
+        say(format!(
+            "  verify:      {} (runs in the workspace when the agent claims completion; timeout {}s)",
+            printable(verify),
+            state.verify_timeout_secs
+        ));
+    }
     Ok(0)
 }
 
@@ -194,33 +219,40 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
     let workspace = target_workspace(&args)?;
     let found = lifecycle::find(&workspace, args.agent)?;
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
-    println!(
+    say(format!(
         "{} the ralph loop in {} at iteration {}.",
         if paused { "Paused" } else { "Resumed" },
-        workspace.display(),
+        printable(&workspace.display().to_string()),
         render::iteration_label(&state)
-    );
+    ));
     Ok(0)
 }
 
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
-    let standing = found
-        .state
-        .as_ref()
-        .map(|state| match ownership::judge_from_outside(state) {
-            Standing::Untrusted(_) => "untrusted",
-            Standing::Claim => "unclaimed",
-            Standing::Owner | Standing::OtherSession => "bound",
-        });
+    let state = found.state();
+    let standing = match (&found.record, state) {
+        (None, Some(_)) => Some("untrusted"),
+        (Some(record), _) if record.state.session_id.is_none() => Some("unclaimed"),
+        (Some(_), _) => Some("bound"),
+        (None, None) => None,
+    };
+    let file = found.mirror_check().map(|check| match check {
+        MirrorCheck::Same => json!({"state": "same"}),
+        MirrorCheck::Missing => json!({"state": "missing"}),
+        MirrorCheck::Edited(fields) => json!({"state": "edited", "fields": fields}),
+        MirrorCheck::Unusable(why) => json!({"state": "unusable", "why": why}),
+    });
     json!({
         "workspace": store.workspace(),
         "agent": store.agent(),
         "state_file": store.state_path(),
-        "active": found.state.as_ref().is_some_and(|s| s.active),
+        "record": found.record.as_ref().map(|_| store.record_path()),
+        "active": found.record.is_some(),
         "standing": standing,
-        "elapsed_secs": found.state.as_ref().map(|s| s.elapsed(now).as_secs()),
-        "state": found.state,
+        "state_file_check": file,
+        "elapsed_secs": state.map(|s| s.elapsed(now).as_secs()),
+        "state": state,
         "last_history": store.last_history_entry(),
     })
 }
@@ -233,16 +265,19 @@ fn history_line(entry: &HistoryEntry) -> String {
     };
     let mut line = format!(
         "{}  {:<7} {:<7} {:<7}",
-        entry.at, entry.event, entry.decision, iteration
+        printable(&entry.at),
+        entry.event.as_str(),
+        entry.decision.as_str(),
+        iteration
     );
-    if let Some(tag) = &entry.tag {
-        line.push_str(&format!(" tag={tag}"));
+    if let Some(tag) = entry.tag {
+        line.push_str(&format!(" tag={}", tag.as_str()));
     }
-    if let Some(reason) = &entry.reason {
-        line.push_str(&format!(" reason={reason}"));
+    if let Some(reason) = entry.reason {
+        line.push_str(&format!(" reason={}", reason.as_str()));
     }
     if let Some(detail) = &entry.detail {
-        line.push_str(&format!(" ({detail})"));
+        line.push_str(&format!(" ({})", printable(detail)));
     }
     line.trim_end().to_string()
 }
@@ -286,8 +321,7 @@ fn read_task(args: &StartArgs) -> Result<String> {
                 .map_err(|err| Error::io("read the task from stdin", "-", err))?;
             text
         }
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?,
+        (None, Some(path)) => read_prompt_file(path)?,
         (None, None) => args.words.join(" "),
     };
     if task.trim().is_empty() {
@@ -296,6 +330,28 @@ fn read_task(args: &StartArgs) -> Result<String> {
         ));
     }
     Ok(task.trim_end_matches('\n').to_string())
+}
+
+/// The largest task file read.
+const PROMPT_FILE_CAP: u64 = 16 * 1024 * 1024;
+
+/// Reads `--prompt-file` (a FIFO such as `<(…)` is fine: the user named it), at most
+/// 16 MiB.
+fn read_prompt_file(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path)
+        .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?;
+    let mut text = String::new();
+    file.take(PROMPT_FILE_CAP + 1)
+        .read_to_string(&mut text)
+        .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?;
+    if text.len() as u64 > PROMPT_FILE_CAP {
+        return Err(Error::usage(format!(
+            "--prompt-file {} is over {} MiB",
+            path.display(),
+            PROMPT_FILE_CAP / (1024 * 1024)
+        )));
+    }
+    Ok(text)
 }
 
 fn agent_from_env() -> Option<Agent> {

@@ -5,13 +5,17 @@
 //! - [`decide`]: the pure decision of one stop — start here to see what a stop does.
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
 //! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
-//! - [`store`], [`workspace`]: where a loop lives on disk, locking and atomic writes.
-//! - [`ownership`], [`lifecycle`]: whose stops a loop obeys; start, cancel, pause, adopt.
+//! - [`store`], [`workspace`], [`files`]: where a loop lives on disk (the user's record,
+//!   the workspace's mirror), locking, atomic writes; files opened, never followed.
+//! - [`ownership`], [`lifecycle`], [`history`]: the user's record and whose stops a loop
+//!   obeys; start, end, pause, adopt; the typed history.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`render`]: the words handed to the agent and the user.
 
 pub mod decide;
 pub mod digest;
+pub mod files;
+pub mod history;
 pub mod lifecycle;
 pub mod ownership;
 pub mod render;

@@ -1,21 +1,24 @@
-//! Workspaces: which folder a loop belongs to, and finding its state from any
-//! subdirectory. This runs on every stop in every repository, so it only stats files.
+//! Workspaces: which folder a loop belongs to, finding a stop's loop from any
+//! subdirectory, the sandbox's cancel request, and the one place git runs.
+//!
+//! The stop's search runs on every turn in every repository, so it only stats files.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::agent::Agent;
 use crate::engine::digest;
+use crate::engine::files;
+use crate::engine::ownership::Registry;
+use crate::engine::store::Store;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";
-/// The history file's name, beside the state.
-pub const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
-/// The lock file's name, beside the state.
-pub const LOCK_FILE: &str = "ralph-loop.lock";
 /// A cancel request left in the workspace root by `cancel` when the agent's sandbox
-/// cannot write the state folder; the next stop honours it if it names the loop.
+/// cannot write the user's loop folder; the next stop honours it if it names the loop.
 pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
+/// The largest cancel request read (it holds one loop id).
+const CANCEL_REQUEST_CAP: u64 = 4096;
 
 /// The workspace of `dir`: its git top level (the nearest folder holding `.git`), else
 /// `dir` itself.
@@ -26,9 +29,9 @@ pub fn root_of(dir: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// The folder holding `agent`'s loop files in `workspace`.
-pub fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
-    workspace.join(agent.state_dir_name())
+/// The canonical form of a workspace path (symlinks resolved), the one a record keeps.
+pub fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
+    std::fs::canonicalize(dir)
 }
 
 /// Where `cancel` leaves a request it could not carry out itself.
@@ -36,30 +39,73 @@ pub fn cancel_request_path(workspace: &Path) -> PathBuf {
     workspace.join(CANCEL_REQUEST_FILE)
 }
 
-/// Finds the nearest state file from `cwd` upward, stopping at the git top level (a
-/// state file above the repository belongs to another workspace). Returns the
-/// workspace and the state file path.
-pub fn find_state(cwd: &Path, agent: Agent) -> Option<(PathBuf, PathBuf)> {
+/// The loop id a cancel request in `workspace` names, if there is one. The file is read
+/// like every workspace file: no link followed, no FIFO waited on, at most 4 KiB.
+pub fn read_cancel_request(workspace: &Path) -> Option<String> {
+    let bytes = files::read_path(&cancel_request_path(workspace), CANCEL_REQUEST_CAP, false);
+    match bytes {
+        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).trim().to_string()),
+        Ok(None) => None,
+        // Something unreadable there is still a request of no loop: it gets removed.
+        Err(_) => Some(String::new()),
+    }
+}
+
+/// What a stop found from its `cwd`.
+#[derive(Debug)]
+pub enum Located {
+    /// The user's record of a loop here: the loop to judge.
+    Record(Store),
+    /// Only a state file, with no record of the user's: never obeyed.
+    Mirror(Store),
+}
+
+/// Finds the loop a stop in `cwd` belongs to: walking up from the canonical `cwd` to
+/// the git top level, the nearest folder with a record of the user's wins; failing
+/// that, the nearest state file without one (never obeyed; the stop may say how to
+/// adopt it). A state file in a subfolder never hides the user's loop above it.
+pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> {
+    let cwd = canonical(cwd).ok()?;
+    let mut unrecorded = None;
     for dir in cwd.ancestors() {
-        let candidate = state_dir(dir, agent).join(STATE_FILE);
-        if candidate.symlink_metadata().is_ok() {
-            return Some((dir.to_path_buf(), candidate));
+        let store = Store::new(dir, agent, registry);
+        if store.has_record() {
+            return Some(Located::Record(store));
+        }
+        if unrecorded.is_none() && store.has_mirror() {
+            unrecorded = Some(store);
         }
         if dir.join(".git").symlink_metadata().is_ok() {
-            return None;
+            break;
         }
     }
-    None
+    unrecorded.map(Located::Mirror)
+}
+
+/// True when `workspace` itself is a git repository (`.git` a folder or a gitfile,
+/// never a link): recorded when a loop starts, so git later runs only where the user's
+/// loop is.
+pub fn is_git_repository(workspace: &Path) -> bool {
+    workspace
+        .join(".git")
+        .symlink_metadata()
+        .is_ok_and(|meta| !meta.file_type().is_symlink())
 }
 
 /// Digest of a git workspace's HEAD and status, for the no-progress brake. `None`
 /// when `workspace` is not a git repository or git is not available.
+///
+/// Call it only with the record's workspace of a loop whose record says it is a git
+/// repository. git is kept to that folder (no search above it) and never runs a
+/// command the repository configures (`core.fsmonitor` off).
 pub fn git_digest(workspace: &Path) -> Option<String> {
-    if !workspace.join(".git").exists() {
+    if !is_git_repository(workspace) {
         return None;
     }
     let output = Command::new("git")
         .args([
+            "-c",
+            "core.fsmonitor=false",
             "-c",
             "core.quotePath=false",
             "status",
@@ -69,6 +115,11 @@ pub fn git_digest(workspace: &Path) -> Option<String> {
         ])
         .current_dir(workspace)
         .env("GIT_OPTIONAL_LOCKS", "0")
+        .env("GIT_TERMINAL_PROMPT", "0")
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            workspace.parent().unwrap_or(workspace),
+        )
         .stdin(Stdio::null())
         .stderr(Stdio::null())
         .output()
@@ -81,28 +132,47 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_state_is_found_from_a_deep_subdirectory() {
+    fn a_record_is_found_from_a_deep_subdirectory_past_a_planted_state_file() {
         let temp = tempfile::tempdir().unwrap();
-        let workspace = temp.path();
+        let workspace = canonical(temp.path()).unwrap().join("ws");
+        let registry = Registry::at(&temp.path().join("state"));
+        let record_dir = registry.loop_dir(&workspace, Agent::Codex);
+        fs_err::create_dir_all(&record_dir).unwrap();
+        fs_err::write(record_dir.join("record.json"), "{}").unwrap();
+        let deep = workspace.join("a/b/c");
+        fs_err::create_dir_all(deep.join(".codex")).unwrap();
+        fs_err::write(deep.join(".codex").join(STATE_FILE), "{}").unwrap();
+        match locate(&deep, Agent::Codex, &registry) {
+            Some(Located::Record(store)) => assert_eq!(store.workspace(), workspace),
+            other => panic!("{other:?}"),
+        }
+        assert!(locate(&deep, Agent::Claude, &registry).is_none());
+    }
+
+    #[test]
+    fn a_state_file_without_a_record_is_found_but_only_as_a_mirror() {
+        let temp = tempfile::tempdir().unwrap();
+        let workspace = canonical(temp.path()).unwrap();
         fs_err::create_dir_all(workspace.join(".codex")).unwrap();
         fs_err::write(workspace.join(".codex").join(STATE_FILE), "{}").unwrap();
-        let deep = workspace.join("a/b/c");
-        fs_err::create_dir_all(&deep).unwrap();
-        let (found_ws, found) = find_state(&deep, Agent::Codex).unwrap();
-        assert_eq!(found_ws, workspace);
-        assert_eq!(found, workspace.join(".codex").join(STATE_FILE));
-        assert!(find_state(&deep, Agent::Claude).is_none());
+        let registry = Registry::at(&workspace.join("state"));
+        assert!(matches!(
+            locate(&workspace.join("."), Agent::Codex, &registry),
+            Some(Located::Mirror(_))
+        ));
     }
 
     #[test]
     fn the_search_stops_at_the_git_top_level() {
         let temp = tempfile::tempdir().unwrap();
-        fs_err::create_dir_all(temp.path().join(".codex")).unwrap();
-        fs_err::write(temp.path().join(".codex").join(STATE_FILE), "{}").unwrap();
-        let repo = temp.path().join("repo");
+        let top = canonical(temp.path()).unwrap();
+        fs_err::create_dir_all(top.join(".codex")).unwrap();
+        fs_err::write(top.join(".codex").join(STATE_FILE), "{}").unwrap();
+        let repo = top.join("repo");
         fs_err::create_dir_all(repo.join(".git")).unwrap();
         fs_err::create_dir_all(repo.join("src")).unwrap();
-        assert!(find_state(&repo.join("src"), Agent::Codex).is_none());
+        let registry = Registry::at(&top.join("state"));
+        assert!(locate(&repo.join("src"), Agent::Codex, &registry).is_none());
         assert_eq!(root_of(&repo.join("src")), repo);
     }
 }

@@ -10,7 +10,6 @@ use crate::engine::lifecycle::{self, Cancelled, Replace};
 use crate::engine::render;
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
-use crate::engine::store::Store;
 use crate::engine::workspace;
 use crate::hook::loop_command::{self, LoopCommand};
 use crate::hook::wire::{self, PromptInput, PromptOutput};
@@ -37,7 +36,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         return refuse("the host sent no working directory, so there is no workspace to loop in");
     }
     let workspace = workspace::root_of(&input.cwd);
-    let store = Store::new(&workspace, agent);
+    let store = match lifecycle::open_store(&workspace, agent) {
+        Ok(store) => store,
+        Err(err) => return refuse(&err.to_string()),
+    };
     let now = clock::now();
     match command {
         Err(why) => refuse(&why),
@@ -93,16 +95,16 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             Ok(Cancelled::Removed(state) | Cancelled::Requested(state, _)) => {
                 PromptOutput::refuse(format!(
                     "ralph-loop: cancelled the loop in {} at iteration {} (task: {}).",
-                    workspace.display(),
+                    render::printable(&workspace.display().to_string()),
                     render::iteration_label(&state),
-                    render::task_headline(&state.prompt, 1)
+                    render::printable(&render::task_headline(&state.prompt, 1))
                 ))
             }
             Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
         },
         Ok(LoopCommand::Status) => {
             let text = lifecycle::find(&workspace, Some(agent))
-                .map(|found| render::status_text(&found.store, found.state.as_ref(), now))
+                .map(|found| render::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }
