@@ -511,47 +511,80 @@ fn an_oversized_payload_allows_the_stop() {
 }
 
 #[test]
-fn a_corrupt_state_file_is_moved_aside_and_the_stop_allowed() {
+fn a_corrupt_state_file_nobody_started_is_left_alone_and_the_stop_allowed() {
     for bad in ["{ not json", "{\"active\": true}", "\u{0}\u{1}"] {
         let world = World::new();
         fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
         fs_err::write(world.state_path(), bad).unwrap();
         let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
-        let message = assert_allow_with_message(&out);
-        assert!(message.contains("unusable"), "{message}");
-        assert_eq!(stderr(&out).lines().count(), 1);
-        assert!(!world.state_path().exists());
-        let kept: Vec<_> = fs_err::read_dir(world.workspace.join(".codex"))
+        assert_silent_allow(&out);
+        assert_eq!(stderr(&out), "", "{bad:?}");
+        assert_eq!(fs_err::read_to_string(world.state_path()).unwrap(), bad);
+        let names: Vec<_> = fs_err::read_dir(world.workspace.join(".codex"))
             .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|name| name.starts_with("ralph-loop-state.json.corrupt-"))
+            .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(kept.len(), 1, "the bad file is kept, not deleted");
-        let aside = world.workspace.join(".codex").join(&kept[0]);
-        assert_eq!(fs_err::read_to_string(aside).unwrap(), bad);
+        assert_eq!(names.len(), 1, "nothing was written beside it: {names:?}");
     }
 }
 
 #[test]
+fn a_corrupt_record_is_moved_aside_and_the_stop_allowed() {
+    let world = World::new();
+    world.start("S", &[]);
+    let record = world.loop_dir().join("record.json");
+    fs_err::write(&record, "{ not json").unwrap();
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
+    let message = assert_allow_with_message(&out);
+    assert!(message.contains("unusable"), "{message}");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(!record.exists());
+    let kept: Vec<_> = fs_err::read_dir(world.loop_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("record.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the bad record is kept, not deleted");
+    assert_eq!(fs_err::read_to_string(&kept[0]).unwrap(), "{ not json");
+    // The loop is off; its state file is left for the user, who may adopt it.
+    let hint =
+        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("y"))));
+    assert!(hint.contains("ralph-hook adopt"), "{hint}");
+}
+
+#[test]
 fn a_state_path_that_is_a_directory_or_a_symlink_is_not_followed() {
+    // Nobody's loop: nothing is obeyed, nothing touched.
     let world = World::new();
     fs_err::create_dir_all(world.state_path()).unwrap();
-    assert!(
-        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))))
-            .contains("directory")
-    );
+    assert_silent_allow(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert!(world.state_path().is_dir());
 
     let world = World::new();
     let outside = world.temp.path().join("outside.json");
     let other = World::new();
     other.start("S", &[]);
     fs_err::copy(other.state_path(), &outside).unwrap();
+    let before = fs_err::read_to_string(&outside).unwrap();
     fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
     symlink(&outside, world.state_path()).unwrap();
-    let message =
-        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
-    assert!(message.contains("symlink"), "{message}");
-    assert!(outside.exists(), "the link's target is left alone");
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
+    assert_success(&out);
+    assert_eq!(stdout(&out), "", "a linked file is not a loop to hint about");
+    assert_eq!(fs_err::read_to_string(&outside).unwrap(), before);
+
+    // The user's own loop whose state file became a link: the loop goes on from the
+    // record, and the link is replaced, never written through.
+    let world = World::new();
+    world.start("S", &[]);
+    let target = world.temp.path().join("target.txt");
+    fs_err::write(&target, "keep me").unwrap();
+    fs_err::remove_file(world.state_path()).unwrap();
+    symlink(&target, world.state_path()).unwrap();
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert_eq!(fs_err::read_to_string(&target).unwrap(), "keep me");
+    assert!(!world.state_path().is_symlink());
+    assert_eq!(world.state()["iteration"], 1);
 }
 
 #[test]
@@ -598,7 +631,7 @@ fn the_ralph_loop_stop_entry_point_acts_as_the_codex_stop_hook() {
 // ---- start's own checks ----
 
 #[test]
-fn start_refuses_bad_arguments_with_exit_2_and_writes_nothing() {
+fn start_refuses_bad_arguments_with_exit_64_and_writes_nothing() {
     let world = World::new();
     let ws = world.workspace.to_str().unwrap();
     let missing = world.temp.path().join("missing");
@@ -677,7 +710,7 @@ fn start_refuses_bad_arguments_with_exit_2_and_writes_nothing() {
     ];
     for (args, expected) in cases {
         let out = world.run(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains(expected),
             "{args:?}: {}",
@@ -780,7 +813,8 @@ fn start_in_a_read_only_sandbox_explains_that_the_prompt_hook_starts_loops() {
         "start --workspace '{}' --prompt task",
         world.workspace.display()
     );
-    let Some(out) = run_with_read_only(&world, &world.workspace, &args) else {
+    // The sandbox: the user's state folder (under $HOME) is read-only.
+    let Some(out) = run_with_read_only(&world, &world.state_dir, &args) else {
         return;
     };
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -801,7 +835,7 @@ fn cancel_from_a_sandbox_that_cannot_write_the_loop_folder_ends_the_loop_at_the_
     let world = World::new();
     world.start("S", &[]);
     let args = format!("cancel --workspace '{}'", world.workspace.display());
-    let Some(out) = run_with_read_only(&world, &world.workspace.join(".codex"), &args) else {
+    let Some(out) = run_with_read_only(&world, &world.state_dir, &args) else {
         return;
     };
     assert_success(&out);
@@ -811,8 +845,8 @@ fn cancel_from_a_sandbox_that_cannot_write_the_loop_folder_ends_the_loop_at_the_
         stdout(&out)
     );
     assert!(
-        world.state_path().exists(),
-        "the sandbox could not remove it"
+        world.record().is_some(),
+        "the sandbox could not remove the record"
     );
     let message =
         assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
