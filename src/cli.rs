@@ -11,7 +11,9 @@ use crate::agent::Agent;
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
 #[derive(Debug, Parser)]
 #[command(name = "ralph-hook", version, about, max_term_width = 100)]
-#[command(after_help = "Exit codes: 0 ok, 64 usage error, 65 malformed input file, 1 anything else; the hooks (stop, prompt) always exit 0.")]
+#[command(
+    after_help = "Exit codes: 0 ok, 64 usage error, 65 malformed input file, 1 anything else; the hooks (stop, prompt) always exit 0."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]

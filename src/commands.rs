@@ -94,7 +94,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         )),
     };
-    say(format!("  task:        {}", render::indented_task(&state.prompt)));
+    say(format!(
+        "  task:        {}",
+        render::indented_task(&state.prompt)
+    ));
     say(format!(
         "  iterations:  {}",
         if state.max_iterations == 0 {
@@ -103,8 +106,14 @@ pub fn start(args: StartArgs) -> Result<i32> {
             format!("at most {}", state.max_iterations)
         }
     ));
-    say(format!("  done when:   {}", printable(&state.completion_signal)));
-    say(format!("  continue:    {}", printable(&state.continue_signal)));
+    say(format!(
+        "  done when:   {}",
+        printable(&state.completion_signal)
+    ));
+    say(format!(
+        "  continue:    {}",
+        printable(&state.continue_signal)
+    ));
     if let Some(limit) = state.max_duration() {
         say(format!("  time limit:  {}", clock::human(limit)));
     }
@@ -202,8 +211,14 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
         render::iteration_label(&state),
         found.store.agent().display_name()
     ));
-    say(format!("  task:        {}", render::indented_task(&state.prompt)));
-    say(format!("  done when:   {}", printable(&state.completion_signal)));
+    say(format!(
+        "  task:        {}",
+        render::indented_task(&state.prompt)
+    ));
+    say(format!(
+        "  done when:   {}",
+        printable(&state.completion_signal)
+    ));
     if let Some(verify) = &state.verify {
         say(format!(
             "  verify:      {} (runs in the workspace when the agent claims completion; timeout {}s)",

@@ -17,7 +17,9 @@ pub fn warn(message: impl std::fmt::Display) {
 /// listing can stop early.
 pub fn say(text: impl std::fmt::Display) -> bool {
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{text}").and_then(|()| stdout.flush()).is_ok()
+    writeln!(stdout, "{text}")
+        .and_then(|()| stdout.flush())
+        .is_ok()
 }
 
 /// Prints `text` as is (no prefix, no folding) and a newline on stderr: clap's messages.

@@ -570,7 +570,11 @@ fn a_state_path_that_is_a_directory_or_a_symlink_is_not_followed() {
     symlink(&outside, world.state_path()).unwrap();
     let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
     assert_success(&out);
-    assert_eq!(stdout(&out), "", "a linked file is not a loop to hint about");
+    assert_eq!(
+        stdout(&out),
+        "",
+        "a linked file is not a loop to hint about"
+    );
     assert_eq!(fs_err::read_to_string(&outside).unwrap(), before);
 
     // The user's own loop whose state file became a link: the loop goes on from the

@@ -104,7 +104,11 @@ fn assert_no_temp_files(world: &World) {
             .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
             .filter(|name| name.ends_with(".tmp"))
             .collect();
-        assert!(left.is_empty(), "temp files left behind in {}: {left:?}", dir.display());
+        assert!(
+            left.is_empty(),
+            "temp files left behind in {}: {left:?}",
+            dir.display()
+        );
     }
 }
 
@@ -128,8 +132,8 @@ const PAUSE_POINTS: [(&str, bool); 9] = [
 /// The iteration in the user's record (the authority); the workspace's state file, if
 /// there, must parse too.
 fn iteration_of(world: &World) -> u64 {
-    let text = fs_err::read_to_string(world.loop_dir().join("record.json"))
-        .expect("the record is there");
+    let text =
+        fs_err::read_to_string(world.loop_dir().join("record.json")).expect("the record is there");
     let record: Value = serde_json::from_str(&text)
         .unwrap_or_else(|err| panic!("the record is torn ({err}):\n{text}"));
     if let Ok(mirror) = fs_err::read_to_string(world.state_path()) {
@@ -439,7 +443,10 @@ fn writes_beyond_the_file_size_limit_during_a_stop_allow_it_and_keep_the_state()
         fs_err::read_to_string(world.state_path()).expect("state"),
         before
     );
-    assert_eq!(fs_err::read_to_string(&record).expect("record"), record_before);
+    assert_eq!(
+        fs_err::read_to_string(&record).expect("record"),
+        record_before
+    );
     assert_no_temp_files(&world);
 }
 

@@ -9,9 +9,7 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ralph_hook::engine::decide::{
-    self, Decision, Outcome, Request, Step, StopEvent, Verification,
-};
+use ralph_hook::engine::decide::{self, Decision, Outcome, Request, Step, StopEvent, Verification};
 use ralph_hook::engine::ownership::{Standing, Untrusted};
 use ralph_hook::engine::render;
 use ralph_hook::engine::settings;
@@ -111,8 +109,15 @@ fn check_trust(before: &LoopState, event: &StopEvent<'_>, step: &Step) {
                 "a stop that does not own the loop decided {:?}",
                 step.decision
             );
-            assert_eq!(&step.state, before, "a stop that does not own the loop changed it");
-            assert_eq!(step.request, Request::None, "a stranger took the cancel request");
+            assert_eq!(
+                &step.state, before,
+                "a stop that does not own the loop changed it"
+            );
+            assert_eq!(
+                step.request,
+                Request::None,
+                "a stranger took the cancel request"
+            );
             assert!(!step.claimed);
         }
         Standing::Owner | Standing::Claim => {
@@ -126,8 +131,8 @@ fn check_trust(before: &LoopState, event: &StopEvent<'_>, step: &Step) {
             } else {
                 assert_eq!(step.state.session_id, before.session_id);
             }
-            let names_this_loop = event.cancel_request.is_some()
-                && event.cancel_request == before.loop_id.as_deref();
+            let names_this_loop =
+                event.cancel_request.is_some() && event.cancel_request == before.loop_id.as_deref();
             if names_this_loop {
                 assert_eq!(step.decision, Decision::Finish(Outcome::Cancelled));
                 assert_eq!(step.request, Request::Honoured);

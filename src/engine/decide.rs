@@ -240,7 +240,12 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
 }
 
 /// The owner's stop: paused, signals, budgets, brakes.
-fn decide_owned(state: &LoopState, mut next: LoopState, event: StopEvent<'_>, now: SystemTime) -> Step {
+fn decide_owned(
+    state: &LoopState,
+    mut next: LoopState,
+    event: StopEvent<'_>,
+    now: SystemTime,
+) -> Step {
     let tag = event
         .message
         .map(|message| signal::classify(message, &state.completion_signal, &state.continue_signal))

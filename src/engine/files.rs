@@ -37,7 +37,10 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::NotRegular(what) => {
-                write!(f, "it is {what}, not a regular file; ralph-hook does not follow it")
+                write!(
+                    f,
+                    "it is {what}, not a regular file; ralph-hook does not follow it"
+                )
             }
             ReadError::TooBig { limit } => write!(f, "it is larger than {} KiB", limit / 1024),
             ReadError::Io(err) => write!(f, "{err}"),
@@ -264,8 +267,7 @@ impl Dir {
             return Ok((dir, false));
         }
         #[cfg(unix)]
-        let made = rustix::fs::mkdirat(&self.fd, name, sys::mode(mode))
-            .map_err(io::Error::from);
+        let made = rustix::fs::mkdirat(&self.fd, name, sys::mode(mode)).map_err(io::Error::from);
         #[cfg(not(unix))]
         let made = {
             let _ = mode;
@@ -304,12 +306,7 @@ impl Dir {
 
     #[cfg(unix)]
     fn open_file(&self, name: &str, flags: sys::OFlags, mode: u32) -> io::Result<File> {
-        let fd = rustix::fs::openat(
-            &self.fd,
-            name,
-            sys::base() | flags,
-            sys::mode(mode),
-        )?;
+        let fd = rustix::fs::openat(&self.fd, name, sys::base() | flags, sys::mode(mode))?;
         Ok(File::from(fd))
     }
 
@@ -451,8 +448,8 @@ impl Dir {
     /// `Ok(false)` when there was nothing.
     pub fn remove(&self, name: &str) -> io::Result<bool> {
         #[cfg(unix)]
-        let removed = rustix::fs::unlinkat(&self.fd, name, sys::AtFlags::empty())
-            .map_err(io::Error::from);
+        let removed =
+            rustix::fs::unlinkat(&self.fd, name, sys::AtFlags::empty()).map_err(io::Error::from);
         #[cfg(not(unix))]
         let removed = std::fs::remove_file(self.path.join(name));
         match removed {
@@ -466,8 +463,8 @@ impl Dir {
     /// is gone).
     pub fn remove_empty_dir(&self, name: &str) -> io::Result<bool> {
         #[cfg(unix)]
-        let removed = rustix::fs::unlinkat(&self.fd, name, sys::AtFlags::REMOVEDIR)
-            .map_err(io::Error::from);
+        let removed =
+            rustix::fs::unlinkat(&self.fd, name, sys::AtFlags::REMOVEDIR).map_err(io::Error::from);
         #[cfg(not(unix))]
         let removed = std::fs::remove_dir(self.path.join(name));
         match removed {
@@ -500,8 +497,7 @@ impl Dir {
     pub fn modified(&self, name: &str) -> Option<std::time::SystemTime> {
         #[cfg(unix)]
         {
-            let stat =
-                rustix::fs::statat(&self.fd, name, sys::AtFlags::SYMLINK_NOFOLLOW).ok()?;
+            let stat = rustix::fs::statat(&self.fd, name, sys::AtFlags::SYMLINK_NOFOLLOW).ok()?;
             let secs = u64::try_from(stat.st_mtime).ok()?;
             Some(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs))
         }
@@ -591,7 +587,10 @@ mod tests {
             Err(ReadError::NotRegular("a symlink"))
         ));
         dir.write_atomic("link", b"new", 0o644, None).unwrap();
-        assert_eq!(std::fs::read_to_string(outside.join("f")).unwrap(), "secret");
+        assert_eq!(
+            std::fs::read_to_string(outside.join("f")).unwrap(),
+            "secret"
+        );
         assert!(dir.append("other", b"x", 0o644).is_ok());
     }
 

@@ -106,7 +106,10 @@ pub fn begin(
         }
         Err(LoadError::Unusable(why)) => {
             let kept = store.set_aside_record(&lock, "corrupt", now)?;
-            warn(format!("the loop's record was unusable ({why}); kept as {}", kept.display()));
+            warn(format!(
+                "the loop's record was unusable ({why}); kept as {}",
+                kept.display()
+            ));
         }
         Err(LoadError::Io(err)) => return Err(sandbox_hint(err)),
     }
@@ -123,16 +126,25 @@ pub fn begin(
         workspace: store.workspace().to_path_buf(),
         started_by,
     };
-    let mut record = LoopRecord::new(LoopState::new(settings, origin, now), store.agent(), store.workspace());
+    let mut record = LoopRecord::new(
+        LoopState::new(settings, origin, now),
+        store.agent(),
+        store.workspace(),
+    );
     record.git = workspace::is_git_repository(store.workspace());
     if record.state.no_progress > 0 && record.git {
         record.state.progress.workspace_digest = workspace::git_digest(store.workspace());
     }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
-        warnings.push(format!("{err} (the loop runs from your record; `ralph-hook show` shows it)"));
+        warnings.push(format!(
+            "{err} (the loop runs from your record; `ralph-hook show` shows it)"
+        ));
     }
-    append(store, &HistoryEntry::about(&record.state, Event::Start, Action::Start, now));
+    append(
+        store,
+        &HistoryEntry::about(&record.state, Event::Start, Action::Start, now),
+    );
     Ok(Started {
         state: record.state,
         state_path: store.state_path(),
@@ -210,7 +222,8 @@ pub fn end(
     if let Err(err) = store.remove_mirror(lock, record.created_state_dir) {
         warn(format!("the loop ended, but {err}"));
     }
-    let mut entry = HistoryEntry::about(&last, ending.event, Action::Finish, now).reason(ending.outcome);
+    let mut entry =
+        HistoryEntry::about(&last, ending.event, Action::Finish, now).reason(ending.outcome);
     if let Some(session) = ending.session.as_deref() {
         entry = entry.session(Some(session));
     }
@@ -361,7 +374,13 @@ pub fn cancel(store: &Store, now: SystemTime) -> Result<Cancelled> {
         Err(LoadError::Io(err)) => return Err(err),
     };
     let state = record.state.clone();
-    end(store, &lock, &record, Ending::new(Outcome::Cancelled, Event::Cancel), now)?;
+    end(
+        store,
+        &lock,
+        &record,
+        Ending::new(Outcome::Cancelled, Event::Cancel),
+        now,
+    )?;
     Ok(Cancelled::Removed(state))
 }
 
@@ -427,7 +446,10 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
     } else {
         (Event::Resume, Action::Resume)
     };
-    append(store, &HistoryEntry::about(&record.state, event, action, now));
+    append(
+        store,
+        &HistoryEntry::about(&record.state, event, action, now),
+    );
     Ok(record.state)
 }
 
@@ -447,7 +469,10 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
         Ok(None) => {}
         Err(LoadError::Unusable(why)) => {
             let kept = store.set_aside_record(&lock, "corrupt", now)?;
-            warn(format!("the loop's record was unusable ({why}); kept as {}", kept.display()));
+            warn(format!(
+                "the loop's record was unusable ({why}); kept as {}",
+                kept.display()
+            ));
         }
         Err(LoadError::Io(err)) => return Err(err),
     }
@@ -479,7 +504,10 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
         warn(err);
     }
-    append(store, &HistoryEntry::about(&record.state, Event::Adopt, Action::Adopt, now));
+    append(
+        store,
+        &HistoryEntry::about(&record.state, Event::Adopt, Action::Adopt, now),
+    );
     Ok(record.state)
 }
 

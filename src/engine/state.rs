@@ -11,9 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::settings::{
-    DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS,
-};
+use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
 
 /// The state version this binary writes.
 pub const STATE_VERSION: u32 = 2;

@@ -183,7 +183,11 @@ impl Store {
             Ok(Some(bytes)) => bytes,
             Ok(None) => return Ok(None),
             Err(ReadError::Io(err)) => {
-                return Err(LoadError::Io(Error::io("read the loop's record", &path, err)));
+                return Err(LoadError::Io(Error::io(
+                    "read the loop's record",
+                    &path,
+                    err,
+                )));
             }
             Err(other) => return Err(LoadError::Unusable(other.to_string())),
         };
@@ -256,7 +260,9 @@ impl Store {
             other => Error::Failed(format!("{}: {other}", self.workspace.display())),
         })?;
         if create {
-            workspace.child_or_create(name, MIRROR_DIR_MODE).map_err(fail)
+            workspace
+                .child_or_create(name, MIRROR_DIR_MODE)
+                .map_err(fail)
         } else {
             match workspace.child(name).map_err(fail)? {
                 Some(dir) => Ok((dir, false)),
@@ -314,9 +320,7 @@ impl Store {
         dir.remove(STATE_FILE)
             .map_err(|err| Error::io("remove the loop's state file", self.state_path(), err))?;
         drop(dir);
-        if created_dir
-            && let Ok(workspace) = Dir::open(&self.workspace)
-        {
+        if created_dir && let Ok(workspace) = Dir::open(&self.workspace) {
             let _ = workspace.remove_empty_dir(self.agent.state_dir_name());
         }
         Ok(())
@@ -335,7 +339,12 @@ impl Store {
 
     /// Moves an unusable record aside as `record.json.<label>-<time>`, never deleting
     /// it, and returns the new path.
-    pub fn set_aside_record(&self, _lock: &LockGuard, label: &str, now: SystemTime) -> Result<PathBuf> {
+    pub fn set_aside_record(
+        &self,
+        _lock: &LockGuard,
+        label: &str,
+        now: SystemTime,
+    ) -> Result<PathBuf> {
         let dir = self.open_loop_dir()?;
         set_aside(&dir, RECORD_FILE, label, now)
             .map_err(|err| Error::io("move the unusable record aside", self.record_path(), err))
@@ -343,7 +352,12 @@ impl Store {
 
     /// Moves whatever is at the mirror's place aside as
     /// `ralph-loop-state.json.<label>-<time>` (in the same real folder).
-    pub fn set_aside_mirror(&self, _lock: &LockGuard, label: &str, now: SystemTime) -> Result<PathBuf> {
+    pub fn set_aside_mirror(
+        &self,
+        _lock: &LockGuard,
+        label: &str,
+        now: SystemTime,
+    ) -> Result<PathBuf> {
         let (dir, _) = self.open_mirror_dir(false)?;
         set_aside(&dir, STATE_FILE, label, now)
             .map_err(|err| Error::io("move the old state file aside", self.state_path(), err))

@@ -199,8 +199,7 @@ mod tests {
     #[test]
     fn the_first_line_counts_and_blank_lines_do_not_matter() {
         let file = transcript(&[
-            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"first"}]}}"#
-                .into(),
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"first"}]}}"#.into(),
             String::new(),
             String::new(),
         ]);

@@ -197,22 +197,25 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let pid_file = dir.path().join("pid");
         let mut command = Command::new("sh");
-        command
-            .arg("-c")
-            .arg(format!("sleep 300 & echo $! > {}; wait", pid_file.display()));
+        command.arg("-c").arg(format!(
+            "sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        ));
         {
             use std::os::unix::process::CommandExt;
             command.process_group(0);
         }
-        let child = command.spawn().unwrap();
+        let mut child = command.spawn().unwrap();
+        let pid = child.id();
         let panicked = std::panic::catch_unwind(|| {
-            let _group = GroupGuard(child.id());
+            let _group = GroupGuard(pid);
             while !pid_file.exists() {
                 thread::sleep(Duration::from_millis(5));
             }
             panic!("a panic while the command runs");
         });
         assert!(panicked.is_err());
+        let _ = child.wait();
         let pid = std::fs::read_to_string(&pid_file).unwrap();
         let alive = Command::new("sh")
             .arg("-c")

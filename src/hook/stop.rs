@@ -80,7 +80,10 @@ fn not_followed(store: &Store, input: &StopInput, registry: &Registry) -> StopOu
     };
     match decide::decide(&state, event, clock::now()).decision {
         Decision::NotFollowed(why) => {
-            let key = format!("{}\n{}\n{}", state.created_at, state.prompt, state.completion_signal);
+            let key = format!(
+                "{}\n{}\n{}",
+                state.created_at, state.prompt, state.completion_signal
+            );
             let first = registry.first_hint(&store.state_path(), key.as_bytes());
             StopOutput::allow(first.then(|| adopt_hint(store, why.why())))
         }
@@ -208,10 +211,9 @@ fn apply(
     let session = Some(input.session_id.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
-        Decision::Ignore
-        | Decision::NotFollowed(_)
-        | Decision::Allow
-        | Decision::Verify => Ok(StopOutput::allow(None)),
+        Decision::Ignore | Decision::NotFollowed(_) | Decision::Allow | Decision::Verify => {
+            Ok(StopOutput::allow(None))
+        }
         Decision::Block(how) => {
             record.state = step.state;
             save(store, lock, &mut record)?;
@@ -243,7 +245,9 @@ fn apply(
                 detail,
             };
             let last = lifecycle::end(store, lock, &record, ending, now)?;
-            Ok(StopOutput::allow(Some(render::outcome_message(&last, &outcome))))
+            Ok(StopOutput::allow(Some(render::outcome_message(
+                &last, &outcome,
+            ))))
         }
     }
 }
@@ -265,15 +269,21 @@ fn save(store: &Store, lock: &LockGuard, record: &mut LoopRecord) -> Result<()> 
 
 /// Loads the record; an unusable one is moved aside (never deleted) and reported, and
 /// the loop is off.
-fn load_or_set_aside(store: &Store, lock: &LockGuard, now: SystemTime) -> Result<Option<LoopRecord>> {
+fn load_or_set_aside(
+    store: &Store,
+    lock: &LockGuard,
+    now: SystemTime,
+) -> Result<Option<LoopRecord>> {
     match store.load() {
         Ok(record) => Ok(record),
         Err(LoadError::Io(err)) => Err(err),
         Err(LoadError::Unusable(why)) => {
             let shown = store.record_path();
-            let kept = store.set_aside_record(lock, "corrupt", now).map_err(|err| {
-                Error::Failed(format!("{} is unusable ({why}) and {err}", shown.display()))
-            })?;
+            let kept = store
+                .set_aside_record(lock, "corrupt", now)
+                .map_err(|err| {
+                    Error::Failed(format!("{} is unusable ({why}) and {err}", shown.display()))
+                })?;
             let message = format!(
                 "the loop's record {} is unusable ({why}); it was moved to {} and the loop is off",
                 shown.display(),

@@ -84,7 +84,11 @@ pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
         .map(|agent| match lifecycle::find(workspace, Some(*agent)) {
             Ok(found) => loop_check(&found),
             Err(err) => Check::fail(
-                format!("{} loop in {}: {err}", agent.display_name(), workspace.display()),
+                format!(
+                    "{} loop in {}: {err}",
+                    agent.display_name(),
+                    workspace.display()
+                ),
                 "move the named file away, then start a new loop".to_string(),
             ),
         })
@@ -103,7 +107,9 @@ fn loop_check(found: &Found) -> Check {
                     "{name} loop in {path} is NOT obeyed: {}",
                     ownership::judge_unrecorded(state).why()
                 ),
-                format!("read it (ralph-hook show --workspace {ws}), then: ralph-hook adopt --workspace {ws}"),
+                format!(
+                    "read it (ralph-hook show --workspace {ws}), then: ralph-hook adopt --workspace {ws}"
+                ),
             ),
             Mirror::Unusable(why) => Check::info(format!(
                 "{path} is not a loop ({}); ralph-hook ignores it",
@@ -138,7 +144,9 @@ fn loop_check(found: &Found) -> Check {
                 "{name} loop at iteration {iteration}: {path} was edited ({} differ from your record, which is what runs)",
                 fields.join(", ")
             ),
-            format!("ralph-hook show --workspace {ws}   # the record; the file is rewritten at the next stop"),
+            format!(
+                "ralph-hook show --workspace {ws}   # the record; the file is rewritten at the next stop"
+            ),
         );
     }
     if state.paused {
@@ -483,7 +491,9 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
 
 /// `max_iterations` of a loop state file, when there is one.
 fn loop_max_iterations(workspace: &Path) -> Option<u64> {
-    let record = lifecycle::find(workspace, Some(Agent::Claude)).ok()?.record?;
+    let record = lifecycle::find(workspace, Some(Agent::Claude))
+        .ok()?
+        .record?;
     Some(u64::from(record.state.max_iterations))
 }
 
