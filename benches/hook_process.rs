@@ -40,10 +40,24 @@ enum Expect {
 struct Scenario {
     name: String,
     payload: PathBuf,
-    /// Copied over the state file before every run (untimed), so each run decides the
-    /// same stop.
-    restore: Option<(String, PathBuf)>,
+    /// Copied over the user's record and the state file before every run (untimed), so
+    /// each run decides the same stop.
+    restore: Option<Restore>,
     expect: Expect,
+}
+
+/// The files a loop lives in, as they were right after `start`: the record in the
+/// user's state folder (the authority) and the workspace's state file.
+#[derive(Clone)]
+struct Restore(Vec<(String, PathBuf)>);
+
+impl Restore {
+    fn apply(&self) {
+        for (text, path) in &self.0 {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+    }
 }
 
 struct Figures {
@@ -142,9 +156,9 @@ impl World {
         cmd
     }
 
-    /// A workspace with a running loop bound to the bench session; returns the state
-    /// file's path and its text right after start.
-    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, String, PathBuf) {
+    /// A workspace with a running loop bound to the bench session; returns the
+    /// workspace, what to restore before each run, and the state file's path.
+    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, Restore, PathBuf) {
         let ws = self.root.join(name);
         fs::create_dir_all(&ws).unwrap();
         let mut args = vec![
@@ -161,7 +175,21 @@ impl World {
         assert!(out.status.success(), "start failed: {out:?}");
         let state = ws.join(".codex/ralph-loop-state.json");
         let text = fs::read_to_string(&state).unwrap();
-        (ws, text, state)
+        let record = fs::read_dir(self.state_dir.join("workspaces"))
+            .unwrap()
+            .map(|entry| entry.unwrap().path())
+            .find(|dir| {
+                dir.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("codex-{name}-")))
+            })
+            .expect("the loop's record folder")
+            .join("record.json");
+        let record_text = fs::read_to_string(&record).unwrap();
+        (
+            ws,
+            Restore(vec![(record_text, record), (text, state.clone())]),
+            state,
+        )
     }
 
     fn payload(
@@ -217,23 +245,23 @@ impl World {
         });
 
         // An active loop that blocks.
-        let (ws, text, state) = self.loop_workspace("active", &core);
+        let (ws, text, _) = self.loop_workspace("active", &core);
         list.push(Scenario {
             name: "active loop blocks (1 KB message)".into(),
             payload: self.payload("block", &ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks (1 MB message)".into(),
             payload: self.payload("block-1mb", &ws, Some(&mib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks (1 MB of unclosed tags and backtick runs)".into(),
             payload: self.payload("block-hostile", &ws, Some(&hostile_message()), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         let deep_ws = deep(&ws, 30);
@@ -241,43 +269,43 @@ impl World {
         list.push(Scenario {
             name: "active loop blocks, cwd 30 directories deep".into(),
             payload: self.payload("block-deep", &deep_ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "completion (promise in a 1 KB message)".into(),
             payload: self.payload("done", &ws, Some(&support::prose_message(1024, DONE)), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Completed,
         });
 
         // Defaults (no-progress 3) in a plain folder: the message digest is computed.
-        let (ws, text, state) = self.loop_workspace("defaults", &[]);
+        let (ws, text, _) = self.loop_workspace("defaults", &[]);
         list.push(Scenario {
             name: "active loop blocks, default budgets, not a git repo".into(),
             payload: self.payload("defaults", &ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks, default budgets, 1 MB message".into(),
             payload: self.payload("defaults-1mb", &ws, Some(&mib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
-        // A history file with 100,000 lines.
-        let (ws, text, state) = self.loop_workspace("history", &core);
-        fill_history(&ws.join(".codex/ralph-loop-history.jsonl"), 100_000);
+        // A history file with 100,000 lines (it lives beside the record).
+        let (ws, text, _) = self.loop_workspace("history", &core);
+        fill_history(&text.0[0].1.with_file_name("history.jsonl"), 100_000);
         list.push(Scenario {
             name: "active loop blocks, 100,000-line history".into(),
             payload: self.payload("history", &ws, Some(&kib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
         // The transcript fallback: no last_assistant_message.
-        let (ws, text, state) = self.loop_workspace("transcript", &core);
+        let (ws, text, _) = self.loop_workspace("transcript", &core);
         let small = self.root.join("transcript-small.jsonl");
         write_transcript(&small, 4 * 1024, &kib_message, 0);
         let big = self.root.join("transcript-100mb.jsonl");
@@ -285,13 +313,13 @@ impl World {
         list.push(Scenario {
             name: "transcript fallback, 4 KB transcript".into(),
             payload: self.payload("transcript-small", &ws, None, Some(&small)),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "transcript fallback, 100 MB transcript".into(),
             payload: self.payload("transcript-big", &ws, None, Some(&big)),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         let far = self.root.join("transcript-100mb-far.jsonl");
@@ -299,26 +327,35 @@ impl World {
         list.push(Scenario {
             name: "transcript fallback, 100 MB, last answer 8 MB before the end".into(),
             payload: self.payload("transcript-far", &ws, None, Some(&far)),
-            restore: Some((text, state)),
+            restore: Some(text.clone()),
+            expect: Expect::Block,
+        });
+        // One 16 MiB line without a final newline (was quadratic: seconds).
+        let one_line = self.root.join("transcript-16mib-one-line.jsonl");
+        fs::write(&one_line, "x".repeat(16 * 1024 * 1024)).unwrap();
+        list.push(Scenario {
+            name: "transcript fallback, one 16 MiB line without a newline".into(),
+            payload: self.payload("transcript-one-line", &ws, None, Some(&one_line)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
         // A git workspace with the default no-progress brake: `git status` every stop.
-        let (ws, text, state) = self.loop_workspace("git", &[]);
+        let (ws, text, _) = self.loop_workspace("git", &[]);
         git_repo(&ws, 200);
         list.push(Scenario {
             name: "active loop blocks, git workspace (200 files), no-progress on: runs git status"
                 .into(),
             payload: self.payload("git", &ws, Some(&kib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
         list
     }
 
     fn spawn(&self, scenario: &Scenario, stdout: Stdio) -> std::process::Child {
-        if let Some((text, path)) = &scenario.restore {
-            fs::write(path, text).unwrap();
+        if let Some(restore) = &scenario.restore {
+            restore.apply();
         }
         let mut cmd = self.command();
         cmd.arg("stop")
@@ -380,8 +417,8 @@ impl World {
         let report = self.root.join("time-report.txt");
         let mut peak = None;
         for _ in 0..5 {
-            if let Some((text, path)) = &scenario.restore {
-                fs::write(path, text).unwrap();
+            if let Some(restore) = &scenario.restore {
+                restore.apply();
             }
             let mut cmd = self.command();
             let envs: Vec<_> = cmd
@@ -417,8 +454,8 @@ impl World {
 
     /// One run: spawn to exit.
     fn time_once(&self, scenario: &Scenario) -> Duration {
-        if let Some((text, path)) = &scenario.restore {
-            fs::write(path, text).unwrap();
+        if let Some(restore) = &scenario.restore {
+            restore.apply();
         }
         let mut cmd = self.command();
         cmd.arg("stop")

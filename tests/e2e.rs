@@ -52,3 +52,6 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(terminal_start: codex, claude);
+scenario!(agent_shell_start: claude);
+scenario!(adopt_v1: codex, claude);

@@ -292,11 +292,26 @@ impl World {
         Some(serde_json::from_str(&text).expect("the state file is JSON"))
     }
 
-    /// Every history line, parsed.
+    /// Every history line of the workspace's loops, parsed. The history lives with the
+    /// user's record, so it is read the way a user reads it: `ralph-hook log --json`.
     pub fn history(&self) -> Vec<Value> {
-        let path = self.loop_dir().join("ralph-loop-history.jsonl");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        text.lines()
+        self.history_of(&self.workspace)
+    }
+
+    /// The history of another workspace (or folder).
+    pub fn history_of(&self, workspace: &Path) -> Vec<Value> {
+        let ws = workspace.display().to_string();
+        let log = self.ralph(&[
+            "log",
+            "--json",
+            "--agent",
+            self.client.name(),
+            "--workspace",
+            &ws,
+        ]);
+        assert!(log.success(), "ralph-hook log failed: {}", log.stderr);
+        log.stdout
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("each history line is JSON"))
             .collect()
