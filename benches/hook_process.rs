@@ -10,7 +10,8 @@
 //! Run it with `scripts/bench-hook.sh` or `cargo bench --bench hook_process`.
 //! Environment: `RALPH_HOOK_BIN` (binary to measure; default the one cargo built for
 //! this bench), `BENCH_RUNS` (timed runs per scenario, default 300), `BENCH_WARMUP`
-//! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text).
+//! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text),
+//! `BENCH_SKIP` (skip scenarios whose name contains this text).
 
 mod support;
 
@@ -74,6 +75,7 @@ fn main() {
     let runs = env_number("BENCH_RUNS", 300);
     let warmup = env_number("BENCH_WARMUP", 20);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let skip = std::env::var("BENCH_SKIP").unwrap_or_default();
     // `cargo bench` passes `--bench`; a filter given after `--` also selects scenarios.
     let filter = std::env::args()
         .skip(1)
@@ -97,6 +99,7 @@ fn main() {
     for scenario in scenarios
         .iter()
         .filter(|s| filter.is_empty() || s.name.contains(&filter))
+        .filter(|s| skip.is_empty() || !s.name.contains(&skip))
     {
         world.check(scenario);
         let figures = world.measure(scenario, warmup, runs);
@@ -175,21 +178,22 @@ impl World {
         assert!(out.status.success(), "start failed: {out:?}");
         let state = ws.join(".codex/ralph-loop-state.json");
         let text = fs::read_to_string(&state).unwrap();
+        // A binary from before the record (to compare figures) keeps everything in the
+        // workspace: then there is only the state file to restore.
         let record = fs::read_dir(self.state_dir.join("workspaces"))
-            .unwrap()
+            .into_iter()
+            .flatten()
             .map(|entry| entry.unwrap().path())
             .find(|dir| {
                 dir.file_name()
                     .is_some_and(|n| n.to_string_lossy().starts_with(&format!("codex-{name}-")))
             })
-            .expect("the loop's record folder")
-            .join("record.json");
-        let record_text = fs::read_to_string(&record).unwrap();
-        (
-            ws,
-            Restore(vec![(record_text, record), (text, state.clone())]),
-            state,
-        )
+            .map(|dir| dir.join("record.json"));
+        let mut files = vec![(text, state.clone())];
+        if let Some(record) = record {
+            files.insert(0, (fs::read_to_string(&record).unwrap(), record));
+        }
+        (ws, Restore(files), state)
     }
 
     fn payload(
@@ -296,7 +300,11 @@ impl World {
 
         // A history file with 100,000 lines (it lives beside the record).
         let (ws, text, _) = self.loop_workspace("history", &core);
-        fill_history(&text.0[0].1.with_file_name("history.jsonl"), 100_000);
+        let history = match text.0.as_slice() {
+            [(_, record), _] => record.with_file_name("history.jsonl"),
+            _ => ws.join(".codex/ralph-loop-history.jsonl"),
+        };
+        fill_history(&history, 100_000);
         list.push(Scenario {
             name: "active loop blocks, 100,000-line history".into(),
             payload: self.payload("history", &ws, Some(&kib_message), None),

@@ -924,3 +924,40 @@ fn a_prompt_loop_replaces_an_unclaimed_loop_the_user_started_from_a_terminal() {
         .count();
     assert_eq!(replaced, 1, "the old loop's end is in the history");
 }
+
+#[test]
+fn a_state_file_that_cannot_be_written_does_not_stop_the_users_loop() {
+    let world = World::new();
+    world.start("S", &[]);
+    fs_err::remove_file(world.state_path()).unwrap();
+    fs_err::create_dir_all(world.state_path().join("in-the-way")).unwrap();
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("working")));
+    let reason = assert_block(&out);
+    assert!(reason.contains("iteration 1/50"), "{reason}");
+    assert!(
+        stderr(&out).contains("goes on from your record"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(world.record().unwrap()["state"]["iteration"], 1);
+}
+
+#[test]
+fn start_refuses_a_state_folder_inside_the_workspace() {
+    let world = World::new();
+    let inside = world.workspace.join("state");
+    let out = world
+        .cmd()
+        .env("RALPH_HOOK_STATE_DIR", &inside)
+        .args(["start", "--workspace", world.workspace.to_str().unwrap()])
+        .args(["--prompt", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inside the workspace"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!inside.exists() && !world.state_path().exists());
+}
