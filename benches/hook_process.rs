@@ -160,8 +160,8 @@ impl World {
     }
 
     /// A workspace with a running loop bound to the bench session; returns the
-    /// workspace, what to restore before each run, and the state file's path.
-    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, Restore, PathBuf) {
+    /// workspace and what to restore before each run.
+    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, Restore) {
         let ws = self.root.join(name);
         fs::create_dir_all(&ws).unwrap();
         let mut args = vec![
@@ -189,11 +189,11 @@ impl World {
                     .is_some_and(|n| n.to_string_lossy().starts_with(&format!("codex-{name}-")))
             })
             .map(|dir| dir.join("record.json"));
-        let mut files = vec![(text, state.clone())];
+        let mut files = vec![(text, state)];
         if let Some(record) = record {
             files.insert(0, (fs::read_to_string(&record).unwrap(), record));
         }
-        (ws, Restore(files), state)
+        (ws, Restore(files))
     }
 
     fn payload(
@@ -249,7 +249,7 @@ impl World {
         });
 
         // An active loop that blocks.
-        let (ws, text, _) = self.loop_workspace("active", &core);
+        let (ws, text) = self.loop_workspace("active", &core);
         list.push(Scenario {
             name: "active loop blocks (1 KB message)".into(),
             payload: self.payload("block", &ws, Some(&kib_message), None),
@@ -284,7 +284,7 @@ impl World {
         });
 
         // Defaults (no-progress 3) in a plain folder: the message digest is computed.
-        let (ws, text, _) = self.loop_workspace("defaults", &[]);
+        let (ws, text) = self.loop_workspace("defaults", &[]);
         list.push(Scenario {
             name: "active loop blocks, default budgets, not a git repo".into(),
             payload: self.payload("defaults", &ws, Some(&kib_message), None),
@@ -299,7 +299,7 @@ impl World {
         });
 
         // A history file with 100,000 lines (it lives beside the record).
-        let (ws, text, _) = self.loop_workspace("history", &core);
+        let (ws, text) = self.loop_workspace("history", &core);
         let history = match text.0.as_slice() {
             [(_, record), _] => record.with_file_name("history.jsonl"),
             _ => ws.join(".codex/ralph-loop-history.jsonl"),
@@ -313,7 +313,7 @@ impl World {
         });
 
         // The transcript fallback: no last_assistant_message.
-        let (ws, text, _) = self.loop_workspace("transcript", &core);
+        let (ws, text) = self.loop_workspace("transcript", &core);
         let small = self.root.join("transcript-small.jsonl");
         write_transcript(&small, 4 * 1024, &kib_message, 0);
         let big = self.root.join("transcript-100mb.jsonl");
@@ -349,7 +349,7 @@ impl World {
         });
 
         // A git workspace with the default no-progress brake: `git status` every stop.
-        let (ws, text, _) = self.loop_workspace("git", &[]);
+        let (ws, text) = self.loop_workspace("git", &[]);
         git_repo(&ws, 200);
         list.push(Scenario {
             name: "active loop blocks, git workspace (200 files), no-progress on: runs git status"

@@ -430,7 +430,7 @@ fn malformed_files_stop_everything_with_file_line_and_column() {
         sandbox
             .install(&[])
             .assert()
-            .code(2)
+            .code(65)
             .stderr(predicate::str::contains(expected));
         assert_eq!(
             sandbox.snapshot(),
@@ -451,7 +451,7 @@ fn a_stop_event_that_is_not_an_array_is_refused() {
     sandbox
         .ralph(&["install", "--agent", "codex", "--no-trust"])
         .assert()
-        .code(2)
+        .code(65)
         .stderr(predicate::str::contains("\"Stop\" must be an array"));
     assert_eq!(sandbox.snapshot(), before);
 }
