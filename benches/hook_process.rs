@@ -11,7 +11,10 @@
 //! Environment: `RALPH_HOOK_BIN` (binary to measure; default the one cargo built for
 //! this bench), `BENCH_RUNS` (timed runs per scenario, default 300), `BENCH_WARMUP`
 //! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text),
-//! `BENCH_SKIP` (skip scenarios whose name contains this text).
+//! `BENCH_SKIP` (skip scenarios whose name contains this text), `BENCH_BASE_BIN`
+//! (another build to compare with: each scenario is set up once per binary, in worlds
+//! of their own, and the two are timed run by run in turn, so a busy machine slows both
+//! alike; the table then gives both medians and minimums and their ratios).
 
 mod support;
 
@@ -86,6 +89,14 @@ fn main() {
         .prefix("ralph-hook-bench.")
         .tempdir()
         .expect("temp dir");
+    if let Some(base) = std::env::var_os("BENCH_BASE_BIN").map(PathBuf::from) {
+        let keep = |s: &Scenario| {
+            (filter.is_empty() || s.name.contains(&filter))
+                && (skip.is_empty() || !s.name.contains(&skip))
+        };
+        compare(root.path(), &base, &bin, keep, warmup, runs);
+        return;
+    }
     let world = World::new(root.path(), &bin);
     eprintln!(
         "binary: {} ({} bytes); {runs} runs after {warmup} warm-up runs per scenario",
@@ -112,6 +123,58 @@ fn main() {
             ms(figures.median),
             ms(figures.p95),
             ms(figures.min),
+        );
+    }
+}
+
+/// Times `base` and `bin` on the same scenarios, run by run in turn.
+fn compare(
+    root: &Path,
+    base: &Path,
+    bin: &Path,
+    keep: impl Fn(&Scenario) -> bool,
+    warmup: usize,
+    runs: usize,
+) {
+    let (base_root, new_root) = (root.join("base"), root.join("new"));
+    fs::create_dir_all(&base_root).unwrap();
+    fs::create_dir_all(&new_root).unwrap();
+    let (base_world, new_world) = (World::new(&base_root, base), World::new(&new_root, bin));
+    eprintln!(
+        "comparing {} with {}; {runs} runs each, in turn, after {warmup} warm-up runs",
+        base.display(),
+        bin.display()
+    );
+    println!("| scenario | base median | median | ratio | base min | min | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let pairs = base_world
+        .scenarios()
+        .into_iter()
+        .zip(new_world.scenarios());
+    for (old, new) in pairs.filter(|(old, _)| keep(old)) {
+        base_world.check(&old);
+        new_world.check(&new);
+        let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+        for i in 0..warmup + runs {
+            let (ta, tb) = (base_world.time_once(&old), new_world.time_once(&new));
+            if i >= warmup {
+                a.push(ta);
+                b.push(tb);
+            }
+        }
+        a.sort();
+        b.sort();
+        let median = |v: &[Duration]| v[v.len() / 2];
+        let ratio = |x: Duration, y: Duration| y.as_secs_f64() / x.as_secs_f64();
+        println!(
+            "| {} | {} | {} | {:.2}× | {} | {} | {:.2}× |",
+            new.name,
+            ms(median(&a)),
+            ms(median(&b)),
+            ratio(median(&a), median(&b)),
+            ms(a[0]),
+            ms(b[0]),
+            ratio(a[0], b[0]),
         );
     }
 }
@@ -349,8 +412,12 @@ impl World {
         });
 
         // A git workspace with the default no-progress brake: `git status` every stop.
-        let (ws, text) = self.loop_workspace("git", &[]);
+        // The repository exists before the loop starts: git runs only in a workspace
+        // that was one when its loop began.
+        let ws = self.root.join("git");
+        fs::create_dir_all(&ws).unwrap();
         git_repo(&ws, 200);
+        let (ws, text) = self.loop_workspace("git", &[]);
         list.push(Scenario {
             name: "active loop blocks, git workspace (200 files), no-progress on: runs git status"
                 .into(),

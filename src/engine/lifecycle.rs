@@ -143,6 +143,7 @@ pub fn begin(
     }
     append(
         store,
+        &lock,
         &HistoryEntry::about(&record.state, Event::Start, Action::Start, now),
     );
     Ok(Started {
@@ -233,7 +234,7 @@ pub fn end(
     if let Some(detail) = ending.detail {
         entry = entry.detail(detail);
     }
-    append(store, &entry);
+    append(store, lock, &entry);
     Ok(last)
 }
 
@@ -448,6 +449,7 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
     };
     append(
         store,
+        &lock,
         &HistoryEntry::about(&record.state, event, action, now),
     );
     Ok(record.state)
@@ -506,6 +508,7 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
     }
     append(
         store,
+        &lock,
         &HistoryEntry::about(&record.state, Event::Adopt, Action::Adopt, now),
     );
     Ok(record.state)
@@ -548,8 +551,8 @@ pub fn sandbox_hint(err: Error) -> Error {
 }
 
 /// Appends a history line; a failure is worth a warning, never the operation.
-pub fn append(store: &Store, entry: &HistoryEntry) {
-    if let Err(err) = store.append_history(entry) {
+pub fn append(store: &Store, lock: &LockGuard, entry: &HistoryEntry) {
+    if let Err(err) = store.append_history(lock, entry) {
         warn(err);
     }
 }

@@ -172,6 +172,17 @@ impl Registry {
     /// `<state>/workspaces/<agent>-<name>-<digest>`. The record inside repeats the
     /// workspace, and a record that names another one is not obeyed.
     pub fn loop_dir(&self, workspace: &Path, agent: Agent) -> PathBuf {
+        self.loops_dir()
+            .join(Registry::loop_dir_name(workspace, agent))
+    }
+
+    /// The folder holding every loop folder.
+    pub fn loops_dir(&self) -> PathBuf {
+        self.dir.join("workspaces")
+    }
+
+    /// The name of `agent`'s loop folder for the canonical `workspace`.
+    pub fn loop_dir_name(workspace: &Path, agent: Agent) -> String {
         let name: String = workspace
             .file_name()
             .map(|name| name.to_string_lossy())
@@ -187,9 +198,7 @@ impl Registry {
             .take(32)
             .collect();
         let key = digest::hex(workspace.as_os_str().as_encoded_bytes());
-        self.dir
-            .join("workspaces")
-            .join(format!("{}-{name}-{key}", agent.as_str()))
+        format!("{}-{name}-{key}", agent.as_str())
     }
 
     /// Records that the adopt hint was shown for this file (keyed by its path and

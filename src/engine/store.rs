@@ -79,10 +79,13 @@ pub enum Mirror {
     Found(Box<LoopState>),
 }
 
-/// Holds the loop's lock until dropped; functions that change a loop ask for it.
+/// Holds the loop's lock until dropped; functions that change a loop ask for it. It
+/// keeps the user's loop folder open, so every write under the lock goes through the
+/// same handle.
 #[derive(Debug)]
 pub struct LockGuard {
     _file: File,
+    dir: Dir,
 }
 
 impl Store {
@@ -158,7 +161,7 @@ impl Store {
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(LockGuard { _file: file }),
+                Ok(()) => return Ok(LockGuard { _file: file, dir }),
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(2));
                 }
@@ -217,12 +220,12 @@ impl Store {
     /// Writes the record, then its mirror. A record that cannot be written is an error
     /// (the previous one is intact); a mirror that cannot be written is returned as a
     /// warning, since the record is what runs.
-    pub fn save(&self, _lock: &LockGuard, record: &mut LoopRecord) -> Result<Option<Error>> {
+    pub fn save(&self, lock: &LockGuard, record: &mut LoopRecord) -> Result<Option<Error>> {
         let mirror_dir = self.open_mirror_dir(true);
         if let Ok((_, true)) = &mirror_dir {
             record.created_state_dir = true;
         }
-        self.write_record(record)?;
+        self.write_record(lock, record)?;
         let warning = match mirror_dir {
             Ok((dir, _)) => dir
                 .write_atomic(
@@ -238,11 +241,11 @@ impl Store {
         Ok(warning)
     }
 
-    fn write_record(&self, record: &LoopRecord) -> Result<()> {
-        let dir = self.open_loop_dir()?;
+    fn write_record(&self, lock: &LockGuard, record: &LoopRecord) -> Result<()> {
         let json = serde_json::to_string_pretty(record)
             .map_err(|err| Error::Failed(format!("could not encode the loop's record: {err}")))?;
-        dir.write_atomic(RECORD_FILE, json.as_bytes(), PRIVATE_FILE, Some("save"))
+        lock.dir
+            .write_atomic(RECORD_FILE, json.as_bytes(), PRIVATE_FILE, Some("save"))
             .map_err(|err| Error::io("write the loop state", self.record_path(), err))
     }
 
@@ -327,10 +330,9 @@ impl Store {
     }
 
     /// Removes the record of a loop that ended: from here on no stop obeys it.
-    pub fn remove_record(&self, _lock: &LockGuard) -> Result<()> {
+    pub fn remove_record(&self, lock: &LockGuard) -> Result<()> {
         files::pause_point("remove:before");
-        let dir = self.open_loop_dir()?;
-        let removed = dir.remove(RECORD_FILE);
+        let removed = lock.dir.remove(RECORD_FILE);
         files::pause_point("remove:after");
         removed
             .map(|_| ())
@@ -341,12 +343,11 @@ impl Store {
     /// it, and returns the new path.
     pub fn set_aside_record(
         &self,
-        _lock: &LockGuard,
+        lock: &LockGuard,
         label: &str,
         now: SystemTime,
     ) -> Result<PathBuf> {
-        let dir = self.open_loop_dir()?;
-        set_aside(&dir, RECORD_FILE, label, now)
+        set_aside(&lock.dir, RECORD_FILE, label, now)
             .map_err(|err| Error::io("move the unusable record aside", self.record_path(), err))
     }
 
@@ -365,11 +366,10 @@ impl Store {
 
     /// Removes temp files that a killed writer left behind (older than a minute, so a
     /// write in progress is never touched). Run when a loop starts, not on every stop.
-    pub fn sweep_stale_temp_files(&self, _lock: &LockGuard) {
+    pub fn sweep_stale_temp_files(&self, lock: &LockGuard) {
         let cutoff = SystemTime::now() - Duration::from_secs(60);
         let mirror = self.open_mirror_dir(false).ok().map(|(dir, _)| dir);
-        let record = Dir::open(&self.loop_dir).ok();
-        for dir in [mirror, record].into_iter().flatten() {
+        for dir in mirror.iter().chain([&lock.dir]) {
             for name in dir.names() {
                 let ours = (name.starts_with(".ralph-loop-state.") || name.starts_with(".record."))
                     && name.ends_with(".tmp");
@@ -381,13 +381,13 @@ impl Store {
     }
 
     /// Appends one line to the history.
-    pub fn append_history(&self, entry: &HistoryEntry) -> Result<()> {
+    pub fn append_history(&self, lock: &LockGuard, entry: &HistoryEntry) -> Result<()> {
         let path = self.history_path();
         let mut line = serde_json::to_string(entry)
             .map_err(|err| Error::Failed(format!("could not encode a history line: {err}")))?;
         line.push('\n');
         files::pause_point("history:before-append");
-        self.open_loop_dir()?
+        lock.dir
             .append(HISTORY_FILE, line.as_bytes(), PRIVATE_FILE)
             .map_err(|err| Error::io("append to the loop history", &path, err))
     }

@@ -3,6 +3,7 @@
 //!
 //! The stop's search runs on every turn in every repository, so it only stats files.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -64,16 +65,35 @@ pub enum Located {
 /// the git top level, the nearest folder with a record of the user's wins; failing
 /// that, the nearest state file without one (never obeyed; the stop may say how to
 /// adopt it). A state file in a subfolder never hides the user's loop above it.
+///
+/// The user's loop folders are listed once (one directory read, whatever the depth);
+/// each folder on the way up then costs a lookup in that list and two `stat`s.
 pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> {
     let cwd = canonical(cwd).ok()?;
+    let known: HashSet<String> = std::fs::read_dir(registry.loops_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut unrecorded = None;
     for dir in cwd.ancestors() {
-        let store = Store::new(dir, agent, registry);
-        if store.has_record() {
-            return Some(Located::Record(store));
+        if !known.is_empty() && known.contains(&Registry::loop_dir_name(dir, agent)) {
+            let store = Store::new(dir, agent, registry);
+            if store.has_record() {
+                return Some(Located::Record(store));
+            }
         }
-        if unrecorded.is_none() && store.has_mirror() {
-            unrecorded = Some(store);
+        if unrecorded.is_none()
+            && dir
+                .join(agent.state_dir_name())
+                .join(STATE_FILE)
+                .symlink_metadata()
+                .is_ok()
+        {
+            unrecorded = Some(Store::new(dir, agent, registry));
         }
         if dir.join(".git").symlink_metadata().is_ok() {
             break;

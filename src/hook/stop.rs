@@ -149,6 +149,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         }
         lifecycle::append(
             store,
+            &lock,
             &HistoryEntry::about(&step.state, Event::Claim, Action::Bind, now),
         );
     }
@@ -223,7 +224,7 @@ fn apply(
             if let Some(detail) = verify_detail {
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
             }
-            lifecycle::append(store, &entry);
+            lifecycle::append(store, lock, &entry);
             Ok(StopOutput::block(render::continuation_prompt(
                 &record.state,
                 &how,
@@ -301,7 +302,7 @@ fn load_or_set_aside(
                 tag: None,
                 detail: Some(message.clone()),
             };
-            lifecycle::append(store, &entry);
+            lifecycle::append(store, lock, &entry);
             Err(Error::Failed(message))
         }
     }
