@@ -31,8 +31,32 @@ pub fn root_of(dir: &Path) -> PathBuf {
 }
 
 /// The canonical form of a workspace path (symlinks resolved), the one a record keeps.
+///
+/// On Linux the folder is opened once and its path read back from
+/// `/proc/self/fd` — three system calls however deep it is, where `realpath` reads
+/// every component — falling back to `realpath` when `/proc` cannot say.
 pub fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(target_os = "linux")]
+    if let Some(path) = canonical_from_proc(dir) {
+        return Ok(path);
+    }
     std::fs::canonicalize(dir)
+}
+
+#[cfg(target_os = "linux")]
+fn canonical_from_proc(dir: &Path) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .ok()?;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd())).ok()?;
+    // A folder deleted meanwhile reads back with a " (deleted)" suffix; anything not
+    // absolute is not a path at all (another mount namespace): ask realpath instead.
+    let usable = path.is_absolute() && !path.to_string_lossy().ends_with(" (deleted)");
+    usable.then_some(path)
 }
 
 /// Where `cancel` leaves a request it could not carry out itself.
@@ -180,6 +204,21 @@ mod tests {
             locate(&workspace.join("."), Agent::Codex, &registry),
             Some(Located::Mirror(_))
         ));
+    }
+
+    #[test]
+    fn the_canonical_path_resolves_links_like_realpath() {
+        let temp = tempfile::tempdir().unwrap();
+        let real = temp.path().join("real/deep");
+        fs_err::create_dir_all(&real).unwrap();
+        let link = temp.path().join("link");
+        std::os::unix::fs::symlink(temp.path().join("real"), &link).unwrap();
+        let via_link = link.join("deep");
+        assert_eq!(
+            canonical(&via_link).unwrap(),
+            std::fs::canonicalize(&real).unwrap()
+        );
+        assert!(canonical(&temp.path().join("missing")).is_err());
     }
 
     #[test]
