@@ -16,6 +16,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ralph_hook::agent::Agent;
 use ralph_hook::decide::{self, StopEvent};
+use ralph_hook::fingerprint::Fingerprint;
 use ralph_hook::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::signal;
 use ralph_hook::state::{LoopState, Origin, StartedBy};
@@ -101,6 +102,11 @@ fn decision(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
     for (label, size) in [("1KB", KIB), ("1MB", MIB)] {
         let text = support::prose_message(size, CONTINUE);
+        let look = Fingerprint {
+            digest: "0123456789abcdef".into(),
+            head: "main 0123456789abcdef0123456789abcdef01234567".into(),
+            paths: Vec::new(),
+        };
         for brake in ["0", "3"] {
             let state = loop_state(brake);
             group.bench_with_input(
@@ -110,7 +116,7 @@ fn decision(c: &mut Criterion) {
                     b.iter(|| {
                         let event = StopEvent {
                             message: Some(text),
-                            workspace_digest: Some("0123456789abcdef"),
+                            workspace: Some(&look),
                             verification: None,
                         };
                         decide::decide(black_box(&state), event, now)

@@ -238,6 +238,7 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
     if let Some(verify) = &state.verify {
         lines.push(format!("  verify:      {verify}"));
     }
+    lines.push(format!("  no progress: {}", render::brake_status(state)));
     if let Some(last) = &state.last_decision {
         lines.push(format!(
             "  last stop:   {} at {}: {}",
@@ -280,6 +281,8 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
         "active": found.state.as_ref().is_some_and(|s| s.active),
         "standing": standing,
         "elapsed_secs": found.state.as_ref().map(|s| s.elapsed(now).as_secs()),
+        "unchanged_stops_left": found.state.as_ref().and_then(LoopState::unchanged_stops_left),
+        "repeated_messages_left": found.state.as_ref().and_then(LoopState::repeated_messages_left),
         "state": found.state,
         "last_history": store.last_history_entry(),
     })

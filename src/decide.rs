@@ -8,16 +8,17 @@ use std::time::{Duration, SystemTime};
 
 use crate::clock;
 use crate::digest;
+use crate::fingerprint::Fingerprint;
 use crate::signal::{self, Tag};
-use crate::state::{LastDecision, LoopState};
+use crate::state::{LastChange, LastDecision, LoopState};
 
 /// What a stop brings to the decision.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct StopEvent<'a> {
     /// The assistant's last message, if the host sent it or the transcript had it.
     pub message: Option<&'a str>,
-    /// Digest of the git workspace (HEAD and status), when the brake needs it.
-    pub workspace_digest: Option<&'a str>,
+    /// The git workspace's fingerprint, when the brake needs it.
+    pub workspace: Option<&'a Fingerprint>,
     /// The verify command's result, once it has run for this stop.
     pub verification: Option<&'a Verification>,
 }
@@ -234,8 +235,11 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
     }
 }
 
-/// Updates the no-progress counters with this stop's message and workspace digest.
+/// Updates the no-progress counters with this stop's message and workspace fingerprint;
+/// a changed workspace also records what changed.
 fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
+    let iteration = next.iteration;
+    let at = next.updated_at.clone();
     let progress = &mut next.progress;
     if let Some(message) = event.message {
         let digest = digest::normalized_text_hex(message);
@@ -246,12 +250,22 @@ fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
             progress.same_message_stops = 1;
         }
     }
-    if let Some(digest) = event.workspace_digest {
-        if progress.workspace_digest.as_deref() == Some(digest) {
+    if let Some(look) = event.workspace {
+        if progress.workspace_digest.as_deref() == Some(look.digest.as_str()) {
             progress.unchanged_workspace_stops =
                 progress.unchanged_workspace_stops.saturating_add(1);
         } else {
-            progress.workspace_digest = Some(digest.to_string());
+            if progress.workspace_digest.is_some() {
+                progress.last_change = Some(LastChange {
+                    what: look.change_since(
+                        progress.workspace_head.as_deref(),
+                        &progress.workspace_paths,
+                    ),
+                    iteration,
+                    at,
+                });
+            }
+            progress.remember_workspace(look);
             progress.unchanged_workspace_stops = 0;
         }
     }

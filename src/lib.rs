@@ -16,6 +16,7 @@ pub mod commands;
 pub mod decide;
 pub mod digest;
 pub mod error;
+pub mod fingerprint;
 pub mod hook;
 pub mod install;
 pub mod lifecycle;

@@ -9,6 +9,7 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::decide::{self, Outcome};
 use crate::error::{Error, Result};
+use crate::fingerprint::Fingerprint;
 use crate::ownership::{self, LoopRecord, Registry, Standing};
 use crate::settings::LoopSettings;
 use crate::state::{LoopState, Origin, STATE_VERSION, StartedBy};
@@ -127,8 +128,10 @@ pub fn begin(
         started_by,
     };
     let mut state = LoopState::new(settings, origin, now);
-    if state.no_progress > 0 {
-        state.progress.workspace_digest = workspace::git_digest(store.workspace());
+    if state.no_progress > 0
+        && let Some(look) = Fingerprint::take(store.workspace())
+    {
+        state.progress.remember_workspace(&look);
     }
     store.save(&state).map_err(sandbox_hint)?;
     let mut warnings = Vec::new();

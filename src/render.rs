@@ -62,6 +62,61 @@ pub fn continuation_prompt(
         out.push_str(&format!("\nBudget left: {budget}."));
     }
     out.push_str(&brakes_text(state));
+    out.push_str(&brake_warning(state));
+    out
+}
+
+/// Says so when the very next stop can end the loop for lack of progress, while the
+/// agent can still avoid it.
+fn brake_warning(state: &LoopState) -> String {
+    let mut out = String::new();
+    if state.unchanged_stops_left() == Some(1) {
+        out.push_str(
+            "\nWarning: the next stop that finds the workspace unchanged (no file changed, \
+             nothing staged or committed) ends the loop.",
+        );
+    }
+    if state.repeated_messages_left() == Some(1) {
+        out.push_str(
+            "\nWarning: if your next message is the same as your last one, the loop ends.",
+        );
+    }
+    out
+}
+
+/// Where the no-progress brake stands, in one line for `show`: how many unchanged stops
+/// are left before it ends the loop, and the last change it saw.
+pub fn brake_status(state: &LoopState) -> String {
+    if state.no_progress == 0 {
+        return "off (--no-progress 0)".into();
+    }
+    let mut parts = Vec::new();
+    match state.unchanged_stops_left() {
+        Some(1) => parts.push("the next stop without a change ends the loop".to_string()),
+        Some(left) => parts.push(format!("{left} more stops without a change end the loop")),
+        None => parts.push(format!(
+            "no git workspace to watch; {} identical messages in a row end the loop",
+            state.no_progress
+        )),
+    }
+    if let Some(left) = state.repeated_messages_left()
+        && state.progress.same_message_stops > 1
+    {
+        parts.push(match left {
+            1 => "the same message once more ends it".to_string(),
+            n => format!("the same message {n} more times ends it"),
+        });
+    }
+    let mut out = parts.join("; ");
+    if state.unchanged_stops_left().is_some() {
+        out.push_str(&match &state.progress.last_change {
+            Some(change) => format!(
+                " (last change: {}, iteration {})",
+                change.what, change.iteration
+            ),
+            None => " (no change seen since the loop started)".to_string(),
+        });
+    }
     out
 }
 
@@ -194,8 +249,15 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
             state.no_progress
         ),
         Outcome::UnchangedWorkspace => format!(
-            "no progress: the workspace did not change over {} stops (--no-progress)",
-            state.no_progress
+            "no progress: the workspace did not change over {} stops (--no-progress); {}",
+            state.no_progress,
+            match &state.progress.last_change {
+                Some(change) => format!(
+                    "the last change it saw was {} at iteration {}",
+                    change.what, change.iteration
+                ),
+                None => "it saw no change since the loop started".to_string(),
+            }
         ),
         Outcome::Cancelled => "it was cancelled".to_string(),
         Outcome::Error => "of an error".to_string(),

@@ -175,7 +175,7 @@ impl Store {
             )));
         }
         let mut temp = tempfile::Builder::new()
-            .prefix(".ralph-loop-state.")
+            .prefix(workspace::TEMP_PREFIX)
             .suffix(".tmp")
             .tempfile_in(&self.dir)
             .map_err(|err| Error::io("write the loop state", &self.dir, err))?;
@@ -207,7 +207,7 @@ impl Store {
                 .metadata()
                 .and_then(|meta| meta.modified())
                 .is_ok_and(|modified| modified < cutoff);
-            if name.starts_with(".ralph-loop-state.") && name.ends_with(".tmp") && stale {
+            if name.starts_with(workspace::TEMP_PREFIX) && name.ends_with(".tmp") && stale {
                 let _ = std::fs::remove_file(entry.path());
             }
         }

@@ -2,10 +2,8 @@
 //! subdirectory. This runs on every stop in every repository, so it only stats files.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::agent::Agent;
-use crate::digest;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";
@@ -13,6 +11,8 @@ pub const STATE_FILE: &str = "ralph-loop-state.json";
 pub const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
 /// The lock file's name, beside the state.
 pub const LOCK_FILE: &str = "ralph-loop.lock";
+/// How the state's temp files start, beside the state (they end in `.tmp`).
+pub const TEMP_PREFIX: &str = ".ralph-loop-state.";
 /// A cancel request left in the workspace root by `cancel` when the agent's sandbox
 /// cannot write the state folder; the next stop honours it if it names the loop.
 pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
@@ -50,30 +50,6 @@ pub fn find_state(cwd: &Path, agent: Agent) -> Option<(PathBuf, PathBuf)> {
         }
     }
     None
-}
-
-/// Digest of a git workspace's HEAD and status, for the no-progress brake. `None`
-/// when `workspace` is not a git repository or git is not available.
-pub fn git_digest(workspace: &Path) -> Option<String> {
-    if !workspace.join(".git").exists() {
-        return None;
-    }
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "core.quotePath=false",
-            "status",
-            "--porcelain=v2",
-            "--branch",
-            "--untracked-files=all",
-        ])
-        .current_dir(workspace)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output.status.success().then(|| digest::hex(&output.stdout))
 }
 
 #[cfg(test)]

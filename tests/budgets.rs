@@ -69,30 +69,50 @@ fn identical_messages_trip_the_no_progress_brake() {
     assert!(message.contains("[no_progress_message]"), "{message}");
 }
 
-#[test]
-fn an_unchanged_git_workspace_trips_the_no_progress_brake() {
+/// Runs git in the world's workspace (with the world's home), asserting it worked.
+#[track_caller]
+fn git(world: &World, args: &[&str]) {
+    let status = StdCommand::new("git")
+        .args(args)
+        .current_dir(&world.workspace)
+        .env("HOME", &world.home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@t")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@t")
+        .output()
+        .unwrap();
+    assert!(status.status.success(), "git {args:?}: {status:?}");
+}
+
+/// A world whose workspace is a real git repository with `work.txt` committed.
+fn git_world() -> World {
     let world = World::new();
     fs_err::remove_dir_all(world.workspace.join(".git")).unwrap();
-    let git = |args: &[&str]| {
-        let status = StdCommand::new("git")
-            .args(args)
-            .current_dir(&world.workspace)
-            .env("HOME", &world.home)
-            .env("GIT_AUTHOR_NAME", "t")
-            .env("GIT_AUTHOR_EMAIL", "t@t")
-            .env("GIT_COMMITTER_NAME", "t")
-            .env("GIT_COMMITTER_EMAIL", "t@t")
-            .output()
-            .unwrap();
-        assert!(status.status.success(), "git {args:?}");
-    };
-    git(&["init", "-q"]);
-    fs_err::write(world.workspace.join("a.txt"), "1").unwrap();
-    git(&["add", "a.txt"]);
-    git(&["commit", "-qm", "one"]);
+    git(&world, &["init", "-q"]);
+    fs_err::write(world.workspace.join("work.txt"), "a\n").unwrap();
+    git(&world, &["add", "work.txt"]);
+    git(&world, &["commit", "-qm", "one"]);
+    world
+}
+
+fn append(world: &World, path: &str, text: &str) {
+    use std::io::Write;
+    let mut file = fs_err::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(world.workspace.join(path))
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+#[test]
+fn an_unchanged_git_workspace_trips_the_no_progress_brake() {
+    let world = git_world();
     world.start("S", &["--no-progress", "2"]);
     // A change is progress; two stops without one end the loop.
-    fs_err::write(world.workspace.join("a.txt"), "2").unwrap();
+    fs_err::write(world.workspace.join("work.txt"), "2").unwrap();
     assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("edited a"))));
     assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("thinking"))));
     let message = assert_allow_with_message(&world.stop(&codex_stop(
@@ -101,6 +121,101 @@ fn an_unchanged_git_workspace_trips_the_no_progress_brake() {
         Some("still thinking"),
     )));
     assert!(message.contains("[no_progress_workspace]"), "{message}");
+    assert!(
+        message.contains("the last change it saw was work.txt at iteration 0"),
+        "the outcome names the last change: {message}"
+    );
+}
+
+/// Issue 11: every stop of a loop that appends to the same tracked file is progress.
+#[test]
+fn appending_to_the_same_tracked_file_every_turn_never_trips_the_brake() {
+    let world = git_world();
+    let ws = world.workspace.to_str().unwrap();
+    assert_success(&world.run(&[
+        "start",
+        "--workspace",
+        ws,
+        "--session",
+        "S",
+        "--prompt",
+        "p",
+        "--max-iterations",
+        "10",
+    ]));
+    for i in 1..=8 {
+        append(&world, "work.txt", &format!("{i}\n"));
+        let message = format!("x{i} <ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>");
+        let reason = assert_block(&world.stop(&codex_stop("S", &world.workspace, Some(&message))));
+        assert!(
+            reason.contains(&format!("iteration {i}/10")),
+            "stop {i}: {reason}"
+        );
+        assert!(!reason.contains("Warning"), "stop {i} warned: {reason}");
+    }
+    let history = world.history();
+    assert!(
+        history.iter().all(|h| h["decision"] != "finish"),
+        "{history:#?}"
+    );
+    assert_eq!(world.state()["progress"]["last_change"]["what"], "work.txt");
+}
+
+/// The same for an untracked file the agent keeps editing, and for a turn that only
+/// reads between edits.
+#[test]
+fn editing_an_untracked_file_again_is_progress_and_one_idle_turn_is_not_the_end() {
+    let world = git_world();
+    world.start("S", &[]);
+    let ws = world.workspace.to_str().unwrap();
+    for i in 1..=4 {
+        append(&world, "notes.md", &format!("step {i}\n"));
+        assert_block(&world.stop(&codex_stop(
+            "S",
+            &world.workspace,
+            Some(&format!("step {i}")),
+        )));
+    }
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("only read"))));
+    let show = stdout(&world.run(&["show", "--workspace", ws]));
+    assert!(
+        show.contains(
+            "no progress: 2 more stops without a change end the loop (last change: notes.md, iteration 3)"
+        ),
+        "{show}"
+    );
+    append(&world, "notes.md", "step 5\n");
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("step 5"))));
+    let shown: serde_json::Value =
+        serde_json::from_str(&stdout(&world.run(&["show", "--workspace", ws, "--json"]))).unwrap();
+    assert_eq!(shown["unchanged_stops_left"], 3, "{shown:#}");
+}
+
+#[test]
+fn the_prompt_warns_when_the_next_unchanged_stop_ends_the_loop() {
+    let world = git_world();
+    world.start("S", &[]);
+    let ws = world.workspace.to_str().unwrap();
+    let first = assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("a"))));
+    assert!(!first.contains("Warning"), "{first}");
+    let second = assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("b"))));
+    assert!(
+        second.contains("the next stop that finds the workspace unchanged"),
+        "{second}"
+    );
+    let show = stdout(&world.run(&["show", "--workspace", ws]));
+    assert!(
+        show.contains(
+            "the next stop without a change ends the loop (no change seen since the loop started)"
+        ),
+        "{show}"
+    );
+    let message =
+        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("c"))));
+    assert!(
+        message.contains("it saw no change since the loop started"),
+        "{message}"
+    );
 }
 
 #[test]

@@ -3,7 +3,11 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::agent::Agent;
+use std::path::Path;
+
 use ralph_hook::decide::{Continuation, Decision, Outcome, StopEvent, Verification, decide};
+use ralph_hook::fingerprint::{Fingerprint, PathMark};
+use ralph_hook::render;
 use ralph_hook::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::signal::Tag;
 use ralph_hook::state::{LoopState, Origin, StartedBy};
@@ -210,16 +214,29 @@ fn the_same_message_n_stops_in_a_row_ends_the_loop() {
     }
 }
 
+/// A look at a workspace whose one changed path has this mark.
+fn look(digest: &str, head: &str, path: &str, mark: &str) -> Fingerprint {
+    Fingerprint {
+        digest: digest.into(),
+        head: head.into(),
+        paths: vec![PathMark {
+            path: path.into(),
+            mark: mark.into(),
+            changed_ns: 1,
+        }],
+    }
+}
+
 #[test]
 fn an_unchanged_workspace_over_n_stops_ends_the_loop() {
     let mut state = loop_with(|r| r.no_progress = Some("2".into()));
     state.progress.workspace_digest = Some("d0".into());
-    let digests = ["d1", "d1", "d1"];
+    let d1 = look("d1", "main c1", "work.txt", "m1");
     let mut decisions = Vec::new();
-    for (stop, digest) in digests.iter().enumerate() {
+    for stop in 0..3 {
         let event = StopEvent {
             message: Some(["a", "b", "c"][stop]),
-            workspace_digest: Some(digest),
+            workspace: Some(&d1),
             verification: None,
         };
         let step = decide(&state, event, at(stop as u64));
@@ -235,12 +252,79 @@ fn an_unchanged_workspace_over_n_stops_ends_the_loop() {
 }
 
 #[test]
+fn the_brake_remembers_the_last_change_and_the_prompt_warns_before_it_ends_the_loop() {
+    let mut state = loop_with(|r| r.no_progress = Some("3".into()));
+    state
+        .progress
+        .remember_workspace(&look("d0", "main c1", "work.txt", "m0"));
+    let edited = look("d1", "main c1", "work.txt", "m1");
+    let stop = |state: &LoopState, text: &str, workspace: &Fingerprint, secs: u64| {
+        let event = StopEvent {
+            message: Some(text),
+            workspace: Some(workspace),
+            verification: None,
+        };
+        decide(state, event, at(secs))
+    };
+    let step = stop(&state, "edited", &edited, 1);
+    let change = step.state.progress.last_change.clone().expect("a change");
+    assert_eq!(change.what, "work.txt");
+    assert_eq!(change.iteration, 0);
+    assert_eq!(step.state.unchanged_stops_left(), Some(3));
+    state = step.state;
+    let prompt = |state: &LoopState| {
+        render::continuation_prompt(state, &Continuation::default(), Path::new("/s"), at(9))
+    };
+    for (secs, left) in [(2, 2), (3, 1)] {
+        let step = stop(&state, &format!("reading {secs}"), &edited, secs);
+        assert!(matches!(step.decision, Decision::Block(_)));
+        state = step.state;
+        assert_eq!(state.unchanged_stops_left(), Some(left));
+        assert_eq!(
+            prompt(&state).contains("the next stop that finds the workspace unchanged"),
+            left == 1,
+            "{}",
+            prompt(&state)
+        );
+    }
+    let step = stop(&state, "still reading", &edited, 4);
+    assert_eq!(step.decision, Decision::Finish(Outcome::UnchangedWorkspace));
+    let said = render::outcome_message(&step.state, &Outcome::UnchangedWorkspace);
+    assert!(
+        said.contains("the last change it saw was work.txt at iteration 0"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_commit_is_named_as_the_last_change() {
+    let mut state = loop_with(|r| r.no_progress = Some("3".into()));
+    state
+        .progress
+        .remember_workspace(&look("d0", "main 1111111aaaa", "work.txt", "m0"));
+    let committed = Fingerprint {
+        digest: "d1".into(),
+        head: "main 2222222bbbb".into(),
+        paths: Vec::new(),
+    };
+    let event = StopEvent {
+        message: Some("committed"),
+        workspace: Some(&committed),
+        verification: None,
+    };
+    let step = decide(&state, event, at(1));
+    let change = step.state.progress.last_change.expect("a change");
+    assert_eq!(change.what, "commit 2222222 on main");
+}
+
+#[test]
 fn no_progress_zero_turns_the_brake_off() {
     let mut state = loop_with(|r| r.no_progress = Some("0".into()));
+    let same = look("same", "main c", "a", "m");
     for stop in 0..10 {
         let event = StopEvent {
             message: Some("same"),
-            workspace_digest: Some("same"),
+            workspace: Some(&same),
             verification: None,
         };
         let step = decide(&state, event, at(stop));
@@ -261,7 +345,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
     let passed = Verification::Passed;
     let event = StopEvent {
         message: Some(&done),
-        workspace_digest: None,
+        workspace: None,
         verification: Some(&passed),
     };
     assert_eq!(
@@ -284,7 +368,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
     ] {
         let event = StopEvent {
             message: Some(&done),
-            workspace_digest: None,
+            workspace: None,
             verification: Some(&rejected),
         };
         let step = decide(&state, event, at(1));
@@ -313,7 +397,7 @@ fn a_rejected_completion_at_the_cap_ends_at_the_cap() {
     let done = codex_done();
     let event = StopEvent {
         message: Some(&done),
-        workspace_digest: None,
+        workspace: None,
         verification: Some(&failed),
     };
     assert_eq!(

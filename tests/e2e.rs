@@ -52,3 +52,7 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(same_file_every_turn: codex, claude);
+scenario!(busy_and_reading_turns: codex, claude);
+scenario!(same_answer_every_turn: codex, claude);
+scenario!(idle_workspace: codex, claude);

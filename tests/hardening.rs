@@ -690,6 +690,7 @@ prop_compose! {
                 same_message_stops: progress.1,
                 workspace_digest: progress.2,
                 unchanged_workspace_stops: progress.3,
+                ..Progress::default()
             },
             last_decision: last.map(|(at, decision, why)| LastDecision { at, decision, why }),
         }

@@ -10,6 +10,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use ralph_hook::decide::{self, Decision, Outcome, Step, StopEvent, Verification};
+use ralph_hook::fingerprint::Fingerprint;
 use ralph_hook::render;
 use ralph_hook::settings;
 use ralph_hook::signal::{self, Tag};
@@ -43,9 +44,14 @@ pub fn stop_decision(data: &[u8]) {
         return;
     };
     let now = UNIX_EPOCH + Duration::from_secs(1_774_087_200 + u64::from(selector) * 600);
+    let look = Fingerprint {
+        digest: "0123456789abcdef".into(),
+        head: "main 0123456789abcdef0123456789abcdef01234567".into(),
+        paths: Vec::new(),
+    };
     let event = StopEvent {
         message: message.as_deref(),
-        workspace_digest: (selector & 1 == 1).then_some("0123456789abcdef"),
+        workspace: (selector & 1 == 1).then_some(&look),
         verification: None,
     };
     let step = decide::decide(&state, event, now);

@@ -11,6 +11,7 @@ use std::time::SystemTime;
 use crate::agent::Agent;
 use crate::clock;
 use crate::decide::{self, Decision, Outcome, StopEvent, Verification};
+use crate::fingerprint::Fingerprint;
 use crate::hook::warn;
 use crate::ownership::{LoopRecord, Registry, Standing};
 use crate::render;
@@ -101,12 +102,12 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
             fallback.as_deref()
         }
     };
-    let digest = (state.active && !state.paused && state.no_progress > 0)
-        .then(|| workspace::git_digest(store.workspace()))
+    let look = (state.active && !state.paused && state.no_progress > 0)
+        .then(|| Fingerprint::take(store.workspace()))
         .flatten();
     let event = StopEvent {
         message,
-        workspace_digest: digest.as_deref(),
+        workspace: look.as_ref(),
         verification: None,
     };
     let step = decide::decide(&state, event, now);

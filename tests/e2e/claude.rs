@@ -1,4 +1,4 @@
-//! Driving Claude Code 2.1.328 against the mock with `claude -p`.
+//! Driving Claude Code (2.1.328, now pinned at 2.1.330) against the mock with `claude -p`.
 //!
 //! Measured while writing this harness:
 //! - `ANTHROPIC_BASE_URL` + `ANTHROPIC_API_KEY` (any value) + a temporary `HOME` is all

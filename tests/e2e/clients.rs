@@ -1,6 +1,7 @@
 //! The real clients under test: where `install/e2e-agents.sh` put them, which versions
-//! (read from `install/e2e-agents.env`, the one place they are written), and the
-//! skip-or-fail rule when one is missing.
+//! (read from `install/e2e-agents.env`, the one place they are written, unless
+//! `RALPH_E2E_CODEX_VERSION` / `RALPH_E2E_CLAUDE_VERSION` name others, as
+//! `scripts/e2e-latest.sh` does), and the skip-or-fail rule when one is missing.
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -29,8 +30,21 @@ impl Client {
         }
     }
 
+    /// The version under test: `$RALPH_E2E_<CLIENT>_VERSION` when set (to run the suite
+    /// against another release than the pin), else the pin.
+    pub fn version(self) -> String {
+        let var = match self {
+            Client::Codex => "RALPH_E2E_CODEX_VERSION",
+            Client::Claude => "RALPH_E2E_CLAUDE_VERSION",
+        };
+        match std::env::var(var) {
+            Ok(version) if !version.trim().is_empty() => version.trim().to_string(),
+            _ => self.pinned_version().to_string(),
+        }
+    }
+
     /// The pinned version from `install/e2e-agents.env`.
-    pub fn version(self) -> &'static str {
+    pub fn pinned_version(self) -> &'static str {
         let key = match self {
             Client::Codex => "CODEX_VERSION=",
             Client::Claude => "CLAUDE_VERSION=",
@@ -70,18 +84,18 @@ impl Client {
             .ok()
             .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
             .and_then(|v| v["version"].as_str().map(str::to_string));
+        let version = self.version();
         match found {
-            Some(v) if v == self.version() && bin.exists() => Ok(bin),
+            Some(v) if v == version && bin.exists() => Ok(bin),
             Some(v) => Err(format!(
-                "{} {} not installed ({v} found in {}): run install/e2e-agents.sh",
+                "{} {version} not installed ({v} found in {}): run install/e2e-agents.sh",
                 self.name(),
-                self.version(),
                 dir.display()
             )),
             None => Err(format!(
-                "{} {} not installed: run install/e2e-agents.sh",
+                "{} {version} not installed in {}: run install/e2e-agents.sh",
                 self.name(),
-                self.version()
+                dir.display()
             )),
         }
     }

@@ -6,7 +6,7 @@
 //!   answered by the SSE events `response.created`, `response.output_item.done` (a
 //!   `message` with `output_text`, or a `function_call` to `exec_command`) and
 //!   `response.completed` with a `usage` object.
-//! - Claude Code 2.1.328: `POST /v1/messages` answered by the Messages SSE sequence
+//! - Claude Code 2.1.328 and 2.1.330: `POST /v1/messages` answered by the Messages SSE sequence
 //!   (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`,
 //!   `message_delta`, `message_stop`); a `tool_use` block named `Bash` makes it run a
 //!   command. Requests without `tools` are side calls (title, topic detection): they get

@@ -601,6 +601,226 @@ pub fn start_in_sandbox(client: Client, test: &str) {
     );
 }
 
+/// The user's words that start a loop with default flags, in the client's form.
+fn default_loop_prompt(client: Client, task: &str) -> String {
+    let mark = match client {
+        Client::Codex => "$ralph-loop",
+        Client::Claude => "/ralph-loop",
+    };
+    format!("{mark} {task}")
+}
+
+/// Makes the world's workspace a git repository with `work.txt` committed, as a user's
+/// project is.
+fn git_workspace(world: &World) {
+    for args in [
+        &["init", "-q"][..],
+        &["config", "user.name", "Ralph E2E"],
+        &["config", "user.email", "e2e@example.com"],
+    ] {
+        git(world, args);
+    }
+    std::fs::write(world.workspace.join("work.txt"), "# work\n").unwrap();
+    git(world, &["add", "work.txt"]);
+    git(world, &["commit", "-qm", "start"]);
+}
+
+#[track_caller]
+fn git(world: &World, args: &[&str]) {
+    let mut cmd = world.command("git");
+    cmd.args(args);
+    let run = world.run_recorded(
+        cmd,
+        &format!("git {}", args.join(" ")),
+        super::world::TOOL_DEADLINE,
+    );
+    assert!(run.success(), "git {args:?} failed");
+}
+
+/// A shell command that appends step `i` to the tracked `work.txt`.
+fn append_step(i: usize) -> Reply {
+    command(format!("echo 'step {i}' >> work.txt && tail -n 1 work.txt"))
+}
+
+/// Scenario 12 (issue 11): a real agent's loop with default flags: 12 turns, each a shell
+/// call that edits the same tracked file and a message with the continuation signal, then
+/// the promise. Every turn runs (past Claude Code's default cap of 8 blocks, which
+/// `ralph-hook install` raises in settings.json) and the loop ends `completed`: editing an
+/// already-modified file again is progress.
+pub fn same_file_every_turn(client: Client, test: &str) {
+    let mut script = Vec::new();
+    for i in 1..=12 {
+        script.push(append_step(i));
+        script.push(text(format!("Step {i} is in work.txt. {CONTINUE}")));
+    }
+    script.push(text(format!("All twelve steps are in work.txt. {PROMISE}")));
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    git_workspace(&world);
+    let run = world.run_agent(&default_loop_prompt(
+        client,
+        "Append the twelve steps to work.txt",
+    ));
+    assert_clean_exit(&run);
+    assert_turns(&world, 25);
+    let written = std::fs::read_to_string(world.workspace.join("work.txt")).unwrap();
+    assert_eq!(
+        written.lines().filter(|l| l.starts_with("step ")).count(),
+        12,
+        "the agent's shell did not append every step:\n{written}"
+    );
+    let prompts = hook_prompts(&world);
+    assert_eq!(prompts.len(), 12, "continuation prompts: {prompts:#?}");
+    assert!(
+        prompts.iter().all(|p| !p.contains("Warning")),
+        "a turn that edited work.txt was warned about the brake: {prompts:#?}"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 12, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed", "{history:#?}");
+    assert_eq!(last_stop(&history)["tag"], "promise");
+}
+
+/// Scenario 13 (issue 11): turns as real agents take them: several tool calls in one turn,
+/// and turns that only read between edit turns. The loop goes on; after two reading turns
+/// in a row the continuation prompt warns that the next unchanged stop ends the loop.
+pub fn busy_and_reading_turns(client: Client, test: &str) {
+    let script = vec![
+        // Turn 1: three tool calls, one of them an edit.
+        command("ls -la"),
+        append_step(1),
+        command("cat work.txt"),
+        text(format!("Looked around and wrote step 1. {CONTINUE}")),
+        // Turn 2: reads only.
+        command("cat work.txt && git status --short"),
+        text(format!("Read the file; planning step 2. {CONTINUE}")),
+        // Turn 3: edits again.
+        append_step(2),
+        text(format!("Wrote step 2. {CONTINUE}")),
+        // Turns 4 and 5: read only, twice in a row.
+        command("wc -l work.txt"),
+        text(format!("Counted the lines; step 3 next. {CONTINUE}")),
+        text(format!("Still reviewing before step 3. {CONTINUE}")),
+        // Turn 6: an edit in time, then the promise.
+        append_step(3),
+        text(format!("Step 3 is written; all done. {PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    git_workspace(&world);
+    let run = world.run_agent(&default_loop_prompt(client, "Write three steps carefully"));
+    assert_clean_exit(&run);
+    assert_turns(&world, 13);
+    let prompts = hook_prompts(&world);
+    assert_eq!(prompts.len(), 5, "continuation prompts: {prompts:#?}");
+    let warned: Vec<bool> = prompts
+        .iter()
+        .map(|p| p.contains("the next stop that finds the workspace unchanged"))
+        .collect();
+    assert_eq!(
+        warned,
+        [false, false, false, false, true],
+        "only the prompt after two reading turns in a row warns: {prompts:#?}"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 5, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed", "{history:#?}");
+}
+
+/// What the user sees of how a loop ended: Claude Code shows the Stop hook's
+/// `systemMessage`; `codex exec` does not, so a Codex user reads `ralph-hook log`.
+fn ending_seen_by_user(world: &World, run: &super::proc::Finished) -> String {
+    match world.client {
+        Client::Claude => claude::system_messages(run).join("\n"),
+        Client::Codex => {
+            let log = world.ralph(&["log", "--workspace", &world.workspace.display().to_string()]);
+            assert!(log.success(), "ralph-hook log failed");
+            log.stdout
+        }
+    }
+}
+
+/// Scenario 14 (issue 11): an agent that answers the same message every turn and touches
+/// nothing: the brake ends the loop after 3 stops (the default), and the user sees why.
+pub fn same_answer_every_turn(client: Client, test: &str) {
+    let script = (0..5)
+        .map(|_| text(format!("I am looking into it. {CONTINUE}")))
+        .collect();
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    git_workspace(&world);
+    let run = world.run_agent(&default_loop_prompt(client, "Fix the flaky test"));
+    assert_clean_exit(&run);
+    assert_turns(&world, 3);
+    let prompts = hook_prompts(&world);
+    assert_eq!(prompts.len(), 2, "continuation prompts: {prompts:#?}");
+    assert!(
+        prompts[1].contains("if your next message is the same as your last one, the loop ends"),
+        "the second prompt does not warn about the repeated message:\n{}",
+        prompts[1]
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(
+        last_stop(&history)["reason"],
+        "no_progress_message",
+        "{history:#?}"
+    );
+    let seen = ending_seen_by_user(&world, &run);
+    let expected = match client {
+        Client::Claude => "the same message came back 3 stops in a row",
+        Client::Codex => "reason=no_progress_message",
+    };
+    assert!(
+        seen.contains(expected),
+        "the user is not told why the loop ended (no {expected:?}):\n{seen}"
+    );
+}
+
+/// Scenario 15 (issue 11): an agent that writes a new message every turn but never changes
+/// the workspace: the workspace brake ends the loop after 3 stops, and says it saw no
+/// change. The clients' own files in the workspace are not work.
+pub fn idle_workspace(client: Client, test: &str) {
+    let script = (1..=5)
+        .map(|i| text(format!("Thinking about it, take {i}. {CONTINUE}")))
+        .collect();
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    git_workspace(&world);
+    let run = world.run_agent(&default_loop_prompt(client, "Fix the flaky test"));
+    assert_clean_exit(&run);
+    assert_turns(&world, 3);
+    let prompts = hook_prompts(&world);
+    assert_eq!(prompts.len(), 2, "continuation prompts: {prompts:#?}");
+    assert!(
+        prompts[1].contains("the next stop that finds the workspace unchanged"),
+        "the second prompt does not warn about the brake:\n{}",
+        prompts[1]
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(
+        last_stop(&history)["reason"],
+        "no_progress_workspace",
+        "{history:#?}"
+    );
+    let seen = ending_seen_by_user(&world, &run);
+    let expected = match client {
+        Client::Claude => "the workspace did not change over 3 stops",
+        Client::Codex => "reason=no_progress_workspace",
+    };
+    assert!(
+        seen.contains(expected),
+        "the user is not told why the loop ended (no {expected:?}):\n{seen}"
+    );
+}
+
 /// Releases a mock's held replies when dropped (also while unwinding).
 struct ReleaseOnDrop<'a>(&'a MockServer);
 
