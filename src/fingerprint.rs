@@ -244,20 +244,18 @@ fn is_own_file(path: &[u8]) -> bool {
 
 /// A path for a message: control characters escaped, at most 200 characters.
 fn printable(path: &str) -> String {
-    let mut out: String = path
-        .chars()
-        .flat_map(|c| {
-            let escaped: Vec<char> = if c.is_control() {
-                c.escape_default().collect()
-            } else {
-                vec![c]
-            };
-            escaped
-        })
-        .take(200)
-        .collect();
-    if out.chars().count() == 200 {
-        out.push('…');
+    const MAX: usize = 200;
+    let mut out = String::new();
+    for (count, c) in path.chars().enumerate() {
+        if count == MAX {
+            out.push('…');
+            break;
+        }
+        if c.is_control() {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
     }
     out
 }
@@ -537,6 +535,8 @@ mod tests {
     #[test]
     fn a_path_with_control_characters_is_escaped_in_messages() {
         assert_eq!(printable("a\u{1b}[2Kb\n"), "a\\u{1b}[2Kb\\n");
+        assert_eq!(printable(&"x".repeat(200)), "x".repeat(200));
+        assert_eq!(printable(&"x".repeat(201)), format!("{}…", "x".repeat(200)));
     }
 
     #[test]
