@@ -14,7 +14,7 @@ use crate::clock;
 use crate::engine::lifecycle::{self, Cancelled, Found, Replace};
 use crate::engine::ownership::{self, Standing};
 use crate::engine::render;
-use crate::engine::settings::{LoopSettings, RawLoopFlags};
+use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
 use crate::engine::store::{HistoryEntry, Store};
 use crate::engine::workspace;
@@ -41,16 +41,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         None => default_workspace()?,
     };
     let task = read_task(&args)?;
-    let raw = RawLoopFlags {
-        max_iterations: args.max_iterations,
-        completion_promise: args.completion_promise,
-        magic_word: args.magic_word,
-        max_duration: args.max_duration,
-        no_progress: args.no_progress,
-        verify: args.verify,
-        verify_timeout: args.verify_timeout,
-    };
-    let settings = LoopSettings::parse(&task, &raw)?;
+    let settings = LoopSettings::parse(&task, &args.flags)?;
     let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
     let session = args
         .session
