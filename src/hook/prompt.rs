@@ -29,6 +29,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             return PromptOutput::default();
         }
     };
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::PROMPT_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook prompt`; fix the event in hooks.json or settings.json",
+        );
+        return PromptOutput::default();
+    }
     let Some(command) = loop_command::parse(&input.prompt) else {
         return PromptOutput::default();
     };

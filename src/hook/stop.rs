@@ -40,6 +40,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     };
     // The raw payload can be megabytes; the parsed copy is all that is needed from here.
     drop(text);
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::STOP_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook stop`; fix the event in hooks.json or settings.json",
+        );
+        return StopOutput::allow(None);
+    }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     if input.cwd.as_os_str().is_empty() {
         return StopOutput::allow(None);
