@@ -1,4 +1,4 @@
-//! The scenarios of issue 4, each a function of the client it runs against. `tests/e2e.rs`
+//! The scenarios of issue 4, each a function of the client it runs against. `tests/it/e2e.rs`
 //! turns each into one test per client.
 //!
 //! Assertions are about what the user depends on: how many turns the model got, what it

@@ -134,7 +134,7 @@ impl World {
 /// A Codex Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+        "../../fixtures/hosts/codex-0.169.0/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -146,7 +146,7 @@ pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A Claude Code Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/claude-2.1.328/stop-first.json"
+        "../../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -158,8 +158,8 @@ pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A UserPromptSubmit payload of `host` ("codex" or "claude") with this prompt text.
 pub fn prompt_payload(host: &str, session: &str, cwd: &Path, prompt: &str) -> Value {
     let fixture = match host {
-        "codex" => include_str!("../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
-        _ => include_str!("../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
+        "codex" => include_str!("../../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
+        _ => include_str!("../../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
     };
     let mut payload: Value = serde_json::from_str(fixture).expect("fixture");
     payload["session_id"] = json!(session);
@@ -244,13 +244,13 @@ impl HookSchema {
             HookSchema::Stop => (
                 &STOP,
                 include_str!(
-                    "../fixtures/hosts/codex-0.169.0/schemas/stop.command.output.schema.json"
+                    "../../fixtures/hosts/codex-0.169.0/schemas/stop.command.output.schema.json"
                 ),
             ),
             HookSchema::Prompt => (
                 &PROMPT,
                 include_str!(
-                    "../fixtures/hosts/codex-0.169.0/schemas/user-prompt-submit.command.output.schema.json"
+                    "../../fixtures/hosts/codex-0.169.0/schemas/user-prompt-submit.command.output.schema.json"
                 ),
             ),
         };
