@@ -69,6 +69,7 @@ pub struct WorkspaceArgs {
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Which workspace and host.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Print JSON for scripts instead of text.
@@ -130,6 +131,6 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
 pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
     args.first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .and_then(|path| path.file_name().map(ToOwned::to_owned))
         .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
 }

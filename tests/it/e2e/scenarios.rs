@@ -255,7 +255,7 @@ pub fn cancel(client: Client, test: &str) {
         .mock
         .turns()
         .get(2)
-        .map(|t| t.text())
+        .map(super::mock::Request::text)
         .unwrap_or_default();
     assert!(
         output.contains("cancel-exit=0"),
