@@ -269,7 +269,7 @@ fn uninstall_after_user_edits_removes_only_ralph_hooks_entries() {
     assert_eq!(read(&config), "model = \"o3\"\n");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&read(&settings_path)).unwrap(),
-        serde_json::json!({"hooks": {}, "model": "opus"})
+        serde_json::json!({"model": "opus"})
     );
     assert!(!sandbox.codex().join("hooks/ralph-hook").exists());
     assert!(!sandbox.codex().join("skills/ralph-loop").exists());
@@ -374,8 +374,9 @@ fn tricky_config_toml_files_are_edited_and_restored_exactly() {
         let input = std::fs::read(case.join("in.toml")).unwrap();
         std::fs::create_dir_all(sandbox.codex()).unwrap();
         std::fs::write(&config, &input).unwrap();
+        // Some cases switch hooks off; the flag lets install switch them on.
         sandbox
-            .ralph(&["install", "--agent", "codex", "--no-trust"])
+            .ralph(&["install", "--agent", "codex", "--no-trust", "--enable-hooks"])
             .assert()
             .success();
         assert_eq!(
