@@ -543,7 +543,16 @@ fn plan_codex_removal(
         // toml_edit adds a final newline the user's file did not have).
         None if doc.to_string() == untouched => Some(before.clone()),
         None if created && doc.to_string().trim().is_empty() => None,
-        None => Some(config_toml::render(&doc, &before)),
+        None => {
+            let text = config_toml::render(&doc, &before);
+            // Blank lines at the top of a file install created are what its own
+            // tables left behind.
+            Some(if created {
+                text.trim_start_matches(['\r', '\n']).to_owned()
+            } else {
+                text
+            })
+        }
     };
     if moved > 0 {
         notes.push(format!(

@@ -171,6 +171,26 @@ fn groups_mut(item: &mut Item) -> Option<Vec<&mut dyn TableLike>> {
     }
 }
 
+/// The document position of the last `[[hooks.<event>]]` or `[[hooks.<event>.hooks]]`
+/// table, if any has one.
+fn last_hook_table_position(hooks: &dyn TableLike) -> Option<isize> {
+    hooks
+        .iter()
+        .filter(|(key, _)| *key != STATE)
+        .filter_map(|(_, item)| item.as_array_of_tables())
+        .flat_map(|groups| groups.iter())
+        .flat_map(|group| {
+            let nested = group
+                .get("hooks")
+                .and_then(Item::as_array_of_tables)
+                .into_iter()
+                .flat_map(|handlers| handlers.iter().map(Table::position));
+            std::iter::once(group.position()).chain(nested)
+        })
+        .flatten()
+        .max()
+}
+
 fn len(item: &Item) -> usize {
     match item {
         Item::ArrayOfTables(array) => array.len(),
@@ -336,6 +356,12 @@ impl HookTable for TomlHooks<'_> {
             handlers.push(handler);
             let mut group = Table::new();
             group.insert("hooks", Item::ArrayOfTables(handlers));
+            if !hooks.contains_key(event.json_name()) {
+                // A new event goes right after the user's hook tables, not after
+                // whatever follows them (toml_edit places a table without a position
+                // after the last table it visited before it).
+                group.set_position(last_hook_table_position(hooks));
+            }
             let groups = hooks
                 .entry(event.json_name())
                 .or_insert_with(|| Item::ArrayOfTables(ArrayOfTables::new()));
