@@ -380,7 +380,13 @@ fn tricky_config_toml_files_are_edited_and_restored_exactly() {
         std::fs::write(&config, &input).unwrap();
         // Some cases switch hooks off; the flag lets install switch them on.
         sandbox
-            .ralph(&["install", "--agent", "codex", "--no-trust", "--enable-hooks"])
+            .ralph(&[
+                "install",
+                "--agent",
+                "codex",
+                "--no-trust",
+                "--enable-hooks",
+            ])
             .assert()
             .success();
         assert_eq!(
@@ -890,7 +896,9 @@ fn trust_as_codex_does(codex: &Path, home: &Path, command: &str) -> String {
     let (key, _, hash) = HookList::get(codex, home).hook(command);
     let config = home.join("config.toml");
     let mut text = std::fs::read_to_string(&config).unwrap_or_default();
-    text.push_str(&format!("\n[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\"\n"));
+    text.push_str(&format!(
+        "\n[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\"\n"
+    ));
     std::fs::write(&config, text).expect("write config.toml");
     assert_eq!(HookList::get(codex, home).hook(command).1, "trusted");
     key
@@ -948,8 +956,14 @@ fn uninstall_moves_the_trust_of_hooks_added_after_ours_with_them() {
         )
     );
     let value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
-    assert_eq!(value["hooks"]["Stop"][0]["hooks"][0]["command"], "/opt/a/notify");
-    assert_eq!(value["hooks"]["Stop"][1]["hooks"][0]["command"], "/opt/b/audit");
+    assert_eq!(
+        value["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/opt/a/notify"
+    );
+    assert_eq!(
+        value["hooks"]["Stop"][1]["hooks"][0]["command"],
+        "/opt/b/audit"
+    );
 }
 
 #[test]
@@ -980,7 +994,10 @@ fn install_moves_the_trust_of_a_hook_after_a_duplicate_it_removes() {
         .assert()
         .success();
     let value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
-    assert_eq!(value["hooks"]["Stop"][1]["hooks"][0]["command"], "/opt/a/notify");
+    assert_eq!(
+        value["hooks"]["Stop"][1]["hooks"][0]["command"],
+        "/opt/a/notify"
+    );
     assert_eq!(value["hooks"]["Stop"].as_array().unwrap().len(), 2);
     assert_eq!(
         read(&config),
@@ -999,10 +1016,18 @@ fn the_real_codex_still_trusts_a_hook_added_after_ours_once_ralph_hook_is_uninst
     let home = sandbox.codex();
     std::fs::create_dir_all(&home).unwrap();
     sandbox
-        .ralph(&["install", "--agent", "codex", "--codex-bin", codex.to_str().unwrap()])
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("codex app-server confirms they are trusted"));
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
     append_stop_group(&home.join("hooks.json"), "/opt/other-tool/stop-hook");
     let key = trust_as_codex_does(&codex, &home, "/opt/other-tool/stop-hook");
     assert!(key.ends_with("hooks.json:stop:1:0"), "{key}");
@@ -1026,7 +1051,13 @@ fn doctor_names_a_hook_whose_trust_stayed_behind_when_it_moved() {
     let sandbox = Sandbox::new();
     let home = sandbox.codex();
     sandbox
-        .ralph(&["install", "--agent", "codex", "--codex-bin", codex.to_str().unwrap()])
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
         .assert()
         .success();
     let hooks = home.join("hooks.json");
@@ -1051,7 +1082,10 @@ fn doctor_names_a_hook_whose_trust_stayed_behind_when_it_moved() {
         )),
         "{stdout}"
     );
-    assert!(stdout.contains("✓ Codex trusts ralph-hook's 2 handler(s)"), "{stdout}");
+    assert!(
+        stdout.contains("✓ Codex trusts ralph-hook's 2 handler(s)"),
+        "{stdout}"
+    );
 }
 
 #[test]
@@ -1107,10 +1141,18 @@ fn the_real_codex_trusts_inline_hooks_without_a_warning_and_keeps_the_users_trus
     );
     trust_as_codex_does(&codex, &home, "/opt/mine/stop");
     sandbox
-        .ralph(&["install", "--agent", "codex", "--codex-bin", codex.to_str().unwrap()])
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("codex app-server confirms they are trusted"));
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
     assert!(!home.join("hooks.json").exists());
     let list = HookList::get(&codex, &home);
     assert!(list.problems.is_empty(), "{:?}", list.problems);
@@ -1154,12 +1196,18 @@ fn hooks_switched_off_are_switched_on_only_with_enable_hooks_and_off_again_on_un
         .install(&[])
         .assert()
         .code(2)
-        .stderr(predicate::str::contains("`hooks = false` switches every Codex hook off"))
+        .stderr(predicate::str::contains(
+            "`hooks = false` switches every Codex hook off",
+        ))
         .stderr(predicate::str::contains(
             "re-enables every other hook you have too (1 other handler(s)",
         ))
         .stderr(predicate::str::contains("--enable-hooks"));
-    assert_eq!(sandbox.snapshot(), before, "nothing written for either host");
+    assert_eq!(
+        sandbox.snapshot(),
+        before,
+        "nothing written for either host"
+    );
 
     sandbox.install(&["--enable-hooks"]).assert().success();
     assert_eq!(
@@ -1200,7 +1248,9 @@ fn a_fresh_codex_home_gets_no_backup_and_loses_the_config_toml_install_created()
     let key = format!("{}:stop:0:0", sandbox.codex().join("hooks.json").display());
     sandbox.write(
         &config,
-        &format!("[features]\nhooks = true\n\n[hooks.state.\"{key}\"]\ntrusted_hash = \"sha256:1\"\n"),
+        &format!(
+            "[features]\nhooks = true\n\n[hooks.state.\"{key}\"]\ntrusted_hash = \"sha256:1\"\n"
+        ),
     );
     sandbox
         .ralph(&["uninstall", "--agent", "codex"])
@@ -1218,10 +1268,18 @@ fn the_real_codex_trust_step_leaves_no_backup_of_a_config_toml_the_user_never_ha
     let home = sandbox.codex();
     std::fs::create_dir_all(&home).unwrap();
     sandbox
-        .ralph(&["install", "--agent", "codex", "--codex-bin", codex.to_str().unwrap()])
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
         .assert()
         .success()
-        .stdout(predicate::str::contains("codex app-server confirms they are trusted"));
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
     sandbox
         .ralph(&["uninstall", "--agent", "codex"])
         .assert()
@@ -1252,9 +1310,17 @@ fn a_byte_order_mark_is_kept_and_dropped_only_where_codex_cannot_read_it() {
     sandbox.write(&config, config_text);
     sandbox.write(&hooks, hooks_text);
     let output = sandbox.install(&[]).assert().success().get_output().clone();
-    assert!(read(&settings).starts_with('\u{feff}'), "{}", read(&settings));
+    assert!(
+        read(&settings).starts_with('\u{feff}'),
+        "{}",
+        read(&settings)
+    );
     assert!(read(&settings).contains("\"model\": \"opus\""));
-    assert!(read(&config).starts_with("\u{feff}model = \"o3\"\n"), "{}", read(&config));
+    assert!(
+        read(&config).starts_with("\u{feff}model = \"o3\"\n"),
+        "{}",
+        read(&config)
+    );
     // Codex 0.169 reports "expected value at line 1 column 1" for a hooks.json with a BOM.
     assert!(read(&hooks).starts_with('{'), "{}", read(&hooks));
     assert!(
@@ -1279,9 +1345,15 @@ fn uninstall_after_claude_code_rewrote_settings_leaves_no_empty_hooks_object() {
     let sandbox = Sandbox::new();
     let settings = sandbox.claude().join("settings.json");
     sandbox.write(&settings, "{\n  \"model\": \"opus\"\n}\n");
-    sandbox.ralph(&["install", "--agent", "claude"]).assert().success();
+    sandbox
+        .ralph(&["install", "--agent", "claude"])
+        .assert()
+        .success();
     claude_rewrite(&settings);
-    sandbox.ralph(&["uninstall", "--agent", "claude"]).assert().success();
+    sandbox
+        .ralph(&["uninstall", "--agent", "claude"])
+        .assert()
+        .success();
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&read(&settings)).unwrap(),
         serde_json::json!({"model": "opus"})
@@ -1292,9 +1364,15 @@ fn uninstall_after_claude_code_rewrote_settings_leaves_no_empty_hooks_object() {
     std::fs::create_dir_all(sandbox.claude()).unwrap();
     let before = sandbox.snapshot();
     let settings = sandbox.claude().join("settings.json");
-    sandbox.ralph(&["install", "--agent", "claude"]).assert().success();
+    sandbox
+        .ralph(&["install", "--agent", "claude"])
+        .assert()
+        .success();
     claude_rewrite(&settings);
-    sandbox.ralph(&["uninstall", "--agent", "claude"]).assert().success();
+    sandbox
+        .ralph(&["uninstall", "--agent", "claude"])
+        .assert()
+        .success();
     assert_eq!(sandbox.snapshot(), before);
 }
 
@@ -1385,7 +1463,10 @@ fn set_mode(path: &Path, mode: u32) {
 #[cfg(unix)]
 #[test]
 fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
-    for (agent, file) in [("codex", ".codex/config.toml"), ("claude", ".claude/settings.json")] {
+    for (agent, file) in [
+        ("codex", ".codex/config.toml"),
+        ("claude", ".claude/settings.json"),
+    ] {
         let text = if file.ends_with(".toml") {
             "model = \"o3\"\n"
         } else {
@@ -1438,4 +1519,45 @@ fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
             .stderr(predicate::str::contains("is read-only (mode 0444)"));
         assert_eq!(sandbox.snapshot(), installed, "{file}");
     }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_config_toml_gets_the_trust_entries_to_add_by_hand() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    let config = home.join("config.toml");
+    sandbox.write(&config, "[features]\nhooks = true\n");
+    set_mode(&config, 0o444);
+    let output = sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = stdout_of(&output);
+    assert!(stdout.contains("is read-only (mode 0444)"), "{stdout}");
+    assert_eq!(read(&config), "[features]\nhooks = true\n");
+    let (_, entries) = stdout
+        .split_once("add these entries to config.toml (or its source):\n")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // The user adds them (in the dotfiles source, then deploys): Codex trusts the hooks.
+    set_mode(&config, 0o644);
+    sandbox.write(&config, &format!("[features]\nhooks = true\n\n{entries}"));
+    let list = HookList::get(&codex, &home);
+    assert_eq!(list.hooks.len(), 2, "{:?}", list.hooks);
+    assert!(
+        list.hooks.iter().all(|hook| hook.2 == "trusted"),
+        "{:?}",
+        list.hooks
+    );
 }

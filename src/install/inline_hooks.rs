@@ -344,7 +344,22 @@ impl HookTable for TomlHooks<'_> {
                 .entry(event.json_name())
                 .or_insert_with(|| Item::Value(Value::Array(Array::new())));
             if let Some(groups) = groups.as_array_mut() {
-                groups.push(group);
+                // A new group starts as the last one does (on its own line in an array
+                // written one group per line).
+                let prefix = groups
+                    .iter()
+                    .last()
+                    .and_then(|last| last.decor().prefix().cloned())
+                    .filter(|prefix| prefix.as_str().is_some_and(|text| text.contains('\n')));
+                match prefix {
+                    Some(prefix) => {
+                        let mut group = Value::InlineTable(group);
+                        group.decor_mut().set_prefix(prefix);
+                        group.decor_mut().set_suffix("");
+                        groups.push_formatted(group);
+                    }
+                    None => groups.push(group),
+                }
             }
         } else {
             let mut handler = Table::new();

@@ -166,6 +166,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             TrustOutcome::Trusted(n) => {
                 format!("trust: trusted {n} handler(s); codex app-server confirms they are trusted")
             }
+            TrustOutcome::ReadOnly(message) => format!("trust: {message}"),
             TrustOutcome::Unavailable(reason) => format!(
                 "trust: could not ask Codex ({reason}). {}",
                 trust::manual_instructions(layout)

@@ -306,6 +306,12 @@ impl Undo {
     }
 }
 
+/// Refuses the config file at `path` (followed through links) when it exists and is
+/// read-only or not writable by this user.
+pub fn check_file_writable(path: &Path) -> Result<()> {
+    check_writable(&resolve_links(path)?, path)
+}
+
 /// Refuses `target` (reached as `path`) when it is read-only or not writable by this user.
 /// Root may write a 0444 file, so the permission bits are judged first.
 fn check_writable(target: &Path, path: &Path) -> Result<()> {

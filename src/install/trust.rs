@@ -26,6 +26,8 @@ pub enum TrustOutcome {
     Trusted(usize),
     /// Codex could not be asked; the text says why.
     Unavailable(String),
+    /// config.toml is read-only: the text says so and gives the entries to add by hand.
+    ReadOnly(String),
 }
 
 /// How to trust by hand, for when codex cannot be asked.
@@ -115,6 +117,16 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
     }
     if wanted.is_empty() {
         return Ok(TrustOutcome::AlreadyTrusted(ours.len()));
+    }
+    if let Err(err) = plan::check_file_writable(&layout.config_toml()) {
+        let entries: Vec<String> = wanted
+            .iter()
+            .map(|(key, hash)| format!("[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\""))
+            .collect();
+        return Ok(TrustOutcome::ReadOnly(format!(
+            "{err}\nCodex runs ralph-hook's hooks only once they are trusted; add these entries to config.toml (or its source):\n{}",
+            entries.join("\n")
+        )));
     }
     write_trust(layout, &wanted)?;
     match listed_handlers(layout, codex)? {
