@@ -21,12 +21,11 @@ use super::skill;
 use super::trust;
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
+use crate::engine::ownership::{self, Standing};
+use crate::engine::render;
+use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
+use crate::engine::store::{LoadError, Store};
 use crate::error::Result;
-use crate::hook::stop::shell_word;
-use crate::ownership::{self, Standing};
-use crate::render;
-use crate::settings::DEFAULT_MAX_ITERATIONS;
-use crate::store::{LoadError, Store};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,7 +89,7 @@ pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
 fn loop_check(store: &Store) -> Check {
     let name = store.agent().display_name();
     let path = store.state_path().display();
-    let ws = shell_word(store.workspace());
+    let ws = crate::shell::word(store.workspace());
     let state = match store.load() {
         Ok(Some(state)) => state,
         Ok(None) => {

@@ -345,7 +345,7 @@ fn check_writable(target: &Path, path: &Path) -> Result<()> {
         shown,
         format!(
             "{why}, so ralph-hook leaves it alone (nothing was changed). If you made it read-only on purpose, or a dotfiles manager did, add the entries in its source (`--dry-run` prints them); otherwise make it writable (chmod u+w {}) and run the command again",
-            super::command_line::shell_quote(&target.to_string_lossy())
+            crate::shell::word(target)
         ),
     ))
 }

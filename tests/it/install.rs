@@ -1501,7 +1501,7 @@ fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
                 path.display()
             )))
             .stderr(predicate::str::contains(format!(
-                "chmod u+w \"{}\"",
+                "chmod u+w {}",
                 path.display()
             )));
         assert_eq!(sandbox.snapshot(), before, "{file}");
