@@ -200,7 +200,7 @@ pub fn installer_edits(data: &[u8]) -> bool {
             .map(Into::into)
             .collect();
         if command == "install" {
-            args.extend(["--mode", "symlink", "--no-trust"].map(Into::into));
+            args.extend(["--mode", "symlink", "--no-trust", "--enable-hooks"].map(Into::into));
         }
         args.extend([
             "--codex-home".into(),

@@ -5,14 +5,17 @@ mod block_cap;
 mod command_line;
 mod config_toml;
 pub mod doctor;
+mod hook_edit;
 mod hooks_json;
 mod host;
+mod inline_hooks;
 mod json_text;
 mod layout;
 mod plan;
 mod record;
 mod skill;
 mod trust;
+mod trust_key;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,11 @@ pub struct InstallArgs {
     /// Do not mark the hooks trusted in Codex.
     #[arg(long)]
     pub no_trust: bool,
+    /// Switch Codex hooks on even though config.toml switches them off
+    /// (`[features] hooks = false`); this re-enables every other hook too.
+    /// Uninstall switches them off again.
+    #[arg(long)]
+    pub enable_hooks: bool,
     /// The codex executable used to compute hook trust (default: `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
@@ -111,7 +119,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         .map_err(|err| Error::io("find the running binary", "ralph-hook", err))?;
     let mut plans = Vec::new();
     for layout in &layouts {
-        plans.push(host::plan_install(layout, mode, &exe)?);
+        plans.push(host::plan_install(layout, mode, &exe, args.enable_hooks)?);
     }
     let mut out = std::io::stdout();
     let verb = if args.dry_run {
@@ -119,8 +127,12 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     } else {
         "install"
     };
+    if !args.dry_run {
+        check_writable(&plans)?;
+    }
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
+        report_unwritable(&mut out, &plans)?;
         for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
             if !args.no_trust {
                 say(
@@ -149,7 +161,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         let codex = trust::codex_bin(args.codex_bin.as_deref());
         let message = match trust::trust(layout, &codex)? {
             TrustOutcome::NothingToTrust => {
-                "trust: no ralph-hook handlers in hooks.json".to_owned()
+                "trust: no ralph-hook handlers in hooks.json or config.toml".to_owned()
             }
             TrustOutcome::AlreadyTrusted(n) => {
                 format!("trust: Codex already trusts ralph-hook's {n} handler(s)")
@@ -157,6 +169,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             TrustOutcome::Trusted(n) => {
                 format!("trust: trusted {n} handler(s); codex app-server confirms they are trusted")
             }
+            TrustOutcome::ReadOnly(message) => format!("trust: {message}"),
             TrustOutcome::Unavailable(reason) => format!(
                 "trust: could not ask Codex ({reason}). {}",
                 trust::manual_instructions(layout)
@@ -185,8 +198,12 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     } else {
         "uninstall"
     };
+    if !args.dry_run {
+        check_writable(&plans)?;
+    }
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
+        report_unwritable(&mut out, &plans)?;
         return say(&mut out, "dry run: nothing was written");
     }
     apply_all(plans)?;
@@ -299,6 +316,21 @@ fn report(out: &mut dyn Write, plans: &[HostPlan], verb: &str, diffs: bool) -> R
         host.plan.print(out, diffs).map_err(stdout_error)?;
         for note in &host.notes {
             say(out, &format!("  note: {note}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to start when a config file that would change is read-only or not writable.
+fn check_writable(plans: &[HostPlan]) -> Result<()> {
+    plans.iter().try_for_each(|host| host.plan.check_writable())
+}
+
+/// Under `--dry-run`, says which file would stop the real run.
+fn report_unwritable(out: &mut dyn Write, plans: &[HostPlan]) -> Result<()> {
+    for host in plans {
+        if let Err(err) = host.plan.check_writable() {
+            say(out, &format!("the real run would stop here: {err}"))?;
         }
     }
     Ok(())

@@ -43,7 +43,11 @@ impl Sandbox {
 
     /// `program` (a ralph-hook binary) with the sealed environment and both homes named.
     fn run(&self, program: &Path, args: &[&str]) -> Command {
-        let mut command = Command::new(program);
+        self.sealed(Command::new(program), args)
+    }
+
+    /// `command` with these arguments, the sealed environment and both homes named.
+    fn sealed(&self, mut command: Command, args: &[&str]) -> Command {
         let home = self.home();
         std::fs::create_dir_all(&home).expect("home");
         command
@@ -269,7 +273,7 @@ fn uninstall_after_user_edits_removes_only_ralph_hooks_entries() {
     assert_eq!(read(&config), "model = \"o3\"\n");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&read(&settings_path)).unwrap(),
-        serde_json::json!({"hooks": {}, "model": "opus"})
+        serde_json::json!({"model": "opus"})
     );
     assert!(!sandbox.codex().join("hooks/ralph-hook").exists());
     assert!(!sandbox.codex().join("skills/ralph-loop").exists());
@@ -374,8 +378,15 @@ fn tricky_config_toml_files_are_edited_and_restored_exactly() {
         let input = std::fs::read(case.join("in.toml")).unwrap();
         std::fs::create_dir_all(sandbox.codex()).unwrap();
         std::fs::write(&config, &input).unwrap();
+        // Some cases switch hooks off; the flag lets install switch them on.
         sandbox
-            .ralph(&["install", "--agent", "codex", "--no-trust"])
+            .ralph(&[
+                "install",
+                "--agent",
+                "codex",
+                "--no-trust",
+                "--enable-hooks",
+            ])
             .assert()
             .success();
         assert_eq!(
@@ -777,5 +788,776 @@ fn doctor_says_whether_a_stop_in_the_workspace_would_obey_its_loop() {
     assert!(
         text.contains(&format!("ralph-hook adopt --workspace {ws}")),
         "{text}"
+    );
+}
+
+// ---- issue 15: other tools' trust, inline hooks, switched-off hooks, leftovers ----
+
+/// The real codex, or `None` after printing why the test is skipped (a failure when
+/// `RALPH_E2E_REQUIRE=1`).
+fn real_codex() -> Option<PathBuf> {
+    let found = find_codex();
+    if found.is_none() {
+        if std::env::var("RALPH_E2E_REQUIRE").as_deref() == Ok("1") {
+            panic!(
+                "codex 0.169.0 not installed and RALPH_E2E_REQUIRE=1: run install/e2e-agents.sh"
+            );
+        }
+        eprintln!("SKIP: codex 0.169.0 not installed: run install/e2e-agents.sh");
+    }
+    found
+}
+
+/// What `codex app-server` answers to `hooks/list` for a Codex home: each hook as
+/// `(key, command, trustStatus, currentHash)`, and the warnings and errors it reported.
+struct HookList {
+    hooks: Vec<(String, String, String, String)>,
+    problems: Vec<String>,
+}
+
+impl HookList {
+    #[track_caller]
+    fn get(codex: &Path, home: &Path) -> Self {
+        use std::io::{BufRead, BufReader, Write};
+        let mut child = std::process::Command::new(codex)
+            .arg("app-server")
+            .env("CODEX_HOME", home)
+            .current_dir(home)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("run codex app-server");
+        let mut stdin = child.stdin.take().expect("stdin");
+        let cwd = home.display().to_string();
+        for request in [
+            serde_json::json!({"id": 1, "method": "initialize", "params": {"clientInfo": {"name": "install-test", "version": "0"}}}),
+            serde_json::json!({"method": "initialized"}),
+            serde_json::json!({"id": 2, "method": "hooks/list", "params": {"cwds": [cwd]}}),
+        ] {
+            writeln!(stdin, "{request}").expect("write to app-server");
+        }
+        let stdout = child.stdout.take().expect("stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let Ok(message) = serde_json::from_str::<serde_json::Value>(&line) else {
+                    continue;
+                };
+                if message["id"] == 2 {
+                    let _ = sender.send(message);
+                    return;
+                }
+            }
+        });
+        let answer = receiver.recv_timeout(std::time::Duration::from_secs(60));
+        drop(stdin);
+        let _ = child.kill();
+        let _ = child.wait();
+        let answer = answer.expect("hooks/list answered within 60 s");
+        let mut list = HookList {
+            hooks: Vec::new(),
+            problems: Vec::new(),
+        };
+        for entry in answer["result"]["data"].as_array().expect("data") {
+            for hook in entry["hooks"].as_array().expect("hooks") {
+                let text = |key: &str| hook[key].as_str().unwrap_or_default().to_owned();
+                list.hooks.push((
+                    text("key"),
+                    text("command"),
+                    text("trustStatus"),
+                    text("currentHash"),
+                ));
+            }
+            for key in ["warnings", "errors"] {
+                for problem in entry[key].as_array().into_iter().flatten() {
+                    list.problems.push(problem.to_string());
+                }
+            }
+        }
+        list
+    }
+
+    /// The hook whose command is `command`: `(key, trustStatus, currentHash)`.
+    #[track_caller]
+    fn hook(&self, command: &str) -> (String, String, String) {
+        let (key, _, status, hash) = self
+            .hooks
+            .iter()
+            .find(|hook| hook.1 == command)
+            .unwrap_or_else(|| panic!("codex lists no hook `{command}`: {:?}", self.hooks));
+        (key.clone(), status.clone(), hash.clone())
+    }
+}
+
+/// Trusts a hook as Codex's own /hooks does: its key and current hash in config.toml.
+#[track_caller]
+fn trust_as_codex_does(codex: &Path, home: &Path, command: &str) -> String {
+    let (key, _, hash) = HookList::get(codex, home).hook(command);
+    let config = home.join("config.toml");
+    let mut text = std::fs::read_to_string(&config).unwrap_or_default();
+    text.push_str(&format!(
+        "\n[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\"\n"
+    ));
+    std::fs::write(&config, text).expect("write config.toml");
+    assert_eq!(HookList::get(codex, home).hook(command).1, "trusted");
+    key
+}
+
+#[track_caller]
+fn append_stop_group(hooks_json: &Path, command: &str) {
+    let mut value: serde_json::Value = serde_json::from_str(&read(hooks_json)).unwrap();
+    value["hooks"]["Stop"]
+        .as_array_mut()
+        .expect("Stop array")
+        .push(serde_json::json!({"hooks": [{"type": "command", "command": command}]}));
+    std::fs::write(hooks_json, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+}
+
+#[test]
+fn uninstall_moves_the_trust_of_hooks_added_after_ours_with_them() {
+    let sandbox = Sandbox::new();
+    sandbox
+        .ralph(&["install", "--agent", "codex", "--no-trust"])
+        .assert()
+        .success();
+    let hooks = sandbox.codex().join("hooks.json");
+    // Two other tools append Stop groups after ralph-hook's and trust them; a third
+    // tool's PreToolUse hook is trusted too.
+    append_stop_group(&hooks, "/opt/a/notify");
+    append_stop_group(&hooks, "/opt/b/audit");
+    let mut value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
+    value["hooks"]["PreToolUse"] =
+        serde_json::json!([{"hooks": [{"type": "command", "command": "/opt/c/guard"}]}]);
+    std::fs::write(&hooks, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+    let h = hooks.display();
+    let config = sandbox.codex().join("config.toml");
+    let trusted = format!(
+        "{}\n[hooks.state.\"{h}:stop:0:0\"]\ntrusted_hash = \"sha256:ours\"\n\n[hooks.state.\"{h}:stop:1:0\"]\ntrusted_hash = \"sha256:a\"\n\n[hooks.state.\"{h}:stop:2:0\"]\ntrusted_hash = \"sha256:b\"\nenabled = true\n\n[hooks.state.\"{h}:pre_tool_use:0:0\"]\ntrusted_hash = \"sha256:c\"\n",
+        read(&config)
+    );
+    sandbox.write(&config, &trusted);
+
+    let output = sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stdout_of(&output).contains("2 trust entries in config.toml moved"),
+        "{}",
+        stdout_of(&output)
+    );
+    assert_eq!(
+        read(&config),
+        format!(
+            "[hooks.state.\"{h}:stop:0:0\"]\ntrusted_hash = \"sha256:a\"\n\n[hooks.state.\"{h}:stop:1:0\"]\ntrusted_hash = \"sha256:b\"\nenabled = true\n\n[hooks.state.\"{h}:pre_tool_use:0:0\"]\ntrusted_hash = \"sha256:c\"\n"
+        )
+    );
+    let value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
+    assert_eq!(
+        value["hooks"]["Stop"][0]["hooks"][0]["command"],
+        "/opt/a/notify"
+    );
+    assert_eq!(
+        value["hooks"]["Stop"][1]["hooks"][0]["command"],
+        "/opt/b/audit"
+    );
+}
+
+#[test]
+fn install_moves_the_trust_of_a_hook_after_a_duplicate_it_removes() {
+    let sandbox = Sandbox::new();
+    let bin = sandbox.codex().join("hooks/ralph-hook");
+    let stop = format!("\"{}\" stop --agent codex", bin.display());
+    let hooks = sandbox.codex().join("hooks.json");
+    sandbox.write(
+        &hooks,
+        &serde_json::to_string_pretty(&serde_json::json!({"hooks": {"Stop": [
+            {"hooks": [{"type": "command", "command": stop, "timeout": 600, "statusMessage": "ralph-hook: checking the loop"}]},
+            {"hooks": [{"type": "command", "command": "/old/ralph-hook stop"}]},
+            {"hooks": [{"type": "command", "command": "/opt/a/notify"}]},
+        ]}}))
+        .unwrap(),
+    );
+    let h = hooks.display();
+    let config = sandbox.codex().join("config.toml");
+    sandbox.write(
+        &config,
+        &format!(
+            "[features]\nhooks = true\n\n[hooks.state.\"{h}:stop:1:0\"]\ntrusted_hash = \"sha256:old\"\n\n[hooks.state.\"{h}:stop:2:0\"]\ntrusted_hash = \"sha256:a\"\n"
+        ),
+    );
+    sandbox
+        .ralph(&["install", "--agent", "codex", "--no-trust"])
+        .assert()
+        .success();
+    let value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
+    assert_eq!(
+        value["hooks"]["Stop"][1]["hooks"][0]["command"],
+        "/opt/a/notify"
+    );
+    assert_eq!(value["hooks"]["Stop"].as_array().unwrap().len(), 2);
+    assert_eq!(
+        read(&config),
+        format!(
+            "[features]\nhooks = true\n\n[hooks.state.\"{h}:stop:1:0\"]\ntrusted_hash = \"sha256:a\"\n"
+        )
+    );
+}
+
+#[test]
+fn the_real_codex_still_trusts_a_hook_added_after_ours_once_ralph_hook_is_uninstalled() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    std::fs::create_dir_all(&home).unwrap();
+    sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
+    append_stop_group(&home.join("hooks.json"), "/opt/other-tool/stop-hook");
+    let key = trust_as_codex_does(&codex, &home, "/opt/other-tool/stop-hook");
+    assert!(key.ends_with("hooks.json:stop:1:0"), "{key}");
+
+    sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success();
+    let list = HookList::get(&codex, &home);
+    let (key, status, _) = list.hook("/opt/other-tool/stop-hook");
+    assert!(key.ends_with("hooks.json:stop:0:0"), "{key}");
+    assert_eq!(status, "trusted", "{:?}", list.hooks);
+    assert_eq!(list.hooks.len(), 1, "{:?}", list.hooks);
+}
+
+#[test]
+fn doctor_names_a_hook_whose_trust_stayed_behind_when_it_moved() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let hooks = home.join("hooks.json");
+    append_stop_group(&hooks, "/opt/first/hook");
+    append_stop_group(&hooks, "/opt/second/hook");
+    let key = trust_as_codex_does(&codex, &home, "/opt/second/hook");
+    // Another tool's uninstaller drops its group without moving anyone's trust.
+    let mut value: serde_json::Value = serde_json::from_str(&read(&hooks)).unwrap();
+    value["hooks"]["Stop"].as_array_mut().unwrap().remove(1);
+    std::fs::write(&hooks, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+
+    let output = sandbox
+        .ralph(&["doctor", "--codex-bin", codex.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = stdout_of(&output);
+    assert_eq!(output.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "✗ `/opt/second/hook` lost its trust: it is {}:stop:1:0 now, but config.toml trusts it as {key}",
+            hooks.display()
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("✓ Codex trusts ralph-hook's 2 handler(s)"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn hooks_inline_in_config_toml_get_ours_inline_too_and_no_hooks_json() {
+    let sandbox = Sandbox::new();
+    let case = Path::new(REPO).join("tests/fixtures/install/inline-hooks");
+    let config = sandbox.codex().join("config.toml");
+    sandbox.write(&config, &read(&case.join("in.toml")));
+    let output = sandbox
+        .ralph(&["install", "--agent", "codex", "--no-trust"])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        stdout_of(&output).contains("your Codex hooks are written in config.toml"),
+        "{}",
+        stdout_of(&output)
+    );
+    assert_fixture(&config, &case.join("out.toml"), &sandbox.codex());
+    assert!(!sandbox.codex().join("hooks.json").exists());
+    sandbox
+        .ralph(&["install", "--agent", "codex", "--no-trust"])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains("nothing to change"));
+    sandbox
+        .ralph(&["doctor", "--codex-bin", "/nonexistent/codex"])
+        .assert()
+        .stdout(predicate::str::contains(format!(
+            "✓ Stop handler in {} runs the binary",
+            config.display()
+        )));
+    sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success();
+    assert_eq!(read(&config), read(&case.join("in.toml")));
+    assert!(!sandbox.codex().join("hooks.json").exists());
+}
+
+#[test]
+fn the_real_codex_trusts_inline_hooks_without_a_warning_and_keeps_the_users_trusted() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    let config = home.join("config.toml");
+    sandbox.write(
+        &config,
+        "model = \"o3\"\n\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = \"command\"\ncommand = \"/opt/mine/stop\"\n",
+    );
+    trust_as_codex_does(&codex, &home, "/opt/mine/stop");
+    sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
+    assert!(!home.join("hooks.json").exists());
+    let list = HookList::get(&codex, &home);
+    assert!(list.problems.is_empty(), "{:?}", list.problems);
+    assert_eq!(list.hooks.len(), 3, "{:?}", list.hooks);
+    for (key, command, status, _) in &list.hooks {
+        assert!(key.starts_with(&config.display().to_string()), "{key}");
+        assert_eq!(status, "trusted", "{command}");
+    }
+    // The user adds a hook after ralph-hook's and trusts it; uninstall keeps it trusted.
+    let mut text = read(&config);
+    text.push_str("\n[[hooks.Stop]]\n[[hooks.Stop.hooks]]\ntype = \"command\"\ncommand = \"/opt/mine/later\"\n");
+    std::fs::write(&config, text).unwrap();
+    let key = trust_as_codex_does(&codex, &home, "/opt/mine/later");
+    assert!(key.ends_with("config.toml:stop:2:0"), "{key}");
+    sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success();
+    let list = HookList::get(&codex, &home);
+    assert_eq!(list.hooks.len(), 2, "{:?}", list.hooks);
+    assert_eq!(list.hook("/opt/mine/stop").1, "trusted");
+    let (key, status, _) = list.hook("/opt/mine/later");
+    assert!(key.ends_with("config.toml:stop:1:0"), "{key}");
+    assert_eq!(status, "trusted");
+    assert!(!read(&config).contains("ralph-hook"), "{}", read(&config));
+}
+
+#[test]
+fn hooks_switched_off_are_switched_on_only_with_enable_hooks_and_off_again_on_uninstall() {
+    let sandbox = Sandbox::new();
+    let config = sandbox.codex().join("config.toml");
+    let original = "model = \"o3\"\n\n[features]\nhooks = false # not now\n";
+    sandbox.write(&config, original);
+    sandbox.write(
+        &sandbox.codex().join("hooks.json"),
+        "{\"hooks\": {\"PreToolUse\": [{\"hooks\": [{\"type\": \"command\", \"command\": \"/opt/guard\"}]}]}}\n",
+    );
+    std::fs::create_dir_all(sandbox.claude()).unwrap();
+    let before = sandbox.snapshot();
+    sandbox
+        .install(&[])
+        .assert()
+        .code(2)
+        .stderr(predicate::str::contains(
+            "`hooks = false` switches every Codex hook off",
+        ))
+        .stderr(predicate::str::contains(
+            "re-enables every other hook you have too (1 other handler(s)",
+        ))
+        .stderr(predicate::str::contains("--enable-hooks"));
+    assert_eq!(
+        sandbox.snapshot(),
+        before,
+        "nothing written for either host"
+    );
+
+    sandbox.install(&["--enable-hooks"]).assert().success();
+    assert_eq!(
+        read(&config),
+        "model = \"o3\"\n\n[features]\nhooks = true # not now\n"
+    );
+    sandbox.uninstall().assert().success();
+    assert_eq!(read(&config), original);
+}
+
+#[test]
+fn doctor_says_enable_hooks_when_hooks_are_switched_off() {
+    let sandbox = Sandbox::new();
+    sandbox.install(&[]).assert().success();
+    let config = sandbox.codex().join("config.toml");
+    sandbox.write(&config, "[features]\nhooks = false\n");
+    sandbox
+        .ralph(&["doctor", "--codex-bin", "/nonexistent/codex"])
+        .assert()
+        .code(1)
+        .stdout(predicate::str::contains(
+            "fix: ralph-hook install --enable-hooks --agent codex",
+        ));
+}
+
+#[test]
+fn a_fresh_codex_home_gets_no_backup_and_loses_the_config_toml_install_created() {
+    // After install, Codex itself trusted ralph-hook's Stop handler (its own /hooks
+    // writes config.toml), so the file is no longer byte for byte what install wrote.
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.codex()).unwrap();
+    let before = sandbox.snapshot();
+    sandbox
+        .ralph(&["install", "--agent", "codex", "--no-trust"])
+        .assert()
+        .success();
+    let config = sandbox.codex().join("config.toml");
+    let key = format!("{}:stop:0:0", sandbox.codex().join("hooks.json").display());
+    sandbox.write(
+        &config,
+        &format!(
+            "[features]\nhooks = true\n\n[hooks.state.\"{key}\"]\ntrusted_hash = \"sha256:1\"\n"
+        ),
+    );
+    sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success();
+    assert_eq!(sandbox.snapshot(), before);
+}
+
+#[test]
+fn the_real_codex_trust_step_leaves_no_backup_of_a_config_toml_the_user_never_had() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    std::fs::create_dir_all(&home).unwrap();
+    sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(
+            "codex app-server confirms they are trusted",
+        ));
+    sandbox
+        .ralph(&["uninstall", "--agent", "codex"])
+        .assert()
+        .success();
+    // codex app-server keeps its own databases in the home; ralph-hook leaves nothing.
+    for name in [
+        "config.toml",
+        "config.toml.ralph-hook.bak",
+        "hooks.json",
+        "hooks.json.ralph-hook.bak",
+        "hooks",
+        "skills/ralph-loop",
+    ] {
+        assert!(!home.join(name).exists(), "{name} is left behind");
+    }
+}
+
+#[test]
+fn a_byte_order_mark_is_kept_and_dropped_only_where_codex_cannot_read_it() {
+    let sandbox = Sandbox::new();
+    let settings = sandbox.claude().join("settings.json");
+    let config = sandbox.codex().join("config.toml");
+    let hooks = sandbox.codex().join("hooks.json");
+    let settings_text = "\u{feff}{\n  \"model\": \"opus\"\n}\n";
+    let config_text = "\u{feff}model = \"o3\"\n";
+    let hooks_text = "\u{feff}{\"hooks\": {}}\n";
+    sandbox.write(&settings, settings_text);
+    sandbox.write(&config, config_text);
+    sandbox.write(&hooks, hooks_text);
+    let output = sandbox.install(&[]).assert().success().get_output().clone();
+    assert!(
+        read(&settings).starts_with('\u{feff}'),
+        "{}",
+        read(&settings)
+    );
+    assert!(read(&settings).contains("\"model\": \"opus\""));
+    assert!(
+        read(&config).starts_with("\u{feff}model = \"o3\"\n"),
+        "{}",
+        read(&config)
+    );
+    // Codex 0.169 reports "expected value at line 1 column 1" for a hooks.json with a BOM.
+    assert!(read(&hooks).starts_with('{'), "{}", read(&hooks));
+    assert!(
+        stdout_of(&output).contains("byte order mark, which Codex 0.169 cannot read"),
+        "{}",
+        stdout_of(&output)
+    );
+    sandbox.uninstall().assert().success();
+    assert_eq!(read(&settings), settings_text);
+    assert_eq!(read(&config), config_text);
+    assert_eq!(read(&hooks), hooks_text);
+}
+
+#[test]
+fn uninstall_after_claude_code_rewrote_settings_leaves_no_empty_hooks_object() {
+    // Claude Code rewrites settings.json on start; then uninstall cannot restore bytes and
+    // removes entries one by one.
+    let claude_rewrite = |path: &Path| {
+        let value: serde_json::Value = serde_json::from_str(&read(path)).unwrap();
+        std::fs::write(path, serde_json::to_string(&value).unwrap()).unwrap();
+    };
+    let sandbox = Sandbox::new();
+    let settings = sandbox.claude().join("settings.json");
+    sandbox.write(&settings, "{\n  \"model\": \"opus\"\n}\n");
+    sandbox
+        .ralph(&["install", "--agent", "claude"])
+        .assert()
+        .success();
+    claude_rewrite(&settings);
+    sandbox
+        .ralph(&["uninstall", "--agent", "claude"])
+        .assert()
+        .success();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&read(&settings)).unwrap(),
+        serde_json::json!({"model": "opus"})
+    );
+
+    // A settings.json install created goes, without a backup, when nothing else is in it.
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.claude()).unwrap();
+    let before = sandbox.snapshot();
+    let settings = sandbox.claude().join("settings.json");
+    sandbox
+        .ralph(&["install", "--agent", "claude"])
+        .assert()
+        .success();
+    claude_rewrite(&settings);
+    sandbox
+        .ralph(&["uninstall", "--agent", "claude"])
+        .assert()
+        .success();
+    assert_eq!(sandbox.snapshot(), before);
+}
+
+/// Runs `ralph-hook` as a user without root's power to write any file: as itself when
+/// the tests run unprivileged, else as `nobody` through setpriv, with the sandbox handed
+/// to that user.
+#[cfg(unix)]
+struct Unprivileged {
+    /// The uid and gid to run as, when switching from root.
+    switch_to: Option<(u32, u32)>,
+    /// A copy of the binary that user can run (the build folder may be closed to it).
+    bin: TempDir,
+}
+
+#[cfg(unix)]
+impl Unprivileged {
+    /// `None` (after saying why) when running as root without setpriv.
+    fn new(sandbox: &Sandbox) -> Option<Self> {
+        let uid = std::process::Command::new("id")
+            .arg("-u")
+            .output()
+            .ok()
+            .and_then(|out| String::from_utf8(out.stdout).ok())
+            .and_then(|text| text.trim().parse::<u32>().ok())?;
+        let switch_to = if uid == 0 {
+            let setpriv = std::process::Command::new("setpriv")
+                .arg("--version")
+                .output();
+            if !setpriv.is_ok_and(|out| out.status.success()) {
+                eprintln!(
+                    "SKIP: running as root without setpriv: cannot test as an unprivileged user"
+                );
+                return None;
+            }
+            Some((65534, 65534))
+        } else {
+            None
+        };
+        let bin = tempfile::tempdir().expect("temp dir");
+        std::fs::copy(
+            assert_cmd::cargo::cargo_bin("ralph-hook"),
+            bin.path().join("ralph-hook"),
+        )
+        .expect("copy the binary");
+        std::fs::create_dir_all(sandbox.home()).unwrap();
+        if let Some(ids) = switch_to {
+            chown_tree(bin.path(), ids);
+            chown_tree(sandbox.dir.path(), ids);
+        }
+        Some(Unprivileged { switch_to, bin })
+    }
+
+    /// The binary as that user, with the sandbox's environment and homes.
+    fn ralph(&self, sandbox: &Sandbox, args: &[&str]) -> Command {
+        let bin = self.bin.path().join("ralph-hook");
+        match self.switch_to {
+            None => sandbox.run(&bin, args),
+            Some((uid, gid)) => {
+                let mut setpriv = Command::new("setpriv");
+                setpriv
+                    .arg(format!("--reuid={uid}"))
+                    .arg(format!("--regid={gid}"))
+                    .arg("--clear-groups")
+                    .arg("--")
+                    .arg(&bin);
+                sandbox.sealed(setpriv, args)
+            }
+        }
+    }
+}
+
+#[cfg(unix)]
+fn chown_tree(path: &Path, (uid, gid): (u32, u32)) {
+    std::os::unix::fs::lchown(path, Some(uid), Some(gid)).expect("chown");
+    if std::fs::symlink_metadata(path).is_ok_and(|meta| meta.is_dir()) {
+        for entry in std::fs::read_dir(path).unwrap().flatten() {
+            chown_tree(&entry.path(), (uid, gid));
+        }
+    }
+}
+
+#[cfg(unix)]
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
+    for (agent, file) in [
+        ("codex", ".codex/config.toml"),
+        ("claude", ".claude/settings.json"),
+    ] {
+        let text = if file.ends_with(".toml") {
+            "model = \"o3\"\n"
+        } else {
+            "{\n  \"model\": \"opus\"\n}\n"
+        };
+        // The same files, writable: the unprivileged user installs and uninstalls fine.
+        let sandbox = Sandbox::new();
+        sandbox.write(&sandbox.home().join(file), text);
+        let Some(user) = Unprivileged::new(&sandbox) else {
+            return;
+        };
+        user.ralph(&sandbox, &["install", "--agent", agent, "--no-trust"])
+            .assert()
+            .success();
+        user.ralph(&sandbox, &["uninstall", "--agent", agent])
+            .assert()
+            .success();
+        assert_eq!(read(&sandbox.home().join(file)), text);
+
+        // Read-only (as a dotfiles manager leaves it): refused, nothing written.
+        let sandbox = Sandbox::new();
+        let path = sandbox.home().join(file);
+        sandbox.write(&path, text);
+        let user = Unprivileged::new(&sandbox).expect("as above");
+        set_mode(&path, 0o444);
+        let before = sandbox.snapshot();
+        user.ralph(&sandbox, &["install", "--agent", agent, "--no-trust"])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains(format!(
+                "{}: is read-only (mode 0444), so ralph-hook leaves it alone (nothing was changed)",
+                path.display()
+            )))
+            .stderr(predicate::str::contains(format!(
+                "chmod u+w {}",
+                path.display()
+            )));
+        assert_eq!(sandbox.snapshot(), before, "{file}");
+
+        // Made read-only after install: uninstall refuses the same way.
+        set_mode(&path, 0o644);
+        user.ralph(&sandbox, &["install", "--agent", agent, "--no-trust"])
+            .assert()
+            .success();
+        set_mode(&path, 0o444);
+        let installed = sandbox.snapshot();
+        user.ralph(&sandbox, &["uninstall", "--agent", agent])
+            .assert()
+            .code(2)
+            .stderr(predicate::str::contains("is read-only (mode 0444)"));
+        assert_eq!(sandbox.snapshot(), installed, "{file}");
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_read_only_config_toml_gets_the_trust_entries_to_add_by_hand() {
+    let Some(codex) = real_codex() else {
+        return;
+    };
+    let sandbox = Sandbox::new();
+    let home = sandbox.codex();
+    let config = home.join("config.toml");
+    sandbox.write(&config, "[features]\nhooks = true\n");
+    set_mode(&config, 0o444);
+    let output = sandbox
+        .ralph(&[
+            "install",
+            "--agent",
+            "codex",
+            "--codex-bin",
+            codex.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    let stdout = stdout_of(&output);
+    assert!(stdout.contains("is read-only (mode 0444)"), "{stdout}");
+    assert_eq!(read(&config), "[features]\nhooks = true\n");
+    let (_, entries) = stdout
+        .split_once("add these entries to config.toml (or its source):\n")
+        .unwrap_or_else(|| panic!("{stdout}"));
+    // The user adds them (in the dotfiles source, then deploys): Codex trusts the hooks.
+    set_mode(&config, 0o644);
+    sandbox.write(&config, &format!("[features]\nhooks = true\n\n{entries}"));
+    let list = HookList::get(&codex, &home);
+    assert_eq!(list.hooks.len(), 2, "{:?}", list.hooks);
+    assert!(
+        list.hooks.iter().all(|hook| hook.2 == "trusted"),
+        "{:?}",
+        list.hooks
     );
 }
