@@ -20,96 +20,23 @@ mod trust_key;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use crate::agent::Agent;
+use crate::cli::{DoctorArgs, HostChoice, InstallArgs, InstallMode, UninstallArgs};
 use crate::error::{Error, Result};
 use host::{HostPlan, Mode};
 use layout::Layout;
 use plan::Plan;
 use trust::TrustOutcome;
 
-/// Where each host keeps its configuration, when not in the default place.
-#[derive(Debug, Args)]
-pub struct Homes {
-    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
-    #[arg(long, value_name = "DIR")]
-    pub codex_home: Option<PathBuf>,
-    /// Claude Code's home (default: `~/.claude`).
-    #[arg(long, value_name = "DIR")]
-    pub claude_home: Option<PathBuf>,
-}
-
-/// Flags of `install`.
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Which host to wire up (default: every host found).
-    #[arg(long, value_name = "codex|claude|all")]
-    pub agent: Option<String>,
-    /// Copy the binary (default) or symlink it so a rebuilt binary is picked up.
-    #[arg(long, value_name = "copy|symlink")]
-    pub mode: Option<String>,
-    /// Where the hosts keep their configuration.
-    #[command(flatten)]
-    pub homes: Homes,
-    /// Print the plan and a diff of each file; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not mark the hooks trusted in Codex.
-    #[arg(long)]
-    pub no_trust: bool,
-    /// Switch Codex hooks on even though config.toml switches them off
-    /// (`[features] hooks = false`); this re-enables every other hook too.
-    /// Uninstall switches them off again.
-    #[arg(long)]
-    pub enable_hooks: bool,
-    /// The codex executable used to compute hook trust (default: `codex` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub codex_bin: Option<PathBuf>,
-}
-
-/// Flags of `uninstall`.
-#[derive(Debug, Args)]
-pub struct UninstallArgs {
-    /// Which host to unwire (default: every host found).
-    #[arg(long, value_name = "codex|claude|all")]
-    pub agent: Option<String>,
-    /// Where the hosts keep their configuration.
-    #[command(flatten)]
-    pub homes: Homes,
-    /// Print the plan and a diff of each file; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-/// Flags of `doctor`.
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Also check the loop in this workspace.
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    /// Where the hosts keep their configuration.
-    #[command(flatten)]
-    pub homes: Homes,
-    /// The codex executable used to read hook trust (default: `codex` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub codex_bin: Option<PathBuf>,
-}
-
 /// Runs `install`: plans every host first (so a malformed file anywhere stops
 /// everything), prints the plan, applies it all-or-nothing, then trusts the Codex hooks.
 pub fn run_install(args: &InstallArgs) -> Result<()> {
-    let mode = match args.mode.as_deref() {
-        None | Some("copy") => Mode::Copy,
-        Some("symlink") => Mode::Symlink,
-        Some(other) => {
-            return Err(Error::usage(format!(
-                "--mode {other:?}: use copy or symlink"
-            )));
-        }
+    let mode = match args.mode {
+        InstallMode::Copy => Mode::Copy,
+        InstallMode::Symlink => Mode::Symlink,
     };
     let layouts = select_hosts(
-        args.agent.as_deref(),
+        args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "install",
@@ -183,7 +110,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
 /// Runs `uninstall`: removes exactly what install added, for every selected host.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     let layouts = select_hosts(
-        args.agent.as_deref(),
+        args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "uninstall",
@@ -247,20 +174,15 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
 /// The hosts a command acts on: the one asked for, both for `all`, or by default every
 /// host whose home exists (or was named with a flag).
 fn select_hosts(
-    agent: Option<&str>,
+    agent: Option<HostChoice>,
     codex_home: &Option<PathBuf>,
     claude_home: &Option<PathBuf>,
     command: &str,
 ) -> Result<Vec<Layout>> {
     let wanted: Vec<Agent> = match agent {
-        Some("codex") => vec![Agent::Codex],
-        Some("claude") => vec![Agent::Claude],
-        Some("all") => Agent::ALL.to_vec(),
-        Some(other) => {
-            return Err(Error::usage(format!(
-                "--agent {other:?}: use codex, claude or all"
-            )));
-        }
+        Some(HostChoice::Codex) => vec![Agent::Codex],
+        Some(HostChoice::Claude) => vec![Agent::Claude],
+        Some(HostChoice::All) => Agent::ALL.to_vec(),
         None => Vec::new(),
     };
     let mut layouts = Vec::new();
