@@ -17,8 +17,8 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use ralph_hook::digest;
-use ralph_hook::fingerprint::{self, Fingerprint};
+use ralph_hook::engine::digest;
+use ralph_hook::engine::fingerprint::{self, Fingerprint};
 
 const FOLDERS: usize = 100;
 const FILES_PER_FOLDER: usize = 100;
@@ -112,16 +112,16 @@ fn workspace(c: &mut Criterion) {
     group.sample_size(60);
     group.measurement_time(Duration::from_secs(15));
     group.bench_function("git status (before issue 11)", |b| {
-        b.iter(|| black_box(status_as_before(&repo)))
+        b.iter(|| black_box(status_as_before(&repo)));
     });
     group.bench_function("git status (hardened, as the fingerprint runs it)", |b| {
-        b.iter(|| black_box(hardened_status(&repo)))
+        b.iter(|| black_box(hardened_status(&repo)));
     });
     group.bench_function("fingerprint", |b| {
-        b.iter(|| black_box(Fingerprint::take(&repo)))
+        b.iter(|| black_box(Fingerprint::take(&repo)));
     });
     group.bench_function("fingerprint without git", |b| {
-        b.iter(|| black_box(Fingerprint::from_status(&repo, &captured)))
+        b.iter(|| black_box(Fingerprint::from_status(&repo, &captured)));
     });
     group.finish();
 }

@@ -4,8 +4,8 @@
 # breaks the loop shows up before the pins in install/e2e-agents.env are raised. CI keeps
 # the pins; this is for a developer's machine.
 #
-#   scripts/e2e-latest.sh                  # the whole e2e suite
-#   scripts/e2e-latest.sh same_file        # only tests whose name contains this
+#   scripts/e2e-latest.sh                      # the whole e2e suite
+#   scripts/e2e-latest.sh e2e::same_file_every  # only tests whose name contains this
 #
 # Environment: RALPH_E2E_LATEST_DIR (where the clients go; default
 # ${TMPDIR:-/tmp}/ralph-e2e-latest). The e2e harness is told the installed versions
@@ -37,6 +37,10 @@ echo "e2e-latest: testing $versions"
 "$dest/node_modules/.bin/codex" --version
 "$dest/node_modules/.bin/claude" --version
 
+filters=("$@")
+if [ "${#filters[@]}" -eq 0 ]; then
+  filters=(e2e::)
+fi
 status=0
 (
   cd "$repo"
@@ -44,7 +48,7 @@ status=0
     RALPH_E2E_CODEX_VERSION="$codex_version" \
     RALPH_E2E_CLAUDE_VERSION="$claude_version" \
     RALPH_E2E_REQUIRE=1 \
-    cargo test --test e2e -- "$@"
+    cargo test --test it -- "${filters[@]}"
 ) || status=$?
 if [ "$status" -eq 0 ]; then
   echo "e2e-latest: passed with $versions"
