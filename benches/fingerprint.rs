@@ -8,15 +8,18 @@
 //!   per listed path, digest).
 //! - `fingerprint without git`: everything beyond git status, on a captured output.
 //!
-//! Target: `fingerprint` within 2 ms of `git status (before issue 11)`.
+//! Target: `fingerprint` within 2 ms of `git status (before issue 11)`. On a shared
+//! machine the two criterion groups run minutes apart under different load, so the bench
+//! first prints a paired figure: the two commands alternated, the median of the
+//! per-pair differences (`BENCH_PAIRS` pairs, default 200).
 //! `cargo bench --bench fingerprint`.
 
 use std::hint::black_box;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use criterion::{Criterion, criterion_group, criterion_main};
+use criterion::{Criterion, criterion_group};
 use ralph_hook::engine::digest;
 use ralph_hook::engine::fingerprint::{self, Fingerprint};
 
@@ -126,5 +129,44 @@ fn workspace(c: &mut Criterion) {
     group.finish();
 }
 
+/// The old command and the fingerprint, alternated, so both see the same load: prints the
+/// median of each and of the per-pair difference.
+fn paired_difference() {
+    let pairs: usize = std::env::var("BENCH_PAIRS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(200);
+    let temp = tempfile::tempdir().expect("temp dir");
+    let repo = repository(temp.path());
+    let (mut before, mut after, mut difference) = (Vec::new(), Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        let start = Instant::now();
+        black_box(status_as_before(&repo));
+        let old = start.elapsed().as_secs_f64() * 1e3;
+        let start = Instant::now();
+        black_box(Fingerprint::take(&repo));
+        let new = start.elapsed().as_secs_f64() * 1e3;
+        before.push(old);
+        after.push(new);
+        difference.push(new - old);
+    }
+    let median = |values: &mut Vec<f64>| {
+        values.sort_by(f64::total_cmp);
+        values[values.len() / 2]
+    };
+    println!(
+        "paired, {pairs} pairs: git status (before issue 11) {:.2} ms, fingerprint {:.2} ms, \
+         difference (median of pairs) {:+.2} ms",
+        median(&mut before),
+        median(&mut after),
+        median(&mut difference)
+    );
+}
+
 criterion_group!(benches, workspace);
-criterion_main!(benches);
+
+fn main() {
+    paired_difference();
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
