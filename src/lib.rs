@@ -20,6 +20,7 @@ pub mod hook;
 pub mod install;
 pub mod lifecycle;
 pub mod loop_command;
+pub mod once;
 pub mod ownership;
 pub mod render;
 pub mod settings;

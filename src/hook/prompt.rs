@@ -10,6 +10,7 @@ use crate::commands::{installed_show_command, status_text};
 use crate::hook::warn;
 use crate::lifecycle::{self, Cancelled, Replace};
 use crate::loop_command::{self, LoopCommand};
+use crate::once::EventRun;
 use crate::render;
 use crate::settings::LoopSettings;
 use crate::state::StartedBy;
@@ -54,8 +55,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 session,
                 StartedBy::PromptHook,
                 Replace::SameSession,
+                Some(&EventRun::prompt(&input)),
                 now,
             ) {
+                Ok(started) if started.again => PromptOutput::default(),
                 Ok(started) => {
                     for warning in &started.warnings {
                         warn(warning);

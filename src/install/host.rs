@@ -69,7 +69,7 @@ pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan>
     let skill_path = layout.skill();
     plan.push(Change {
         before: plan::read(&skill_path, true)?,
-        after: Content::text(skill::render(layout.agent, &binary)?),
+        after: Content::text(skill::render(&binary)?),
         path: skill_path,
         follow_links: true,
         backup: false,
