@@ -544,3 +544,247 @@ fn installed_twice_one_prompt_starts_one_loop_and_gives_the_rules_once() {
     assert_eq!(world.state()["max_iterations"], 5);
     assert_ne!(world.state()["loop_id"], first_loop);
 }
+
+// ---- install and doctor beside the plugin ----
+
+/// A temporary user for install and doctor: a home with `.claude` and `.codex`, a PATH
+/// folder, and nothing of the test's own environment.
+struct Homes {
+    dir: tempfile::TempDir,
+}
+
+impl Homes {
+    fn new() -> Self {
+        let homes = Homes {
+            dir: tempfile::tempdir().unwrap(),
+        };
+        for dir in [homes.claude(), homes.codex(), homes.bin()] {
+            fs_err::create_dir_all(dir).unwrap();
+        }
+        homes
+    }
+
+    fn home(&self) -> PathBuf {
+        self.dir.path().join("home")
+    }
+
+    fn claude(&self) -> PathBuf {
+        self.home().join(".claude")
+    }
+
+    fn codex(&self) -> PathBuf {
+        self.home().join(".codex")
+    }
+
+    fn bin(&self) -> PathBuf {
+        self.dir.path().join("bin")
+    }
+
+    /// `ralph-hook ARGS [--agent AGENT] --<agent>-home DIR` as the user runs it (doctor
+    /// looks at every home it is given).
+    fn ralph(&self, args: &[&str], agent: &str) -> Output {
+        let home_flag = match agent {
+            "claude" => ("--claude-home", self.claude()),
+            _ => ("--codex-home", self.codex()),
+        };
+        let agent_flag: &[&str] = if args[0] == "doctor" {
+            &[]
+        } else {
+            &["--agent", agent]
+        };
+        Command::new(env!("CARGO_BIN_EXE_ralph-hook"))
+            .env_clear()
+            .args(args)
+            .args(agent_flag)
+            .arg(home_flag.0)
+            .arg(home_flag.1)
+            .env("HOME", self.home())
+            .env("CODEX_HOME", self.codex())
+            .env("PATH", format!("{}:/usr/bin:/bin", self.bin().display()))
+            .env("XDG_STATE_HOME", self.home().join(".local/state"))
+            .env("RALPH_HOOK_STATE_DIR", self.home().join("state"))
+            .current_dir(self.dir.path())
+            .output()
+            .unwrap()
+    }
+}
+
+/// settings.json as `claude plugin install` leaves it.
+const CLAUDE_SETTINGS_WITH_PLUGIN: &str = r#"{
+  "extraKnownMarketplaces": {
+    "ralph-hook": {
+      "source": {
+        "source": "directory",
+        "path": "/home/dev/src/ralph-hook"
+      }
+    }
+  },
+  "enabledPlugins": {
+    "ralph-hook@ralph-hook": true
+  }
+}
+"#;
+
+/// config.toml as `codex plugin add` leaves it.
+const CODEX_CONFIG_WITH_PLUGIN: &str = r#"model = "gpt-5"
+
+[marketplaces.ralph-hook]
+source_type = "local"
+source = "/home/dev/src/ralph-hook"
+
+[plugins."ralph-hook@ralph-hook"]
+enabled = true
+"#;
+
+#[test]
+fn beside_the_claude_plugin_install_only_raises_the_block_cap_and_uninstall_undoes_it() {
+    let homes = Homes::new();
+    let settings = homes.claude().join("settings.json");
+    fs_err::write(&settings, CLAUDE_SETTINGS_WITH_PLUGIN).unwrap();
+    let out = homes.ralph(&["install"], "claude");
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("the ralph-hook plugin (ralph-hook@ralph-hook) is enabled"),
+        "{}",
+        stdout(&out)
+    );
+    let after: Value = serde_json::from_str(&fs_err::read_to_string(&settings).unwrap()).unwrap();
+    assert!(
+        after.get("hooks").is_none(),
+        "no hooks beside the plugin's: {after:#}"
+    );
+    assert_eq!(after["env"]["CLAUDE_CODE_STOP_HOOK_BLOCK_CAP"], "1000");
+    assert_eq!(after["enabledPlugins"]["ralph-hook@ralph-hook"], true);
+    assert!(
+        !homes.claude().join("skills/ralph-loop").exists(),
+        "the plugin has the skill"
+    );
+    assert!(!homes.claude().join("hooks/ralph-hook").exists());
+
+    let again = homes.ralph(&["install"], "claude");
+    assert_success(&again);
+    assert!(
+        stdout(&again).contains("nothing to change"),
+        "{}",
+        stdout(&again)
+    );
+
+    assert_success(&homes.ralph(&["uninstall"], "claude"));
+    assert_eq!(
+        fs_err::read_to_string(&settings).unwrap(),
+        CLAUDE_SETTINGS_WITH_PLUGIN
+    );
+}
+
+#[test]
+fn beside_the_codex_plugin_install_adds_no_hooks_of_its_own() {
+    let homes = Homes::new();
+    let config = homes.codex().join("config.toml");
+    fs_err::write(&config, CODEX_CONFIG_WITH_PLUGIN).unwrap();
+    let out = homes.ralph(&["install", "--no-trust"], "codex");
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("install adds no hooks of its own"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!homes.codex().join("hooks.json").exists());
+    assert!(!homes.codex().join("hooks/ralph-hook").exists());
+    assert!(!homes.codex().join("skills/ralph-loop").exists());
+    let text = fs_err::read_to_string(&config).unwrap();
+    assert!(
+        text.contains("[plugins.\"ralph-hook@ralph-hook\"]"),
+        "{text}"
+    );
+
+    assert_success(&homes.ralph(&["uninstall"], "codex"));
+    assert_eq!(
+        fs_err::read_to_string(&config).unwrap(),
+        CODEX_CONFIG_WITH_PLUGIN
+    );
+}
+
+#[test]
+fn doctor_reports_the_plugin_and_install_together_as_installed_twice_with_the_fix() {
+    let homes = Homes::new();
+    assert_success(&homes.ralph(&["install"], "claude"));
+    // Then the user installs the plugin too.
+    let settings = homes.claude().join("settings.json");
+    let mut value: Value =
+        serde_json::from_str(&fs_err::read_to_string(&settings).unwrap()).unwrap();
+    value["enabledPlugins"] = json!({"ralph-hook@ralph-hook": true});
+    fs_err::write(&settings, value.to_string()).unwrap();
+
+    let out = homes.ralph(&["doctor"], "claude");
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    let report = stdout(&out);
+    assert!(report.contains("✗ installed twice"), "{report}");
+    let flags = format!(
+        "--agent claude --claude-home \"{}\"",
+        homes.claude().display()
+    );
+    assert!(
+        report.contains(&format!(
+            "fix: keep the plugin: ralph-hook uninstall {flags} && ralph-hook install {flags}"
+        )),
+        "{report}"
+    );
+    assert!(
+        report.contains("claude plugin uninstall ralph-hook@ralph-hook"),
+        "{report}"
+    );
+
+    // The fix it names, followed: the plugin alone, and nothing reported twice.
+    assert_success(&homes.ralph(&["uninstall"], "claude"));
+    assert_success(&homes.ralph(&["install"], "claude"));
+    fs_err::os::unix::fs::symlink(
+        env!("CARGO_BIN_EXE_ralph-hook"),
+        homes.bin().join("ralph-hook"),
+    )
+    .unwrap();
+    let out = homes.ralph(&["doctor"], "claude");
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(!report.contains("installed twice"), "{report}");
+    assert!(report.contains("the ralph-hook plugin (ralph-hook@ralph-hook) brings the hooks"));
+}
+
+#[test]
+fn doctor_checks_the_binary_the_plugin_runs() {
+    let homes = Homes::new();
+    fs_err::write(
+        homes.claude().join("settings.json"),
+        CLAUDE_SETTINGS_WITH_PLUGIN,
+    )
+    .unwrap();
+    assert_success(&homes.ralph(&["install"], "claude"));
+    let out = homes.ralph(&["doctor"], "claude");
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(
+        report.contains("✗ the plugin's hooks find no ralph-hook binary"),
+        "{report}"
+    );
+    assert!(report.contains("cargo install --locked --git"), "{report}");
+
+    // `cargo install --root <the plugin's data folder>` puts it where the launcher looks.
+    let data_bin = homes
+        .claude()
+        .join("plugins/data/ralph-hook-ralph-hook/bin");
+    fs_err::create_dir_all(&data_bin).unwrap();
+    symlink(
+        env!("CARGO_BIN_EXE_ralph-hook"),
+        data_bin.join("ralph-hook"),
+    )
+    .unwrap();
+    let out = homes.ralph(&["doctor"], "claude");
+    let report = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{report}");
+    assert!(
+        report.contains(&format!(
+            "✓ the plugin's hooks run {}",
+            data_bin.join("ralph-hook").display()
+        )),
+        "{report}"
+    );
+}

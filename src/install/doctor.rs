@@ -16,8 +16,9 @@ use super::host::ENTRY_POINT;
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Content};
+use super::plugin;
 use super::skill;
-use super::trust;
+use super::trust::{self, Handlers};
 use crate::agent::Agent;
 use crate::error::Result;
 use crate::hook::stop::shell_word;
@@ -209,9 +210,92 @@ fn stdout_error(err: std::io::Error) -> crate::error::Error {
     crate::error::Error::io("write the report", "stdout", err)
 }
 
+/// How ralph-hook is wired into a host: by `ralph-hook install`, by the plugin, or both.
+fn wiring(layout: &Layout) -> Result<(Vec<String>, bool)> {
+    Ok((plugin::enabled(layout)?, plugin::has_own_handlers(layout)?))
+}
+
+/// The line that reports ralph-hook wired in twice, with the fix.
+fn installed_twice(layout: &Layout, ids: &[String]) -> Check {
+    let flags = layout.flags();
+    let remove = ids
+        .iter()
+        .map(|id| plugin::remove_command(layout.agent, id))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    Check::fail(
+        format!(
+            "installed twice: the ralph-hook plugin ({}) and `ralph-hook install`'s handlers in {} both run on every prompt and stop (each is still acted on once, but every stop runs ralph-hook twice)",
+            ids.join(", "),
+            layout.hooks_file().display()
+        ),
+        format!(
+            "keep the plugin: ralph-hook uninstall {flags} && ralph-hook install {flags}   (or keep this install: {remove})"
+        ),
+    )
+}
+
+/// The checks of a host where the plugin brings the hooks and the skill.
+fn plugin_checks(layout: &Layout, ids: &[String]) -> Vec<Check> {
+    let mut checks = vec![Check::pass(format!(
+        "the ralph-hook plugin ({}) brings the hooks and the ralph-loop skill",
+        ids.join(", ")
+    ))];
+    let own = format!("ralph-hook {}", env!("CARGO_PKG_VERSION"));
+    let copy_fix = match std::env::current_exe() {
+        Ok(exe) => format!(
+            "cargo install --locked --git <ralph-hook's repository> ralph-hook   (or: mkdir -p ~/.cargo/bin && cp {} ~/.cargo/bin/)",
+            shell_word(&exe)
+        ),
+        Err(_) => "cargo install --locked --git <ralph-hook's repository> ralph-hook".to_owned(),
+    };
+    checks.push(match plugin::launcher_binary(layout, ids) {
+        None => Check::fail(
+            "the plugin's hooks find no ralph-hook binary (on PATH, in ~/.cargo/bin or in the plugin's data folder/bin), so they allow every stop",
+            copy_fix,
+        ),
+        Some(binary) => match plugin::version_of(&binary) {
+            Ok(version) if version == own => Check::pass(format!(
+                "the plugin's hooks run {} ({version})",
+                binary.display()
+            )),
+            Ok(version) => Check::fail(
+                format!(
+                    "the plugin's hooks run {}, which is {version}; this is {own}",
+                    binary.display()
+                ),
+                copy_fix,
+            ),
+            Err(why) => Check::fail(
+                format!("the plugin's hooks run {}, but {why}", binary.display()),
+                copy_fix,
+            ),
+        },
+    });
+    checks
+}
+
 fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
+    let (plugins, own) = wiring(layout)?;
+    if !plugins.is_empty() && !own {
+        let mut checks = plugin_checks(layout, &plugins);
+        let doc = config_doc(layout)?;
+        checks.push(feature_check(doc.as_ref(), &fix));
+        checks.push(trust_check(
+            layout,
+            codex,
+            doc.as_ref(),
+            Handlers::Plugin,
+            &fix,
+        )?);
+        return Ok(checks);
+    }
+    let mut checks = Vec::new();
+    if !plugins.is_empty() {
+        checks.push(installed_twice(layout, &plugins));
+    }
+    checks.push(binary_check(layout, &fix));
     let entry = layout.entry_point();
     checks.push(match plan::read(&entry, true)? {
         Content::Bytes(bytes) if bytes == ENTRY_POINT.as_bytes() && is_executable(&entry) => {
@@ -229,29 +313,53 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
         ),
     });
     checks.extend(handler_checks(layout, &fix)?);
-    let config = layout.config_toml();
-    let doc = match plan::read_text(&config)? {
-        Some(text) => Some(config_toml::parse(&config, &text)?),
-        None => None,
-    };
-    checks.push(if doc.as_ref().is_none_or(config_toml::hooks_enabled) {
-        Check::pass("hooks feature on in config.toml")
-    } else {
-        Check::fail(
-            "hooks are switched off in config.toml ([features] hooks = false)",
-            &fix,
-        )
-    });
-    checks.push(trust_check(layout, codex, doc.as_ref(), &fix)?);
+    let doc = config_doc(layout)?;
+    checks.push(feature_check(doc.as_ref(), &fix));
+    checks.push(trust_check(
+        layout,
+        codex,
+        doc.as_ref(),
+        Handlers::Installed,
+        &fix,
+    )?);
     checks.push(skill_check(layout, &fix)?);
     Ok(checks)
 }
 
+/// Codex's config.toml, parsed, when there is one.
+fn config_doc(layout: &Layout) -> Result<Option<toml_edit::DocumentMut>> {
+    let config = layout.config_toml();
+    Ok(match plan::read_text(&config)? {
+        Some(text) => Some(config_toml::parse(&config, &text)?),
+        None => None,
+    })
+}
+
+fn feature_check(doc: Option<&toml_edit::DocumentMut>, fix: &str) -> Check {
+    if doc.is_none_or(config_toml::hooks_enabled) {
+        Check::pass("hooks feature on in config.toml")
+    } else {
+        Check::fail(
+            "hooks are switched off in config.toml ([features] hooks = false)",
+            fix,
+        )
+    }
+}
+
 fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
-    checks.extend(handler_checks(layout, &fix)?);
-    checks.push(skill_check(layout, &fix)?);
+    let (plugins, own) = wiring(layout)?;
+    let mut checks = Vec::new();
+    if !plugins.is_empty() && !own {
+        checks.extend(plugin_checks(layout, &plugins));
+    } else {
+        if !plugins.is_empty() {
+            checks.push(installed_twice(layout, &plugins));
+        }
+        checks.push(binary_check(layout, &fix));
+        checks.extend(handler_checks(layout, &fix)?);
+        checks.push(skill_check(layout, &fix)?);
+    }
     let path = layout.hooks_file();
     let settings = match plan::read_text(&path)? {
         Some(text) => json_text::parse(&path, &text)?,
@@ -365,10 +473,11 @@ fn trust_check(
     layout: &Layout,
     codex: &Path,
     doc: Option<&toml_edit::DocumentMut>,
+    which: Handlers,
     fix: &str,
 ) -> Result<Check> {
     let fix = format!("{fix}   (or in Codex: /hooks, then trust the ralph-hook hooks)");
-    Ok(match trust::listed_handlers(layout, codex)? {
+    Ok(match trust::listed_handlers(layout, codex, which)? {
         Ok((hooks, 0)) if hooks.is_empty() => Check::fail("no ralph-hook handlers to trust", fix),
         Ok((hooks, _)) => {
             let untrusted: Vec<String> = hooks
@@ -395,7 +504,8 @@ fn trust_check(
             }
         }
         Err(AppServerError::NotFound(reason)) => {
-            let recorded = doc.is_some_and(|doc| recorded_trust(layout, doc));
+            let recorded =
+                which == Handlers::Installed && doc.is_some_and(|doc| recorded_trust(layout, doc));
             if recorded {
                 Check::pass(format!(
                     "trust entries recorded in config.toml (not verified: {reason})"

@@ -12,6 +12,7 @@ use super::hooks_json::{self, HooksFile};
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Change, Content, Plan};
+use super::plugin;
 use super::record::InstallRecord;
 use super::skill;
 use crate::agent::Agent;
@@ -29,18 +30,34 @@ pub enum Mode {
     Symlink,
 }
 
+/// What install puts into one host's home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Everything a loop needs: the binary, the hook handlers, the skill, and the host's
+    /// settings (Codex's entry point and hooks feature, Claude Code's block cap).
+    Full,
+    /// The ralph-hook plugin is enabled there and brings the hooks and the skill, so only
+    /// what a plugin cannot do for itself: Claude Code's block cap, Codex's hooks feature
+    /// and (after the plan) trust of the plugin's hooks. Installing both would run
+    /// ralph-hook twice for every prompt and stop.
+    PluginCompanion,
+}
+
 /// What one host's install or uninstall will do.
 #[derive(Debug)]
 pub struct HostPlan {
     /// The host and its home.
     pub layout: Layout,
+    /// What install puts there (uninstall: always `Full`).
+    pub scope: Scope,
     /// The file changes.
     pub plan: Plan,
     /// What the user should know beyond the changes.
     pub notes: Vec<String>,
 }
 
-/// Plans installing ralph-hook into one host's home.
+/// Plans installing ralph-hook into one host's home. Where the ralph-hook plugin is
+/// enabled and install has not put hooks of its own, install only completes the plugin.
 pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan> {
     let record_path = layout.record();
     let record_before = plan::read(&record_path, false)?;
@@ -50,7 +67,31 @@ pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan>
     let mut plan = Plan::default();
     let mut notes = Vec::new();
 
-    for dir in [layout.hooks_dir(), layout.skill_dir()] {
+    let plugins = plugin::enabled(layout)?;
+    let scope = if plugins.is_empty() || plugin::has_own_handlers(layout)? {
+        Scope::Full
+    } else {
+        Scope::PluginCompanion
+    };
+    let ids = plugins.join(", ");
+    let name = layout.agent.display_name();
+    match (scope, plugins.first()) {
+        (Scope::PluginCompanion, _) => notes.push(format!(
+            "the ralph-hook plugin ({ids}) is enabled in {name}: it brings the hooks and the skill, so install adds no hooks of its own, only what the plugin cannot set itself"
+        )),
+        (Scope::Full, Some(id)) => notes.push(format!(
+            "the ralph-hook plugin ({ids}) is enabled in {name} too: ralph-hook runs twice for every prompt and stop (each is still acted on once). Keep one: `ralph-hook uninstall {flags}` then `ralph-hook install {flags}` keeps the plugin; `{remove}` keeps this install",
+            flags = layout.flags(),
+            remove = plugin::remove_command(layout.agent, id),
+        )),
+        (Scope::Full, None) => {}
+    }
+
+    let dirs = match scope {
+        Scope::Full => vec![layout.hooks_dir(), layout.skill_dir()],
+        Scope::PluginCompanion => vec![layout.hooks_dir()],
+    };
+    for dir in dirs {
         for missing in plan::missing_dirs(&dir) {
             plan.create_dir(missing.clone());
             if !record.created_dirs.contains(&missing) {
@@ -60,10 +101,21 @@ pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan>
     }
 
     let binary = layout.binary();
-    plan_hooks_file(layout, &binary, &mut plan, &mut record, &mut notes)?;
+    plan_hooks_file(layout, scope, &binary, &mut plan, &mut record, &mut notes)?;
     match layout.agent {
         Agent::Codex => plan_feature_flag(layout, &mut plan, &mut record)?,
         Agent::Claude => {}
+    }
+    if scope == Scope::PluginCompanion {
+        if !plan.changes.is_empty() || record != loaded {
+            plan.push(record.change(&record_path, record_before)?);
+        }
+        return Ok(HostPlan {
+            layout: layout.clone(),
+            scope,
+            plan,
+            notes,
+        });
     }
 
     let skill_path = layout.skill();
@@ -129,14 +181,17 @@ pub fn plan_install(layout: &Layout, mode: Mode, exe: &Path) -> Result<HostPlan>
     }
     Ok(HostPlan {
         layout: layout.clone(),
+        scope,
         plan,
         notes,
     })
 }
 
-/// Adds the two handlers (and Claude's block cap) to hooks.json / settings.json.
+/// Adds the two handlers (for `Scope::Full`) and Claude's block cap to hooks.json /
+/// settings.json.
 fn plan_hooks_file(
     layout: &Layout,
+    scope: Scope,
     binary: &Path,
     plan: &mut Plan,
     record: &mut InstallRecord,
@@ -147,22 +202,24 @@ fn plan_hooks_file(
     let text = before.as_deref().unwrap_or("");
     let mut value = json_text::parse(&path, text)?;
     let original = value.clone();
-    let mut wanted = Vec::new();
-    for event in HookEvent::ALL {
-        let command = hook_command(binary, event, layout.agent)?;
-        wanted.push((event, hooks_json::handler(event, &command)));
+    if scope == Scope::Full {
+        let mut wanted = Vec::new();
+        for event in HookEvent::ALL {
+            let command = hook_command(binary, event, layout.agent)?;
+            wanted.push((event, hooks_json::handler(event, &command)));
+        }
+        let (file, dispatcher_owns_stop) = match layout.agent {
+            Agent::Codex => (HooksFile::CodexHooks, true),
+            Agent::Claude => (HooksFile::ClaudeSettings, false),
+        };
+        notes.extend(hooks_json::install(
+            &mut value,
+            &path,
+            file,
+            &wanted,
+            dispatcher_owns_stop,
+        )?);
     }
-    let (file, dispatcher_owns_stop) = match layout.agent {
-        Agent::Codex => (HooksFile::CodexHooks, true),
-        Agent::Claude => (HooksFile::ClaudeSettings, false),
-    };
-    notes.extend(hooks_json::install(
-        &mut value,
-        &path,
-        file,
-        &wanted,
-        dispatcher_owns_stop,
-    )?);
     let had_ours = !hooks_json::find(&original, &path)?.ours.is_empty();
     let mut parts = Vec::new();
     if original.get("hooks") != value.get("hooks") {
@@ -349,6 +406,7 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     plan.remove_dirs.dedup();
     Ok(HostPlan {
         layout: layout.clone(),
+        scope: Scope::Full,
         plan,
         notes,
     })
