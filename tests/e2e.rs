@@ -59,4 +59,5 @@ scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
 scenario!(plugin::plugin_flow: codex, claude);
 scenario!(plugin::installed_twice: codex, claude);
+scenario!(plugin::from_a_repository: codex);
 scenario!(plugin::validate: claude);

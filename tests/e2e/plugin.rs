@@ -299,6 +299,140 @@ pub fn installed_twice(client_: Client, test: &str) {
     }
 }
 
+/// Codex adds the marketplace from a Git repository too (`codex plugin marketplace add
+/// <git url>`): here a repository holding this checkout's marketplace and plugin, served
+/// over plain HTTP from 127.0.0.1.
+pub fn from_a_repository(client_: Client, test: &str) {
+    let script = vec![
+        text("From git, pass one."),
+        text("From git, pass two."),
+        text(format!("Done.\n{PROMISE}")),
+    ];
+    let Some(world) = World::bare(client_, test, script) else {
+        return;
+    };
+    world.put_hook_on_path();
+    let served = world.root.join("served");
+    let source = world.root.join("source");
+    for part in [".agents", ".claude-plugin", "plugins"] {
+        copy_tree(&Path::new(REPO).join(part), &source.join(part));
+    }
+    let git = |args: &[&str], label: &str| {
+        let mut cmd = world.command("git");
+        cmd.args([
+            "-c",
+            "user.name=ralph-e2e",
+            "-c",
+            "user.email=e2e@localhost",
+        ])
+        .args(args);
+        let run = world.run_recorded(cmd, label, TOOL_DEADLINE);
+        assert!(run.success(), "{label} failed");
+    };
+    let src = source.display().to_string();
+    let bare = served.join("ralph-hook.git").display().to_string();
+    git(&["init", "-q", &src], "git init");
+    git(&["-C", &src, "add", "-A"], "git add");
+    git(&["-C", &src, "commit", "-q", "-m", "plugin"], "git commit");
+    git(&["clone", "-q", "--bare", &src, &bare], "git clone --bare");
+    git(
+        &["-C", &bare, "update-server-info"],
+        "git update-server-info",
+    );
+    let server = StaticServer::start(&served);
+    let url = format!("{}/ralph-hook.git", server.url());
+
+    assert!(
+        client(&world, &["plugin", "marketplace", "add", &url]).success(),
+        "adding the marketplace from {url} failed"
+    );
+    let config = std::fs::read_to_string(world.codex_home.join("config.toml")).unwrap();
+    assert!(config.contains("source_type = \"git\""), "{config}");
+    assert!(client(&world, &["plugin", "add", PLUGIN_ID]).success());
+    assert!(ralph(&world, &["install", "--agent", "codex"]).success());
+    let task = "Finish the loop from a repository";
+    let run = world.run_agent(&plugin_loop_prompt(client_, task, 5));
+    assert_loop_ran_to_completion(&world, &run, task);
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap().flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A static file server on 127.0.0.1 (Git's "dumb" HTTP protocol needs no more),
+/// serving until dropped.
+struct StaticServer {
+    port: u16,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl StaticServer {
+    fn start(root: &Path) -> StaticServer {
+        use std::io::{BufRead, BufReader, Write};
+        use std::sync::atomic::Ordering;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (root, flag) = (root.to_path_buf(), std::sync::Arc::clone(&stop));
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if flag.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let mut line = String::new();
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                if reader.read_line(&mut line).is_err() {
+                    continue;
+                }
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+                        break;
+                    }
+                }
+                let path = line.split_whitespace().nth(1).unwrap_or("/");
+                let path = path.split('?').next().unwrap_or("/");
+                let file = (!path.contains(".."))
+                    .then(|| root.join(path.trim_start_matches('/')))
+                    .filter(|file| file.is_file());
+                let _ = match file.and_then(|file| std::fs::read(file).ok()) {
+                    Some(body) => write!(
+                        stream,
+                        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+                        body.len()
+                    )
+                    .and_then(|()| stream.write_all(&body)),
+                    None => write!(
+                        stream,
+                        "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    ),
+                };
+            }
+        });
+        StaticServer { port, stop }
+    }
+
+    fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for StaticServer {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
 /// The marketplace and the plugin pass the real `claude plugin validate --strict`.
 pub fn validate(client_: Client, test: &str) {
     let Some(world) = World::bare(client_, test, Vec::new()) else {
