@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::agent::Agent;
+use crate::engine::settings::RawLoopFlags;
 
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
 #[derive(Debug, Parser)]
@@ -68,6 +69,7 @@ pub struct WorkspaceArgs {
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Which workspace and host.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Print JSON for scripts instead of text.
@@ -87,27 +89,9 @@ pub struct StartArgs {
     /// Read the task from a file (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
-    /// Most continuation prompts before the loop ends (0 = no cap). Default 50.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub max_iterations: Option<String>,
-    /// The completion promise; `DONE` means the signal `<promise>DONE</promise>`.
-    #[arg(long, value_name = "TEXT")]
-    pub completion_promise: Option<String>,
-    /// The word of the continuation signal `<ralph-continue>WORD</ralph-continue>`.
-    #[arg(long, value_name = "WORD")]
-    pub magic_word: Option<String>,
-    /// End the loop once it has run this long (`90m`, `2h`, `1h30m`).
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    pub max_duration: Option<String>,
-    /// End the loop after N stops without progress (0 = off). Default 3.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub no_progress: Option<String>,
-    /// A command that must exit 0 before a completion is accepted.
-    #[arg(long, value_name = "CMD")]
-    pub verify: Option<String>,
-    /// Seconds the verify command may run. Default 300.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
-    pub verify_timeout: Option<String>,
+    /// The loop's flags, defined once in [`RawLoopFlags`].
+    #[command(flatten)]
+    pub flags: RawLoopFlags,
     /// Replace an active loop.
     #[arg(long)]
     pub force: bool,
@@ -147,6 +131,6 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
 pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
     args.first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .and_then(|path| path.file_name().map(ToOwned::to_owned))
         .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
 }

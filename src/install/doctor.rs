@@ -20,12 +20,11 @@ use super::plugin;
 use super::skill;
 use super::trust::{self, Handlers};
 use crate::agent::Agent;
+use crate::engine::ownership::{self, Standing};
+use crate::engine::render;
+use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
+use crate::engine::store::{LoadError, Store};
 use crate::error::Result;
-use crate::hook::stop::shell_word;
-use crate::ownership::{self, Standing};
-use crate::render;
-use crate::settings::DEFAULT_MAX_ITERATIONS;
-use crate::store::{LoadError, Store};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,7 +88,7 @@ pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
 fn loop_check(store: &Store) -> Check {
     let name = store.agent().display_name();
     let path = store.state_path().display();
-    let ws = shell_word(store.workspace());
+    let ws = crate::shell::word(store.workspace());
     let state = match store.load() {
         Ok(Some(state)) => state,
         Ok(None) => {
@@ -245,7 +244,7 @@ fn plugin_checks(layout: &Layout, ids: &[String]) -> Vec<Check> {
     let copy_fix = match std::env::current_exe() {
         Ok(exe) => format!(
             "cargo install --locked --git <ralph-hook's repository> ralph-hook   (or: mkdir -p ~/.cargo/bin && cp {} ~/.cargo/bin/)",
-            shell_word(&exe)
+            crate::shell::word(&exe)
         ),
         Err(_) => "cargo install --locked --git <ralph-hook's repository> ralph-hook".to_owned(),
     };

@@ -47,6 +47,7 @@ pub struct InstallArgs {
     /// Copy the binary (default) or symlink it so a rebuilt binary is picked up.
     #[arg(long, value_name = "copy|symlink")]
     pub mode: Option<String>,
+    /// Where the hosts keep their configuration.
     #[command(flatten)]
     pub homes: Homes,
     /// Print the plan and a diff of each file; write nothing.
@@ -66,6 +67,7 @@ pub struct UninstallArgs {
     /// Which host to unwire (default: every host found).
     #[arg(long, value_name = "codex|claude|all")]
     pub agent: Option<String>,
+    /// Where the hosts keep their configuration.
     #[command(flatten)]
     pub homes: Homes,
     /// Print the plan and a diff of each file; write nothing.
@@ -79,6 +81,7 @@ pub struct DoctorArgs {
     /// Also check the loop in this workspace.
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Where the hosts keep their configuration.
     #[command(flatten)]
     pub homes: Homes,
     /// The codex executable used to read hook trust (default: `codex` on PATH).

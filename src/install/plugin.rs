@@ -49,7 +49,7 @@ pub fn enabled(layout: &Layout) -> Result<Vec<String>> {
                     for (id, entry) in plugins.iter() {
                         let on = entry
                             .get("enabled")
-                            .and_then(|value| value.as_bool())
+                            .and_then(toml_edit::Item::as_bool)
                             .unwrap_or(true);
                         if is_ours(id) && on {
                             ids.push(id.to_owned());

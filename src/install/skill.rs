@@ -6,8 +6,9 @@
 
 use std::path::Path;
 
-use super::command_line::{shell_quote, utf8_path};
+use super::command_line::utf8_path;
 use crate::error::Result;
+use crate::shell;
 
 /// The skill as it is in the repository and in the plugin.
 pub const SKILL: &str = include_str!("../../plugins/ralph-hook/skills/ralph-loop/SKILL.md");
@@ -21,7 +22,7 @@ const VERSION_MARKER: &str = "ralph-hook-version: ";
 
 /// The skill text install writes: the repository's, with `show` run by `binary`.
 pub fn render(binary: &Path) -> Result<String> {
-    let line = format!("\n      {} show\n", shell_quote(utf8_path(binary)?));
+    let line = format!("\n      {} show\n", shell::quote(utf8_path(binary)?));
     Ok(SKILL.replacen(SHOW_LINE, &line, 1))
 }
 

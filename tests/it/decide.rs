@@ -3,11 +3,13 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::agent::Agent;
-use ralph_hook::decide::{Continuation, Decision, Outcome, StopEvent, Verification, decide};
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal::Tag;
-use ralph_hook::state::{LoopState, Origin, StartedBy};
-use ralph_hook::wire::StopInput;
+use ralph_hook::engine::decide::{
+    Continuation, Decision, Outcome, StopEvent, Verification, decide,
+};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal::Tag;
+use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::hook::wire::StopInput;
 
 fn fixture_message(text: &str) -> String {
     let input: StopInput = serde_json::from_str(text).expect("fixture parses");
@@ -15,21 +17,23 @@ fn fixture_message(text: &str) -> String {
 }
 
 fn codex_first() -> String {
-    fixture_message(include_str!("fixtures/hosts/codex-0.169.0/stop-first.json"))
+    fixture_message(include_str!(
+        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+    ))
 }
 fn codex_done() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/codex-0.169.0/stop-continued.json"
+        "../fixtures/hosts/codex-0.169.0/stop-continued.json"
     ))
 }
 fn claude_first() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/claude-2.1.328/stop-first.json"
+        "../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
 }
 fn claude_done() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/claude-2.1.328/stop-continued.json"
+        "../fixtures/hosts/claude-2.1.328/stop-continued.json"
     ))
 }
 

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::settings::LoopSettings;
+use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings};
 
 /// The state version this binary writes.
 pub const STATE_VERSION: u32 = 2;
@@ -90,7 +90,7 @@ pub struct LoopState {
     pub last_decision: Option<LastDecision>,
     /// The host event (a stop, a prompt) the loop last acted on, and which installations
     /// of ralph-hook have run for it: with the plugin and `ralph-hook install` both in
-    /// place, each event is acted on once (see [`crate::once`]).
+    /// place, each event is acted on once (see [`crate::engine::once`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled: Option<HandledEvent>,
 }
@@ -155,9 +155,6 @@ fn version_one() -> u32 {
 fn is_false(value: &bool) -> bool {
     !*value
 }
-
-/// The verify timeout when none is given.
-pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 
 fn default_verify_timeout() -> u64 {
     DEFAULT_VERIFY_TIMEOUT_SECS
@@ -265,7 +262,7 @@ pub struct Origin {
 mod tests {
     use super::*;
 
-    const LEGACY: &str = include_str!("../tests/fixtures/hosts/legacy-v1-state.json");
+    const LEGACY: &str = include_str!("../../tests/fixtures/hosts/legacy-v1-state.json");
 
     #[test]
     fn a_version_one_file_from_the_bash_skill_parses_as_legacy() {

@@ -44,7 +44,7 @@ mod tests {
     #[test]
     fn the_normalised_digest_equals_the_digest_of_the_normalised_text() {
         for text in ["", "  ", "a", " a  b\n\tc ", "Готово ✅\u{2003}done"] {
-            let normalized = crate::signal::normalize_whitespace(text);
+            let normalized = crate::engine::signal::normalize_whitespace(text);
             assert_eq!(
                 super::normalized_text_hex(text),
                 super::hex(normalized.as_bytes())

@@ -7,14 +7,14 @@ use std::time::SystemTime;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::decide::{self, Outcome};
+use crate::engine::decide::{self, Outcome};
+use crate::engine::once::EventRun;
+use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
+use crate::engine::settings::LoopSettings;
+use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
+use crate::engine::store::{HistoryEntry, LoadError, Store};
+use crate::engine::workspace;
 use crate::error::{Error, Result};
-use crate::once::EventRun;
-use crate::ownership::{self, LoopRecord, Registry, Standing};
-use crate::settings::LoopSettings;
-use crate::state::{LoopState, Origin, STATE_VERSION, StartedBy};
-use crate::store::{HistoryEntry, LoadError, Store};
-use crate::workspace;
 
 /// What to do when a loop is already active where a new one starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,7 +109,7 @@ pub fn begin(
                         .as_deref()
                         .map(|s| format!("session {s}"))
                         .unwrap_or_else(|| "no session yet".into()),
-                    crate::render::iteration_label(&existing),
+                    crate::engine::render::iteration_label(&existing),
                     existing.created_at,
                     match replace {
                         Replace::SameSession => " in another session",
@@ -392,6 +392,6 @@ pub fn sandbox_hint(err: Error) -> Error {
 
 fn append(store: &Store, entry: &HistoryEntry) {
     if let Err(err) = store.append_history(entry) {
-        crate::hook::warn(err);
+        crate::messages::warn(err);
     }
 }

@@ -15,9 +15,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::state::LoopState;
+use crate::engine::workspace::{self, HISTORY_FILE, LOCK_FILE, STATE_FILE};
 use crate::error::{Error, Result};
-use crate::state::LoopState;
-use crate::workspace::{self, HISTORY_FILE, LOCK_FILE, STATE_FILE};
 
 /// How long a command waits for another ralph-hook process to release the lock before
 /// giving up (and, in a hook, allowing the stop).
@@ -286,7 +286,7 @@ impl Store {
         };
         Ok(BufReader::new(file)
             .lines()
-            .map_while(|line| line.ok())
+            .map_while(std::result::Result::ok)
             .filter_map(|line| serde_json::from_str(&line).ok())
             .collect())
     }

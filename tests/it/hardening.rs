@@ -4,12 +4,7 @@
 //!
 //! Nothing here asserts a time: the benchmarks report speed.
 
-mod support;
-
-#[path = "../fuzz/src/checks.rs"]
-mod checks;
-#[path = "../fuzz/src/reference.rs"]
-mod reference;
+use crate::{checks, reference};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -17,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::support::*;
 use proptest::prelude::*;
 use ralph_hook::agent::Agent;
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal::{self, Tag};
-use ralph_hook::state::{HandledEvent, LastDecision, LoopState, Progress, StartedBy};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal::{self, Tag};
+use ralph_hook::engine::state::{HandledEvent, LastDecision, LoopState, Progress, StartedBy};
 use serde_json::Value;
-use support::*;
 
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
 
@@ -35,7 +30,7 @@ fn hook(world: &World) -> Command {
         .env("RALPH_HOOK_STATE_DIR", &world.state_dir)
         .env("XDG_STATE_HOME", world.home.join(".local/state"))
         .env_remove("RALPH_HOOK_NOW")
-        .env_remove(ralph_hook::store::PAUSE_AT_ENV)
+        .env_remove(ralph_hook::engine::store::PAUSE_AT_ENV)
         .current_dir(&world.workspace);
     for var in [
         "CODEX_THREAD_ID",
@@ -135,7 +130,7 @@ fn hold_at(world: &World, point: &str, message: &str) -> std::process::Child {
     let payload = codex_stop("S", &world.workspace, Some(message));
     let mut child = hook(world)
         .arg("stop")
-        .env(ralph_hook::store::PAUSE_AT_ENV, point)
+        .env(ralph_hook::engine::store::PAUSE_AT_ENV, point)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -469,7 +464,7 @@ fn every_input_the_fuzzers_ever_broke_now_passes() {
 
 /// The stable fallback of `scripts/fuzz.sh`: the fuzz targets' checks over random
 /// inputs for `RALPH_FUZZ_SECONDS` each. Ignored by `cargo test`; run it with
-/// `cargo test --release --test hardening -- --ignored fuzz_fallback`.
+/// `cargo test --release --test it -- --ignored hardening::fuzz_fallback`.
 #[test]
 #[ignore = "runs for a fixed time; scripts/fuzz.sh runs it when there is no nightly"]
 fn fuzz_fallback_runs_each_target_for_a_fixed_time() {
@@ -628,8 +623,8 @@ proptest! {
     #[test]
     fn the_no_progress_digest_is_the_digest_of_the_normalised_message(text in "\\PC{0,200}") {
         prop_assert_eq!(
-            ralph_hook::digest::normalized_text_hex(&text),
-            ralph_hook::digest::hex(signal::normalize_whitespace(&text).as_bytes())
+            ralph_hook::engine::digest::normalized_text_hex(&text),
+            ralph_hook::engine::digest::hex(signal::normalize_whitespace(&text).as_bytes())
         );
     }
 

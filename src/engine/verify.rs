@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use crate::decide::Verification;
+use crate::engine::decide::Verification;
 
 /// Keep at most this much of the output's end.
 const TAIL_BYTES: u64 = 64 * 1024;
@@ -87,7 +87,7 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
                 error: format!(
                     "the shell could not run it (exit code {}): {}",
                     status.code().unwrap_or_default(),
-                    crate::render::bounded_tail(&tail)
+                    crate::engine::render::bounded_tail(&tail)
                         .lines()
                         .last()
                         .unwrap_or("")

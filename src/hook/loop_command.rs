@@ -7,7 +7,9 @@
 //! UserPromptSubmit hook gets the user's text as typed, in either form, and Claude Code
 //! also resolves the bare `/ralph-loop` to the plugin's skill. All four forms start a loop.
 
-use crate::settings::RawLoopFlags;
+use clap::{Args, FromArgMatches};
+
+use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,16 +27,43 @@ pub enum LoopCommand {
     Status,
 }
 
-/// The flags a prompt may carry, with where each value goes.
-const FLAGS: [&str; 7] = [
-    "--max-iterations",
-    "--completion-promise",
-    "--magic-word",
-    "--max-duration",
-    "--no-progress",
-    "--verify",
-    "--verify-timeout",
-];
+/// A loop flag as the prompt parser needs it, read from its one clap definition.
+struct FlagSpec {
+    /// `--max-iterations`.
+    name: String,
+    /// `N`.
+    value_name: String,
+    /// The flag's help line, for the error when its value is missing.
+    help: String,
+}
+
+/// The loop flags' clap definition, as a command of its own: a later copy of a flag
+/// overrides an earlier one, as people expect when they correct themselves in a prompt.
+fn flag_command() -> clap::Command {
+    RawLoopFlags::augment_args(
+        clap::Command::new("ralph-loop")
+            .no_binary_name(true)
+            .disable_help_flag(true)
+            .args_override_self(true),
+    )
+}
+
+fn flag_specs(command: &clap::Command) -> Vec<FlagSpec> {
+    command
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            Some(FlagSpec {
+                name: format!("--{long}"),
+                value_name: arg
+                    .get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| "VALUE".to_string(), ToString::to_string),
+                help: arg.get_help().map(ToString::to_string).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
 
 /// The words that start a ralph-loop command: each host's bare form and the plugin's
 /// namespaced one.
@@ -65,35 +94,45 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
 }
 
 fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
-    let mut flags = RawLoopFlags::default();
+    let command = flag_command();
+    let specs = flag_specs(&command);
+    let mut given = Vec::new();
     let mut task = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;
     while i < text.len() {
         let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
-        let flag = at_word_start
+        let spec = at_word_start
             .then(|| {
-                FLAGS.iter().copied().find(|flag| {
-                    text[i..].starts_with(flag)
-                        && text[i + flag.len()..]
+                specs.iter().find(|spec| {
+                    text[i..].starts_with(&spec.name)
+                        && text[i + spec.name.len()..]
                             .chars()
                             .next()
                             .is_none_or(|c| c == '=' || c.is_whitespace())
                 })
             })
             .flatten();
-        let Some(flag) = flag else {
+        let Some(spec) = spec else {
             i += text[i..].chars().next().map_or(1, char::len_utf8);
             continue;
         };
-        let (value, end) = read_value(text, i + flag.len())
-            .ok_or_else(|| format!("{flag} needs a value, e.g. `{}`", example(flag)))??;
-        *slot(&mut flags, flag) = Some(value);
+        let (value, end) = read_value(text, i + spec.name.len()).ok_or_else(|| {
+            format!(
+                "{} needs a value: `{} {}`, {}",
+                spec.name, spec.name, spec.value_name, spec.help
+            )
+        })??;
+        given.push(format!("{}={value}", spec.name));
         task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
         copied = end;
         i = end;
     }
     task.push_str(&text[copied..]);
+    let matches = command
+        .try_get_matches_from(given)
+        .map_err(|err| err.to_string().trim().to_string())?;
+    let flags = RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string())?;
     Ok((task.trim().to_string(), flags))
 }
 
@@ -130,31 +169,6 @@ fn read_value(text: &str, mut i: usize) -> Option<Result<(String, usize), String
     }
     let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
     (len > 0).then(|| Ok((rest[..len].to_string(), i + len)))
-}
-
-fn slot<'a>(flags: &'a mut RawLoopFlags, flag: &str) -> &'a mut Option<String> {
-    match flag {
-        "--max-iterations" => &mut flags.max_iterations,
-        "--completion-promise" => &mut flags.completion_promise,
-        "--magic-word" => &mut flags.magic_word,
-        "--max-duration" => &mut flags.max_duration,
-        "--no-progress" => &mut flags.no_progress,
-        "--verify" => &mut flags.verify,
-        _ => &mut flags.verify_timeout,
-    }
-}
-
-fn example(flag: &str) -> String {
-    let value = match flag {
-        "--max-iterations" => "20",
-        "--completion-promise" => "DONE",
-        "--magic-word" => "KEEP_GOING",
-        "--max-duration" => "2h",
-        "--no-progress" => "3",
-        "--verify" => "'cargo test'",
-        _ => "300",
-    };
-    format!("{flag} {value}")
 }
 
 #[cfg(test)]
@@ -211,6 +225,65 @@ mod tests {
             start("$ralph-loop make `cargo test --release` pass --verify \"cargo test --release\"");
         assert_eq!(task, "make `cargo test --release` pass");
         assert_eq!(flags.verify.as_deref(), Some("cargo test --release"));
+    }
+
+    #[test]
+    fn every_flag_lands_in_its_own_field() {
+        let (task, flags) = start(
+            "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
+             --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7",
+        );
+        assert_eq!(task, "task");
+        assert_eq!(
+            flags,
+            RawLoopFlags {
+                max_iterations: Some("1".into()),
+                completion_promise: Some("P2".into()),
+                magic_word: Some("W3".into()),
+                max_duration: Some("4m".into()),
+                no_progress: Some("5".into()),
+                verify: Some("v 6".into()),
+                verify_timeout: Some("7".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn every_start_flag_is_a_prompt_flag() {
+        let names: Vec<String> = flag_specs(&flag_command())
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        for flag in [
+            "--max-iterations",
+            "--completion-promise",
+            "--magic-word",
+            "--max-duration",
+            "--no-progress",
+            "--verify",
+            "--verify-timeout",
+        ] {
+            assert!(names.iter().any(|name| name == flag), "{flag} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_later_copy_of_a_flag_wins() {
+        let (_, flags) = start("$ralph-loop t --max-iterations 3 --max-iterations 4");
+        assert_eq!(flags.max_iterations.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_flag_glued_to_a_word_is_part_of_the_task() {
+        let (task, flags) = start("$ralph-loop fix foo--verify x");
+        assert_eq!(task, "fix foo--verify x");
+        assert_eq!(flags.verify, None);
+    }
+
+    #[test]
+    fn escaped_quotes_inside_a_double_quoted_value_are_kept() {
+        let (_, flags) = start(r#"$ralph-loop t --verify "grep \"x\" f""#);
+        assert_eq!(flags.verify.as_deref(), Some(r#"grep "x" f"#));
     }
 
     #[test]

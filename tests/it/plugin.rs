@@ -1,15 +1,13 @@
 //! ralph-hook as a plugin: the manifests both hosts read, the launcher its hooks run, and
 //! acting once on each host event when the plugin and `ralph-hook install` both run.
 
-mod support;
-
 use std::io::Write;
 use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 const DONE: &str = "<promise>DONE</promise>";

@@ -8,8 +8,10 @@ use std::path::Path;
 use std::time::SystemTime;
 
 use crate::clock;
-use crate::decide::{Continuation, Outcome};
-use crate::state::LoopState;
+use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::ownership::{self, Standing};
+use crate::engine::state::LoopState;
+use crate::engine::store::Store;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
 /// state file that holds all of it.
@@ -226,11 +228,74 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
+/// How the loop stands, in words, for `show` and `$ralph-loop status`.
+pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+    let Some(state) = state else {
+        let mut text = format!("No ralph loop in {}.", store.workspace().display());
+        if let Some(last) = store.last_history_entry() {
+            text.push_str(&format!(
+                " The last one ended {} after {} iteration{}: {}.",
+                last.at,
+                last.iteration,
+                if last.iteration == 1 { "" } else { "s" },
+                last.reason.as_deref().unwrap_or(&last.decision)
+            ));
+        }
+        return text;
+    };
+    let mut lines = vec![format!(
+        "ralph loop in {} ({}){}",
+        store.workspace().display(),
+        store.agent().display_name(),
+        if state.paused { " — PAUSED" } else { "" }
+    )];
+    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
+    lines.push(format!(
+        "  iteration:   {} {}",
+        iteration_label(state),
+        progress_bar(state.iteration, state.max_iterations, 20)
+    ));
+    let elapsed = clock::human(state.elapsed(now));
+    lines.push(match state.max_duration() {
+        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
+        None => format!("  elapsed:     {elapsed}"),
+    });
+    lines.push(format!("  session:     {}", standing_text(state)));
+    lines.push(format!("  done when:   {}", state.completion_signal));
+    if let Some(verify) = &state.verify {
+        lines.push(format!("  verify:      {verify}"));
+    }
+    if let Some(last) = &state.last_decision {
+        lines.push(format!(
+            "  last stop:   {} at {}: {}",
+            last.decision, last.at, last.why
+        ));
+    }
+    lines.push(format!("  state file:  {}", store.state_path().display()));
+    lines.join("\n")
+}
+
+/// The task's first lines, continuation lines aligned under the first (for `start` and
+/// `show`, whose labels are 15 columns wide).
+pub fn indented_task(task: &str) -> String {
+    task_headline(task, 3).replace('\n', "\n               ")
+}
+
+fn standing_text(state: &LoopState) -> String {
+    match (ownership::judge_from_outside(state), &state.session_id) {
+        (Standing::Untrusted(why), _) => {
+            format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
+        }
+        (_, Some(session)) => format!("{session} (only its stops follow the loop)"),
+        (_, None) => "none yet: the first session that stops here claims it".into(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{LoopSettings, RawLoopFlags};
-    use crate::state::{Origin, StartedBy};
+    use crate::engine::settings::{LoopSettings, RawLoopFlags};
+    use crate::engine::state::{Origin, StartedBy};
     use std::time::{Duration, UNIX_EPOCH};
 
     fn state(task: &str) -> LoopState {
@@ -250,6 +315,26 @@ mod tests {
             },
             UNIX_EPOCH,
         )
+    }
+
+    #[test]
+    fn a_rejected_completion_hands_back_the_verify_output_tail() {
+        use crate::engine::decide::Verification;
+        let mut loop_state = state("t");
+        loop_state.verify = Some("cargo test".into());
+        let how = Continuation {
+            missing_signal: false,
+            rejected: Some(Verification::Failed {
+                status: "exit code 101".into(),
+                tail: "test parser::rejects_empty ... FAILED".into(),
+            }),
+        };
+        let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
+        assert!(
+            text.contains("`cargo test` failed (exit code 101)"),
+            "{text}"
+        );
+        assert!(text.contains("parser::rejects_empty ... FAILED"), "{text}");
     }
 
     #[test]

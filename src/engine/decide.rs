@@ -7,9 +7,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::clock;
-use crate::digest;
-use crate::signal::{self, Tag};
-use crate::state::{LastDecision, LoopState};
+use crate::engine::digest;
+use crate::engine::signal::{self, Tag};
+use crate::engine::state::{LastDecision, LoopState};
 
 /// What a stop brings to the decision.
 #[derive(Debug, Clone, Copy, Default)]

@@ -11,17 +11,15 @@
 //! failed test's world), `RALPH_E2E_REPORT=1` (print every test's report, with
 //! `--nocapture`), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for the clients).
 
-mod e2e {
-    pub mod claude;
-    pub mod clients;
-    pub mod codex;
-    pub mod install;
-    pub mod mock;
-    pub mod plugin;
-    pub mod proc;
-    pub mod scenarios;
-    pub mod world;
-}
+pub mod claude;
+pub mod clients;
+pub mod codex;
+pub mod install;
+pub mod mock;
+pub mod plugin;
+pub mod proc;
+pub mod scenarios;
+pub mod world;
 
 /// One test per client for a scenario of `e2e::scenarios` (or of another module, named
 /// first): `user_flow::codex`, `plugin_flow::claude`, …

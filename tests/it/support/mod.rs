@@ -74,23 +74,30 @@ impl World {
         self.stop_with(payload, &[])
     }
 
-    /// Runs the Stop hook on `payload` with extra environment.
+    /// Runs the Stop hook on `payload` with extra environment. Whatever it prints must
+    /// be an output Codex accepts.
     pub fn stop_with(&self, payload: &Value, env: &[(&str, &str)]) -> Output {
         let mut cmd = self.cmd();
         cmd.args(["stop"]).write_stdin(payload.to_string());
         for (key, value) in env {
             cmd.env(key, value);
         }
-        cmd.output().expect("run stop")
+        let out = cmd.output().expect("run stop");
+        assert_valid_output(HookSchema::Stop, &stdout(&out));
+        out
     }
 
-    /// Runs the prompt hook on `payload`.
+    /// Runs the prompt hook on `payload`. Whatever it prints must be an output Codex
+    /// accepts.
     pub fn prompt(&self, payload: &Value) -> Output {
-        self.cmd()
+        let out = self
+            .cmd()
             .arg("prompt")
             .write_stdin(payload.to_string())
             .output()
-            .expect("run prompt")
+            .expect("run prompt");
+        assert_valid_output(HookSchema::Prompt, &stdout(&out));
+        out
     }
 
     /// Path of the Codex state file.
@@ -136,7 +143,7 @@ impl World {
 /// A Codex Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+        "../../fixtures/hosts/codex-0.169.0/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -148,7 +155,7 @@ pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A Claude Code Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/claude-2.1.328/stop-first.json"
+        "../../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -160,8 +167,8 @@ pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A UserPromptSubmit payload of `host` ("codex" or "claude") with this prompt text.
 pub fn prompt_payload(host: &str, session: &str, cwd: &Path, prompt: &str) -> Value {
     let fixture = match host {
-        "codex" => include_str!("../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
-        _ => include_str!("../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
+        "codex" => include_str!("../../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
+        _ => include_str!("../../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
     };
     let mut payload: Value = serde_json::from_str(fixture).expect("fixture");
     payload["session_id"] = json!(session);
@@ -227,4 +234,69 @@ pub fn assert_allow_with_message(out: &Output) -> String {
         .as_str()
         .expect("systemMessage")
         .to_string()
+}
+
+/// The output schemas of Codex 0.169.0's hook commands, taken from its binary.
+#[derive(Debug, Clone, Copy)]
+pub enum HookSchema {
+    /// `stop.command.output`.
+    Stop,
+    /// `user-prompt-submit.command.output`.
+    Prompt,
+}
+
+impl HookSchema {
+    fn validator(self) -> &'static jsonschema::Validator {
+        static STOP: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+        static PROMPT: std::sync::OnceLock<jsonschema::Validator> = std::sync::OnceLock::new();
+        let (cell, text) = match self {
+            HookSchema::Stop => (
+                &STOP,
+                include_str!(
+                    "../../fixtures/hosts/codex-0.169.0/schemas/stop.command.output.schema.json"
+                ),
+            ),
+            HookSchema::Prompt => (
+                &PROMPT,
+                include_str!(
+                    "../../fixtures/hosts/codex-0.169.0/schemas/user-prompt-submit.command.output.schema.json"
+                ),
+            ),
+        };
+        cell.get_or_init(|| {
+            let schema: Value = serde_json::from_str(text).expect("schema is JSON");
+            jsonschema::validator_for(&schema).expect("schema compiles")
+        })
+    }
+
+    /// The schema's complaints about `output` (empty when Codex accepts it).
+    pub fn errors(self, output: &Value) -> Vec<String> {
+        self.validator()
+            .iter_errors(output)
+            .map(|err| format!("{err} at {}", err.instance_path()))
+            .collect()
+    }
+}
+
+/// Asserts a hook's stdout is empty or exactly one JSON object the schema accepts, with a
+/// non-empty reason whenever it blocks (Codex checks that while parsing).
+#[track_caller]
+pub fn assert_valid_output(schema: HookSchema, stdout: &str) {
+    if stdout.is_empty() {
+        return;
+    }
+    let value: Value = serde_json::from_str(stdout.trim_end_matches('\n'))
+        .unwrap_or_else(|err| panic!("hook stdout is not one JSON object ({err}): {stdout}"));
+    let errors = schema.errors(&value);
+    assert!(
+        errors.is_empty(),
+        "{schema:?} output rejected: {errors:?}\n{stdout}"
+    );
+    if value.get("decision").is_some() {
+        let reason = value["reason"].as_str().unwrap_or_default();
+        assert!(
+            !reason.trim().is_empty(),
+            "a block without a reason: {stdout}"
+        );
+    }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use crate::agent::Agent;
-use crate::digest;
+use crate::engine::digest;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";

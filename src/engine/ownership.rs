@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
-use crate::digest;
+use crate::engine::digest;
+use crate::engine::state::LoopState;
 use crate::error::{Error, Result};
-use crate::state::LoopState;
 
 /// Environment variable that overrides the user's state folder (tests use a temp home).
 pub const STATE_DIR_ENV: &str = "RALPH_HOOK_STATE_DIR";
@@ -194,8 +194,8 @@ pub fn new_loop_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::settings::{LoopSettings, RawLoopFlags};
-    use crate::state::{Origin, StartedBy};
+    use crate::engine::settings::{LoopSettings, RawLoopFlags};
+    use crate::engine::state::{Origin, StartedBy};
 
     fn loop_state(session: Option<&str>) -> LoopState {
         let settings = LoopSettings::parse("task", &RawLoopFlags::default()).unwrap();
