@@ -17,8 +17,9 @@ use super::inline_hooks;
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Content};
+use super::plugin;
 use super::skill;
-use super::trust;
+use super::trust::{self, Handlers};
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
 use crate::engine::ownership::{self, Standing};
@@ -210,9 +211,86 @@ fn stdout_error(err: std::io::Error) -> crate::error::Error {
     crate::error::Error::io("write the report", "stdout", err)
 }
 
+/// How ralph-hook is wired into a host: by `ralph-hook install`, by the plugin, or both.
+fn wiring(layout: &Layout) -> Result<(Vec<String>, bool)> {
+    Ok((plugin::enabled(layout)?, plugin::has_own_handlers(layout)?))
+}
+
+/// The line that reports ralph-hook wired in twice, with the fix.
+fn installed_twice(layout: &Layout, ids: &[String]) -> Check {
+    let flags = layout.flags();
+    let remove = ids
+        .iter()
+        .map(|id| plugin::remove_command(layout.agent, id))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    Check::fail(
+        format!(
+            "installed twice: the ralph-hook plugin ({}) and `ralph-hook install`'s handlers in {} both run on every prompt and stop (each is still acted on once, but every stop runs ralph-hook twice)",
+            ids.join(", "),
+            layout.hooks_file().display()
+        ),
+        format!(
+            "keep the plugin: ralph-hook uninstall {flags} && ralph-hook install {flags}   (or keep this install: {remove})"
+        ),
+    )
+}
+
+/// The checks of a host where the plugin brings the hooks and the skill.
+fn plugin_checks(layout: &Layout, ids: &[String]) -> Vec<Check> {
+    let mut checks = vec![Check::pass(format!(
+        "the ralph-hook plugin ({}) brings the hooks and the ralph-loop skill",
+        ids.join(", ")
+    ))];
+    let own = format!("ralph-hook {}", env!("CARGO_PKG_VERSION"));
+    let copy_fix = match std::env::current_exe() {
+        Ok(exe) => format!(
+            "cargo install --locked --git <ralph-hook's repository> ralph-hook   (or: mkdir -p ~/.cargo/bin && cp {} ~/.cargo/bin/)",
+            crate::shell::word(&exe)
+        ),
+        Err(_) => "cargo install --locked --git <ralph-hook's repository> ralph-hook".to_owned(),
+    };
+    checks.push(match plugin::launcher_binary(layout, ids) {
+        None => Check::fail(
+            "the plugin's hooks find no ralph-hook binary (on PATH, in ~/.cargo/bin or in the plugin's data folder/bin), so they allow every stop",
+            copy_fix,
+        ),
+        Some(binary) => match plugin::version_of(&binary) {
+            Ok(version) if version == own => Check::pass(format!(
+                "the plugin's hooks run {} ({version})",
+                binary.display()
+            )),
+            Ok(version) => Check::fail(
+                format!(
+                    "the plugin's hooks run {}, which is {version}; this is {own}",
+                    binary.display()
+                ),
+                copy_fix,
+            ),
+            Err(why) => Check::fail(
+                format!("the plugin's hooks run {}, but {why}", binary.display()),
+                copy_fix,
+            ),
+        },
+    });
+    checks
+}
+
 fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
+    let (plugins, own) = wiring(layout)?;
+    if !plugins.is_empty() && !own {
+        let mut checks = plugin_checks(layout, &plugins);
+        let doc = config_doc(layout)?;
+        checks.push(feature_check(layout, doc.as_ref()));
+        checks.push(plugin_trust_check(layout, codex, &fix)?);
+        return Ok(checks);
+    }
+    let mut checks = Vec::new();
+    if !plugins.is_empty() {
+        checks.push(installed_twice(layout, &plugins));
+    }
+    checks.push(binary_check(layout, &fix));
     let entry = layout.entry_point();
     checks.push(match plan::read(&entry, true)? {
         Content::Bytes(bytes) if bytes == ENTRY_POINT.as_bytes() && is_executable(&entry) => {
@@ -231,22 +309,8 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     });
     let (hooks_path, found) = inline_hooks::codex_handlers(layout)?;
     checks.extend(handler_checks(layout, &hooks_path, &found, &fix)?);
-    let config = layout.config_toml();
-    let doc = match plan::read_text(&config)? {
-        Some(text) => Some(config_toml::parse(&config, &text)?),
-        None => None,
-    };
-    checks.push(if doc.as_ref().is_none_or(config_toml::hooks_enabled) {
-        Check::pass("hooks feature on in config.toml")
-    } else {
-        Check::fail(
-            "hooks are switched off in config.toml ([features] hooks = false)",
-            format!(
-                "ralph-hook install --enable-hooks {}   (this switches every other hook on too)",
-                layout.flags()
-            ),
-        )
-    });
+    let doc = config_doc(layout)?;
+    checks.push(feature_check(layout, doc.as_ref()));
     let listing = app_server::list_hooks(codex, &layout.home, &layout.home);
     checks.push(trust_check(
         &listing,
@@ -267,16 +331,48 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
+/// Codex's config.toml, parsed, when there is one.
+fn config_doc(layout: &Layout) -> Result<Option<toml_edit::DocumentMut>> {
+    let config = layout.config_toml();
+    Ok(match plan::read_text(&config)? {
+        Some(text) => Some(config_toml::parse(&config, &text)?),
+        None => None,
+    })
+}
+
+fn feature_check(layout: &Layout, doc: Option<&toml_edit::DocumentMut>) -> Check {
+    if doc.is_none_or(config_toml::hooks_enabled) {
+        Check::pass("hooks feature on in config.toml")
+    } else {
+        Check::fail(
+            "hooks are switched off in config.toml ([features] hooks = false)",
+            format!(
+                "ralph-hook install --enable-hooks {}   (this switches every other hook on too)",
+                layout.flags()
+            ),
+        )
+    }
+}
+
 fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
+    let (plugins, own) = wiring(layout)?;
+    let mut checks = Vec::new();
     let path = layout.hooks_file();
-    let found = match plan::read_text(&path)? {
-        Some(text) => hooks_json::find(&json_text::parse(&path, &text)?, &path)?,
-        None => hooks_json::Found::default(),
-    };
-    checks.extend(handler_checks(layout, &path, &found, &fix)?);
-    checks.push(skill_check(layout, &fix)?);
+    if !plugins.is_empty() && !own {
+        checks.extend(plugin_checks(layout, &plugins));
+    } else {
+        if !plugins.is_empty() {
+            checks.push(installed_twice(layout, &plugins));
+        }
+        checks.push(binary_check(layout, &fix));
+        let found = match plan::read_text(&path)? {
+            Some(text) => hooks_json::find(&json_text::parse(&path, &text)?, &path)?,
+            None => hooks_json::Found::default(),
+        };
+        checks.extend(handler_checks(layout, &path, &found, &fix)?);
+        checks.push(skill_check(layout, &fix)?);
+    }
     let settings = match plan::read_text(&path)? {
         Some(text) => json_text::parse(&path, &text)?,
         None => Value::Null,
@@ -405,30 +501,7 @@ fn trust_check(
         Err(AppServerError::Failed(reason)) => Err(AppServerError::Failed(reason.clone())),
     };
     match selected {
-        Ok((hooks, _)) => {
-            let untrusted: Vec<String> = hooks
-                .iter()
-                .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
-                .map(|hook| {
-                    format!(
-                        "{} is {}",
-                        hook.key,
-                        hook.trust_status.as_deref().unwrap_or("?")
-                    )
-                })
-                .collect();
-            if untrusted.is_empty() {
-                Check::pass(format!(
-                    "Codex trusts ralph-hook's {} handler(s)",
-                    hooks.len()
-                ))
-            } else {
-                Check::fail(
-                    format!("not trusted by Codex: {}", untrusted.join(", ")),
-                    fix,
-                )
-            }
-        }
+        Ok((hooks, _)) => trust_verdict(&hooks, fix),
         Err(AppServerError::NotFound(reason)) => {
             let recorded = doc.is_some_and(|doc| recorded_trust(path, found, doc));
             if recorded {
@@ -446,6 +519,49 @@ fn trust_check(
             format!("could not read hook trust from Codex: {reason}"),
             fix,
         ),
+    }
+}
+
+/// Trust of the plugin's hooks, as `codex app-server` lists them.
+fn plugin_trust_check(layout: &Layout, codex: &Path, fix: &str) -> Result<Check> {
+    let fix = format!("{fix}   (or in Codex: /hooks, then trust the ralph-hook hooks)");
+    Ok(
+        match trust::listed_handlers(layout, codex, Handlers::Plugin)? {
+            Ok((hooks, _)) if hooks.is_empty() => {
+                Check::fail("no ralph-hook plugin handlers to trust", fix)
+            }
+            Ok((hooks, _)) => trust_verdict(&hooks, fix),
+            Err(AppServerError::NotFound(reason) | AppServerError::Failed(reason)) => Check::fail(
+                format!("could not read hook trust from Codex: {reason}"),
+                fix,
+            ),
+        },
+    )
+}
+
+/// Pass when Codex trusts every one of `hooks`, else the untrusted ones and the fix.
+fn trust_verdict(hooks: &[ListedHook], fix: String) -> Check {
+    let untrusted: Vec<String> = hooks
+        .iter()
+        .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
+        .map(|hook| {
+            format!(
+                "{} is {}",
+                hook.key,
+                hook.trust_status.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if untrusted.is_empty() {
+        Check::pass(format!(
+            "Codex trusts ralph-hook's {} handler(s)",
+            hooks.len()
+        ))
+    } else {
+        Check::fail(
+            format!("not trusted by Codex: {}", untrusted.join(", ")),
+            fix,
+        )
     }
 }
 

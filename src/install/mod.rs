@@ -12,6 +12,7 @@ mod inline_hooks;
 mod json_text;
 mod layout;
 mod plan;
+mod plugin;
 mod record;
 mod skill;
 mod trust;
@@ -23,10 +24,10 @@ use std::path::{Path, PathBuf};
 use crate::agent::Agent;
 use crate::cli::{DoctorArgs, HostChoice, InstallArgs, InstallMode, UninstallArgs};
 use crate::error::{Error, Result};
-use host::{HostPlan, Mode};
+use host::{HostPlan, Mode, Scope};
 use layout::Layout;
 use plan::Plan;
-use trust::TrustOutcome;
+use trust::{Handlers, TrustOutcome};
 
 /// Runs `install`: plans every host first (so a malformed file anywhere stops
 /// everything), prints the plan, applies it all-or-nothing, then trusts the Codex hooks.
@@ -73,8 +74,19 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         }
         return say(&mut out, "dry run: nothing was written");
     }
+    let codex_hosts: Vec<(Layout, Handlers)> = plans
+        .iter()
+        .filter(|host| host.layout.agent == Agent::Codex)
+        .map(|host| {
+            let which = match host.scope {
+                Scope::Full => Handlers::Installed,
+                Scope::PluginCompanion => Handlers::Plugin,
+            };
+            (host.layout.clone(), which)
+        })
+        .collect();
     apply_all(plans)?;
-    for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
+    for (layout, which) in &codex_hosts {
         if args.no_trust {
             say(
                 &mut out,
@@ -86,7 +98,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             continue;
         }
         let codex = trust::codex_bin(args.codex_bin.as_deref());
-        let message = match trust::trust(layout, &codex)? {
+        let message = match trust::trust(layout, &codex, *which)? {
             TrustOutcome::NothingToTrust => {
                 "trust: no ralph-hook handlers in hooks.json or config.toml".to_owned()
             }
@@ -152,7 +164,11 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
             Agent::Claude => args.homes.claude_home.as_deref(),
         };
         let layout = Layout::new(agent, flag)?;
-        if flag.is_some() || layout.binary().exists() || layout.record().exists() {
+        if flag.is_some()
+            || layout.binary().exists()
+            || layout.record().exists()
+            || plugin::enabled(&layout).is_ok_and(|ids| !ids.is_empty())
+        {
             layouts.push(layout);
         }
     }

@@ -16,18 +16,23 @@ pub mod clients;
 pub mod codex;
 pub mod install;
 pub mod mock;
+pub mod plugin;
 pub mod proc;
 pub mod scenarios;
 pub mod world;
 
-/// One test per client for a scenario of `e2e::scenarios`: `user_flow::codex`, …
+/// One test per client for a scenario of `e2e::scenarios` (or of another module, named
+/// first): `user_flow::codex`, `plugin_flow::claude`, …
 macro_rules! scenario {
     ($name:ident: $($client:ident),+) => {
+        scenario!(scenarios::$name: $($client),+);
+    };
+    ($module:ident :: $name:ident: $($client:ident),+) => {
         mod $name {
             $(
                 #[test]
                 fn $client() {
-                    crate::e2e::scenarios::$name(
+                    crate::e2e::$module::$name(
                         scenario!(@client $client),
                         concat!(stringify!($name), "::", stringify!($client)),
                     );
@@ -50,3 +55,7 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(plugin::plugin_flow: codex, claude);
+scenario!(plugin::installed_twice: codex, claude);
+scenario!(plugin::from_a_repository: codex);
+scenario!(plugin::validate: claude);

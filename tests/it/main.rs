@@ -7,6 +7,7 @@
 //! - `budgets`: time, no-progress, verify, pause.
 //! - `contract`: every answer against Codex's own output schemas.
 //! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
+//! - `plugin`: the plugin's manifests and launcher; installed twice, each event acted on once.
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
@@ -25,3 +26,4 @@ mod e2e;
 mod engine;
 mod hardening;
 mod install;
+mod plugin;
