@@ -19,17 +19,22 @@ mod e2e {
     pub mod mock;
     pub mod proc;
     pub mod scenarios;
+    pub mod usage;
     pub mod world;
 }
 
-/// One test per client for a scenario of `e2e::scenarios`: `user_flow::codex`, …
+/// One test per client for a scenario of `e2e::scenarios` (or of another module, written
+/// `module::scenario`): `user_flow::codex`, …
 macro_rules! scenario {
     ($name:ident: $($client:ident),+) => {
+        scenario!(scenarios::$name: $($client),+);
+    };
+    ($module:ident::$name:ident: $($client:ident),+) => {
         mod $name {
             $(
                 #[test]
                 fn $client() {
-                    crate::e2e::scenarios::$name(
+                    crate::e2e::$module::$name(
                         scenario!(@client $client),
                         concat!(stringify!($name), "::", stringify!($client)),
                     );
@@ -52,3 +57,4 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(usage::transcript_usage: codex, claude);
