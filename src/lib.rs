@@ -20,6 +20,7 @@ pub mod hook;
 pub mod install;
 pub mod lifecycle;
 pub mod loop_command;
+pub mod notify;
 pub mod ownership;
 pub mod regular_file;
 pub mod render;

@@ -183,7 +183,10 @@ fn check_blocked(message: &str, completion: &str, tag: Tag) {
         signal::Signal::Blocked(why) => {
             assert_ne!(tag, Tag::Promise, "a promise was taken for blocked");
             assert_eq!(reason.as_deref(), Some(why.as_str()));
-            assert!(!why.is_empty() && !why.contains(['\n', '\r']), "reason {why:?}");
+            assert!(
+                !why.is_empty() && !why.contains(['\n', '\r']),
+                "reason {why:?}"
+            );
             assert!(why.chars().count() <= signal::MAX_BLOCKED_REASON_CHARS + 1);
         }
         signal::Signal::Continue | signal::Signal::None => {
