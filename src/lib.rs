@@ -13,6 +13,7 @@ pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod config;
 pub mod decide;
 pub mod digest;
 pub mod error;
