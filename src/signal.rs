@@ -370,12 +370,17 @@ fn strip_inline_code(text: &str, inline_code: InlineCode) -> String {
                 match inline_code {
                     InlineCode::Blank => out.push(' '),
                     InlineCode::Defuse => {
-                        out.extend(text[start..close + close_len].chars().map(|c| match c {
-                            '<' => '‹',
-                            '>' => '›',
-                            '&' => '＆',
-                            other => other,
-                        }))
+                        let span = &text[start..close + close_len];
+                        if span.contains(['<', '>', '&']) {
+                            out.extend(span.chars().map(|c| match c {
+                                '<' => '‹',
+                                '>' => '›',
+                                '&' => '＆',
+                                other => other,
+                            }));
+                        } else {
+                            out.push_str(span);
+                        }
                     }
                 }
                 copied = close + close_len;

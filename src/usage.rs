@@ -39,6 +39,12 @@ use crate::regular_file::{self, Links};
 /// covers it (Codex).
 pub const READ_CAP: u64 = 8 * 1024 * 1024;
 
+/// How many bytes from the end a new cursor reads to learn where the session stands
+/// (Codex's newest total, Claude's newest ids): once per loop, so a little more than a
+/// turn's worth; a Codex total further back is stood in for by the next response's own
+/// usage.
+const ANCHOR_WINDOW: u64 = 1024 * 1024;
+
 /// How many Claude message ids the cursor keeps. The lines of one response are written
 /// together, so a few ids cover a response whose lines are split between two reads.
 const RECENT_IDS: usize = 16;
@@ -137,7 +143,7 @@ pub struct Reading {
 /// newest message ids) so that nothing written before now is counted. A transcript that
 /// does not exist yet gives the cursor that counts all of the file once it appears.
 pub fn start(path: &Path, agent: Agent) -> io::Result<Cursor> {
-    start_capped(path, agent, READ_CAP)
+    start_capped(path, agent, ANCHOR_WINDOW)
 }
 
 /// Reads what was appended to the transcript at `path` since `cursor`: the tokens used
@@ -193,7 +199,7 @@ fn read_capped(path: &Path, agent: Agent, cursor: &Cursor, cap: u64) -> io::Resu
     let Some(restart) = restart else {
         return advance(&mut file, len, agent, cursor.clone(), cap);
     };
-    let anchored = anchor(&mut file, id, len, agent, cap)?;
+    let anchored = anchor(&mut file, id, len, agent, cap.min(ANCHOR_WINDOW))?;
     // Codex's totals are the session's, whatever file they are in: a newer total in the
     // new file still says what was used since.
     let tokens = match (agent, cursor.codex_total, anchored.codex_total) {
@@ -648,6 +654,22 @@ mod tests {
         t.line(r#"{"type":"event_msg","payload":{"type":"token_count","info":null,"rate_limits":null}}"#);
         let reading = read(&t.path, Agent::Codex, &reading.cursor).unwrap();
         assert_eq!(reading.tokens, 1500);
+    }
+
+    #[test]
+    fn a_codex_total_out_of_the_start_window_is_stood_in_for_by_the_next_response() {
+        let t = Transcript::new();
+        t.line(&codex_event(1000, 1000));
+        t.line(&format!(
+            r#"{{"type":"response_item","payload":{{"output":"{}"}}}}"#,
+            "x".repeat(5000)
+        ));
+        let cursor = start_capped(&t.path, Agent::Codex, 1000).unwrap();
+        assert_eq!(cursor.codex_total, None);
+        t.line(&codex_event(1600, 600));
+        t.line(&codex_event(2000, 400));
+        let reading = read(&t.path, Agent::Codex, &cursor).unwrap();
+        assert_eq!(reading.tokens, 1000);
     }
 
     #[test]
