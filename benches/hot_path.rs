@@ -15,14 +15,14 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ralph_hook::agent::Agent;
-use ralph_hook::decide::{self, StopEvent};
-use ralph_hook::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::signal;
-use ralph_hook::state::{LoopState, Origin, StartedBy};
-use ralph_hook::transcript;
-use ralph_hook::usage::{self, Cursor};
-use ralph_hook::wire::{self, StopInput};
-use ralph_hook::workspace;
+use ralph_hook::engine::decide::{self, StopEvent};
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal;
+use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::engine::transcript;
+use ralph_hook::engine::usage::{self, Cursor};
+use ralph_hook::engine::workspace;
+use ralph_hook::hook::wire::{self, StopInput};
 use serde_json::json;
 
 const DONE: &str = "<promise>DONE</promise>";
@@ -75,7 +75,7 @@ fn payload_parsing(c: &mut Criterion) {
                 let raw = wire::read_payload(text.as_bytes()).expect("read");
                 let input: StopInput = serde_json::from_str(&raw).expect("parse");
                 black_box(input)
-            })
+            });
         });
     }
     group.finish();
@@ -131,7 +131,7 @@ fn decision(c: &mut Criterion) {
                             verification: None,
                         };
                         decide::decide(black_box(&state), event, now)
-                    })
+                    });
                 },
             );
         }
@@ -145,7 +145,7 @@ fn decision(c: &mut Criterion) {
                 ..StopEvent::default()
             };
             decide::decide(black_box(&state), event, now)
-        })
+        });
     });
     group.finish();
 }
@@ -155,7 +155,7 @@ fn state_file(c: &mut Criterion) {
     let state = loop_state("3");
     let text = state.to_json();
     group.bench_function("from_json", |b| {
-        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"))
+        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"));
     });
     group.bench_function("to_json", |b| b.iter(|| black_box(&state).to_json()));
     group.finish();
@@ -174,10 +174,10 @@ fn find_state(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&deep), Agent::Codex))
+        b.iter(|| workspace::find_state(black_box(&deep), Agent::Codex));
     });
     group.bench_function("none/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&plain_deep), Agent::Codex))
+        b.iter(|| workspace::find_state(black_box(&plain_deep), Agent::Codex));
     });
     group.finish();
 }
@@ -203,10 +203,10 @@ fn transcript_tail(c: &mut Criterion) {
     write_transcript(&big, 100 * MIB);
     let mut group = c.benchmark_group("transcript");
     group.bench_function("last_assistant_text/4KB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"));
     });
     group.bench_function("last_assistant_text/100MB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"));
     });
     group.finish();
 }
@@ -287,11 +287,11 @@ fn token_usage(c: &mut Criterion) {
                 "{agent} {label}: the appended turn counts"
             );
             group.bench_function(format!("read/{agent}/{label}"), |b| {
-                b.iter(|| usage::read(black_box(&path), agent, black_box(&cursor)).expect("read"))
+                b.iter(|| usage::read(black_box(&path), agent, black_box(&cursor)).expect("read"));
             });
             if label == "100MB/1-turn" {
                 group.bench_function(format!("start/{agent}/100MB"), |b| {
-                    b.iter(|| usage::start(black_box(&path), agent).expect("start"))
+                    b.iter(|| usage::start(black_box(&path), agent).expect("start"));
                 });
             }
         }

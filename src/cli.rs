@@ -4,9 +4,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::Agent;
+use crate::engine::settings::RawLoopFlags;
 
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
 #[derive(Debug, Parser)]
@@ -39,11 +40,11 @@ pub enum Command {
     /// Resume a paused loop where it was.
     Resume(WorkspaceArgs),
     /// Wire ralph-hook into Codex and/or Claude Code.
-    Install(crate::install::InstallArgs),
+    Install(InstallArgs),
     /// Remove exactly what `install` added.
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
     /// Check that everything a loop needs is in place.
-    Doctor(crate::install::DoctorArgs),
+    Doctor(DoctorArgs),
 }
 
 /// Flags of the hook commands.
@@ -68,6 +69,7 @@ pub struct WorkspaceArgs {
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Which workspace and host.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Print JSON for scripts instead of text.
@@ -87,27 +89,9 @@ pub struct StartArgs {
     /// Read the task from a file (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
-    /// Most continuation prompts before the loop ends (0 = no cap). Default 50.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub max_iterations: Option<String>,
-    /// The completion promise; `DONE` means the signal `<promise>DONE</promise>`.
-    #[arg(long, value_name = "TEXT")]
-    pub completion_promise: Option<String>,
-    /// The word of the continuation signal `<ralph-continue>WORD</ralph-continue>`.
-    #[arg(long, value_name = "WORD")]
-    pub magic_word: Option<String>,
-    /// End the loop once it has run this long (`90m`, `2h`, `1h30m`).
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    pub max_duration: Option<String>,
-    /// End the loop after N stops without progress (0 = off). Default 3.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub no_progress: Option<String>,
-    /// A command that must exit 0 before a completion is accepted.
-    #[arg(long, value_name = "CMD")]
-    pub verify: Option<String>,
-    /// Seconds the verify command may run. Default 300.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
-    pub verify_timeout: Option<String>,
+    /// The loop's flags, defined once in [`RawLoopFlags`].
+    #[command(flatten)]
+    pub flags: RawLoopFlags,
     /// Replace an active loop.
     #[arg(long)]
     pub force: bool,
@@ -126,6 +110,93 @@ pub struct StartArgs {
     /// The task, as words after `--`.
     #[arg(last = true, value_name = "WORDS")]
     pub words: Vec<String>,
+}
+
+/// The hosts `install` and `uninstall` act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostChoice {
+    /// Codex CLI only.
+    Codex,
+    /// Claude Code only.
+    Claude,
+    /// Both.
+    All,
+}
+
+/// How `install` puts the binary into each host's home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallMode {
+    /// A copy of the running executable: keeps working when the build folder goes.
+    Copy,
+    /// A symlink to the running executable: a rebuilt binary is picked up at once.
+    Symlink,
+}
+
+/// Where each host keeps its configuration, when not in the default place.
+#[derive(Debug, Args)]
+pub struct Homes {
+    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's home (default: `~/.claude`).
+    #[arg(long, value_name = "DIR")]
+    pub claude_home: Option<PathBuf>,
+}
+
+/// Flags of `install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Which host to wire up (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Copy the binary, or symlink it so a rebuilt binary is picked up.
+    #[arg(long, value_enum, default_value_t = InstallMode::Copy)]
+    pub mode: InstallMode,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not mark the hooks trusted in Codex.
+    #[arg(long)]
+    pub no_trust: bool,
+    /// Switch Codex hooks on even though config.toml switches them off
+    /// (`[features] hooks = false`); this re-enables every other hook too.
+    /// Uninstall switches them off again.
+    #[arg(long)]
+    pub enable_hooks: bool,
+    /// The codex executable used to compute hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+}
+
+/// Flags of `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Which host to unwire (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check the loop in this workspace.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// The codex executable used to read hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
 }
 
 /// Whether this invocation is a hook: then even a command-line error must allow the stop.
@@ -147,6 +218,6 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
 pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
     args.first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .and_then(|path| path.file_name().map(ToOwned::to_owned))
         .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
 }

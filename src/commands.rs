@@ -1,5 +1,5 @@
 //! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
-//! `pause`, `resume`. Each checks its arguments, calls [`crate::lifecycle`] or reads
+//! `pause`, `resume`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
 //! the store, and prints; errors go back to `main` with their exit code.
 
 use std::io::Read;
@@ -11,14 +11,14 @@ use serde_json::json;
 use crate::agent::Agent;
 use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
+use crate::engine::lifecycle::{self, Cancelled, Found, Replace};
+use crate::engine::ownership::{self, Standing};
+use crate::engine::render;
+use crate::engine::settings::LoopSettings;
+use crate::engine::state::StartedBy;
+use crate::engine::store::{HistoryEntry, Store};
+use crate::engine::workspace;
 use crate::error::{Error, Result};
-use crate::lifecycle::{self, Cancelled, Found, Replace};
-use crate::ownership::{self, Standing};
-use crate::render;
-use crate::settings::{LoopSettings, RawLoopFlags};
-use crate::state::{LoopState, StartedBy};
-use crate::store::{HistoryEntry, Store};
-use crate::workspace;
 
 /// `ralph-hook start`.
 pub fn start(args: StartArgs) -> Result<i32> {
@@ -41,16 +41,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         None => default_workspace()?,
     };
     let task = read_task(&args)?;
-    let raw = RawLoopFlags {
-        max_iterations: args.max_iterations,
-        completion_promise: args.completion_promise,
-        magic_word: args.magic_word,
-        max_duration: args.max_duration,
-        no_progress: args.no_progress,
-        verify: args.verify,
-        verify_timeout: args.verify_timeout,
-    };
-    let settings = LoopSettings::parse(&task, &raw)?;
+    let settings = LoopSettings::parse(&task, &args.flags)?;
     let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
     let session = args
         .session
@@ -91,7 +82,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         ),
     }
-    println!("  task:        {}", indented_task(&state.prompt));
+    println!("  task:        {}", render::indented_task(&state.prompt));
     println!(
         "  iterations:  {}",
         if state.max_iterations == 0 {
@@ -126,7 +117,10 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     if args.json {
         println!("{}", status_json(&found, now));
     } else {
-        println!("{}", status_text(&found, now));
+        println!(
+            "{}",
+            render::status_text(&found.store, found.state.as_ref(), now)
+        );
     }
     Ok(0)
 }
@@ -200,69 +194,6 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
     Ok(0)
 }
 
-/// How the loop stands, in words, for `show` and `$ralph-loop status`.
-pub fn status_text(found: &Found, now: SystemTime) -> String {
-    let store = &found.store;
-    let Some(state) = &found.state else {
-        let mut text = format!("No ralph loop in {}.", store.workspace().display());
-        if let Some(last) = store.last_history_entry() {
-            text.push_str(&format!(
-                " The last one ended {} after {} iteration{}: {}.",
-                last.at,
-                last.iteration,
-                if last.iteration == 1 { "" } else { "s" },
-                last.reason.as_deref().unwrap_or(&last.decision)
-            ));
-        }
-        return text;
-    };
-    let mut lines = vec![format!(
-        "ralph loop in {} ({}){}",
-        store.workspace().display(),
-        store.agent().display_name(),
-        if state.paused { " — PAUSED" } else { "" }
-    )];
-    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
-    lines.push(format!(
-        "  iteration:   {} {}",
-        render::iteration_label(state),
-        render::progress_bar(state.iteration, state.max_iterations, 20)
-    ));
-    let elapsed = clock::human(state.elapsed(now));
-    lines.push(match state.max_duration() {
-        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
-        None => format!("  elapsed:     {elapsed}"),
-    });
-    lines.push(format!("  session:     {}", standing_text(state)));
-    lines.push(format!("  done when:   {}", state.completion_signal));
-    if let Some(verify) = &state.verify {
-        lines.push(format!("  verify:      {verify}"));
-    }
-    if let Some(last) = &state.last_decision {
-        lines.push(format!(
-            "  last stop:   {} at {}: {}",
-            last.decision, last.at, last.why
-        ));
-    }
-    lines.push(format!("  state file:  {}", store.state_path().display()));
-    lines.join("\n")
-}
-
-/// The task's first lines, continuation lines aligned under the first.
-fn indented_task(task: &str) -> String {
-    render::task_headline(task, 3).replace('\n', "\n               ")
-}
-
-fn standing_text(state: &LoopState) -> String {
-    match (ownership::judge_from_outside(state), &state.session_id) {
-        (Standing::Untrusted(why), _) => {
-            format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
-        }
-        (_, Some(session)) => format!("{session} (only its stops follow the loop)"),
-        (_, None) => "none yet: the first session that stops here claims it".into(),
-    }
-}
-
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
     let standing = found
@@ -305,18 +236,6 @@ fn history_line(entry: &HistoryEntry) -> String {
         line.push_str(&format!(" ({detail})"));
     }
     line.trim_end().to_string()
-}
-
-/// The command that shows this workspace's loop, by the running binary's absolute path
-/// (so it works whatever the agent's PATH is).
-pub fn installed_show_command(workspace: &Path) -> String {
-    let exe = std::env::current_exe()
-        .map(|p| crate::hook::stop::shell_word(&p))
-        .unwrap_or_else(|_| "ralph-hook".into());
-    format!(
-        "{exe} show --workspace {}",
-        crate::hook::stop::shell_word(workspace)
-    )
 }
 
 fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {

@@ -2,38 +2,25 @@
 //! Claude Code, plus the commands around it.
 //!
 //! Where things live:
-//! - [`decide`]: the pure decision core — given a loop, a stop event and the time, what
-//!   happens (allow, block with a prompt, or finish).
-//! - [`hook`]: the two hook commands (`stop`, `prompt`), the IO around `decide`.
-//! - [`store`]: finding, locking and atomically replacing the state file; the history.
-//! - [`state`]: the state file's shape (version 2, and reading the bash version's 1).
-//! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, and `doctor`.
+//! - [`engine`]: the loop core. The stop is decided in [`engine::decide`]; the core never
+//!   imports a front end.
+//! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
+//! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
+//! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
+//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`agent`], [`clock`],
+//!   [`regular_file`] are small shared leaves.
 
 pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod commands;
-pub mod config;
-pub mod decide;
-pub mod digest;
+pub mod engine;
 pub mod error;
 pub mod hook;
 pub mod install;
-pub mod lifecycle;
-pub mod loop_command;
-pub mod notify;
-pub mod ownership;
+pub mod messages;
 pub mod regular_file;
-pub mod render;
-pub mod settings;
-pub mod signal;
-pub mod state;
-pub mod store;
-pub mod transcript;
-pub mod usage;
-pub mod verify;
-pub mod wire;
-pub mod workspace;
+pub mod shell;
 
 use std::ffi::OsString;
 

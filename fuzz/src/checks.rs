@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets, as plain functions over bytes.
 //!
-//! cargo-fuzz runs them under libFuzzer (`fuzz/fuzz_targets/`); `tests/hardening.rs`
+//! cargo-fuzz runs them under libFuzzer (`fuzz/fuzz_targets/`); `tests/it/hardening.rs`
 //! includes this file too and runs them on stable over every saved regression input
 //! (`fuzz/regressions/<target>/`) and over proptest's random inputs, so a machine
 //! without nightly still checks the same properties. Each function panics when a
@@ -9,12 +9,12 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ralph_hook::decide::{self, Decision, Outcome, Step, StopEvent, Verification};
-use ralph_hook::render;
-use ralph_hook::settings;
-use ralph_hook::signal::{self, Tag};
-use ralph_hook::state::LoopState;
-use ralph_hook::wire::{self, StopInput};
+use ralph_hook::engine::decide::{self, Decision, Outcome, Step, StopEvent, Verification};
+use ralph_hook::engine::render;
+use ralph_hook::engine::settings;
+use ralph_hook::engine::signal::{self, Tag};
+use ralph_hook::engine::state::LoopState;
+use ralph_hook::hook::wire::{self, StopInput};
 
 use crate::reference;
 
@@ -153,8 +153,8 @@ pub fn signal_matcher(data: &[u8]) {
     );
     check_blocked(message, completion, tag);
     assert_eq!(
-        ralph_hook::digest::normalized_text_hex(message),
-        ralph_hook::digest::hex(signal::normalize_whitespace(message).as_bytes())
+        ralph_hook::engine::digest::normalized_text_hex(message),
+        ralph_hook::engine::digest::hex(signal::normalize_whitespace(message).as_bytes())
     );
     // A promise the user could give is found in a message that ends with its signal,
     // unless the promise itself is code-like (backticks), spans fence lines, or is a
@@ -232,7 +232,7 @@ pub fn installer_edits(data: &[u8]) -> bool {
             .map(Into::into)
             .collect();
         if command == "install" {
-            args.extend(["--mode", "symlink", "--no-trust"].map(Into::into));
+            args.extend(["--mode", "symlink", "--no-trust", "--enable-hooks"].map(Into::into));
         }
         args.extend([
             "--codex-home".into(),

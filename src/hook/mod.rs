@@ -3,8 +3,10 @@
 //! say why in one line on stderr — never exit 2, which both hosts would read as "block
 //! and continue with this text".
 
+pub mod loop_command;
 pub mod prompt;
 pub mod stop;
+pub mod wire;
 
 use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
@@ -40,10 +42,4 @@ pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
         let _ = stdout.flush();
     }
     0
-}
-
-/// Prints one line on stderr, prefixed with the program name.
-pub fn warn(message: impl std::fmt::Display) {
-    let text = message.to_string().replace('\n', " ");
-    eprintln!("ralph-hook: {text}");
 }

@@ -6,16 +6,15 @@ use std::io::Read;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::commands::{installed_show_command, status_text};
-use crate::hook::warn;
-use crate::lifecycle::{self, Cancelled, Replace};
-use crate::loop_command::{self, LoopCommand};
-use crate::render;
-use crate::settings::LoopSettings;
-use crate::state::StartedBy;
-use crate::store::Store;
-use crate::wire::{self, PromptInput, PromptOutput};
-use crate::workspace;
+use crate::engine::lifecycle::{self, Cancelled, Replace};
+use crate::engine::render;
+use crate::engine::settings::LoopSettings;
+use crate::engine::state::StartedBy;
+use crate::engine::store::Store;
+use crate::engine::workspace;
+use crate::hook::loop_command::{self, LoopCommand};
+use crate::hook::wire::{self, PromptInput, PromptOutput};
+use crate::messages::warn;
 
 /// Reads a UserPromptSubmit payload from `stdin` and returns the answer to print.
 pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
@@ -30,6 +29,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             return PromptOutput::default();
         }
     };
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::PROMPT_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook prompt`; fix the event in hooks.json or settings.json",
+        );
+        return PromptOutput::default();
+    }
     let Some(command) = loop_command::parse(&input.prompt) else {
         return PromptOutput::default();
     };
@@ -63,7 +68,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                     let rules = render::rules(
                         &started.state,
                         &started.state_path,
-                        &installed_show_command(&workspace),
+                        &crate::shell::show_command(&workspace),
                     );
                     let mut note = format!(
                         "ralph-loop started: {} iterations at most, done on {}",
@@ -103,7 +108,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         },
         Ok(LoopCommand::Status) => {
             let text = lifecycle::find(&workspace, Some(agent))
-                .map(|found| status_text(&found, now))
+                .map(|found| render::status_text(&found.store, found.state.as_ref(), now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }

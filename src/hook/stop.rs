@@ -1,25 +1,24 @@
-//! `ralph-hook stop`: the IO around [`crate::decide::decide`].
+//! `ralph-hook stop`: the IO around [`crate::engine::decide::decide`].
 //!
 //! Order of work, cheapest first: parse the payload, look for a state file from `cwd`
 //! upward (the common case ends here, with nothing printed), lock, judge trust, decide,
 //! write, answer.
 
 use std::io::Read;
-use std::path::Path;
 use std::time::SystemTime;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::decide::{self, Decision, Outcome, StopEvent, Verification};
-use crate::hook::warn;
-use crate::ownership::{LoopRecord, Registry, Standing};
-use crate::render;
-use crate::state::LoopState;
-use crate::store::{HistoryEntry, LoadError, Store};
-use crate::transcript;
-use crate::verify;
-use crate::wire::{self, StopInput, StopOutput};
-use crate::workspace;
+use crate::engine::decide::{self, Decision, Outcome, StopEvent, Verification};
+use crate::engine::ownership::{LoopRecord, Registry, Standing};
+use crate::engine::render;
+use crate::engine::state::LoopState;
+use crate::engine::store::{HistoryEntry, LoadError, Store};
+use crate::engine::transcript;
+use crate::engine::verify;
+use crate::engine::workspace;
+use crate::hook::wire::{self, StopInput, StopOutput};
+use crate::messages::warn;
 
 /// Reads a Stop payload from `stdin` and returns the answer to print.
 pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
@@ -41,6 +40,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     };
     // The raw payload can be megabytes; the parsed copy is all that is needed from here.
     drop(text);
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::STOP_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook stop`; fix the event in hooks.json or settings.json",
+        );
+        return StopOutput::allow(None);
+    }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     if input.cwd.as_os_str().is_empty() {
         return StopOutput::allow(None);
@@ -145,7 +150,7 @@ fn standing(
         .loop_id
         .as_deref()
         .and_then(|id| registry.and_then(|registry| registry.get(id)));
-    let standing = crate::ownership::judge(state, &input.session_id, record.as_ref());
+    let standing = crate::engine::ownership::judge(state, &input.session_id, record.as_ref());
     (standing, record)
 }
 
@@ -303,22 +308,8 @@ fn adopt_hint(store: &Store, why: &str) -> String {
     format!(
         "ralph-loop: not following {}: {why}. If you trust it, run `ralph-hook adopt --workspace {}` and the next stop will continue it.",
         store.state_path().display(),
-        shell_word(store.workspace())
+        crate::shell::word(store.workspace())
     )
-}
-
-/// A path as one shell word, quoted when needed.
-pub fn shell_word(path: &Path) -> String {
-    let text = path.display().to_string();
-    if !text.is_empty()
-        && text
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "/._-+:@%,".contains(c))
-    {
-        text
-    } else {
-        format!("'{}'", text.replace('\'', r"'\''"))
-    }
 }
 
 fn append(store: &Store, entry: &HistoryEntry) {

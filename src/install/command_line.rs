@@ -6,6 +6,7 @@ use std::path::Path;
 
 use crate::agent::Agent;
 use crate::error::{Error, Result};
+use crate::shell;
 
 /// The two host events ralph-hook handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,28 +64,13 @@ impl HookEvent {
     }
 }
 
-/// Quotes `text` for a POSIX shell with double quotes, escaping the four characters that
-/// keep a meaning inside them.
-pub fn shell_quote(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 2);
-    out.push('"');
-    for ch in text.chars() {
-        if matches!(ch, '"' | '$' | '\\' | '`') {
-            out.push('\\');
-        }
-        out.push(ch);
-    }
-    out.push('"');
-    out
-}
-
 /// The command line of one handler: the installed binary's absolute, quoted path, the
 /// subcommand and the host.
 pub fn hook_command(binary: &Path, event: HookEvent, agent: Agent) -> Result<String> {
     let path = utf8_path(binary)?;
     Ok(format!(
         "{} {} --agent {}",
-        shell_quote(path),
+        shell::quote(path),
         event.subcommand(),
         agent.as_str()
     ))
@@ -103,7 +89,7 @@ pub fn utf8_path(path: &Path) -> Result<&str> {
 /// Which ralph-hook handler a command line is, if it is one: a first word naming a file
 /// called `ralph-hook` followed by `prompt` or `stop`.
 pub fn ralph_hook_event(command: &str) -> Option<HookEvent> {
-    let (program, rest) = first_shell_word(command.trim_start())?;
+    let (program, rest) = shell::first_word(command.trim_start())?;
     if !(program == "ralph-hook" || program.ends_with("/ralph-hook")) {
         return None;
     }
@@ -122,48 +108,9 @@ pub fn is_stop_dispatcher(command: &str) -> bool {
     command.contains("ralph-loop-stop.sh") || command.contains("cmux-stop-dispatch.sh")
 }
 
-/// Splits off the first word of a shell command, undoing double quotes, single quotes and
-/// backslash escapes. Returns the word and the rest of the line.
-fn first_shell_word(command: &str) -> Option<(String, &str)> {
-    let mut word = String::new();
-    let mut chars = command.char_indices();
-    let mut in_double = false;
-    let mut in_single = false;
-    while let Some((index, ch)) = chars.next() {
-        match ch {
-            '\'' if !in_double => in_single = !in_single,
-            '"' if !in_single => in_double = !in_double,
-            '\\' if !in_single => {
-                let (_, escaped) = chars.next()?;
-                if in_double && !matches!(escaped, '"' | '$' | '\\' | '`' | '\n') {
-                    word.push('\\');
-                }
-                word.push(escaped);
-            }
-            c if c.is_whitespace() && !in_double && !in_single => {
-                return Some((word, &command[index..]));
-            }
-            c => word.push(c),
-        }
-    }
-    if in_double || in_single {
-        return None;
-    }
-    Some((word, ""))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn quoting_escapes_the_characters_special_inside_double_quotes() {
-        assert_eq!(shell_quote("/home/a b/x"), "\"/home/a b/x\"");
-        assert_eq!(
-            shell_quote("/h/\"q\"/$v/`c`/\\"),
-            "\"/h/\\\"q\\\"/\\$v/\\`c\\`/\\\\\""
-        );
-    }
 
     #[test]
     fn the_hook_command_quotes_the_absolute_path() {

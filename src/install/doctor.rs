@@ -7,24 +7,25 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::app_server::AppServerError;
+use super::app_server::{self, AppServerError, ListedHook};
 use super::block_cap;
-use super::command_line::{HookEvent, hook_command};
+use super::command_line::{HookEvent, hook_command, ralph_hook_event};
 use super::config_toml;
 use super::hooks_json;
 use super::host::ENTRY_POINT;
+use super::inline_hooks;
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Content};
 use super::skill;
 use super::trust;
+use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
+use crate::engine::ownership::{self, Standing};
+use crate::engine::render;
+use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
+use crate::engine::store::{LoadError, Store};
 use crate::error::Result;
-use crate::hook::stop::shell_word;
-use crate::ownership::{self, Standing};
-use crate::render;
-use crate::settings::DEFAULT_MAX_ITERATIONS;
-use crate::store::{LoadError, Store};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,7 +89,7 @@ pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
 fn loop_check(store: &Store) -> Check {
     let name = store.agent().display_name();
     let path = store.state_path().display();
-    let ws = shell_word(store.workspace());
+    let ws = crate::shell::word(store.workspace());
     let state = match store.load() {
         Ok(Some(state)) => state,
         Ok(None) => {
@@ -228,7 +229,8 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
             &fix,
         ),
     });
-    checks.extend(handler_checks(layout, &fix)?);
+    let (hooks_path, found) = inline_hooks::codex_handlers(layout)?;
+    checks.extend(handler_checks(layout, &hooks_path, &found, &fix)?);
     let config = layout.config_toml();
     let doc = match plan::read_text(&config)? {
         Some(text) => Some(config_toml::parse(&config, &text)?),
@@ -239,10 +241,28 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     } else {
         Check::fail(
             "hooks are switched off in config.toml ([features] hooks = false)",
-            &fix,
+            format!(
+                "ralph-hook install --enable-hooks {}   (this switches every other hook on too)",
+                layout.flags()
+            ),
         )
     });
-    checks.push(trust_check(layout, codex, doc.as_ref(), &fix)?);
+    let listing = app_server::list_hooks(codex, &layout.home, &layout.home);
+    checks.push(trust_check(
+        &listing,
+        &hooks_path,
+        &found,
+        doc.as_ref(),
+        &fix,
+    ));
+    if let (Ok((hooks, problems)), Some(doc)) = (&listing, &doc) {
+        checks.extend(lost_trust_checks(hooks, doc));
+        checks.extend(
+            problems
+                .iter()
+                .map(|problem| Check::info(format!("Codex says: {problem}"))),
+        );
+    }
     checks.push(skill_check(layout, &fix)?);
     Ok(checks)
 }
@@ -250,9 +270,13 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
 fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
     let mut checks = vec![binary_check(layout, &fix)];
-    checks.extend(handler_checks(layout, &fix)?);
-    checks.push(skill_check(layout, &fix)?);
     let path = layout.hooks_file();
+    let found = match plan::read_text(&path)? {
+        Some(text) => hooks_json::find(&json_text::parse(&path, &text)?, &path)?,
+        None => hooks_json::Found::default(),
+    };
+    checks.extend(handler_checks(layout, &path, &found, &fix)?);
+    checks.push(skill_check(layout, &fix)?);
     let settings = match plan::read_text(&path)? {
         Some(text) => json_text::parse(&path, &text)?,
         None => Value::Null,
@@ -318,13 +342,12 @@ fn binary_check(layout: &Layout, fix: &str) -> Check {
     }
 }
 
-fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
-    let path = layout.hooks_file();
-    let value = match plan::read_text(&path)? {
-        Some(text) => json_text::parse(&path, &text)?,
-        None => Value::Object(serde_json::Map::new()),
-    };
-    let found = hooks_json::find(&value, &path)?;
+fn handler_checks(
+    layout: &Layout,
+    path: &Path,
+    found: &hooks_json::Found,
+    fix: &str,
+) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
     for event in HookEvent::ALL {
         let expected = hook_command(&layout.binary(), event, layout.agent)?;
@@ -361,15 +384,27 @@ fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
+/// What `hooks/list` answered: every hook and the problems Codex found, or why not.
+type Listing = std::result::Result<(Vec<ListedHook>, Vec<String>), AppServerError>;
+
 fn trust_check(
-    layout: &Layout,
-    codex: &Path,
+    listing: &Listing,
+    path: &Path,
+    found: &hooks_json::Found,
     doc: Option<&toml_edit::DocumentMut>,
     fix: &str,
-) -> Result<Check> {
+) -> Check {
     let fix = format!("{fix}   (or in Codex: /hooks, then trust the ralph-hook hooks)");
-    Ok(match trust::listed_handlers(layout, codex)? {
-        Ok((hooks, 0)) if hooks.is_empty() => Check::fail("no ralph-hook handlers to trust", fix),
+    let expected = found.ours.len();
+    if expected == 0 {
+        return Check::fail("no ralph-hook handlers to trust", fix);
+    }
+    let selected = match listing {
+        Ok((hooks, problems)) => trust::select_ours(path, expected, hooks, problems),
+        Err(AppServerError::NotFound(reason)) => Err(AppServerError::NotFound(reason.clone())),
+        Err(AppServerError::Failed(reason)) => Err(AppServerError::Failed(reason.clone())),
+    };
+    match selected {
         Ok((hooks, _)) => {
             let untrusted: Vec<String> = hooks
                 .iter()
@@ -395,7 +430,7 @@ fn trust_check(
             }
         }
         Err(AppServerError::NotFound(reason)) => {
-            let recorded = doc.is_some_and(|doc| recorded_trust(layout, doc));
+            let recorded = doc.is_some_and(|doc| recorded_trust(path, found, doc));
             if recorded {
                 Check::pass(format!(
                     "trust entries recorded in config.toml (not verified: {reason})"
@@ -411,33 +446,74 @@ fn trust_check(
             format!("could not read hook trust from Codex: {reason}"),
             fix,
         ),
-    })
+    }
 }
 
 /// Whether config.toml holds a trust entry for each of ralph-hook's handlers at their
 /// current positions (the hash can only be checked by Codex).
-fn recorded_trust(layout: &Layout, doc: &toml_edit::DocumentMut) -> bool {
-    let path = layout.hooks_file();
-    let Ok(Some(text)) = plan::read_text(&path) else {
-        return false;
-    };
-    let Ok(value) = json_text::parse(&path, &text) else {
-        return false;
-    };
-    let Ok(found) = hooks_json::find(&value, &path) else {
-        return false;
-    };
+fn recorded_trust(path: &Path, found: &hooks_json::Found, doc: &toml_edit::DocumentMut) -> bool {
+    let names = SourceNames::of(path);
     !found.ours.is_empty()
-        && found.ours.iter().all(|p| {
-            let key = format!(
-                "{}:{}:{}:{}",
-                path.display(),
-                p.event.trust_key_name(),
-                p.group,
-                p.handler
-            );
-            config_toml::trusted_hash(doc, &key).is_some()
-        })
+        && found
+            .ours
+            .iter()
+            .all(|p| !trust_key::keys_at(doc, &names, p.event, p.group, p.handler).is_empty())
+}
+
+/// The user's handlers that Codex no longer runs although they were trusted: one whose
+/// trust entry sits under another position (it moved when a handler before it went), or
+/// one that changed since it was trusted. Codex skips both without a word.
+fn lost_trust_checks(hooks: &[ListedHook], doc: &toml_edit::DocumentMut) -> Vec<Check> {
+    let entries = trust_key::entries(doc);
+    let mut checks = Vec::new();
+    for hook in hooks {
+        let command = hook.command.as_deref().unwrap_or("?");
+        if ralph_hook_event(command).is_some() {
+            continue;
+        }
+        let source = hook
+            .source_path
+            .as_ref()
+            .map(|path| path.display().to_string());
+        let fix = format!(
+            "in Codex: /hooks, review `{command}` and trust it again (or move its [hooks.state] entry in config.toml to \"{}\")",
+            hook.key
+        );
+        match hook.trust_status.as_deref() {
+            Some("modified") => checks.push(Check::fail(
+                format!(
+                    "`{command}` ({}) changed since it was trusted: Codex skips it",
+                    hook.key
+                ),
+                fix,
+            )),
+            Some("untrusted") => {
+                // An entry with this handler's hash under another position of the same
+                // file, which no identical handler there uses.
+                let moved_from = entries.iter().find(|(key, hash)| {
+                    *key != hook.key
+                        && hash.is_some()
+                        && *hash == hook.current_hash
+                        && trust_key::parse(key)
+                            .is_some_and(|(from, ..)| source.as_deref() == Some(from))
+                        && !hooks
+                            .iter()
+                            .any(|other| other.key == *key && other.current_hash == *hash)
+                });
+                if let Some((old, _)) = moved_from {
+                    checks.push(Check::fail(
+                        format!(
+                            "`{command}` lost its trust: it is {} now, but config.toml trusts it as {old} (it moved when a hook before it was removed), so Codex skips it",
+                            hook.key
+                        ),
+                        fix,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    checks
 }
 
 fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {

@@ -90,7 +90,7 @@ impl Layout {
             };
             flags.push_str(&format!(
                 " {name} {}",
-                super::command_line::shell_quote(&self.home.to_string_lossy())
+                crate::shell::quote(&self.home.to_string_lossy())
             ));
         }
         flags

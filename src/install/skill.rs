@@ -5,9 +5,10 @@
 
 use std::path::Path;
 
-use super::command_line::{shell_quote, utf8_path};
+use super::command_line::utf8_path;
 use crate::agent::Agent;
 use crate::error::Result;
+use crate::shell;
 
 /// The skill as it is in the repository, with `{{…}}` placeholders.
 pub const TEMPLATE: &str = include_str!("../../install/skills/ralph-loop/SKILL.md");
@@ -20,7 +21,7 @@ const VERSION_MARKER: &str = "ralph-hook-version: ";
 pub fn render(agent: Agent, binary: &Path) -> Result<String> {
     Ok(TEMPLATE
         .replace("{{LOOP}}", agent.loop_command())
-        .replace("{{RALPH_HOOK}}", &shell_quote(utf8_path(binary)?))
+        .replace("{{RALPH_HOOK}}", &shell::quote(utf8_path(binary)?))
         .replace("{{VERSION}}", env!("CARGO_PKG_VERSION")))
 }
 

@@ -1,0 +1,258 @@
+//! Where the stop is decided: the pure core of ralph-hook.
+//!
+//! [`decide`] takes the loop, what the stop event says and the time, and returns what
+//! happens and the loop's next state. It does no IO: finding the state, trust, the
+//! verify command and the git digest happen around it, in `hook::stop`.
+
+use std::time::{Duration, SystemTime};
+
+use crate::clock;
+use crate::engine::digest;
+use crate::engine::signal::{self, Tag};
+use crate::engine::state::{LastDecision, LoopState};
+
+/// What a stop brings to the decision.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StopEvent<'a> {
+    /// The assistant's last message, if the host sent it or the transcript had it.
+    pub message: Option<&'a str>,
+    /// Digest of the git workspace (HEAD and status), when the brake needs it.
+    pub workspace_digest: Option<&'a str>,
+    /// The verify command's result, once it has run for this stop.
+    pub verification: Option<&'a Verification>,
+}
+
+/// How a `--verify` command went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verification {
+    /// It exited 0.
+    Passed,
+    /// It exited otherwise; `status` says how, `tail` is the end of its output.
+    Failed {
+        /// "exit code 1", "killed by signal 9" …
+        status: String,
+        /// The last lines of stdout and stderr.
+        tail: String,
+    },
+    /// It ran past its timeout and was killed with its children.
+    TimedOut {
+        /// The limit it hit.
+        after: Duration,
+        /// The last lines of its output.
+        tail: String,
+    },
+    /// It could not be started at all (no shell, no such directory …).
+    CouldNotStart {
+        /// Why.
+        error: String,
+    },
+}
+
+impl Verification {
+    /// One line saying how the verify command went.
+    pub fn summary(&self) -> String {
+        match self {
+            Verification::Passed => "passed".into(),
+            Verification::Failed { status, .. } => format!("failed ({status})"),
+            Verification::TimedOut { after, .. } => {
+                format!("timed out after {}", clock::human(*after))
+            }
+            Verification::CouldNotStart { error } => format!("could not start ({error})"),
+        }
+    }
+
+    /// The end of the command's output, if it produced any.
+    pub fn tail(&self) -> &str {
+        match self {
+            Verification::Failed { tail, .. } | Verification::TimedOut { tail, .. } => tail,
+            Verification::Passed | Verification::CouldNotStart { .. } => "",
+        }
+    }
+}
+
+/// What the stop does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Let the turn end and leave the loop as it is (a paused or inactive loop).
+    Allow,
+    /// Hand back a continuation prompt; the loop goes on.
+    Block(Continuation),
+    /// Let the turn end and finish the loop for this reason.
+    Finish(Outcome),
+    /// The completion signal arrived and a verify command must judge it first: run it
+    /// and decide again with its result.
+    Verify,
+}
+
+/// What the continuation prompt must say beyond the usual.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Continuation {
+    /// The last message carried neither signal: remind the agent of the contract.
+    pub missing_signal: bool,
+    /// The agent claimed completion but the verify command rejected it.
+    pub rejected: Option<Verification>,
+}
+
+/// Why a loop ended. Each has its own code in the history, `show` and the final message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The completion signal arrived (no verify command).
+    Completed,
+    /// The completion signal arrived and the verify command passed.
+    Verified,
+    /// The iteration cap was reached.
+    IterationCap,
+    /// The time budget ran out.
+    TimeLimit,
+    /// The same message came back too often.
+    RepeatedMessage,
+    /// The git workspace did not change for too long.
+    UnchangedWorkspace,
+    /// Someone ran `cancel`.
+    Cancelled,
+    /// The hook could not run the loop (bad state file …).
+    Error,
+}
+
+impl Outcome {
+    /// The stable reason code scripts read from the history and `show --json`.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Outcome::Completed => "completed",
+            Outcome::Verified => "verified",
+            Outcome::IterationCap => "max_iterations",
+            Outcome::TimeLimit => "max_duration",
+            Outcome::RepeatedMessage => "no_progress_message",
+            Outcome::UnchangedWorkspace => "no_progress_workspace",
+            Outcome::Cancelled => "cancelled",
+            Outcome::Error => "error",
+        }
+    }
+}
+
+/// The result of one decision: what happens, the loop's next state, and the tag the
+/// message carried (for the history).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    /// What the stop does.
+    pub decision: Decision,
+    /// The loop after this stop (for `Finish`, the final state, with `active: false`).
+    pub state: LoopState,
+    /// Which signal the message carried.
+    pub tag: Tag,
+}
+
+/// Decides one stop of a loop this session owns.
+pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step {
+    let tag = event
+        .message
+        .map(|message| signal::classify(message, &state.completion_signal, &state.continue_signal))
+        .unwrap_or(Tag::None);
+    let mut next = state.clone();
+    if !state.active || state.paused {
+        return Step {
+            decision: Decision::Allow,
+            state: next,
+            tag,
+        };
+    }
+    next.updated_at = clock::format(now);
+
+    let mut rejected = None;
+    if tag == Tag::Promise {
+        match (&state.verify, event.verification) {
+            (None, _) => return finish(next, Outcome::Completed, tag, now),
+            (Some(_), None) => {
+                return Step {
+                    decision: Decision::Verify,
+                    state: state.clone(),
+                    tag,
+                };
+            }
+            (Some(_), Some(Verification::Passed)) => {
+                return finish(next, Outcome::Verified, tag, now);
+            }
+            (Some(_), Some(failed)) => rejected = Some(failed.clone()),
+        }
+    }
+
+    if let Some(limit) = state.max_duration()
+        && state.elapsed(now) >= limit
+    {
+        return finish(next, Outcome::TimeLimit, tag, now);
+    }
+    if state.max_iterations > 0 && state.iteration >= state.max_iterations {
+        return finish(next, Outcome::IterationCap, tag, now);
+    }
+    if state.no_progress > 0 {
+        track_progress(&mut next, event);
+        if next.progress.same_message_stops >= state.no_progress {
+            return finish(next, Outcome::RepeatedMessage, tag, now);
+        }
+        if next.progress.unchanged_workspace_stops >= state.no_progress {
+            return finish(next, Outcome::UnchangedWorkspace, tag, now);
+        }
+    }
+
+    next.iteration = state.iteration.saturating_add(1);
+    let why = match &rejected {
+        Some(verification) => format!("completion rejected: verify {}", verification.summary()),
+        None => format!("continue (message carried: {})", tag.as_str()),
+    };
+    next.last_decision = Some(LastDecision {
+        at: next.updated_at.clone(),
+        decision: "block".into(),
+        why,
+    });
+    Step {
+        decision: Decision::Block(Continuation {
+            missing_signal: tag == Tag::None && rejected.is_none(),
+            rejected,
+        }),
+        state: next,
+        tag,
+    }
+}
+
+/// Finishes a loop for a reason decided outside a stop (`cancel`).
+pub fn finish_now(state: &LoopState, outcome: Outcome, now: SystemTime) -> LoopState {
+    finish(state.clone(), outcome, Tag::None, now).state
+}
+
+fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> Step {
+    next.active = false;
+    next.updated_at = clock::format(now);
+    next.last_decision = Some(LastDecision {
+        at: next.updated_at.clone(),
+        decision: "finish".into(),
+        why: outcome.code().into(),
+    });
+    Step {
+        decision: Decision::Finish(outcome),
+        state: next,
+        tag,
+    }
+}
+
+/// Updates the no-progress counters with this stop's message and workspace digest.
+fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
+    let progress = &mut next.progress;
+    if let Some(message) = event.message {
+        let digest = digest::normalized_text_hex(message);
+        if progress.message_digest.as_deref() == Some(digest.as_str()) {
+            progress.same_message_stops = progress.same_message_stops.saturating_add(1);
+        } else {
+            progress.message_digest = Some(digest);
+            progress.same_message_stops = 1;
+        }
+    }
+    if let Some(digest) = event.workspace_digest {
+        if progress.workspace_digest.as_deref() == Some(digest) {
+            progress.unchanged_workspace_stops =
+                progress.unchanged_workspace_stops.saturating_add(1);
+        } else {
+            progress.workspace_digest = Some(digest.to_string());
+            progress.unchanged_workspace_stops = 0;
+        }
+    }
+}

@@ -1,0 +1,29 @@
+//! The loop core: everything that decides and keeps a loop, and nothing that talks to a
+//! host, a terminal or an installer. Front ends (`hook`, `commands`, `install`) call in;
+//! nothing here calls out to them.
+//!
+//! - [`decide`]: the pure decision of one stop — start here to see what a stop does.
+//! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
+//! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
+//! - [`store`], [`workspace`]: where a loop lives on disk, locking and atomic writes.
+//! - [`ownership`], [`lifecycle`]: whose stops a loop obeys; start, cancel, pause, adopt.
+//! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
+//! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
+//! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
+//! - [`render`]: the words handed to the agent and the user.
+
+pub mod config;
+pub mod decide;
+pub mod digest;
+pub mod lifecycle;
+pub mod notify;
+pub mod ownership;
+pub mod render;
+pub mod settings;
+pub mod signal;
+pub mod state;
+pub mod store;
+pub mod transcript;
+pub mod usage;
+pub mod verify;
+pub mod workspace;

@@ -1,0 +1,397 @@
+//! The words ralph-hook hands to the agent and the user: the continuation prompt, the
+//! loop's rules, and the line that says why a loop ended.
+//!
+//! Continuation prompts stay short: Codex spills reasons over about 2,500 tokens to a
+//! file, and every block repeats the prompt.
+
+use std::path::Path;
+use std::time::SystemTime;
+
+use crate::clock;
+use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::ownership::{self, Standing};
+use crate::engine::state::LoopState;
+use crate::engine::store::Store;
+
+/// Tasks longer than this are cut in the continuation prompt, with a pointer to the
+/// state file that holds all of it.
+pub const TASK_LIMIT_CHARS: usize = 4000;
+/// How much of a verify command's output goes back to the agent.
+pub const VERIFY_TAIL_LINES: usize = 30;
+/// …and at most this many characters of it.
+pub const VERIFY_TAIL_CHARS: usize = 3000;
+
+/// The prompt that continues the turn after a block.
+pub fn continuation_prompt(
+    state: &LoopState,
+    how: &Continuation,
+    state_path: &Path,
+    now: SystemTime,
+) -> String {
+    let mut out = String::new();
+    out.push_str(&format!(
+        "Ralph loop, iteration {}. Keep working on the task below in this same session. \
+         Continue from the current state of the workspace: do not restart, and do not ask \
+         whether to continue.\n\n",
+        iteration_label(state)
+    ));
+    if let Some(rejected) = &how.rejected {
+        out.push_str(&format!(
+            "Your completion signal was rejected: the verify command `{}` {}.",
+            state.verify.as_deref().unwrap_or(""),
+            rejected.summary()
+        ));
+        let tail = bounded_tail(rejected.tail());
+        if tail.is_empty() {
+            out.push_str("\n\n");
+        } else {
+            out.push_str(&format!(" The end of its output:\n```\n{tail}\n```\n\n"));
+        }
+    }
+    out.push_str("Task:\n");
+    out.push_str(&task_excerpt(&state.prompt, state_path));
+    out.push_str("\n\n");
+    out.push_str(&signals_text(state));
+    if how.missing_signal {
+        out.push_str(&format!(
+            "\nReminder of the loop's contract: your last message carried neither signal. End \
+             every message with `{}` while work remains, or with the completion signal once \
+             the task is done.",
+            state.continue_signal
+        ));
+    }
+    if let Some(budget) = budget_text(state, now) {
+        out.push_str(&format!("\nBudget left: {budget}."));
+    }
+    out.push_str(&brakes_text(state));
+    out
+}
+
+/// The rules that can end or reject a turn besides the budgets, in one line each.
+fn brakes_text(state: &LoopState) -> String {
+    let mut out = String::new();
+    if let Some(verify) = &state.verify {
+        out.push_str(&format!(
+            "\nA completion counts only when `{verify}` exits 0 in the workspace."
+        ));
+    }
+    if state.no_progress > 0 {
+        out.push_str(&format!(
+            "\nThe loop ends after {} stops without progress (the same message, or no change to the git workspace).",
+            state.no_progress
+        ));
+    }
+    out
+}
+
+/// The loop's rules, handed to the agent when the prompt hook starts a loop.
+pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String {
+    let mut out = format!(
+        "A ralph loop is now active for this session (iteration budget: {}). After each of \
+         your turns a Stop hook hands you a continuation prompt until the task is done. The \
+         loop is already started: do not start another one.\n\n",
+        if state.max_iterations == 0 {
+            "no cap".to_string()
+        } else {
+            state.max_iterations.to_string()
+        }
+    );
+    out.push_str(&signals_text(state));
+    out.push_str(
+        "\nKeep working across continuation prompts without asking whether to continue; \
+         continue from the current workspace state and never restart the task.",
+    );
+    if let Some(budget) = budget_text(state, clock::now()) {
+        out.push_str(&format!("\nBudget: {budget}."));
+    }
+    out.push_str(&brakes_text(state));
+    out.push_str(&format!(
+        "\nThe loop's state: {}. The user can see it with `{show_command}`.",
+        state_path.display()
+    ));
+    out
+}
+
+fn signals_text(state: &LoopState) -> String {
+    format!(
+        "When the task is completely done and verified, end your message with exactly \
+         `{}` (never inside a code block, never as an example). While work remains, end \
+         each message with `{}`.\n",
+        state.completion_signal, state.continue_signal
+    )
+}
+
+/// `3/20`, or `3` with no cap.
+pub fn iteration_label(state: &LoopState) -> String {
+    if state.max_iterations == 0 {
+        format!("{} (no cap)", state.iteration)
+    } else {
+        format!("{}/{}", state.iteration, state.max_iterations)
+    }
+}
+
+/// What is left of the budgets, e.g. `17 iterations; 1h10m of 2h`.
+pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
+    let mut parts = Vec::new();
+    if state.max_iterations > 0 {
+        let left = state.max_iterations.saturating_sub(state.iteration);
+        parts.push(match left {
+            0 => "this is the last iteration".to_string(),
+            1 => "1 more iteration after this one".to_string(),
+            n => format!("{n} more iterations after this one"),
+        });
+    }
+    if let Some(limit) = state.max_duration() {
+        let left = limit.saturating_sub(state.elapsed(now));
+        parts.push(format!("{} of {}", clock::human(left), clock::human(limit)));
+    }
+    (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+fn task_excerpt(task: &str, state_path: &Path) -> String {
+    if task.chars().count() <= TASK_LIMIT_CHARS {
+        return task.to_string();
+    }
+    let cut: String = task.chars().take(TASK_LIMIT_CHARS).collect();
+    format!(
+        "{cut}\n[… the task is longer; read all of it in the \"prompt\" field of {}]",
+        state_path.display()
+    )
+}
+
+/// The last lines of a command's output, bounded in lines and characters.
+pub fn bounded_tail(output: &str) -> String {
+    let lines: Vec<&str> = output.trim_end().lines().collect();
+    let start = lines.len().saturating_sub(VERIFY_TAIL_LINES);
+    let tail = lines[start..].join("\n");
+    let count = tail.chars().count();
+    if count <= VERIFY_TAIL_CHARS {
+        tail
+    } else {
+        tail.chars().skip(count - VERIFY_TAIL_CHARS).collect()
+    }
+}
+
+/// The line that tells the user why a loop ended.
+pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
+    let what = match outcome {
+        Outcome::Completed => "the agent wrote the completion signal".to_string(),
+        Outcome::Verified => format!(
+            "the completion signal arrived and `{}` passed",
+            state.verify.as_deref().unwrap_or("")
+        ),
+        Outcome::IterationCap => format!(
+            "the iteration cap of {} was reached (raise it with --max-iterations)",
+            state.max_iterations
+        ),
+        Outcome::TimeLimit => format!(
+            "the time budget of {} ran out",
+            state
+                .max_duration()
+                .map(clock::human)
+                .unwrap_or_else(|| "?".into())
+        ),
+        Outcome::RepeatedMessage => format!(
+            "no progress: the same message came back {} stops in a row (--no-progress)",
+            state.no_progress
+        ),
+        Outcome::UnchangedWorkspace => format!(
+            "no progress: the workspace did not change over {} stops (--no-progress)",
+            state.no_progress
+        ),
+        Outcome::Cancelled => "it was cancelled".to_string(),
+        Outcome::Error => "of an error".to_string(),
+    };
+    format!(
+        "ralph-loop finished after {} iteration{} [{}]: {what}.",
+        state.iteration,
+        if state.iteration == 1 { "" } else { "s" },
+        outcome.code()
+    )
+}
+
+/// The first lines of a task, for `show`.
+pub fn task_headline(task: &str, lines: usize) -> String {
+    let mut picked: Vec<&str> = task.lines().take(lines).collect();
+    if task.lines().count() > lines {
+        picked.push("…");
+    }
+    picked.join("\n")
+}
+
+/// A text progress bar, `[#####.....]`.
+pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
+    if total == 0 {
+        return String::new();
+    }
+    let filled = ((done.min(total) as usize) * width) / total as usize;
+    format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
+}
+
+/// How the loop stands, in words, for `show` and `$ralph-loop status`.
+pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+    let Some(state) = state else {
+        let mut text = format!("No ralph loop in {}.", store.workspace().display());
+        if let Some(last) = store.last_history_entry() {
+            text.push_str(&format!(
+                " The last one ended {} after {} iteration{}: {}.",
+                last.at,
+                last.iteration,
+                if last.iteration == 1 { "" } else { "s" },
+                last.reason.as_deref().unwrap_or(&last.decision)
+            ));
+        }
+        return text;
+    };
+    let mut lines = vec![format!(
+        "ralph loop in {} ({}){}",
+        store.workspace().display(),
+        store.agent().display_name(),
+        if state.paused { " — PAUSED" } else { "" }
+    )];
+    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
+    lines.push(format!(
+        "  iteration:   {} {}",
+        iteration_label(state),
+        progress_bar(state.iteration, state.max_iterations, 20)
+    ));
+    let elapsed = clock::human(state.elapsed(now));
+    lines.push(match state.max_duration() {
+        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
+        None => format!("  elapsed:     {elapsed}"),
+    });
+    lines.push(format!("  session:     {}", standing_text(state)));
+    lines.push(format!("  done when:   {}", state.completion_signal));
+    if let Some(verify) = &state.verify {
+        lines.push(format!("  verify:      {verify}"));
+    }
+    if let Some(last) = &state.last_decision {
+        lines.push(format!(
+            "  last stop:   {} at {}: {}",
+            last.decision, last.at, last.why
+        ));
+    }
+    lines.push(format!("  state file:  {}", store.state_path().display()));
+    lines.join("\n")
+}
+
+/// The task's first lines, continuation lines aligned under the first (for `start` and
+/// `show`, whose labels are 15 columns wide).
+pub fn indented_task(task: &str) -> String {
+    task_headline(task, 3).replace('\n', "\n               ")
+}
+
+fn standing_text(state: &LoopState) -> String {
+    match (ownership::judge_from_outside(state), &state.session_id) {
+        (Standing::Untrusted(why), _) => {
+            format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
+        }
+        (_, Some(session)) => format!("{session} (only its stops follow the loop)"),
+        (_, None) => "none yet: the first session that stops here claims it".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::settings::{LoopSettings, RawLoopFlags};
+    use crate::engine::state::{Origin, StartedBy};
+    use std::time::{Duration, UNIX_EPOCH};
+
+    fn state(task: &str) -> LoopState {
+        let raw = RawLoopFlags {
+            max_duration: Some("2h".into()),
+            ..RawLoopFlags::default()
+        };
+        let settings = LoopSettings::parse(task, &raw).unwrap();
+        LoopState::new(
+            &settings,
+            Origin {
+                loop_id: "L".into(),
+                agent: crate::agent::Agent::Codex,
+                session_id: Some("S".into()),
+                workspace: "/w".into(),
+                started_by: StartedBy::PromptHook,
+            },
+            UNIX_EPOCH,
+        )
+    }
+
+    #[test]
+    fn a_rejected_completion_hands_back_the_verify_output_tail() {
+        use crate::engine::decide::Verification;
+        let mut loop_state = state("t");
+        loop_state.verify = Some("cargo test".into());
+        let how = Continuation {
+            missing_signal: false,
+            rejected: Some(Verification::Failed {
+                status: "exit code 101".into(),
+                tail: "test parser::rejects_empty ... FAILED".into(),
+            }),
+        };
+        let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
+        assert!(
+            text.contains("`cargo test` failed (exit code 101)"),
+            "{text}"
+        );
+        assert!(text.contains("parser::rejects_empty ... FAILED"), "{text}");
+    }
+
+    #[test]
+    fn the_prompt_carries_task_iteration_signals_and_budget() {
+        let mut loop_state = state("Fix \"it\" $(now) — ünïcode");
+        loop_state.iteration = 2;
+        let text = continuation_prompt(
+            &loop_state,
+            &Continuation::default(),
+            Path::new("/w/.codex/ralph-loop-state.json"),
+            UNIX_EPOCH + Duration::from_secs(600),
+        );
+        assert!(text.contains("iteration 2/50"));
+        assert!(text.contains("Fix \"it\" $(now) — ünïcode"));
+        assert!(text.contains("<promise>DONE</promise>"));
+        assert!(text.contains("<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>"));
+        assert!(text.contains("do not restart"));
+        assert!(text.contains("48 more iterations after this one; 1h50m of 2h"));
+        assert!(text.contains("after 3 stops without progress"));
+        assert!(!text.contains("Reminder"));
+    }
+
+    #[test]
+    fn a_message_without_signals_gets_the_contract_reminder() {
+        let how = Continuation {
+            missing_signal: true,
+            rejected: None,
+        };
+        let text = continuation_prompt(&state("t"), &how, Path::new("/s"), UNIX_EPOCH);
+        assert!(text.contains("Reminder of the loop's contract"));
+    }
+
+    #[test]
+    fn a_very_long_task_is_cut_with_a_pointer_to_the_state_file() {
+        let task = "x".repeat(50_000);
+        let text = continuation_prompt(
+            &state(&task),
+            &Continuation::default(),
+            Path::new("/w/.codex/ralph-loop-state.json"),
+            UNIX_EPOCH,
+        );
+        assert!(text.len() < 6000, "{}", text.len());
+        assert!(text.contains("/w/.codex/ralph-loop-state.json"));
+    }
+
+    #[test]
+    fn verify_output_is_bounded() {
+        let output: String = (0..1000).map(|i| format!("line {i}\n")).collect();
+        let tail = bounded_tail(&output);
+        assert!(tail.ends_with("line 999"));
+        assert_eq!(tail.lines().count(), VERIFY_TAIL_LINES);
+    }
+
+    #[test]
+    fn progress_bars_fill_in_proportion() {
+        assert_eq!(progress_bar(5, 10, 10), "[#####.....]");
+        assert_eq!(progress_bar(12, 10, 4), "[####]");
+        assert_eq!(progress_bar(1, 0, 4), "");
+    }
+}

@@ -1,0 +1,330 @@
+//! A loop's settings: the flags of `start` and of `$ralph-loop …`, checked once, in one
+//! place, so both ways of starting a loop refuse the same mistakes with the same words.
+
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Iteration cap when none is given (the bash version's default).
+pub const DEFAULT_MAX_ITERATIONS: u32 = 50;
+/// Completion promise when none is given.
+pub const DEFAULT_PROMISE: &str = "DONE";
+/// Continuation word when none is given.
+pub const DEFAULT_MAGIC_WORD: &str = "RALPH_AUTO_CONTINUE";
+/// No-progress brake when none is given.
+pub const DEFAULT_NO_PROGRESS: u32 = 3;
+/// The verify timeout when none is given.
+pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
+/// The longest verify timeout: the installed Stop hook's own timeout is 600 s, and the
+/// hook needs time left to answer after the command.
+pub const MAX_VERIFY_TIMEOUT_SECS: u64 = 540;
+
+/// The loop flags as the user typed them, before any check: the one definition of every
+/// loop flag. `start` flattens it into its command line, and the prompt hook reads
+/// `$ralph-loop …` with the same clap definition (see `hook::loop_command`), so a new flag
+/// is added here and in [`LoopSettings::parse`] only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+pub struct RawLoopFlags {
+    /// `--max-iterations`: the iteration cap.
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          help = format!("Most continuation prompts before the loop ends; 0 = no cap [default: {DEFAULT_MAX_ITERATIONS}]"))]
+    pub max_iterations: Option<String>,
+    /// `--completion-promise`: the word that means done.
+    #[arg(long, value_name = "TEXT",
+          help = format!("The completion promise: `DONE` means the signal `<promise>DONE</promise>` [default: {DEFAULT_PROMISE}]"))]
+    pub completion_promise: Option<String>,
+    /// `--magic-word`: the word of the continuation signal.
+    #[arg(long, value_name = "WORD",
+          help = format!("The word of the continuation signal `<ralph-continue>WORD</ralph-continue>` [default: {DEFAULT_MAGIC_WORD}]"))]
+    pub magic_word: Option<String>,
+    /// `--max-duration`: the time budget.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        help = "End the loop once it has run this long: `90m`, `2h`, `1h30m` [default: none]"
+    )]
+    pub max_duration: Option<String>,
+    /// `--no-progress`: the no-progress brake.
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          help = format!("End after N identical messages in a row, or N stops without a change to a git workspace; 0 = off [default: {DEFAULT_NO_PROGRESS}]"))]
+    pub no_progress: Option<String>,
+    /// `--verify`: the command that must pass before a completion counts.
+    #[arg(
+        long,
+        value_name = "CMD",
+        help = "A command (`sh -c`, in the workspace) that must exit 0 before a completion counts [default: none]"
+    )]
+    pub verify: Option<String>,
+    /// `--verify-timeout`: how long the verify command may run.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
+          help = format!("Seconds the verify command may run, at most {MAX_VERIFY_TIMEOUT_SECS} [default: {DEFAULT_VERIFY_TIMEOUT_SECS}]"))]
+    pub verify_timeout: Option<String>,
+}
+
+/// Checked settings of a new loop.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoopSettings {
+    /// The task, verbatim.
+    pub task: String,
+    /// 0 = no cap.
+    pub max_iterations: u32,
+    /// True when the user asked for no cap explicitly (worth a warning).
+    pub uncapped: bool,
+    /// The promise text.
+    pub completion_promise: String,
+    /// The exact completion signal.
+    pub completion_signal: String,
+    /// The continuation word.
+    pub magic_word: String,
+    /// The exact continuation signal.
+    pub continue_signal: String,
+    /// The time budget.
+    pub max_duration: Option<Duration>,
+    /// The no-progress brake (0 = off).
+    pub no_progress: u32,
+    /// The verify command.
+    pub verify: Option<String>,
+    /// The verify command's time limit.
+    pub verify_timeout: Duration,
+}
+
+impl LoopSettings {
+    /// Checks every flag; the first mistake is returned naming the flag and the fix.
+    pub fn parse(task: &str, raw: &RawLoopFlags) -> Result<Self> {
+        if task.trim().is_empty() {
+            return Err(Error::usage(
+                "the task is empty: say what the loop should work on, e.g. `fix the failing tests`",
+            ));
+        }
+        let max_iterations = match &raw.max_iterations {
+            None => DEFAULT_MAX_ITERATIONS,
+            Some(text) => whole_number("--max-iterations", text, "(0 = no cap)")?,
+        };
+        let completion_promise = match &raw.completion_promise {
+            None => DEFAULT_PROMISE.to_string(),
+            Some(text) => {
+                let text = text.trim();
+                if text.is_empty() {
+                    return Err(Error::usage(
+                        "--completion-promise is empty: give the word that means done, e.g. `--completion-promise DONE`",
+                    ));
+                }
+                if text.contains(['`', '\n', '\r']) {
+                    return Err(Error::usage(format!(
+                        "--completion-promise {text:?} may not contain backticks or line breaks: in the agent's message they make inline code or a code fence, where a signal does not count, so the loop could never complete; e.g. `--completion-promise 'ALL DONE'`"
+                    )));
+                }
+                text.to_string()
+            }
+        };
+        let completion_signal = signal_for_promise(&completion_promise);
+        let magic_word = match &raw.magic_word {
+            None => DEFAULT_MAGIC_WORD.to_string(),
+            Some(text) => {
+                if text.is_empty()
+                    || !text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+                {
+                    return Err(Error::usage(format!(
+                        "--magic-word {text:?} may only use letters, digits, `.`, `_` and `-`, e.g. `--magic-word KEEP_GOING`"
+                    )));
+                }
+                text.clone()
+            }
+        };
+        let continue_signal = format!("<ralph-continue>{magic_word}</ralph-continue>");
+        let max_duration = raw
+            .max_duration
+            .as_deref()
+            .map(parse_duration)
+            .transpose()?;
+        let no_progress = match &raw.no_progress {
+            None => DEFAULT_NO_PROGRESS,
+            Some(text) => whole_number("--no-progress", text, "(0 = off)")?,
+        };
+        let verify = match &raw.verify {
+            None => None,
+            Some(text) if text.trim().is_empty() => {
+                return Err(Error::usage(
+                    "--verify is empty: give the command that proves the task done, e.g. `--verify 'cargo test'`",
+                ));
+            }
+            Some(text) => Some(text.trim().to_string()),
+        };
+        let verify_timeout = match &raw.verify_timeout {
+            None => Duration::from_secs(DEFAULT_VERIFY_TIMEOUT_SECS),
+            Some(text) => {
+                let secs = u64::from(whole_number("--verify-timeout", text, "seconds")?);
+                if secs == 0 || secs > MAX_VERIFY_TIMEOUT_SECS {
+                    return Err(Error::usage(format!(
+                        "--verify-timeout must be between 1 and {MAX_VERIFY_TIMEOUT_SECS} seconds (the Stop hook itself may run 600 s), got {secs}"
+                    )));
+                }
+                Duration::from_secs(secs)
+            }
+        };
+        Ok(LoopSettings {
+            task: task.to_string(),
+            max_iterations,
+            uncapped: max_iterations == 0,
+            completion_promise,
+            completion_signal,
+            magic_word,
+            continue_signal,
+            max_duration,
+            no_progress,
+            verify,
+            verify_timeout,
+        })
+    }
+}
+
+/// `DONE` → `<promise>DONE</promise>`; a promise that already has a tag is the signal.
+pub fn signal_for_promise(promise: &str) -> String {
+    if promise.contains('<') {
+        promise.to_string()
+    } else {
+        format!("<promise>{promise}</promise>")
+    }
+}
+
+fn whole_number(flag: &str, text: &str, meaning: &str) -> Result<u32> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('-') {
+        return Err(Error::usage(format!(
+            "{flag} cannot be below 0, got {trimmed:?}: give a whole number {meaning}"
+        )));
+    }
+    trimmed.parse::<u32>().map_err(|_| {
+        Error::usage(format!(
+            "{flag} needs a whole number {meaning}, got {trimmed:?}"
+        ))
+    })
+}
+
+fn parse_duration(text: &str) -> Result<Duration> {
+    let trimmed = text.trim();
+    let duration = humantime::parse_duration(trimmed).map_err(|err| {
+        Error::usage(format!(
+            "--max-duration {trimmed:?} is not a duration ({err}): write it like `90m`, `2h` or `1h30m`"
+        ))
+    })?;
+    if duration.as_secs() == 0 {
+        return Err(Error::usage(
+            "--max-duration must be at least one second, e.g. `--max-duration 2h`",
+        ));
+    }
+    Ok(duration)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn flags(edit: impl FnOnce(&mut RawLoopFlags)) -> RawLoopFlags {
+        let mut raw = RawLoopFlags::default();
+        edit(&mut raw);
+        raw
+    }
+
+    #[test]
+    fn defaults_match_the_bash_start_script() {
+        let settings = LoopSettings::parse("fix it", &RawLoopFlags::default()).unwrap();
+        assert_eq!(settings.max_iterations, 50);
+        assert_eq!(settings.completion_signal, "<promise>DONE</promise>");
+        assert_eq!(
+            settings.continue_signal,
+            "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>"
+        );
+        assert_eq!(settings.no_progress, 3);
+        assert_eq!(settings.verify_timeout, Duration::from_secs(300));
+        assert!(!settings.uncapped);
+    }
+
+    #[test]
+    fn a_promise_with_a_tag_is_the_signal_as_is() {
+        let raw = flags(|r| r.completion_promise = Some("<done>ok</done>".into()));
+        let settings = LoopSettings::parse("t", &raw).unwrap();
+        assert_eq!(settings.completion_signal, "<done>ok</done>");
+    }
+
+    #[test]
+    fn durations_accept_the_forms_people_write() {
+        for (text, secs) in [("90m", 5400), ("2h", 7200), ("1h30m", 5400)] {
+            let raw = flags(|r| r.max_duration = Some(text.into()));
+            let settings = LoopSettings::parse("t", &raw).unwrap();
+            assert_eq!(
+                settings.max_duration,
+                Some(Duration::from_secs(secs)),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn each_bad_flag_is_named_in_its_error() {
+        let cases: [(RawLoopFlags, &str); 9] = [
+            (
+                flags(|r| r.max_iterations = Some("x".into())),
+                "--max-iterations",
+            ),
+            (
+                flags(|r| r.magic_word = Some("no spaces".into())),
+                "--magic-word",
+            ),
+            (
+                flags(|r| r.max_duration = Some("soon".into())),
+                "--max-duration",
+            ),
+            (
+                flags(|r| r.no_progress = Some("-1".into())),
+                "--no-progress cannot be below 0",
+            ),
+            (flags(|r| r.verify = Some("  ".into())), "--verify is empty"),
+            (
+                flags(|r| r.verify_timeout = Some("9999".into())),
+                "--verify-timeout",
+            ),
+            (
+                flags(|r| r.completion_promise = Some(" ".into())),
+                "--completion-promise",
+            ),
+            (
+                flags(|r| r.completion_promise = Some("`a`".into())),
+                "may not contain backticks",
+            ),
+            (
+                flags(|r| r.completion_promise = Some("a\n```".into())),
+                "may not contain backticks or line breaks",
+            ),
+        ];
+        for (raw, expected) in cases {
+            let err = LoopSettings::parse("t", &raw).unwrap_err();
+            assert_eq!(err.code(), 2);
+            assert!(err.to_string().contains(expected), "{err} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn the_verify_timeout_takes_one_to_the_documented_maximum() {
+        for (text, ok) in [("0", false), ("1", true), ("540", true), ("541", false)] {
+            let raw = flags(|r| r.verify_timeout = Some(text.into()));
+            let result = LoopSettings::parse("t", &raw);
+            assert_eq!(result.is_ok(), ok, "--verify-timeout {text}");
+            if ok {
+                assert_eq!(
+                    result.unwrap().verify_timeout,
+                    Duration::from_secs(text.parse().unwrap())
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn an_empty_task_is_refused() {
+        let err = LoopSettings::parse(" \n ", &RawLoopFlags::default()).unwrap_err();
+        assert!(err.to_string().contains("task is empty"));
+    }
+}

@@ -1,0 +1,269 @@
+//! The loop state file: what a loop is, as it is stored on disk.
+//!
+//! Version 2 keeps every field the bash skill wrote (version 1) so that tools reading
+//! the old shape keep working, and adds what binding a loop to one session and the
+//! budgets need. A version-1 file still parses: `show` displays it, `adopt` upgrades it.
+
+use std::path::PathBuf;
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+use crate::agent::Agent;
+use crate::clock;
+use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings};
+
+/// The state version this binary writes.
+pub const STATE_VERSION: u32 = 2;
+
+/// One loop, as stored in `<workspace>/.codex/ralph-loop-state.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoopState {
+    /// False once a loop has ended (the bash version kept such files around).
+    pub active: bool,
+    /// Kept for the bash version's readers; always true for a running loop.
+    #[serde(default = "yes")]
+    pub auto_continue: bool,
+    /// The task, verbatim.
+    pub prompt: String,
+    /// How many continuation prompts the loop has handed out.
+    #[serde(default)]
+    pub iteration: u32,
+    /// The cap on `iteration`; 0 means no cap.
+    #[serde(default)]
+    pub max_iterations: u32,
+    /// The promise text, e.g. `DONE`.
+    #[serde(default)]
+    pub completion_promise: String,
+    /// The exact text that ends the loop, e.g. `<promise>DONE</promise>`.
+    pub completion_signal: String,
+    /// The word inside the continuation signal.
+    #[serde(default)]
+    pub continue_magic_word: String,
+    /// The text the agent ends non-final messages with.
+    #[serde(default)]
+    pub continue_signal: String,
+    /// When the loop started (RFC 3339, UTC).
+    pub created_at: String,
+    /// When the state last changed (RFC 3339, UTC).
+    #[serde(default)]
+    pub updated_at: String,
+    /// 1 for the bash skill's files, 2 for this binary's.
+    #[serde(default = "version_one")]
+    pub state_version: u32,
+
+    /// A random id that ties the state to the user's own record of starting it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loop_id: Option<String>,
+    /// The host whose session runs the loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<Agent>,
+    /// The only session whose stops the loop steers; `None` until a session claims it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// The workspace the loop was started for (absolute).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace: Option<PathBuf>,
+    /// How the loop was started, for `show` and for deciding trust.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<StartedBy>,
+    /// A paused loop allows every stop without counting it.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub paused: bool,
+    /// End the loop once it has run this many seconds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_duration_secs: Option<u64>,
+    /// End the loop after this many stops without progress; 0 turns the brake off.
+    #[serde(default)]
+    pub no_progress: u32,
+    /// A shell command that must exit 0 before a completion is accepted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verify: Option<String>,
+    /// How long the verify command may run.
+    #[serde(default = "default_verify_timeout")]
+    pub verify_timeout_secs: u64,
+    /// What the no-progress brake has seen so far.
+    #[serde(default)]
+    pub progress: Progress,
+    /// The last decision a stop made, for `show`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_decision: Option<LastDecision>,
+}
+
+/// Who started a loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StartedBy {
+    /// The UserPromptSubmit hook, from the user's `$ralph-loop …` prompt.
+    PromptHook,
+    /// `ralph-hook start`.
+    Start,
+    /// `ralph-hook adopt`, from a file the user read and accepted.
+    Adopt,
+}
+
+/// What the no-progress brake remembers between stops.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Digest of the last assistant message, whitespace-normalised.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_digest: Option<String>,
+    /// How many stops in a row carried that same message.
+    #[serde(default)]
+    pub same_message_stops: u32,
+    /// Digest of the git workspace (HEAD and status) at the last look.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_digest: Option<String>,
+    /// How many stops in a row found the workspace unchanged.
+    #[serde(default)]
+    pub unchanged_workspace_stops: u32,
+}
+
+/// A short record of the last stop decision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastDecision {
+    /// When it was made (RFC 3339).
+    pub at: String,
+    /// `block`, `finish`, `allow` …
+    pub decision: String,
+    /// Why, in a few words.
+    pub why: String,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn version_one() -> u32 {
+    1
+}
+
+fn is_false(value: &bool) -> bool {
+    !*value
+}
+
+fn default_verify_timeout() -> u64 {
+    DEFAULT_VERIFY_TIMEOUT_SECS
+}
+
+impl LoopState {
+    /// A fresh version-2 loop from validated settings.
+    pub fn new(settings: &LoopSettings, origin: Origin, now: SystemTime) -> Self {
+        let stamp = clock::format(now);
+        LoopState {
+            active: true,
+            auto_continue: true,
+            prompt: settings.task.clone(),
+            iteration: 0,
+            max_iterations: settings.max_iterations,
+            completion_promise: settings.completion_promise.clone(),
+            completion_signal: settings.completion_signal.clone(),
+            continue_magic_word: settings.magic_word.clone(),
+            continue_signal: settings.continue_signal.clone(),
+            created_at: stamp.clone(),
+            updated_at: stamp,
+            state_version: STATE_VERSION,
+            loop_id: Some(origin.loop_id),
+            agent: Some(origin.agent),
+            session_id: origin.session_id,
+            workspace: Some(origin.workspace),
+            started_by: Some(origin.started_by),
+            paused: false,
+            max_duration_secs: settings.max_duration.map(|d| d.as_secs()),
+            no_progress: settings.no_progress,
+            verify: settings.verify.clone(),
+            verify_timeout_secs: settings.verify_timeout.as_secs(),
+            progress: Progress::default(),
+            last_decision: None,
+        }
+    }
+
+    /// Parses a state file's text (version 1 or 2).
+    pub fn from_json(text: &str) -> Result<Self, String> {
+        let state: LoopState = serde_json::from_str(text).map_err(|err| err.to_string())?;
+        if state.state_version == 0 || state.state_version > STATE_VERSION {
+            return Err(format!(
+                "state_version {} is not one this ralph-hook reads (1 or 2); upgrade ralph-hook",
+                state.state_version
+            ));
+        }
+        if state.completion_signal.trim().is_empty() {
+            return Err("completion_signal is empty".into());
+        }
+        Ok(state)
+    }
+
+    /// The text written to disk: pretty JSON with a trailing newline, like the bash version.
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+        text.push('\n');
+        text
+    }
+
+    /// When the loop started, if the stored time parses.
+    pub fn started_at(&self) -> Option<SystemTime> {
+        clock::parse(&self.created_at)
+    }
+
+    /// How long the loop has run at `now`.
+    pub fn elapsed(&self, now: SystemTime) -> Duration {
+        self.started_at()
+            .and_then(|start| now.duration_since(start).ok())
+            .unwrap_or_default()
+    }
+
+    /// The time budget, if any.
+    pub fn max_duration(&self) -> Option<Duration> {
+        self.max_duration_secs.map(Duration::from_secs)
+    }
+
+    /// How long the verify command may run.
+    pub fn verify_timeout(&self) -> Duration {
+        Duration::from_secs(self.verify_timeout_secs)
+    }
+
+    /// True for a file written by the bash skill (or anything else without our fields).
+    pub fn is_legacy(&self) -> bool {
+        self.state_version < STATE_VERSION || self.loop_id.is_none()
+    }
+}
+
+/// Where a new loop comes from: the facts that bind it.
+#[derive(Debug, Clone)]
+pub struct Origin {
+    /// The loop's random id.
+    pub loop_id: String,
+    /// The host.
+    pub agent: Agent,
+    /// The session it is bound to, if known at start.
+    pub session_id: Option<String>,
+    /// The workspace, absolute.
+    pub workspace: PathBuf,
+    /// Which command started it.
+    pub started_by: StartedBy,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LEGACY: &str = include_str!("../../tests/fixtures/hosts/legacy-v1-state.json");
+
+    #[test]
+    fn a_version_one_file_from_the_bash_skill_parses_as_legacy() {
+        let state = LoopState::from_json(LEGACY).expect("legacy state parses");
+        assert_eq!(state.state_version, 1);
+        assert!(state.is_legacy());
+        assert_eq!(state.completion_signal, "<promise>DONE</promise>");
+        assert_eq!(state.max_iterations, 50);
+        assert_eq!(state.session_id, None);
+        assert_eq!(state.verify_timeout_secs, DEFAULT_VERIFY_TIMEOUT_SECS);
+    }
+
+    #[test]
+    fn a_future_state_version_is_refused_with_the_fix() {
+        let text = LEGACY.replace("\"state_version\": 1", "\"state_version\": 9");
+        let err = LoopState::from_json(&text).unwrap_err();
+        assert!(err.contains("upgrade ralph-hook"), "{err}");
+    }
+}

@@ -1,0 +1,290 @@
+//! Reading `$ralph-loop TASK --max-iterations N …` (Codex) or `/ralph-loop …` (Claude
+//! Code) out of the user's raw prompt: known flags may stand anywhere, with a bare or a
+//! quoted value; everything else, verbatim, is the task.
+
+use clap::{Args, FromArgMatches};
+
+use crate::engine::settings::RawLoopFlags;
+
+/// What a `$ralph-loop` prompt asks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoopCommand {
+    /// Start a loop on `task` with these flags.
+    Start {
+        /// The task, verbatim apart from the flags taken out of it.
+        task: String,
+        /// The flags, unchecked.
+        flags: RawLoopFlags,
+    },
+    /// `$ralph-loop cancel`.
+    Cancel,
+    /// `$ralph-loop status`.
+    Status,
+}
+
+/// A loop flag as the prompt parser needs it, read from its one clap definition.
+struct FlagSpec {
+    /// `--max-iterations`.
+    name: String,
+    /// `N`.
+    value_name: String,
+    /// The flag's help line, for the error when its value is missing.
+    help: String,
+}
+
+/// The loop flags' clap definition, as a command of its own: a later copy of a flag
+/// overrides an earlier one, as people expect when they correct themselves in a prompt.
+fn flag_command() -> clap::Command {
+    RawLoopFlags::augment_args(
+        clap::Command::new("ralph-loop")
+            .no_binary_name(true)
+            .disable_help_flag(true)
+            .args_override_self(true),
+    )
+}
+
+fn flag_specs(command: &clap::Command) -> Vec<FlagSpec> {
+    command
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            Some(FlagSpec {
+                name: format!("--{long}"),
+                value_name: arg
+                    .get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| "VALUE".to_string(), ToString::to_string),
+                help: arg.get_help().map(ToString::to_string).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// Parses a raw prompt; `None` when it is not a ralph-loop command.
+///
+/// A flag whose value is missing or has an unclosed quote is an error naming the flag.
+pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
+    let trimmed = prompt.trim_start();
+    let rest = ["$ralph-loop", "/ralph-loop"]
+        .iter()
+        .find_map(|prefix| trimmed.strip_prefix(prefix))?;
+    if rest.chars().next().is_some_and(|c| !c.is_whitespace()) {
+        return None;
+    }
+    match rest.trim() {
+        "cancel" => return Some(Ok(LoopCommand::Cancel)),
+        "status" => return Some(Ok(LoopCommand::Status)),
+        _ => {}
+    }
+    Some(extract_flags(rest).map(|(task, flags)| LoopCommand::Start { task, flags }))
+}
+
+fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
+    let command = flag_command();
+    let specs = flag_specs(&command);
+    let mut given = Vec::new();
+    let mut task = String::with_capacity(text.len());
+    let mut copied = 0;
+    let mut i = 0;
+    while i < text.len() {
+        let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
+        let spec = at_word_start
+            .then(|| {
+                specs.iter().find(|spec| {
+                    text[i..].starts_with(&spec.name)
+                        && text[i + spec.name.len()..]
+                            .chars()
+                            .next()
+                            .is_none_or(|c| c == '=' || c.is_whitespace())
+                })
+            })
+            .flatten();
+        let Some(spec) = spec else {
+            i += text[i..].chars().next().map_or(1, char::len_utf8);
+            continue;
+        };
+        let (value, end) = read_value(text, i + spec.name.len()).ok_or_else(|| {
+            format!(
+                "{} needs a value: `{} {}`, {}",
+                spec.name, spec.name, spec.value_name, spec.help
+            )
+        })??;
+        given.push(format!("{}={value}", spec.name));
+        task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
+        copied = end;
+        i = end;
+    }
+    task.push_str(&text[copied..]);
+    let matches = command
+        .try_get_matches_from(given)
+        .map_err(|err| err.to_string().trim().to_string())?;
+    let flags = RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string())?;
+    Ok((task.trim().to_string(), flags))
+}
+
+/// Reads the value after a flag: `=value`, ` value`, ` "quoted value"` or ` 'quoted'`.
+/// Returns the value and the index just past it; `None` when there is no value.
+fn read_value(text: &str, mut i: usize) -> Option<Result<(String, usize), String>> {
+    if text[i..].starts_with('=') {
+        i += 1;
+    } else {
+        let skipped = text[i..].len() - text[i..].trim_start_matches([' ', '\t']).len();
+        if skipped == 0 {
+            return None;
+        }
+        i += skipped;
+    }
+    let rest = &text[i..];
+    let quote = rest.chars().next().filter(|c| *c == '"' || *c == '\'');
+    if let Some(quote) = quote {
+        let mut value = String::new();
+        let mut chars = rest[1..].char_indices();
+        while let Some((offset, c)) = chars.next() {
+            match c {
+                '\\' if quote == '"' => match chars.next() {
+                    Some((_, escaped)) => value.push(escaped),
+                    None => break,
+                },
+                c if c == quote => return Some(Ok((value, i + 1 + offset + 1))),
+                c => value.push(c),
+            }
+        }
+        return Some(Err(format!(
+            "a value starting with {quote} has no closing {quote}"
+        )));
+    }
+    let len = rest.find(char::is_whitespace).unwrap_or(rest.len());
+    (len > 0).then(|| Ok((rest[..len].to_string(), i + len)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(prompt: &str) -> (String, RawLoopFlags) {
+        match parse(prompt) {
+            Some(Ok(LoopCommand::Start { task, flags })) => (task, flags),
+            other => panic!("{prompt:?} → {other:?}"),
+        }
+    }
+
+    #[test]
+    fn both_hosts_prompt_forms_start_a_loop() {
+        for prompt in [
+            "$ralph-loop fix the tests --max-iterations 3",
+            "/ralph-loop fix the tests --max-iterations 3",
+        ] {
+            let (task, flags) = start(prompt);
+            assert_eq!(task, "fix the tests");
+            assert_eq!(flags.max_iterations.as_deref(), Some("3"));
+        }
+    }
+
+    #[test]
+    fn other_prompts_are_not_loop_commands() {
+        assert_eq!(parse("fix the tests"), None);
+        assert_eq!(parse("$ralph-loopy fix"), None);
+        assert_eq!(parse("please run $ralph-loop later"), None);
+    }
+
+    #[test]
+    fn flags_may_stand_anywhere_and_the_rest_is_the_task_verbatim() {
+        let (task, flags) = start(
+            "$ralph-loop --max-iterations=7 Fix \"quoted\" $(rm -rf /) and `code`\nline two ünï --completion-promise 'ALL DONE' end",
+        );
+        assert_eq!(
+            task,
+            "Fix \"quoted\" $(rm -rf /) and `code`\nline two ünï end"
+        );
+        assert_eq!(flags.max_iterations.as_deref(), Some("7"));
+        assert_eq!(flags.completion_promise.as_deref(), Some("ALL DONE"));
+    }
+
+    #[test]
+    fn unknown_flags_stay_in_the_task() {
+        let (task, flags) =
+            start("$ralph-loop make `cargo test --release` pass --verify \"cargo test --release\"");
+        assert_eq!(task, "make `cargo test --release` pass");
+        assert_eq!(flags.verify.as_deref(), Some("cargo test --release"));
+    }
+
+    #[test]
+    fn every_flag_lands_in_its_own_field() {
+        let (task, flags) = start(
+            "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
+             --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7",
+        );
+        assert_eq!(task, "task");
+        assert_eq!(
+            flags,
+            RawLoopFlags {
+                max_iterations: Some("1".into()),
+                completion_promise: Some("P2".into()),
+                magic_word: Some("W3".into()),
+                max_duration: Some("4m".into()),
+                no_progress: Some("5".into()),
+                verify: Some("v 6".into()),
+                verify_timeout: Some("7".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn every_start_flag_is_a_prompt_flag() {
+        let names: Vec<String> = flag_specs(&flag_command())
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        for flag in [
+            "--max-iterations",
+            "--completion-promise",
+            "--magic-word",
+            "--max-duration",
+            "--no-progress",
+            "--verify",
+            "--verify-timeout",
+        ] {
+            assert!(names.iter().any(|name| name == flag), "{flag} in {names:?}");
+        }
+    }
+
+    #[test]
+    fn a_later_copy_of_a_flag_wins() {
+        let (_, flags) = start("$ralph-loop t --max-iterations 3 --max-iterations 4");
+        assert_eq!(flags.max_iterations.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_flag_glued_to_a_word_is_part_of_the_task() {
+        let (task, flags) = start("$ralph-loop fix foo--verify x");
+        assert_eq!(task, "fix foo--verify x");
+        assert_eq!(flags.verify, None);
+    }
+
+    #[test]
+    fn escaped_quotes_inside_a_double_quoted_value_are_kept() {
+        let (_, flags) = start(r#"$ralph-loop t --verify "grep \"x\" f""#);
+        assert_eq!(flags.verify.as_deref(), Some(r#"grep "x" f"#));
+    }
+
+    #[test]
+    fn cancel_and_status_are_commands() {
+        assert_eq!(parse("$ralph-loop cancel"), Some(Ok(LoopCommand::Cancel)));
+        assert_eq!(
+            parse("/ralph-loop  status \n"),
+            Some(Ok(LoopCommand::Status))
+        );
+    }
+
+    #[test]
+    fn a_flag_without_a_value_is_an_error_naming_it() {
+        let err = parse("$ralph-loop fix --max-iterations")
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("--max-iterations needs a value"), "{err}");
+        let err = parse("$ralph-loop fix --verify \"cargo test")
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("no closing"), "{err}");
+    }
+}

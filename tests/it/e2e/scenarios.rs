@@ -1,0 +1,631 @@
+//! The scenarios of issue 4, each a function of the client it runs against. `tests/it/e2e.rs`
+//! turns each into one test per client.
+//!
+//! Assertions are about what the user depends on: how many turns the model got, what it
+//! was sent (the continuation prompt, the task verbatim), which session the loop belongs
+//! to, and what the state and history say afterwards.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::clients::Client;
+use super::mock::{MockServer, Reply, command, held, text};
+use super::world::World;
+use super::{claude, codex};
+
+/// The default completion signal.
+const PROMISE: &str = "<promise>DONE</promise>";
+/// The default continuation signal.
+const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
+
+/// A task with everything a shell, a parser or an escaper could mangle: both quote
+/// kinds, command substitution, a variable, a backslash, markup, and non-ASCII text.
+const TRICKY_TASK: &str = r#"Make "the flaky test" pass, keep 'single' quotes, $(rm -rf nothing) and ${HOME} literal, a\b, <Widget/> & co — naïve café ✓ 日本語"#;
+
+/// The user's words that start a loop, in the client's form.
+fn loop_prompt(client: Client, task: &str, max: u32) -> String {
+    let mark = match client {
+        Client::Codex => "$ralph-loop",
+        Client::Claude => "/ralph-loop",
+    };
+    format!("{mark} {task} --max-iterations {max}")
+}
+
+/// A command that prints the session id the agent's shell sees.
+fn echo_session(client: Client) -> String {
+    let var = match client {
+        Client::Codex => "CODEX_THREAD_ID",
+        Client::Claude => "CLAUDE_CODE_SESSION_ID",
+    };
+    format!("echo \"agent-session=${var}\"")
+}
+
+/// Shell-quotes a path for a scripted command.
+fn q(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+/// The block reasons the model was sent, read from the last model turn (each turn
+/// carries the whole conversation).
+fn hook_prompts(world: &World) -> Vec<String> {
+    world
+        .mock
+        .turns()
+        .last()
+        .map(|t| t.hook_prompts(world.client.wire()))
+        .unwrap_or_default()
+}
+
+/// The history lines of Stop decisions (the history also records `start`, `cancel` …).
+fn stops(history: &[Value]) -> Vec<&Value> {
+    history.iter().filter(|h| h["event"] == "stop").collect()
+}
+
+/// History lines that blocked a stop.
+fn blocks(history: &[Value]) -> Vec<&Value> {
+    stops(history)
+        .into_iter()
+        .filter(|h| h["decision"] == "block")
+        .collect()
+}
+
+/// The last Stop decision: how the loop ended.
+#[track_caller]
+fn last_stop(history: &[Value]) -> &Value {
+    stops(history)
+        .last()
+        .copied()
+        .unwrap_or_else(|| panic!("no stop in the history: {history:#?}"))
+}
+
+/// The `tag` of each Stop decision.
+fn tags(history: &[Value]) -> Vec<Value> {
+    stops(history).iter().map(|h| h["tag"].clone()).collect()
+}
+
+/// The client ended by itself with exit 0.
+#[track_caller]
+fn assert_clean_exit(run: &super::proc::Finished) {
+    assert!(
+        run.success(),
+        "{} did not exit 0 ({:?})",
+        run.label,
+        run.status
+    );
+}
+
+/// Exactly `n` model turns, none past the script.
+#[track_caller]
+fn assert_turns(world: &World, n: usize) {
+    let turns = world.mock.turns().len();
+    assert_eq!(
+        world.mock.overruns(),
+        0,
+        "the client asked the model for more turns than scripted (a loop that did not stop)"
+    );
+    assert_eq!(turns, n, "model turns: expected {n}, got {turns}");
+}
+
+/// The loop is over: no state file left.
+#[track_caller]
+fn assert_no_state(world: &World) {
+    assert!(
+        world.state().is_none(),
+        "the state file is still there: {:?}",
+        world.state()
+    );
+}
+
+/// Scenario 1: The user's flow: `$ralph-loop TASK --max-iterations 5`, two turns without the
+/// promise (a command in between), then the promise.
+pub fn user_flow(client: Client, test: &str) {
+    let script = vec![
+        text("Iteration one: read the code, the test still fails."),
+        command(format!(
+            "{}; echo progress > progress.txt",
+            echo_session(client)
+        )),
+        text("Iteration two: wrote progress.txt, still checking."),
+        text(format!("Everything passes now.\n{PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let run = world.run_agent(&loop_prompt(client, TRICKY_TASK, 5));
+    assert_clean_exit(&run);
+    assert_turns(&world, 4);
+    let session = world.session_of(&run);
+
+    // The prompt hook handed the model the rules, with the exact signal.
+    let first = &world.mock.turns()[0];
+    assert!(
+        first.text().contains(PROMISE),
+        "the first request does not carry the loop's rules (no {PROMISE})"
+    );
+
+    // The agent's own shell runs in the session the loop is bound to.
+    let shell_output = world.mock.turns()[2].text();
+    assert!(
+        shell_output.contains(&format!("agent-session={session}")),
+        "the command's output (in the third request) does not show session {session}"
+    );
+
+    // Two continuation prompts, each with the task verbatim and both signals.
+    let prompts = hook_prompts(&world);
+    assert_eq!(prompts.len(), 2, "continuation prompts: {prompts:#?}");
+    for (i, p) in prompts.iter().enumerate() {
+        assert!(
+            p.contains(TRICKY_TASK),
+            "continuation prompt {i} lacks the task verbatim:\n{p}"
+        );
+        assert!(
+            p.contains(PROMISE),
+            "continuation prompt {i} lacks {PROMISE}:\n{p}"
+        );
+        assert!(
+            p.contains(CONTINUE),
+            "continuation prompt {i} lacks {CONTINUE}:\n{p}"
+        );
+        assert!(
+            p.contains(&format!("{}/5", i + 1)),
+            "continuation prompt {i} does not say iteration {}/5:\n{p}",
+            i + 1
+        );
+    }
+
+    // Finished, and the history tells the whole story of this session.
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(history[0]["event"], "start", "history: {history:#?}");
+    assert_eq!(stops(&history).len(), 3, "one line per stop: {history:#?}");
+    assert_eq!(blocks(&history).len(), 2, "two blocks: {history:#?}");
+    assert_eq!(tags(&history), ["none", "none", "promise"], "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+    for h in &history {
+        assert_eq!(
+            h["session_id"],
+            session.as_str(),
+            "history line of another session: {h}"
+        );
+    }
+    let show = world.ralph(&[
+        "show",
+        "--workspace",
+        &world.workspace.display().to_string(),
+        "--json",
+    ]);
+    assert!(show.success(), "ralph-hook show failed");
+    let shown: Value = serde_json::from_str(&show.stdout).expect("show --json prints JSON");
+    assert_eq!(shown["active"], false, "show --json: {shown:#}");
+    assert_eq!(
+        shown["last_history"]["reason"], "completed",
+        "show --json does not say how the loop ended: {shown:#}"
+    );
+}
+
+/// Scenario 2: The model never promises; `--max-iterations 3` gives exactly 4 assistant turns.
+pub fn cap(client: Client, test: &str) {
+    let script = (1..=4)
+        .map(|i| text(format!("Attempt {i}: still not done.")))
+        .collect();
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let run = world.run_agent(&loop_prompt(client, "Never finish this task", 3));
+    assert_clean_exit(&run);
+    assert_turns(&world, 4);
+    assert_eq!(hook_prompts(&world).len(), 3);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(stops(&history).len(), 4, "history: {history:#?}");
+    assert_eq!(blocks(&history).len(), 3, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "max_iterations");
+    if client == Client::Claude {
+        // Codex does not show a Stop hook's systemMessage in `exec`; Claude Code does.
+        let messages = claude::system_messages(&run);
+        assert!(
+            messages.iter().any(|m| m.contains('3')),
+            "no systemMessage naming the cap of 3: {messages:#?}"
+        );
+    }
+}
+
+/// Scenario 3: The model runs `ralph-hook cancel` in its shell; the next stop ends the loop.
+pub fn cancel(client: Client, test: &str) {
+    let Some(world) = World::bare(client, test, Vec::new()) else {
+        return;
+    };
+    let cancel = format!(
+        "{} cancel --workspace {}; echo cancel-exit=$?",
+        q(&world.hook_bin()),
+        q(&world.workspace)
+    );
+    let world = world.with_script(vec![
+        text("First pass, more to do."),
+        command(cancel),
+        text("Second pass after cancelling."),
+        text("This turn must never happen."),
+    ]);
+    world.install(true);
+    let run = world.run_agent(&loop_prompt(client, "Cancel me from the inside", 5));
+    assert_clean_exit(&run);
+    let output = world
+        .mock
+        .turns()
+        .get(2)
+        .map(super::mock::Request::text)
+        .unwrap_or_default();
+    assert!(
+        output.contains("cancel-exit=0"),
+        "ralph-hook cancel failed in the agent's shell (see the third request)"
+    );
+    assert_eq!(
+        world.mock.turns().len(),
+        3,
+        "the stop after cancel was blocked"
+    );
+    assert_eq!(hook_prompts(&world).len(), 1);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 1, "history: {history:#?}");
+    assert!(
+        history.iter().any(|h| h["reason"] == "cancelled"),
+        "the history does not record the cancel: {history:#?}"
+    );
+    // Inside Codex's sandbox `cancel` leaves a request file in the workspace root; the
+    // stop that honours it must not leave it behind in the user's repository.
+    assert!(
+        !world.workspace.join(".ralph-loop-cancel").exists(),
+        "a cancel request file was left in the workspace"
+    );
+}
+
+/// Scenario 4: A second session in the same workspace, while the loop runs, is not continued.
+pub fn isolation(client: Client, test: &str) {
+    let script = vec![
+        text("Session A, pass one."),
+        held(text("Session A, pass two.")),
+        text(format!("Session A is done. {PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let other = world.extra_mock(vec![
+        text("Session B answers once."),
+        text("Session B must not be continued."),
+    ]);
+    std::thread::scope(|s| {
+        // Whatever happens below, session A is let go, so the scope's join never waits
+        // out the held reply's timeout.
+        let _release = ReleaseOnDrop(&world.mock);
+        let a = s.spawn(|| world.run_agent(&loop_prompt(client, "Session A's task", 5)));
+        // Session A has been blocked once and waits for its second answer: its loop is
+        // active with iteration 1.
+        assert!(
+            world.mock.wait_for_turns(2, Duration::from_secs(60)),
+            "session A never reached its second turn"
+        );
+        let state = world.state().expect("session A's loop is active");
+        assert_eq!(state["iteration"], 1, "state while A waits: {state}");
+
+        let b = world.run_agent_with(&other, &world.workspace, "What is in this folder?");
+        world.mock.release();
+        let a = a.join().unwrap();
+
+        assert_clean_exit(&b);
+        assert_eq!(
+            other.turns().len(),
+            1,
+            "session B was continued by A's loop"
+        );
+        assert!(
+            other.turns()[0].hook_prompts(client.wire()).is_empty(),
+            "session B was sent a continuation prompt"
+        );
+        let b_session = world.session_of(&b);
+
+        assert_clean_exit(&a);
+        assert_turns(&world, 3);
+        let a_session = world.session_of(&a);
+        assert_ne!(a_session, b_session);
+        assert_no_state(&world);
+        let history = world.history();
+        assert_eq!(blocks(&history).len(), 2, "history: {history:#?}");
+        for h in blocks(&history) {
+            assert_eq!(
+                h["session_id"],
+                a_session.as_str(),
+                "a block for another session: {h}"
+            );
+        }
+    });
+}
+
+/// Scenario 5: The client runs in a subfolder of a git workspace: the loop lives at the top.
+pub fn subdirectory(client: Client, test: &str) {
+    let script = vec![
+        text("Pass one from the subfolder."),
+        command("echo changed > changed.txt"),
+        text("Pass two from the subfolder."),
+        text(format!("Done. {PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let init = std::process::Command::new("git")
+        .args(["init", "-q"])
+        .current_dir(&world.workspace)
+        .status()
+        .expect("git runs");
+    assert!(init.success());
+    let sub = world.workspace.join("pkg").join("deep");
+    std::fs::create_dir_all(&sub).unwrap();
+    let run = world.run_agent_in(&sub, &loop_prompt(client, "Work from a subfolder", 5));
+    assert_clean_exit(&run);
+    assert_turns(&world, 4);
+    assert_eq!(hook_prompts(&world).len(), 2);
+    assert!(
+        !world
+            .loop_dir_of(&sub)
+            .join("ralph-loop-history.jsonl")
+            .exists(),
+        "the loop was kept in the subfolder, not at the workspace's top"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(stops(&history).len(), 3, "history at the top: {history:#?}");
+    assert_eq!(blocks(&history).len(), 2);
+    assert_eq!(last_stop(&history)["reason"], "completed");
+}
+
+/// Scenario 6: A promise inside a fenced code block (or inline code) does not end the loop.
+pub fn fenced_promise(client: Client, test: &str) {
+    let script = vec![
+        text(format!(
+            "When finished I will write:\n\n```\n{PROMISE}\n```\n\nNot yet."
+        )),
+        text(format!("The signal is `{PROMISE}`, but I am not done.")),
+        text(format!("Now it is really done.\n\n{PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let run = world.run_agent(&loop_prompt(client, "Quote the signal before finishing", 5));
+    assert_clean_exit(&run);
+    assert_turns(&world, 3);
+    assert_eq!(hook_prompts(&world).len(), 2);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(tags(&history), ["none", "none", "promise"], "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+}
+
+/// Scenario 7 (Claude): A long loop: 12 iterations run to completion, past Claude Code's own
+/// default cap of 8 consecutive blocks (the installer raises it).
+pub fn long_loop(client: Client, test: &str) {
+    let mut script: Vec<Reply> = (1..=12)
+        .map(|i| {
+            text(format!(
+                "Iteration {i} of the long loop, continuing. {CONTINUE}"
+            ))
+        })
+        .collect();
+    script.push(text(format!("Finished after 12 iterations. {PROMISE}")));
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let run = world.run_agent(&loop_prompt(client, "A long task", 20));
+    assert_clean_exit(&run);
+    assert_turns(&world, 13);
+    assert_eq!(hook_prompts(&world).len(), 12);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 12, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["tag"], "promise");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+}
+
+/// Scenario 8 (Codex): A cmux-style dispatcher owns the Stop hook and calls
+/// `$CODEX_HOME/hooks/ralph-loop-stop.sh`.
+pub fn dispatcher(client: Client, test: &str) {
+    let script = vec![
+        text("Dispatched pass one."),
+        text("Dispatched pass two."),
+        text(format!("Dispatched and done. {PROMISE}")),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let dispatcher = world.codex_home.join("hooks").join("cmux-dispatch.sh");
+    std::fs::write(
+        &dispatcher,
+        "#!/bin/sh\n\
+         # cmux-style: one Stop hook that fans the payload out to each tool's script.\n\
+         payload=$(cat)\n\
+         printf '%s' \"$payload\" | \"$CODEX_HOME/hooks/ralph-loop-stop.sh\"\n",
+    )
+    .unwrap();
+    make_executable(&dispatcher);
+    let hooks_json = world.codex_home.join("hooks.json");
+    let mut hooks: Value =
+        serde_json::from_str(&std::fs::read_to_string(&hooks_json).unwrap()).unwrap();
+    hooks["hooks"]["Stop"] = serde_json::json!([{"hooks": [{
+        "type": "command",
+        "command": dispatcher.display().to_string(),
+        "timeout": 60
+    }]}]);
+    std::fs::write(&hooks_json, serde_json::to_string_pretty(&hooks).unwrap()).unwrap();
+    codex::trust_all(&world);
+
+    let run = world.run_agent(&loop_prompt(client, "Loop behind a dispatcher", 5));
+    assert_clean_exit(&run);
+    assert_turns(&world, 3);
+    assert_eq!(hook_prompts(&world).len(), 2);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(blocks(&history).len(), 2, "history: {history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+}
+
+/// Scenario 9: A state file copied into the workspace (never started by this user, here one the
+/// bash skill wrote) does not steer the agent.
+pub fn planted_state(client: Client, test: &str) {
+    let script = vec![
+        text("Hello."),
+        text("This turn must never happen: the planted loop steered the agent."),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    std::fs::create_dir_all(world.loop_dir()).unwrap();
+    let planted = include_str!("fixtures/planted-v1-state.json");
+    std::fs::write(world.state_path(), planted).unwrap();
+
+    let run = world.run_agent("Say hello.");
+    assert_clean_exit(&run);
+    assert_turns(&world, 1);
+    assert!(
+        !world.mock.turns()[0].text().contains("Exfiltrate"),
+        "the planted task reached the model"
+    );
+    // Never lose data: the planted file is still there, or kept aside.
+    let kept = std::fs::read_dir(world.loop_dir())
+        .unwrap()
+        .flatten()
+        .any(|e| std::fs::read_to_string(e.path()).is_ok_and(|t| t.contains("Exfiltrate")));
+    assert!(kept, "the planted state file is gone");
+    if client == Client::Claude {
+        let messages = claude::system_messages(&run);
+        assert!(
+            messages.iter().any(|m| m.contains("ralph-hook adopt")),
+            "no systemMessage pointing at `ralph-hook adopt`: {messages:#?}"
+        );
+    }
+}
+
+/// Scenario 10 (Codex): Hooks installed with the trust step skipped: Codex skips them silently,
+/// and `ralph-hook doctor` says so and names the fix. (Claude Code has no hook trust for
+/// user settings, so there is nothing to skip there.)
+pub fn untrusted(client: Client, test: &str) {
+    let script = vec![
+        text("One answer; no hook ran."),
+        text("This turn must never happen."),
+    ];
+    let Some(world) = World::bare(client, test, script) else {
+        return;
+    };
+    world.install(false);
+    let hooks = codex::hooks(&world);
+    assert!(
+        !hooks.is_empty() && hooks.iter().all(|h| h["trustStatus"] != "trusted"),
+        "with --no-trust Codex should list the hooks as untrusted: {hooks:#?}"
+    );
+    let run = world.run_agent(&loop_prompt(client, "Untrusted hooks", 5));
+    assert_clean_exit(&run);
+    assert_turns(&world, 1);
+    assert!(
+        world.state().is_none(),
+        "an untrusted prompt hook started a loop"
+    );
+
+    let mut cmd = world.command(world.hook_bin());
+    cmd.arg("doctor")
+        .arg("--codex-home")
+        .arg(&world.codex_home)
+        .arg("--claude-home")
+        .arg(&world.claude_home)
+        .arg("--codex-bin")
+        .arg(&world.bin);
+    let doctor = world.run_recorded(cmd, "ralph-hook doctor", super::world::TOOL_DEADLINE);
+    let said = format!("{}\n{}", doctor.stdout, doctor.stderr);
+    assert!(
+        !doctor.success(),
+        "doctor exits non-zero when hooks are untrusted"
+    );
+    // The finding and its fix, together: the fix must follow the trust finding (doctor
+    // also reports the Claude Code side, which this world did not install).
+    let lower = said.to_lowercase();
+    let at = lower
+        .find("untrusted")
+        .or_else(|| lower.find("not trusted"))
+        .unwrap_or_else(|| panic!("doctor does not say the hooks are untrusted:\n{said}"));
+    let after: String = said[at..].chars().take(600).collect();
+    assert!(
+        after.contains("ralph-hook install --agent codex"),
+        "doctor does not name the fix (`ralph-hook install --agent codex …`) after the trust finding:\n{said}"
+    );
+}
+
+/// Scenario 11 (Codex): The agent runs `ralph-hook start` itself inside the default sandbox: a
+/// clear error pointing at the prompt hook, and nothing half-written.
+pub fn start_in_sandbox(client: Client, test: &str) {
+    let Some(world) = World::bare(client, test, Vec::new()) else {
+        return;
+    };
+    let start = format!(
+        "{} start --workspace {} --prompt 'Started from the sandbox'; echo start-exit=$?",
+        q(&world.hook_bin()),
+        q(&world.workspace)
+    );
+    let world = world.with_script(vec![command(start), text("The start failed; stopping.")]);
+    world.install(true);
+    let run = world.run_agent("Start a loop yourself with ralph-hook start.");
+    assert_clean_exit(&run);
+    assert_turns(&world, 2);
+    let output = world.mock.turns()[1].text();
+    assert!(
+        !output.contains("start-exit=0"),
+        "ralph-hook start succeeded inside the sandbox"
+    );
+    assert!(
+        output.contains("prompt hook"),
+        "the error does not say that the prompt hook starts loops"
+    );
+    assert!(world.state().is_none(), "a state file was written");
+    let leftovers: Vec<_> = std::fs::read_dir(world.loop_dir())
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(
+        leftovers.is_empty(),
+        "files left in the loop dir: {leftovers:?}"
+    );
+    let in_state_dir: Vec<_> = walk(&world.state_dir);
+    assert!(
+        in_state_dir.is_empty(),
+        "files left in the user state dir: {in_state_dir:?}"
+    );
+}
+
+/// Releases a mock's held replies when dropped (also while unwinding).
+struct ReleaseOnDrop<'a>(&'a MockServer);
+
+impl Drop for ReleaseOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.release();
+    }
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path);
+        }
+    }
+    out
+}
+
+fn make_executable(path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    let mut perms = std::fs::metadata(path).unwrap().permissions();
+    perms.set_mode(0o755);
+    std::fs::set_permissions(path, perms).unwrap();
+}
