@@ -7,8 +7,8 @@
 //! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
-//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`agent`], [`clock`]
-//!   are small shared leaves.
+//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`agent`], [`clock`],
+//!   [`regular_file`] are small shared leaves.
 
 pub mod agent;
 pub mod cli;
@@ -19,6 +19,7 @@ pub mod error;
 pub mod hook;
 pub mod install;
 pub mod messages;
+pub mod regular_file;
 pub mod shell;
 
 use std::ffi::OsString;

@@ -19,6 +19,7 @@ pub mod mock;
 pub mod plugin;
 pub mod proc;
 pub mod scenarios;
+pub mod usage;
 pub mod world;
 
 /// One test per client for a scenario of `e2e::scenarios` (or of another module, named
@@ -59,3 +60,4 @@ scenario!(plugin::plugin_flow: codex, claude);
 scenario!(plugin::installed_twice: codex, claude);
 scenario!(plugin::from_a_repository: codex);
 scenario!(plugin::validate: claude);
+scenario!(usage::transcript_usage: codex, claude);

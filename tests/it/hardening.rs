@@ -539,6 +539,10 @@ fn matcher_text() -> impl Strategy<Value = String> {
         Just("~~~".to_string()),
         Just("   ".to_string()),
         Just(CONTINUE.to_string()),
+        Just("<ralph-blocked>".to_string()),
+        Just("</ralph-blocked>".to_string()),
+        Just("&lt;".to_string()),
+        Just("&gt;".to_string()),
         Just("é".to_string()),
         "[a-z<>/]{1,3}",
     ];
