@@ -62,9 +62,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
         clock::now(),
     )?;
     if settings.uncapped {
-        eprintln!(
-            "ralph-hook: warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop"
-        );
+        crate::messages::warn(format!(
+            "warning: --max-iterations 0 means no iteration cap: {}",
+            render::UNCAPPED_WARNING
+        ));
     }
     for warning in &started.warnings {
         eprintln!("ralph-hook: warning: {warning}");
@@ -82,26 +83,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         ),
     }
-    println!("  task:        {}", render::indented_task(&state.prompt));
-    println!(
-        "  iterations:  {}",
-        if state.max_iterations == 0 {
-            "no cap".to_string()
-        } else {
-            format!("at most {}", state.max_iterations)
-        }
-    );
-    println!("  done when:   {}", state.completion_signal);
-    println!("  continue:    {}", state.continue_signal);
-    if let Some(limit) = state.max_duration() {
-        println!("  time limit:  {}", clock::human(limit));
-    }
-    if let Some(verify) = &state.verify {
-        println!(
-            "  verify:      {verify} (timeout {}s)",
-            state.verify_timeout_secs
-        );
-    }
+    println!("{}", render::labelled(&render::understood(state)));
     println!("  state file:  {}", started.state_path.display());
     if let Some(kept) = &started.set_aside {
         println!("  kept aside:  {}", kept.display());

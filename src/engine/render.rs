@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::ownership::{self, Standing};
-use crate::engine::state::LoopState;
+use crate::engine::state::{LastDecision, LoopState};
 use crate::engine::store::Store;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
@@ -119,6 +119,61 @@ fn signals_text(state: &LoopState) -> String {
          each message with `{}`.\n",
         state.completion_signal, state.continue_signal
     )
+}
+
+/// What ralph-hook says beside a loop without an iteration cap (`--max-iterations 0`).
+pub const UNCAPPED_WARNING: &str = "only the completion signal, a time limit (--max-duration) or the no-progress brake (--no-progress) ends this loop";
+
+/// What a new loop understood from the user's words, one `(label, value)` per line: the
+/// task, the cap, the signals and every budget. `start` prints it and the prompt hook
+/// shows it to the user, so both say the same.
+pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("task", indented_task(&state.prompt)),
+        (
+            "iterations",
+            if state.max_iterations == 0 {
+                format!("no cap (warning: {UNCAPPED_WARNING})")
+            } else {
+                format!("at most {}", state.max_iterations)
+            },
+        ),
+        (
+            "done when",
+            format!("the agent writes {}", state.completion_signal),
+        ),
+        ("continue", state.continue_signal.clone()),
+    ];
+    if let Some(limit) = state.max_duration() {
+        lines.push(("time limit", clock::human(limit)));
+    }
+    lines.push((
+        "no progress",
+        match state.no_progress {
+            0 => "not watched (--no-progress 0)".to_string(),
+            n => format!("the loop ends after {n} stops without progress"),
+        },
+    ));
+    if let Some(verify) = &state.verify {
+        lines.push((
+            "verify",
+            format!(
+                "`{verify}` must pass before a completion counts (timeout {}s)",
+                state.verify_timeout_secs
+            ),
+        ));
+    }
+    lines
+}
+
+/// `(label, value)` lines as `start` and `show` print them: labels in a 13-column field
+/// after two spaces, so continuation lines of a task line up (see [`indented_task`]).
+pub fn labelled(lines: &[(&str, String)]) -> String {
+    lines
+        .iter()
+        .map(|(label, value)| format!("  {:<13}{value}", format!("{label}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `3/20`, or `3` with no cap.
@@ -250,11 +305,12 @@ pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
         if state.paused { " — PAUSED" } else { "" }
     )];
     lines.push(format!("  task:        {}", indented_task(&state.prompt)));
-    lines.push(format!(
-        "  iteration:   {} {}",
-        iteration_label(state),
-        progress_bar(state.iteration, state.max_iterations, 20)
-    ));
+    let bar = progress_bar(state.iteration, state.max_iterations, 20);
+    lines.push(
+        format!("  iteration:   {} {bar}", iteration_label(state))
+            .trim_end()
+            .to_string(),
+    );
     let elapsed = clock::human(state.elapsed(now));
     lines.push(match state.max_duration() {
         Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
@@ -266,13 +322,25 @@ pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
         lines.push(format!("  verify:      {verify}"));
     }
     if let Some(last) = &state.last_decision {
-        lines.push(format!(
-            "  last stop:   {} at {}: {}",
-            last.decision, last.at, last.why
-        ));
+        lines.push(format!("  last stop:   {}", last_stop_text(last, now)));
     }
     lines.push(format!("  state file:  {}", store.state_path().display()));
     lines.join("\n")
+}
+
+/// The last stop decision in words: how long ago, what happened and why.
+fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
+    let when = match clock::parse(&last.at).and_then(|at| now.duration_since(at).ok()) {
+        Some(ago) => format!("{} ago", clock::human(ago)),
+        None => format!("at {}", last.at),
+    };
+    let what = match last.decision.as_str() {
+        "block" => "sent the agent a continuation prompt",
+        "finish" => "ended the loop",
+        "allow" => "let the turn end",
+        other => other,
+    };
+    format!("{when}, {what}: {}", last.why)
 }
 
 /// The task's first lines, continuation lines aligned under the first (for `start` and
