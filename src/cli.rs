@@ -39,6 +39,9 @@ pub enum Command {
     Pause(WorkspaceArgs),
     /// Resume a paused loop where it was.
     Resume(WorkspaceArgs),
+    /// Block until the workspace's loop ends; the exit code says how it ended.
+    #[command(after_help = WAIT_CODES)]
+    Wait(WaitArgs),
     /// Wire ralph-hook into Codex and/or Claude Code.
     Install(crate::install::InstallArgs),
     /// Remove exactly what `install` added.
@@ -66,6 +69,21 @@ pub struct WorkspaceArgs {
     pub agent: Option<Agent>,
 }
 
+/// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
+const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
+5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
+the loop still runs, 9 no loop ran there; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+
+/// Flags of `wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[command(flatten)]
+    pub target: WorkspaceArgs,
+    /// Give up after this long (`90s`, `30m`, `2h`) and exit 8; default: wait as long as the loop runs.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -79,8 +97,9 @@ pub struct ShowArgs {
 /// Flags of `start`, as the bash `start-loop.sh` had them, plus the budgets.
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Absolute path of the workspace the loop runs in.
-    #[arg(long, value_name = "ABS_DIR")]
+    /// The workspace the loop runs in (default: the git top level of the current
+    /// directory, else it; a relative path is taken from the current directory).
+    #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]

@@ -1,6 +1,10 @@
 //! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
-//! `pause`, `resume`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
+//! `pause`, `resume`, `wait`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
 //! the store, and prints; errors go back to `main` with their exit code.
+
+mod wait;
+
+pub use wait::{WaitCode, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -93,8 +97,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
 
 /// `ralph-hook show`.
 pub fn show(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let now = clock::now();
     if args.json {
         println!("{}", status_json(&found, now));
@@ -109,8 +112,8 @@ pub fn show(args: ShowArgs) -> Result<i32> {
 
 /// `ralph-hook cancel`.
 pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     match lifecycle::cancel(&found.store, clock::now())? {
         Cancelled::Removed(state) => println!(
             "Cancelled the ralph loop in {} at iteration {}: {}",
@@ -129,8 +132,7 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook log`.
 pub fn log(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let entries = found.store.history()?;
     if args.json {
         for entry in &entries {
@@ -139,7 +141,13 @@ pub fn log(args: ShowArgs) -> Result<i32> {
         return Ok(0);
     }
     if entries.is_empty() {
-        println!("No history in {}.", found.store.history_path().display());
+        match args.target.agent {
+            Some(_) => println!("No history in {}.", found.store.history_path().display()),
+            None => println!(
+                "No ralph loop history in {} (neither .codex/ nor .claude/ holds one).",
+                found.store.workspace().display()
+            ),
+        }
     }
     for entry in &entries {
         println!("{}", history_line(entry));
@@ -149,8 +157,8 @@ pub fn log(args: ShowArgs) -> Result<i32> {
 
 /// `ralph-hook adopt`.
 pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::adopt(&found.store, clock::now())?;
     println!(
         "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
@@ -164,8 +172,8 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook pause` (`paused = true`) and `ralph-hook resume`.
 pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
     println!(
         "{} the ralph loop in {} at iteration {}.",
@@ -227,20 +235,58 @@ fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {
     }
 }
 
+/// The workspace and the loop a command acts on: the host given with `--agent`, else
+/// the one whose files are there (see [`present_agent`]).
+fn target(args: &WorkspaceArgs) -> Result<Found> {
+    let workspace = target_workspace(args)?;
+    let agent = args.agent.or_else(|| present_agent(&workspace));
+    lifecycle::find(&workspace, agent)
+}
+
+/// The host whose loop files a workspace holds, judged by what exists: a state file
+/// (the newest, if both hosts have one), else a history (the newest), else the only
+/// host folder there. `None` when nothing tells.
+pub fn present_agent(workspace: &Path) -> Option<Agent> {
+    let newest = |path: &dyn Fn(&Store) -> PathBuf| {
+        Agent::ALL
+            .into_iter()
+            .filter_map(|agent| {
+                let modified = path(&Store::new(workspace, agent))
+                    .symlink_metadata()
+                    .ok()?
+                    .modified()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Some((modified, agent))
+            })
+            .max_by_key(|(modified, _)| *modified)
+            .map(|(_, agent)| agent)
+    };
+    newest(&|store| store.state_path().to_path_buf())
+        .or_else(|| newest(&|store| store.history_path()))
+        .or_else(|| {
+            let mut present = Agent::ALL
+                .into_iter()
+                .filter(|agent| workspace::state_dir(workspace, *agent).is_dir());
+            match (present.next(), present.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+}
+
+/// A `--workspace` value: an existing directory, relative ones taken from the current
+/// directory (as git, cargo and gh take them).
 fn checked_workspace(dir: &Path) -> Result<PathBuf> {
-    if !dir.is_absolute() {
-        return Err(Error::usage(format!(
-            "--workspace {} is relative: give an absolute path, e.g. --workspace \"$PWD\"",
-            dir.display()
-        )));
-    }
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "--workspace {} is not an existing directory",
             dir.display()
         )));
     }
-    Ok(dir.to_path_buf())
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    std::fs::canonicalize(dir).map_err(|err| Error::io("resolve the workspace", dir, err))
 }
 
 fn default_workspace() -> Result<PathBuf> {

@@ -39,6 +39,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let cli = match parsed {
         Ok(cli) => cli,
+        // `stop --help` is a person asking, not a host: answer it.
+        Err(err) if !err.use_stderr() => {
+            let _ = err.print();
+            return 0;
+        }
         Err(err) if hook_mode => {
             eprintln!(
                 "ralph-hook: allowing the stop: bad hook command line ({}); fix the command in hooks.json or settings.json",
@@ -75,5 +80,6 @@ fn execute(command: Command) -> Result<i32> {
         Command::Adopt(args) => commands::adopt(args),
         Command::Pause(args) => commands::pause(args, true),
         Command::Resume(args) => commands::pause(args, false),
+        Command::Wait(args) => commands::wait(args),
     }
 }
