@@ -16,6 +16,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour for people (`show`, `log`, `doctor`): `auto` colours a terminal unless
+    /// `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
 }
 
 /// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
@@ -48,6 +52,32 @@ pub enum Command {
     Uninstall(crate::install::UninstallArgs),
     /// Check that everything a loop needs is in place.
     Doctor(crate::install::DoctorArgs),
+    /// Print a shell completion script (`ralph-hook completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// Flags of `completions`.
+#[derive(Debug, Args)]
+#[command(after_help = "Where the script goes:\n  \
+bash        ralph-hook completions bash > ~/.local/share/bash-completion/completions/ralph-hook\n  \
+zsh         ralph-hook completions zsh > ~/.zfunc/_ralph-hook   (with fpath+=(~/.zfunc) before compinit in ~/.zshrc)\n  \
+fish        ralph-hook completions fish > ~/.config/fish/completions/ralph-hook.fish\n  \
+powershell  ralph-hook completions powershell >> $PROFILE")]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Flags of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `ralph-hook.1` and a page per command (`ralph-hook-start.1` …) into this
+    /// folder instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags of the hook commands.

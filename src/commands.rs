@@ -1,9 +1,11 @@
 //! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
-//! `pause`, `resume`, `wait`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
+//! `pause`, `resume`, `wait`, `completions`, `man`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
 //! the store, and prints; errors go back to `main` with their exit code.
 
+mod generate;
 mod wait;
 
+pub use generate::{completions, man};
 pub use wait::{WaitCode, wait};
 
 use std::io::Read;
@@ -23,6 +25,7 @@ use crate::engine::state::StartedBy;
 use crate::engine::store::{HistoryEntry, Store};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
+use crate::style;
 
 /// `ralph-hook start`.
 pub fn start(args: StartArgs) -> Result<i32> {
@@ -102,10 +105,8 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     if args.json {
         println!("{}", status_json(&found, now));
     } else {
-        println!(
-            "{}",
-            render::status_text(&found.store, found.state.as_ref(), now)
-        );
+        let view = render::status_view(&found.store, found.state.as_ref(), now);
+        person(&styled_status(&view))?;
     }
     Ok(0)
 }
@@ -140,18 +141,19 @@ pub fn log(args: ShowArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    let mut text = String::new();
     if entries.is_empty() {
-        match args.target.agent {
-            Some(_) => println!("No history in {}.", found.store.history_path().display()),
-            None => println!(
+        text = match args.target.agent {
+            Some(_) => format!("No history in {}.", found.store.history_path().display()),
+            None => format!(
                 "No ralph loop history in {} (neither .codex/ nor .claude/ holds one).",
                 found.store.workspace().display()
             ),
-        }
+        };
     }
-    for entry in &entries {
-        println!("{}", history_line(entry));
-    }
+    let lines: Vec<String> = entries.iter().map(history_line).collect();
+    text.push_str(&lines.join("\n"));
+    person(&text)?;
     Ok(0)
 }
 
@@ -206,15 +208,56 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     })
 }
 
+/// Writes `text` and a line break for a person: coloured on a terminal (see
+/// [`style`]), with ASCII marks where the locale is not UTF-8.
+fn person(text: &str) -> Result<()> {
+    use std::io::Write;
+    let text = if style::unicode() {
+        text.to_string()
+    } else {
+        style::ascii_marks(text)
+    };
+    writeln!(style::stdout(), "{text}").map_err(|err| Error::io("write the output", "stdout", err))
+}
+
+/// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
+fn styled_status(view: &render::StatusView) -> String {
+    let mut text = style::paint(style::TITLE, &view.title);
+    if view.paused {
+        text.push_str(&style::paint(style::NOTE, " — PAUSED"));
+    }
+    for (label, value) in &view.lines {
+        let value = if *label == "session" && view.untrusted {
+            style::paint(style::BAD, value)
+        } else {
+            value.clone()
+        };
+        text.push_str(&format!(
+            "\n  {}{value}",
+            style::paint(style::QUIET, format!("{:<13}", format!("{label}:")))
+        ));
+    }
+    text
+}
+
 fn history_line(entry: &HistoryEntry) -> String {
     let iteration = if entry.max_iterations == 0 {
         entry.iteration.to_string()
     } else {
         format!("{}/{}", entry.iteration, entry.max_iterations)
     };
+    let tone = match (entry.decision.as_str(), entry.reason.as_deref()) {
+        ("finish", Some("completed" | "verified")) => style::GOOD,
+        ("finish", _) => style::BAD,
+        ("block", _) => style::NOTE,
+        _ => style::TITLE,
+    };
     let mut line = format!(
-        "{}  {:<7} {:<7} {:<7}",
-        entry.at, entry.event, entry.decision, iteration
+        "{}  {:<7} {} {:<7}",
+        style::paint(style::QUIET, &entry.at),
+        entry.event,
+        style::paint(tone, format!("{:<7}", entry.decision)),
+        iteration
     );
     if let Some(tag) = &entry.tag {
         line.push_str(&format!(" tag={tag}"));

@@ -283,12 +283,27 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
-/// How the loop stands, in words, for `show` and `$ralph-loop status`.
-pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+/// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
+/// plain ([`status_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// The first line: where and which host, or that no loop runs (and how the last one
+    /// ended).
+    pub title: String,
+    /// The loop is paused.
+    pub paused: bool,
+    /// The loop is not followed by any stop (a file this user did not start).
+    pub untrusted: bool,
+    /// `(label, value)` lines under the title.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// How the loop in `store` stands at `now`.
+pub fn status_view(store: &Store, state: Option<&LoopState>, now: SystemTime) -> StatusView {
     let Some(state) = state else {
-        let mut text = format!("No ralph loop in {}.", store.workspace().display());
+        let mut title = format!("No ralph loop in {}.", store.workspace().display());
         if let Some(last) = store.last_history_entry() {
-            text.push_str(&format!(
+            title.push_str(&format!(
                 " The last one ended {} after {} iteration{}: {}.",
                 last.at,
                 last.iteration,
@@ -296,36 +311,65 @@ pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
                 last.reason.as_deref().unwrap_or(&last.decision)
             ));
         }
-        return text;
+        return StatusView {
+            title,
+            paused: false,
+            untrusted: false,
+            lines: Vec::new(),
+        };
     };
-    let mut lines = vec![format!(
-        "ralph loop in {} ({}){}",
-        store.workspace().display(),
-        store.agent().display_name(),
-        if state.paused { " — PAUSED" } else { "" }
-    )];
-    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
+    let mut lines = vec![("task", indented_task(&state.prompt))];
     let bar = progress_bar(state.iteration, state.max_iterations, 20);
-    lines.push(
-        format!("  iteration:   {} {bar}", iteration_label(state))
+    lines.push((
+        "iteration",
+        format!("{} {bar}", iteration_label(state))
             .trim_end()
             .to_string(),
-    );
+    ));
     let elapsed = clock::human(state.elapsed(now));
-    lines.push(match state.max_duration() {
-        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
-        None => format!("  elapsed:     {elapsed}"),
-    });
-    lines.push(format!("  session:     {}", standing_text(state)));
-    lines.push(format!("  done when:   {}", state.completion_signal));
+    lines.push((
+        "elapsed",
+        match state.max_duration() {
+            Some(limit) => format!("{elapsed} of {}", clock::human(limit)),
+            None => elapsed,
+        },
+    ));
+    lines.push(("session", standing_text(state)));
+    lines.push(("done when", state.completion_signal.clone()));
     if let Some(verify) = &state.verify {
-        lines.push(format!("  verify:      {verify}"));
+        lines.push(("verify", verify.clone()));
     }
     if let Some(last) = &state.last_decision {
-        lines.push(format!("  last stop:   {}", last_stop_text(last, now)));
+        lines.push(("last stop", last_stop_text(last, now)));
     }
-    lines.push(format!("  state file:  {}", store.state_path().display()));
-    lines.join("\n")
+    lines.push(("state file", store.state_path().display().to_string()));
+    StatusView {
+        title: format!(
+            "ralph loop in {} ({})",
+            store.workspace().display(),
+            store.agent().display_name()
+        ),
+        paused: state.paused,
+        untrusted: matches!(
+            ownership::judge_from_outside(state),
+            Standing::Untrusted(_)
+        ),
+        lines,
+    }
+}
+
+/// How the loop stands, in plain words, for `$ralph-loop status`.
+pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+    let view = status_view(store, state, now);
+    let mut text = view.title;
+    if view.paused {
+        text.push_str(" — PAUSED");
+    }
+    if !view.lines.is_empty() {
+        text.push('\n');
+        text.push_str(&labelled(&view.lines));
+    }
+    text
 }
 
 /// The last stop decision in words: how long ago, what happened and why.

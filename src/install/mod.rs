@@ -9,6 +9,8 @@ mod hooks_json;
 mod host;
 mod json_text;
 mod layout;
+mod path_copy;
+mod purge;
 mod plan;
 mod record;
 mod skill;
@@ -57,6 +59,10 @@ pub struct InstallArgs {
     /// The codex executable used to compute hook trust (default: `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
+    /// Record that install/install.sh put this copy of ralph-hook on PATH, so `doctor`
+    /// checks it and `uninstall --purge` removes it.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub path_copy: Option<PathBuf>,
 }
 
 /// Flags of `uninstall`.
@@ -70,6 +76,10 @@ pub struct UninstallArgs {
     /// Print the plan and a diff of each file; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove the copy of ralph-hook that install/install.sh put on PATH and this
+    /// user's loop records.
+    #[arg(long)]
+    pub purge: bool,
 }
 
 /// Flags of `doctor`.
@@ -132,6 +142,9 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         return say(&mut out, "dry run: nothing was written");
     }
     apply_all(plans)?;
+    if let Some(copy) = &args.path_copy {
+        path_copy::record(copy)?;
+    }
     for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
         if args.no_trust {
             say(
@@ -164,36 +177,47 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `uninstall`: removes exactly what install added, for every selected host.
+/// Runs `uninstall`: removes exactly what install added, for every selected host, and
+/// says what it leaves behind; `--purge` also removes the copy on PATH that
+/// install/install.sh placed and the user's loop records.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
-    let layouts = select_hosts(
+    let mut out = std::io::stdout();
+    let layouts = match select_hosts(
         args.agent.as_deref(),
         &args.homes.codex_home,
         &args.homes.claude_home,
         "uninstall",
-    )?;
+    ) {
+        Ok(layouts) => layouts,
+        // With --purge there is still something to do when no host is wired.
+        Err(_) if args.purge && args.agent.is_none() => Vec::new(),
+        Err(err) => return Err(err),
+    };
     let mut plans = Vec::new();
     for layout in &layouts {
         plans.push(host::plan_uninstall(layout)?);
     }
-    let mut out = std::io::stdout();
     let verb = if args.dry_run {
         "would uninstall"
     } else {
         "uninstall"
     };
     report(&mut out, &plans, verb, args.dry_run)?;
-    if args.dry_run {
-        return say(&mut out, "dry run: nothing was written");
+    if !args.dry_run {
+        apply_all(plans)?;
     }
-    apply_all(plans)?;
-    say(
-        &mut out,
-        &format!(
-            "backups (*{}) stay beside the files they saved",
-            plan::BACKUP_SUFFIX
-        ),
-    )
+    if args.purge {
+        for line in purge::run(args.dry_run)? {
+            say(&mut out, &line)?;
+        }
+    }
+    for line in purge::left_behind(args.purge) {
+        say(&mut out, &line)?;
+    }
+    if args.dry_run {
+        say(&mut out, "dry run: nothing was written")?;
+    }
+    Ok(())
 }
 
 /// Runs `doctor` and returns its exit code.
@@ -220,7 +244,7 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         &layouts,
         workspace.as_deref(),
         &codex,
-        &mut std::io::stdout(),
+        &mut crate::style::stdout(),
     )
 }
 
