@@ -143,12 +143,15 @@ pub fn log(args: ShowArgs) -> Result<i32> {
     }
     let mut text = String::new();
     if entries.is_empty() {
-        text = match args.target.agent {
-            Some(_) => format!("No history in {}.", found.store.history_path().display()),
-            None => format!(
+        let history = found.store.history_path();
+        let chosen = args.target.agent.is_some() || history.parent().is_some_and(Path::is_dir);
+        text = if chosen {
+            format!("No history in {}.", history.display())
+        } else {
+            format!(
                 "No ralph loop history in {} (neither .codex/ nor .claude/ holds one).",
                 found.store.workspace().display()
-            ),
+            )
         };
     }
     let lines: Vec<String> = entries.iter().map(history_line).collect();

@@ -350,10 +350,7 @@ pub fn status_view(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
             store.agent().display_name()
         ),
         paused: state.paused,
-        untrusted: matches!(
-            ownership::judge_from_outside(state),
-            Standing::Untrusted(_)
-        ),
+        untrusted: matches!(ownership::judge_from_outside(state), Standing::Untrusted(_)),
         lines,
     }
 }

@@ -110,12 +110,13 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
             })
             .flatten();
         let Some(spec) = spec else {
-            if at_word_start && let Some(word) = flag_like_word(&text[i..]) {
-                if let Some(meant) = suggestion(word, &specs) {
-                    return Err(format!(
-                        "`{word}` is not a flag: did you mean `{meant}`? (If `{word}` belongs to the task, put it in backticks.)"
-                    ));
-                }
+            if at_word_start
+                && let Some(word) = flag_like_word(&text[i..])
+                && let Some(meant) = suggestion(word, &specs)
+            {
+                return Err(format!(
+                    "`{word}` is not a flag: did you mean `{meant}`? (If `{word}` belongs to the task, put it in backticks.)"
+                ));
             }
             i += text[i..].chars().next().map_or(1, char::len_utf8);
             continue;
@@ -411,16 +412,25 @@ mod tests {
     #[test]
     fn a_mistyped_flag_is_refused_with_the_flag_it_was_meant_as() {
         for (prompt, meant) in [
-            ("$ralph-loop Fix the tests --max-iteration 3", "--max-iterations"),
+            (
+                "$ralph-loop Fix the tests --max-iteration 3",
+                "--max-iterations",
+            ),
             ("$ralph-loop Fix --max_iterations 3", "--max-iterations"),
             ("$ralph-loop Fix --Max-Iterations=3", "--max-iterations"),
             ("$ralph-loop Fix --max-iter 3", "--max-iterations"),
-            ("$ralph-loop Fix --completion-promis OK", "--completion-promise"),
+            (
+                "$ralph-loop Fix --completion-promis OK",
+                "--completion-promise",
+            ),
             ("$ralph-loop Fix --verfy 'cargo test'", "--verify"),
             ("$ralph-loop Fix --verify-timout 30", "--verify-timeout"),
             ("$ralph-loop Fix --noprogress 2", "--no-progress"),
             ("$ralph-loop Fix --max-durations 2h", "--max-duration"),
-            ("$ralph-loop Fix \u{2014}max-iterations 3", "--max-iterations"),
+            (
+                "$ralph-loop Fix \u{2014}max-iterations 3",
+                "--max-iterations",
+            ),
         ] {
             let err = parse(prompt).unwrap().unwrap_err();
             assert!(
@@ -440,7 +450,11 @@ mod tests {
             "$ralph-loop -- is fine, so is --- and --42",
         ] {
             let (task, flags) = start(prompt);
-            assert_eq!(task, prompt.trim_start_matches("$ralph-loop "), "{prompt:?}");
+            assert_eq!(
+                task,
+                prompt.trim_start_matches("$ralph-loop "),
+                "{prompt:?}"
+            );
             assert_eq!(flags, RawLoopFlags::default());
         }
     }

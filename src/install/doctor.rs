@@ -217,7 +217,11 @@ fn path_checks() -> Vec<Check> {
     let found = path_copy::on_path();
     let mut checks = vec![match &found {
         None => {
-            let fix = match placed.as_deref().filter(|p| p.is_file()).and_then(Path::parent) {
+            let fix = match placed
+                .as_deref()
+                .filter(|p| p.is_file())
+                .and_then(Path::parent)
+            {
                 Some(dir) => format!(
                     "export PATH=\"{}:$PATH\"   (and put that line in your shell's profile)",
                     dir.display()

@@ -87,8 +87,7 @@ pub fn left_behind(purged: bool) -> Vec<String> {
             copy.display()
         ));
     }
-    if let Some(found) = path_copy::on_path().filter(|found| !is_placed(found, placed.as_deref()))
-    {
+    if let Some(found) = path_copy::on_path().filter(|found| !is_placed(found, placed.as_deref())) {
         lines.push(format!(
             "left in place: {} on PATH; install/install.sh did not put it there (if cargo did: `cargo uninstall ralph-hook`)",
             found.display()
