@@ -52,3 +52,5 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(help: codex, claude);
+scenario!(typo: codex, claude);

@@ -115,7 +115,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
                 && let Some(meant) = suggestion(word, &specs)
             {
                 return Err(format!(
-                    "`{word}` is not a flag: did you mean `{meant}`? (If `{word}` belongs to the task, put it in backticks.)"
+                    "`{word}` is not a flag: did you mean `{meant}`? (if `{word}` belongs to the task, put it in backticks)"
                 ));
             }
             i += text[i..].chars().next().map_or(1, char::len_utf8);
