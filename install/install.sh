@@ -41,7 +41,7 @@ echo "install: $("$bin" --version) at $bin"
 
 man_dir=${RALPH_MAN_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/man/man1}
 if "$bin" man --dir "$man_dir" >/dev/null; then
-  echo "install: man pages in $man_dir ('man ralph-hook' finds them while ~/.local/bin is on PATH)"
+  echo "install: man pages in $man_dir (man ralph-hook)"
 else
   echo "install: could not write the man pages to $man_dir; run '$bin man --dir DIR' later" >&2
 fi
