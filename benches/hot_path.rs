@@ -74,7 +74,7 @@ fn payload_parsing(c: &mut Criterion) {
                 let raw = wire::read_payload(text.as_bytes()).expect("read");
                 let input: StopInput = serde_json::from_str(&raw).expect("parse");
                 black_box(input)
-            })
+            });
         });
     }
     group.finish();
@@ -114,7 +114,7 @@ fn decision(c: &mut Criterion) {
                             verification: None,
                         };
                         decide::decide(black_box(&state), event, now)
-                    })
+                    });
                 },
             );
         }
@@ -128,7 +128,7 @@ fn decision(c: &mut Criterion) {
                 ..StopEvent::default()
             };
             decide::decide(black_box(&state), event, now)
-        })
+        });
     });
     group.finish();
 }
@@ -138,7 +138,7 @@ fn state_file(c: &mut Criterion) {
     let state = loop_state("3");
     let text = state.to_json();
     group.bench_function("from_json", |b| {
-        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"))
+        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"));
     });
     group.bench_function("to_json", |b| b.iter(|| black_box(&state).to_json()));
     group.finish();
@@ -157,10 +157,10 @@ fn find_state(c: &mut Criterion) {
 
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&deep), Agent::Codex))
+        b.iter(|| workspace::find_state(black_box(&deep), Agent::Codex));
     });
     group.bench_function("none/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&plain_deep), Agent::Codex))
+        b.iter(|| workspace::find_state(black_box(&plain_deep), Agent::Codex));
     });
     group.finish();
 }
@@ -186,10 +186,10 @@ fn transcript_tail(c: &mut Criterion) {
     write_transcript(&big, 100 * MIB);
     let mut group = c.benchmark_group("transcript");
     group.bench_function("last_assistant_text/4KB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"));
     });
     group.bench_function("last_assistant_text/100MB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"));
     });
     group.finish();
 }

@@ -4,7 +4,7 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::Agent;
 use crate::engine::settings::RawLoopFlags;
@@ -47,11 +47,11 @@ pub enum Command {
     #[command(after_help = WAIT_CODES)]
     Wait(WaitArgs),
     /// Wire ralph-hook into Codex and/or Claude Code.
-    Install(crate::install::InstallArgs),
+    Install(InstallArgs),
     /// Remove exactly what `install` added.
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
     /// Check that everything a loop needs is in place.
-    Doctor(crate::install::DoctorArgs),
+    Doctor(DoctorArgs),
     /// Print a shell completion script (`ralph-hook completions bash`).
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a folder.
@@ -107,6 +107,7 @@ the loop still runs, 9 no loop ran there; any other code: ralph-hook itself fail
 /// Flags of `wait`.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
+    /// The workspace whose loop to wait for.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Give up after this long (`90s`, `30m`, `2h`) and exit 8; default: wait as long as the loop runs.
@@ -117,6 +118,7 @@ pub struct WaitArgs {
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Which workspace and host.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Print JSON for scripts instead of text.
@@ -160,6 +162,101 @@ pub struct StartArgs {
     pub words: Vec<String>,
 }
 
+/// The hosts `install` and `uninstall` act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostChoice {
+    /// Codex CLI only.
+    Codex,
+    /// Claude Code only.
+    Claude,
+    /// Both.
+    All,
+}
+
+/// How `install` puts the binary into each host's home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallMode {
+    /// A copy of the running executable: keeps working when the build folder goes.
+    Copy,
+    /// A symlink to the running executable: a rebuilt binary is picked up at once.
+    Symlink,
+}
+
+/// Where each host keeps its configuration, when not in the default place.
+#[derive(Debug, Args)]
+pub struct Homes {
+    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's home (default: `~/.claude`).
+    #[arg(long, value_name = "DIR")]
+    pub claude_home: Option<PathBuf>,
+}
+
+/// Flags of `install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Which host to wire up (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Copy the binary, or symlink it so a rebuilt binary is picked up.
+    #[arg(long, value_enum, default_value_t = InstallMode::Copy)]
+    pub mode: InstallMode,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not mark the hooks trusted in Codex.
+    #[arg(long)]
+    pub no_trust: bool,
+    /// Switch Codex hooks on even though config.toml switches them off
+    /// (`[features] hooks = false`); this re-enables every other hook too.
+    /// Uninstall switches them off again.
+    #[arg(long)]
+    pub enable_hooks: bool,
+    /// The codex executable used to compute hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+    /// Record that install/install.sh put this copy of ralph-hook on PATH, so `doctor`
+    /// checks it and `uninstall --purge` removes it.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub path_copy: Option<PathBuf>,
+}
+
+/// Flags of `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Which host to unwire (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove the copy of ralph-hook that install/install.sh put on PATH and this
+    /// user's loop records.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check the loop in this workspace.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// The codex executable used to read hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+}
+
 /// Whether this invocation is a hook: then even a command-line error must allow the stop.
 ///
 /// Hosts read exit code 2 plus stderr as "block and continue with this text", so a
@@ -179,6 +276,6 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
 pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
     args.first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .and_then(|path| path.file_name().map(ToOwned::to_owned))
         .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
 }

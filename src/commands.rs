@@ -66,6 +66,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         session,
         StartedBy::Start,
         replace,
+        None,
         clock::now(),
     )?;
     if settings.uncapped {

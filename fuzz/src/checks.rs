@@ -1,6 +1,6 @@
 //! The bodies of the fuzz targets, as plain functions over bytes.
 //!
-//! cargo-fuzz runs them under libFuzzer (`fuzz/fuzz_targets/`); `tests/hardening.rs`
+//! cargo-fuzz runs them under libFuzzer (`fuzz/fuzz_targets/`); `tests/it/hardening.rs`
 //! includes this file too and runs them on stable over every saved regression input
 //! (`fuzz/regressions/<target>/`) and over proptest's random inputs, so a machine
 //! without nightly still checks the same properties. Each function panics when a
@@ -200,7 +200,7 @@ pub fn installer_edits(data: &[u8]) -> bool {
             .map(Into::into)
             .collect();
         if command == "install" {
-            args.extend(["--mode", "symlink", "--no-trust"].map(Into::into));
+            args.extend(["--mode", "symlink", "--no-trust", "--enable-hooks"].map(Into::into));
         }
         args.extend([
             "--codex-home".into(),

@@ -7,12 +7,14 @@
 //! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
 //! - [`store`], [`workspace`]: where a loop lives on disk, locking and atomic writes.
 //! - [`ownership`], [`lifecycle`]: whose stops a loop obeys; start, cancel, pause, adopt.
+//! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`render`]: the words handed to the agent and the user.
 
 pub mod decide;
 pub mod digest;
 pub mod lifecycle;
+pub mod once;
 pub mod ownership;
 pub mod render;
 pub mod settings;

@@ -427,6 +427,26 @@ mod tests {
     }
 
     #[test]
+    fn a_rejected_completion_hands_back_the_verify_output_tail() {
+        use crate::engine::decide::Verification;
+        let mut loop_state = state("t");
+        loop_state.verify = Some("cargo test".into());
+        let how = Continuation {
+            missing_signal: false,
+            rejected: Some(Verification::Failed {
+                status: "exit code 101".into(),
+                tail: "test parser::rejects_empty ... FAILED".into(),
+            }),
+        };
+        let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
+        assert!(
+            text.contains("`cargo test` failed (exit code 101)"),
+            "{text}"
+        );
+        assert!(text.contains("parser::rejects_empty ... FAILED"), "{text}");
+    }
+
+    #[test]
     fn the_prompt_carries_task_iteration_signals_and_budget() {
         let mut loop_state = state("Fix \"it\" $(now) — ünïcode");
         loop_state.iteration = 2;

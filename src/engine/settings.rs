@@ -308,6 +308,21 @@ mod tests {
     }
 
     #[test]
+    fn the_verify_timeout_takes_one_to_the_documented_maximum() {
+        for (text, ok) in [("0", false), ("1", true), ("540", true), ("541", false)] {
+            let raw = flags(|r| r.verify_timeout = Some(text.into()));
+            let result = LoopSettings::parse("t", &raw);
+            assert_eq!(result.is_ok(), ok, "--verify-timeout {text}");
+            if ok {
+                assert_eq!(
+                    result.unwrap().verify_timeout,
+                    Duration::from_secs(text.parse().unwrap())
+                );
+            }
+        }
+    }
+
+    #[test]
     fn an_empty_task_is_refused() {
         let err = LoopSettings::parse(" \n ", &RawLoopFlags::default()).unwrap_err();
         assert!(err.to_string().contains("task is empty"));

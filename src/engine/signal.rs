@@ -295,6 +295,33 @@ mod tests {
     }
 
     #[test]
+    fn an_inline_code_span_inside_a_tag_is_not_glued_away() {
+        // The span becomes a space, so the words around it stay apart.
+        let message = "<promise>DO`x`NE</promise>";
+        assert_eq!(classify(message, DONE, CONT), Tag::None);
+        assert_eq!(prose("a`x`b"), "a b");
+    }
+
+    #[test]
+    fn a_fence_line_with_an_info_string_does_not_close_an_open_fence() {
+        let message = "```\n```rust\n<promise>DONE</promise>\n```\n";
+        assert_eq!(classify(message, DONE, CONT), Tag::None);
+        let closed = "```\ncode\n```\n<promise>DONE</promise>";
+        assert_eq!(classify(closed, DONE, CONT), Tag::Promise);
+    }
+
+    #[test]
+    fn a_shorter_or_other_fence_does_not_close_an_open_fence() {
+        for message in [
+            "````\n```\n<promise>DONE</promise>\n````",
+            "~~~\n```\n<promise>DONE</promise>\n~~~",
+            "```\n    ```\n<promise>DONE</promise>\n```",
+        ] {
+            assert_eq!(classify(message, DONE, CONT), Tag::None, "{message:?}");
+        }
+    }
+
+    #[test]
     fn a_promise_after_a_closed_fence_counts() {
         let message = "```rust\nfn main() {}\n```\n<promise>DONE</promise>";
         assert!(carries(message, DONE));

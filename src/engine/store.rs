@@ -286,7 +286,7 @@ impl Store {
         };
         Ok(BufReader::new(file)
             .lines()
-            .map_while(|line| line.ok())
+            .map_while(std::result::Result::ok)
             .filter_map(|line| serde_json::from_str(&line).ok())
             .collect())
     }

@@ -7,6 +7,11 @@
 //! The flags, their value names, help lines and defaults come from one place, the clap
 //! definition of [`RawLoopFlags`]: the parser, the typo check and the in-agent usage
 //! text ([`usage`]) all read it.
+//!
+//! Installed as a plugin, the skill is namespaced: `$ralph-hook:ralph-loop` (Codex 0.169)
+//! and `/ralph-hook:ralph-loop` (Claude Code 2.1.328). Measured with both clients: the
+//! UserPromptSubmit hook gets the user's text as typed, in either form, and Claude Code
+//! also resolves the bare `/ralph-loop` to the plugin's skill. All four forms start a loop.
 
 use clap::{Args, FromArgMatches};
 
@@ -69,12 +74,21 @@ fn flag_specs(command: &clap::Command) -> Vec<FlagSpec> {
         .collect()
 }
 
+/// The words that start a ralph-loop command: each host's bare form and the plugin's
+/// namespaced one.
+const PREFIXES: [&str; 4] = [
+    "$ralph-loop",
+    "/ralph-loop",
+    "$ralph-hook:ralph-loop",
+    "/ralph-hook:ralph-loop",
+];
+
 /// Parses a raw prompt; `None` when it is not a ralph-loop command.
 ///
 /// A flag whose value is missing or has an unclosed quote is an error naming the flag.
 pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
     let trimmed = prompt.trim_start();
-    let rest = ["$ralph-loop", "/ralph-loop"]
+    let rest = PREFIXES
         .iter()
         .find_map(|prefix| trimmed.strip_prefix(prefix))?;
     if rest.chars().next().is_some_and(|c| !c.is_whitespace()) {
@@ -279,6 +293,8 @@ mod tests {
         for prompt in [
             "$ralph-loop fix the tests --max-iterations 3",
             "/ralph-loop fix the tests --max-iterations 3",
+            "$ralph-hook:ralph-loop fix the tests --max-iterations 3",
+            "/ralph-hook:ralph-loop fix the tests --max-iterations 3",
         ] {
             let (task, flags) = start(prompt);
             assert_eq!(task, "fix the tests");
@@ -290,6 +306,9 @@ mod tests {
     fn other_prompts_are_not_loop_commands() {
         assert_eq!(parse("fix the tests"), None);
         assert_eq!(parse("$ralph-loopy fix"), None);
+        assert_eq!(parse("/ralph-hook:ralph-loopy fix"), None);
+        assert_eq!(parse("/ralph-hook:other fix"), None);
+        assert_eq!(parse("/ralph-hook fix"), None);
         assert_eq!(parse("please run $ralph-loop later"), None);
     }
 
@@ -378,6 +397,14 @@ mod tests {
         assert_eq!(parse("$ralph-loop cancel"), Some(Ok(LoopCommand::Cancel)));
         assert_eq!(
             parse("/ralph-loop  status \n"),
+            Some(Ok(LoopCommand::Status))
+        );
+        assert_eq!(
+            parse("/ralph-hook:ralph-loop cancel"),
+            Some(Ok(LoopCommand::Cancel))
+        );
+        assert_eq!(
+            parse("$ralph-hook:ralph-loop status"),
             Some(Ok(LoopCommand::Status))
         );
     }

@@ -13,6 +13,7 @@ use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
 use crate::engine::store::Store;
 use crate::engine::workspace;
+use crate::hook::event;
 use crate::hook::loop_command::{self, LoopCommand};
 use crate::hook::wire::{self, PromptInput, PromptOutput};
 use crate::messages::warn;
@@ -64,8 +65,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 session,
                 StartedBy::PromptHook,
                 Replace::SameSession,
+                Some(&event::prompt(&input)),
                 now,
             ) {
+                Ok(started) if started.again => PromptOutput::default(),
                 Ok(started) => {
                     for warning in &started.warnings {
                         warn(warning);

@@ -33,6 +33,9 @@ pub struct ListedHook {
     /// The file the hook comes from.
     #[serde(default)]
     pub source_path: Option<PathBuf>,
+    /// The plugin the hook comes with (`ralph-hook@<marketplace>`), if any.
+    #[serde(default)]
+    pub plugin_id: Option<String>,
 }
 
 /// Why the app-server could not answer.

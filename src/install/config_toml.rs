@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml_edit::{DocumentMut, Item, Table, TableLike, value};
 
+use super::json_text::BOM;
 use crate::error::{Error, Result};
 
 /// The feature keys that switch hooks on: `hooks` (stable) and the deprecated alias
@@ -52,14 +53,19 @@ pub fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
     })
 }
 
-/// Renders the document, keeping CRLF line endings when the original used them.
+/// Renders the document, keeping CRLF line endings and a leading byte order mark when the
+/// original had them (toml_edit drops the mark when it parses).
 pub fn render(doc: &DocumentMut, original: &str) -> String {
     let text = doc.to_string();
-    if original.contains("\r\n") {
+    let mut text = if original.contains("\r\n") {
         text.replace("\r\n", "\n").replace('\n', "\r\n")
     } else {
         text
+    };
+    if original.starts_with(BOM) && !text.starts_with(BOM) {
+        text.insert(0, BOM);
     }
+    text
 }
 
 /// Switches hooks on: `[features] hooks = true`, and `codex_hooks = true` when that key is
@@ -99,6 +105,17 @@ pub fn hooks_enabled(doc: &DocumentMut) -> bool {
     FEATURE_KEYS
         .iter()
         .all(|key| features.get(key).and_then(Item::as_bool) != Some(false))
+}
+
+/// The feature keys that switch hooks off (`hooks = false`, `codex_hooks = false`).
+pub fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
+    let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
+        return Vec::new();
+    };
+    FEATURE_KEYS
+        .into_iter()
+        .filter(|key| features.get(key).and_then(Item::as_bool) == Some(false))
+        .collect()
 }
 
 /// Undoes [`enable_hooks`] for keys that still hold what install set; drops a

@@ -4,7 +4,6 @@
 //! remove exactly it — never a `ralph-hook` someone else put on PATH.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use crate::engine::ownership;
 use crate::error::{Error, Result};
@@ -48,16 +47,7 @@ pub fn on_path() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file() && is_executable(candidate))
 }
 
-/// What `binary --version` says (`ralph-hook 0.1.0`), or why it could not say.
-pub fn version_of(binary: &Path) -> std::result::Result<String, String> {
-    match Command::new(binary).arg("--version").output() {
-        Ok(output) if output.status.success() => {
-            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
-        }
-        Ok(output) => Err(format!("it fails to run ({})", output.status)),
-        Err(err) => Err(format!("it cannot run: {err}")),
-    }
-}
+pub use super::plugin::version_of;
 
 /// This binary's own `--version` line.
 pub fn own_version() -> String {

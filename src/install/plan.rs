@@ -182,8 +182,21 @@ impl Plan {
         Ok(())
     }
 
+    /// Refuses a plan that would replace a config file the user cannot write: a file
+    /// made read-only (a dotfiles manager does that on purpose) would otherwise be
+    /// replaced anyway, since renaming over it needs only a writable folder.
+    pub fn check_writable(&self) -> Result<()> {
+        for change in self.changes.iter().filter(|change| change.follow_links) {
+            if matches!(change.before, Content::Bytes(_)) {
+                check_writable(&resolve_links(&change.path)?, &change.path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the plan: all changes, or none of them.
     pub fn apply(&self) -> Result<()> {
+        self.check_writable()?;
         let mut undo = Undo::default();
         match self.try_apply(&mut undo) {
             Ok(()) => {
@@ -291,6 +304,61 @@ impl Undo {
             let _ = std::fs::remove_dir(dir);
         }
     }
+}
+
+/// Refuses the config file at `path` (followed through links) when it exists and is
+/// read-only or not writable by this user.
+pub fn check_file_writable(path: &Path) -> Result<()> {
+    check_writable(&resolve_links(path)?, path)
+}
+
+/// Refuses `target` (reached as `path`) when it is read-only or not writable by this user.
+/// Root may write a 0444 file, so the permission bits are judged first.
+fn check_writable(target: &Path, path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(target) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let why = if meta.permissions().readonly() {
+        format!("is read-only ({})", describe_mode(&meta))
+    } else {
+        match std::fs::OpenOptions::new().write(true).open(target) {
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                format!("is not writable by you ({})", describe_mode(&meta))
+            }
+            Err(_) => return Ok(()),
+        }
+    };
+    let shown = if target == path {
+        path.display().to_string()
+    } else {
+        format!(
+            "{} (the target of the link {})",
+            target.display(),
+            path.display()
+        )
+    };
+    Err(Error::input(
+        shown,
+        format!(
+            "{why}, so ralph-hook leaves it alone (nothing was changed). If you made it read-only on purpose, or a dotfiles manager did, add the entries in its source (`--dry-run` prints them); otherwise make it writable (chmod u+w {}) and run the command again",
+            crate::shell::word(target)
+        ),
+    ))
+}
+
+#[cfg(unix)]
+fn describe_mode(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    format!("mode {:04o}", meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn describe_mode(_meta: &std::fs::Metadata) -> String {
+    "read-only attribute".to_owned()
 }
 
 /// `<path>.ralph-hook.bak`, beside the path the user knows.

@@ -48,6 +48,14 @@ pub struct InstallRecord {
     /// Folders install created, outermost first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub created_dirs: Vec<PathBuf>,
+    /// Config files (by name) that did not exist before install wrote them: uninstall
+    /// removes one that holds nothing else, and never backs up install's own text.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_files: Vec<String>,
+    /// Config files (by name) whose `hooks` object install created: uninstall drops it
+    /// when nothing else is left in it, even after the host rewrote the file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub created_hooks: Vec<String>,
 }
 
 impl InstallRecord {
@@ -63,6 +71,9 @@ impl InstallRecord {
     /// is kept when the file is still as the last install left it; a file that already
     /// held ralph-hook's entries (`clean == false`) gets no exact restore.
     pub fn note_edit(&mut self, name: &str, before: Option<&str>, after: &str, clean: bool) {
+        if before.is_none() {
+            note_name(&mut self.created_files, name);
+        }
         match self.files.get_mut(name) {
             Some(record) if Some(record.after.as_str()) == before => {
                 record.after = after.to_owned();
@@ -80,6 +91,18 @@ impl InstallRecord {
                 self.files.remove(name);
             }
         }
+    }
+
+    /// Whether file `name` holds exactly what install last wrote into it.
+    pub fn is_as_installed(&self, name: &str, text: Option<&str>) -> bool {
+        self.files
+            .get(name)
+            .is_some_and(|record| Some(record.after.as_str()) == text)
+    }
+
+    /// Notes that install created the `hooks` object of file `name`.
+    pub fn note_created_hooks(&mut self, name: &str) {
+        note_name(&mut self.created_hooks, name);
     }
 
     /// The change that writes this record (or nothing, when it is unchanged).
@@ -103,5 +126,11 @@ impl InstallRecord {
             mode: 0o644,
             summary: summary.into(),
         })
+    }
+}
+
+fn note_name(names: &mut Vec<String>, name: &str) {
+    if !names.iter().any(|known| known == name) {
+        names.push(name.to_owned());
     }
 }

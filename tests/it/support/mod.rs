@@ -15,6 +15,15 @@ const SESSION_VARS: [&str; 3] = [
     "CLAUDE_CODE_SESSION_ID",
 ];
 
+/// What the hosts set for a plugin's hooks; ralph-hook reads them to tell installations
+/// apart, so the binary under test never inherits them.
+pub const PLUGIN_VARS: [&str; 4] = [
+    "PLUGIN_ROOT",
+    "CLAUDE_PLUGIN_ROOT",
+    "PLUGIN_DATA",
+    "CLAUDE_PLUGIN_DATA",
+];
+
 /// One test's world.
 pub struct World {
     pub temp: tempfile::TempDir,
@@ -51,7 +60,7 @@ impl World {
             .env_remove("CLICOLOR_FORCE")
             .env_remove("NO_COLOR")
             .current_dir(&self.workspace);
-        for var in SESSION_VARS {
+        for var in SESSION_VARS.iter().chain(&PLUGIN_VARS) {
             cmd.env_remove(var);
         }
         cmd
@@ -136,7 +145,7 @@ impl World {
 /// A Codex Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+        "../../fixtures/hosts/codex-0.169.0/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -148,7 +157,7 @@ pub fn codex_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A Claude Code Stop payload (the real fixture) for `session` in `cwd` with `message`.
 pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
     let mut payload: Value = serde_json::from_str(include_str!(
-        "../fixtures/hosts/claude-2.1.328/stop-first.json"
+        "../../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
     .expect("fixture");
     payload["session_id"] = json!(session);
@@ -160,8 +169,8 @@ pub fn claude_stop(session: &str, cwd: &Path, message: Option<&str>) -> Value {
 /// A UserPromptSubmit payload of `host` ("codex" or "claude") with this prompt text.
 pub fn prompt_payload(host: &str, session: &str, cwd: &Path, prompt: &str) -> Value {
     let fixture = match host {
-        "codex" => include_str!("../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
-        _ => include_str!("../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
+        "codex" => include_str!("../../fixtures/hosts/codex-0.169.0/user-prompt-submit.json"),
+        _ => include_str!("../../fixtures/hosts/claude-2.1.328/user-prompt-submit.json"),
     };
     let mut payload: Value = serde_json::from_str(fixture).expect("fixture");
     payload["session_id"] = json!(session);
@@ -246,13 +255,13 @@ impl HookSchema {
             HookSchema::Stop => (
                 &STOP,
                 include_str!(
-                    "../fixtures/hosts/codex-0.169.0/schemas/stop.command.output.schema.json"
+                    "../../fixtures/hosts/codex-0.169.0/schemas/stop.command.output.schema.json"
                 ),
             ),
             HookSchema::Prompt => (
                 &PROMPT,
                 include_str!(
-                    "../fixtures/hosts/codex-0.169.0/schemas/user-prompt-submit.command.output.schema.json"
+                    "../../fixtures/hosts/codex-0.169.0/schemas/user-prompt-submit.command.output.schema.json"
                 ),
             ),
         };

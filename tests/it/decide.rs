@@ -17,21 +17,23 @@ fn fixture_message(text: &str) -> String {
 }
 
 fn codex_first() -> String {
-    fixture_message(include_str!("fixtures/hosts/codex-0.169.0/stop-first.json"))
+    fixture_message(include_str!(
+        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+    ))
 }
 fn codex_done() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/codex-0.169.0/stop-continued.json"
+        "../fixtures/hosts/codex-0.169.0/stop-continued.json"
     ))
 }
 fn claude_first() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/claude-2.1.328/stop-first.json"
+        "../fixtures/hosts/claude-2.1.328/stop-first.json"
     ))
 }
 fn claude_done() -> String {
     fixture_message(include_str!(
-        "fixtures/hosts/claude-2.1.328/stop-continued.json"
+        "../fixtures/hosts/claude-2.1.328/stop-continued.json"
     ))
 }
 

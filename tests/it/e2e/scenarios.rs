@@ -1,4 +1,4 @@
-//! The scenarios of issue 4, each a function of the client it runs against. `tests/e2e.rs`
+//! The scenarios of issue 4, each a function of the client it runs against. `tests/it/e2e.rs`
 //! turns each into one test per client.
 //!
 //! Assertions are about what the user depends on: how many turns the model got, what it
@@ -255,7 +255,7 @@ pub fn cancel(client: Client, test: &str) {
         .mock
         .turns()
         .get(2)
-        .map(|t| t.text())
+        .map(super::mock::Request::text)
         .unwrap_or_default();
     assert!(
         output.contains("cancel-exit=0"),

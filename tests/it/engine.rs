@@ -1,12 +1,10 @@
 //! Whole-binary tests of the loop engine: the hooks and commands as hosts and people run
 //! them, on the real captured payloads.
 
-mod support;
-
 use std::os::unix::fs::symlink;
 
+use crate::support::*;
 use serde_json::{Value, json};
-use support::*;
 
 const DONE: &str = "<promise>DONE</promise>";
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
@@ -393,7 +391,7 @@ fn a_version_1_state_from_the_bash_skill_is_shown_and_adoptable() {
     fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
     fs_err::write(
         world.state_path(),
-        include_str!("fixtures/hosts/legacy-v1-state.json"),
+        include_str!("../fixtures/hosts/legacy-v1-state.json"),
     )
     .unwrap();
     let ws = world.workspace.to_str().unwrap();

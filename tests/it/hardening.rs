@@ -4,12 +4,7 @@
 //!
 //! Nothing here asserts a time: the benchmarks report speed.
 
-mod support;
-
-#[path = "../fuzz/src/checks.rs"]
-mod checks;
-#[path = "../fuzz/src/reference.rs"]
-mod reference;
+use crate::{checks, reference};
 
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader, Write};
@@ -17,13 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
+use crate::support::*;
 use proptest::prelude::*;
 use ralph_hook::agent::Agent;
 use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal::{self, Tag};
-use ralph_hook::engine::state::{LastDecision, LoopState, Progress, StartedBy};
+use ralph_hook::engine::state::{HandledEvent, LastDecision, LoopState, Progress, StartedBy};
 use serde_json::Value;
-use support::*;
 
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
 
@@ -41,7 +36,10 @@ fn hook(world: &World) -> Command {
         "CODEX_THREAD_ID",
         "CODEX_SESSION_ID",
         "CLAUDE_CODE_SESSION_ID",
-    ] {
+    ]
+    .iter()
+    .chain(&PLUGIN_VARS)
+    {
         cmd.env_remove(var);
     }
     cmd
@@ -466,7 +464,7 @@ fn every_input_the_fuzzers_ever_broke_now_passes() {
 
 /// The stable fallback of `scripts/fuzz.sh`: the fuzz targets' checks over random
 /// inputs for `RALPH_FUZZ_SECONDS` each. Ignored by `cargo test`; run it with
-/// `cargo test --release --test hardening -- --ignored fuzz_fallback`.
+/// `cargo test --release --test it -- --ignored hardening::fuzz_fallback`.
 #[test]
 #[ignore = "runs for a fixed time; scripts/fuzz.sh runs it when there is no nightly"]
 fn fuzz_fallback_runs_each_target_for_a_fixed_time() {
@@ -660,6 +658,7 @@ prop_compose! {
         ),
         progress in (opt_text(), any::<u32>(), opt_text(), any::<u32>()),
         last in prop::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,30}")),
+        handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
     ) -> LoopState {
         let stamp = |secs: u64| ralph_hook::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
         LoopState {
@@ -692,6 +691,7 @@ prop_compose! {
                 unchanged_workspace_stops: progress.3,
             },
             last_decision: last.map(|(at, decision, why)| LastDecision { at, decision, why }),
+            handled: handled.map(|(key, by)| HandledEvent { key, by }),
         }
     }
 }

@@ -11,25 +11,28 @@
 //! failed test's world), `RALPH_E2E_REPORT=1` (print every test's report, with
 //! `--nocapture`), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for the clients).
 
-mod e2e {
-    pub mod claude;
-    pub mod clients;
-    pub mod codex;
-    pub mod install;
-    pub mod mock;
-    pub mod proc;
-    pub mod scenarios;
-    pub mod world;
-}
+pub mod claude;
+pub mod clients;
+pub mod codex;
+pub mod install;
+pub mod mock;
+pub mod plugin;
+pub mod proc;
+pub mod scenarios;
+pub mod world;
 
-/// One test per client for a scenario of `e2e::scenarios`: `user_flow::codex`, …
+/// One test per client for a scenario of `e2e::scenarios` (or of another module, named
+/// first): `user_flow::codex`, `plugin_flow::claude`, …
 macro_rules! scenario {
     ($name:ident: $($client:ident),+) => {
+        scenario!(scenarios::$name: $($client),+);
+    };
+    ($module:ident :: $name:ident: $($client:ident),+) => {
         mod $name {
             $(
                 #[test]
                 fn $client() {
-                    crate::e2e::scenarios::$name(
+                    crate::e2e::$module::$name(
                         scenario!(@client $client),
                         concat!(stringify!($name), "::", stringify!($client)),
                     );
@@ -54,3 +57,7 @@ scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
 scenario!(help: codex, claude);
 scenario!(typo: codex, claude);
+scenario!(plugin::plugin_flow: codex, claude);
+scenario!(plugin::installed_twice: codex, claude);
+scenario!(plugin::from_a_repository: codex);
+scenario!(plugin::validate: claude);

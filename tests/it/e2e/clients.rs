@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use super::mock::Wire;
 
 /// The pinned versions, exactly as the install script reads them.
-const AGENTS_ENV: &str = include_str!("../../install/e2e-agents.env");
+const AGENTS_ENV: &str = include_str!("../../../install/e2e-agents.env");
 
 /// Set to `1` to turn a missing client into a test failure (CI does).
 pub const REQUIRE_VAR: &str = "RALPH_E2E_REQUIRE";

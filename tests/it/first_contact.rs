@@ -2,14 +2,12 @@
 //! agent through the prompt hook with the hosts' real payloads, on the command line as
 //! people and scripts run it.
 
-mod support;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command as StdCommand, Output, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use serde_json::Value;
-use support::*;
 
 const DONE: &str = "<promise>DONE</promise>";
 
@@ -344,7 +342,7 @@ fn bin_dir(world: &World, name: &str, version: Option<&str>) -> PathBuf {
             fs_err::copy(assert_cmd::cargo::cargo_bin("ralph-hook"), &target).unwrap();
         }
         Some(version) => {
-            fs_err::write(&target, format!("#!/bin/sh\necho 'ralph-hook {version}'\n")).unwrap()
+            fs_err::write(&target, format!("#!/bin/sh\necho 'ralph-hook {version}'\n")).unwrap();
         }
     }
     fs_err::set_permissions(&target, std::fs::Permissions::from_mode(0o755)).unwrap();

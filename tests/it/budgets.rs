@@ -1,11 +1,9 @@
 //! Whole-binary tests of the budgets and verified completion: the time limit, the
 //! no-progress brake, `--verify`, and pause/resume.
 
-mod support;
-
 use std::process::Command as StdCommand;
 
-use support::*;
+use crate::support::*;
 
 const DONE: &str = "<promise>DONE</promise>";
 const T0: u64 = 1_790_000_000;

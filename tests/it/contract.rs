@@ -2,11 +2,9 @@
 //! JSON Schemas built into that Codex binary (tests/fixtures/hosts/codex-0.169.0/schemas).
 //! The hook runs in the support harness validate every stdout of the whole suite too.
 
-mod support;
-
+use crate::support::{self, HookSchema, World, assert_valid_output, codex_stop, prompt_payload};
 use ralph_hook::hook::wire::{PromptOutput, StopOutput};
 use serde_json::{Value, json};
-use support::{HookSchema, World, assert_valid_output, codex_stop, prompt_payload};
 
 fn parsed(text: &str) -> Value {
     serde_json::from_str(text).expect("one JSON object")
