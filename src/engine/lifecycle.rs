@@ -117,9 +117,11 @@ pub fn begin(
                     },
                     match replace {
                         Replace::Never =>
-                            "replace it with --force, or end it with `ralph-hook cancel`",
-                        Replace::SameSession | Replace::Always =>
-                            "end it first with `$ralph-loop cancel` (or `ralph-hook cancel`)",
+                            "replace it with --force, or end it with `ralph-hook cancel`".into(),
+                        Replace::SameSession | Replace::Always => format!(
+                            "end it first with `{} cancel` (or `ralph-hook cancel`)",
+                            store.agent().loop_command()
+                        ),
                     }
                 )));
             }

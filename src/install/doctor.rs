@@ -1,5 +1,6 @@
 //! `ralph-hook doctor`: checks, one line each with ✓ or ✗ and the command that fixes it,
-//! that everything a loop needs is in place for each host, and in a workspace.
+//! that everything a loop needs is in place: `ralph-hook` on PATH at this version, each
+//! host's wiring, and a workspace's loop.
 
 use std::io::Write;
 use std::path::Path;
@@ -16,6 +17,7 @@ use super::host::ENTRY_POINT;
 use super::inline_hooks;
 use super::json_text;
 use super::layout::Layout;
+use super::path_copy;
 use super::plan::{self, Content};
 use super::plugin;
 use super::skill;
@@ -27,6 +29,7 @@ use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
 use crate::engine::store::{LoadError, Store};
 use crate::error::Result;
+use crate::style::{self, Mark};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,15 +155,14 @@ pub fn run(
 ) -> Result<i32> {
     let mut failed = false;
     let mut sections: Vec<(String, Vec<Check>)> = Vec::new();
+    let mut own = path_checks(layouts);
     if layouts.is_empty() {
-        sections.push((
-            "ralph-hook".into(),
-            vec![Check::fail(
-                "ralph-hook is installed for neither Codex (~/.codex) nor Claude Code (~/.claude)",
-                "ralph-hook install",
-            )],
+        own.push(Check::fail(
+            "ralph-hook is installed for neither Codex (~/.codex) nor Claude Code (~/.claude)",
+            "ralph-hook install",
         ));
     }
+    sections.push(("ralph-hook".into(), own));
     for layout in layouts {
         let checks = match layout.agent {
             Agent::Codex => codex_checks(layout, codex)?,
@@ -181,30 +183,109 @@ pub fn run(
             workspace_checks(workspace),
         ));
     }
+    let unicode = style::unicode();
     for (title, checks) in sections {
-        writeln!(out, "{title}").map_err(stdout_error)?;
+        writeln!(out, "{}", style::paint(style::TITLE, title)).map_err(stdout_error)?;
         for check in checks {
             let mark = match check.status {
-                Status::Pass => "✓",
+                Status::Pass => Mark::Pass,
                 Status::Fail => {
                     failed = true;
-                    "✗"
+                    Mark::Fail
                 }
-                Status::Info => "·",
+                Status::Info => Mark::Info,
             };
-            writeln!(out, "  {mark} {}", check.label).map_err(stdout_error)?;
+            writeln!(out, "  {} {}", mark.render(unicode), check.label).map_err(stdout_error)?;
             if let Some(fix) = check.fix {
-                writeln!(out, "      fix: {fix}").map_err(stdout_error)?;
+                writeln!(out, "      {} {fix}", style::paint(style::NOTE, "fix:"))
+                    .map_err(stdout_error)?;
             }
         }
     }
     let verdict = if failed {
-        "some checks failed: run the fixes above"
+        style::paint(style::BAD, "some checks failed: run the fixes above")
     } else {
-        "everything a loop needs is in place"
+        style::paint(style::GOOD, "everything a loop needs is in place")
     };
     writeln!(out, "{verdict}").map_err(stdout_error)?;
     Ok(i32::from(failed))
+}
+
+/// Whether a shell finds `ralph-hook` by name, and whether it is this version; and what
+/// became of the copy install placed on PATH. Off PATH, a binary the plugin's hooks find
+/// elsewhere still runs the loop, so that case informs instead of failing.
+fn path_checks(layouts: &[Layout]) -> Vec<Check> {
+    let own = path_copy::own_version();
+    let placed = path_copy::recorded();
+    let update = "install/install.sh from a checkout   (or: cargo install --path . --force)";
+    let found = path_copy::on_path();
+    let plugin_binary = || {
+        layouts.iter().find_map(|layout| {
+            let ids = plugin::enabled(layout).ok().filter(|ids| !ids.is_empty())?;
+            plugin::launcher_binary(layout, &ids)
+        })
+    };
+    let mut checks = vec![
+        match (&found, found.is_none().then(plugin_binary).flatten()) {
+            (None, Some(binary)) => Check::info(format!(
+                "`ralph-hook` is not on PATH: the plugin's hooks run {}, but you and scripts cannot run `ralph-hook` by name (export PATH=\"{}:$PATH\" lets you)",
+                binary.display(),
+                binary.parent().unwrap_or(Path::new("/")).display()
+            )),
+            (None, None) => {
+                let fix = match placed
+                    .as_deref()
+                    .filter(|p| p.is_file())
+                    .and_then(Path::parent)
+                {
+                    Some(dir) => format!(
+                        "export PATH=\"{}:$PATH\"   (and put that line in your shell's profile)",
+                        dir.display()
+                    ),
+                    None => update.to_string(),
+                };
+                Check::fail(
+                    "`ralph-hook` is not on PATH: you, scripts and the agent cannot run it by name",
+                    fix,
+                )
+            }
+            (Some(found), _) => match path_copy::version_of(found) {
+                Ok(version) if version == own => Check::pass(format!(
+                    "`ralph-hook` on PATH is {} ({version})",
+                    found.display()
+                )),
+                Ok(version) => Check::fail(
+                    format!(
+                        "`ralph-hook` on PATH ({}) is {version}, this is {own}",
+                        found.display()
+                    ),
+                    update,
+                ),
+                Err(why) => Check::fail(
+                    format!("`ralph-hook` on PATH ({}): {why}", found.display()),
+                    update,
+                ),
+            },
+        },
+    ];
+    if let Some(placed) = placed {
+        let same = |a: &Path, b: &Path| {
+            a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+        };
+        if !placed.exists() {
+            checks.push(Check::info(format!(
+                "the copy install placed at {} is gone",
+                placed.display()
+            )));
+        } else if let Some(found) = found.as_deref().filter(|found| !same(found, &placed)) {
+            checks.push(Check::info(format!(
+                "the copy install placed at {} is shadowed by {}, earlier on PATH",
+                placed.display(),
+                found.display()
+            )));
+        }
+    }
+    checks
 }
 
 fn stdout_error(err: std::io::Error) -> crate::error::Error {

@@ -11,8 +11,10 @@ mod host;
 mod inline_hooks;
 mod json_text;
 mod layout;
+mod path_copy;
 mod plan;
 mod plugin;
+mod purge;
 mod record;
 mod skill;
 mod trust;
@@ -86,6 +88,9 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         })
         .collect();
     apply_all(plans)?;
+    if let Some(copy) = &args.path_copy {
+        path_copy::record(copy)?;
+    }
     for (layout, which) in &codex_hosts {
         if args.no_trust {
             say(
@@ -119,19 +124,26 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `uninstall`: removes exactly what install added, for every selected host.
+/// Runs `uninstall`: removes exactly what install added, for every selected host, and
+/// says what it leaves behind; `--purge` also removes the copy on PATH that
+/// install/install.sh placed and the user's loop records.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
-    let layouts = select_hosts(
+    let mut out = std::io::stdout();
+    let layouts = match select_hosts(
         args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "uninstall",
-    )?;
+    ) {
+        Ok(layouts) => layouts,
+        // With --purge there is still something to do when no host is wired.
+        Err(_) if args.purge && args.agent.is_none() => Vec::new(),
+        Err(err) => return Err(err),
+    };
     let mut plans = Vec::new();
     for layout in &layouts {
         plans.push(host::plan_uninstall(layout)?);
     }
-    let mut out = std::io::stdout();
     let verb = if args.dry_run {
         "would uninstall"
     } else {
@@ -143,16 +155,21 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
         report_unwritable(&mut out, &plans)?;
-        return say(&mut out, "dry run: nothing was written");
+    } else {
+        apply_all(plans)?;
     }
-    apply_all(plans)?;
-    say(
-        &mut out,
-        &format!(
-            "backups (*{}) stay beside the files they saved",
-            plan::BACKUP_SUFFIX
-        ),
-    )
+    if args.purge {
+        for line in purge::run(args.dry_run)? {
+            say(&mut out, &line)?;
+        }
+    }
+    for line in purge::left_behind(args.purge) {
+        say(&mut out, &line)?;
+    }
+    if args.dry_run {
+        say(&mut out, "dry run: nothing was written")?;
+    }
+    Ok(())
 }
 
 /// Runs `doctor` and returns its exit code.
@@ -183,7 +200,7 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         &layouts,
         workspace.as_deref(),
         &codex,
-        &mut std::io::stdout(),
+        &mut crate::style::stdout(),
     )
 }
 

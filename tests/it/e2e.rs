@@ -56,6 +56,8 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(help: codex, claude);
+scenario!(typo: codex, claude);
 scenario!(plugin::plugin_flow: codex, claude);
 scenario!(plugin::installed_twice: codex, claude);
 scenario!(plugin::from_a_repository: codex);

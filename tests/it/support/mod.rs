@@ -57,6 +57,8 @@ impl World {
             .env("RALPH_HOOK_STATE_DIR", &self.state_dir)
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env_remove("RALPH_HOOK_NOW")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("NO_COLOR")
             .current_dir(&self.workspace);
         for var in SESSION_VARS.iter().chain(&PLUGIN_VARS) {
             cmd.env_remove(var);
