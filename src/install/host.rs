@@ -22,11 +22,11 @@ use crate::agent::Agent;
 use crate::error::{Error, Result};
 
 /// The entry point for Stop dispatchers, as it is in the repository's `hooks/` folder.
-pub const ENTRY_POINT: &str = include_str!("../../hooks/ralph-loop-stop.sh");
+pub(super) const ENTRY_POINT: &str = include_str!("../../hooks/ralph-loop-stop.sh");
 
 /// How the binary gets into the host's home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     /// A copy of the running executable: keeps working when the build folder goes.
     Copy,
     /// A symlink to the running executable: a rebuilt binary is picked up at once.
@@ -35,7 +35,7 @@ pub enum Mode {
 
 /// What install puts into one host's home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scope {
+pub(super) enum Scope {
     /// Everything a loop needs: the binary, the hook handlers, the skill, and the host's
     /// settings (Codex's entry point and hooks feature, Claude Code's block cap).
     Full,
@@ -48,7 +48,7 @@ pub enum Scope {
 
 /// What one host's install or uninstall will do.
 #[derive(Debug)]
-pub struct HostPlan {
+pub(super) struct HostPlan {
     /// The host and its home.
     pub layout: Layout,
     /// What install puts there (uninstall: always `Full`).
@@ -62,7 +62,7 @@ pub struct HostPlan {
 /// Plans installing ralph-hook into one host's home. `enable_hooks` allows switching on
 /// Codex hooks that the user switched off. Where the ralph-hook plugin is enabled and
 /// install has not put hooks of its own, install only completes the plugin.
-pub fn plan_install(
+pub(super) fn plan_install(
     layout: &Layout,
     mode: Mode,
     exe: &Path,
@@ -448,7 +448,7 @@ fn follow_trust(doc: &mut toml_edit::DocumentMut, names: &SourceNames, edit: &Ed
 }
 
 /// Plans removing exactly what install added from one host's home.
-pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
+pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     let record_path = layout.record();
     let record = InstallRecord::load(&record_path)?;
     let mut plan = Plan::default();

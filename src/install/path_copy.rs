@@ -9,15 +9,15 @@ use crate::engine::ownership;
 use crate::error::{Error, Result};
 
 /// The record's file name in the user's state folder.
-pub const FILE_NAME: &str = "path-copy";
+pub(super) const FILE_NAME: &str = "path-copy";
 
 /// Where the record lives: `<user state folder>/path-copy`.
-pub fn record_file() -> Option<PathBuf> {
+pub(super) fn record_file() -> Option<PathBuf> {
     ownership::user_state_dir().map(|dir| dir.join(FILE_NAME))
 }
 
 /// Records that install placed `binary` on PATH.
-pub fn record(binary: &Path) -> Result<()> {
+pub(super) fn record(binary: &Path) -> Result<()> {
     let binary = std::path::absolute(binary)
         .map_err(|err| Error::io("find the absolute path of", binary, err))?;
     let file = record_file()
@@ -31,7 +31,7 @@ pub fn record(binary: &Path) -> Result<()> {
 }
 
 /// The copy install placed on PATH, if it recorded one.
-pub fn recorded() -> Option<PathBuf> {
+pub(super) fn recorded() -> Option<PathBuf> {
     let text = std::fs::read_to_string(record_file()?).ok()?;
     let line = text.lines().next()?.trim();
     (!line.is_empty()).then(|| PathBuf::from(line))
@@ -39,7 +39,7 @@ pub fn recorded() -> Option<PathBuf> {
 
 /// The first `ralph-hook` a shell would run: the first executable of that name in
 /// `$PATH`.
-pub fn on_path() -> Option<PathBuf> {
+pub(super) fn on_path() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .filter(|dir| !dir.as_os_str().is_empty())
@@ -47,10 +47,10 @@ pub fn on_path() -> Option<PathBuf> {
         .find(|candidate| candidate.is_file() && is_executable(candidate))
 }
 
-pub use super::plugin::version_of;
+pub(super) use super::plugin::version_of;
 
 /// This binary's own `--version` line.
-pub fn own_version() -> String {
+pub(super) fn own_version() -> String {
     format!("ralph-hook {}", env!("CARGO_PKG_VERSION"))
 }
 

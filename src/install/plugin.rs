@@ -22,10 +22,10 @@ use crate::agent::Agent;
 use crate::error::Result;
 
 /// The plugin's name in both hosts' manifests.
-pub const NAME: &str = "ralph-hook";
+pub(super) const NAME: &str = "ralph-hook";
 
 /// The ids (`ralph-hook@<marketplace>`) of the ralph-hook plugin enabled in this home.
-pub fn enabled(layout: &Layout) -> Result<Vec<String>> {
+pub(super) fn enabled(layout: &Layout) -> Result<Vec<String>> {
     let mut ids = Vec::new();
     match layout.agent {
         Agent::Claude => {
@@ -63,12 +63,12 @@ pub fn enabled(layout: &Layout) -> Result<Vec<String>> {
 }
 
 /// Whether a plugin id names the ralph-hook plugin, from whichever marketplace.
-pub fn is_ours(id: &str) -> bool {
+pub(super) fn is_ours(id: &str) -> bool {
     id.split_once('@').is_some_and(|(name, _)| name == NAME)
 }
 
 /// Whether the host's hooks file holds ralph-hook's own handlers (`ralph-hook install`).
-pub fn has_own_handlers(layout: &Layout) -> Result<bool> {
+pub(super) fn has_own_handlers(layout: &Layout) -> Result<bool> {
     let path = layout.hooks_file();
     let Some(text) = plan::read_text(&path)? else {
         return Ok(false);
@@ -78,7 +78,7 @@ pub fn has_own_handlers(layout: &Layout) -> Result<bool> {
 }
 
 /// The data folder a host gives the plugin's hooks (`PLUGIN_DATA`, `CLAUDE_PLUGIN_DATA`).
-pub fn data_dir(layout: &Layout, id: &str) -> PathBuf {
+pub(super) fn data_dir(layout: &Layout, id: &str) -> PathBuf {
     layout
         .home
         .join("plugins")
@@ -88,7 +88,7 @@ pub fn data_dir(layout: &Layout, id: &str) -> PathBuf {
 
 /// The ralph-hook binary the plugin's launcher would run, searched in its order: PATH,
 /// cargo's bin folder, then the plugin's data folder.
-pub fn launcher_binary(layout: &Layout, ids: &[String]) -> Option<PathBuf> {
+pub(super) fn launcher_binary(layout: &Layout, ids: &[String]) -> Option<PathBuf> {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
@@ -111,7 +111,7 @@ pub fn launcher_binary(layout: &Layout, ids: &[String]) -> Option<PathBuf> {
 }
 
 /// The version line `--version` prints, when the binary runs.
-pub fn version_of(binary: &Path) -> std::result::Result<String, String> {
+pub(super) fn version_of(binary: &Path) -> std::result::Result<String, String> {
     match Command::new(binary).arg("--version").output() {
         Ok(output) if output.status.success() => {
             Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
@@ -122,7 +122,7 @@ pub fn version_of(binary: &Path) -> std::result::Result<String, String> {
 }
 
 /// The host's own command that removes the plugin, for fix lines.
-pub fn remove_command(agent: Agent, id: &str) -> String {
+pub(super) fn remove_command(agent: Agent, id: &str) -> String {
     match agent {
         Agent::Codex => format!("codex plugin remove {id}"),
         Agent::Claude => format!("claude plugin uninstall {id}"),

@@ -18,7 +18,7 @@ const RECORD_DIRS: [&str; 2] = ["loops", "hinted"];
 
 /// Removes (or, for a dry run, names) the copy on PATH and the loop records; returns one
 /// line per thing done.
-pub fn run(dry_run: bool) -> Result<Vec<String>> {
+pub(super) fn run(dry_run: bool) -> Result<Vec<String>> {
     let verb = if dry_run { "would remove" } else { "removed" };
     let mut lines = Vec::new();
     if let Some(copy) = path_copy::recorded() {
@@ -76,7 +76,7 @@ pub fn run(dry_run: bool) -> Result<Vec<String>> {
 }
 
 /// What uninstall does not remove, each with how to remove it.
-pub fn left_behind(purged: bool) -> Vec<String> {
+pub(super) fn left_behind(purged: bool) -> Vec<String> {
     let mut lines = vec![format!(
         "left in place: backups (*{BACKUP_SUFFIX}) beside the files they saved"
     )];

@@ -11,7 +11,7 @@ use crate::error::Result;
 use crate::shell;
 
 /// The skill as it is in the repository and in the plugin.
-pub const SKILL: &str = include_str!("../../plugins/ralph-hook/skills/ralph-loop/SKILL.md");
+pub(super) const SKILL: &str = include_str!("../../plugins/ralph-hook/skills/ralph-loop/SKILL.md");
 
 /// The line of the skill that names the binary; install writes the installed binary's
 /// absolute path there, since the agent's PATH need not hold `ralph-hook`.
@@ -21,13 +21,13 @@ const SHOW_LINE: &str = "\n      ralph-hook show\n";
 const VERSION_MARKER: &str = "ralph-hook-version: ";
 
 /// The skill text install writes: the repository's, with `show` run by `binary`.
-pub fn render(binary: &Path) -> Result<String> {
+pub(super) fn render(binary: &Path) -> Result<String> {
     let line = format!("\n      {} show\n", shell::quote(utf8_path(binary)?));
     Ok(SKILL.replacen(SHOW_LINE, &line, 1))
 }
 
 /// The version an installed skill was written by, if it carries the marker.
-pub fn installed_version(text: &str) -> Option<&str> {
+pub(super) fn installed_version(text: &str) -> Option<&str> {
     let start = text.find(VERSION_MARKER)? + VERSION_MARKER.len();
     text[start..].split_whitespace().next()
 }

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 
 /// How trusting went.
 #[derive(Debug)]
-pub enum TrustOutcome {
+pub(super) enum TrustOutcome {
     /// Neither hooks.json nor config.toml holds ralph-hook's handlers.
     NothingToTrust,
     /// Codex already trusted every handler.
@@ -33,7 +33,7 @@ pub enum TrustOutcome {
 
 /// Which of ralph-hook's handlers a trust step is about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Handlers {
+pub(super) enum Handlers {
     /// The ones `ralph-hook install` wrote into hooks.json.
     Installed,
     /// The ralph-hook plugin's (`ralph-hook@<marketplace>`).
@@ -41,7 +41,7 @@ pub enum Handlers {
 }
 
 /// How to trust by hand, for when codex cannot be asked.
-pub fn manual_instructions(layout: &Layout) -> String {
+pub(super) fn manual_instructions(layout: &Layout) -> String {
     format!(
         "Codex runs a hook only after you trust it. Start `codex`, type /hooks and trust the two ralph-hook hooks; or put codex on PATH (or pass --codex-bin PATH) and run `ralph-hook install {}` again",
         layout.flags()
@@ -49,14 +49,14 @@ pub fn manual_instructions(layout: &Layout) -> String {
 }
 
 /// The codex executable: `--codex-bin`, else `codex` from PATH.
-pub fn codex_bin(flag: Option<&Path>) -> PathBuf {
+pub(super) fn codex_bin(flag: Option<&Path>) -> PathBuf {
     flag.map_or_else(|| PathBuf::from("codex"), Path::to_path_buf)
 }
 
 /// ralph-hook's handlers as Codex lists them, and how many there should be (for
 /// `Installed`, how many the file that holds them has — hooks.json, or config.toml when
 /// they are inline; for `Plugin`, how many Codex lists).
-pub fn listed_handlers(
+pub(super) fn listed_handlers(
     layout: &Layout,
     codex: &Path,
     which: Handlers,
@@ -78,7 +78,7 @@ pub fn listed_handlers(
 
 /// Picks ralph-hook's handlers in `path` out of what `hooks/list` answered; fewer than
 /// `expected` means Codex did not load them all, and the problems it reported say why.
-pub fn select_ours(
+pub(super) fn select_ours(
     path: &Path,
     expected: usize,
     hooks: &[ListedHook],
@@ -142,7 +142,7 @@ fn trusted_hash_for(hook: &ListedHook, current: &str) -> String {
 
 /// Trusts ralph-hook's handlers (install's, or the plugin's) in this Codex home and
 /// confirms it.
-pub fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustOutcome> {
+pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustOutcome> {
     let (ours, expected) = match listed_handlers(layout, codex, which)? {
         Ok(found) => found,
         Err(err) => return Ok(TrustOutcome::Unavailable(err.to_string())),

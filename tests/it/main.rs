@@ -12,6 +12,10 @@
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
+// The harness's items are shared between the modules of this one binary; `pub` is how
+// they say so.
+#![allow(unreachable_pub)]
+
 mod support;
 
 // The fuzz targets' checks, replayed on stable by `hardening`; `checks` names `crate::reference`.
