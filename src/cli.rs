@@ -16,6 +16,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour for people (`show`, `log`, `doctor`): `auto` colours a terminal unless
+    /// `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
 }
 
 /// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
@@ -39,12 +43,41 @@ pub enum Command {
     Pause(WorkspaceArgs),
     /// Resume a paused loop where it was.
     Resume(WorkspaceArgs),
+    /// Block until the workspace's loop ends; the exit code says how it ended.
+    #[command(after_help = WAIT_CODES)]
+    Wait(WaitArgs),
     /// Wire ralph-hook into Codex and/or Claude Code.
     Install(InstallArgs),
     /// Remove exactly what `install` added.
     Uninstall(UninstallArgs),
     /// Check that everything a loop needs is in place.
     Doctor(DoctorArgs),
+    /// Print a shell completion script (`ralph-hook completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// Flags of `completions`.
+#[derive(Debug, Args)]
+#[command(after_help = "Where the script goes:\n  \
+bash        ralph-hook completions bash > ~/.local/share/bash-completion/completions/ralph-hook\n  \
+zsh         ralph-hook completions zsh > ~/.zfunc/_ralph-hook   (with fpath+=(~/.zfunc) before compinit in ~/.zshrc)\n  \
+fish        ralph-hook completions fish > ~/.config/fish/completions/ralph-hook.fish\n  \
+powershell  ralph-hook completions powershell >> $PROFILE")]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Flags of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `ralph-hook.1` and a page per command (`ralph-hook-start.1` …) into this
+    /// folder instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags of the hook commands.
@@ -66,6 +99,22 @@ pub struct WorkspaceArgs {
     pub agent: Option<Agent>,
 }
 
+/// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
+const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
+5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
+the loop still runs, 9 no loop ran there; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+
+/// Flags of `wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The workspace whose loop to wait for.
+    #[command(flatten)]
+    pub target: WorkspaceArgs,
+    /// Give up after this long (`90s`, `30m`, `2h`) and exit 8; default: wait as long as the loop runs.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
@@ -80,8 +129,9 @@ pub struct ShowArgs {
 /// Flags of `start`, as the bash `start-loop.sh` had them, plus the budgets.
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Absolute path of the workspace the loop runs in.
-    #[arg(long, value_name = "ABS_DIR")]
+    /// The workspace the loop runs in (default: the git top level of the current
+    /// directory, else it; a relative path is taken from the current directory).
+    #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
@@ -169,6 +219,10 @@ pub struct InstallArgs {
     /// The codex executable used to compute hook trust (default: `codex` on PATH).
     #[arg(long, value_name = "PATH")]
     pub codex_bin: Option<PathBuf>,
+    /// Record that install/install.sh put this copy of ralph-hook on PATH, so `doctor`
+    /// checks it and `uninstall --purge` removes it.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub path_copy: Option<PathBuf>,
 }
 
 /// Flags of `uninstall`.
@@ -183,6 +237,10 @@ pub struct UninstallArgs {
     /// Print the plan and a diff of each file; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Also remove the copy of ralph-hook that install/install.sh put on PATH and this
+    /// user's loop records.
+    #[arg(long)]
+    pub purge: bool,
 }
 
 /// Flags of `doctor`.

@@ -1,6 +1,12 @@
 //! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
-//! `pause`, `resume`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
+//! `pause`, `resume`, `wait`, `completions`, `man`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
 //! the store, and prints; errors go back to `main` with their exit code.
+
+mod generate;
+mod wait;
+
+pub use generate::{completions, man};
+pub use wait::{WaitCode, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,6 +25,7 @@ use crate::engine::state::{LoopState, StartedBy};
 use crate::engine::store::{HistoryEntry, Store};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
+use crate::style;
 
 /// `ralph-hook start`.
 pub fn start(args: StartArgs) -> Result<i32> {
@@ -59,12 +66,14 @@ pub fn start(args: StartArgs) -> Result<i32> {
         session,
         StartedBy::Start,
         replace,
+        None,
         clock::now(),
     )?;
     if settings.uncapped {
-        eprintln!(
-            "ralph-hook: warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop"
-        );
+        crate::messages::warn(format!(
+            "warning: --max-iterations 0 means no iteration cap: {}",
+            render::UNCAPPED_WARNING
+        ));
     }
     for warning in &started.warnings {
         eprintln!("ralph-hook: warning: {warning}");
@@ -82,26 +91,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         ),
     }
-    println!("  task:        {}", render::indented_task(&state.prompt));
-    println!(
-        "  iterations:  {}",
-        if state.max_iterations == 0 {
-            "no cap".to_string()
-        } else {
-            format!("at most {}", state.max_iterations)
-        }
-    );
-    println!("  done when:   {}", state.completion_signal);
-    println!("  continue:    {}", state.continue_signal);
-    if let Some(limit) = state.max_duration() {
-        println!("  time limit:  {}", clock::human(limit));
-    }
-    if let Some(verify) = &state.verify {
-        println!(
-            "  verify:      {verify} (timeout {}s)",
-            state.verify_timeout_secs
-        );
-    }
+    println!("{}", render::labelled(&render::understood(state)));
     println!("  state file:  {}", started.state_path.display());
     if let Some(kept) = &started.set_aside {
         println!("  kept aside:  {}", kept.display());
@@ -111,24 +101,21 @@ pub fn start(args: StartArgs) -> Result<i32> {
 
 /// `ralph-hook show`.
 pub fn show(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let now = clock::now();
     if args.json {
         println!("{}", status_json(&found, now));
     } else {
-        println!(
-            "{}",
-            render::status_text(&found.store, found.state.as_ref(), now)
-        );
+        let view = render::status_view(&found.store, found.state.as_ref(), now);
+        person(&styled_status(&view))?;
     }
     Ok(0)
 }
 
 /// `ralph-hook cancel`.
 pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     match lifecycle::cancel(&found.store, clock::now())? {
         Cancelled::Removed(state) => println!(
             "Cancelled the ralph loop in {} at iteration {}: {}",
@@ -147,8 +134,7 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook log`.
 pub fn log(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let entries = found.store.history()?;
     if args.json {
         for entry in &entries {
@@ -156,19 +142,29 @@ pub fn log(args: ShowArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    let mut text = String::new();
     if entries.is_empty() {
-        println!("No history in {}.", found.store.history_path().display());
+        let history = found.store.history_path();
+        let chosen = args.target.agent.is_some() || history.parent().is_some_and(Path::is_dir);
+        text = if chosen {
+            format!("No history in {}.", history.display())
+        } else {
+            format!(
+                "No ralph loop history in {} (neither .codex/ nor .claude/ holds one).",
+                found.store.workspace().display()
+            )
+        };
     }
-    for entry in &entries {
-        println!("{}", history_line(entry));
-    }
+    let lines: Vec<String> = entries.iter().map(history_line).collect();
+    text.push_str(&lines.join("\n"));
+    person(&text)?;
     Ok(0)
 }
 
 /// `ralph-hook adopt`.
 pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::adopt(&found.store, clock::now())?;
     println!(
         "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
@@ -182,8 +178,8 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook pause` (`paused = true`) and `ralph-hook resume`.
 pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
     println!(
         "{} the ralph loop in {} at iteration {}.",
@@ -218,15 +214,56 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     })
 }
 
+/// Writes `text` and a line break for a person: coloured on a terminal (see
+/// [`style`]), with ASCII marks where the locale is not UTF-8.
+fn person(text: &str) -> Result<()> {
+    use std::io::Write;
+    let text = if style::unicode() {
+        text.to_string()
+    } else {
+        style::ascii_marks(text)
+    };
+    writeln!(style::stdout(), "{text}").map_err(|err| Error::io("write the output", "stdout", err))
+}
+
+/// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
+fn styled_status(view: &render::StatusView) -> String {
+    let mut text = style::paint(style::TITLE, &view.title);
+    if view.paused {
+        text.push_str(&style::paint(style::NOTE, " — PAUSED"));
+    }
+    for (label, value) in &view.lines {
+        let value = if *label == "session" && view.untrusted {
+            style::paint(style::BAD, value)
+        } else {
+            value.clone()
+        };
+        text.push_str(&format!(
+            "\n  {}{value}",
+            style::paint(style::QUIET, format!("{:<13}", format!("{label}:")))
+        ));
+    }
+    text
+}
+
 fn history_line(entry: &HistoryEntry) -> String {
     let iteration = if entry.max_iterations == 0 {
         entry.iteration.to_string()
     } else {
         format!("{}/{}", entry.iteration, entry.max_iterations)
     };
+    let tone = match (entry.decision.as_str(), entry.reason.as_deref()) {
+        ("finish", Some("completed" | "verified")) => style::GOOD,
+        ("finish", _) => style::BAD,
+        ("block", _) => style::NOTE,
+        _ => style::TITLE,
+    };
     let mut line = format!(
-        "{}  {:<7} {:<7} {:<7}",
-        entry.at, entry.event, entry.decision, iteration
+        "{}  {:<7} {} {:<7}",
+        style::paint(style::QUIET, &entry.at),
+        entry.event,
+        style::paint(tone, format!("{:<7}", entry.decision)),
+        iteration
     );
     if let Some(tag) = &entry.tag {
         line.push_str(&format!(" tag={tag}"));
@@ -247,20 +284,58 @@ fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {
     }
 }
 
+/// The workspace and the loop a command acts on: the host given with `--agent`, else
+/// the one whose files are there (see [`present_agent`]).
+fn target(args: &WorkspaceArgs) -> Result<Found> {
+    let workspace = target_workspace(args)?;
+    let agent = args.agent.or_else(|| present_agent(&workspace));
+    lifecycle::find(&workspace, agent)
+}
+
+/// The host whose loop files a workspace holds, judged by what exists: a state file
+/// (the newest, if both hosts have one), else a history (the newest), else the only
+/// host folder there. `None` when nothing tells.
+pub fn present_agent(workspace: &Path) -> Option<Agent> {
+    let newest = |path: &dyn Fn(&Store) -> PathBuf| {
+        Agent::ALL
+            .into_iter()
+            .filter_map(|agent| {
+                let modified = path(&Store::new(workspace, agent))
+                    .symlink_metadata()
+                    .ok()?
+                    .modified()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Some((modified, agent))
+            })
+            .max_by_key(|(modified, _)| *modified)
+            .map(|(_, agent)| agent)
+    };
+    newest(&|store| store.state_path().to_path_buf())
+        .or_else(|| newest(&|store| store.history_path()))
+        .or_else(|| {
+            let mut present = Agent::ALL
+                .into_iter()
+                .filter(|agent| workspace::state_dir(workspace, *agent).is_dir());
+            match (present.next(), present.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+}
+
+/// A `--workspace` value: an existing directory, relative ones taken from the current
+/// directory (as git, cargo and gh take them).
 fn checked_workspace(dir: &Path) -> Result<PathBuf> {
-    if !dir.is_absolute() {
-        return Err(Error::usage(format!(
-            "--workspace {} is relative: give an absolute path, e.g. --workspace \"$PWD\"",
-            dir.display()
-        )));
-    }
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "--workspace {} is not an existing directory",
             dir.display()
         )));
     }
-    Ok(dir.to_path_buf())
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    std::fs::canonicalize(dir).map_err(|err| Error::io("resolve the workspace", dir, err))
 }
 
 fn default_workspace() -> Result<PathBuf> {

@@ -196,9 +196,16 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     }
 
     next.iteration = state.iteration.saturating_add(1);
-    let why = match &rejected {
-        Some(verification) => format!("completion rejected: verify {}", verification.summary()),
-        None => format!("continue (message carried: {})", tag.as_str()),
+    let why = match (&rejected, tag) {
+        (Some(verification), _) => format!(
+            "the completion signal was rejected because the verify command {}",
+            verification.summary()
+        ),
+        (None, Tag::Continue) => "the agent's message ended with the continuation signal".into(),
+        (None, Tag::Blocked) => "the agent's message said it is blocked on the user".into(),
+        (None, Tag::Promise | Tag::None) => {
+            "the agent's message carried neither signal, so it was reminded of them".into()
+        }
     };
     next.last_decision = Some(LastDecision {
         at: next.updated_at.clone(),

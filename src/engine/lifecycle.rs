@@ -9,6 +9,7 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::fingerprint::Fingerprint;
+use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
@@ -41,15 +42,21 @@ pub struct Started {
     pub replaced: bool,
     /// Things the user should know (no registry record …).
     pub warnings: Vec<String>,
+    /// The other installation of ralph-hook already started this loop for the same
+    /// prompt (plugin and `install` both in place): nothing new was started.
+    pub again: bool,
 }
 
-/// Starts a loop in `store` bound to `session` (if known).
+/// Starts a loop in `store` bound to `session` (if known). `event` is the prompt hook's
+/// run for the user's prompt: a second run for the same prompt keeps the loop the first
+/// one started.
 pub fn begin(
     store: &Store,
     settings: &LoopSettings,
     session: Option<String>,
     started_by: StartedBy,
     replace: Replace,
+    event: Option<&EventRun>,
     now: SystemTime,
 ) -> Result<Started> {
     store.ensure_dir().map_err(sandbox_hint)?;
@@ -60,7 +67,23 @@ pub fn begin(
     let mut replaced = false;
     match store.load() {
         Ok(None) => {}
-        Ok(Some(existing)) => {
+        Ok(Some(mut existing)) => {
+            if let Some(run) = event
+                && existing.active
+                && existing.session_id.is_some()
+                && existing.session_id == session
+                && run.seen_again(&mut existing.handled)
+            {
+                store.save(&existing).map_err(sandbox_hint)?;
+                return Ok(Started {
+                    state: existing,
+                    state_path: store.state_path().to_path_buf(),
+                    set_aside: None,
+                    replaced: false,
+                    warnings: Vec::new(),
+                    again: true,
+                });
+            }
             let record = existing
                 .loop_id
                 .as_deref()
@@ -95,9 +118,11 @@ pub fn begin(
                     },
                     match replace {
                         Replace::Never =>
-                            "replace it with --force, or end it with `ralph-hook cancel`",
-                        Replace::SameSession | Replace::Always =>
-                            "end it first with `$ralph-loop cancel` (or `ralph-hook cancel`)",
+                            "replace it with --force, or end it with `ralph-hook cancel`".into(),
+                        Replace::SameSession | Replace::Always => format!(
+                            "end it first with `{} cancel` (or `ralph-hook cancel`)",
+                            store.agent().loop_command()
+                        ),
                     }
                 )));
             }
@@ -128,6 +153,9 @@ pub fn begin(
         started_by,
     };
     let mut state = LoopState::new(settings, origin, now);
+    if let Some(run) = event {
+        run.seen_again(&mut state.handled);
+    }
     if state.no_progress > 0
         && let Some(look) = Fingerprint::take(store.workspace())
     {
@@ -143,6 +171,7 @@ pub fn begin(
         set_aside,
         replaced,
         warnings,
+        again: false,
     })
 }
 

@@ -8,13 +8,19 @@
 //! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
 //! - [`store`], [`workspace`]: where a loop lives on disk, locking and atomic writes.
 //! - [`ownership`], [`lifecycle`]: whose stops a loop obeys; start, cancel, pause, adopt.
+//! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
+//! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
+//! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user.
 
+pub mod config;
 pub mod decide;
 pub mod digest;
 pub mod fingerprint;
 pub mod lifecycle;
+pub mod notify;
+pub mod once;
 pub mod ownership;
 pub mod render;
 pub mod settings;
@@ -22,5 +28,6 @@ pub mod signal;
 pub mod state;
 pub mod store;
 pub mod transcript;
+pub mod usage;
 pub mod verify;
 pub mod workspace;

@@ -10,7 +10,7 @@ use std::time::SystemTime;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::ownership::{self, Standing};
-use crate::engine::state::LoopState;
+use crate::engine::state::{LastDecision, LoopState};
 use crate::engine::store::Store;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
@@ -176,6 +176,61 @@ fn signals_text(state: &LoopState) -> String {
     )
 }
 
+/// What ralph-hook says beside a loop without an iteration cap (`--max-iterations 0`).
+pub const UNCAPPED_WARNING: &str = "only the completion signal, a time limit (--max-duration) or the no-progress brake (--no-progress) ends this loop";
+
+/// What a new loop understood from the user's words, one `(label, value)` per line: the
+/// task, the cap, the signals and every budget. `start` prints it and the prompt hook
+/// shows it to the user, so both say the same.
+pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("task", indented_task(&state.prompt)),
+        (
+            "iterations",
+            if state.max_iterations == 0 {
+                format!("no cap (warning: {UNCAPPED_WARNING})")
+            } else {
+                format!("at most {}", state.max_iterations)
+            },
+        ),
+        (
+            "done when",
+            format!("the agent writes {}", state.completion_signal),
+        ),
+        ("continue", state.continue_signal.clone()),
+    ];
+    if let Some(limit) = state.max_duration() {
+        lines.push(("time limit", clock::human(limit)));
+    }
+    lines.push((
+        "no progress",
+        match state.no_progress {
+            0 => "not watched (--no-progress 0)".to_string(),
+            n => format!("the loop ends after {n} stops without progress"),
+        },
+    ));
+    if let Some(verify) = &state.verify {
+        lines.push((
+            "verify",
+            format!(
+                "`{verify}` must pass before a completion counts (timeout {}s)",
+                state.verify_timeout_secs
+            ),
+        ));
+    }
+    lines
+}
+
+/// `(label, value)` lines as `start` and `show` print them: labels in a 13-column field
+/// after two spaces, so continuation lines of a task line up (see [`indented_task`]).
+pub fn labelled(lines: &[(&str, String)]) -> String {
+    lines
+        .iter()
+        .map(|(label, value)| format!("  {:<13}{value}", format!("{label}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// `3/20`, or `3` with no cap.
 pub fn iteration_label(state: &LoopState) -> String {
     if state.max_iterations == 0 {
@@ -290,12 +345,27 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
-/// How the loop stands, in words, for `show` and `$ralph-loop status`.
-pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+/// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
+/// plain ([`status_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// The first line: where and which host, or that no loop runs (and how the last one
+    /// ended).
+    pub title: String,
+    /// The loop is paused.
+    pub paused: bool,
+    /// The loop is not followed by any stop (a file this user did not start).
+    pub untrusted: bool,
+    /// `(label, value)` lines under the title.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// How the loop in `store` stands at `now`.
+pub fn status_view(store: &Store, state: Option<&LoopState>, now: SystemTime) -> StatusView {
     let Some(state) = state else {
-        let mut text = format!("No ralph loop in {}.", store.workspace().display());
+        let mut title = format!("No ralph loop in {}.", store.workspace().display());
         if let Some(last) = store.last_history_entry() {
-            text.push_str(&format!(
+            title.push_str(&format!(
                 " The last one ended {} after {} iteration{}: {}.",
                 last.at,
                 last.iteration,
@@ -303,39 +373,78 @@ pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
                 last.reason.as_deref().unwrap_or(&last.decision)
             ));
         }
-        return text;
+        return StatusView {
+            title,
+            paused: false,
+            untrusted: false,
+            lines: Vec::new(),
+        };
     };
-    let mut lines = vec![format!(
-        "ralph loop in {} ({}){}",
-        store.workspace().display(),
-        store.agent().display_name(),
-        if state.paused { " — PAUSED" } else { "" }
-    )];
-    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
-    lines.push(format!(
-        "  iteration:   {} {}",
-        iteration_label(state),
-        progress_bar(state.iteration, state.max_iterations, 20)
+    let mut lines = vec![("task", indented_task(&state.prompt))];
+    let bar = progress_bar(state.iteration, state.max_iterations, 20);
+    lines.push((
+        "iteration",
+        format!("{} {bar}", iteration_label(state))
+            .trim_end()
+            .to_string(),
     ));
     let elapsed = clock::human(state.elapsed(now));
-    lines.push(match state.max_duration() {
-        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
-        None => format!("  elapsed:     {elapsed}"),
-    });
-    lines.push(format!("  session:     {}", standing_text(state)));
-    lines.push(format!("  done when:   {}", state.completion_signal));
+    lines.push((
+        "elapsed",
+        match state.max_duration() {
+            Some(limit) => format!("{elapsed} of {}", clock::human(limit)),
+            None => elapsed,
+        },
+    ));
+    lines.push(("session", standing_text(state)));
+    lines.push(("done when", state.completion_signal.clone()));
     if let Some(verify) = &state.verify {
-        lines.push(format!("  verify:      {verify}"));
+        lines.push(("verify", verify.clone()));
     }
-    lines.push(format!("  no progress: {}", brake_status(state)));
+    lines.push(("no progress", brake_status(state)));
     if let Some(last) = &state.last_decision {
-        lines.push(format!(
-            "  last stop:   {} at {}: {}",
-            last.decision, last.at, last.why
-        ));
+        lines.push(("last stop", last_stop_text(last, now)));
     }
-    lines.push(format!("  state file:  {}", store.state_path().display()));
-    lines.join("\n")
+    lines.push(("state file", store.state_path().display().to_string()));
+    StatusView {
+        title: format!(
+            "ralph loop in {} ({})",
+            store.workspace().display(),
+            store.agent().display_name()
+        ),
+        paused: state.paused,
+        untrusted: matches!(ownership::judge_from_outside(state), Standing::Untrusted(_)),
+        lines,
+    }
+}
+
+/// How the loop stands, in plain words, for `$ralph-loop status`.
+pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
+    let view = status_view(store, state, now);
+    let mut text = view.title;
+    if view.paused {
+        text.push_str(" — PAUSED");
+    }
+    if !view.lines.is_empty() {
+        text.push('\n');
+        text.push_str(&labelled(&view.lines));
+    }
+    text
+}
+
+/// The last stop decision in words: how long ago, what happened and why.
+fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
+    let when = match clock::parse(&last.at).and_then(|at| now.duration_since(at).ok()) {
+        Some(ago) => format!("{} ago", clock::human(ago)),
+        None => format!("at {}", last.at),
+    };
+    let what = match last.decision.as_str() {
+        "block" => "sent the agent a continuation prompt",
+        "finish" => "ended the loop",
+        "allow" => "let the turn end",
+        other => other,
+    };
+    format!("{when}, {what}: {}", last.why)
 }
 
 /// The task's first lines, continuation lines aligned under the first (for `start` and

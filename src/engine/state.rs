@@ -90,6 +90,20 @@ pub struct LoopState {
     /// The last decision a stop made, for `show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_decision: Option<LastDecision>,
+    /// The host event (a stop, a prompt) the loop last acted on, and which installations
+    /// of ralph-hook have run for it: with the plugin and `ralph-hook install` both in
+    /// place, each event is acted on once (see [`crate::engine::once`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<HandledEvent>,
+}
+
+/// One host event and the installations that have run for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandledEvent {
+    /// Digest of what identifies the event (session, turn, message …).
+    pub key: String,
+    /// Digests of the installations (hook commands) that ran for it.
+    pub by: Vec<String>,
 }
 
 /// Who started a loop.
@@ -207,6 +221,7 @@ impl LoopState {
             verify_timeout_secs: settings.verify_timeout.as_secs(),
             progress: Progress::default(),
             last_decision: None,
+            handled: None,
         }
     }
 

@@ -92,6 +92,12 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         }
         append(store, &HistoryEntry::about(&state, "claim", "bind", now));
     }
+    if crate::hook::event::stop(input).seen_again(&mut state.handled) {
+        // The other installation of ralph-hook (plugin and `install` both in place) acted
+        // on this stop already; its answer is the one the host needs.
+        store.save(&state).map_err(|err| err.to_string())?;
+        return Ok(StopOutput::allow(None));
+    }
     if let Some(output) = honour_cancel_request(store, &state, registry.as_ref(), now)? {
         return Ok(output);
     }
@@ -122,7 +128,9 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         return output;
     }
     // The verify command may run for minutes: not under the lock. Afterwards the loop
-    // must still be where it was, or another stop already moved it on.
+    // must still be where it was, or another stop already moved it on. Saved first, so a
+    // second installation's run of this stop sees it is taken.
+    store.save(&state).map_err(|err| err.to_string())?;
     drop(guard);
     let command = state.verify.clone().unwrap_or_default();
     let result = verify::run(&command, store.workspace(), state.verify_timeout());

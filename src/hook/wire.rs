@@ -24,6 +24,10 @@ pub struct StopInput {
     /// Codex only: the turn. Its presence tells the hosts apart.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// Claude Code only: the user prompt this stop belongs to (the same for every stop
+    /// of one turn, like Codex's `turn_id`).
+    #[serde(default)]
+    pub prompt_id: Option<String>,
     /// The session's transcript (a fallback for the last message).
     #[serde(default)]
     pub transcript_path: Option<PathBuf>,
@@ -50,6 +54,9 @@ pub struct PromptInput {
     /// Codex only.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// Claude Code only: the prompt's id.
+    #[serde(default)]
+    pub prompt_id: Option<String>,
     /// Where the session runs.
     #[serde(default)]
     pub cwd: PathBuf,

@@ -17,7 +17,7 @@ const FEATURE_KEYS: [&str; 2] = ["hooks", "codex_hooks"];
 /// One feature key install changed, and what it was before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FeatureChange {
+pub(super) struct FeatureChange {
     /// The key under `[features]`.
     pub key: String,
     /// Its value before install (absent when there was none).
@@ -28,7 +28,7 @@ pub struct FeatureChange {
 /// One trust entry install wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TrustEntry {
+pub(super) struct TrustEntry {
     /// Codex's key: `<abs hooks.json>:<event>:<group>:<handler>`.
     pub key: String,
     /// The `trusted_hash` written (`sha256:…`).
@@ -39,7 +39,7 @@ pub struct TrustEntry {
 }
 
 /// Parses config.toml; malformed text is an input error naming file, line and column.
-pub fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
+pub(super) fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
     text.parse::<DocumentMut>().map_err(|err| {
         let (line, column) = err
             .span()
@@ -55,7 +55,7 @@ pub fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
 
 /// Renders the document, keeping CRLF line endings and a leading byte order mark when the
 /// original had them (toml_edit drops the mark when it parses).
-pub fn render(doc: &DocumentMut, original: &str) -> String {
+pub(super) fn render(doc: &DocumentMut, original: &str) -> String {
     let text = doc.to_string();
     let mut text = if original.contains("\r\n") {
         text.replace("\r\n", "\n").replace('\n', "\r\n")
@@ -70,7 +70,7 @@ pub fn render(doc: &DocumentMut, original: &str) -> String {
 
 /// Switches hooks on: `[features] hooks = true`, and `codex_hooks = true` when that key is
 /// present (an alias the user set must not contradict the new name).
-pub fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureChange>> {
+pub(super) fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureChange>> {
     let features = doc
         .entry("features")
         .or_insert_with(|| Item::Table(Table::new()));
@@ -98,7 +98,7 @@ pub fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureCha
 }
 
 /// Whether hooks are on: neither key says `false` (on by default since Codex 0.169).
-pub fn hooks_enabled(doc: &DocumentMut) -> bool {
+pub(super) fn hooks_enabled(doc: &DocumentMut) -> bool {
     let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
         return true;
     };
@@ -108,7 +108,7 @@ pub fn hooks_enabled(doc: &DocumentMut) -> bool {
 }
 
 /// The feature keys that switch hooks off (`hooks = false`, `codex_hooks = false`).
-pub fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
+pub(super) fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
     let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
         return Vec::new();
     };
@@ -120,7 +120,7 @@ pub fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
 
 /// Undoes [`enable_hooks`] for keys that still hold what install set; drops a
 /// `[features]` table left empty.
-pub fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
+pub(super) fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
     let Some(features) = doc.get_mut("features") else {
         return;
     };
@@ -156,7 +156,7 @@ pub fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
 }
 
 /// The `trusted_hash` recorded for a trust key, if any.
-pub fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
+pub(super) fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
     doc.get("hooks")?
         .get("state")?
         .get(key)?
@@ -167,7 +167,7 @@ pub fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
 
 /// Records each `(key, hash)` as trusted under `[hooks.state."<key>"]`, as Codex's own
 /// `/hooks` does. Returns the entries written (with what they replaced).
-pub fn trust(
+pub(super) fn trust(
     doc: &mut DocumentMut,
     path: &Path,
     wanted: &[(String, String)],
@@ -201,7 +201,7 @@ pub fn trust(
 /// Removes trust entries for these keys: an entry install wrote goes back to what it
 /// replaced; a key listed without a hash goes whatever it holds. Then drops a
 /// `[hooks.state]` and `[hooks]` left empty.
-pub fn untrust(doc: &mut DocumentMut, entries: &[TrustEntry], stale_keys: &[String]) {
+pub(super) fn untrust(doc: &mut DocumentMut, entries: &[TrustEntry], stale_keys: &[String]) {
     let Some(state) = doc
         .get_mut("hooks")
         .and_then(|hooks| hooks.get_mut("state"))

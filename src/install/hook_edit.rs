@@ -10,7 +10,7 @@ use crate::error::Result;
 
 /// Where one of ralph-hook's handlers sits: the indexes Codex puts in its trust keys.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerPosition {
+pub(super) struct HandlerPosition {
     /// The event array it is in.
     pub event: HookEvent,
     /// Index of the group in the event's array.
@@ -23,7 +23,7 @@ pub struct HandlerPosition {
 
 /// What is in a file's hooks, as far as ralph-hook cares.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Found {
+pub(super) struct Found {
     /// ralph-hook's own handlers, in file order.
     pub ours: Vec<HandlerPosition>,
     /// The command of a Stop dispatcher that reaches ralph-hook through the entry point.
@@ -35,7 +35,7 @@ pub struct Found {
 /// A handler of someone else's that changes position when ralph-hook's handlers go:
 /// from `(group, handler)` to `(group, handler)` in the same event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shift {
+pub(super) struct Shift {
     /// The event array.
     pub event: HookEvent,
     /// Group and handler index before.
@@ -47,7 +47,7 @@ pub struct Shift {
 /// What an edit did beyond the new text: what the user should know, which of ralph-hook's
 /// handlers went (their positions before), and whose handlers moved.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Edit {
+pub(super) struct Edit {
     /// Lines for the report.
     pub notes: Vec<String>,
     /// ralph-hook's handlers removed (duplicates, or all of them on uninstall).
@@ -57,7 +57,7 @@ pub struct Edit {
 }
 
 /// A file's hooks table, as the generic edits below need it.
-pub trait HookTable {
+pub(super) trait HookTable {
     /// ralph-hook's handlers, a Stop dispatcher and the count of other Stop handlers,
     /// with the shape of the two events ralph-hook uses checked.
     fn find(&self) -> Result<Found>;
@@ -77,7 +77,7 @@ pub trait HookTable {
 /// Codex trust), removes duplicates, appends a new group when there is none. With
 /// `dispatcher_owns_stop`, a Stop dispatcher that calls the entry point takes the place of
 /// ralph-hook's own Stop handler.
-pub fn install(
+pub(super) fn install(
     table: &mut dyn HookTable,
     wanted: &[(HookEvent, Value)],
     dispatcher_owns_stop: bool,
@@ -112,7 +112,7 @@ pub fn install(
 }
 
 /// Removes every ralph-hook handler, then the groups and events that only held it.
-pub fn remove_ours(table: &mut dyn HookTable) -> Result<Edit> {
+pub(super) fn remove_ours(table: &mut dyn HookTable) -> Result<Edit> {
     let found = table.find()?;
     let mut edit = Edit::default();
     for event in HookEvent::ALL {
@@ -142,7 +142,11 @@ fn remove_tracked(
 /// The handlers of `event` that change position when `removed` go, given how many
 /// handlers each group holds: a group that loses all its handlers goes with them, so the
 /// groups after it move up one; a handler after a removed one in its group moves left.
-pub fn shifts(event: HookEvent, sizes: &[usize], removed: &[&HandlerPosition]) -> Vec<Shift> {
+pub(super) fn shifts(
+    event: HookEvent,
+    sizes: &[usize],
+    removed: &[&HandlerPosition],
+) -> Vec<Shift> {
     let mut moved = Vec::new();
     let mut new_group = 0;
     for (group, &size) in sizes.iter().enumerate() {

@@ -8,13 +8,13 @@ use serde_json::{Map, Value, json};
 
 use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
 use super::hook_edit::{self, HookTable};
-pub use super::hook_edit::{Edit, Found, HandlerPosition};
+pub(super) use super::hook_edit::{Edit, Found, HandlerPosition};
 use crate::error::{Error, Result};
 
 /// Which file is being edited: Codex's hooks.json only allows `hooks` and `description`
 /// at its root; Claude Code's settings.json holds everything else too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HooksFile {
+pub(super) enum HooksFile {
     /// `<codex home>/hooks.json`.
     CodexHooks,
     /// `<claude home>/settings.json`.
@@ -22,7 +22,7 @@ pub enum HooksFile {
 }
 
 /// The handler object ralph-hook writes for one event.
-pub fn handler(event: HookEvent, command: &str) -> Value {
+pub(super) fn handler(event: HookEvent, command: &str) -> Value {
     json!({
         "type": "command",
         "command": command,
@@ -32,7 +32,7 @@ pub fn handler(event: HookEvent, command: &str) -> Value {
 }
 
 /// Checks the root of the file: an object, and for hooks.json no keys Codex rejects.
-pub fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
+pub(super) fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
     let Some(object) = root.as_object() else {
         return Err(shape_error(path, "the file must hold a JSON object"));
     };
@@ -62,7 +62,7 @@ pub fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
 
 /// Lists ralph-hook's handlers and any Stop dispatcher, checking the shape of the two
 /// events ralph-hook uses.
-pub fn find(root: &Value, path: &Path) -> Result<Found> {
+pub(super) fn find(root: &Value, path: &Path) -> Result<Found> {
     let mut found = Found::default();
     let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
         return Ok(found);
@@ -117,7 +117,7 @@ pub fn find(root: &Value, path: &Path) -> Result<Found> {
 
 /// Makes the file hold exactly `wanted` as ralph-hook's handlers (see
 /// [`hook_edit::install`]), creating the `hooks` object when there is none.
-pub fn install(
+pub(super) fn install(
     root: &mut Value,
     path: &Path,
     file: HooksFile,
@@ -133,19 +133,19 @@ pub fn install(
 }
 
 /// Removes every ralph-hook handler, then the groups and events that only held it.
-pub fn remove(root: &mut Value, path: &Path) -> Result<Edit> {
+pub(super) fn remove(root: &mut Value, path: &Path) -> Result<Edit> {
     hook_edit::remove_ours(&mut JsonHooks { root, path })
 }
 
 /// Whether the file holds any hook event at all.
-pub fn has_hooks(root: &Value) -> bool {
+pub(super) fn has_hooks(root: &Value) -> bool {
     root.get("hooks")
         .and_then(Value::as_object)
         .is_some_and(|hooks| !hooks.is_empty())
 }
 
 /// How many handlers of anyone but ralph-hook the file holds, over every event.
-pub fn other_handlers(root: &Value) -> usize {
+pub(super) fn other_handlers(root: &Value) -> usize {
     let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
         return 0;
     };
@@ -163,7 +163,7 @@ pub fn other_handlers(root: &Value) -> usize {
 }
 
 /// Drops a `hooks` object that is empty: for uninstall, when install created it.
-pub fn drop_empty_hooks(root: &mut Value) {
+pub(super) fn drop_empty_hooks(root: &mut Value) {
     if let Some(object) = root.as_object_mut()
         && object
             .get("hooks")

@@ -14,6 +14,7 @@ use super::inline_hooks;
 use super::json_text;
 use super::layout::Layout;
 use super::plan::{self, Change, Content, Plan};
+use super::plugin;
 use super::record::InstallRecord;
 use super::skill;
 use super::trust_key::{self, SourceNames};
@@ -21,22 +22,37 @@ use crate::agent::Agent;
 use crate::error::{Error, Result};
 
 /// The entry point for Stop dispatchers, as it is in the repository's `hooks/` folder.
-pub const ENTRY_POINT: &str = include_str!("../../hooks/ralph-loop-stop.sh");
+pub(super) const ENTRY_POINT: &str = include_str!("../../hooks/ralph-loop-stop.sh");
 
 /// How the binary gets into the host's home.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(super) enum Mode {
     /// A copy of the running executable: keeps working when the build folder goes.
     Copy,
     /// A symlink to the running executable: a rebuilt binary is picked up at once.
     Symlink,
 }
 
+/// What install puts into one host's home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Scope {
+    /// Everything a loop needs: the binary, the hook handlers, the skill, and the host's
+    /// settings (Codex's entry point and hooks feature, Claude Code's block cap).
+    Full,
+    /// The ralph-hook plugin is enabled there and brings the hooks and the skill, so only
+    /// what a plugin cannot do for itself: Claude Code's block cap, Codex's hooks feature
+    /// and (after the plan) trust of the plugin's hooks. Installing both would run
+    /// ralph-hook twice for every prompt and stop.
+    PluginCompanion,
+}
+
 /// What one host's install or uninstall will do.
 #[derive(Debug)]
-pub struct HostPlan {
+pub(super) struct HostPlan {
     /// The host and its home.
     pub layout: Layout,
+    /// What install puts there (uninstall: always `Full`).
+    pub scope: Scope,
     /// The file changes.
     pub plan: Plan,
     /// What the user should know beyond the changes.
@@ -44,8 +60,9 @@ pub struct HostPlan {
 }
 
 /// Plans installing ralph-hook into one host's home. `enable_hooks` allows switching on
-/// Codex hooks that the user switched off.
-pub fn plan_install(
+/// Codex hooks that the user switched off. Where the ralph-hook plugin is enabled and
+/// install has not put hooks of its own, install only completes the plugin.
+pub(super) fn plan_install(
     layout: &Layout,
     mode: Mode,
     exe: &Path,
@@ -59,7 +76,31 @@ pub fn plan_install(
     let mut plan = Plan::default();
     let mut notes = Vec::new();
 
-    for dir in [layout.hooks_dir(), layout.skill_dir()] {
+    let plugins = plugin::enabled(layout)?;
+    let scope = if plugins.is_empty() || plugin::has_own_handlers(layout)? {
+        Scope::Full
+    } else {
+        Scope::PluginCompanion
+    };
+    let ids = plugins.join(", ");
+    let name = layout.agent.display_name();
+    match (scope, plugins.first()) {
+        (Scope::PluginCompanion, _) => notes.push(format!(
+            "the ralph-hook plugin ({ids}) is enabled in {name}: it brings the hooks and the skill, so install adds no hooks of its own, only what the plugin cannot set itself"
+        )),
+        (Scope::Full, Some(id)) => notes.push(format!(
+            "the ralph-hook plugin ({ids}) is enabled in {name} too: ralph-hook runs twice for every prompt and stop (each is still acted on once). Keep one: `ralph-hook uninstall {flags}` then `ralph-hook install {flags}` keeps the plugin; `{remove}` keeps this install",
+            flags = layout.flags(),
+            remove = plugin::remove_command(layout.agent, id),
+        )),
+        (Scope::Full, None) => {}
+    }
+
+    let dirs = match scope {
+        Scope::Full => vec![layout.hooks_dir(), layout.skill_dir()],
+        Scope::PluginCompanion => vec![layout.hooks_dir()],
+    };
+    for dir in dirs {
         for missing in plan::missing_dirs(&dir) {
             plan.create_dir(missing.clone());
             if !record.created_dirs.contains(&missing) {
@@ -72,19 +113,33 @@ pub fn plan_install(
     match layout.agent {
         Agent::Codex => plan_codex_hooks(
             layout,
+            scope,
             &binary,
             enable_hooks,
             &mut plan,
             &mut record,
             &mut notes,
         )?,
-        Agent::Claude => plan_claude_settings(layout, &binary, &mut plan, &mut record, &mut notes)?,
+        Agent::Claude => {
+            plan_claude_settings(layout, scope, &binary, &mut plan, &mut record, &mut notes)?;
+        }
+    }
+    if scope == Scope::PluginCompanion {
+        if !plan.changes.is_empty() || record != loaded {
+            plan.push(record.change(&record_path, record_before)?);
+        }
+        return Ok(HostPlan {
+            layout: layout.clone(),
+            scope,
+            plan,
+            notes,
+        });
     }
 
     let skill_path = layout.skill();
     plan.push(Change {
         before: plan::read(&skill_path, true)?,
-        after: Content::text(skill::render(layout.agent, &binary)?),
+        after: Content::text(skill::render(&binary)?),
         path: skill_path,
         follow_links: true,
         backup: false,
@@ -144,6 +199,7 @@ pub fn plan_install(
     }
     Ok(HostPlan {
         layout: layout.clone(),
+        scope,
         plan,
         notes,
     })
@@ -160,9 +216,11 @@ fn wanted_handlers(layout: &Layout, binary: &Path) -> Result<Vec<(HookEvent, Val
         .collect()
 }
 
-/// Adds the two handlers and raises the block cap in Claude Code's settings.json.
+/// Adds the two handlers (for `Scope::Full`; the plugin brings its own) and raises the
+/// block cap in Claude Code's settings.json.
 fn plan_claude_settings(
     layout: &Layout,
+    scope: Scope,
     binary: &Path,
     plan: &mut Plan,
     record: &mut InstallRecord,
@@ -173,9 +231,12 @@ fn plan_claude_settings(
     let before = plan::read_text(&path)?;
     let mut value = json_text::parse(&path, before.as_deref().unwrap_or(""))?;
     let original = value.clone();
-    let wanted = wanted_handlers(layout, binary)?;
-    let edit = hooks_json::install(&mut value, &path, HooksFile::ClaudeSettings, &wanted, false)?;
-    notes.extend(edit.notes);
+    if scope == Scope::Full {
+        let wanted = wanted_handlers(layout, binary)?;
+        let edit =
+            hooks_json::install(&mut value, &path, HooksFile::ClaudeSettings, &wanted, false)?;
+        notes.extend(edit.notes);
+    }
     let had_ours = !hooks_json::find(&original, &path)?.ours.is_empty();
     let mut parts = Vec::new();
     if original.get("hooks") != value.get("hooks") {
@@ -227,6 +288,7 @@ fn handlers_summary(had_ours: bool) -> String {
 /// not pass `--enable-hooks`.
 fn plan_codex_hooks(
     layout: &Layout,
+    scope: Scope,
     binary: &Path,
     enable_hooks: bool,
     plan: &mut Plan,
@@ -267,7 +329,9 @@ fn plan_codex_hooks(
         && (!in_toml.ours.is_empty()
             || (inline_hooks::has_hooks(&doc) && !hooks_json::has_hooks(&json)));
     let wanted = wanted_handlers(layout, binary)?;
-    let (json_edit, toml_edit) = if inline {
+    let (json_edit, toml_edit) = if scope == Scope::PluginCompanion {
+        (Edit::default(), Edit::default())
+    } else if inline {
         (
             hooks_json::remove(&mut json, &json_path)?,
             inline_hooks::install(&mut doc, &toml_path, &wanted, true)?,
@@ -384,7 +448,7 @@ fn follow_trust(doc: &mut toml_edit::DocumentMut, names: &SourceNames, edit: &Ed
 }
 
 /// Plans removing exactly what install added from one host's home.
-pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
+pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     let record_path = layout.record();
     let record = InstallRecord::load(&record_path)?;
     let mut plan = Plan::default();
@@ -435,6 +499,7 @@ pub fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     plan.remove_dirs.dedup();
     Ok(HostPlan {
         layout: layout.clone(),
+        scope: Scope::Full,
         plan,
         notes,
     })

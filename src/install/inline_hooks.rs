@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 const STATE: &str = "state";
 
 /// Whether config.toml holds hook handlers of any event.
-pub fn has_hooks(doc: &DocumentMut) -> bool {
+pub(super) fn has_hooks(doc: &DocumentMut) -> bool {
     hooks(doc).is_some_and(|hooks| {
         hooks
             .iter()
@@ -32,7 +32,7 @@ pub fn has_hooks(doc: &DocumentMut) -> bool {
 }
 
 /// ralph-hook's handlers in config.toml, a Stop dispatcher, and the other Stop handlers.
-pub fn find(doc: &DocumentMut, path: &Path) -> Result<Found> {
+pub(super) fn find(doc: &DocumentMut, path: &Path) -> Result<Found> {
     let mut found = Found::default();
     let Some(hooks) = hooks(doc) else {
         return Ok(found);
@@ -81,7 +81,7 @@ pub fn find(doc: &DocumentMut, path: &Path) -> Result<Found> {
 
 /// Makes config.toml hold exactly `wanted` as ralph-hook's handlers (see
 /// [`hook_edit::install`]).
-pub fn install(
+pub(super) fn install(
     doc: &mut DocumentMut,
     path: &Path,
     wanted: &[(HookEvent, Json)],
@@ -92,7 +92,7 @@ pub fn install(
 
 /// Removes every ralph-hook handler, the groups and events that only held it, and a
 /// `[hooks]` table this left empty.
-pub fn remove(doc: &mut DocumentMut, path: &Path) -> Result<Edit> {
+pub(super) fn remove(doc: &mut DocumentMut, path: &Path) -> Result<Edit> {
     let edit = hook_edit::remove_ours(&mut TomlHooks { doc, path })?;
     if !edit.removed.is_empty()
         && doc
@@ -106,7 +106,7 @@ pub fn remove(doc: &mut DocumentMut, path: &Path) -> Result<Edit> {
 }
 
 /// How many handlers of anyone but ralph-hook config.toml holds, over every event.
-pub fn other_handlers(doc: &DocumentMut) -> usize {
+pub(super) fn other_handlers(doc: &DocumentMut) -> usize {
     let Some(hooks) = hooks(doc) else {
         return 0;
     };
@@ -123,7 +123,7 @@ pub fn other_handlers(doc: &DocumentMut) -> usize {
 
 /// The file that holds (or would hold) ralph-hook's Codex handlers, and what is in it:
 /// hooks.json, unless ralph-hook's handlers are inline in config.toml.
-pub fn codex_handlers(layout: &Layout) -> Result<(PathBuf, Found)> {
+pub(super) fn codex_handlers(layout: &Layout) -> Result<(PathBuf, Found)> {
     let json_path = layout.hooks_file();
     let in_json = match plan::read_text(&json_path)? {
         Some(text) => hooks_json::find(&json_text::parse(&json_path, &text)?, &json_path)?,

@@ -10,11 +10,11 @@ use serde_json::Value;
 use crate::error::{Error, Result};
 
 /// The UTF-8 byte order mark, as a character.
-pub const BOM: char = '\u{feff}';
+pub(super) const BOM: char = '\u{feff}';
 
 /// How a JSON file is laid out, so a rewritten file looks like the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonStyle {
+pub(super) struct JsonStyle {
     /// One level of indentation (two spaces, four spaces, a tab…).
     pub indent: String,
     /// Whether lines end with CRLF.
@@ -38,7 +38,7 @@ impl Default for JsonStyle {
 
 /// Parses a JSON config file. An empty file counts as `{}`; malformed text is an input
 /// error naming the file, line and column.
-pub fn parse(path: &Path, text: &str) -> Result<Value> {
+pub(super) fn parse(path: &Path, text: &str) -> Result<Value> {
     let body = text.strip_prefix(BOM).unwrap_or(text);
     if body.trim().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
@@ -52,7 +52,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Value> {
 }
 
 /// Guesses the layout of an existing file; a file without indented lines gets the default.
-pub fn detect_style(text: &str) -> JsonStyle {
+pub(super) fn detect_style(text: &str) -> JsonStyle {
     let default = JsonStyle::default();
     let indent = text
         .lines()
@@ -73,7 +73,7 @@ pub fn detect_style(text: &str) -> JsonStyle {
 }
 
 /// Renders a value in the given layout.
-pub fn render(value: &Value, style: &JsonStyle) -> Result<String> {
+pub(super) fn render(value: &Value, style: &JsonStyle) -> Result<String> {
     let mut buffer = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(style.indent.as_bytes());
     let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, formatter);

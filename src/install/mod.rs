@@ -11,7 +11,10 @@ mod host;
 mod inline_hooks;
 mod json_text;
 mod layout;
+mod path_copy;
 mod plan;
+mod plugin;
+mod purge;
 mod record;
 mod skill;
 mod trust;
@@ -23,10 +26,10 @@ use std::path::{Path, PathBuf};
 use crate::agent::Agent;
 use crate::cli::{DoctorArgs, HostChoice, InstallArgs, InstallMode, UninstallArgs};
 use crate::error::{Error, Result};
-use host::{HostPlan, Mode};
+use host::{HostPlan, Mode, Scope};
 use layout::Layout;
 use plan::Plan;
-use trust::TrustOutcome;
+use trust::{Handlers, TrustOutcome};
 
 /// Runs `install`: plans every host first (so a malformed file anywhere stops
 /// everything), prints the plan, applies it all-or-nothing, then trusts the Codex hooks.
@@ -73,8 +76,22 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         }
         return say(&mut out, "dry run: nothing was written");
     }
+    let codex_hosts: Vec<(Layout, Handlers)> = plans
+        .iter()
+        .filter(|host| host.layout.agent == Agent::Codex)
+        .map(|host| {
+            let which = match host.scope {
+                Scope::Full => Handlers::Installed,
+                Scope::PluginCompanion => Handlers::Plugin,
+            };
+            (host.layout.clone(), which)
+        })
+        .collect();
     apply_all(plans)?;
-    for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
+    if let Some(copy) = &args.path_copy {
+        path_copy::record(copy)?;
+    }
+    for (layout, which) in &codex_hosts {
         if args.no_trust {
             say(
                 &mut out,
@@ -86,7 +103,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             continue;
         }
         let codex = trust::codex_bin(args.codex_bin.as_deref());
-        let message = match trust::trust(layout, &codex)? {
+        let message = match trust::trust(layout, &codex, *which)? {
             TrustOutcome::NothingToTrust => {
                 "trust: no ralph-hook handlers in hooks.json or config.toml".to_owned()
             }
@@ -107,19 +124,26 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `uninstall`: removes exactly what install added, for every selected host.
+/// Runs `uninstall`: removes exactly what install added, for every selected host, and
+/// says what it leaves behind; `--purge` also removes the copy on PATH that
+/// install/install.sh placed and the user's loop records.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
-    let layouts = select_hosts(
+    let mut out = std::io::stdout();
+    let layouts = match select_hosts(
         args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "uninstall",
-    )?;
+    ) {
+        Ok(layouts) => layouts,
+        // With --purge there is still something to do when no host is wired.
+        Err(_) if args.purge && args.agent.is_none() => Vec::new(),
+        Err(err) => return Err(err),
+    };
     let mut plans = Vec::new();
     for layout in &layouts {
         plans.push(host::plan_uninstall(layout)?);
     }
-    let mut out = std::io::stdout();
     let verb = if args.dry_run {
         "would uninstall"
     } else {
@@ -131,16 +155,21 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
         report_unwritable(&mut out, &plans)?;
-        return say(&mut out, "dry run: nothing was written");
+    } else {
+        apply_all(plans)?;
     }
-    apply_all(plans)?;
-    say(
-        &mut out,
-        &format!(
-            "backups (*{}) stay beside the files they saved",
-            plan::BACKUP_SUFFIX
-        ),
-    )
+    if args.purge {
+        for line in purge::run(args.dry_run)? {
+            say(&mut out, &line)?;
+        }
+    }
+    for line in purge::left_behind(args.purge) {
+        say(&mut out, &line)?;
+    }
+    if args.dry_run {
+        say(&mut out, "dry run: nothing was written")?;
+    }
+    Ok(())
 }
 
 /// Runs `doctor` and returns its exit code.
@@ -152,7 +181,11 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
             Agent::Claude => args.homes.claude_home.as_deref(),
         };
         let layout = Layout::new(agent, flag)?;
-        if flag.is_some() || layout.binary().exists() || layout.record().exists() {
+        if flag.is_some()
+            || layout.binary().exists()
+            || layout.record().exists()
+            || plugin::enabled(&layout).is_ok_and(|ids| !ids.is_empty())
+        {
             layouts.push(layout);
         }
     }
@@ -167,7 +200,7 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         &layouts,
         workspace.as_deref(),
         &codex,
-        &mut std::io::stdout(),
+        &mut crate::style::stdout(),
     )
 }
 

@@ -13,12 +13,12 @@ use super::plan::{self, Change, Content};
 use crate::error::Result;
 
 /// File name of the record inside `<home>/hooks/`.
-pub const FILE_NAME: &str = "ralph-hook.install.json";
+pub(super) const FILE_NAME: &str = "ralph-hook.install.json";
 
 /// A config file's text before install first edited it and after install last did.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FileRecord {
+pub(super) struct FileRecord {
     /// The text before (absent when install created the file).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub before: Option<String>,
@@ -29,7 +29,7 @@ pub struct FileRecord {
 /// Everything uninstall needs to know about one host's install.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct InstallRecord {
+pub(super) struct InstallRecord {
     /// The ralph-hook version that wrote the record.
     #[serde(default)]
     pub version: String,
@@ -61,7 +61,7 @@ pub struct InstallRecord {
 impl InstallRecord {
     /// Reads the record; a missing or unreadable one counts as empty (uninstall then
     /// removes ralph-hook's entries one by one instead of restoring bytes).
-    pub fn load(path: &Path) -> Result<Self> {
+    pub(super) fn load(path: &Path) -> Result<Self> {
         Ok(plan::read_text(path)?
             .and_then(|text| serde_json::from_str(&text).ok())
             .unwrap_or_default())
@@ -70,7 +70,7 @@ impl InstallRecord {
     /// Notes that install changed file `name` from `before` to `after`. The original text
     /// is kept when the file is still as the last install left it; a file that already
     /// held ralph-hook's entries (`clean == false`) gets no exact restore.
-    pub fn note_edit(&mut self, name: &str, before: Option<&str>, after: &str, clean: bool) {
+    pub(super) fn note_edit(&mut self, name: &str, before: Option<&str>, after: &str, clean: bool) {
         if before.is_none() {
             note_name(&mut self.created_files, name);
         }
@@ -94,19 +94,19 @@ impl InstallRecord {
     }
 
     /// Whether file `name` holds exactly what install last wrote into it.
-    pub fn is_as_installed(&self, name: &str, text: Option<&str>) -> bool {
+    pub(super) fn is_as_installed(&self, name: &str, text: Option<&str>) -> bool {
         self.files
             .get(name)
             .is_some_and(|record| Some(record.after.as_str()) == text)
     }
 
     /// Notes that install created the `hooks` object of file `name`.
-    pub fn note_created_hooks(&mut self, name: &str) {
+    pub(super) fn note_created_hooks(&mut self, name: &str) {
         note_name(&mut self.created_hooks, name);
     }
 
     /// The change that writes this record (or nothing, when it is unchanged).
-    pub fn change(&self, path: &Path, before: Content) -> Result<Change> {
+    pub(super) fn change(&self, path: &Path, before: Content) -> Result<Change> {
         let mut text = serde_json::to_string_pretty(self).map_err(|err| {
             crate::error::Error::Failed(format!("could not render the install record: {err}"))
         })?;

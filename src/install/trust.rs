@@ -12,12 +12,13 @@ use super::config_toml;
 use super::inline_hooks;
 use super::layout::Layout;
 use super::plan::{self, Change, Plan};
+use super::plugin;
 use super::record::InstallRecord;
 use crate::error::{Error, Result};
 
 /// How trusting went.
 #[derive(Debug)]
-pub enum TrustOutcome {
+pub(super) enum TrustOutcome {
     /// Neither hooks.json nor config.toml holds ralph-hook's handlers.
     NothingToTrust,
     /// Codex already trusted every handler.
@@ -30,8 +31,17 @@ pub enum TrustOutcome {
     ReadOnly(String),
 }
 
+/// Which of ralph-hook's handlers a trust step is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Handlers {
+    /// The ones `ralph-hook install` wrote into hooks.json.
+    Installed,
+    /// The ralph-hook plugin's (`ralph-hook@<marketplace>`).
+    Plugin,
+}
+
 /// How to trust by hand, for when codex cannot be asked.
-pub fn manual_instructions(layout: &Layout) -> String {
+pub(super) fn manual_instructions(layout: &Layout) -> String {
     format!(
         "Codex runs a hook only after you trust it. Start `codex`, type /hooks and trust the two ralph-hook hooks; or put codex on PATH (or pass --codex-bin PATH) and run `ralph-hook install {}` again",
         layout.flags()
@@ -39,16 +49,21 @@ pub fn manual_instructions(layout: &Layout) -> String {
 }
 
 /// The codex executable: `--codex-bin`, else `codex` from PATH.
-pub fn codex_bin(flag: Option<&Path>) -> PathBuf {
+pub(super) fn codex_bin(flag: Option<&Path>) -> PathBuf {
     flag.map_or_else(|| PathBuf::from("codex"), Path::to_path_buf)
 }
 
-/// ralph-hook's handlers as Codex lists them, and how many handlers the file that holds
-/// them (hooks.json, or config.toml when they are inline) has.
-pub fn listed_handlers(
+/// ralph-hook's handlers as Codex lists them, and how many there should be (for
+/// `Installed`, how many the file that holds them has — hooks.json, or config.toml when
+/// they are inline; for `Plugin`, how many Codex lists).
+pub(super) fn listed_handlers(
     layout: &Layout,
     codex: &Path,
+    which: Handlers,
 ) -> Result<std::result::Result<(Vec<ListedHook>, usize), AppServerError>> {
+    if which == Handlers::Plugin {
+        return Ok(listed_plugin_handlers(layout, codex));
+    }
     let (path, found) = inline_hooks::codex_handlers(layout)?;
     let expected = found.ours.len();
     if expected == 0 {
@@ -63,7 +78,7 @@ pub fn listed_handlers(
 
 /// Picks ralph-hook's handlers in `path` out of what `hooks/list` answered; fewer than
 /// `expected` means Codex did not load them all, and the problems it reported say why.
-pub fn select_ours(
+pub(super) fn select_ours(
     path: &Path,
     expected: usize,
     hooks: &[ListedHook],
@@ -93,9 +108,42 @@ pub fn select_ours(
     Ok((ours, expected))
 }
 
-/// Trusts ralph-hook's handlers in this Codex home and confirms it.
-pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
-    let (ours, expected) = match listed_handlers(layout, codex)? {
+/// The ralph-hook plugin's handlers as Codex lists them.
+fn listed_plugin_handlers(
+    layout: &Layout,
+    codex: &Path,
+) -> std::result::Result<(Vec<ListedHook>, usize), AppServerError> {
+    let (hooks, problems) = app_server::list_hooks(codex, &layout.home, &layout.home)?;
+    let ours: Vec<ListedHook> = hooks
+        .into_iter()
+        .filter(|hook| hook.plugin_id.as_deref().is_some_and(plugin::is_ours))
+        .collect();
+    if ours.is_empty() {
+        let mut reason = "codex app-server lists no hooks of the ralph-hook plugin (is it installed and enabled? `codex plugin list`)".to_owned();
+        if !problems.is_empty() {
+            reason.push_str(&format!("; it reported: {}", problems.join("; ")));
+        }
+        return Err(AppServerError::Failed(reason));
+    }
+    let count = ours.len();
+    Ok((ours, count))
+}
+
+/// The `trusted_hash` that makes Codex trust a listed hook. For a plugin's hook Codex
+/// 0.169.0 lists `currentHash` as `sha256:<handler>/sha256:<plugin>`, and trusts the hook
+/// when config.toml holds the first part; the whole string reads back as "modified"
+/// (measured with `hooks/list`). A hook of hooks.json has a single hash.
+fn trusted_hash_for(hook: &ListedHook, current: &str) -> String {
+    match (&hook.plugin_id, current.split_once('/')) {
+        (Some(_), Some((handler, _))) => handler.to_owned(),
+        _ => current.to_owned(),
+    }
+}
+
+/// Trusts ralph-hook's handlers (install's, or the plugin's) in this Codex home and
+/// confirms it.
+pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustOutcome> {
+    let (ours, expected) = match listed_handlers(layout, codex, which)? {
         Ok(found) => found,
         Err(err) => return Ok(TrustOutcome::Unavailable(err.to_string())),
     };
@@ -113,7 +161,7 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
                 hook.key
             )));
         };
-        wanted.push((hook.key.clone(), hash.clone()));
+        wanted.push((hook.key.clone(), trusted_hash_for(hook, hash)));
     }
     if wanted.is_empty() {
         return Ok(TrustOutcome::AlreadyTrusted(ours.len()));
@@ -129,7 +177,7 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
         )));
     }
     write_trust(layout, &wanted)?;
-    match listed_handlers(layout, codex)? {
+    match listed_handlers(layout, codex, which)? {
         Ok((confirmed, _))
             if confirmed
                 .iter()

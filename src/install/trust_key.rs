@@ -13,11 +13,11 @@ use super::hook_edit::{HandlerPosition, Shift};
 /// The spellings of one hooks file that may begin its trust keys: the path as ralph-hook
 /// knows it and, when it differs, the path with symlinks resolved.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SourceNames(Vec<String>);
+pub(super) struct SourceNames(Vec<String>);
 
 impl SourceNames {
     /// The names of the file at `path` (reads the filesystem to resolve links).
-    pub fn of(path: &Path) -> Self {
+    pub(super) fn of(path: &Path) -> Self {
         let mut names = vec![path.to_string_lossy().into_owned()];
         if let Ok(real) = std::fs::canonicalize(path) {
             let real = real.to_string_lossy().into_owned();
@@ -30,7 +30,7 @@ impl SourceNames {
 }
 
 /// Splits a trust key into its source path, event name, group and handler index.
-pub fn parse(key: &str) -> Option<(&str, &str, usize, usize)> {
+pub(super) fn parse(key: &str) -> Option<(&str, &str, usize, usize)> {
     let mut parts = key.rsplitn(4, ':');
     let handler = parts.next()?.parse().ok()?;
     let group = parts.next()?.parse().ok()?;
@@ -49,7 +49,7 @@ fn state_mut(doc: &mut DocumentMut) -> Option<&mut dyn TableLike> {
 }
 
 /// Every `[hooks.state]` key with its `trusted_hash`, in file order.
-pub fn entries(doc: &DocumentMut) -> Vec<(String, Option<String>)> {
+pub(super) fn entries(doc: &DocumentMut) -> Vec<(String, Option<String>)> {
     state(doc)
         .map(|state| {
             state
@@ -67,7 +67,7 @@ pub fn entries(doc: &DocumentMut) -> Vec<(String, Option<String>)> {
 }
 
 /// The keys in `[hooks.state]` that name this position of the file.
-pub fn keys_at(
+pub(super) fn keys_at(
     doc: &DocumentMut,
     names: &SourceNames,
     event: HookEvent,
@@ -88,7 +88,7 @@ pub fn keys_at(
 }
 
 /// The keys of these (removed) positions of ralph-hook's handlers.
-pub fn keys_of(
+pub(super) fn keys_of(
     doc: &DocumentMut,
     names: &SourceNames,
     positions: &[HandlerPosition],
@@ -101,7 +101,7 @@ pub fn keys_of(
 
 /// Moves the trust entry of each shifted handler to its new key (replacing whatever is
 /// there: a stale entry of a handler that is gone). Returns how many moved.
-pub fn apply_shifts(doc: &mut DocumentMut, names: &SourceNames, shifts: &[Shift]) -> usize {
+pub(super) fn apply_shifts(doc: &mut DocumentMut, names: &SourceNames, shifts: &[Shift]) -> usize {
     let mut moves = Vec::new();
     for shift in shifts {
         for old in keys_at(doc, names, shift.event, shift.from.0, shift.from.1) {

@@ -16,18 +16,24 @@ pub mod clients;
 pub mod codex;
 pub mod install;
 pub mod mock;
+pub mod plugin;
 pub mod proc;
 pub mod scenarios;
+pub mod usage;
 pub mod world;
 
-/// One test per client for a scenario of `e2e::scenarios`: `user_flow::codex`, …
+/// One test per client for a scenario of `e2e::scenarios` (or of another module, named
+/// first): `user_flow::codex`, `plugin_flow::claude`, …
 macro_rules! scenario {
     ($name:ident: $($client:ident),+) => {
+        scenario!(scenarios::$name: $($client),+);
+    };
+    ($module:ident :: $name:ident: $($client:ident),+) => {
         mod $name {
             $(
                 #[test]
                 fn $client() {
-                    crate::e2e::scenarios::$name(
+                    crate::e2e::$module::$name(
                         scenario!(@client $client),
                         concat!(stringify!($name), "::", stringify!($client)),
                     );
@@ -50,6 +56,13 @@ scenario!(dispatcher: codex);
 scenario!(planted_state: codex, claude);
 scenario!(untrusted: codex);
 scenario!(start_in_sandbox: codex);
+scenario!(help: codex, claude);
+scenario!(typo: codex, claude);
+scenario!(plugin::plugin_flow: codex, claude);
+scenario!(plugin::installed_twice: codex, claude);
+scenario!(plugin::from_a_repository: codex);
+scenario!(plugin::validate: claude);
+scenario!(usage::transcript_usage: codex, claude);
 scenario!(same_file_every_turn: codex, claude);
 scenario!(busy_and_reading_turns: codex, claude);
 scenario!(same_answer_every_turn: codex, claude);

@@ -603,7 +603,7 @@ fn start_refuses_bad_arguments_with_exit_2_and_writes_nothing() {
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (
             vec!["start", "--workspace", "relative/dir", "--prompt", "t"],
-            "is relative",
+            "relative/dir is not an existing directory",
         ),
         (
             vec![

@@ -17,7 +17,7 @@ use proptest::prelude::*;
 use ralph_hook::agent::Agent;
 use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal::{self, Tag};
-use ralph_hook::engine::state::{LastDecision, LoopState, Progress, StartedBy};
+use ralph_hook::engine::state::{HandledEvent, LastDecision, LoopState, Progress, StartedBy};
 use serde_json::Value;
 
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
@@ -36,7 +36,10 @@ fn hook(world: &World) -> Command {
         "CODEX_THREAD_ID",
         "CODEX_SESSION_ID",
         "CLAUDE_CODE_SESSION_ID",
-    ] {
+    ]
+    .iter()
+    .chain(&PLUGIN_VARS)
+    {
         cmd.env_remove(var);
     }
     cmd
@@ -536,6 +539,10 @@ fn matcher_text() -> impl Strategy<Value = String> {
         Just("~~~".to_string()),
         Just("   ".to_string()),
         Just(CONTINUE.to_string()),
+        Just("<ralph-blocked>".to_string()),
+        Just("</ralph-blocked>".to_string()),
+        Just("&lt;".to_string()),
+        Just("&gt;".to_string()),
         Just("é".to_string()),
         "[a-z<>/]{1,3}",
     ];
@@ -655,6 +662,7 @@ prop_compose! {
         ),
         progress in (opt_text(), any::<u32>(), opt_text(), any::<u32>()),
         last in prop::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,30}")),
+        handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
     ) -> LoopState {
         let stamp = |secs: u64| ralph_hook::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
         LoopState {
@@ -688,6 +696,7 @@ prop_compose! {
                 ..Progress::default()
             },
             last_decision: last.map(|(at, decision, why)| LastDecision { at, decision, why }),
+            handled: handled.map(|(key, by)| HandledEvent { key, by }),
         }
     }
 }

@@ -63,6 +63,10 @@ impl Sandbox {
             .env("XDG_DATA_HOME", home.join(".local/share"))
             .env("RALPH_HOOK_STATE_DIR", home.join("state"))
             .env_remove("CLAUDE_CONFIG_DIR")
+            .env("LANG", "C.UTF-8")
+            .env_remove("LC_ALL")
+            .env_remove("LC_CTYPE")
+            .env_remove("CLICOLOR_FORCE")
             .current_dir(self.dir.path());
         command
     }

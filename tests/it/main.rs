@@ -7,8 +7,14 @@
 //! - `budgets`: time, no-progress, verify, pause.
 //! - `contract`: every answer against Codex's own output schemas.
 //! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
+//! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
+//! - `plugin`: the plugin's manifests and launcher; installed twice, each event acted on once.
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
+
+// The harness's items are shared between the modules of this one binary; `pub` is how
+// they say so.
+#![allow(unreachable_pub)]
 
 mod support;
 
@@ -23,5 +29,7 @@ mod contract;
 mod decide;
 mod e2e;
 mod engine;
+mod first_contact;
 mod hardening;
 mod install;
+mod plugin;

@@ -46,6 +46,39 @@ pub enum Reply {
     /// This reply, but only once the test calls [`MockServer::release`]: holds a session
     /// in the middle of its loop while the test does something else.
     Held(Box<Reply>),
+    /// Some text and then a shell command, in one model response (two content blocks in
+    /// Claude's message, two output items in Codex's response).
+    TextThenCommand(String, String),
+}
+
+/// The token usage the server reports for every response it streams. Each field is a
+/// disjoint part, so a test knows exactly what a client should add up.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Usage {
+    /// Input tokens neither read from nor written to a prompt cache.
+    pub input: u64,
+    /// Input tokens read from the prompt cache (Responses `cached_tokens`, Messages
+    /// `cache_read_input_tokens`).
+    pub cache_read: u64,
+    /// Input tokens written to the prompt cache (Responses `cache_write_tokens`, Messages
+    /// `cache_creation_input_tokens`).
+    pub cache_write: u64,
+    /// Output tokens, reasoning included.
+    pub output: u64,
+    /// The reasoning part of `output` (Responses `reasoning_tokens`; Messages has none).
+    pub reasoning: u64,
+}
+
+impl Default for Usage {
+    fn default() -> Self {
+        Usage {
+            input: 10,
+            cache_read: 0,
+            cache_write: 0,
+            output: 5,
+            reasoning: 0,
+        }
+    }
 }
 
 /// A plain assistant message.
@@ -56,6 +89,11 @@ pub fn text(s: impl Into<String>) -> Reply {
 /// A shell command the agent runs.
 pub fn command(s: impl Into<String>) -> Reply {
     Reply::Command(s.into())
+}
+
+/// Text and then a shell command in one response.
+pub fn text_then_command(t: impl Into<String>, cmd: impl Into<String>) -> Reply {
+    Reply::TextThenCommand(t.into(), cmd.into())
 }
 
 /// `reply`, held until [`MockServer::release`].
@@ -90,6 +128,8 @@ struct Shared {
     overruns: usize,
     /// Set by [`MockServer::release`]: held replies may go.
     released: bool,
+    /// What every response reports as its token usage.
+    usage: Usage,
 }
 
 /// A running mock model server. Dropping it stops accepting connections.
@@ -161,6 +201,11 @@ impl MockServer {
             "set_script after the script started playing"
         );
         shared.script = script;
+    }
+
+    /// Sets the token usage every later response reports.
+    pub fn set_usage(&self, usage: Usage) {
+        self.shared.0.lock().unwrap().usage = usage;
     }
 
     /// Lets held replies go.
@@ -484,8 +529,9 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
             }
         };
 
-    let (reply, index) = {
+    let (reply, index, usage) = {
         let mut shared = shared.0.lock().unwrap();
+        let usage = shared.usage;
         let (reply, index) = if is_turn {
             if shared.next < shared.script.len() {
                 let n = shared.next;
@@ -508,7 +554,7 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
             reply: index,
             turn: is_turn,
         });
-        (reply, index)
+        (reply, index, usage)
     };
 
     // A held reply waits for the test (bounded, so a forgotten release cannot hang CI).
@@ -532,13 +578,13 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
             &json!({"type": "error", "error": {"type": "invalid_request_error",
                 "message": "mock: the test's script ran out of replies"}}),
         )?,
-        (Wire::Codex, Some(reply)) => send_sse(&mut stream, &codex_events(&reply, seq))?,
+        (Wire::Codex, Some(reply)) => send_sse(&mut stream, &codex_events(&reply, seq, usage))?,
         (Wire::Claude, Some(reply)) => {
             let stream_wanted = json.as_ref().is_some_and(|j| j["stream"] == true);
             if stream_wanted {
-                send_sse(&mut stream, &claude_events(&reply, seq))?;
+                send_sse(&mut stream, &claude_events(&reply, seq, usage))?;
             } else {
-                send_json(&mut stream, 200, &claude_message(&reply, seq))?;
+                send_json(&mut stream, 200, &claude_message(&reply, seq, usage))?;
             }
         }
         (Wire::Claude, None) if path.starts_with("/v1/messages") && method == "POST" => {
@@ -546,9 +592,9 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
             if path.contains("count_tokens") {
                 send_json(&mut stream, 200, &json!({"input_tokens": 10}))?;
             } else if json.as_ref().is_some_and(|j| j["stream"] == true) {
-                send_sse(&mut stream, &claude_events(&side, 900))?;
+                send_sse(&mut stream, &claude_events(&side, 900, usage))?;
             } else {
-                send_json(&mut stream, 200, &claude_message(&side, 900))?;
+                send_json(&mut stream, 200, &claude_message(&side, 900, usage))?;
             }
         }
         (Wire::Codex, None) if path.ends_with("/models") => {
@@ -615,118 +661,165 @@ fn send_sse(stream: &mut TcpStream, events: &[(String, Value)]) -> std::io::Resu
     )
 }
 
-fn codex_events(reply: &Reply, seq: usize) -> Vec<(String, Value)> {
+fn codex_events(reply: &Reply, seq: usize, usage: Usage) -> Vec<(String, Value)> {
     let id = format!("resp_{seq}");
-    let item = match reply {
-        Reply::Held(inner) => return codex_events(inner, seq),
-        Reply::Text(t) => json!({
+    let mut events = vec![(
+        "response.created".to_string(),
+        json!({"type": "response.created", "response": {"id": id}}),
+    )];
+    for item in codex_items(reply, seq) {
+        events.push((
+            "response.output_item.done".into(),
+            json!({"type": "response.output_item.done", "item": item}),
+        ));
+    }
+    // The Responses API counts cached tokens inside `input_tokens` and reasoning inside
+    // `output_tokens`.
+    let input = usage.input + usage.cache_read + usage.cache_write;
+    events.push((
+        "response.completed".into(),
+        json!({"type": "response.completed", "response": {
+            "id": id,
+            "usage": {
+                "input_tokens": input,
+                "input_tokens_details": {
+                    "cached_tokens": usage.cache_read,
+                    "cache_write_tokens": usage.cache_write
+                },
+                "output_tokens": usage.output,
+                "output_tokens_details": {"reasoning_tokens": usage.reasoning},
+                "total_tokens": input + usage.output
+            }
+        }}),
+    ));
+    events
+}
+
+fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
+    match reply {
+        Reply::Held(inner) => codex_items(inner, seq),
+        Reply::Text(t) => vec![json!({
             "type": "message",
             "role": "assistant",
             "id": format!("msg_{seq}"),
             "content": [{"type": "output_text", "text": t}],
-        }),
-        Reply::Command(cmd) => json!({
+        })],
+        Reply::Command(cmd) => vec![json!({
             "type": "function_call",
             "id": format!("fc_{seq}"),
             "call_id": format!("call_{seq}"),
             "name": "exec_command",
             "arguments": json!({"cmd": cmd, "yield_time_ms": 10000}).to_string(),
-        }),
-    };
-    vec![
-        (
-            "response.created".into(),
-            json!({"type": "response.created", "response": {"id": id}}),
-        ),
-        (
-            "response.output_item.done".into(),
-            json!({"type": "response.output_item.done", "item": item}),
-        ),
-        (
-            "response.completed".into(),
-            json!({"type": "response.completed", "response": {
-                "id": id,
-                "usage": {
-                    "input_tokens": 10,
-                    "input_tokens_details": null,
-                    "output_tokens": 5,
-                    "output_tokens_details": null,
-                    "total_tokens": 15
-                }
-            }}),
-        ),
-    ]
-}
-
-fn claude_block(reply: &Reply, seq: usize) -> (Value, Value, Value, &'static str) {
-    match reply {
-        Reply::Held(inner) => claude_block(inner, seq),
-        Reply::Text(t) => (
-            json!({"type": "text", "text": ""}),
-            json!({"type": "text_delta", "text": t}),
-            json!({"type": "text", "text": t}),
-            "end_turn",
-        ),
-        Reply::Command(cmd) => {
-            let input = json!({"command": cmd, "description": "scripted command"});
-            (
-                json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
-                json!({"type": "input_json_delta", "partial_json": input.to_string()}),
-                json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": input}),
-                "tool_use",
-            )
+        })],
+        Reply::TextThenCommand(t, cmd) => {
+            let mut items = codex_items(&Reply::Text(t.clone()), seq);
+            items.extend(codex_items(&Reply::Command(cmd.clone()), seq));
+            items
         }
     }
 }
 
-fn claude_events(reply: &Reply, seq: usize) -> Vec<(String, Value)> {
-    let (start, delta, _, stop_reason) = claude_block(reply, seq);
-    vec![
-        (
-            "message_start".into(),
-            json!({"type": "message_start", "message": {
-                "id": format!("msg_{seq}"),
-                "type": "message",
-                "role": "assistant",
-                "model": "claude-sonnet-4-5",
-                "content": [],
-                "stop_reason": null,
-                "stop_sequence": null,
-                "usage": {"input_tokens": 10, "output_tokens": 1}
-            }}),
-        ),
-        (
-            "content_block_start".into(),
-            json!({"type": "content_block_start", "index": 0, "content_block": start}),
-        ),
-        (
-            "content_block_delta".into(),
-            json!({"type": "content_block_delta", "index": 0, "delta": delta}),
-        ),
-        (
-            "content_block_stop".into(),
-            json!({"type": "content_block_stop", "index": 0}),
-        ),
-        (
-            "message_delta".into(),
-            json!({"type": "message_delta",
-                "delta": {"stop_reason": stop_reason, "stop_sequence": null},
-                "usage": {"output_tokens": 5}}),
-        ),
-        ("message_stop".into(), json!({"type": "message_stop"})),
-    ]
+/// One content block of a Claude message: its `content_block_start`, its one delta, the
+/// block as a whole, and the stop reason it gives the message when it is the last.
+struct ClaudeBlock {
+    start: Value,
+    delta: Value,
+    whole: Value,
+    stop_reason: &'static str,
 }
 
-fn claude_message(reply: &Reply, seq: usize) -> Value {
-    let (_, _, block, stop_reason) = claude_block(reply, seq);
+fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
+    match reply {
+        Reply::Held(inner) => claude_blocks(inner, seq),
+        Reply::Text(t) => vec![ClaudeBlock {
+            start: json!({"type": "text", "text": ""}),
+            delta: json!({"type": "text_delta", "text": t}),
+            whole: json!({"type": "text", "text": t}),
+            stop_reason: "end_turn",
+        }],
+        Reply::Command(cmd) => {
+            let input = json!({"command": cmd, "description": "scripted command"});
+            vec![ClaudeBlock {
+                start: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
+                delta: json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+                whole: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": input}),
+                stop_reason: "tool_use",
+            }]
+        }
+        Reply::TextThenCommand(t, cmd) => {
+            let mut blocks = claude_blocks(&Reply::Text(t.clone()), seq);
+            blocks.extend(claude_blocks(&Reply::Command(cmd.clone()), seq));
+            blocks
+        }
+    }
+}
+
+fn claude_stop_reason(blocks: &[ClaudeBlock]) -> &'static str {
+    blocks.last().map_or("end_turn", |b| b.stop_reason)
+}
+
+/// The streamed events of one message. As the Messages API does, `message_start` carries
+/// the input side of the usage and a provisional output count, `message_delta` the final
+/// output count.
+fn claude_events(reply: &Reply, seq: usize, usage: Usage) -> Vec<(String, Value)> {
+    let blocks = claude_blocks(reply, seq);
+    let mut events = vec![(
+        "message_start".to_string(),
+        json!({"type": "message_start", "message": {
+            "id": format!("msg_{seq}"),
+            "type": "message",
+            "role": "assistant",
+            "model": "claude-sonnet-4-5",
+            "content": [],
+            "stop_reason": null,
+            "stop_sequence": null,
+            "usage": {
+                "input_tokens": usage.input,
+                "cache_creation_input_tokens": usage.cache_write,
+                "cache_read_input_tokens": usage.cache_read,
+                "output_tokens": 1
+            }
+        }}),
+    )];
+    for (index, block) in blocks.iter().enumerate() {
+        events.push((
+            "content_block_start".into(),
+            json!({"type": "content_block_start", "index": index, "content_block": block.start}),
+        ));
+        events.push((
+            "content_block_delta".into(),
+            json!({"type": "content_block_delta", "index": index, "delta": block.delta}),
+        ));
+        events.push((
+            "content_block_stop".into(),
+            json!({"type": "content_block_stop", "index": index}),
+        ));
+    }
+    events.push((
+        "message_delta".into(),
+        json!({"type": "message_delta",
+            "delta": {"stop_reason": claude_stop_reason(&blocks), "stop_sequence": null},
+            "usage": {"output_tokens": usage.output}}),
+    ));
+    events.push(("message_stop".into(), json!({"type": "message_stop"})));
+    events
+}
+
+fn claude_message(reply: &Reply, seq: usize, usage: Usage) -> Value {
+    let blocks = claude_blocks(reply, seq);
     json!({
         "id": format!("msg_{seq}"),
         "type": "message",
         "role": "assistant",
         "model": "claude-sonnet-4-5",
-        "content": [block],
-        "stop_reason": stop_reason,
+        "content": blocks.iter().map(|b| b.whole.clone()).collect::<Vec<_>>(),
+        "stop_reason": claude_stop_reason(&blocks),
         "stop_sequence": null,
-        "usage": {"input_tokens": 10, "output_tokens": 5}
+        "usage": {
+            "input_tokens": usage.input,
+            "cache_creation_input_tokens": usage.cache_write,
+            "cache_read_input_tokens": usage.cache_read,
+            "output_tokens": usage.output
+        }
     })
 }

@@ -849,3 +849,64 @@ fn make_executable(path: &Path) {
     perms.set_mode(0o755);
     std::fs::set_permissions(path, perms).unwrap();
 }
+
+/// Scenario 12 (issue 12): `/ralph-loop help` answers with the usage from the hook, in the
+/// client's own syntax, and starts nothing: no model turn, no state file.
+pub fn help(client: Client, test: &str) {
+    let script = vec![text("This turn must never happen: help reached the model.")];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let mark = loop_mark(client);
+    let run = world.run_agent(&format!("{mark} help"));
+    assert_turns(&world, 0);
+    assert!(world.state().is_none(), "help started a loop");
+    assert!(
+        !world.loop_dir().join("ralph-loop-history.jsonl").exists(),
+        "help wrote a history"
+    );
+    if client == Client::Claude {
+        // Claude Code shows the hook's reason; `codex exec` shows only "Blocked".
+        let said = format!("{}\n{}", run.stdout, run.stderr);
+        for expected in [
+            format!("Usage: {mark} TASK [FLAGS]"),
+            "--max-iterations".to_string(),
+            format!("{mark} cancel"),
+        ] {
+            assert!(
+                said.contains(&expected),
+                "Claude Code did not show {expected:?}:\n{said}"
+            );
+        }
+    }
+}
+
+/// Scenario 13 (issue 12): a mistyped flag is refused with the flag it was meant as; the
+/// loop does not start with default budgets and the typo in its task.
+pub fn typo(client: Client, test: &str) {
+    let script = vec![text(
+        "This turn must never happen: the typo started a loop.",
+    )];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let mark = loop_mark(client);
+    let run = world.run_agent(&format!("{mark} Fix the tests --max-iteration 3"));
+    assert_turns(&world, 0);
+    assert!(world.state().is_none(), "the mistyped flag started a loop");
+    if client == Client::Claude {
+        let said = format!("{}\n{}", run.stdout, run.stderr);
+        assert!(
+            said.contains("did you mean `--max-iterations`?"),
+            "Claude Code did not show the suggestion:\n{said}"
+        );
+    }
+}
+
+/// How the user starts a loop in `client`.
+fn loop_mark(client: Client) -> &'static str {
+    match client {
+        Client::Codex => "$ralph-loop",
+        Client::Claude => "/ralph-loop",
+    }
+}

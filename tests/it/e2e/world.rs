@@ -171,8 +171,15 @@ impl World {
     pub fn env(&self) -> Vec<(String, String)> {
         let root = &self.root;
         let s = |p: &Path| p.display().to_string();
+        // The world's own bin folder comes first: `put_hook_on_path` links ralph-hook
+        // there, where the plugin's launcher looks first.
+        let path = format!(
+            "{}:{}",
+            self.bin_dir().display(),
+            std::env::var("PATH").unwrap_or_default()
+        );
         let mut env = vec![
-            ("PATH".into(), std::env::var("PATH").unwrap_or_default()),
+            ("PATH".into(), path),
             ("HOME".into(), s(&self.home)),
             ("USER".into(), "ralph-e2e".into()),
             ("LANG".into(), "C.UTF-8".into()),
@@ -253,6 +260,22 @@ impl World {
             &format!("ralph-hook {}", args.join(" ")),
             TOOL_DEADLINE,
         )
+    }
+
+    /// A folder on the PATH of every process of the world, empty until
+    /// [`World::put_hook_on_path`].
+    pub fn bin_dir(&self) -> PathBuf {
+        self.root.join("bin")
+    }
+
+    /// Puts the ralph-hook under test on the world's PATH, as `cargo install` puts it on a
+    /// user's: where the plugin's hooks find it.
+    pub fn put_hook_on_path(&self) {
+        std::fs::create_dir_all(self.bin_dir()).unwrap();
+        let link = self.bin_dir().join("ralph-hook");
+        if !link.exists() {
+            std::os::unix::fs::symlink(hook_source(), &link).unwrap();
+        }
     }
 
     /// Where the installer put the hook binary for this world's client.

@@ -15,6 +15,15 @@ const SESSION_VARS: [&str; 3] = [
     "CLAUDE_CODE_SESSION_ID",
 ];
 
+/// What the hosts set for a plugin's hooks; ralph-hook reads them to tell installations
+/// apart, so the binary under test never inherits them.
+pub const PLUGIN_VARS: [&str; 4] = [
+    "PLUGIN_ROOT",
+    "CLAUDE_PLUGIN_ROOT",
+    "PLUGIN_DATA",
+    "CLAUDE_PLUGIN_DATA",
+];
+
 /// One test's world.
 pub struct World {
     pub temp: tempfile::TempDir,
@@ -48,8 +57,10 @@ impl World {
             .env("RALPH_HOOK_STATE_DIR", &self.state_dir)
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env_remove("RALPH_HOOK_NOW")
+            .env_remove("CLICOLOR_FORCE")
+            .env_remove("NO_COLOR")
             .current_dir(&self.workspace);
-        for var in SESSION_VARS {
+        for var in SESSION_VARS.iter().chain(&PLUGIN_VARS) {
             cmd.env_remove(var);
         }
         cmd
