@@ -14,7 +14,9 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
+use crate::engine::fingerprint::Fingerprint;
 use crate::engine::history::{Action, Event, HistoryEntry};
+use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
@@ -49,6 +51,9 @@ pub struct Started {
     pub replaced: bool,
     /// Things the user should know (the mirror could not be written …).
     pub warnings: Vec<String>,
+    /// The other installation of ralph-hook already started this loop for the same
+    /// prompt (plugin and `install` both in place): nothing new was started.
+    pub again: bool,
 }
 
 /// The store of `agent`'s loop in `workspace` (canonicalised), in the user's registry.
@@ -66,13 +71,16 @@ fn no_registry() -> Error {
     ))
 }
 
-/// Starts a loop in `store` bound to `session` (if known).
+/// Starts a loop in `store` bound to `session` (if known). `event` is the prompt hook's
+/// run for the user's prompt: a second run for the same prompt keeps the loop the first
+/// one started.
 pub fn begin(
     store: &Store,
     settings: &LoopSettings,
     session: Option<String>,
     started_by: StartedBy,
     replace: Replace,
+    event: Option<&EventRun>,
     now: SystemTime,
 ) -> Result<Started> {
     if store.loop_dir().starts_with(store.workspace()) {
@@ -90,7 +98,24 @@ pub fn begin(
     let mut replaced = false;
     match store.load() {
         Ok(None) => {}
-        Ok(Some(existing)) => {
+        Ok(Some(mut existing)) => {
+            if let Some(run) = event
+                && existing.state.session_id.is_some()
+                && existing.state.session_id == session
+                && run.seen_again(&mut existing.state.handled)
+            {
+                if let Some(err) = store.save(&lock, &mut existing).map_err(sandbox_hint)? {
+                    warn(err);
+                }
+                return Ok(Started {
+                    state: existing.state,
+                    state_path: store.state_path(),
+                    set_aside: None,
+                    replaced: false,
+                    warnings: Vec::new(),
+                    again: true,
+                });
+            }
             let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
             let allowed = match replace {
                 Replace::Always => true,
@@ -131,9 +156,17 @@ pub fn begin(
         store.agent(),
         store.workspace(),
     );
+    if let Some(run) = event {
+        run.seen_again(&mut record.state.handled);
+    }
+    // git runs only where the user's loop is, and only in a repository that was there
+    // when the loop began (one the agent made later is never run).
     record.git = workspace::is_git_repository(store.workspace());
-    if record.state.no_progress > 0 && record.git {
-        record.state.progress.workspace_digest = workspace::git_digest(store.workspace());
+    if record.state.no_progress > 0
+        && record.git
+        && let Some(look) = Fingerprint::take(store.workspace())
+    {
+        record.state.progress.remember_workspace(&look);
     }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
@@ -152,6 +185,7 @@ pub fn begin(
         set_aside,
         replaced,
         warnings,
+        again: false,
     })
 }
 
@@ -171,10 +205,11 @@ fn already_active(store: &Store, existing: &LoopState, replace: Replace) -> Erro
             Replace::Never | Replace::Always => "",
         },
         match replace {
-            Replace::Never => "replace it with --force, or end it with `ralph-hook cancel`",
-            Replace::SameSession | Replace::Always => {
-                "end it first with `$ralph-loop cancel` (or `ralph-hook cancel`)"
-            }
+            Replace::Never => "replace it with --force, or end it with `ralph-hook cancel`".into(),
+            Replace::SameSession | Replace::Always => format!(
+                "end it first with `{} cancel` (or `ralph-hook cancel`)",
+                store.agent().loop_command()
+            ),
         }
     ))
 }
