@@ -12,7 +12,8 @@
 #                                                      # only what was missed; the table
 #                                                      # keeps the earlier runs' results
 # The output goes to target/mutants (or $RALPH_MUTANTS_OUT); missed mutants are listed in
-# its mutants.out/missed.txt, with a diff and log each.
+# its mutants.out/missed.txt, with a diff and log each. A mutant whose tests run longer
+# than $RALPH_MUTANTS_TIMEOUT seconds (60) counts as killed: it hangs the hook.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -69,7 +70,7 @@ fi
 # substring of real test names in tests/it (`cargo test --test it -- --list` shows them);
 # a filter that matches nothing would silently run a slow test for every mutant.
 status=0
-"$bin" mutants --jobs 1 --timeout 60 --output "$out" "${files[@]}" "$@" \
+"$bin" mutants --jobs 1 --timeout "${RALPH_MUTANTS_TIMEOUT:-60}" --output "$out" "${files[@]}" "$@" \
   -- --lib --test it -- \
   --skip e2e:: --skip install:: --skip hardening::install_then_uninstall \
   --skip hardening::sixty_four_hooks --skip hardening::a_hook_killed \
