@@ -393,6 +393,29 @@ mod tests {
     }
 
     #[test]
+    fn a_backslash_inside_a_single_quoted_value_is_literal() {
+        let (task, flags) = start(r"$ralph-loop t --verify 'grep -E \d+ f' --max-iterations 2");
+        assert_eq!(flags.verify.as_deref(), Some(r"grep -E \d+ f"));
+        assert_eq!(flags.max_iterations.as_deref(), Some("2"));
+        assert_eq!(task, "t");
+    }
+
+    #[test]
+    fn an_empty_value_after_a_flag_is_an_error_not_an_empty_setting() {
+        for (prompt, flag) in [
+            ("$ralph-loop fix --max-iterations= 3", "--max-iterations"),
+            ("$ralph-loop fix --verify \ncargo test", "--verify"),
+            ("$ralph-loop fix --no-progress\t\n2", "--no-progress"),
+        ] {
+            let err = parse(prompt).unwrap().unwrap_err();
+            assert!(
+                err.starts_with(&format!("{flag} needs a value")),
+                "{prompt:?} → {err}"
+            );
+        }
+    }
+
+    #[test]
     fn cancel_and_status_are_commands() {
         assert_eq!(parse("$ralph-loop cancel"), Some(Ok(LoopCommand::Cancel)));
         assert_eq!(
@@ -475,6 +498,7 @@ mod tests {
             "$ralph-loop make --max work and drop --no-prompt",
             "$ralph-loop keep `--max-iteration` as the old spelling",
             "$ralph-loop -- is fine, so is --- and --42",
+            "$ralph-loop document --mixed-iterations and --iterations mode",
         ] {
             let (task, flags) = start(prompt);
             assert_eq!(
