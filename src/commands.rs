@@ -66,6 +66,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         &store,
         &settings,
         session,
+        None,
         StartedBy::Start,
         replace,
         clock::now(),

@@ -376,7 +376,13 @@ impl Dir {
         let written = file
             .write_all(head)
             .inspect(|()| pause("half-written"))
-            .and_then(|()| if tail.is_empty() { Ok(()) } else { file.write_all(tail) })
+            .and_then(|()| {
+                if tail.is_empty() {
+                    Ok(())
+                } else {
+                    file.write_all(tail)
+                }
+            })
             .inspect(|()| pause("before-rename"));
         drop(file);
         let renamed = written.and_then(|()| self.replace(&temp, name));

@@ -8,13 +8,14 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
 use crate::engine::history::{Action, Event, HistoryEntry};
+use crate::engine::liveness;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
@@ -31,9 +32,40 @@ pub enum Replace {
     Never,
     /// Replace it (`start --force`).
     Always,
-    /// Replace a loop of `session` (the user re-issued `$ralph-loop` in the same
-    /// session) or one no session has claimed yet; refuse another live session's loop.
+    /// The user's `$ralph-loop` in a session: replace that session's own loop, one no
+    /// session has claimed yet, and another session's loop that has shown no sign of
+    /// life for [`liveness::IDLE_AFTER`] (its session crashed or was killed); refuse
+    /// another session's live loop unless `anyway` (the prompt said `--replace`).
+    Prompt {
+        /// The prompt said `--replace`.
+        anyway: bool,
+    },
+}
+
+/// Why a new loop could replace the one it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Because {
+    /// It was the same session's loop.
     SameSession,
+    /// No session had claimed it.
+    Unclaimed,
+    /// Its session showed no sign of life for [`liveness::IDLE_AFTER`].
+    Idle,
+    /// The user asked (`--force`, `--replace`).
+    Asked,
+}
+
+/// A loop that a new one replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// Its session (`None`: none had claimed it).
+    pub session: Option<String>,
+    /// Why it could be replaced.
+    pub because: Because,
+    /// Its last sign of life (`None`: none that could be read).
+    pub last_active: Option<SystemTime>,
+    /// How long it had been idle when it was replaced.
+    pub idle: Duration,
 }
 
 /// A loop that was started.
@@ -46,7 +78,7 @@ pub struct Started {
     /// Where an older state file was moved, if one was in the way.
     pub set_aside: Option<PathBuf>,
     /// A loop of the user's that this one replaced.
-    pub replaced: bool,
+    pub replaced: Option<Replaced>,
     /// Things the user should know (the mirror could not be written …).
     pub warnings: Vec<String>,
 }
@@ -71,6 +103,7 @@ pub fn begin(
     store: &Store,
     settings: &LoopSettings,
     session: Option<String>,
+    transcript: Option<PathBuf>,
     started_by: StartedBy,
     replace: Replace,
     now: SystemTime,
@@ -87,22 +120,47 @@ pub fn begin(
     let lock = store.lock().map_err(sandbox_hint)?;
     store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
-    let mut replaced = false;
+    let mut replaced = None;
     match store.load() {
         Ok(None) => {}
         Ok(Some(existing)) => {
             let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
-            let allowed = match replace {
-                Replace::Always => true,
-                Replace::Never => false,
-                Replace::SameSession => standing != Standing::OtherSession,
+            let idle = liveness::idle_for(&existing, now);
+            let because = match (replace, standing) {
+                (Replace::Never, _) => None,
+                (Replace::Always, _) | (Replace::Prompt { anyway: true }, _) => {
+                    Some(Because::Asked)
+                }
+                (Replace::Prompt { .. }, Standing::Owner) => Some(Because::SameSession),
+                (Replace::Prompt { .. }, Standing::Claim) => Some(Because::Unclaimed),
+                (Replace::Prompt { anyway: false }, Standing::OtherSession)
+                | (Replace::Prompt { anyway: false }, Standing::Untrusted(_)) => {
+                    (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                }
             };
-            if !allowed {
-                return Err(already_active(store, &existing.state, replace));
-            }
-            let ending = Ending::new(Outcome::Replaced, Event::Start);
+            let Some(because) = because else {
+                return Err(already_active(store, &existing, replace, idle));
+            };
+            let mut ending = Ending::new(Outcome::Replaced, Event::Start);
+            ending.session = session.clone();
+            ending.detail = Some(match because {
+                Because::SameSession => "the same session started a new loop".to_string(),
+                Because::Unclaimed => {
+                    "a session started a new loop before any claimed this one".to_string()
+                }
+                Because::Idle => format!(
+                    "another session started a new loop after this one's session was idle for {}",
+                    clock::human(idle)
+                ),
+                Because::Asked => "the user asked to replace it".to_string(),
+            });
             end(store, &lock, &existing, ending, now)?;
-            replaced = true;
+            replaced = Some(Replaced {
+                session: existing.state.session_id.clone(),
+                because,
+                last_active: liveness::last_sign_of_life(&existing),
+                idle,
+            });
         }
         Err(LoadError::Unusable(why)) => {
             let kept = store.set_aside_record(&lock, "corrupt", now)?;
@@ -132,6 +190,7 @@ pub fn begin(
         store.workspace(),
     );
     record.git = workspace::is_git_repository(store.workspace());
+    record.transcript = transcript;
     if record.state.no_progress > 0 && record.git {
         record.state.progress.workspace_digest = workspace::git_digest(store.workspace());
     }
@@ -155,28 +214,36 @@ pub fn begin(
     })
 }
 
-fn already_active(store: &Store, existing: &LoopState, replace: Replace) -> Error {
-    Error::Failed(format!(
-        "a loop is already active in {} ({}, iteration {}, started {}){}; {}",
+fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: Duration) -> Error {
+    let state = &existing.state;
+    let whose = state
+        .session_id
+        .as_deref()
+        .map(|s| format!("session {}", crate::engine::render::printable(s)))
+        .unwrap_or_else(|| "no session yet".into());
+    let what = format!(
+        "a loop is already active in {} ({whose}, iteration {}, started {}",
         store.workspace().display(),
-        existing
-            .session_id
-            .as_deref()
-            .map(|s| format!("session {s}"))
-            .unwrap_or_else(|| "no session yet".into()),
-        crate::engine::render::iteration_label(existing),
-        existing.created_at,
-        match replace {
-            Replace::SameSession => " in another session",
-            Replace::Never | Replace::Always => "",
-        },
-        match replace {
-            Replace::Never => "replace it with --force, or end it with `ralph-hook cancel`",
-            Replace::SameSession | Replace::Always => {
-                "end it first with `$ralph-loop cancel` (or `ralph-hook cancel`)"
-            }
+        crate::engine::render::iteration_label(state),
+        state.created_at,
+    );
+    match replace {
+        Replace::Never | Replace::Always => Error::Failed(format!(
+            "{what}); replace it with --force, or end it with `ralph-hook cancel`"
+        )),
+        Replace::Prompt { .. } => {
+            let command = store.agent().loop_command();
+            let active = if idle == Duration::MAX {
+                "no sign of life could be read".to_string()
+            } else {
+                format!("last active {} ago", clock::human(idle))
+            };
+            Error::Failed(format!(
+                "{what}, {active}); that session still looks live, so its loop was left alone. To replace it anyway, send `{command} --replace TASK`, or end it with `{command} cancel` and start again; a loop whose session shows no sign of life for {} is replaced without asking",
+                clock::human(liveness::IDLE_AFTER)
+            ))
         }
-    ))
+    }
 }
 
 /// How a loop ends: why, which event ended it, and what the history line adds.

@@ -17,6 +17,7 @@ pub mod digest;
 pub mod files;
 pub mod history;
 pub mod lifecycle;
+pub mod liveness;
 pub mod ownership;
 pub mod render;
 pub mod settings;

@@ -13,6 +13,9 @@ pub enum LoopCommand {
         task: String,
         /// The flags, unchecked.
         flags: RawLoopFlags,
+        /// `--replace`: the user asks to replace whatever loop runs here, even another
+        /// live session's (a word of the prompt, not a setting of the loop).
+        replace: bool,
     },
     /// `$ralph-loop cancel`.
     Cancel,
@@ -47,16 +50,39 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
         "status" => return Some(Ok(LoopCommand::Status)),
         _ => {}
     }
-    Some(extract_flags(rest).map(|(task, flags)| LoopCommand::Start { task, flags }))
+    Some(
+        extract_flags(rest).map(|(task, flags, replace)| LoopCommand::Start {
+            task,
+            flags,
+            replace,
+        }),
+    )
 }
 
-fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
+/// The word that replaces another session's live loop.
+pub const REPLACE: &str = "--replace";
+
+fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
     let mut flags = RawLoopFlags::default();
+    let mut replace = false;
     let mut task = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;
     while i < text.len() {
         let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
+        if at_word_start
+            && text[i..].starts_with(REPLACE)
+            && text[i + REPLACE.len()..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+        {
+            replace = true;
+            task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
+            copied = i + REPLACE.len();
+            i = copied;
+            continue;
+        }
         let flag = at_word_start
             .then(|| {
                 FLAGS.iter().copied().find(|flag| {
@@ -80,7 +106,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
         i = end;
     }
     task.push_str(&text[copied..]);
-    Ok((task.trim().to_string(), flags))
+    Ok((task.trim().to_string(), flags, replace))
 }
 
 /// Reads the value after a flag: `=value`, ` value`, ` "quoted value"` or ` 'quoted'`.
@@ -149,7 +175,7 @@ mod tests {
 
     fn start(prompt: &str) -> (String, RawLoopFlags) {
         match parse(prompt) {
-            Some(Ok(LoopCommand::Start { task, flags })) => (task, flags),
+            Some(Ok(LoopCommand::Start { task, flags, .. })) => (task, flags),
             other => panic!("{prompt:?} → {other:?}"),
         }
     }
@@ -192,6 +218,35 @@ mod tests {
             start("$ralph-loop make `cargo test --release` pass --verify \"cargo test --release\"");
         assert_eq!(task, "make `cargo test --release` pass");
         assert_eq!(flags.verify.as_deref(), Some("cargo test --release"));
+    }
+
+    #[test]
+    fn replace_is_a_word_of_the_prompt_not_of_the_task() {
+        for prompt in [
+            "/ralph-loop --replace fix the tests --max-iterations 3",
+            "/ralph-loop fix the tests --replace --max-iterations 3",
+            "/ralph-loop fix the tests --max-iterations 3 --replace",
+        ] {
+            match parse(prompt) {
+                Some(Ok(LoopCommand::Start {
+                    task,
+                    flags,
+                    replace,
+                })) => {
+                    assert_eq!(task, "fix the tests", "{prompt}");
+                    assert_eq!(flags.max_iterations.as_deref(), Some("3"), "{prompt}");
+                    assert!(replace, "{prompt}");
+                }
+                other => panic!("{prompt:?} → {other:?}"),
+            }
+        }
+        match parse("$ralph-loop add a --replace-all flag and x--replace") {
+            Some(Ok(LoopCommand::Start { task, replace, .. })) => {
+                assert_eq!(task, "add a --replace-all flag and x--replace");
+                assert!(!replace);
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

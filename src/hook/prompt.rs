@@ -6,7 +6,7 @@ use std::io::Read;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::lifecycle::{self, Cancelled, Replace};
+use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced};
 use crate::engine::render;
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
@@ -43,7 +43,11 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
     let now = clock::now();
     match command {
         Err(why) => refuse(&why),
-        Ok(LoopCommand::Start { task, flags }) => {
+        Ok(LoopCommand::Start {
+            task,
+            flags,
+            replace,
+        }) => {
             let settings = match LoopSettings::parse(&task, &flags) {
                 Ok(settings) => settings,
                 Err(err) => return refuse(&err.to_string()),
@@ -53,8 +57,9 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 &store,
                 &settings,
                 session,
+                input.transcript_path.clone(),
                 StartedBy::PromptHook,
-                Replace::SameSession,
+                Replace::Prompt { anyway: replace },
                 now,
             ) {
                 Ok(started) => {
@@ -75,8 +80,8 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                         },
                         settings.completion_signal
                     );
-                    if started.replaced {
-                        note.push_str(" (it replaced this session's earlier loop)");
+                    if let Some(replaced) = &started.replaced {
+                        note.push_str(&replaced_note(replaced));
                     }
                     if let Some(kept) = &started.set_aside {
                         note.push_str(&format!(
@@ -108,6 +113,33 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }
+    }
+}
+
+/// What the reply says about the loop a new one replaced.
+fn replaced_note(replaced: &Replaced) -> String {
+    let session = replaced
+        .session
+        .as_deref()
+        .map(|s| format!("session {}", render::printable(s)))
+        .unwrap_or_else(|| "no session".into());
+    let since = replaced
+        .last_active
+        .map(|at| {
+            format!(
+                "idle since {} ({})",
+                clock::format(at),
+                clock::human(replaced.idle)
+            )
+        })
+        .unwrap_or_else(|| "no sign of life".into());
+    match replaced.because {
+        Because::SameSession => " (it replaced this session's earlier loop)".to_string(),
+        Because::Unclaimed => format!(" (it replaced a loop no session had claimed yet, {since})"),
+        Because::Idle => format!(
+            " (it replaced the loop of {session}, {since}: that session is gone or stopped working)"
+        ),
+        Because::Asked => format!(" (it replaced the loop of {session}, as --replace asked)"),
     }
 }
 

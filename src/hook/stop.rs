@@ -127,6 +127,11 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     };
     let standing = ownership::judge(&record.state, &input.session_id);
     let owned = matches!(standing, Standing::Owner | Standing::Claim);
+    if owned && let Some(transcript) = &input.transcript_path {
+        // The host names the session's transcript: its mtime is the loop's sign of life
+        // when another session wants the workspace (see `engine::liveness`).
+        record.transcript = Some(transcript.clone());
+    }
     let state = &record.state;
     // git runs only in the record's workspace, and only when it was a repository at start.
     let digest = (owned && record.git && state.active && !state.paused && state.no_progress > 0)

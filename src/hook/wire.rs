@@ -53,6 +53,9 @@ pub struct PromptInput {
     /// The user's raw prompt text.
     #[serde(default)]
     pub prompt: String,
+    /// The session's transcript: kept in the new loop's record as its sign of life.
+    #[serde(default)]
+    pub transcript_path: Option<PathBuf>,
 }
 
 /// Which host sent a payload, when `--agent` did not say: Codex sends `turn_id`.
