@@ -55,3 +55,4 @@ scenario!(start_in_sandbox: codex);
 scenario!(terminal_start: codex, claude);
 scenario!(agent_shell_start: claude);
 scenario!(adopt_v1: codex, claude);
+scenario!(dead_session: codex, claude);
