@@ -16,11 +16,13 @@ use std::time::{Duration, UNIX_EPOCH};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use ralph_hook::agent::Agent;
 use ralph_hook::engine::decide::{self, StopEvent};
+use ralph_hook::engine::fingerprint::Fingerprint;
 use ralph_hook::engine::ownership::Registry;
 use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal;
 use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
 use ralph_hook::engine::transcript;
+use ralph_hook::engine::usage::{self, Cursor};
 use ralph_hook::engine::workspace;
 use ralph_hook::hook::wire::{self, StopInput};
 use serde_json::json;
@@ -75,7 +77,7 @@ fn payload_parsing(c: &mut Criterion) {
                 let raw = wire::read_payload(text.as_bytes()).expect("read");
                 let input: StopInput = serde_json::from_str(&raw).expect("parse");
                 black_box(input)
-            })
+            });
         });
     }
     group.finish();
@@ -93,6 +95,22 @@ fn signal_matcher(c: &mut Criterion) {
                 |b, text| b.iter(|| signal::classify(black_box(text), DONE, CONTINUE)),
             );
         }
+        // The blocked signal near the end of a long message, and a message without one.
+        for (tag, tail) in [
+            (
+                "blocked",
+                "<ralph-blocked>Need the staging password</ralph-blocked>",
+            ),
+            ("none", "bye"),
+        ] {
+            let text = support::prose_message(size, tail);
+            group.throughput(Throughput::Bytes(text.len() as u64));
+            group.bench_with_input(
+                BenchmarkId::new(format!("classify_signal/{tag}"), label),
+                &text,
+                |b, text| b.iter(|| signal::classify_signal(black_box(text), DONE, CONTINUE)),
+            );
+        }
     }
     group.finish();
 }
@@ -102,6 +120,11 @@ fn decision(c: &mut Criterion) {
     let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
     for (label, size) in [("1KB", KIB), ("1MB", MIB)] {
         let text = support::prose_message(size, CONTINUE);
+        let look = Fingerprint {
+            digest: "0123456789abcdef".into(),
+            head: "main 0123456789abcdef0123456789abcdef01234567".into(),
+            paths: Vec::new(),
+        };
         for brake in ["0", "3"] {
             let state = loop_state(brake);
             group.bench_with_input(
@@ -111,11 +134,11 @@ fn decision(c: &mut Criterion) {
                     b.iter(|| {
                         let event = StopEvent {
                             message: Some(text),
-                            workspace_digest: Some("0123456789abcdef"),
+                            workspace: Some(&look),
                             ..StopEvent::default()
                         };
                         decide::decide(black_box(&state), event, now)
-                    })
+                    });
                 },
             );
         }
@@ -129,7 +152,7 @@ fn decision(c: &mut Criterion) {
                 ..StopEvent::default()
             };
             decide::decide(black_box(&state), event, now)
-        })
+        });
     });
     group.finish();
 }
@@ -139,7 +162,7 @@ fn state_file(c: &mut Criterion) {
     let state = loop_state("3");
     let text = state.to_json();
     group.bench_function("from_json", |b| {
-        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"))
+        b.iter(|| LoopState::from_json(black_box(&text)).expect("parses"));
     });
     group.bench_function("to_json", |b| b.iter(|| black_box(&state).to_json()));
     group.finish();
@@ -163,10 +186,10 @@ fn find_state(c: &mut Criterion) {
     // in each folder up to the git top level.
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| workspace::locate(black_box(&deep), Agent::Codex, &registry))
+        b.iter(|| workspace::locate(black_box(&deep), Agent::Codex, &registry));
     });
     group.bench_function("none/30-deep", |b| {
-        b.iter(|| workspace::locate(black_box(&plain_deep), Agent::Codex, &registry))
+        b.iter(|| workspace::locate(black_box(&plain_deep), Agent::Codex, &registry));
     });
     group.finish();
 }
@@ -192,11 +215,99 @@ fn transcript_tail(c: &mut Criterion) {
     write_transcript(&big, 100 * MIB);
     let mut group = c.benchmark_group("transcript");
     group.bench_function("last_assistant_text/4KB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&small)).expect("found"));
     });
     group.bench_function("last_assistant_text/100MB", |b| {
-        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"))
+        b.iter(|| transcript::last_assistant_text(black_box(&big)).expect("found"));
     });
+    group.finish();
+}
+
+/// One turn of a session as the host writes it: a tool's output, then the model's
+/// response with its usage. `n` numbers the turn (Codex totals grow with it).
+fn turn(agent: Agent, n: u64) -> String {
+    let output = "o".repeat(900);
+    match agent {
+        Agent::Codex => format!(
+            "{}\n{}\n",
+            json!({"type":"response_item","payload":{"type":"function_call_output","call_id":format!("call_{n}"),"output":output}}),
+            json!({"type":"event_msg","payload":{"type":"token_count","info":{
+                "total_token_usage":{"input_tokens":1400 * n,"cached_input_tokens":300 * n,"cache_write_input_tokens":200 * n,"output_tokens":100 * n,"reasoning_output_tokens":20 * n,"total_tokens":1500 * n},
+                "last_token_usage":{"input_tokens":1400,"cached_input_tokens":300,"cache_write_input_tokens":200,"output_tokens":100,"reasoning_output_tokens":20,"total_tokens":1500},
+                "model_context_window":258_400},"rate_limits":null}}),
+        ),
+        Agent::Claude => {
+            let usage = json!({"input_tokens":900,"cache_creation_input_tokens":200,"cache_read_input_tokens":300,"output_tokens":100});
+            format!(
+                "{}\n{}\n{}\n",
+                json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":format!("toolu_{n}"),"content":output}]}}),
+                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","content":[{"type":"text","text":"Looking at it."}],"usage":usage}}),
+                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","content":[{"type":"tool_use","id":format!("toolu_{n}"),"name":"Bash","input":{"command":"cargo test"}}],"usage":usage}}),
+            )
+        }
+    }
+}
+
+/// Writes turns to `path` until it holds about `size` bytes, then returns the cursor a
+/// stop would have kept there, and appends `appended` more bytes of turns: what the next
+/// stop reads.
+fn usage_transcript(path: &Path, agent: Agent, size: usize, appended: usize) -> Cursor {
+    let mut file = BufWriter::new(File::create(path).expect("transcript"));
+    let (mut written, mut n) = (0, 1);
+    while written < size {
+        let text = turn(agent, n);
+        file.write_all(text.as_bytes()).expect("write");
+        written += text.len();
+        n += 1;
+    }
+    file.flush().expect("flush");
+    drop(file);
+    let cursor = usage::start(path, agent).expect("cursor");
+    let mut file = fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("append");
+    let mut more = 0;
+    while more < appended {
+        let text = turn(agent, n);
+        file.write_all(text.as_bytes()).expect("write");
+        more += text.len();
+        n += 1;
+    }
+    cursor
+}
+
+/// The budget's cost per stop: reading one turn appended to a 4 KB and to a 100 MB
+/// transcript (flat), the worst case of a whole read's worth appended, and starting a
+/// loop (reads the end of the file once).
+fn token_usage(c: &mut Criterion) {
+    let temp = tempfile::tempdir().expect("temp dir");
+    let mut group = c.benchmark_group("usage");
+    for agent in [Agent::Codex, Agent::Claude] {
+        for (label, size, appended) in [
+            ("4KB/1-turn", 4 * KIB, 1),
+            ("100MB/1-turn", 100 * MIB, 1),
+            ("100MB/8MB-appended", 100 * MIB, 8 * MIB),
+        ] {
+            let path = temp
+                .path()
+                .join(format!("{agent}-{label}.jsonl").replace('/', "-"));
+            let cursor = usage_transcript(&path, agent, size, appended);
+            let first = usage::read(&path, agent, &cursor).expect("read");
+            assert!(
+                first.tokens > 0,
+                "{agent} {label}: the appended turn counts"
+            );
+            group.bench_function(format!("read/{agent}/{label}"), |b| {
+                b.iter(|| usage::read(black_box(&path), agent, black_box(&cursor)).expect("read"));
+            });
+            if label == "100MB/1-turn" {
+                group.bench_function(format!("start/{agent}/100MB"), |b| {
+                    b.iter(|| usage::start(black_box(&path), agent).expect("start"));
+                });
+            }
+        }
+    }
     group.finish();
 }
 
@@ -206,6 +317,6 @@ criterion_group! {
         .sample_size(50)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = payload_parsing, signal_matcher, decision, state_file, find_state, transcript_tail
+    targets = payload_parsing, signal_matcher, decision, state_file, find_state, transcript_tail, token_usage
 }
 criterion_main!(benches);

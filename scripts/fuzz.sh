@@ -5,10 +5,10 @@
 #
 # With a nightly toolchain and cargo-fuzz (`cargo install cargo-fuzz`) it runs libFuzzer
 # on fuzz/fuzz_targets/*. Each crash or hang is copied to fuzz/regressions/<target>/,
-# which `cargo test --test hardening` replays on stable forever after: commit the file
+# which `cargo test --test it hardening::` replays on stable forever after: commit the file
 # together with the fix. Without nightly it says so and runs the stable fallback: the
 # same checks (fuzz/src/checks.rs) over random inputs for the same time, in
-# `cargo test --test hardening -- --ignored fuzz_fallback`.
+# `cargo test --test it -- --ignored hardening::fuzz_fallback`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -73,5 +73,5 @@ else
   echo "fuzz.sh: no nightly toolchain or cargo-fuzz here; running the stable fallback" \
        "(same checks over random inputs, ${seconds}s per target)" >&2
   RALPH_FUZZ_SECONDS="$seconds" RALPH_FUZZ_TARGETS="${targets[*]}" \
-    cargo test --release --test hardening -- --ignored --nocapture fuzz_fallback
+    cargo test --release --test it -- --ignored --nocapture hardening::fuzz_fallback
 fi

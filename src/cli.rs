@@ -4,9 +4,10 @@
 use std::ffi::OsString;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::Agent;
+use crate::engine::settings::RawLoopFlags;
 
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
 #[derive(Debug, Parser)]
@@ -18,6 +19,10 @@ pub struct Cli {
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
+    /// Colour for people (`show`, `log`, `doctor`): `auto` colours a terminal unless
+    /// `NO_COLOR` is set.
+    #[arg(long, global = true, value_enum, value_name = "WHEN", default_value_t = clap::ColorChoice::Auto)]
+    pub color: clap::ColorChoice,
 }
 
 /// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
@@ -41,12 +46,41 @@ pub enum Command {
     Pause(WorkspaceArgs),
     /// Resume a paused loop where it was.
     Resume(WorkspaceArgs),
+    /// Block until the workspace's loop ends; the exit code says how it ended.
+    #[command(after_help = WAIT_CODES)]
+    Wait(WaitArgs),
     /// Wire ralph-hook into Codex and/or Claude Code.
-    Install(crate::install::InstallArgs),
+    Install(InstallArgs),
     /// Remove exactly what `install` added.
-    Uninstall(crate::install::UninstallArgs),
+    Uninstall(UninstallArgs),
     /// Check that everything a loop needs is in place.
-    Doctor(crate::install::DoctorArgs),
+    Doctor(DoctorArgs),
+    /// Print a shell completion script (`ralph-hook completions bash`).
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command into a folder.
+    Man(ManArgs),
+}
+
+/// Flags of `completions`.
+#[derive(Debug, Args)]
+#[command(after_help = "Where the script goes:\n  \
+bash        ralph-hook completions bash > ~/.local/share/bash-completion/completions/ralph-hook\n  \
+zsh         ralph-hook completions zsh > ~/.zfunc/_ralph-hook   (with fpath+=(~/.zfunc) before compinit in ~/.zshrc)\n  \
+fish        ralph-hook completions fish > ~/.config/fish/completions/ralph-hook.fish\n  \
+powershell  ralph-hook completions powershell >> $PROFILE")]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+/// Flags of `man`.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `ralph-hook.1` and a page per command (`ralph-hook-start.1` …) into this
+    /// folder instead of printing the main page.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
 }
 
 /// Flags of the hook commands.
@@ -68,9 +102,26 @@ pub struct WorkspaceArgs {
     pub agent: Option<Agent>,
 }
 
+/// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
+const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
+5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
+the loop still runs, 9 no loop ran there; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+
+/// Flags of `wait`.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// The workspace whose loop to wait for.
+    #[command(flatten)]
+    pub target: WorkspaceArgs,
+    /// Give up after this long (`90s`, `30m`, `2h`) and exit 8; default: wait as long as the loop runs.
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+}
+
 /// Flags of `show` and `log`.
 #[derive(Debug, Args)]
 pub struct ShowArgs {
+    /// Which workspace and host.
     #[command(flatten)]
     pub target: WorkspaceArgs,
     /// Print JSON for scripts instead of text.
@@ -81,8 +132,9 @@ pub struct ShowArgs {
 /// Flags of `start`, as the bash `start-loop.sh` had them, plus the budgets.
 #[derive(Debug, Args)]
 pub struct StartArgs {
-    /// Absolute path of the workspace the loop runs in.
-    #[arg(long, value_name = "ABS_DIR")]
+    /// The workspace the loop runs in (default: the git top level of the current
+    /// directory, else it; a relative path is taken from the current directory).
+    #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
@@ -90,27 +142,9 @@ pub struct StartArgs {
     /// Read the task from a file (`-` for standard input).
     #[arg(long, value_name = "FILE")]
     pub prompt_file: Option<PathBuf>,
-    /// Most continuation prompts before the loop ends (0 = no cap). Default 50.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub max_iterations: Option<String>,
-    /// The completion promise; `DONE` means the signal `<promise>DONE</promise>`.
-    #[arg(long, value_name = "TEXT")]
-    pub completion_promise: Option<String>,
-    /// The word of the continuation signal `<ralph-continue>WORD</ralph-continue>`.
-    #[arg(long, value_name = "WORD")]
-    pub magic_word: Option<String>,
-    /// End the loop once it has run this long (`90m`, `2h`, `1h30m`).
-    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
-    pub max_duration: Option<String>,
-    /// End the loop after N stops without progress (0 = off). Default 3.
-    #[arg(long, value_name = "N", allow_hyphen_values = true)]
-    pub no_progress: Option<String>,
-    /// A command that must exit 0 before a completion is accepted.
-    #[arg(long, value_name = "CMD")]
-    pub verify: Option<String>,
-    /// Seconds the verify command may run. Default 300.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true)]
-    pub verify_timeout: Option<String>,
+    /// The loop's flags, defined once in [`RawLoopFlags`].
+    #[command(flatten)]
+    pub flags: RawLoopFlags,
     /// Replace an active loop.
     #[arg(long)]
     pub force: bool,
@@ -131,12 +165,107 @@ pub struct StartArgs {
     pub words: Vec<String>,
 }
 
+/// The hosts `install` and `uninstall` act on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum HostChoice {
+    /// Codex CLI only.
+    Codex,
+    /// Claude Code only.
+    Claude,
+    /// Both.
+    All,
+}
+
+/// How `install` puts the binary into each host's home.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstallMode {
+    /// A copy of the running executable: keeps working when the build folder goes.
+    Copy,
+    /// A symlink to the running executable: a rebuilt binary is picked up at once.
+    Symlink,
+}
+
+/// Where each host keeps its configuration, when not in the default place.
+#[derive(Debug, Args)]
+pub struct Homes {
+    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
+    #[arg(long, value_name = "DIR")]
+    pub codex_home: Option<PathBuf>,
+    /// Claude Code's home (default: `~/.claude`).
+    #[arg(long, value_name = "DIR")]
+    pub claude_home: Option<PathBuf>,
+}
+
+/// Flags of `install`.
+#[derive(Debug, Args)]
+pub struct InstallArgs {
+    /// Which host to wire up (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Copy the binary, or symlink it so a rebuilt binary is picked up.
+    #[arg(long, value_enum, default_value_t = InstallMode::Copy)]
+    pub mode: InstallMode,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Do not mark the hooks trusted in Codex.
+    #[arg(long)]
+    pub no_trust: bool,
+    /// Switch Codex hooks on even though config.toml switches them off
+    /// (`[features] hooks = false`); this re-enables every other hook too.
+    /// Uninstall switches them off again.
+    #[arg(long)]
+    pub enable_hooks: bool,
+    /// The codex executable used to compute hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+    /// Record that install/install.sh put this copy of ralph-hook on PATH, so `doctor`
+    /// checks it and `uninstall --purge` removes it.
+    #[arg(long, value_name = "FILE", hide = true)]
+    pub path_copy: Option<PathBuf>,
+}
+
+/// Flags of `uninstall`.
+#[derive(Debug, Args)]
+pub struct UninstallArgs {
+    /// Which host to unwire (default: every host found).
+    #[arg(long, value_enum)]
+    pub agent: Option<HostChoice>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// Print the plan and a diff of each file; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Also remove the copy of ralph-hook that install/install.sh put on PATH and this
+    /// user's loop records.
+    #[arg(long)]
+    pub purge: bool,
+}
+
+/// Flags of `doctor`.
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    /// Also check the loop in this workspace.
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Where the hosts keep their configuration.
+    #[command(flatten)]
+    pub homes: Homes,
+    /// The codex executable used to read hook trust (default: `codex` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub codex_bin: Option<PathBuf>,
+}
+
 /// Whether this invocation is meant as a hook: then even a command-line error allows the
 /// stop (exit 0, one line on stderr).
 ///
 /// Hosts read exit code 2 plus stderr as "block and continue with this text", so a
 /// mistyped command in hooks.json must not become a prompt (Codex has no cap on blocks).
-/// The first word, past `--agent VALUE`, counts when it looks like a hook's name in any
+/// The first word, past `--agent VALUE` and `--color WHEN`, counts when it looks like a hook's name in any
 /// spelling: `stop`, `Stop`, `stop-hook`, `prompt`, `UserPromptSubmit` …
 pub fn is_hook_invocation(args: &[OsString]) -> bool {
     if invoked_as_stop_entry_point(args) {
@@ -144,7 +273,7 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
     }
     let mut words = args.iter().skip(1).map(|arg| arg.to_string_lossy());
     while let Some(word) = words.next() {
-        if word == "--agent" {
+        if word == "--agent" || word == "--color" {
             words.next();
             continue;
         }
@@ -164,6 +293,6 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
 pub fn invoked_as_stop_entry_point(args: &[OsString]) -> bool {
     args.first()
         .map(PathBuf::from)
-        .and_then(|path| path.file_name().map(|name| name.to_owned()))
+        .and_then(|path| path.file_name().map(ToOwned::to_owned))
         .is_some_and(|name| name == "ralph-loop-stop" || name == "ralph-loop-stop.sh")
 }

@@ -1,6 +1,12 @@
 //! The commands people and scripts run: `start`, `show`, `cancel`, `log`, `adopt`,
-//! `pause`, `resume`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
+//! `pause`, `resume`, `wait`, `completions`, `man`. Each checks its arguments, calls [`crate::engine::lifecycle`] or reads
 //! the store, and prints; errors go back to `main` with their exit code.
+
+mod generate;
+mod wait;
+
+pub use generate::{completions, man};
+pub use wait::{WaitCode, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -11,14 +17,17 @@ use serde_json::json;
 use crate::agent::Agent;
 use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
-use crate::engine::history::HistoryEntry;
+use crate::engine::history::{Action, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
+use crate::engine::ownership::Registry;
 use crate::engine::render::{self, printable};
-use crate::engine::settings::{LoopSettings, RawLoopFlags};
-use crate::engine::state::StartedBy;
+use crate::engine::settings::LoopSettings;
+use crate::engine::state::{LoopState, StartedBy};
+use crate::engine::store::Store;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::{say, warn};
+use crate::style;
 
 /// `ralph-hook start`.
 pub fn start(args: StartArgs) -> Result<i32> {
@@ -41,16 +50,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         None => default_workspace()?,
     };
     let task = read_task(&args)?;
-    let raw = RawLoopFlags {
-        max_iterations: args.max_iterations,
-        completion_promise: args.completion_promise,
-        magic_word: args.magic_word,
-        max_duration: args.max_duration,
-        no_progress: args.no_progress,
-        verify: args.verify,
-        verify_timeout: args.verify_timeout,
-    };
-    let settings = LoopSettings::parse(&task, &raw)?;
+    let settings = LoopSettings::parse(&task, &args.flags)?;
     let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
     let session = args
         .session
@@ -65,16 +65,20 @@ pub fn start(args: StartArgs) -> Result<i32> {
     let started = lifecycle::begin(
         &store,
         &settings,
-        session,
-        None,
+        lifecycle::Binding {
+            session,
+            transcript: None,
+        },
         StartedBy::Start,
         replace,
+        None,
         clock::now(),
     )?;
     if settings.uncapped {
-        warn(
-            "warning: --max-iterations 0 means no iteration cap; only the completion signal or another budget ends this loop",
-        );
+        warn(format!(
+            "warning: --max-iterations 0 means no iteration cap: {}",
+            render::UNCAPPED_WARNING
+        ));
     }
     for warning in &started.warnings {
         warn(format!("warning: {warning}"));
@@ -95,36 +99,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         )),
     };
-    say(format!(
-        "  task:        {}",
-        render::indented_task(&state.prompt)
-    ));
-    say(format!(
-        "  iterations:  {}",
-        if state.max_iterations == 0 {
-            "no cap".to_string()
-        } else {
-            format!("at most {}", state.max_iterations)
-        }
-    ));
-    say(format!(
-        "  done when:   {}",
-        printable(&state.completion_signal)
-    ));
-    say(format!(
-        "  continue:    {}",
-        printable(&state.continue_signal)
-    ));
-    if let Some(limit) = state.max_duration() {
-        say(format!("  time limit:  {}", clock::human(limit)));
-    }
-    if let Some(verify) = &state.verify {
-        say(format!(
-            "  verify:      {} (timeout {}s)",
-            printable(verify),
-            state.verify_timeout_secs
-        ));
-    }
+    say(printable(&render::labelled(&render::understood(state))));
     say(format!(
         "  state file:  {}",
         printable(&started.state_path.display().to_string())
@@ -140,21 +115,21 @@ pub fn start(args: StartArgs) -> Result<i32> {
 
 /// `ralph-hook show`.
 pub fn show(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let now = clock::now();
     if args.json {
         say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        say(render::status_text(&found, now));
+        let view = render::status_view(&found, now);
+        person(&styled_status(&view))?;
     }
     Ok(0)
 }
 
 /// `ralph-hook cancel`.
 pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     match lifecycle::cancel(&found.store, clock::now())? {
         Cancelled::Removed(state) => say(format!(
             "Cancelled the ralph loop in {} at iteration {}: {}",
@@ -173,8 +148,7 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook log`.
 pub fn log(args: ShowArgs) -> Result<i32> {
-    let workspace = target_workspace(&args.target)?;
-    let found = lifecycle::find(&workspace, args.target.agent)?;
+    let found = target(&args.target)?;
     let entries = found.store.history()?;
     if args.json {
         for entry in &entries {
@@ -186,25 +160,31 @@ pub fn log(args: ShowArgs) -> Result<i32> {
         }
         return Ok(0);
     }
+    let mut text = String::new();
     if entries.is_empty() {
-        say(format!(
-            "No history of a {} loop in {}.",
-            found.store.agent().display_name(),
-            printable(&found.store.workspace().display().to_string())
-        ));
+        let workspace = printable(&found.store.workspace().display().to_string()).into_owned();
+        let chosen = args.target.agent.is_some()
+            || found.store.history_path().exists()
+            || workspace::state_dir(found.store.workspace(), found.store.agent()).is_dir();
+        text = if chosen {
+            format!(
+                "No history of a {} loop in {workspace}.",
+                found.store.agent().display_name()
+            )
+        } else {
+            format!("No ralph loop history in {workspace} (neither host has run a loop there).")
+        };
     }
-    for entry in &entries {
-        if !say(history_line(entry)) {
-            break;
-        }
-    }
+    let lines: Vec<String> = entries.iter().map(history_line).collect();
+    text.push_str(&lines.join("\n"));
+    person(&text)?;
     Ok(0)
 }
 
 /// `ralph-hook adopt`.
 pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::adopt(&found.store, clock::now())?;
     say(format!(
         "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
@@ -232,8 +212,8 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
 
 /// `ralph-hook pause` (`paused = true`) and `ralph-hook resume`.
 pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
-    let workspace = target_workspace(&args)?;
-    let found = lifecycle::find(&workspace, args.agent)?;
+    let found = target(&args)?;
+    let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
     say(format!(
         "{} the ralph loop in {} at iteration {}.",
@@ -268,9 +248,47 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
         "standing": standing,
         "state_file_check": file,
         "elapsed_secs": state.map(|s| s.elapsed(now).as_secs()),
+        "unchanged_stops_left": state.and_then(LoopState::unchanged_stops_left),
+        "repeated_messages_left": state.and_then(LoopState::repeated_messages_left),
         "state": state,
         "last_history": store.last_history_entry(),
     })
+}
+
+/// Writes `text` and a line break for a person: coloured on a terminal (see
+/// [`style`]), with ASCII marks where the locale is not UTF-8.
+fn person(text: &str) -> Result<()> {
+    use std::io::Write;
+    let text = if style::unicode() {
+        text.to_string()
+    } else {
+        style::ascii_marks(text)
+    };
+    match writeln!(style::stdout(), "{text}") {
+        // A reader that went away (`ralph-hook log | head -1`) is not a failure.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|err| Error::io("write the output", "stdout", err)),
+    }
+}
+
+/// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
+fn styled_status(view: &render::StatusView) -> String {
+    let mut text = style::paint(style::TITLE, &view.title);
+    if view.paused {
+        text.push_str(&style::paint(style::NOTE, " — PAUSED"));
+    }
+    for (label, value) in &view.lines {
+        let value = if *label == "session" && view.untrusted {
+            style::paint(style::BAD, value)
+        } else {
+            value.clone()
+        };
+        text.push_str(&format!(
+            "\n  {}{value}",
+            style::paint(style::QUIET, format!("{:<13}", format!("{label}:")))
+        ));
+    }
+    text
 }
 
 fn history_line(entry: &HistoryEntry) -> String {
@@ -279,11 +297,17 @@ fn history_line(entry: &HistoryEntry) -> String {
     } else {
         format!("{}/{}", entry.iteration, entry.max_iterations)
     };
+    let tone = match (entry.decision, entry.reason) {
+        (Action::Finish, Some(Reason::Completed | Reason::Verified)) => style::GOOD,
+        (Action::Finish, _) => style::BAD,
+        (Action::Block, _) => style::NOTE,
+        _ => style::TITLE,
+    };
     let mut line = format!(
-        "{}  {:<7} {:<7} {:<7}",
-        printable(&entry.at),
+        "{}  {:<7} {} {:<7}",
+        style::paint(style::QUIET, printable(&entry.at)),
         entry.event.as_str(),
-        entry.decision.as_str(),
+        style::paint(tone, format!("{:<7}", entry.decision.as_str())),
         iteration
     );
     if let Some(tag) = entry.tag {
@@ -305,20 +329,61 @@ fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {
     }
 }
 
+/// The workspace and the loop a command acts on: the host given with `--agent`, else
+/// the one whose files are there (see [`present_agent`]).
+fn target(args: &WorkspaceArgs) -> Result<Found> {
+    let workspace = target_workspace(args)?;
+    let agent = args.agent.or_else(|| present_agent(&workspace));
+    lifecycle::find(&workspace, agent)
+}
+
+/// The host whose loop files a workspace holds, judged by what exists: a state file
+/// (the newest, if both hosts have one), else a history (the newest), else the only
+/// host folder there. `None` when nothing tells.
+pub fn present_agent(workspace: &Path) -> Option<Agent> {
+    let registry = Registry::open()?;
+    let workspace = &workspace::canonical(workspace).ok()?;
+    let newest = |path: &dyn Fn(&Store) -> PathBuf| {
+        Agent::ALL
+            .into_iter()
+            .filter_map(|agent| {
+                let modified = path(&Store::new(workspace, agent, &registry))
+                    .symlink_metadata()
+                    .ok()?
+                    .modified()
+                    .unwrap_or(SystemTime::UNIX_EPOCH);
+                Some((modified, agent))
+            })
+            .max_by_key(|(modified, _)| *modified)
+            .map(|(_, agent)| agent)
+    };
+    newest(&|store| store.record_path())
+        .or_else(|| newest(&|store| store.state_path()))
+        .or_else(|| newest(&|store| store.history_path()))
+        .or_else(|| {
+            let mut present = Agent::ALL
+                .into_iter()
+                .filter(|agent| workspace::state_dir(workspace, *agent).is_dir());
+            match (present.next(), present.next()) {
+                (Some(only), None) => Some(only),
+                _ => None,
+            }
+        })
+}
+
+/// A `--workspace` value: an existing directory, relative ones taken from the current
+/// directory (as git, cargo and gh take them).
 fn checked_workspace(dir: &Path) -> Result<PathBuf> {
-    if !dir.is_absolute() {
-        return Err(Error::usage(format!(
-            "--workspace {} is relative: give an absolute path, e.g. --workspace \"$PWD\"",
-            dir.display()
-        )));
-    }
     if !dir.is_dir() {
         return Err(Error::usage(format!(
             "--workspace {} is not an existing directory",
             dir.display()
         )));
     }
-    Ok(dir.to_path_buf())
+    if dir.is_absolute() {
+        return Ok(dir.to_path_buf());
+    }
+    std::fs::canonicalize(dir).map_err(|err| Error::io("resolve the workspace", dir, err))
 }
 
 fn default_workspace() -> Result<PathBuf> {

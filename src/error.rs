@@ -72,21 +72,32 @@ impl Error {
         }
     }
 
-    /// Adds a "what to do" hint to an IO error; other variants are returned unchanged.
+    /// Adds a "what to do" hint. A hint already there is kept and the new one follows it;
+    /// on variants without a hint field it is added to the message, so no advice is lost.
     pub fn with_hint(self, text: impl Into<String>) -> Self {
+        let text = text.into();
         match self {
             Error::Io {
                 action,
                 path,
                 source,
-                ..
+                hint,
             } => Error::Io {
                 action,
                 path,
                 source,
-                hint: Some(text.into()),
+                hint: Some(match hint {
+                    Some(first) if first != text => format!("{first}\n  hint: {text}"),
+                    Some(first) => first,
+                    None => text,
+                }),
             },
-            other => other,
+            Error::Usage(message) => Error::Usage(format!("{message}\n  hint: {text}")),
+            Error::Input { location, message } => Error::Input {
+                location,
+                message: format!("{message}\n  hint: {text}"),
+            },
+            Error::Failed(message) => Error::Failed(format!("{message}\n  hint: {text}")),
         }
     }
 }
@@ -124,3 +135,40 @@ impl std::error::Error for Error {
 
 /// The result type of every command.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn io_error() -> Error {
+        Error::io(
+            "write the loop state",
+            "/ws/.codex/x",
+            io::Error::from(io::ErrorKind::PermissionDenied),
+        )
+    }
+
+    #[test]
+    fn a_hint_is_never_dropped_or_overwritten() {
+        let twice = io_error()
+            .with_hint("first")
+            .with_hint("second")
+            .to_string();
+        assert!(
+            twice.contains("hint: first") && twice.contains("hint: second"),
+            "{twice}"
+        );
+        let same = io_error().with_hint("one").with_hint("one").to_string();
+        assert_eq!(same.matches("hint: one").count(), 1, "{same}");
+        for err in [
+            Error::usage("bad flag"),
+            Error::input("f.json", "not JSON"),
+            Error::Failed("no loop".into()),
+        ] {
+            let code = err.code();
+            let hinted = err.with_hint("do this");
+            assert!(hinted.to_string().contains("hint: do this"), "{hinted}");
+            assert_eq!(hinted.code(), code);
+        }
+    }
+}

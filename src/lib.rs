@@ -7,8 +7,8 @@
 //! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
-//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`agent`], [`clock`]
-//!   are small shared leaves.
+//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
+//!   [`clock`], [`regular_file`] are small shared leaves.
 
 pub mod agent;
 pub mod cli;
@@ -19,7 +19,9 @@ pub mod error;
 pub mod hook;
 pub mod install;
 pub mod messages;
+pub mod regular_file;
 pub mod shell;
+pub mod style;
 
 use std::ffi::OsString;
 
@@ -57,6 +59,11 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
             return error::EXIT_USAGE;
         }
     };
+    style::set_choice(match cli.color {
+        clap::ColorChoice::Auto => style::ColorChoice::Auto,
+        clap::ColorChoice::Always => style::ColorChoice::Always,
+        clap::ColorChoice::Never => style::ColorChoice::Never,
+    });
     match execute(cli.command) {
         Ok(code) => code,
         Err(err) => {
@@ -80,5 +87,8 @@ fn execute(command: Command) -> Result<i32> {
         Command::Adopt(args) => commands::adopt(args),
         Command::Pause(args) => commands::pause(args, true),
         Command::Resume(args) => commands::pause(args, false),
+        Command::Wait(args) => commands::wait(args),
+        Command::Completions(args) => commands::completions(&args),
+        Command::Man(args) => commands::man(&args),
     }
 }

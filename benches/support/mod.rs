@@ -3,7 +3,7 @@
 
 /// Prose of about `size` bytes with a fenced block and inline code (as agents write it),
 /// ending in `tail`.
-pub fn prose_message(size: usize, tail: &str) -> String {
+pub(crate) fn prose_message(size: usize, tail: &str) -> String {
     let mut text = String::from(
         "I ran the test suite and fixed two failures.\n\n```rust\nfn main() {}\n```\n",
     );

@@ -1,6 +1,6 @@
 //! The completion-signal matcher as it was before it was made linear (commit 19cf355):
 //! simple, obviously faithful to its spec, and quadratic on hostile input. The fuzz
-//! target and the property tests check that the fast matcher in `src/signal.rs` gives
+//! target and the property tests check that the fast matcher in `src/engine/signal.rs` gives
 //! exactly the same answers. Keep inputs small: this version is slow on long ones.
 //! Carried over since: the HTML-unescaping added on main (705dc14) and one fix (see
 //! `split_tag`): the original panicked there.

@@ -3,16 +3,17 @@
 //! [`decide`] takes the loop, what the stop event says (how the stop stands toward the
 //! loop, any cancel request, the message) and the time, and returns what happens and the
 //! loop's next state. The whole truth table is here, trust included; it does no IO:
-//! finding the record, reading the request, the verify command and the git digest
+//! finding the record, reading the request, the verify command and the git fingerprint
 //! happen around it, in `hook::stop`.
 
 use std::time::{Duration, SystemTime};
 
 use crate::clock;
 use crate::engine::digest;
+use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Tag};
-use crate::engine::state::{LastDecision, LoopState};
+use crate::engine::state::{LastChange, LastDecision, LoopState};
 
 /// What a stop brings to the decision.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +26,8 @@ pub struct StopEvent<'a> {
     pub cancel_request: Option<&'a str>,
     /// The assistant's last message, if the host sent it or the transcript had it.
     pub message: Option<&'a str>,
-    /// Digest of the git workspace (HEAD and status), when the brake needs it.
-    pub workspace_digest: Option<&'a str>,
+    /// The git workspace's fingerprint, when the brake needs it.
+    pub workspace: Option<&'a Fingerprint>,
     /// The verify command's result, once it has run for this stop.
     pub verification: Option<&'a Verification>,
 }
@@ -39,7 +40,7 @@ impl Default for StopEvent<'_> {
             session: "",
             cancel_request: None,
             message: None,
-            workspace_digest: None,
+            workspace: None,
             verification: None,
         }
     }
@@ -300,9 +301,16 @@ fn decide_owned(
     }
 
     next.iteration = state.iteration.saturating_add(1);
-    let why = match &rejected {
-        Some(verification) => format!("completion rejected: verify {}", verification.summary()),
-        None => format!("continue (message carried: {})", tag.as_str()),
+    let why = match (&rejected, tag) {
+        (Some(verification), _) => format!(
+            "the completion signal was rejected because the verify command {}",
+            verification.summary()
+        ),
+        (None, Tag::Continue) => "the agent's message ended with the continuation signal".into(),
+        (None, Tag::Blocked) => "the agent's message said it is blocked on the user".into(),
+        (None, Tag::Promise | Tag::None) => {
+            "the agent's message carried neither signal, so it was reminded of them".into()
+        }
     };
     next.last_decision = Some(LastDecision {
         at: next.updated_at.clone(),
@@ -343,8 +351,11 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
     }
 }
 
-/// Updates the no-progress counters with this stop's message and workspace digest.
+/// Updates the no-progress counters with this stop's message and workspace fingerprint;
+/// a changed workspace also records what changed.
 fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
+    let iteration = next.iteration;
+    let at = next.updated_at.clone();
     let progress = &mut next.progress;
     if let Some(message) = event.message {
         let digest = digest::normalized_text_hex(message);
@@ -355,12 +366,22 @@ fn track_progress(next: &mut LoopState, event: StopEvent<'_>) {
             progress.same_message_stops = 1;
         }
     }
-    if let Some(digest) = event.workspace_digest {
-        if progress.workspace_digest.as_deref() == Some(digest) {
+    if let Some(look) = event.workspace {
+        if progress.workspace_digest.as_deref() == Some(look.digest.as_str()) {
             progress.unchanged_workspace_stops =
                 progress.unchanged_workspace_stops.saturating_add(1);
         } else {
-            progress.workspace_digest = Some(digest.to_string());
+            if progress.workspace_digest.is_some() {
+                progress.last_change = Some(LastChange {
+                    what: look.change_since(
+                        progress.workspace_head.as_deref(),
+                        &progress.workspace_paths,
+                    ),
+                    iteration,
+                    at,
+                });
+            }
+            progress.remember_workspace(look);
             progress.unchanged_workspace_stops = 0;
         }
     }

@@ -30,7 +30,13 @@ fn step(hash: u64, byte: u8) -> u64 {
 
 /// 64-bit FNV-1a.
 pub fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().copied().fold(OFFSET, step)
+    fnv1a_more(OFFSET, bytes)
+}
+
+/// Continues an FNV-1a digest with more bytes: `fnv1a_more(fnv1a(a), b)` is the digest
+/// of `a` followed by `b`, without joining them.
+pub fn fnv1a_more(hash: u64, bytes: &[u8]) -> u64 {
+    bytes.iter().copied().fold(hash, step)
 }
 
 #[cfg(test)]

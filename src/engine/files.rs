@@ -181,16 +181,16 @@ pub struct Dir {
 #[cfg(unix)]
 mod sys {
     //! The few `*at` calls, through rustix.
-    pub use rustix::fs::{AtFlags, Mode, OFlags};
+    pub(super) use rustix::fs::{AtFlags, Mode, OFlags};
 
     /// Permission bits as rustix wants them (`mode_t` is narrower on some systems).
     #[allow(clippy::unnecessary_cast)]
-    pub fn mode(bits: u32) -> Mode {
+    pub(super) fn mode(bits: u32) -> Mode {
         Mode::from_raw_mode(bits as rustix::fs::RawMode)
     }
 
     /// Flags every open here carries.
-    pub fn base() -> OFlags {
+    pub(super) fn base() -> OFlags {
         OFlags::CLOEXEC | OFlags::NOFOLLOW | OFlags::NONBLOCK
     }
 }

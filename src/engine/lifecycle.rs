@@ -14,8 +14,10 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
+use crate::engine::fingerprint::Fingerprint;
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::liveness;
+use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
@@ -55,6 +57,15 @@ pub enum Because {
     Asked,
 }
 
+/// The session a new loop is bound to, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// The session whose stops the loop obeys (`None`: the first to stop claims it).
+    pub session: Option<String>,
+    /// That session's transcript, as the host named it: its sign of life.
+    pub transcript: Option<PathBuf>,
+}
+
 /// A loop that a new one replaced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Replaced {
@@ -81,6 +92,9 @@ pub struct Started {
     pub replaced: Option<Replaced>,
     /// Things the user should know (the mirror could not be written …).
     pub warnings: Vec<String>,
+    /// The other installation of ralph-hook already started this loop for the same
+    /// prompt (plugin and `install` both in place): nothing new was started.
+    pub again: bool,
 }
 
 /// The store of `agent`'s loop in `workspace` (canonicalised), in the user's registry.
@@ -98,16 +112,22 @@ fn no_registry() -> Error {
     ))
 }
 
-/// Starts a loop in `store` bound to `session` (if known).
+/// Starts a loop in `store` bound to `session` (if known). `event` is the prompt hook's
+/// run for the user's prompt: a second run for the same prompt keeps the loop the first
+/// one started.
 pub fn begin(
     store: &Store,
     settings: &LoopSettings,
-    session: Option<String>,
-    transcript: Option<PathBuf>,
+    bound: Binding,
     started_by: StartedBy,
     replace: Replace,
+    event: Option<&EventRun>,
     now: SystemTime,
 ) -> Result<Started> {
+    let Binding {
+        session,
+        transcript,
+    } = bound;
     if store.loop_dir().starts_with(store.workspace()) {
         return Err(Error::Failed(format!(
             "the user's state folder {} is inside the workspace {}, where the agent could edit its own loop's record; set {} to a folder outside it",
@@ -123,7 +143,24 @@ pub fn begin(
     let mut replaced = None;
     match store.load() {
         Ok(None) => {}
-        Ok(Some(existing)) => {
+        Ok(Some(mut existing)) => {
+            if let Some(run) = event
+                && existing.state.session_id.is_some()
+                && existing.state.session_id == session
+                && run.seen_again(&mut existing.state.handled)
+            {
+                if let Some(err) = store.save(&lock, &mut existing).map_err(sandbox_hint)? {
+                    warn(err);
+                }
+                return Ok(Started {
+                    state: existing.state,
+                    state_path: store.state_path(),
+                    set_aside: None,
+                    replaced: None,
+                    warnings: Vec::new(),
+                    again: true,
+                });
+            }
             let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
             let idle = liveness::idle_for(&existing, now);
             let because = match (replace, standing) {
@@ -189,10 +226,18 @@ pub fn begin(
         store.agent(),
         store.workspace(),
     );
+    if let Some(run) = event {
+        run.seen_again(&mut record.state.handled);
+    }
+    // git runs only where the user's loop is, and only in a repository that was there
+    // when the loop began (one the agent made later is never run).
     record.git = workspace::is_git_repository(store.workspace());
     record.transcript = transcript;
-    if record.state.no_progress > 0 && record.git {
-        record.state.progress.workspace_digest = workspace::git_digest(store.workspace());
+    if record.state.no_progress > 0
+        && record.git
+        && let Some(look) = Fingerprint::take(store.workspace())
+    {
+        record.state.progress.remember_workspace(&look);
     }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
@@ -211,6 +256,7 @@ pub fn begin(
         set_aside,
         replaced,
         warnings,
+        again: false,
     })
 }
 

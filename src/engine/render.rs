@@ -12,7 +12,7 @@ use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::lifecycle::{Found, MirrorCheck};
 use crate::engine::ownership;
-use crate::engine::state::LoopState;
+use crate::engine::state::{LastDecision, LoopState};
 use crate::engine::store::Mirror;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
@@ -66,6 +66,61 @@ pub fn continuation_prompt(
         out.push_str(&format!("\nBudget left: {budget}."));
     }
     out.push_str(&brakes_text(state));
+    out.push_str(&brake_warning(state));
+    out
+}
+
+/// Says so when the very next stop can end the loop for lack of progress, while the
+/// agent can still avoid it.
+fn brake_warning(state: &LoopState) -> String {
+    let mut out = String::new();
+    if state.unchanged_stops_left() == Some(1) {
+        out.push_str(
+            "\nWarning: the next stop that finds the workspace unchanged (no file changed, \
+             nothing staged or committed) ends the loop.",
+        );
+    }
+    if state.repeated_messages_left() == Some(1) {
+        out.push_str(
+            "\nWarning: if your next message is the same as your last one, the loop ends.",
+        );
+    }
+    out
+}
+
+/// Where the no-progress brake stands, in one line for `show`: how many unchanged stops
+/// are left before it ends the loop, and the last change it saw.
+pub fn brake_status(state: &LoopState) -> String {
+    if state.no_progress == 0 {
+        return "off (--no-progress 0)".into();
+    }
+    let mut parts = Vec::new();
+    match state.unchanged_stops_left() {
+        Some(1) => parts.push("the next stop without a change ends the loop".to_string()),
+        Some(left) => parts.push(format!("{left} more stops without a change end the loop")),
+        None => parts.push(format!(
+            "no git workspace to watch; {} identical messages in a row end the loop",
+            state.no_progress
+        )),
+    }
+    if let Some(left) = state.repeated_messages_left()
+        && state.progress.same_message_stops > 1
+    {
+        parts.push(match left {
+            1 => "the same message once more ends it".to_string(),
+            n => format!("the same message {n} more times ends it"),
+        });
+    }
+    let mut out = parts.join("; ");
+    if state.unchanged_stops_left().is_some() {
+        out.push_str(&match &state.progress.last_change {
+            Some(change) => format!(
+                " (last change: {}, iteration {})",
+                change.what, change.iteration
+            ),
+            None => " (no change seen since the loop started)".to_string(),
+        });
+    }
     out
 }
 
@@ -121,6 +176,61 @@ fn signals_text(state: &LoopState) -> String {
          each message with `{}`.\n",
         state.completion_signal, state.continue_signal
     )
+}
+
+/// What ralph-hook says beside a loop without an iteration cap (`--max-iterations 0`).
+pub const UNCAPPED_WARNING: &str = "only the completion signal, a time limit (--max-duration) or the no-progress brake (--no-progress) ends this loop";
+
+/// What a new loop understood from the user's words, one `(label, value)` per line: the
+/// task, the cap, the signals and every budget. `start` prints it and the prompt hook
+/// shows it to the user, so both say the same.
+pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
+    let mut lines = vec![
+        ("task", indented_task(&state.prompt)),
+        (
+            "iterations",
+            if state.max_iterations == 0 {
+                format!("no cap (warning: {UNCAPPED_WARNING})")
+            } else {
+                format!("at most {}", state.max_iterations)
+            },
+        ),
+        (
+            "done when",
+            format!("the agent writes {}", state.completion_signal),
+        ),
+        ("continue", state.continue_signal.clone()),
+    ];
+    if let Some(limit) = state.max_duration() {
+        lines.push(("time limit", clock::human(limit)));
+    }
+    lines.push((
+        "no progress",
+        match state.no_progress {
+            0 => "not watched (--no-progress 0)".to_string(),
+            n => format!("the loop ends after {n} stops without progress"),
+        },
+    ));
+    if let Some(verify) = &state.verify {
+        lines.push((
+            "verify",
+            format!(
+                "`{verify}` must pass before a completion counts (timeout {}s)",
+                state.verify_timeout_secs
+            ),
+        ));
+    }
+    lines
+}
+
+/// `(label, value)` lines as `start` and `show` print them: labels in a 13-column field
+/// after two spaces, so continuation lines of a task line up (see [`indented_task`]).
+pub fn labelled(lines: &[(&str, String)]) -> String {
+    lines
+        .iter()
+        .map(|(label, value)| format!("  {:<13}{value}", format!("{label}:")))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `3/20`, or `3` with no cap.
@@ -198,8 +308,15 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
             state.no_progress
         ),
         Outcome::UnchangedWorkspace => format!(
-            "no progress: the workspace did not change over {} stops (--no-progress)",
-            state.no_progress
+            "no progress: the workspace did not change over {} stops (--no-progress); {}",
+            state.no_progress,
+            match &state.progress.last_change {
+                Some(change) => format!(
+                    "the last change it saw was {} at iteration {}",
+                    change.what, change.iteration
+                ),
+                None => "it saw no change since the loop started".to_string(),
+            }
         ),
         Outcome::Cancelled => "it was cancelled".to_string(),
         Outcome::Replaced => "a new loop replaced it".to_string(),
@@ -231,72 +348,132 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
-/// How the loop stands, in words, for `show` and `$ralph-loop status`. Everything that
-/// came from a file is shown through [`printable`]: a state file planted in a repository
-/// cannot hide a line (`\r`, escape sequences, bidi overrides) from the person reading.
-pub fn status_text(found: &Found, now: SystemTime) -> String {
+/// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
+/// plain ([`status_text`]). Everything that came from a file is shown through
+/// [`printable`]: a state file planted in a repository cannot hide a line (`\r`, escape
+/// sequences, bidi overrides) from the person reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// The first line: where and which host, or that no loop runs (and how the last one
+    /// ended).
+    pub title: String,
+    /// The loop is paused.
+    pub paused: bool,
+    /// The loop is not followed by any stop (a file this user did not start).
+    pub untrusted: bool,
+    /// `(label, value)` lines under the title.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// How the loop `found` stands at `now`: the user's record, else a state file nobody
+/// here started (shown, never followed).
+pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
     let store = &found.store;
     let workspace = printable(&store.workspace().display().to_string()).into_owned();
     let state_path = printable(&store.state_path().display().to_string()).into_owned();
     let Some(state) = found.state() else {
-        let mut text = format!("No ralph loop in {workspace}.");
+        let mut title = format!("No ralph loop in {workspace}.");
         if let Mirror::Unusable(why) = &found.mirror {
-            text.push_str(&format!(
+            title.push_str(&format!(
                 " {state_path} is there but is not a loop: {}.",
                 printable(why)
             ));
         }
         if let Some(last) = store.last_history_entry() {
-            text.push_str(&format!(
+            title.push_str(&format!(
                 " The last one ended {} after {} iteration{}: {}.",
                 printable(&last.at),
                 last.iteration,
                 if last.iteration == 1 { "" } else { "s" },
                 last.reason
-                    .map(|reason| reason.as_str())
+                    .map(crate::engine::history::Reason::as_str)
                     .unwrap_or(last.decision.as_str())
             ));
         }
-        return text;
+        return StatusView {
+            title,
+            paused: false,
+            untrusted: false,
+            lines: Vec::new(),
+        };
     };
-    let mut lines = vec![format!(
-        "ralph loop in {workspace} ({}){}",
-        store.agent().display_name(),
-        if state.paused { " — PAUSED" } else { "" }
-    )];
-    lines.push(format!("  task:        {}", indented_task(&state.prompt)));
-    lines.push(format!(
-        "  iteration:   {} {}",
-        iteration_label(state),
-        progress_bar(state.iteration, state.max_iterations, 20)
+    let mut lines = vec![("task", indented_task(&state.prompt))];
+    let bar = progress_bar(state.iteration, state.max_iterations, 20);
+    lines.push((
+        "iteration",
+        format!("{} {bar}", iteration_label(state))
+            .trim_end()
+            .to_string(),
     ));
     let elapsed = clock::human(state.elapsed(now));
-    lines.push(match state.max_duration() {
-        Some(limit) => format!("  elapsed:     {elapsed} of {}", clock::human(limit)),
-        None => format!("  elapsed:     {elapsed}"),
-    });
-    lines.push(format!("  session:     {}", standing_text(found, state)));
-    lines.push(format!(
-        "  done when:   {}",
-        printable(&state.completion_signal)
+    lines.push((
+        "elapsed",
+        match state.max_duration() {
+            Some(limit) => format!("{elapsed} of {}", clock::human(limit)),
+            None => elapsed,
+        },
+    ));
+    lines.push(("session", standing_text(found, state)));
+    lines.push((
+        "done when",
+        printable(&state.completion_signal).into_owned(),
     ));
     if let Some(verify) = &state.verify {
-        lines.push(format!(
-            "  verify:      {} (timeout {}s)",
-            printable(verify),
-            state.verify_timeout_secs
+        lines.push((
+            "verify",
+            format!(
+                "{} (timeout {}s)",
+                printable(verify),
+                state.verify_timeout_secs
+            ),
         ));
     }
+    lines.push(("no progress", printable(&brake_status(state)).into_owned()));
     if let Some(last) = &state.last_decision {
-        lines.push(format!(
-            "  last stop:   {} at {}: {}",
-            printable(&last.decision),
-            printable(&last.at),
-            printable(&last.why)
+        lines.push((
+            "last stop",
+            printable(&last_stop_text(last, now)).into_owned(),
         ));
     }
-    lines.push(format!("  state file:  {state_path}{}", mirror_note(found)));
-    lines.join("\n")
+    lines.push(("state file", format!("{state_path}{}", mirror_note(found))));
+    StatusView {
+        title: format!(
+            "ralph loop in {workspace} ({})",
+            store.agent().display_name()
+        ),
+        paused: state.paused,
+        untrusted: found.record.is_none(),
+        lines,
+    }
+}
+
+/// How the loop stands, in plain words, for `$ralph-loop status`.
+pub fn status_text(found: &Found, now: SystemTime) -> String {
+    let view = status_view(found, now);
+    let mut text = view.title;
+    if view.paused {
+        text.push_str(" — PAUSED");
+    }
+    if !view.lines.is_empty() {
+        text.push('\n');
+        text.push_str(&labelled(&view.lines));
+    }
+    text
+}
+
+/// The last stop decision in words: how long ago, what happened and why.
+fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
+    let when = match clock::parse(&last.at).and_then(|at| now.duration_since(at).ok()) {
+        Some(ago) => format!("{} ago", clock::human(ago)),
+        None => format!("at {}", last.at),
+    };
+    let what = match last.decision.as_str() {
+        "block" => "sent the agent a continuation prompt",
+        "finish" => "ended the loop",
+        "allow" => "let the turn end",
+        other => other,
+    };
+    format!("{when}, {what}: {}", last.why)
 }
 
 /// What `show` says about the state file beside its path.
@@ -415,6 +592,26 @@ mod tests {
             },
             UNIX_EPOCH,
         )
+    }
+
+    #[test]
+    fn a_rejected_completion_hands_back_the_verify_output_tail() {
+        use crate::engine::decide::Verification;
+        let mut loop_state = state("t");
+        loop_state.verify = Some("cargo test".into());
+        let how = Continuation {
+            missing_signal: false,
+            rejected: Some(Verification::Failed {
+                status: "exit code 101".into(),
+                tail: "test parser::rejects_empty ... FAILED".into(),
+            }),
+        };
+        let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
+        assert!(
+            text.contains("`cargo test` failed (exit code 101)"),
+            "{text}"
+        );
+        assert!(text.contains("parser::rejects_empty ... FAILED"), "{text}");
     }
 
     #[test]

@@ -19,22 +19,46 @@ pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 /// hook needs time left to answer after the command.
 pub const MAX_VERIFY_TIMEOUT_SECS: u64 = 540;
 
-/// The flags as the user typed them, before any check.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// The loop flags as the user typed them, before any check: the one definition of every
+/// loop flag. `start` flattens it into its command line, and the prompt hook reads
+/// `$ralph-loop …` with the same clap definition (see `hook::loop_command`), so a new flag
+/// is added here and in [`LoopSettings::parse`] only.
+#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
 pub struct RawLoopFlags {
-    /// `--max-iterations`.
+    /// `--max-iterations`: the iteration cap.
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          help = format!("Most continuation prompts before the loop ends; 0 = no cap [default: {DEFAULT_MAX_ITERATIONS}]"))]
     pub max_iterations: Option<String>,
-    /// `--completion-promise`.
+    /// `--completion-promise`: the word that means done.
+    #[arg(long, value_name = "TEXT",
+          help = format!("The completion promise: `DONE` means the signal `<promise>DONE</promise>` [default: {DEFAULT_PROMISE}]"))]
     pub completion_promise: Option<String>,
-    /// `--magic-word`.
+    /// `--magic-word`: the word of the continuation signal.
+    #[arg(long, value_name = "WORD",
+          help = format!("The word of the continuation signal `<ralph-continue>WORD</ralph-continue>` [default: {DEFAULT_MAGIC_WORD}]"))]
     pub magic_word: Option<String>,
-    /// `--max-duration`.
+    /// `--max-duration`: the time budget.
+    #[arg(
+        long,
+        value_name = "DURATION",
+        allow_hyphen_values = true,
+        help = "End the loop once it has run this long: `90m`, `2h`, `1h30m` [default: none]"
+    )]
     pub max_duration: Option<String>,
-    /// `--no-progress`.
+    /// `--no-progress`: the no-progress brake.
+    #[arg(long, value_name = "N", allow_hyphen_values = true,
+          help = format!("End after N identical messages in a row, or N stops without a change to a git workspace; 0 = off [default: {DEFAULT_NO_PROGRESS}]"))]
     pub no_progress: Option<String>,
-    /// `--verify`.
+    /// `--verify`: the command that must pass before a completion counts.
+    #[arg(
+        long,
+        value_name = "CMD",
+        help = "A command (`sh -c`, in the workspace) that must exit 0 before a completion counts [default: none]"
+    )]
     pub verify: Option<String>,
-    /// `--verify-timeout`.
+    /// `--verify-timeout`: how long the verify command may run.
+    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
+          help = format!("Seconds the verify command may run, at most {MAX_VERIFY_TIMEOUT_SECS} [default: {DEFAULT_VERIFY_TIMEOUT_SECS}]"))]
     pub verify_timeout: Option<String>,
 }
 
@@ -308,6 +332,21 @@ mod tests {
         let other = flags(|r| r.completion_promise = Some("SHIPPED".into()));
         assert!(LoopSettings::parse("say <promise>DONE</promise> later", &other).is_ok());
         assert!(LoopSettings::parse("we are DONE when green", &RawLoopFlags::default()).is_ok());
+    }
+
+    #[test]
+    fn the_verify_timeout_takes_one_to_the_documented_maximum() {
+        for (text, ok) in [("0", false), ("1", true), ("540", true), ("541", false)] {
+            let raw = flags(|r| r.verify_timeout = Some(text.into()));
+            let result = LoopSettings::parse("t", &raw);
+            assert_eq!(result.is_ok(), ok, "--verify-timeout {text}");
+            if ok {
+                assert_eq!(
+                    result.unwrap().verify_timeout,
+                    Duration::from_secs(text.parse().unwrap())
+                );
+            }
+        }
     }
 
     #[test]

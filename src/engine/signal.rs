@@ -4,8 +4,25 @@
 //! or in inline code is an example, not a promise. Whitespace inside the tag is trimmed
 //! and collapsed, and the configured signal is normalised the same way, so
 //! `<promise> ALL  DONE </promise>` matches the promise `ALL DONE`.
+//!
+//! The blocked signal, `<ralph-blocked>reason</ralph-blocked>`, is matched the same way
+//! (outside code, HTML-escaped or not) and carries the agent's reason, kept whole except
+//! that its whitespace is collapsed: inline code inside the reason stays, so
+//! `` need `DATABASE_URL` `` reaches the user as written.
 
 use std::collections::HashMap;
+
+/// Opens the signal with which the agent says it cannot go on without the user.
+pub const BLOCKED_OPEN: &str = "<ralph-blocked>";
+/// Closes the blocked signal.
+pub const BLOCKED_CLOSE: &str = "</ralph-blocked>";
+/// The blocked signal as the rules show it to the agent. Its reason is a placeholder, so
+/// an agent that repeats the rules in prose has not blocked.
+pub const BLOCKED_EXAMPLE: &str = "<ralph-blocked>what you need from the user</ralph-blocked>";
+/// Reasons that only repeat a placeholder (compared without case).
+const PLACEHOLDER_REASONS: [&str; 3] = ["reason", "what you need from the user", "why"];
+/// The longest reason kept, in characters; a longer one is cut and ends in `…`.
+pub const MAX_BLOCKED_REASON_CHARS: usize = 2000;
 
 /// Which signal an assistant message carried, for the history and the reminder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -15,6 +32,9 @@ pub enum Tag {
     Promise,
     /// The continuation signal (and not the completion signal).
     Continue,
+    /// The blocked signal (and not the completion signal). [`classify`] never gives it;
+    /// [`classify_signal`] does.
+    Blocked,
     /// Neither.
     None,
 }
@@ -25,8 +45,106 @@ impl Tag {
         match self {
             Tag::Promise => "promise",
             Tag::Continue => "continue",
+            Tag::Blocked => "blocked",
             Tag::None => "none",
         }
+    }
+}
+
+/// What an assistant message signals, the blocked signal included.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// The completion signal: it wins over everything else in the message.
+    Promise,
+    /// The blocked signal, with the agent's reason (whitespace collapsed, at most
+    /// [`MAX_BLOCKED_REASON_CHARS`] characters). It wins over the continuation signal,
+    /// which agents add to every non-final message by habit.
+    Blocked(String),
+    /// The continuation signal alone.
+    Continue,
+    /// No signal.
+    None,
+}
+
+impl Signal {
+    /// The tag written to the history.
+    pub fn tag(&self) -> Tag {
+        match self {
+            Signal::Promise => Tag::Promise,
+            Signal::Blocked(_) => Tag::Blocked,
+            Signal::Continue => Tag::Continue,
+            Signal::None => Tag::None,
+        }
+    }
+}
+
+/// Classifies `message` against the loop's two signals and the blocked signal. The
+/// promise is judged exactly as [`classify`] judges it.
+pub fn classify_signal(message: &str, completion_signal: &str, continue_signal: &str) -> Signal {
+    let prose = unescape_angle_brackets(prose(message));
+    if contains_signal(&prose, completion_signal) {
+        Signal::Promise
+    } else if let Some(reason) = blocked_in(message, &prose) {
+        Signal::Blocked(reason)
+    } else if !continue_signal.is_empty() && contains_signal(&prose, continue_signal) {
+        Signal::Continue
+    } else {
+        Signal::None
+    }
+}
+
+/// The reason of the first real blocked signal in `message`: outside code, not empty and
+/// not a placeholder.
+pub fn blocked_reason(message: &str) -> Option<String> {
+    blocked_in(message, &unescape_angle_brackets(prose(message)))
+}
+
+/// The blocked reason, given the message's prose with code blanked out (which tells
+/// cheaply whether a tag is there at all).
+fn blocked_in(message: &str, blanked: &str) -> Option<String> {
+    memchr::memmem::find(blanked.as_bytes(), BLOCKED_OPEN.as_bytes())?;
+    // Read the reason from the prose that keeps inline code (defused), so code the agent
+    // quotes in its reason stays; the tags found are the same, since code can hold none.
+    let kept = unescape_angle_brackets(prose_keeping_inline_code(message));
+    first_reason(&kept)
+}
+
+/// The first usable reason: for each closing tag, the text after the last opening tag
+/// before it. Every byte is searched at most twice, so a hostile message of tags costs
+/// linear time.
+fn first_reason(prose: &str) -> Option<String> {
+    let bytes = prose.as_bytes();
+    let mut from = 0;
+    while let Some(found) = memchr::memmem::find(&bytes[from..], BLOCKED_CLOSE.as_bytes()) {
+        let close = from + found;
+        if let Some(open) = memchr::memmem::rfind(&bytes[from..close], BLOCKED_OPEN.as_bytes()) {
+            // Tags are ASCII and begin with `<`, so these offsets are char boundaries.
+            let reason = normalize_whitespace(&prose[from + open + BLOCKED_OPEN.len()..close]);
+            if !is_placeholder(&reason) {
+                return Some(cut(reason));
+            }
+        }
+        from = close + BLOCKED_CLOSE.len();
+    }
+    None
+}
+
+fn is_placeholder(reason: &str) -> bool {
+    !reason.chars().any(char::is_alphanumeric)
+        || PLACEHOLDER_REASONS
+            .iter()
+            .any(|placeholder| reason.eq_ignore_ascii_case(placeholder))
+}
+
+/// At most [`MAX_BLOCKED_REASON_CHARS`] characters.
+fn cut(reason: String) -> String {
+    match reason.char_indices().nth(MAX_BLOCKED_REASON_CHARS) {
+        Some((end, _)) => {
+            let mut short = reason[..end].trim_end().to_string();
+            short.push('…');
+            short
+        }
+        None => reason,
     }
 }
 
@@ -153,6 +271,26 @@ fn split_tag(signal: &str) -> Option<(&str, &str, &str)> {
 
 /// The message with fenced code blocks and inline code spans blanked out.
 pub fn prose(message: &str) -> String {
+    prose_with(message, InlineCode::Blank)
+}
+
+/// The message with fenced code blocks blanked out and inline code spans kept with their
+/// `<`, `>` and `&` replaced by look-alikes (`‹`, `›`, `＆`), so that no tag, escaped or
+/// not, can come out of code.
+fn prose_keeping_inline_code(message: &str) -> String {
+    prose_with(message, InlineCode::Defuse)
+}
+
+/// What becomes of an inline code span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum InlineCode {
+    /// One space.
+    Blank,
+    /// The span, backticks included, with its markup characters replaced.
+    Defuse,
+}
+
+fn prose_with(message: &str, inline_code: InlineCode) -> String {
     let bytes = message.as_bytes();
     let mut kept = String::with_capacity(message.len());
     let mut fence: Option<(char, usize)> = None;
@@ -187,7 +325,7 @@ pub fn prose(message: &str) -> String {
     if fence.is_none() {
         kept.push_str(&message[kept_from..]);
     }
-    strip_inline_code(&kept)
+    strip_inline_code(&kept, inline_code)
 }
 
 /// A line that opens or closes a fence: up to three spaces, then three or more ` or ~.
@@ -202,9 +340,9 @@ fn fence_marker(line: &str) -> Option<(char, usize)> {
     (len >= 3).then_some((ch, len))
 }
 
-/// Blanks out inline code spans: a run of N backticks up to the next run of exactly N
-/// backticks becomes one space; a run without such a partner stays as text.
-fn strip_inline_code(text: &str) -> String {
+/// Blanks out (or defuses) inline code spans: a run of N backticks up to the next run of
+/// exactly N backticks is one span; a run without such a partner stays as text.
+fn strip_inline_code(text: &str, inline_code: InlineCode) -> String {
     // Every maximal run of backticks, as (start, length).
     let mut runs: Vec<(usize, usize)> = Vec::new();
     for at in memchr::memchr_iter(b'`', text.as_bytes()) {
@@ -237,7 +375,22 @@ fn strip_inline_code(text: &str) -> String {
                 let (start, _) = runs[j];
                 let (close, close_len) = runs[k];
                 out.push_str(&text[copied..start]);
-                out.push(' ');
+                match inline_code {
+                    InlineCode::Blank => out.push(' '),
+                    InlineCode::Defuse => {
+                        let span = &text[start..close + close_len];
+                        if span.contains(['<', '>', '&']) {
+                            out.extend(span.chars().map(|c| match c {
+                                '<' => '‹',
+                                '>' => '›',
+                                '&' => '＆',
+                                other => other,
+                            }));
+                        } else {
+                            out.push_str(span);
+                        }
+                    }
+                }
                 copied = close + close_len;
                 j = k + 1;
             }
@@ -300,6 +453,33 @@ mod tests {
     fn a_promise_in_inline_code_does_not_count() {
         assert!(!carries("the signal is `<promise>DONE</promise>`", DONE));
         assert!(!carries("the signal is ``<promise>DONE</promise>``", DONE));
+    }
+
+    #[test]
+    fn an_inline_code_span_inside_a_tag_is_not_glued_away() {
+        // The span becomes a space, so the words around it stay apart.
+        let message = "<promise>DO`x`NE</promise>";
+        assert_eq!(classify(message, DONE, CONT), Tag::None);
+        assert_eq!(prose("a`x`b"), "a b");
+    }
+
+    #[test]
+    fn a_fence_line_with_an_info_string_does_not_close_an_open_fence() {
+        let message = "```\n```rust\n<promise>DONE</promise>\n```\n";
+        assert_eq!(classify(message, DONE, CONT), Tag::None);
+        let closed = "```\ncode\n```\n<promise>DONE</promise>";
+        assert_eq!(classify(closed, DONE, CONT), Tag::Promise);
+    }
+
+    #[test]
+    fn a_shorter_or_other_fence_does_not_close_an_open_fence() {
+        for message in [
+            "````\n```\n<promise>DONE</promise>\n````",
+            "~~~\n```\n<promise>DONE</promise>\n~~~",
+            "```\n    ```\n<promise>DONE</promise>\n```",
+        ] {
+            assert_eq!(classify(message, DONE, CONT), Tag::None, "{message:?}");
+        }
     }
 
     #[test]
@@ -366,5 +546,167 @@ mod tests {
     fn non_ascii_text_around_the_tag_is_fine() {
         assert!(carries("Готово ✅ <promise>DONE</promise> 完成", DONE));
         assert!(!carries("`é` ``x`` ` <promise>DON</promise>", DONE));
+    }
+
+    fn blocked(message: &str) -> Signal {
+        classify_signal(message, DONE, CONT)
+    }
+
+    fn because(reason: &str) -> Signal {
+        Signal::Blocked(reason.to_string())
+    }
+
+    #[test]
+    fn the_blocked_tag_in_prose_carries_its_reason() {
+        let message = "I cannot reach the staging database.\n\n<ralph-blocked>Need the staging database password</ralph-blocked>";
+        assert_eq!(
+            blocked(message),
+            because("Need the staging database password")
+        );
+        assert_eq!(
+            blocked_reason(message).as_deref(),
+            Some("Need the staging database password")
+        );
+        assert_eq!(blocked(message).tag(), Tag::Blocked);
+        assert_eq!(Tag::Blocked.as_str(), "blocked");
+    }
+
+    #[test]
+    fn a_blocked_tag_in_code_does_not_count() {
+        for message in [
+            "If I get stuck I will write `<ralph-blocked>need keys</ralph-blocked>`.",
+            "Like this:\n```\n<ralph-blocked>need keys</ralph-blocked>\n```\nbut I am fine.",
+            "~~~\n<ralph-blocked>need keys</ralph-blocked>\n~~~",
+            "```\n<ralph-blocked>need keys</ralph-blocked>",
+            "``<ralph-blocked>need keys</ralph-blocked>``",
+            "escaped in code: `&lt;ralph-blocked&gt;need keys&lt;/ralph-blocked&gt;`",
+            "half in code: `<ralph-blocked>` need keys </ralph-blocked>",
+            "half in code: <ralph-blocked> need keys `</ralph-blocked>`",
+        ] {
+            assert_eq!(blocked(message), Signal::None, "{message}");
+            assert_eq!(blocked_reason(message), None, "{message}");
+        }
+    }
+
+    #[test]
+    fn a_mention_or_a_placeholder_does_not_block() {
+        for message in [
+            "I am not ralph-blocked, just slow.",
+            "I could use <ralph-blocked> but I will not.",
+            "</ralph-blocked> before <ralph-blocked>",
+            "<ralph-blocked reason=\"keys\">need keys</ralph-blocked>",
+            "<RALPH-BLOCKED>need keys</RALPH-BLOCKED>",
+            "<ralph-blocked></ralph-blocked>",
+            "<ralph-blocked>  \n </ralph-blocked>",
+            "<ralph-blocked>...</ralph-blocked>",
+            "<ralph-blocked>…</ralph-blocked>",
+            "<ralph-blocked>REASON</ralph-blocked>",
+            "The rules say: <ralph-blocked>what you need from the user</ralph-blocked>.",
+            BLOCKED_EXAMPLE,
+        ] {
+            assert_eq!(blocked(message), Signal::None, "{message}");
+        }
+    }
+
+    #[test]
+    fn the_first_real_reason_counts_after_placeholders() {
+        let message = "Rules: <ralph-blocked>reason</ralph-blocked>.\n<ralph-blocked>Which region, eu or us?</ralph-blocked>";
+        assert_eq!(blocked(message), because("Which region, eu or us?"));
+    }
+
+    #[test]
+    fn the_innermost_opening_tag_starts_the_reason() {
+        assert_eq!(
+            blocked("<ralph-blocked>outer <ralph-blocked>inner</ralph-blocked>"),
+            because("inner")
+        );
+    }
+
+    #[test]
+    fn a_blocked_signal_copied_back_html_escaped_still_counts() {
+        assert_eq!(
+            blocked("&lt;ralph-blocked&gt;need the API key&lt;/ralph-blocked&gt;"),
+            because("need the API key")
+        );
+    }
+
+    #[test]
+    fn inline_code_inside_the_reason_is_kept_and_defused() {
+        assert_eq!(
+            blocked("<ralph-blocked>Set `DATABASE_URL` in `.env`</ralph-blocked>"),
+            because("Set `DATABASE_URL` in `.env`")
+        );
+        assert_eq!(
+            blocked("<ralph-blocked>is `a<b && c>d` right?</ralph-blocked>"),
+            because("is `a‹b ＆＆ c›d` right?")
+        );
+        // A closing tag quoted in code inside the reason does not end it.
+        assert_eq!(
+            blocked("<ralph-blocked>what does `</ralph-blocked>` mean</ralph-blocked>"),
+            because("what does `‹/ralph-blocked›` mean")
+        );
+    }
+
+    #[test]
+    fn the_reason_is_one_line_and_cut_when_long() {
+        assert_eq!(
+            blocked("<ralph-blocked>\n  Need:\n  - the key\n  - the region\n</ralph-blocked>"),
+            because("Need: - the key - the region")
+        );
+        let long = "é".repeat(MAX_BLOCKED_REASON_CHARS + 500);
+        let Signal::Blocked(reason) = blocked(&format!("<ralph-blocked>{long}</ralph-blocked>"))
+        else {
+            panic!("a long reason still blocks");
+        };
+        assert_eq!(reason.chars().count(), MAX_BLOCKED_REASON_CHARS + 1);
+        assert!(reason.ends_with('…'));
+    }
+
+    #[test]
+    fn the_promise_wins_over_blocked_and_blocked_over_continue() {
+        let both = format!("<ralph-blocked>need keys</ralph-blocked> {DONE}");
+        assert_eq!(blocked(&both), Signal::Promise);
+        let habit = format!("<ralph-blocked>need keys</ralph-blocked>\n{CONT}");
+        assert_eq!(blocked(&habit), because("need keys"));
+        assert_eq!(blocked(&format!("go on {CONT}")), Signal::Continue);
+        assert_eq!(blocked("nothing"), Signal::None);
+    }
+
+    #[test]
+    fn classify_is_unchanged_by_the_blocked_signal() {
+        let habit = format!("<ralph-blocked>need keys</ralph-blocked>\n{CONT}");
+        assert_eq!(classify(&habit, DONE, CONT), Tag::Continue);
+        assert_eq!(
+            classify("<ralph-blocked>need keys</ralph-blocked>", DONE, CONT),
+            Tag::None
+        );
+    }
+
+    #[test]
+    fn huge_hostile_messages_are_judged_in_linear_time() {
+        // Quadratic matching would take hours on these; linear takes milliseconds.
+        let opens = format!("{}</ralph-blocked>", BLOCKED_OPEN.repeat(100_000));
+        assert_eq!(blocked(&opens), Signal::None, "empty innermost reason");
+        let closes = format!("{BLOCKED_OPEN}x{}", BLOCKED_CLOSE.repeat(100_000));
+        assert_eq!(blocked(&closes), because("x"));
+        let placeholders = "<ralph-blocked>reason</ralph-blocked>".repeat(50_000);
+        assert_eq!(blocked(&placeholders), Signal::None);
+        let backticks: String = (1..2_000)
+            .map(|n| format!("{} <ralph-blocked>", "`".repeat(n % 40 + 1)))
+            .collect();
+        assert_eq!(
+            blocked(&format!("{backticks}k</ralph-blocked>")),
+            because("k")
+        );
+        let escaped = "&lt;ralph-blocked&gt;".repeat(100_000);
+        assert_eq!(blocked(&escaped), Signal::None);
+    }
+
+    #[test]
+    fn non_ascii_around_and_inside_the_blocked_tag_is_fine() {
+        assert_eq!(
+            blocked("Готово? 🚧 <ralph-blocked>нужен ключ API ✅</ralph-blocked> 完成"),
+            because("нужен ключ API ✅")
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! the old shape keep working, and adds what binding a loop to one session and the
 //! budgets need. A version-1 file still parses: `show` displays it, `adopt` upgrades it.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::fingerprint::Fingerprint;
 use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
 
 /// The state version this binary writes.
@@ -88,6 +90,20 @@ pub struct LoopState {
     /// The last decision a stop made, for `show`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_decision: Option<LastDecision>,
+    /// The host event (a stop, a prompt) the loop last acted on, and which installations
+    /// of ralph-hook have run for it: with the plugin and `ralph-hook install` both in
+    /// place, each event is acted on once (see [`crate::engine::once`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub handled: Option<HandledEvent>,
+}
+
+/// One host event and the installations that have run for it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HandledEvent {
+    /// Digest of what identifies the event (session, turn, message …).
+    pub key: String,
+    /// Digests of the installations (hook commands) that ran for it.
+    pub by: Vec<String>,
 }
 
 /// Who started a loop.
@@ -111,12 +127,42 @@ pub struct Progress {
     /// How many stops in a row carried that same message.
     #[serde(default)]
     pub same_message_stops: u32,
-    /// Digest of the git workspace (HEAD and status) at the last look.
+    /// The git workspace's fingerprint (see `fingerprint`) at the last look.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub workspace_digest: Option<String>,
     /// How many stops in a row found the workspace unchanged.
     #[serde(default)]
     pub unchanged_workspace_stops: u32,
+    /// HEAD at the last look (`<branch> <commit>`), to name a commit or a branch switch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workspace_head: Option<String>,
+    /// The most recently changed paths at the last look, path → mark, to name the path
+    /// the next change touches (a bounded few, see `fingerprint::REMEMBERED_PATHS`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workspace_paths: BTreeMap<String, String>,
+    /// The last change the brake saw, so the user can check its verdict.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_change: Option<LastChange>,
+}
+
+/// A change the no-progress brake saw in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LastChange {
+    /// What changed, in words: a path, a commit, a branch switch.
+    pub what: String,
+    /// The loop's iteration when the stop saw it.
+    pub iteration: u32,
+    /// When (RFC 3339).
+    pub at: String,
+}
+
+impl Progress {
+    /// Keeps what a look at the workspace saw, for comparing the next look with.
+    pub fn remember_workspace(&mut self, look: &Fingerprint) {
+        self.workspace_digest = Some(look.digest.clone());
+        self.workspace_head = Some(look.head.clone());
+        self.workspace_paths = look.remembered_paths();
+    }
 }
 
 /// A short record of the last stop decision.
@@ -175,6 +221,7 @@ impl LoopState {
             verify_timeout_secs: settings.verify_timeout.as_secs(),
             progress: Progress::default(),
             last_decision: None,
+            handled: None,
         }
     }
 
@@ -228,6 +275,24 @@ impl LoopState {
     /// How long the verify command may run (never more than the hook may wait).
     pub fn verify_timeout(&self) -> Duration {
         Duration::from_secs(self.verify_timeout_secs.clamp(1, MAX_VERIFY_TIMEOUT_SECS))
+    }
+
+    /// How many more stops without a change to the workspace end the loop (the last of
+    /// them ends it); `None` when the brake is off or no git workspace is watched.
+    pub fn unchanged_stops_left(&self) -> Option<u32> {
+        (self.no_progress > 0 && self.progress.workspace_digest.is_some()).then(|| {
+            self.no_progress
+                .saturating_sub(self.progress.unchanged_workspace_stops)
+        })
+    }
+
+    /// How many more stops carrying the last message again end the loop; `None` when the
+    /// brake is off or no message was seen yet.
+    pub fn repeated_messages_left(&self) -> Option<u32> {
+        (self.no_progress > 0 && self.progress.message_digest.is_some()).then(|| {
+            self.no_progress
+                .saturating_sub(self.progress.same_message_stops)
+        })
     }
 
     /// True for a file written by the bash skill (or anything else without our fields).

@@ -25,7 +25,7 @@ use crate::engine::files::{self, Dir, DirError, ReadError};
 use crate::engine::history::HistoryEntry;
 use crate::engine::ownership::{LoopRecord, RECORD_VERSION, Registry};
 use crate::engine::state::LoopState;
-use crate::engine::workspace::STATE_FILE;
+use crate::engine::workspace::{STATE_FILE, TEMP_PREFIX};
 use crate::error::{Error, Result};
 
 pub use crate::engine::files::PAUSE_AT_ENV;
@@ -313,18 +313,32 @@ impl Store {
     /// Removes the mirror of a loop that ended, and its folder when ralph-hook created
     /// it and nothing else is in it.
     pub fn remove_mirror(&self, _lock: &LockGuard, created_dir: bool) -> Result<()> {
-        let (dir, _) = match self.open_mirror_dir(false) {
-            Ok(found) => found,
-            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
-                return Ok(());
+        let name = self.agent.state_dir_name();
+        let workspace = match Dir::open(&self.workspace) {
+            Ok(workspace) => workspace,
+            Err(DirError::Io(err)) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => {
+                return Err(Error::Failed(format!(
+                    "{}: {err}",
+                    self.workspace.display()
+                )));
             }
-            Err(err) => return Err(err),
+        };
+        let dir = match workspace.child(name) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => return Ok(()),
+            Err(err) => {
+                return Err(Error::Failed(format!(
+                    "{}: {err}",
+                    self.workspace.join(name).display()
+                )));
+            }
         };
         dir.remove(STATE_FILE)
             .map_err(|err| Error::io("remove the loop's state file", self.state_path(), err))?;
         drop(dir);
-        if created_dir && let Ok(workspace) = Dir::open(&self.workspace) {
-            let _ = workspace.remove_empty_dir(self.agent.state_dir_name());
+        if created_dir {
+            let _ = workspace.remove_empty_dir(name);
         }
         Ok(())
     }
@@ -371,7 +385,7 @@ impl Store {
         let mirror = self.open_mirror_dir(false).ok().map(|(dir, _)| dir);
         for dir in mirror.iter().chain([&lock.dir]) {
             for name in dir.names() {
-                let ours = (name.starts_with(".ralph-loop-state.") || name.starts_with(".record."))
+                let ours = (name.starts_with(TEMP_PREFIX) || name.starts_with(".record."))
                     && name.ends_with(".tmp");
                 if ours && dir.modified(&name).is_some_and(|at| at < cutoff) {
                     let _ = dir.remove(&name);
@@ -416,7 +430,7 @@ impl Store {
         };
         Ok(BufReader::new(file)
             .lines()
-            .map_while(|line| line.ok())
+            .map_while(std::result::Result::ok)
             .filter_map(|line| serde_json::from_str(&line).ok())
             .collect())
     }

@@ -5,16 +5,21 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 
 use crate::agent::Agent;
-use crate::engine::digest;
 use crate::engine::files;
 use crate::engine::ownership::Registry;
 use crate::engine::store::Store;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";
+/// The history's name beside the state in versions before the user's record (ralph-hook
+/// no longer writes it; the brake still ignores it).
+pub const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
+/// The lock's name beside the state in versions before the user's record (likewise).
+pub const LOCK_FILE: &str = "ralph-loop.lock";
+/// How the state's temp files start, beside the state (they end in `.tmp`).
+pub const TEMP_PREFIX: &str = ".ralph-loop-state.";
 /// A cancel request left in the workspace root by `cancel` when the agent's sandbox
 /// cannot write the user's loop folder; the next stop honours it if it names the loop.
 pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
@@ -28,6 +33,11 @@ pub fn root_of(dir: &Path) -> PathBuf {
         .find(|candidate| candidate.join(".git").exists())
         .unwrap_or(dir)
         .to_path_buf()
+}
+
+/// The folder holding `agent`'s state file in `workspace` (`.codex/` or `.claude/`).
+pub fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
+    workspace.join(agent.state_dir_name())
 }
 
 /// The canonical form of a workspace path (symlinks resolved), the one a record keeps.
@@ -134,41 +144,6 @@ pub fn is_git_repository(workspace: &Path) -> bool {
         .join(".git")
         .symlink_metadata()
         .is_ok_and(|meta| !meta.file_type().is_symlink())
-}
-
-/// Digest of a git workspace's HEAD and status, for the no-progress brake. `None`
-/// when `workspace` is not a git repository or git is not available.
-///
-/// Call it only with the record's workspace of a loop whose record says it is a git
-/// repository. git is kept to that folder (no search above it) and never runs a
-/// command the repository configures (`core.fsmonitor` off).
-pub fn git_digest(workspace: &Path) -> Option<String> {
-    if !is_git_repository(workspace) {
-        return None;
-    }
-    let output = Command::new("git")
-        .args([
-            "-c",
-            "core.fsmonitor=false",
-            "-c",
-            "core.quotePath=false",
-            "status",
-            "--porcelain=v2",
-            "--branch",
-            "--untracked-files=all",
-        ])
-        .current_dir(workspace)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        .env(
-            "GIT_CEILING_DIRECTORIES",
-            workspace.parent().unwrap_or(workspace),
-        )
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .output()
-        .ok()?;
-    output.status.success().then(|| digest::hex(&output.stdout))
 }
 
 #[cfg(test)]

@@ -1,7 +1,21 @@
 //! Reading `$ralph-loop TASK --max-iterations N …` (Codex) or `/ralph-loop …` (Claude
 //! Code) out of the user's raw prompt: known flags may stand anywhere, with a bare or a
-//! quoted value; everything else, verbatim, is the task.
+//! quoted value; everything else, verbatim, is the task. A `--word` that is nearly a
+//! flag is refused with the flag it was probably meant as, so a typo never turns into
+//! a loop with default budgets; other `--words` stay in the task.
+//!
+//! The flags, their value names, help lines and defaults come from one place, the clap
+//! definition of [`RawLoopFlags`]: the parser, the typo check and the in-agent usage
+//! text ([`usage`]) all read it.
+//!
+//! Installed as a plugin, the skill is namespaced: `$ralph-hook:ralph-loop` (Codex 0.169)
+//! and `/ralph-hook:ralph-loop` (Claude Code 2.1.328). Measured with both clients: the
+//! UserPromptSubmit hook gets the user's text as typed, in either form, and Claude Code
+//! also resolves the bare `/ralph-loop` to the plugin's skill. All four forms start a loop.
 
+use clap::{Args, FromArgMatches};
+
+use crate::agent::Agent;
 use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
@@ -21,17 +35,55 @@ pub enum LoopCommand {
     Cancel,
     /// `$ralph-loop status`.
     Status,
+    /// `$ralph-loop help`, `--help`, `-h`, or nothing at all: the usage, no loop.
+    Help,
 }
 
-/// The flags a prompt may carry, with where each value goes.
-const FLAGS: [&str; 7] = [
-    "--max-iterations",
-    "--completion-promise",
-    "--magic-word",
-    "--max-duration",
-    "--no-progress",
-    "--verify",
-    "--verify-timeout",
+/// A loop flag as the prompt parser needs it, read from its one clap definition.
+struct FlagSpec {
+    /// `--max-iterations`.
+    name: String,
+    /// `N`.
+    value_name: String,
+    /// The flag's help line, for the error when its value is missing.
+    help: String,
+}
+
+/// The loop flags' clap definition, as a command of its own: a later copy of a flag
+/// overrides an earlier one, as people expect when they correct themselves in a prompt.
+fn flag_command() -> clap::Command {
+    RawLoopFlags::augment_args(
+        clap::Command::new("ralph-loop")
+            .no_binary_name(true)
+            .disable_help_flag(true)
+            .args_override_self(true),
+    )
+}
+
+fn flag_specs(command: &clap::Command) -> Vec<FlagSpec> {
+    command
+        .get_arguments()
+        .filter_map(|arg| {
+            let long = arg.get_long()?;
+            Some(FlagSpec {
+                name: format!("--{long}"),
+                value_name: arg
+                    .get_value_names()
+                    .and_then(|names| names.first())
+                    .map_or_else(|| "VALUE".to_string(), ToString::to_string),
+                help: arg.get_help().map(ToString::to_string).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+/// The words that start a ralph-loop command: each host's bare form and the plugin's
+/// namespaced one.
+const PREFIXES: [&str; 4] = [
+    "$ralph-loop",
+    "/ralph-loop",
+    "$ralph-hook:ralph-loop",
+    "/ralph-hook:ralph-loop",
 ];
 
 /// Parses a raw prompt; `None` when it is not a ralph-loop command.
@@ -39,7 +91,7 @@ const FLAGS: [&str; 7] = [
 /// A flag whose value is missing or has an unclosed quote is an error naming the flag.
 pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
     let trimmed = prompt.trim_start();
-    let rest = ["$ralph-loop", "/ralph-loop"]
+    let rest = PREFIXES
         .iter()
         .find_map(|prefix| trimmed.strip_prefix(prefix))?;
     if rest.chars().next().is_some_and(|c| !c.is_whitespace()) {
@@ -48,6 +100,7 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
     match rest.trim() {
         "cancel" => return Some(Ok(LoopCommand::Cancel)),
         "status" => return Some(Ok(LoopCommand::Status)),
+        "" | "help" | "--help" | "-h" => return Some(Ok(LoopCommand::Help)),
         _ => {}
     }
     Some(
@@ -63,8 +116,10 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
 pub const REPLACE: &str = "--replace";
 
 fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
-    let mut flags = RawLoopFlags::default();
     let mut replace = false;
+    let command = flag_command();
+    let specs = flag_specs(&command);
+    let mut given = Vec::new();
     let mut task = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;
@@ -83,30 +138,134 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
             i = copied;
             continue;
         }
-        let flag = at_word_start
+        let spec = at_word_start
             .then(|| {
-                FLAGS.iter().copied().find(|flag| {
-                    text[i..].starts_with(flag)
-                        && text[i + flag.len()..]
+                specs.iter().find(|spec| {
+                    text[i..].starts_with(&spec.name)
+                        && text[i + spec.name.len()..]
                             .chars()
                             .next()
                             .is_none_or(|c| c == '=' || c.is_whitespace())
                 })
             })
             .flatten();
-        let Some(flag) = flag else {
+        let Some(spec) = spec else {
+            if at_word_start
+                && let Some(word) = flag_like_word(&text[i..])
+                && let Some(meant) = suggestion(word, &specs)
+            {
+                return Err(format!(
+                    "`{word}` is not a flag: did you mean `{meant}`? (if `{word}` belongs to the task, put it in backticks)"
+                ));
+            }
             i += text[i..].chars().next().map_or(1, char::len_utf8);
             continue;
         };
-        let (value, end) = read_value(text, i + flag.len())
-            .ok_or_else(|| format!("{flag} needs a value, e.g. `{}`", example(flag)))??;
-        *slot(&mut flags, flag) = Some(value);
+        let (value, end) = read_value(text, i + spec.name.len()).ok_or_else(|| {
+            format!(
+                "{} needs a value: `{} {}`, {}",
+                spec.name, spec.name, spec.value_name, spec.help
+            )
+        })??;
+        given.push(format!("{}={value}", spec.name));
         task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
         copied = end;
         i = end;
     }
     task.push_str(&text[copied..]);
+    let matches = command
+        .try_get_matches_from(given)
+        .map_err(|err| err.to_string().trim().to_string())?;
+    let flags = RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string())?;
     Ok((task.trim().to_string(), flags, replace))
+}
+
+/// The `--word` (or `—word`, as some editors turn two hyphens into a dash) at the start
+/// of `text`, up to a space or `=`; `None` when `text` does not start with one.
+fn flag_like_word(text: &str) -> Option<&str> {
+    let rest = text
+        .strip_prefix("--")
+        .or_else(|| text.strip_prefix(['\u{2014}', '\u{2013}']))?;
+    if !rest.starts_with(|c: char| c.is_alphabetic()) {
+        return None;
+    }
+    let end = text
+        .find(|c: char| c.is_whitespace() || c == '=')
+        .unwrap_or(text.len());
+    Some(&text[..end])
+}
+
+/// The flag an unknown `word` was probably meant as: a small edit away (a letter
+/// missing, swapped or doubled, `_` for `-`, another case), or a clear abbreviation of
+/// a compound flag (`--max-iter`). Ordinary words such as `--verbose` are not close.
+fn suggestion<'a>(word: &str, specs: &'a [FlagSpec]) -> Option<&'a str> {
+    let typed: String = word
+        .trim_start_matches(['-', '\u{2014}', '\u{2013}'])
+        .to_lowercase()
+        .replace('_', "-");
+    specs
+        .iter()
+        .filter_map(|spec| {
+            let name = spec.name.trim_start_matches('-');
+            let distance = edit_distance(&typed, name);
+            let abbreviation = typed.contains('-')
+                && typed.len() * 2 >= name.len()
+                && name.starts_with(typed.as_str());
+            (distance <= (name.len() / 5).max(1) || abbreviation)
+                .then_some((distance, spec.name.as_str()))
+        })
+        .min_by_key(|(distance, _)| *distance)
+        .map(|(_, name)| name)
+}
+
+/// Edits (insert, delete, substitute, swap two neighbours) between `a` and `b`.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    let mut rows = vec![(0..=b.len()).collect::<Vec<usize>>()];
+    for i in 1..=a.len() {
+        let mut row = vec![i; b.len() + 1];
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            row[j] = (rows[i - 1][j] + 1)
+                .min(row[j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                row[j] = row[j].min(rows[i - 2][j - 2] + 1);
+            }
+        }
+        rows.push(row);
+    }
+    rows[a.len()][b.len()]
+}
+
+/// The usage of the in-agent command in `agent`'s own syntax, rendered by clap from the
+/// loop flags' definition: what `$ralph-loop help` answers.
+pub fn usage(agent: Agent) -> String {
+    let cmd = agent.loop_command();
+    let examples = format!(
+        "Examples:\n  \
+         {cmd} Fix the failing tests --max-iterations 20\n  \
+         {cmd} Make the build green --verify \"cargo test\" --max-duration 2h\n\n\
+         Without spending a model turn:\n  \
+         {cmd} status    how the loop stands\n  \
+         {cmd} cancel    end the loop; the next stop is allowed\n  \
+         {cmd} help      this text\n\n\
+         While work remains the agent ends each message with the continuation signal; it \
+         writes the completion signal only when the task is done."
+    );
+    let mut command = RawLoopFlags::augment_args(
+        clap::Command::new(cmd)
+            .disable_help_flag(true)
+            .next_help_heading("Flags (anywhere in the prompt; the rest is the task)"),
+    )
+    .about(
+        "Keep the agent working on one task, in this session, until it writes the completion signal or a budget runs out.",
+    )
+    .override_usage(format!("{cmd} TASK [FLAGS]"))
+    .help_template("{about}\n\n{usage-heading} {usage}\n\n{all-args}{after-help}")
+    .after_help(examples);
+    command.render_help().to_string().trim_end().to_string()
 }
 
 /// Reads the value after a flag: `=value`, ` value`, ` "quoted value"` or ` 'quoted'`.
@@ -144,31 +303,6 @@ fn read_value(text: &str, mut i: usize) -> Option<Result<(String, usize), String
     (len > 0).then(|| Ok((rest[..len].to_string(), i + len)))
 }
 
-fn slot<'a>(flags: &'a mut RawLoopFlags, flag: &str) -> &'a mut Option<String> {
-    match flag {
-        "--max-iterations" => &mut flags.max_iterations,
-        "--completion-promise" => &mut flags.completion_promise,
-        "--magic-word" => &mut flags.magic_word,
-        "--max-duration" => &mut flags.max_duration,
-        "--no-progress" => &mut flags.no_progress,
-        "--verify" => &mut flags.verify,
-        _ => &mut flags.verify_timeout,
-    }
-}
-
-fn example(flag: &str) -> String {
-    let value = match flag {
-        "--max-iterations" => "20",
-        "--completion-promise" => "DONE",
-        "--magic-word" => "KEEP_GOING",
-        "--max-duration" => "2h",
-        "--no-progress" => "3",
-        "--verify" => "'cargo test'",
-        _ => "300",
-    };
-    format!("{flag} {value}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -185,6 +319,8 @@ mod tests {
         for prompt in [
             "$ralph-loop fix the tests --max-iterations 3",
             "/ralph-loop fix the tests --max-iterations 3",
+            "$ralph-hook:ralph-loop fix the tests --max-iterations 3",
+            "/ralph-hook:ralph-loop fix the tests --max-iterations 3",
         ] {
             let (task, flags) = start(prompt);
             assert_eq!(task, "fix the tests");
@@ -196,6 +332,9 @@ mod tests {
     fn other_prompts_are_not_loop_commands() {
         assert_eq!(parse("fix the tests"), None);
         assert_eq!(parse("$ralph-loopy fix"), None);
+        assert_eq!(parse("/ralph-hook:ralph-loopy fix"), None);
+        assert_eq!(parse("/ralph-hook:other fix"), None);
+        assert_eq!(parse("/ralph-hook fix"), None);
         assert_eq!(parse("please run $ralph-loop later"), None);
     }
 
@@ -221,6 +360,46 @@ mod tests {
     }
 
     #[test]
+    fn every_flag_lands_in_its_own_field() {
+        let (task, flags) = start(
+            "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
+             --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7",
+        );
+        assert_eq!(task, "task");
+        assert_eq!(
+            flags,
+            RawLoopFlags {
+                max_iterations: Some("1".into()),
+                completion_promise: Some("P2".into()),
+                magic_word: Some("W3".into()),
+                max_duration: Some("4m".into()),
+                no_progress: Some("5".into()),
+                verify: Some("v 6".into()),
+                verify_timeout: Some("7".into()),
+            }
+        );
+    }
+
+    #[test]
+    fn every_start_flag_is_a_prompt_flag() {
+        let names: Vec<String> = flag_specs(&flag_command())
+            .into_iter()
+            .map(|spec| spec.name)
+            .collect();
+        for flag in [
+            "--max-iterations",
+            "--completion-promise",
+            "--magic-word",
+            "--max-duration",
+            "--no-progress",
+            "--verify",
+            "--verify-timeout",
+        ] {
+            assert!(names.iter().any(|name| name == flag), "{flag} in {names:?}");
+        }
+    }
+
+    #[test]
     fn replace_is_a_word_of_the_prompt_not_of_the_task() {
         for prompt in [
             "/ralph-loop --replace fix the tests --max-iterations 3",
@@ -240,9 +419,9 @@ mod tests {
                 other => panic!("{prompt:?} → {other:?}"),
             }
         }
-        match parse("$ralph-loop add a --replace-all flag and x--replace") {
+        match parse("$ralph-loop add a replace-all flag and x--replace") {
             Some(Ok(LoopCommand::Start { task, replace, .. })) => {
-                assert_eq!(task, "add a --replace-all flag and x--replace");
+                assert_eq!(task, "add a replace-all flag and x--replace");
                 assert!(!replace);
             }
             other => panic!("{other:?}"),
@@ -250,10 +429,37 @@ mod tests {
     }
 
     #[test]
+    fn a_later_copy_of_a_flag_wins() {
+        let (_, flags) = start("$ralph-loop t --max-iterations 3 --max-iterations 4");
+        assert_eq!(flags.max_iterations.as_deref(), Some("4"));
+    }
+
+    #[test]
+    fn a_flag_glued_to_a_word_is_part_of_the_task() {
+        let (task, flags) = start("$ralph-loop fix foo--verify x");
+        assert_eq!(task, "fix foo--verify x");
+        assert_eq!(flags.verify, None);
+    }
+
+    #[test]
+    fn escaped_quotes_inside_a_double_quoted_value_are_kept() {
+        let (_, flags) = start(r#"$ralph-loop t --verify "grep \"x\" f""#);
+        assert_eq!(flags.verify.as_deref(), Some(r#"grep "x" f"#));
+    }
+
+    #[test]
     fn cancel_and_status_are_commands() {
         assert_eq!(parse("$ralph-loop cancel"), Some(Ok(LoopCommand::Cancel)));
         assert_eq!(
             parse("/ralph-loop  status \n"),
+            Some(Ok(LoopCommand::Status))
+        );
+        assert_eq!(
+            parse("/ralph-hook:ralph-loop cancel"),
+            Some(Ok(LoopCommand::Cancel))
+        );
+        assert_eq!(
+            parse("$ralph-hook:ralph-loop status"),
             Some(Ok(LoopCommand::Status))
         );
     }
@@ -268,5 +474,100 @@ mod tests {
             .unwrap()
             .unwrap_err();
         assert!(err.contains("no closing"), "{err}");
+    }
+
+    #[test]
+    fn help_in_every_form_asks_for_the_usage() {
+        for prompt in [
+            "$ralph-loop help",
+            "/ralph-loop --help",
+            "/ralph-loop -h",
+            "$ralph-loop",
+            "/ralph-loop   \n",
+        ] {
+            assert_eq!(parse(prompt), Some(Ok(LoopCommand::Help)), "{prompt:?}");
+        }
+        let (task, _) = start("$ralph-loop help me fix the tests");
+        assert_eq!(task, "help me fix the tests");
+    }
+
+    #[test]
+    fn a_mistyped_flag_is_refused_with_the_flag_it_was_meant_as() {
+        for (prompt, meant) in [
+            (
+                "$ralph-loop Fix the tests --max-iteration 3",
+                "--max-iterations",
+            ),
+            ("$ralph-loop Fix --max_iterations 3", "--max-iterations"),
+            ("$ralph-loop Fix --Max-Iterations=3", "--max-iterations"),
+            ("$ralph-loop Fix --max-iter 3", "--max-iterations"),
+            (
+                "$ralph-loop Fix --completion-promis OK",
+                "--completion-promise",
+            ),
+            ("$ralph-loop Fix --verfy 'cargo test'", "--verify"),
+            ("$ralph-loop Fix --verify-timout 30", "--verify-timeout"),
+            ("$ralph-loop Fix --noprogress 2", "--no-progress"),
+            ("$ralph-loop Fix --max-durations 2h", "--max-duration"),
+            (
+                "$ralph-loop Fix \u{2014}max-iterations 3",
+                "--max-iterations",
+            ),
+        ] {
+            let err = parse(prompt).unwrap().unwrap_err();
+            assert!(
+                err.contains(&format!("did you mean `{meant}`?")),
+                "{prompt:?} → {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn other_double_dash_words_stay_in_the_task() {
+        for prompt in [
+            "$ralph-loop add a --verbose flag to the CLI",
+            "$ralph-loop support --verified and --magic in the parser",
+            "$ralph-loop make --max work and drop --no-prompt",
+            "$ralph-loop keep `--max-iteration` as the old spelling",
+            "$ralph-loop -- is fine, so is --- and --42",
+        ] {
+            let (task, flags) = start(prompt);
+            assert_eq!(
+                task,
+                prompt.trim_start_matches("$ralph-loop "),
+                "{prompt:?}"
+            );
+            assert_eq!(flags, RawLoopFlags::default());
+        }
+    }
+
+    #[test]
+    fn edit_distance_counts_single_edits() {
+        assert_eq!(edit_distance("max-iterations", "max-iterations"), 0);
+        assert_eq!(edit_distance("max-iteartions", "max-iterations"), 1);
+        assert_eq!(edit_distance("verbose", "verify"), 4);
+        assert_eq!(edit_distance("", "abc"), 3);
+    }
+
+    #[test]
+    fn the_usage_lists_every_flag_with_its_default_in_the_hosts_syntax() {
+        for agent in Agent::ALL {
+            let text = usage(agent);
+            for spec in flag_specs(&flag_command()) {
+                assert!(text.contains(&spec.name), "{} missing:\n{text}", spec.name);
+            }
+            assert!(text.contains("[default: 50]"), "{text}");
+            for word in ["status", "cancel", "help"] {
+                assert!(
+                    text.contains(&format!("{} {word}", agent.loop_command())),
+                    "{text}"
+                );
+            }
+            let other = match agent {
+                Agent::Codex => "/ralph-loop",
+                Agent::Claude => "$ralph-loop",
+            };
+            assert!(!text.contains(other), "{agent}: {text}");
+        }
     }
 }

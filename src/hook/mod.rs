@@ -3,6 +3,7 @@
 //! say why in one line on stderr — never exit 2, which both hosts would read as "block
 //! and continue with this text".
 
+pub mod event;
 pub mod loop_command;
 pub mod prompt;
 pub mod stop;

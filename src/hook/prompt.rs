@@ -3,14 +3,16 @@
 //! always write `<workspace>/.codex/`; the payload names the session to bind.
 
 use std::io::Read;
+use std::path::Path;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced};
+use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced, Started};
 use crate::engine::render;
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
 use crate::engine::workspace;
+use crate::hook::event;
 use crate::hook::loop_command::{self, LoopCommand};
 use crate::hook::wire::{self, PromptInput, PromptOutput};
 use crate::messages::warn;
@@ -28,21 +30,31 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             return PromptOutput::default();
         }
     };
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::PROMPT_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook prompt`; fix the event in hooks.json or settings.json",
+        );
+        return PromptOutput::default();
+    }
     let Some(command) = loop_command::parse(&input.prompt) else {
         return PromptOutput::default();
     };
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     if input.cwd.as_os_str().is_empty() {
-        return refuse("the host sent no working directory, so there is no workspace to loop in");
+        return refuse(
+            agent,
+            "the host sent no working directory, so there is no workspace to loop in",
+        );
     }
     let workspace = workspace::root_of(&input.cwd);
     let store = match lifecycle::open_store(&workspace, agent) {
         Ok(store) => store,
-        Err(err) => return refuse(&err.to_string()),
+        Err(err) => return refuse(agent, &err.to_string()),
     };
     let now = clock::now();
     match command {
-        Err(why) => refuse(&why),
+        Err(why) => refuse(agent, &why),
+        Ok(LoopCommand::Help) => PromptOutput::refuse(loop_command::usage(agent)),
         Ok(LoopCommand::Start {
             task,
             flags,
@@ -50,18 +62,22 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         }) => {
             let settings = match LoopSettings::parse(&task, &flags) {
                 Ok(settings) => settings,
-                Err(err) => return refuse(&err.to_string()),
+                Err(err) => return refuse(agent, &err.to_string()),
             };
             let session = (!input.session_id.is_empty()).then(|| input.session_id.clone());
             match lifecycle::begin(
                 &store,
                 &settings,
-                session,
-                input.transcript_path.clone(),
+                lifecycle::Binding {
+                    session,
+                    transcript: input.transcript_path.clone(),
+                },
                 StartedBy::PromptHook,
                 Replace::Prompt { anyway: replace },
+                Some(&event::prompt(&input)),
                 now,
             ) {
+                Ok(started) if started.again => PromptOutput::default(),
                 Ok(started) => {
                     for warning in &started.warnings {
                         warn(warning);
@@ -71,27 +87,9 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                         &started.state_path,
                         &crate::shell::show_command(&workspace),
                     );
-                    let mut note = format!(
-                        "ralph-loop started: {} iterations at most, done on {}",
-                        if settings.max_iterations == 0 {
-                            "no cap on".to_string()
-                        } else {
-                            settings.max_iterations.to_string()
-                        },
-                        settings.completion_signal
-                    );
-                    if let Some(replaced) = &started.replaced {
-                        note.push_str(&replaced_note(replaced));
-                    }
-                    if let Some(kept) = &started.set_aside {
-                        note.push_str(&format!(
-                            " (an earlier state file was kept as {})",
-                            kept.display()
-                        ));
-                    }
-                    PromptOutput::context(rules, Some(note))
+                    PromptOutput::context(rules, Some(started_note(agent, &workspace, &started)))
                 }
-                Err(err) => refuse(&err.to_string()),
+                Err(err) => refuse(agent, &err.to_string()),
             }
         }
         Ok(LoopCommand::Cancel) => match lifecycle::find(&workspace, Some(agent))
@@ -143,8 +141,33 @@ fn replaced_note(replaced: &Replaced) -> String {
     }
 }
 
-fn refuse(why: &str) -> PromptOutput {
+fn refuse(agent: Agent, why: &str) -> PromptOutput {
     PromptOutput::refuse(format!(
-        "ralph-loop: {why}. Nothing was started; fix the prompt and send it again."
+        "ralph-loop: {why}. Nothing was started; fix the prompt and send it again (`{} help` lists the flags).",
+        agent.loop_command()
     ))
+}
+
+/// What the user sees when a loop starts: what was understood (task, cap, signals,
+/// budgets), in the host's own syntax for what to do next.
+fn started_note(agent: Agent, workspace: &Path, started: &Started) -> String {
+    let mut note = format!(
+        "ralph-loop started in {}:\n{}",
+        workspace.display(),
+        render::labelled(&render::understood(&started.state))
+    );
+    if let Some(replaced) = &started.replaced {
+        note.push_str(&format!("\n  {}", replaced_note(replaced).trim()));
+    }
+    if let Some(kept) = &started.set_aside {
+        note.push_str(&format!(
+            "\n  (an earlier state file was kept as {})",
+            kept.display()
+        ));
+    }
+    let cmd = agent.loop_command();
+    note.push_str(&format!(
+        "\nSee it with `{cmd} status`; end it with `{cmd} cancel`."
+    ));
+    note
 }

@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Decision, Request, StopEvent, Verification};
+use crate::engine::fingerprint::Fingerprint;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
@@ -44,6 +45,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     };
     // The raw payload can be megabytes; the parsed copy is all that is needed from here.
     drop(text);
+    if !wire::is_event(input.hook_event_name.as_deref(), wire::STOP_EVENT) {
+        warn(
+            "a payload of another event reached `ralph-hook stop`; fix the event in hooks.json or settings.json",
+        );
+        return StopOutput::allow(None);
+    }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     if input.cwd.as_os_str().is_empty() {
         return StopOutput::allow(None);
@@ -112,6 +119,14 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     let Some(mut record) = load_or_set_aside(store, &lock, now)? else {
         return Ok(StopOutput::allow(None));
     };
+    let standing = ownership::judge(&record.state, &input.session_id);
+    let owned = matches!(standing, Standing::Owner | Standing::Claim);
+    if owned && crate::hook::event::stop(input).seen_again(&mut record.state.handled) {
+        // The other installation of ralph-hook (plugin and `install` both in place) acted
+        // on this stop already; its answer is the one the host needs.
+        save(store, &lock, &mut record)?;
+        return Ok(StopOutput::allow(None));
+    }
     let request = workspace::read_cancel_request(store.workspace());
 
     let fallback;
@@ -125,38 +140,40 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
             fallback.as_deref()
         }
     };
-    let standing = ownership::judge(&record.state, &input.session_id);
-    let owned = matches!(standing, Standing::Owner | Standing::Claim);
     if owned && let Some(transcript) = &input.transcript_path {
         // The host names the session's transcript: its mtime is the loop's sign of life
         // when another session wants the workspace (see `engine::liveness`).
         record.transcript = Some(transcript.clone());
     }
     let state = &record.state;
-    // git runs only in the record's workspace, and only when it was a repository at start.
-    let digest = (owned && record.git && state.active && !state.paused && state.no_progress > 0)
-        .then(|| workspace::git_digest(store.workspace()))
+    // git runs only in the record's workspace, and only when it was a repository when
+    // the loop began (never in one the agent made since).
+    let look = (owned && record.git && state.active && !state.paused && state.no_progress > 0)
+        .then(|| Fingerprint::take(store.workspace()))
         .flatten();
     let event = StopEvent {
         standing,
         session: &input.session_id,
         cancel_request: request.as_deref(),
         message,
-        workspace_digest: digest.as_deref(),
+        workspace: look.as_ref(),
         verification: None,
     };
     let step = decide::decide(&record.state, event, now);
     settle_request(store, &step.request, request.as_deref());
     if step.claimed {
         record.state.session_id = step.state.session_id.clone();
-        if step.decision == Decision::Verify || step.decision == Decision::Allow {
-            save(store, &lock, &mut record)?;
-        }
         lifecycle::append(
             store,
             &lock,
             &HistoryEntry::about(&step.state, Event::Claim, Action::Bind, now),
         );
+    }
+    // A claim must stick even when the stop writes nothing else; and before verify runs
+    // (without the lock) the record says this stop is taken, so a second installation's
+    // run of it stands back.
+    if step.decision == Decision::Verify || (step.claimed && step.decision == Decision::Allow) {
+        save(store, &lock, &mut record)?;
     }
     if step.decision != Decision::Verify {
         return apply(store, &lock, record, step, input, None, now);

@@ -24,6 +24,10 @@ pub struct StopInput {
     /// Codex only: the turn. Its presence tells the hosts apart.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// Claude Code only: the user prompt this stop belongs to (the same for every stop
+    /// of one turn, like Codex's `turn_id`).
+    #[serde(default)]
+    pub prompt_id: Option<String>,
     /// The session's transcript (a fallback for the last message).
     #[serde(default)]
     pub transcript_path: Option<PathBuf>,
@@ -36,6 +40,9 @@ pub struct StopInput {
     /// The assistant's last message.
     #[serde(default)]
     pub last_assistant_message: Option<String>,
+    /// `Stop`; another name means the payload was routed to the wrong hook.
+    #[serde(default)]
+    pub hook_event_name: Option<String>,
 }
 
 /// The UserPromptSubmit hook's input.
@@ -47,6 +54,9 @@ pub struct PromptInput {
     /// Codex only.
     #[serde(default)]
     pub turn_id: Option<String>,
+    /// Claude Code only: the prompt's id.
+    #[serde(default)]
+    pub prompt_id: Option<String>,
     /// Where the session runs.
     #[serde(default)]
     pub cwd: PathBuf,
@@ -56,6 +66,9 @@ pub struct PromptInput {
     /// The session's transcript: kept in the new loop's record as its sign of life.
     #[serde(default)]
     pub transcript_path: Option<PathBuf>,
+    /// `UserPromptSubmit`; another name means the payload was routed to the wrong hook.
+    #[serde(default)]
+    pub hook_event_name: Option<String>,
 }
 
 /// Which host sent a payload, when `--agent` did not say: Codex sends `turn_id`.
@@ -82,36 +95,62 @@ pub fn read_payload(reader: impl Read) -> Result<String, String> {
     Ok(text)
 }
 
-/// The Stop hook's answer. Empty (`{}` is never printed: an allow prints nothing or a
-/// `systemMessage`).
+/// The fields every hook answer may carry, whatever the event (Codex's
+/// `stop.command.output` and `user-prompt-submit.command.output` share them), flattened
+/// into each event's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct StopOutput {
-    /// `"block"` to continue the turn.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<&'static str>,
-    /// The continuation prompt; never empty when blocking.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
+pub struct CommonOutput {
+    /// `false` ends the whole session, not just the turn; ralph-hook never sets it.
+    #[serde(rename = "continue", skip_serializing_if = "Option::is_none")]
+    pub continue_session: Option<bool>,
+    /// Why the session was ended, with `continue: false`.
+    #[serde(rename = "stopReason", skip_serializing_if = "Option::is_none")]
+    pub stop_reason: Option<String>,
+    /// Hide the hook's output from the transcript.
+    #[serde(rename = "suppressOutput", skip_serializing_if = "Option::is_none")]
+    pub suppress_output: Option<bool>,
     /// A line for the user.
     #[serde(rename = "systemMessage", skip_serializing_if = "Option::is_none")]
     pub system_message: Option<String>,
+}
+
+/// The one decision a hook may write: both hosts know only `"block"`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BlockDecision {
+    /// Stop: continue the turn with `reason`. UserPromptSubmit: drop the prompt and show
+    /// `reason` to the user.
+    Block,
+}
+
+/// The Stop hook's answer. A silent allow prints nothing (`{}` is never printed).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct StopOutput {
+    /// Set to continue the turn.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decision: Option<BlockDecision>,
+    /// The continuation prompt; never empty when blocking.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// The fields any answer may carry.
+    #[serde(flatten)]
+    pub common: CommonOutput,
 }
 
 impl StopOutput {
     /// Let the turn end, optionally telling the user something.
     pub fn allow(system_message: Option<String>) -> Self {
         StopOutput {
-            decision: None,
-            reason: None,
-            system_message,
+            common: CommonOutput {
+                system_message,
+                ..CommonOutput::default()
+            },
+            ..StopOutput::default()
         }
     }
 
-    /// Continue the turn with `reason` as the next prompt.
-    ///
-    /// # Panics
-    /// Never in practice: an empty reason is a bug, replaced by a minimal prompt so the
-    /// host does not reject the output.
+    /// Continue the turn with `reason` as the next prompt. An empty reason is a bug
+    /// (hosts reject it), replaced by a minimal prompt.
     pub fn block(reason: String) -> Self {
         debug_assert!(!reason.trim().is_empty(), "a block needs a prompt");
         let reason = if reason.trim().is_empty() {
@@ -120,34 +159,30 @@ impl StopOutput {
             reason
         };
         StopOutput {
-            decision: Some("block"),
+            decision: Some(BlockDecision::Block),
             reason: Some(reason),
-            system_message: None,
+            common: CommonOutput::default(),
         }
     }
 
     /// The text for stdout: nothing for a silent allow, else one JSON object.
     pub fn render(&self) -> String {
-        if *self == StopOutput::default() {
-            String::new()
-        } else {
-            serde_json::to_string(self).unwrap_or_default()
-        }
+        render(self, *self == StopOutput::default())
     }
 }
 
 /// The UserPromptSubmit hook's answer.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct PromptOutput {
-    /// `"block"` stops the prompt from reaching the model (both hosts show `reason`).
+    /// Set to stop the prompt from reaching the model (both hosts show `reason`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub decision: Option<&'static str>,
+    pub decision: Option<BlockDecision>,
     /// Shown to the user when blocking.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
-    /// A line for the user.
-    #[serde(rename = "systemMessage", skip_serializing_if = "Option::is_none")]
-    pub system_message: Option<String>,
+    /// The fields any answer may carry.
+    #[serde(flatten)]
+    pub common: CommonOutput,
     /// Context for the model.
     #[serde(rename = "hookSpecificOutput", skip_serializing_if = "Option::is_none")]
     pub hook_specific_output: Option<PromptContext>,
@@ -168,9 +203,12 @@ impl PromptOutput {
     /// Adds `text` to the turn as context for the model.
     pub fn context(text: String, system_message: Option<String>) -> Self {
         PromptOutput {
-            system_message,
+            common: CommonOutput {
+                system_message,
+                ..CommonOutput::default()
+            },
             hook_specific_output: Some(PromptContext {
-                hook_event_name: "UserPromptSubmit",
+                hook_event_name: PROMPT_EVENT,
                 additional_context: text,
             }),
             ..PromptOutput::default()
@@ -180,19 +218,34 @@ impl PromptOutput {
     /// Stops the prompt and shows `reason` to the user (no model turn is spent).
     pub fn refuse(reason: String) -> Self {
         PromptOutput {
-            decision: Some("block"),
+            decision: Some(BlockDecision::Block),
             reason: Some(reason),
             ..PromptOutput::default()
         }
     }
 
-    /// The text for stdout.
+    /// The text for stdout: nothing when there is nothing to say, else one JSON object.
     pub fn render(&self) -> String {
-        if *self == PromptOutput::default() {
-            String::new()
-        } else {
-            serde_json::to_string(self).unwrap_or_default()
-        }
+        render(self, *self == PromptOutput::default())
+    }
+}
+
+/// The event name a Stop payload carries.
+pub const STOP_EVENT: &str = "Stop";
+/// The event name a UserPromptSubmit payload carries.
+pub const PROMPT_EVENT: &str = "UserPromptSubmit";
+
+/// True unless the payload names another event than `expected`: a hooks.json that routes
+/// the wrong event to a ralph-hook command must do nothing rather than act on it.
+pub fn is_event(named: Option<&str>, expected: &str) -> bool {
+    named.is_none_or(|name| name == expected)
+}
+
+fn render(output: &impl Serialize, silent: bool) -> String {
+    if silent {
+        String::new()
+    } else {
+        serde_json::to_string(output).unwrap_or_default()
     }
 }
 

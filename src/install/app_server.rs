@@ -13,12 +13,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 /// How long one exchange with the app-server may take.
-pub const TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// One hook as `hooks/list` reports it (unknown fields tolerated: Codex adds fields).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct ListedHook {
+pub(super) struct ListedHook {
     /// The trust key: `<abs hooks.json>:<event>:<group>:<handler>`.
     pub key: String,
     /// The command line of a command handler.
@@ -33,11 +33,14 @@ pub struct ListedHook {
     /// The file the hook comes from.
     #[serde(default)]
     pub source_path: Option<PathBuf>,
+    /// The plugin the hook comes with (`ralph-hook@<marketplace>`), if any.
+    #[serde(default)]
+    pub plugin_id: Option<String>,
 }
 
 /// Why the app-server could not answer.
 #[derive(Debug)]
-pub enum AppServerError {
+pub(super) enum AppServerError {
     /// There is no codex executable to run.
     NotFound(String),
     /// It ran but did not give a usable answer.
@@ -56,7 +59,7 @@ impl std::fmt::Display for AppServerError {
 
 /// Asks a fresh `codex app-server` with `CODEX_HOME=codex_home` for the hooks that apply
 /// in `cwd`, and the problems Codex found in the hook files.
-pub fn list_hooks(
+pub(super) fn list_hooks(
     codex: &Path,
     codex_home: &Path,
     cwd: &Path,

@@ -10,19 +10,19 @@ use serde_json::{Map, Value};
 use crate::error::{Error, Result};
 
 /// The settings.json variable that sets the cap.
-pub const VARIABLE: &str = "CLAUDE_CODE_STOP_HOOK_BLOCK_CAP";
+pub(super) const VARIABLE: &str = "CLAUDE_CODE_STOP_HOOK_BLOCK_CAP";
 
 /// The cap install sets: far above any sensible `--max-iterations`; ralph-hook's own
 /// budgets are the real brake.
-pub const INSTALLED_CAP: u64 = 1000;
+pub(super) const INSTALLED_CAP: u64 = 1000;
 
 /// Claude Code's cap when the variable is not set.
-pub const DEFAULT_CAP: u64 = 8;
+pub(super) const DEFAULT_CAP: u64 = 8;
 
 /// What install did to the variable, so uninstall can put the user's value back exactly.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct CapRaised {
+pub(super) struct CapRaised {
     /// The user's value before install (absent when there was none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub original: Option<Value>,
@@ -32,7 +32,7 @@ pub struct CapRaised {
 }
 
 /// The cap in force according to these settings.
-pub fn effective_cap(root: &Value) -> u64 {
+pub(super) fn effective_cap(root: &Value) -> u64 {
     root.get("env")
         .and_then(|env| env.get(VARIABLE))
         .and_then(parse_cap)
@@ -40,7 +40,7 @@ pub fn effective_cap(root: &Value) -> u64 {
 }
 
 /// Raises the cap to [`INSTALLED_CAP`] unless the user's value is already at least that.
-pub fn raise(root: &mut Value, path: &Path) -> Result<Option<CapRaised>> {
+pub(super) fn raise(root: &mut Value, path: &Path) -> Result<Option<CapRaised>> {
     let object = root.as_object_mut().ok_or_else(|| {
         Error::input(
             path.display().to_string(),
@@ -74,7 +74,7 @@ pub fn raise(root: &mut Value, path: &Path) -> Result<Option<CapRaised>> {
 }
 
 /// Puts back what [`raise`] replaced, if the value is still the one install set.
-pub fn restore(root: &mut Value, raised: &CapRaised) {
+pub(super) fn restore(root: &mut Value, raised: &CapRaised) {
     let Some(object) = root.as_object_mut() else {
         return;
     };

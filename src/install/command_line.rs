@@ -10,7 +10,7 @@ use crate::shell;
 
 /// The two host events ralph-hook handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HookEvent {
+pub(super) enum HookEvent {
     /// UserPromptSubmit: starts, cancels or reports a loop from `$ralph-loop …`.
     Prompt,
     /// Stop: lets the turn end or blocks it with a continuation prompt.
@@ -19,10 +19,10 @@ pub enum HookEvent {
 
 impl HookEvent {
     /// Both events, in the order they are written.
-    pub const ALL: [HookEvent; 2] = [HookEvent::Prompt, HookEvent::Stop];
+    pub(super) const ALL: [HookEvent; 2] = [HookEvent::Prompt, HookEvent::Stop];
 
     /// The event's key in hooks.json / settings.json.
-    pub fn json_name(self) -> &'static str {
+    pub(super) fn json_name(self) -> &'static str {
         match self {
             HookEvent::Prompt => "UserPromptSubmit",
             HookEvent::Stop => "Stop",
@@ -31,7 +31,7 @@ impl HookEvent {
 
     /// The event as Codex spells it inside a trust key (`…hooks.json:stop:0:0`), measured
     /// on Codex 0.169.0.
-    pub fn trust_key_name(self) -> &'static str {
+    pub(super) fn trust_key_name(self) -> &'static str {
         match self {
             HookEvent::Prompt => "user_prompt_submit",
             HookEvent::Stop => "stop",
@@ -39,7 +39,7 @@ impl HookEvent {
     }
 
     /// The ralph-hook subcommand that serves the event.
-    pub fn subcommand(self) -> &'static str {
+    pub(super) fn subcommand(self) -> &'static str {
         match self {
             HookEvent::Prompt => "prompt",
             HookEvent::Stop => "stop",
@@ -48,7 +48,7 @@ impl HookEvent {
 
     /// Seconds the host waits for the hook. The stop hook may run a `--verify` command of
     /// up to 540 s, so it gets the hosts' usual maximum.
-    pub fn timeout_secs(self) -> u64 {
+    pub(super) fn timeout_secs(self) -> u64 {
         match self {
             HookEvent::Prompt => 30,
             HookEvent::Stop => 600,
@@ -56,7 +56,7 @@ impl HookEvent {
     }
 
     /// What the host shows while the hook runs.
-    pub fn status_message(self) -> &'static str {
+    pub(super) fn status_message(self) -> &'static str {
         match self {
             HookEvent::Prompt => "ralph-hook: reading the prompt",
             HookEvent::Stop => "ralph-hook: checking the loop",
@@ -66,7 +66,7 @@ impl HookEvent {
 
 /// The command line of one handler: the installed binary's absolute, quoted path, the
 /// subcommand and the host.
-pub fn hook_command(binary: &Path, event: HookEvent, agent: Agent) -> Result<String> {
+pub(super) fn hook_command(binary: &Path, event: HookEvent, agent: Agent) -> Result<String> {
     let path = utf8_path(binary)?;
     Ok(format!(
         "{} {} --agent {}",
@@ -77,7 +77,7 @@ pub fn hook_command(binary: &Path, event: HookEvent, agent: Agent) -> Result<Str
 }
 
 /// The path as UTF-8, since it must go into JSON and TOML text.
-pub fn utf8_path(path: &Path) -> Result<&str> {
+pub(super) fn utf8_path(path: &Path) -> Result<&str> {
     path.to_str().ok_or_else(|| {
         Error::usage(format!(
             "the path {} is not valid UTF-8; use a home folder whose path is",
@@ -88,7 +88,7 @@ pub fn utf8_path(path: &Path) -> Result<&str> {
 
 /// Which ralph-hook handler a command line is, if it is one: a first word naming a file
 /// called `ralph-hook` followed by `prompt` or `stop`.
-pub fn ralph_hook_event(command: &str) -> Option<HookEvent> {
+pub(super) fn ralph_hook_event(command: &str) -> Option<HookEvent> {
     let (program, rest) = shell::first_word(command.trim_start())?;
     if !(program == "ralph-hook" || program.ends_with("/ralph-hook")) {
         return None;
@@ -104,7 +104,7 @@ pub fn ralph_hook_event(command: &str) -> Option<HookEvent> {
 /// True when a Stop handler is a dispatcher that reaches ralph-hook through the
 /// `ralph-loop-stop.sh` entry point (cmux's `cmux-stop-dispatch.sh` does): then adding
 /// ralph-hook's own Stop handler would run the stop hook twice.
-pub fn is_stop_dispatcher(command: &str) -> bool {
+pub(super) fn is_stop_dispatcher(command: &str) -> bool {
     command.contains("ralph-loop-stop.sh") || command.contains("cmux-stop-dispatch.sh")
 }
 

@@ -7,6 +7,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use toml_edit::{DocumentMut, Item, Table, TableLike, value};
 
+use super::json_text::BOM;
 use crate::error::{Error, Result};
 
 /// The feature keys that switch hooks on: `hooks` (stable) and the deprecated alias
@@ -16,7 +17,7 @@ const FEATURE_KEYS: [&str; 2] = ["hooks", "codex_hooks"];
 /// One feature key install changed, and what it was before.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FeatureChange {
+pub(super) struct FeatureChange {
     /// The key under `[features]`.
     pub key: String,
     /// Its value before install (absent when there was none).
@@ -27,7 +28,7 @@ pub struct FeatureChange {
 /// One trust entry install wrote.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub struct TrustEntry {
+pub(super) struct TrustEntry {
     /// Codex's key: `<abs hooks.json>:<event>:<group>:<handler>`.
     pub key: String,
     /// The `trusted_hash` written (`sha256:…`).
@@ -38,7 +39,7 @@ pub struct TrustEntry {
 }
 
 /// Parses config.toml; malformed text is an input error naming file, line and column.
-pub fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
+pub(super) fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
     text.parse::<DocumentMut>().map_err(|err| {
         let (line, column) = err
             .span()
@@ -52,19 +53,24 @@ pub fn parse(path: &Path, text: &str) -> Result<DocumentMut> {
     })
 }
 
-/// Renders the document, keeping CRLF line endings when the original used them.
-pub fn render(doc: &DocumentMut, original: &str) -> String {
+/// Renders the document, keeping CRLF line endings and a leading byte order mark when the
+/// original had them (toml_edit drops the mark when it parses).
+pub(super) fn render(doc: &DocumentMut, original: &str) -> String {
     let text = doc.to_string();
-    if original.contains("\r\n") {
+    let mut text = if original.contains("\r\n") {
         text.replace("\r\n", "\n").replace('\n', "\r\n")
     } else {
         text
+    };
+    if original.starts_with(BOM) && !text.starts_with(BOM) {
+        text.insert(0, BOM);
     }
+    text
 }
 
 /// Switches hooks on: `[features] hooks = true`, and `codex_hooks = true` when that key is
 /// present (an alias the user set must not contradict the new name).
-pub fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureChange>> {
+pub(super) fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureChange>> {
     let features = doc
         .entry("features")
         .or_insert_with(|| Item::Table(Table::new()));
@@ -92,7 +98,7 @@ pub fn enable_hooks(doc: &mut DocumentMut, path: &Path) -> Result<Vec<FeatureCha
 }
 
 /// Whether hooks are on: neither key says `false` (on by default since Codex 0.169).
-pub fn hooks_enabled(doc: &DocumentMut) -> bool {
+pub(super) fn hooks_enabled(doc: &DocumentMut) -> bool {
     let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
         return true;
     };
@@ -101,9 +107,20 @@ pub fn hooks_enabled(doc: &DocumentMut) -> bool {
         .all(|key| features.get(key).and_then(Item::as_bool) != Some(false))
 }
 
+/// The feature keys that switch hooks off (`hooks = false`, `codex_hooks = false`).
+pub(super) fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
+    let Some(features) = doc.get("features").and_then(Item::as_table_like) else {
+        return Vec::new();
+    };
+    FEATURE_KEYS
+        .into_iter()
+        .filter(|key| features.get(key).and_then(Item::as_bool) == Some(false))
+        .collect()
+}
+
 /// Undoes [`enable_hooks`] for keys that still hold what install set; drops a
 /// `[features]` table left empty.
-pub fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
+pub(super) fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
     let Some(features) = doc.get_mut("features") else {
         return;
     };
@@ -139,7 +156,7 @@ pub fn restore_features(doc: &mut DocumentMut, changes: &[FeatureChange]) {
 }
 
 /// The `trusted_hash` recorded for a trust key, if any.
-pub fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
+pub(super) fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
     doc.get("hooks")?
         .get("state")?
         .get(key)?
@@ -150,7 +167,7 @@ pub fn trusted_hash(doc: &DocumentMut, key: &str) -> Option<String> {
 
 /// Records each `(key, hash)` as trusted under `[hooks.state."<key>"]`, as Codex's own
 /// `/hooks` does. Returns the entries written (with what they replaced).
-pub fn trust(
+pub(super) fn trust(
     doc: &mut DocumentMut,
     path: &Path,
     wanted: &[(String, String)],
@@ -184,7 +201,7 @@ pub fn trust(
 /// Removes trust entries for these keys: an entry install wrote goes back to what it
 /// replaced; a key listed without a hash goes whatever it holds. Then drops a
 /// `[hooks.state]` and `[hooks]` left empty.
-pub fn untrust(doc: &mut DocumentMut, entries: &[TrustEntry], stale_keys: &[String]) {
+pub(super) fn untrust(doc: &mut DocumentMut, entries: &[TrustEntry], stale_keys: &[String]) {
     let Some(state) = doc
         .get_mut("hooks")
         .and_then(|hooks| hooks.get_mut("state"))

@@ -1,5 +1,6 @@
 //! `ralph-hook doctor`: checks, one line each with ✓ or ✗ and the command that fixes it,
-//! that everything a loop needs is in place for each host, and in a workspace.
+//! that everything a loop needs is in place: `ralph-hook` on PATH at this version, each
+//! host's wiring, and a workspace's loop.
 
 use std::io::Write;
 use std::path::Path;
@@ -7,17 +8,21 @@ use std::process::Command;
 
 use serde_json::Value;
 
-use super::app_server::AppServerError;
+use super::app_server::{self, AppServerError, ListedHook};
 use super::block_cap;
-use super::command_line::{HookEvent, hook_command};
+use super::command_line::{HookEvent, hook_command, ralph_hook_event};
 use super::config_toml;
 use super::hooks_json;
 use super::host::ENTRY_POINT;
+use super::inline_hooks;
 use super::json_text;
 use super::layout::Layout;
+use super::path_copy;
 use super::plan::{self, Content};
+use super::plugin;
 use super::skill;
-use super::trust;
+use super::trust::{self, Handlers};
+use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
 use crate::engine::lifecycle::{self, Found, MirrorCheck};
 use crate::engine::ownership;
@@ -25,6 +30,7 @@ use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
 use crate::engine::store::Mirror;
 use crate::error::Result;
+use crate::style::{self, Mark};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +130,7 @@ fn loop_check(found: &Found) -> Check {
                             entry.at,
                             entry
                                 .reason
-                                .map(|reason| reason.as_str())
+                                .map(crate::engine::history::Reason::as_str)
                                 .unwrap_or(entry.decision.as_str())
                         )
                     })
@@ -175,15 +181,14 @@ pub fn run(
 ) -> Result<i32> {
     let mut failed = false;
     let mut sections: Vec<(String, Vec<Check>)> = Vec::new();
+    let mut own = path_checks(layouts);
     if layouts.is_empty() {
-        sections.push((
-            "ralph-hook".into(),
-            vec![Check::fail(
-                "ralph-hook is installed for neither Codex (~/.codex) nor Claude Code (~/.claude)",
-                "ralph-hook install",
-            )],
+        own.push(Check::fail(
+            "ralph-hook is installed for neither Codex (~/.codex) nor Claude Code (~/.claude)",
+            "ralph-hook install",
         ));
     }
+    sections.push(("ralph-hook".into(), own));
     for layout in layouts {
         let checks = match layout.agent {
             Agent::Codex => codex_checks(layout, codex)?,
@@ -204,39 +209,195 @@ pub fn run(
             workspace_checks(workspace),
         ));
     }
+    let unicode = style::unicode();
     for (title, checks) in sections {
-        writeln!(out, "{title}").map_err(stdout_error)?;
+        writeln!(out, "{}", style::paint(style::TITLE, title)).map_err(stdout_error)?;
         for check in checks {
             let mark = match check.status {
-                Status::Pass => "✓",
+                Status::Pass => Mark::Pass,
                 Status::Fail => {
                     failed = true;
-                    "✗"
+                    Mark::Fail
                 }
-                Status::Info => "·",
+                Status::Info => Mark::Info,
             };
-            writeln!(out, "  {mark} {}", check.label).map_err(stdout_error)?;
+            writeln!(out, "  {} {}", mark.render(unicode), check.label).map_err(stdout_error)?;
             if let Some(fix) = check.fix {
-                writeln!(out, "      fix: {fix}").map_err(stdout_error)?;
+                writeln!(out, "      {} {fix}", style::paint(style::NOTE, "fix:"))
+                    .map_err(stdout_error)?;
             }
         }
     }
     let verdict = if failed {
-        "some checks failed: run the fixes above"
+        style::paint(style::BAD, "some checks failed: run the fixes above")
     } else {
-        "everything a loop needs is in place"
+        style::paint(style::GOOD, "everything a loop needs is in place")
     };
     writeln!(out, "{verdict}").map_err(stdout_error)?;
     Ok(i32::from(failed))
+}
+
+/// Whether a shell finds `ralph-hook` by name, and whether it is this version; and what
+/// became of the copy install placed on PATH. Off PATH, a binary the plugin's hooks find
+/// elsewhere still runs the loop, so that case informs instead of failing.
+fn path_checks(layouts: &[Layout]) -> Vec<Check> {
+    let own = path_copy::own_version();
+    let placed = path_copy::recorded();
+    let update = "install/install.sh from a checkout   (or: cargo install --path . --force)";
+    let found = path_copy::on_path();
+    let plugin_binary = || {
+        layouts.iter().find_map(|layout| {
+            let ids = plugin::enabled(layout).ok().filter(|ids| !ids.is_empty())?;
+            plugin::launcher_binary(layout, &ids)
+        })
+    };
+    let mut checks = vec![
+        match (&found, found.is_none().then(plugin_binary).flatten()) {
+            (None, Some(binary)) => Check::info(format!(
+                "`ralph-hook` is not on PATH: the plugin's hooks run {}, but you and scripts cannot run `ralph-hook` by name (export PATH=\"{}:$PATH\" lets you)",
+                binary.display(),
+                binary.parent().unwrap_or(Path::new("/")).display()
+            )),
+            (None, None) => {
+                let fix = match placed
+                    .as_deref()
+                    .filter(|p| p.is_file())
+                    .and_then(Path::parent)
+                {
+                    Some(dir) => format!(
+                        "export PATH=\"{}:$PATH\"   (and put that line in your shell's profile)",
+                        dir.display()
+                    ),
+                    None => update.to_string(),
+                };
+                Check::fail(
+                    "`ralph-hook` is not on PATH: you, scripts and the agent cannot run it by name",
+                    fix,
+                )
+            }
+            (Some(found), _) => match path_copy::version_of(found) {
+                Ok(version) if version == own => Check::pass(format!(
+                    "`ralph-hook` on PATH is {} ({version})",
+                    found.display()
+                )),
+                Ok(version) => Check::fail(
+                    format!(
+                        "`ralph-hook` on PATH ({}) is {version}, this is {own}",
+                        found.display()
+                    ),
+                    update,
+                ),
+                Err(why) => Check::fail(
+                    format!("`ralph-hook` on PATH ({}): {why}", found.display()),
+                    update,
+                ),
+            },
+        },
+    ];
+    if let Some(placed) = placed {
+        let same = |a: &Path, b: &Path| {
+            a == b || std::fs::canonicalize(a).ok() == std::fs::canonicalize(b).ok()
+        };
+        if !placed.exists() {
+            checks.push(Check::info(format!(
+                "the copy install placed at {} is gone",
+                placed.display()
+            )));
+        } else if let Some(found) = found.as_deref().filter(|found| !same(found, &placed)) {
+            checks.push(Check::info(format!(
+                "the copy install placed at {} is shadowed by {}, earlier on PATH",
+                placed.display(),
+                found.display()
+            )));
+        }
+    }
+    checks
 }
 
 fn stdout_error(err: std::io::Error) -> crate::error::Error {
     crate::error::Error::io("write the report", "stdout", err)
 }
 
+/// How ralph-hook is wired into a host: by `ralph-hook install`, by the plugin, or both.
+fn wiring(layout: &Layout) -> Result<(Vec<String>, bool)> {
+    Ok((plugin::enabled(layout)?, plugin::has_own_handlers(layout)?))
+}
+
+/// The line that reports ralph-hook wired in twice, with the fix.
+fn installed_twice(layout: &Layout, ids: &[String]) -> Check {
+    let flags = layout.flags();
+    let remove = ids
+        .iter()
+        .map(|id| plugin::remove_command(layout.agent, id))
+        .collect::<Vec<_>>()
+        .join(" && ");
+    Check::fail(
+        format!(
+            "installed twice: the ralph-hook plugin ({}) and `ralph-hook install`'s handlers in {} both run on every prompt and stop (each is still acted on once, but every stop runs ralph-hook twice)",
+            ids.join(", "),
+            layout.hooks_file().display()
+        ),
+        format!(
+            "keep the plugin: ralph-hook uninstall {flags} && ralph-hook install {flags}   (or keep this install: {remove})"
+        ),
+    )
+}
+
+/// The checks of a host where the plugin brings the hooks and the skill.
+fn plugin_checks(layout: &Layout, ids: &[String]) -> Vec<Check> {
+    let mut checks = vec![Check::pass(format!(
+        "the ralph-hook plugin ({}) brings the hooks and the ralph-loop skill",
+        ids.join(", ")
+    ))];
+    let own = format!("ralph-hook {}", env!("CARGO_PKG_VERSION"));
+    let copy_fix = match std::env::current_exe() {
+        Ok(exe) => format!(
+            "cargo install --locked --git <ralph-hook's repository> ralph-hook   (or: mkdir -p ~/.cargo/bin && cp {} ~/.cargo/bin/)",
+            crate::shell::word(&exe)
+        ),
+        Err(_) => "cargo install --locked --git <ralph-hook's repository> ralph-hook".to_owned(),
+    };
+    checks.push(match plugin::launcher_binary(layout, ids) {
+        None => Check::fail(
+            "the plugin's hooks find no ralph-hook binary (on PATH, in ~/.cargo/bin or in the plugin's data folder/bin), so they allow every stop",
+            copy_fix,
+        ),
+        Some(binary) => match plugin::version_of(&binary) {
+            Ok(version) if version == own => Check::pass(format!(
+                "the plugin's hooks run {} ({version})",
+                binary.display()
+            )),
+            Ok(version) => Check::fail(
+                format!(
+                    "the plugin's hooks run {}, which is {version}; this is {own}",
+                    binary.display()
+                ),
+                copy_fix,
+            ),
+            Err(why) => Check::fail(
+                format!("the plugin's hooks run {}, but {why}", binary.display()),
+                copy_fix,
+            ),
+        },
+    });
+    checks
+}
+
 fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
+    let (plugins, own) = wiring(layout)?;
+    if !plugins.is_empty() && !own {
+        let mut checks = plugin_checks(layout, &plugins);
+        let doc = config_doc(layout)?;
+        checks.push(feature_check(layout, doc.as_ref()));
+        checks.push(plugin_trust_check(layout, codex, &fix)?);
+        return Ok(checks);
+    }
+    let mut checks = Vec::new();
+    if !plugins.is_empty() {
+        checks.push(installed_twice(layout, &plugins));
+    }
+    checks.push(binary_check(layout, &fix));
     let entry = layout.entry_point();
     checks.push(match plan::read(&entry, true)? {
         Content::Bytes(bytes) if bytes == ENTRY_POINT.as_bytes() && is_executable(&entry) => {
@@ -253,31 +414,72 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
             &fix,
         ),
     });
-    checks.extend(handler_checks(layout, &fix)?);
-    let config = layout.config_toml();
-    let doc = match plan::read_text(&config)? {
-        Some(text) => Some(config_toml::parse(&config, &text)?),
-        None => None,
-    };
-    checks.push(if doc.as_ref().is_none_or(config_toml::hooks_enabled) {
-        Check::pass("hooks feature on in config.toml")
-    } else {
-        Check::fail(
-            "hooks are switched off in config.toml ([features] hooks = false)",
-            &fix,
-        )
-    });
-    checks.push(trust_check(layout, codex, doc.as_ref(), &fix)?);
+    let (hooks_path, found) = inline_hooks::codex_handlers(layout)?;
+    checks.extend(handler_checks(layout, &hooks_path, &found, &fix)?);
+    let doc = config_doc(layout)?;
+    checks.push(feature_check(layout, doc.as_ref()));
+    let listing = app_server::list_hooks(codex, &layout.home, &layout.home);
+    checks.push(trust_check(
+        &listing,
+        &hooks_path,
+        &found,
+        doc.as_ref(),
+        &fix,
+    ));
+    if let (Ok((hooks, problems)), Some(doc)) = (&listing, &doc) {
+        checks.extend(lost_trust_checks(hooks, doc));
+        checks.extend(
+            problems
+                .iter()
+                .map(|problem| Check::info(format!("Codex says: {problem}"))),
+        );
+    }
     checks.push(skill_check(layout, &fix)?);
     Ok(checks)
 }
 
+/// Codex's config.toml, parsed, when there is one.
+fn config_doc(layout: &Layout) -> Result<Option<toml_edit::DocumentMut>> {
+    let config = layout.config_toml();
+    Ok(match plan::read_text(&config)? {
+        Some(text) => Some(config_toml::parse(&config, &text)?),
+        None => None,
+    })
+}
+
+fn feature_check(layout: &Layout, doc: Option<&toml_edit::DocumentMut>) -> Check {
+    if doc.is_none_or(config_toml::hooks_enabled) {
+        Check::pass("hooks feature on in config.toml")
+    } else {
+        Check::fail(
+            "hooks are switched off in config.toml ([features] hooks = false)",
+            format!(
+                "ralph-hook install --enable-hooks {}   (this switches every other hook on too)",
+                layout.flags()
+            ),
+        )
+    }
+}
+
 fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>> {
     let fix = format!("ralph-hook install {}", layout.flags());
-    let mut checks = vec![binary_check(layout, &fix)];
-    checks.extend(handler_checks(layout, &fix)?);
-    checks.push(skill_check(layout, &fix)?);
+    let (plugins, own) = wiring(layout)?;
+    let mut checks = Vec::new();
     let path = layout.hooks_file();
+    if !plugins.is_empty() && !own {
+        checks.extend(plugin_checks(layout, &plugins));
+    } else {
+        if !plugins.is_empty() {
+            checks.push(installed_twice(layout, &plugins));
+        }
+        checks.push(binary_check(layout, &fix));
+        let found = match plan::read_text(&path)? {
+            Some(text) => hooks_json::find(&json_text::parse(&path, &text)?, &path)?,
+            None => hooks_json::Found::default(),
+        };
+        checks.extend(handler_checks(layout, &path, &found, &fix)?);
+        checks.push(skill_check(layout, &fix)?);
+    }
     let settings = match plan::read_text(&path)? {
         Some(text) => json_text::parse(&path, &text)?,
         None => Value::Null,
@@ -343,13 +545,12 @@ fn binary_check(layout: &Layout, fix: &str) -> Check {
     }
 }
 
-fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
-    let path = layout.hooks_file();
-    let value = match plan::read_text(&path)? {
-        Some(text) => json_text::parse(&path, &text)?,
-        None => Value::Object(serde_json::Map::new()),
-    };
-    let found = hooks_json::find(&value, &path)?;
+fn handler_checks(
+    layout: &Layout,
+    path: &Path,
+    found: &hooks_json::Found,
+    fix: &str,
+) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
     for event in HookEvent::ALL {
         let expected = hook_command(&layout.binary(), event, layout.agent)?;
@@ -386,41 +587,30 @@ fn handler_checks(layout: &Layout, fix: &str) -> Result<Vec<Check>> {
     Ok(checks)
 }
 
+/// What `hooks/list` answered: every hook and the problems Codex found, or why not.
+type Listing = std::result::Result<(Vec<ListedHook>, Vec<String>), AppServerError>;
+
 fn trust_check(
-    layout: &Layout,
-    codex: &Path,
+    listing: &Listing,
+    path: &Path,
+    found: &hooks_json::Found,
     doc: Option<&toml_edit::DocumentMut>,
     fix: &str,
-) -> Result<Check> {
+) -> Check {
     let fix = format!("{fix}   (or in Codex: /hooks, then trust the ralph-hook hooks)");
-    Ok(match trust::listed_handlers(layout, codex)? {
-        Ok((hooks, 0)) if hooks.is_empty() => Check::fail("no ralph-hook handlers to trust", fix),
-        Ok((hooks, _)) => {
-            let untrusted: Vec<String> = hooks
-                .iter()
-                .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
-                .map(|hook| {
-                    format!(
-                        "{} is {}",
-                        hook.key,
-                        hook.trust_status.as_deref().unwrap_or("?")
-                    )
-                })
-                .collect();
-            if untrusted.is_empty() {
-                Check::pass(format!(
-                    "Codex trusts ralph-hook's {} handler(s)",
-                    hooks.len()
-                ))
-            } else {
-                Check::fail(
-                    format!("not trusted by Codex: {}", untrusted.join(", ")),
-                    fix,
-                )
-            }
-        }
+    let expected = found.ours.len();
+    if expected == 0 {
+        return Check::fail("no ralph-hook handlers to trust", fix);
+    }
+    let selected = match listing {
+        Ok((hooks, problems)) => trust::select_ours(path, expected, hooks, problems),
+        Err(AppServerError::NotFound(reason)) => Err(AppServerError::NotFound(reason.clone())),
+        Err(AppServerError::Failed(reason)) => Err(AppServerError::Failed(reason.clone())),
+    };
+    match selected {
+        Ok((hooks, _)) => trust_verdict(&hooks, fix),
         Err(AppServerError::NotFound(reason)) => {
-            let recorded = doc.is_some_and(|doc| recorded_trust(layout, doc));
+            let recorded = doc.is_some_and(|doc| recorded_trust(path, found, doc));
             if recorded {
                 Check::pass(format!(
                     "trust entries recorded in config.toml (not verified: {reason})"
@@ -436,33 +626,117 @@ fn trust_check(
             format!("could not read hook trust from Codex: {reason}"),
             fix,
         ),
-    })
+    }
+}
+
+/// Trust of the plugin's hooks, as `codex app-server` lists them.
+fn plugin_trust_check(layout: &Layout, codex: &Path, fix: &str) -> Result<Check> {
+    let fix = format!("{fix}   (or in Codex: /hooks, then trust the ralph-hook hooks)");
+    Ok(
+        match trust::listed_handlers(layout, codex, Handlers::Plugin)? {
+            Ok((hooks, _)) if hooks.is_empty() => {
+                Check::fail("no ralph-hook plugin handlers to trust", fix)
+            }
+            Ok((hooks, _)) => trust_verdict(&hooks, fix),
+            Err(AppServerError::NotFound(reason) | AppServerError::Failed(reason)) => Check::fail(
+                format!("could not read hook trust from Codex: {reason}"),
+                fix,
+            ),
+        },
+    )
+}
+
+/// Pass when Codex trusts every one of `hooks`, else the untrusted ones and the fix.
+fn trust_verdict(hooks: &[ListedHook], fix: String) -> Check {
+    let untrusted: Vec<String> = hooks
+        .iter()
+        .filter(|hook| hook.trust_status.as_deref() != Some("trusted"))
+        .map(|hook| {
+            format!(
+                "{} is {}",
+                hook.key,
+                hook.trust_status.as_deref().unwrap_or("?")
+            )
+        })
+        .collect();
+    if untrusted.is_empty() {
+        Check::pass(format!(
+            "Codex trusts ralph-hook's {} handler(s)",
+            hooks.len()
+        ))
+    } else {
+        Check::fail(
+            format!("not trusted by Codex: {}", untrusted.join(", ")),
+            fix,
+        )
+    }
 }
 
 /// Whether config.toml holds a trust entry for each of ralph-hook's handlers at their
 /// current positions (the hash can only be checked by Codex).
-fn recorded_trust(layout: &Layout, doc: &toml_edit::DocumentMut) -> bool {
-    let path = layout.hooks_file();
-    let Ok(Some(text)) = plan::read_text(&path) else {
-        return false;
-    };
-    let Ok(value) = json_text::parse(&path, &text) else {
-        return false;
-    };
-    let Ok(found) = hooks_json::find(&value, &path) else {
-        return false;
-    };
+fn recorded_trust(path: &Path, found: &hooks_json::Found, doc: &toml_edit::DocumentMut) -> bool {
+    let names = SourceNames::of(path);
     !found.ours.is_empty()
-        && found.ours.iter().all(|p| {
-            let key = format!(
-                "{}:{}:{}:{}",
-                path.display(),
-                p.event.trust_key_name(),
-                p.group,
-                p.handler
-            );
-            config_toml::trusted_hash(doc, &key).is_some()
-        })
+        && found
+            .ours
+            .iter()
+            .all(|p| !trust_key::keys_at(doc, &names, p.event, p.group, p.handler).is_empty())
+}
+
+/// The user's handlers that Codex no longer runs although they were trusted: one whose
+/// trust entry sits under another position (it moved when a handler before it went), or
+/// one that changed since it was trusted. Codex skips both without a word.
+fn lost_trust_checks(hooks: &[ListedHook], doc: &toml_edit::DocumentMut) -> Vec<Check> {
+    let entries = trust_key::entries(doc);
+    let mut checks = Vec::new();
+    for hook in hooks {
+        let command = hook.command.as_deref().unwrap_or("?");
+        if ralph_hook_event(command).is_some() {
+            continue;
+        }
+        let source = hook
+            .source_path
+            .as_ref()
+            .map(|path| path.display().to_string());
+        let fix = format!(
+            "in Codex: /hooks, review `{command}` and trust it again (or move its [hooks.state] entry in config.toml to \"{}\")",
+            hook.key
+        );
+        match hook.trust_status.as_deref() {
+            Some("modified") => checks.push(Check::fail(
+                format!(
+                    "`{command}` ({}) changed since it was trusted: Codex skips it",
+                    hook.key
+                ),
+                fix,
+            )),
+            Some("untrusted") => {
+                // An entry with this handler's hash under another position of the same
+                // file, which no identical handler there uses.
+                let moved_from = entries.iter().find(|(key, hash)| {
+                    *key != hook.key
+                        && hash.is_some()
+                        && *hash == hook.current_hash
+                        && trust_key::parse(key)
+                            .is_some_and(|(from, ..)| source.as_deref() == Some(from))
+                        && !hooks
+                            .iter()
+                            .any(|other| other.key == *key && other.current_hash == *hash)
+                });
+                if let Some((old, _)) = moved_from {
+                    checks.push(Check::fail(
+                        format!(
+                            "`{command}` lost its trust: it is {} now, but config.toml trusts it as {old} (it moved when a hook before it was removed), so Codex skips it",
+                            hook.key
+                        ),
+                        fix,
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    checks
 }
 
 fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {

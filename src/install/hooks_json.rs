@@ -7,44 +7,22 @@ use std::path::Path;
 use serde_json::{Map, Value, json};
 
 use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
+use super::hook_edit::{self, HookTable};
+pub(super) use super::hook_edit::{Edit, Found, HandlerPosition};
 use crate::error::{Error, Result};
 
 /// Which file is being edited: Codex's hooks.json only allows `hooks` and `description`
 /// at its root; Claude Code's settings.json holds everything else too.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum HooksFile {
+pub(super) enum HooksFile {
     /// `<codex home>/hooks.json`.
     CodexHooks,
     /// `<claude home>/settings.json`.
     ClaudeSettings,
 }
 
-/// Where one of ralph-hook's handlers sits: the indexes Codex puts in its trust keys.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HandlerPosition {
-    /// The event array it is in.
-    pub event: HookEvent,
-    /// Index of the group in the event's array.
-    pub group: usize,
-    /// Index of the handler in the group's `hooks` array.
-    pub handler: usize,
-    /// The handler's command line.
-    pub command: String,
-}
-
-/// What is in a file's hooks, as far as ralph-hook cares.
-#[derive(Debug, Default, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// ralph-hook's own handlers, in file order.
-    pub ours: Vec<HandlerPosition>,
-    /// The command of a Stop dispatcher that reaches ralph-hook through the entry point.
-    pub dispatcher: Option<String>,
-    /// How many other Stop handlers there are.
-    pub other_stop_handlers: usize,
-}
-
 /// The handler object ralph-hook writes for one event.
-pub fn handler(event: HookEvent, command: &str) -> Value {
+pub(super) fn handler(event: HookEvent, command: &str) -> Value {
     json!({
         "type": "command",
         "command": command,
@@ -54,7 +32,7 @@ pub fn handler(event: HookEvent, command: &str) -> Value {
 }
 
 /// Checks the root of the file: an object, and for hooks.json no keys Codex rejects.
-pub fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
+pub(super) fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
     let Some(object) = root.as_object() else {
         return Err(shape_error(path, "the file must hold a JSON object"));
     };
@@ -84,7 +62,7 @@ pub fn check_root(root: &Value, path: &Path, file: HooksFile) -> Result<()> {
 
 /// Lists ralph-hook's handlers and any Stop dispatcher, checking the shape of the two
 /// events ralph-hook uses.
-pub fn find(root: &Value, path: &Path) -> Result<Found> {
+pub(super) fn find(root: &Value, path: &Path) -> Result<Found> {
     let mut found = Found::default();
     let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
         return Ok(found);
@@ -137,77 +115,124 @@ pub fn find(root: &Value, path: &Path) -> Result<Found> {
     Ok(found)
 }
 
-/// Makes the file hold exactly `wanted` as ralph-hook's handlers: updates the first one
-/// of ours in each event in place (so other handlers keep their positions and their
-/// Codex trust), removes duplicates, appends a new group when there is none. With
-/// `dispatcher_owns_stop`, a Stop dispatcher that calls the entry point takes the place of
-/// ralph-hook's own Stop handler. Returns what the user should know.
-pub fn install(
+/// Makes the file hold exactly `wanted` as ralph-hook's handlers (see
+/// [`hook_edit::install`]), creating the `hooks` object when there is none.
+pub(super) fn install(
     root: &mut Value,
     path: &Path,
     file: HooksFile,
     wanted: &[(HookEvent, Value)],
     dispatcher_owns_stop: bool,
-) -> Result<Vec<String>> {
+) -> Result<Edit> {
     check_root(root, path, file)?;
-    let found = find(root, path)?;
-    let mut notes = Vec::new();
-    let object = root
-        .as_object_mut()
-        .ok_or_else(|| shape_error(path, "the file must hold a JSON object"))?;
-    let hooks = object
+    root.as_object_mut()
+        .ok_or_else(|| shape_error(path, "the file must hold a JSON object"))?
         .entry("hooks")
-        .or_insert_with(|| Value::Object(Map::new()))
-        .as_object_mut()
-        .ok_or_else(|| shape_error(path, "\"hooks\" must be an object of events"))?;
-    for (event, new_handler) in wanted {
-        let mut positions: Vec<&HandlerPosition> =
-            found.ours.iter().filter(|p| p.event == *event).collect();
-        let skip = *event == HookEvent::Stop && dispatcher_owns_stop && found.dispatcher.is_some();
-        if skip {
-            if let Some(dispatcher) = &found.dispatcher {
-                notes.push(format!(
-                    "Stop is owned by the dispatcher `{dispatcher}`: it reaches ralph-hook through hooks/ralph-loop-stop.sh, so no Stop handler of ralph-hook's own was added"
-                ));
-            }
-        } else if let Some(first) = positions.first() {
-            let slot = hooks
-                .get_mut(event.json_name())
-                .and_then(|groups| groups.get_mut(first.group))
-                .and_then(|group| group.get_mut("hooks"))
-                .and_then(|handlers| handlers.get_mut(first.handler));
-            if let Some(slot) = slot {
-                *slot = new_handler.clone();
-            }
-            positions.remove(0);
-        } else {
-            let groups = hooks
-                .entry(event.json_name())
-                .or_insert_with(|| Value::Array(Vec::new()));
-            if let Some(groups) = groups.as_array_mut() {
-                groups.push(json!({ "hooks": [new_handler] }));
-            }
-        }
-        if *event == HookEvent::Stop && !skip && found.other_stop_handlers > 0 {
-            notes.push(format!(
-                "{} other Stop handler(s) stay in place; when several Stop hooks block, the host joins their reasons",
-                found.other_stop_handlers
-            ));
-        }
-        remove_positions(hooks, &positions);
-    }
-    Ok(notes)
+        .or_insert_with(|| Value::Object(Map::new()));
+    hook_edit::install(&mut JsonHooks { root, path }, wanted, dispatcher_owns_stop)
 }
 
 /// Removes every ralph-hook handler, then the groups and events that only held it.
-/// Returns the positions removed (as they were before the removal).
-pub fn remove(root: &mut Value, path: &Path) -> Result<Vec<HandlerPosition>> {
-    let found = find(root, path)?;
-    if let Some(hooks) = root.get_mut("hooks").and_then(Value::as_object_mut) {
-        let positions: Vec<&HandlerPosition> = found.ours.iter().collect();
-        remove_positions(hooks, &positions);
+pub(super) fn remove(root: &mut Value, path: &Path) -> Result<Edit> {
+    hook_edit::remove_ours(&mut JsonHooks { root, path })
+}
+
+/// Whether the file holds any hook event at all.
+pub(super) fn has_hooks(root: &Value) -> bool {
+    root.get("hooks")
+        .and_then(Value::as_object)
+        .is_some_and(|hooks| !hooks.is_empty())
+}
+
+/// How many handlers of anyone but ralph-hook the file holds, over every event.
+pub(super) fn other_handlers(root: &Value) -> usize {
+    let Some(hooks) = root.get("hooks").and_then(Value::as_object) else {
+        return 0;
+    };
+    hooks
+        .values()
+        .filter_map(Value::as_array)
+        .flatten()
+        .filter_map(group_handlers)
+        .flatten()
+        .filter(|handler| {
+            let command = handler.get("command").and_then(Value::as_str);
+            command.and_then(ralph_hook_event).is_none()
+        })
+        .count()
+}
+
+/// Drops a `hooks` object that is empty: for uninstall, when install created it.
+pub(super) fn drop_empty_hooks(root: &mut Value) {
+    if let Some(object) = root.as_object_mut()
+        && object
+            .get("hooks")
+            .and_then(Value::as_object)
+            .is_some_and(Map::is_empty)
+    {
+        object.shift_remove("hooks");
     }
-    Ok(found.ours)
+}
+
+/// The JSON side of [`HookTable`].
+struct JsonHooks<'a> {
+    root: &'a mut Value,
+    path: &'a Path,
+}
+
+impl JsonHooks<'_> {
+    fn hooks_mut(&mut self) -> Option<&mut Map<String, Value>> {
+        self.root.get_mut("hooks").and_then(Value::as_object_mut)
+    }
+}
+
+impl HookTable for JsonHooks<'_> {
+    fn find(&self) -> Result<Found> {
+        find(self.root, self.path)
+    }
+
+    fn group_sizes(&self, event: HookEvent) -> Vec<usize> {
+        self.root
+            .get("hooks")
+            .and_then(|hooks| hooks.get(event.json_name()))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .map(|group| group_handlers(group).map_or(0, Vec::len))
+            .collect()
+    }
+
+    fn replace(&mut self, position: &HandlerPosition, handler: &Value) {
+        let slot = self
+            .hooks_mut()
+            .and_then(|hooks| hooks.get_mut(position.event.json_name()))
+            .and_then(|groups| groups.get_mut(position.group))
+            .and_then(|group| group.get_mut("hooks"))
+            .and_then(|handlers| handlers.get_mut(position.handler));
+        if let Some(slot) = slot {
+            *slot = handler.clone();
+        }
+    }
+
+    fn append(&mut self, event: HookEvent, handler: &Value) -> Result<()> {
+        let path = self.path;
+        let hooks = self
+            .hooks_mut()
+            .ok_or_else(|| shape_error(path, "\"hooks\" must be an object of events"))?;
+        let groups = hooks
+            .entry(event.json_name())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if let Some(groups) = groups.as_array_mut() {
+            groups.push(json!({ "hooks": [handler] }));
+        }
+        Ok(())
+    }
+
+    fn remove(&mut self, positions: &[&HandlerPosition]) {
+        if let Some(hooks) = self.hooks_mut() {
+            remove_positions(hooks, positions);
+        }
+    }
 }
 
 /// Removes handlers at these positions, back to front so indexes stay valid, dropping a
@@ -261,14 +286,14 @@ mod tests {
     }
 
     fn install_into(mut root: Value) -> Result<(Value, Vec<String>)> {
-        let notes = install(
+        let edit = install(
             &mut root,
             Path::new("/h/hooks.json"),
             HooksFile::CodexHooks,
             &wanted(),
             true,
         )?;
-        Ok((root, notes))
+        Ok((root, edit.notes))
     }
 
     #[test]
@@ -360,8 +385,9 @@ mod tests {
             "SessionStart": [],
         }});
         let mut root = before;
-        let removed = remove(&mut root, Path::new("x")).unwrap();
-        assert_eq!(removed.len(), 2);
+        let edit = remove(&mut root, Path::new("x")).unwrap();
+        assert_eq!(edit.removed.len(), 2);
+        assert!(edit.shifts.is_empty());
         assert_eq!(
             root,
             json!({"hooks": {

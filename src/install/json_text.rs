@@ -9,15 +9,20 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 
+/// The UTF-8 byte order mark, as a character.
+pub(super) const BOM: char = '\u{feff}';
+
 /// How a JSON file is laid out, so a rewritten file looks like the user's.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct JsonStyle {
+pub(super) struct JsonStyle {
     /// One level of indentation (two spaces, four spaces, a tab…).
     pub indent: String,
     /// Whether lines end with CRLF.
     pub crlf: bool,
     /// Whether the file ends with a newline.
     pub final_newline: bool,
+    /// Whether the file starts with a UTF-8 byte order mark (some Windows editors add one).
+    pub bom: bool,
 }
 
 impl Default for JsonStyle {
@@ -26,14 +31,15 @@ impl Default for JsonStyle {
             indent: "  ".into(),
             crlf: false,
             final_newline: true,
+            bom: false,
         }
     }
 }
 
 /// Parses a JSON config file. An empty file counts as `{}`; malformed text is an input
 /// error naming the file, line and column.
-pub fn parse(path: &Path, text: &str) -> Result<Value> {
-    let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+pub(super) fn parse(path: &Path, text: &str) -> Result<Value> {
+    let body = text.strip_prefix(BOM).unwrap_or(text);
     if body.trim().is_empty() {
         return Ok(Value::Object(serde_json::Map::new()));
     }
@@ -46,7 +52,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Value> {
 }
 
 /// Guesses the layout of an existing file; a file without indented lines gets the default.
-pub fn detect_style(text: &str) -> JsonStyle {
+pub(super) fn detect_style(text: &str) -> JsonStyle {
     let default = JsonStyle::default();
     let indent = text
         .lines()
@@ -62,11 +68,12 @@ pub fn detect_style(text: &str) -> JsonStyle {
         indent,
         crlf: text.contains("\r\n"),
         final_newline: text.trim().is_empty() || text.ends_with('\n'),
+        bom: text.starts_with(BOM),
     }
 }
 
 /// Renders a value in the given layout.
-pub fn render(value: &Value, style: &JsonStyle) -> Result<String> {
+pub(super) fn render(value: &Value, style: &JsonStyle) -> Result<String> {
     let mut buffer = Vec::new();
     let formatter = serde_json::ser::PrettyFormatter::with_indent(style.indent.as_bytes());
     let mut serializer = serde_json::Serializer::with_formatter(&mut buffer, formatter);
@@ -80,6 +87,9 @@ pub fn render(value: &Value, style: &JsonStyle) -> Result<String> {
     }
     if style.crlf {
         text = text.replace('\n', "\r\n");
+    }
+    if style.bom {
+        text.insert(0, BOM);
     }
     Ok(text)
 }
@@ -113,11 +123,19 @@ mod tests {
             JsonStyle {
                 indent: "\t".into(),
                 crlf: true,
-                final_newline: false
+                final_newline: false,
+                bom: false,
             }
         );
         let value = parse(Path::new("x"), text).unwrap();
         assert_eq!(render(&value, &style).unwrap(), text);
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_kept() {
+        let text = "\u{feff}{\n  \"a\": 1\n}\n";
+        let value = parse(Path::new("x"), text).unwrap();
+        assert_eq!(render(&value, &detect_style(text)).unwrap(), text);
     }
 
     #[test]

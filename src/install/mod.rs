@@ -5,100 +5,41 @@ mod block_cap;
 mod command_line;
 mod config_toml;
 pub mod doctor;
+mod hook_edit;
 mod hooks_json;
 mod host;
+mod inline_hooks;
 mod json_text;
 mod layout;
+mod path_copy;
 mod plan;
+mod plugin;
+mod purge;
 mod record;
 mod skill;
 mod trust;
+mod trust_key;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use clap::Args;
-
 use crate::agent::Agent;
+use crate::cli::{DoctorArgs, HostChoice, InstallArgs, InstallMode, UninstallArgs};
 use crate::error::{Error, Result};
-use host::{HostPlan, Mode};
+use host::{HostPlan, Mode, Scope};
 use layout::Layout;
 use plan::Plan;
-use trust::TrustOutcome;
-
-/// Where each host keeps its configuration, when not in the default place.
-#[derive(Debug, Args)]
-pub struct Homes {
-    /// Codex's home (default: `$CODEX_HOME`, else `~/.codex`).
-    #[arg(long, value_name = "DIR")]
-    pub codex_home: Option<PathBuf>,
-    /// Claude Code's home (default: `~/.claude`).
-    #[arg(long, value_name = "DIR")]
-    pub claude_home: Option<PathBuf>,
-}
-
-/// Flags of `install`.
-#[derive(Debug, Args)]
-pub struct InstallArgs {
-    /// Which host to wire up (default: every host found).
-    #[arg(long, value_name = "codex|claude|all")]
-    pub agent: Option<String>,
-    /// Copy the binary (default) or symlink it so a rebuilt binary is picked up.
-    #[arg(long, value_name = "copy|symlink")]
-    pub mode: Option<String>,
-    #[command(flatten)]
-    pub homes: Homes,
-    /// Print the plan and a diff of each file; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Do not mark the hooks trusted in Codex.
-    #[arg(long)]
-    pub no_trust: bool,
-    /// The codex executable used to compute hook trust (default: `codex` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub codex_bin: Option<PathBuf>,
-}
-
-/// Flags of `uninstall`.
-#[derive(Debug, Args)]
-pub struct UninstallArgs {
-    /// Which host to unwire (default: every host found).
-    #[arg(long, value_name = "codex|claude|all")]
-    pub agent: Option<String>,
-    #[command(flatten)]
-    pub homes: Homes,
-    /// Print the plan and a diff of each file; write nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-}
-
-/// Flags of `doctor`.
-#[derive(Debug, Args)]
-pub struct DoctorArgs {
-    /// Also check the loop in this workspace.
-    #[arg(long, value_name = "DIR")]
-    pub workspace: Option<PathBuf>,
-    #[command(flatten)]
-    pub homes: Homes,
-    /// The codex executable used to read hook trust (default: `codex` on PATH).
-    #[arg(long, value_name = "PATH")]
-    pub codex_bin: Option<PathBuf>,
-}
+use trust::{Handlers, TrustOutcome};
 
 /// Runs `install`: plans every host first (so a malformed file anywhere stops
 /// everything), prints the plan, applies it all-or-nothing, then trusts the Codex hooks.
 pub fn run_install(args: &InstallArgs) -> Result<()> {
-    let mode = match args.mode.as_deref() {
-        None | Some("copy") => Mode::Copy,
-        Some("symlink") => Mode::Symlink,
-        Some(other) => {
-            return Err(Error::usage(format!(
-                "--mode {other:?}: use copy or symlink"
-            )));
-        }
+    let mode = match args.mode {
+        InstallMode::Copy => Mode::Copy,
+        InstallMode::Symlink => Mode::Symlink,
     };
     let layouts = select_hosts(
-        args.agent.as_deref(),
+        args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "install",
@@ -108,7 +49,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         .map_err(|err| Error::io("find the running binary", "ralph-hook", err))?;
     let mut plans = Vec::new();
     for layout in &layouts {
-        plans.push(host::plan_install(layout, mode, &exe)?);
+        plans.push(host::plan_install(layout, mode, &exe, args.enable_hooks)?);
     }
     let mut out = std::io::stdout();
     let verb = if args.dry_run {
@@ -116,8 +57,12 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     } else {
         "install"
     };
+    if !args.dry_run {
+        check_writable(&plans)?;
+    }
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
+        report_unwritable(&mut out, &plans)?;
         for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
             if !args.no_trust {
                 say(
@@ -131,8 +76,22 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         }
         return say(&mut out, "dry run: nothing was written");
     }
+    let codex_hosts: Vec<(Layout, Handlers)> = plans
+        .iter()
+        .filter(|host| host.layout.agent == Agent::Codex)
+        .map(|host| {
+            let which = match host.scope {
+                Scope::Full => Handlers::Installed,
+                Scope::PluginCompanion => Handlers::Plugin,
+            };
+            (host.layout.clone(), which)
+        })
+        .collect();
     apply_all(plans)?;
-    for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
+    if let Some(copy) = &args.path_copy {
+        path_copy::record(copy)?;
+    }
+    for (layout, which) in &codex_hosts {
         if args.no_trust {
             say(
                 &mut out,
@@ -144,9 +103,9 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             continue;
         }
         let codex = trust::codex_bin(args.codex_bin.as_deref());
-        let message = match trust::trust(layout, &codex)? {
+        let message = match trust::trust(layout, &codex, *which)? {
             TrustOutcome::NothingToTrust => {
-                "trust: no ralph-hook handlers in hooks.json".to_owned()
+                "trust: no ralph-hook handlers in hooks.json or config.toml".to_owned()
             }
             TrustOutcome::AlreadyTrusted(n) => {
                 format!("trust: Codex already trusts ralph-hook's {n} handler(s)")
@@ -154,6 +113,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             TrustOutcome::Trusted(n) => {
                 format!("trust: trusted {n} handler(s); codex app-server confirms they are trusted")
             }
+            TrustOutcome::ReadOnly(message) => format!("trust: {message}"),
             TrustOutcome::Unavailable(reason) => format!(
                 "trust: could not ask Codex ({reason}). {}",
                 trust::manual_instructions(layout)
@@ -164,36 +124,52 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     Ok(())
 }
 
-/// Runs `uninstall`: removes exactly what install added, for every selected host.
+/// Runs `uninstall`: removes exactly what install added, for every selected host, and
+/// says what it leaves behind; `--purge` also removes the copy on PATH that
+/// install/install.sh placed and the user's loop records.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
-    let layouts = select_hosts(
-        args.agent.as_deref(),
+    let mut out = std::io::stdout();
+    let layouts = match select_hosts(
+        args.agent,
         &args.homes.codex_home,
         &args.homes.claude_home,
         "uninstall",
-    )?;
+    ) {
+        Ok(layouts) => layouts,
+        // With --purge there is still something to do when no host is wired.
+        Err(_) if args.purge && args.agent.is_none() => Vec::new(),
+        Err(err) => return Err(err),
+    };
     let mut plans = Vec::new();
     for layout in &layouts {
         plans.push(host::plan_uninstall(layout)?);
     }
-    let mut out = std::io::stdout();
     let verb = if args.dry_run {
         "would uninstall"
     } else {
         "uninstall"
     };
+    if !args.dry_run {
+        check_writable(&plans)?;
+    }
     report(&mut out, &plans, verb, args.dry_run)?;
     if args.dry_run {
-        return say(&mut out, "dry run: nothing was written");
+        report_unwritable(&mut out, &plans)?;
+    } else {
+        apply_all(plans)?;
     }
-    apply_all(plans)?;
-    say(
-        &mut out,
-        &format!(
-            "backups (*{}) stay beside the files they saved",
-            plan::BACKUP_SUFFIX
-        ),
-    )
+    if args.purge {
+        for line in purge::run(args.dry_run)? {
+            say(&mut out, &line)?;
+        }
+    }
+    for line in purge::left_behind(args.purge) {
+        say(&mut out, &line)?;
+    }
+    if args.dry_run {
+        say(&mut out, "dry run: nothing was written")?;
+    }
+    Ok(())
 }
 
 /// Runs `doctor` and returns its exit code.
@@ -205,7 +181,11 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
             Agent::Claude => args.homes.claude_home.as_deref(),
         };
         let layout = Layout::new(agent, flag)?;
-        if flag.is_some() || layout.binary().exists() || layout.record().exists() {
+        if flag.is_some()
+            || layout.binary().exists()
+            || layout.record().exists()
+            || plugin::enabled(&layout).is_ok_and(|ids| !ids.is_empty())
+        {
             layouts.push(layout);
         }
     }
@@ -220,27 +200,22 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         &layouts,
         workspace.as_deref(),
         &codex,
-        &mut std::io::stdout(),
+        &mut crate::style::stdout(),
     )
 }
 
 /// The hosts a command acts on: the one asked for, both for `all`, or by default every
 /// host whose home exists (or was named with a flag).
 fn select_hosts(
-    agent: Option<&str>,
+    agent: Option<HostChoice>,
     codex_home: &Option<PathBuf>,
     claude_home: &Option<PathBuf>,
     command: &str,
 ) -> Result<Vec<Layout>> {
     let wanted: Vec<Agent> = match agent {
-        Some("codex") => vec![Agent::Codex],
-        Some("claude") => vec![Agent::Claude],
-        Some("all") => Agent::ALL.to_vec(),
-        Some(other) => {
-            return Err(Error::usage(format!(
-                "--agent {other:?}: use codex, claude or all"
-            )));
-        }
+        Some(HostChoice::Codex) => vec![Agent::Codex],
+        Some(HostChoice::Claude) => vec![Agent::Claude],
+        Some(HostChoice::All) => Agent::ALL.to_vec(),
         None => Vec::new(),
     };
     let mut layouts = Vec::new();
@@ -296,6 +271,21 @@ fn report(out: &mut dyn Write, plans: &[HostPlan], verb: &str, diffs: bool) -> R
         host.plan.print(out, diffs).map_err(stdout_error)?;
         for note in &host.notes {
             say(out, &format!("  note: {note}"))?;
+        }
+    }
+    Ok(())
+}
+
+/// Refuses to start when a config file that would change is read-only or not writable.
+fn check_writable(plans: &[HostPlan]) -> Result<()> {
+    plans.iter().try_for_each(|host| host.plan.check_writable())
+}
+
+/// Under `--dry-run`, says which file would stop the real run.
+fn report_unwritable(out: &mut dyn Write, plans: &[HostPlan]) -> Result<()> {
+    for host in plans {
+        if let Err(err) = host.plan.check_writable() {
+            say(out, &format!("the real run would stop here: {err}"))?;
         }
     }
     Ok(())

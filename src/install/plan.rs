@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 
 /// What a path holds, before or after.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
+pub(super) enum Content {
     /// Nothing.
     Missing,
     /// A regular file with these bytes.
@@ -23,14 +23,14 @@ pub enum Content {
 
 impl Content {
     /// A text file.
-    pub fn text(text: impl Into<String>) -> Self {
+    pub(super) fn text(text: impl Into<String>) -> Self {
         Content::Bytes(text.into().into_bytes())
     }
 }
 
 /// One path to change.
 #[derive(Debug, Clone)]
-pub struct Change {
+pub(super) struct Change {
     /// The path as the user knows it.
     pub path: PathBuf,
     /// What it holds now.
@@ -51,7 +51,7 @@ pub struct Change {
 impl Change {
     /// An edit of a user's config file: follows symlinks to the real file, keeps a backup
     /// before the first edit, and creates a missing file as 0644. `None` means missing.
-    pub fn config_edit(
+    pub(super) fn config_edit(
         path: PathBuf,
         before: Option<String>,
         after: Option<String>,
@@ -69,7 +69,7 @@ impl Change {
     }
 
     /// Skips the backup (restoring a recorded original loses nothing).
-    pub fn without_backup(mut self) -> Self {
+    pub(super) fn without_backup(mut self) -> Self {
         self.backup = false;
         self
     }
@@ -77,7 +77,7 @@ impl Change {
 
 /// Everything one command will change.
 #[derive(Debug, Default)]
-pub struct Plan {
+pub(super) struct Plan {
     /// The changes, in the order they are reported and applied.
     pub changes: Vec<Change>,
     /// Folders to create first (parents before children).
@@ -87,10 +87,10 @@ pub struct Plan {
 }
 
 /// Suffix of the backup kept beside a file before its first edit.
-pub const BACKUP_SUFFIX: &str = ".ralph-hook.bak";
+pub(super) const BACKUP_SUFFIX: &str = ".ralph-hook.bak";
 
 /// Reads what a path holds. With `follow_links`, a symlink counts as the file it points at.
-pub fn read(path: &Path, follow_links: bool) -> Result<Content> {
+pub(super) fn read(path: &Path, follow_links: bool) -> Result<Content> {
     let meta = match std::fs::symlink_metadata(path) {
         Ok(meta) => meta,
         Err(err) if is_missing(&err) => return Ok(Content::Missing),
@@ -117,7 +117,7 @@ fn is_missing(err: &std::io::Error) -> bool {
 }
 
 /// Reads a text file (missing → `None`); a file that is not UTF-8 is an input error.
-pub fn read_text(path: &Path) -> Result<Option<String>> {
+pub(super) fn read_text(path: &Path) -> Result<Option<String>> {
     match read(path, true)? {
         Content::Missing => Ok(None),
         Content::Bytes(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| {
@@ -131,7 +131,7 @@ pub fn read_text(path: &Path) -> Result<Option<String>> {
 }
 
 /// The folders missing on the way to `dir`, outermost first.
-pub fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
     let mut missing: Vec<PathBuf> = dir
         .ancestors()
         .take_while(|ancestor| !ancestor.as_os_str().is_empty() && !ancestor.exists())
@@ -143,28 +143,28 @@ pub fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
 
 impl Plan {
     /// Adds a change unless it changes nothing.
-    pub fn push(&mut self, change: Change) {
+    pub(super) fn push(&mut self, change: Change) {
         if change.before != change.after {
             self.changes.push(change);
         }
     }
 
     /// Adds a folder to create, once.
-    pub fn create_dir(&mut self, dir: PathBuf) {
+    pub(super) fn create_dir(&mut self, dir: PathBuf) {
         if !self.create_dirs.contains(&dir) {
             self.create_dirs.push(dir);
         }
     }
 
     /// True when applying the plan would change nothing.
-    pub fn is_empty(&self) -> bool {
+    pub(super) fn is_empty(&self) -> bool {
         self.changes.is_empty()
             && self.create_dirs.is_empty()
             && self.remove_dirs.iter().all(|dir| !is_empty_dir(dir))
     }
 
     /// Prints one line per change; with `diffs`, a unified diff of each text file.
-    pub fn print(&self, out: &mut dyn Write, diffs: bool) -> std::io::Result<()> {
+    pub(super) fn print(&self, out: &mut dyn Write, diffs: bool) -> std::io::Result<()> {
         for dir in &self.create_dirs {
             writeln!(out, "  {}: create folder", dir.display())?;
         }
@@ -182,8 +182,21 @@ impl Plan {
         Ok(())
     }
 
+    /// Refuses a plan that would replace a config file the user cannot write: a file
+    /// made read-only (a dotfiles manager does that on purpose) would otherwise be
+    /// replaced anyway, since renaming over it needs only a writable folder.
+    pub(super) fn check_writable(&self) -> Result<()> {
+        for change in self.changes.iter().filter(|change| change.follow_links) {
+            if matches!(change.before, Content::Bytes(_)) {
+                check_writable(&resolve_links(&change.path)?, &change.path)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Applies the plan: all changes, or none of them.
-    pub fn apply(&self) -> Result<()> {
+    pub(super) fn apply(&self) -> Result<()> {
+        self.check_writable()?;
         let mut undo = Undo::default();
         match self.try_apply(&mut undo) {
             Ok(()) => {
@@ -293,8 +306,63 @@ impl Undo {
     }
 }
 
+/// Refuses the config file at `path` (followed through links) when it exists and is
+/// read-only or not writable by this user.
+pub(super) fn check_file_writable(path: &Path) -> Result<()> {
+    check_writable(&resolve_links(path)?, path)
+}
+
+/// Refuses `target` (reached as `path`) when it is read-only or not writable by this user.
+/// Root may write a 0444 file, so the permission bits are judged first.
+fn check_writable(target: &Path, path: &Path) -> Result<()> {
+    let Ok(meta) = std::fs::metadata(target) else {
+        return Ok(());
+    };
+    if !meta.is_file() {
+        return Ok(());
+    }
+    let why = if meta.permissions().readonly() {
+        format!("is read-only ({})", describe_mode(&meta))
+    } else {
+        match std::fs::OpenOptions::new().write(true).open(target) {
+            Ok(_) => return Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::PermissionDenied => {
+                format!("is not writable by you ({})", describe_mode(&meta))
+            }
+            Err(_) => return Ok(()),
+        }
+    };
+    let shown = if target == path {
+        path.display().to_string()
+    } else {
+        format!(
+            "{} (the target of the link {})",
+            target.display(),
+            path.display()
+        )
+    };
+    Err(Error::input(
+        shown,
+        format!(
+            "{why}, so ralph-hook leaves it alone (nothing was changed). If you made it read-only on purpose, or a dotfiles manager did, add the entries in its source (`--dry-run` prints them); otherwise make it writable (chmod u+w {}) and run the command again",
+            crate::shell::word(target)
+        ),
+    ))
+}
+
+#[cfg(unix)]
+fn describe_mode(meta: &std::fs::Metadata) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    format!("mode {:04o}", meta.permissions().mode() & 0o7777)
+}
+
+#[cfg(not(unix))]
+fn describe_mode(_meta: &std::fs::Metadata) -> String {
+    "read-only attribute".to_owned()
+}
+
 /// `<path>.ralph-hook.bak`, beside the path the user knows.
-pub fn backup_path(path: &Path) -> PathBuf {
+pub(super) fn backup_path(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(BACKUP_SUFFIX);
     PathBuf::from(name)

@@ -9,17 +9,17 @@ use std::path::{Path, PathBuf};
 use super::app_server::{self, AppServerError, ListedHook};
 use super::command_line::ralph_hook_event;
 use super::config_toml;
-use super::hooks_json;
-use super::json_text;
+use super::inline_hooks;
 use super::layout::Layout;
 use super::plan::{self, Change, Plan};
+use super::plugin;
 use super::record::InstallRecord;
 use crate::error::{Error, Result};
 
 /// How trusting went.
 #[derive(Debug)]
-pub enum TrustOutcome {
-    /// hooks.json holds none of ralph-hook's handlers.
+pub(super) enum TrustOutcome {
+    /// Neither hooks.json nor config.toml holds ralph-hook's handlers.
     NothingToTrust,
     /// Codex already trusted every handler.
     AlreadyTrusted(usize),
@@ -27,10 +27,21 @@ pub enum TrustOutcome {
     Trusted(usize),
     /// Codex could not be asked; the text says why.
     Unavailable(String),
+    /// config.toml is read-only: the text says so and gives the entries to add by hand.
+    ReadOnly(String),
+}
+
+/// Which of ralph-hook's handlers a trust step is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Handlers {
+    /// The ones `ralph-hook install` wrote into hooks.json.
+    Installed,
+    /// The ralph-hook plugin's (`ralph-hook@<marketplace>`).
+    Plugin,
 }
 
 /// How to trust by hand, for when codex cannot be asked.
-pub fn manual_instructions(layout: &Layout) -> String {
+pub(super) fn manual_instructions(layout: &Layout) -> String {
     format!(
         "Codex runs a hook only after you trust it. Start `codex`, type /hooks and trust the two ralph-hook hooks; or put codex on PATH (or pass --codex-bin PATH) and run `ralph-hook install {}` again",
         layout.flags()
@@ -38,21 +49,23 @@ pub fn manual_instructions(layout: &Layout) -> String {
 }
 
 /// The codex executable: `--codex-bin`, else `codex` from PATH.
-pub fn codex_bin(flag: Option<&Path>) -> PathBuf {
+pub(super) fn codex_bin(flag: Option<&Path>) -> PathBuf {
     flag.map_or_else(|| PathBuf::from("codex"), Path::to_path_buf)
 }
 
-/// ralph-hook's handlers as Codex lists them, and how many handlers hooks.json holds.
-pub fn listed_handlers(
+/// ralph-hook's handlers as Codex lists them, and how many there should be (for
+/// `Installed`, how many the file that holds them has — hooks.json, or config.toml when
+/// they are inline; for `Plugin`, how many Codex lists).
+pub(super) fn listed_handlers(
     layout: &Layout,
     codex: &Path,
+    which: Handlers,
 ) -> Result<std::result::Result<(Vec<ListedHook>, usize), AppServerError>> {
-    let path = layout.hooks_file();
-    let Some(text) = plan::read_text(&path)? else {
-        return Ok(Ok((Vec::new(), 0)));
-    };
-    let value = json_text::parse(&path, &text)?;
-    let expected = hooks_json::find(&value, &path)?.ours.len();
+    if which == Handlers::Plugin {
+        return Ok(listed_plugin_handlers(layout, codex));
+    }
+    let (path, found) = inline_hooks::codex_handlers(layout)?;
+    let expected = found.ours.len();
     if expected == 0 {
         return Ok(Ok((Vec::new(), 0)));
     }
@@ -60,15 +73,27 @@ pub fn listed_handlers(
         Ok(answer) => answer,
         Err(err) => return Ok(Err(err)),
     };
-    let canonical = std::fs::canonicalize(&path).ok();
+    Ok(select_ours(&path, expected, &hooks, &problems))
+}
+
+/// Picks ralph-hook's handlers in `path` out of what `hooks/list` answered; fewer than
+/// `expected` means Codex did not load them all, and the problems it reported say why.
+pub(super) fn select_ours(
+    path: &Path,
+    expected: usize,
+    hooks: &[ListedHook],
+    problems: &[String],
+) -> std::result::Result<(Vec<ListedHook>, usize), AppServerError> {
+    let canonical = std::fs::canonicalize(path).ok();
     let ours: Vec<ListedHook> = hooks
-        .into_iter()
+        .iter()
         .filter(|hook| {
             hook.source_path
                 .as_ref()
-                .is_some_and(|source| source == &path || Some(source) == canonical.as_ref())
+                .is_some_and(|source| source == path || Some(source) == canonical.as_ref())
                 && hook.command.as_deref().and_then(ralph_hook_event).is_some()
         })
+        .cloned()
         .collect();
     if ours.len() < expected {
         let mut reason = format!(
@@ -78,14 +103,47 @@ pub fn listed_handlers(
         if !problems.is_empty() {
             reason.push_str(&format!(" (it reported: {})", problems.join("; ")));
         }
-        return Ok(Err(AppServerError::Failed(reason)));
+        return Err(AppServerError::Failed(reason));
     }
-    Ok(Ok((ours, expected)))
+    Ok((ours, expected))
 }
 
-/// Trusts ralph-hook's handlers in this Codex home and confirms it.
-pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
-    let (ours, expected) = match listed_handlers(layout, codex)? {
+/// The ralph-hook plugin's handlers as Codex lists them.
+fn listed_plugin_handlers(
+    layout: &Layout,
+    codex: &Path,
+) -> std::result::Result<(Vec<ListedHook>, usize), AppServerError> {
+    let (hooks, problems) = app_server::list_hooks(codex, &layout.home, &layout.home)?;
+    let ours: Vec<ListedHook> = hooks
+        .into_iter()
+        .filter(|hook| hook.plugin_id.as_deref().is_some_and(plugin::is_ours))
+        .collect();
+    if ours.is_empty() {
+        let mut reason = "codex app-server lists no hooks of the ralph-hook plugin (is it installed and enabled? `codex plugin list`)".to_owned();
+        if !problems.is_empty() {
+            reason.push_str(&format!("; it reported: {}", problems.join("; ")));
+        }
+        return Err(AppServerError::Failed(reason));
+    }
+    let count = ours.len();
+    Ok((ours, count))
+}
+
+/// The `trusted_hash` that makes Codex trust a listed hook. For a plugin's hook Codex
+/// 0.169.0 lists `currentHash` as `sha256:<handler>/sha256:<plugin>`, and trusts the hook
+/// when config.toml holds the first part; the whole string reads back as "modified"
+/// (measured with `hooks/list`). A hook of hooks.json has a single hash.
+fn trusted_hash_for(hook: &ListedHook, current: &str) -> String {
+    match (&hook.plugin_id, current.split_once('/')) {
+        (Some(_), Some((handler, _))) => handler.to_owned(),
+        _ => current.to_owned(),
+    }
+}
+
+/// Trusts ralph-hook's handlers (install's, or the plugin's) in this Codex home and
+/// confirms it.
+pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustOutcome> {
+    let (ours, expected) = match listed_handlers(layout, codex, which)? {
         Ok(found) => found,
         Err(err) => return Ok(TrustOutcome::Unavailable(err.to_string())),
     };
@@ -103,13 +161,23 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
                 hook.key
             )));
         };
-        wanted.push((hook.key.clone(), hash.clone()));
+        wanted.push((hook.key.clone(), trusted_hash_for(hook, hash)));
     }
     if wanted.is_empty() {
         return Ok(TrustOutcome::AlreadyTrusted(ours.len()));
     }
+    if let Err(err) = plan::check_file_writable(&layout.config_toml()) {
+        let entries: Vec<String> = wanted
+            .iter()
+            .map(|(key, hash)| format!("[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\""))
+            .collect();
+        return Ok(TrustOutcome::ReadOnly(format!(
+            "{err}\nCodex runs ralph-hook's hooks only once they are trusted; add these entries to config.toml (or its source):\n{}",
+            entries.join("\n")
+        )));
+    }
     write_trust(layout, &wanted)?;
-    match listed_handlers(layout, codex)? {
+    match listed_handlers(layout, codex, which)? {
         Ok((confirmed, _))
             if confirmed
                 .iter()
@@ -141,7 +209,9 @@ pub fn trust(layout: &Layout, codex: &Path) -> Result<TrustOutcome> {
     }
 }
 
-/// Records the keys and hashes in config.toml (with a backup) and in the install record.
+/// Records the keys and hashes in config.toml and in the install record. The file gets a
+/// backup unless it is exactly as install left it: then the backup install kept (or,
+/// for a file install created, the lack of one) already is the user's original.
 fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
     let path = layout.config_toml();
     let before = plan::read_text(&path)?;
@@ -152,7 +222,10 @@ fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
     let record_path = layout.record();
     let record_before = plan::read(&record_path, false)?;
     let mut record = InstallRecord::load(&record_path)?;
-    record.note_edit("config.toml", before.as_deref(), &new_text, true);
+    let as_installed = record.is_as_installed("config.toml", before.as_deref());
+    // A file that holds ralph-hook's handlers inline is no original to restore later.
+    let clean = inline_hooks::find(&doc, &path)?.ours.is_empty();
+    record.note_edit("config.toml", before.as_deref(), &new_text, clean);
     for entry in written {
         match record.trust.iter_mut().find(|known| known.key == entry.key) {
             Some(known) => known.hash = entry.hash,
@@ -160,12 +233,17 @@ fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
         }
     }
     let mut plan = Plan::default();
-    plan.push(Change::config_edit(
+    let change = Change::config_edit(
         path,
         before,
         Some(new_text),
         format!("trust ralph-hook's {} handler(s)", wanted.len()),
-    ));
+    );
+    plan.push(if as_installed {
+        change.without_backup()
+    } else {
+        change
+    });
     plan.push(record.change(&record_path, record_before)?);
     let mut out = std::io::stdout();
     let _ = writeln!(out, "trust for Codex in {}:", layout.home.display());

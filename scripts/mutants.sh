@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Mutation testing of the loop core with cargo-mutants: every decision, signal-matching,
+# flag-parsing, trust and fingerprint function is mutated, and the fast tests must notice.
+# Too slow for CI (about 30–60 min on 2 cores): run it before landing a change to these
+# files, and read the table it prints last (killed / viable per file).
+#
+# cargo-mutants is installed from crates.io into a private root (.tools/mutants, or
+# $RALPH_MUTANTS_ROOT) the first time. Extra arguments go to cargo-mutants, e.g.
+#   scripts/mutants.sh --file src/engine/decide.rs     # one file only
+#   scripts/mutants.sh --list                           # list the mutants, test nothing
+set -euo pipefail
+
+repo=$(cd "$(dirname "$0")/.." && pwd)
+cd "$repo"
+version=27.1.0
+root=${RALPH_MUTANTS_ROOT:-$repo/.tools/mutants}
+bin="$root/bin/cargo-mutants"
+if ! [ -x "$bin" ] || ! "$bin" mutants --version 2>/dev/null | grep -q "$version"; then
+  echo "mutants: installing cargo-mutants $version into $root" >&2
+  cargo install --locked --quiet --root "$root" --version "$version" cargo-mutants
+fi
+
+# The loop core. Each file is named on purpose: a new core file is added here.
+core=(
+  src/engine/decide.rs
+  src/engine/signal.rs
+  src/engine/settings.rs
+  src/engine/digest.rs
+  src/engine/fingerprint.rs
+  src/engine/ownership.rs
+  src/engine/workspace.rs
+  src/hook/loop_command.rs
+)
+files=()
+for file in "${core[@]}"; do
+  [ -f "$file" ] && files+=(--file "$file")
+done
+if [ "$#" -gt 0 ] && printf '%s\n' "$@" | grep -q -- '^--file'; then
+  files=()
+fi
+
+out=${RALPH_MUTANTS_OUT:-$repo/target/mutants}
+mkdir -p "$out"
+# The fast tests: the library's own and the integration binary without the real clients,
+# the installer and the multi-second process and disk-fault tests.
+status=0
+"$bin" mutants --jobs 1 --timeout 60 --output "$out" "${files[@]}" "$@" \
+  -- --lib --test it -- \
+  --skip e2e:: --skip install:: \
+  --skip hardening::sixty_four --skip hardening::kill --skip hardening::disk \
+  --skip hardening::fuzz || status=$?
+
+outcomes="$out/mutants.out/outcomes.json"
+if [ -f "$outcomes" ]; then
+  python3 - "$outcomes" <<'PY'
+import json, sys, collections
+data = json.load(open(sys.argv[1]))
+per = collections.defaultdict(collections.Counter)
+for outcome in data.get("outcomes", []):
+    scenario = outcome.get("scenario")
+    if not isinstance(scenario, dict) or "Mutant" not in scenario:
+        continue
+    file = scenario["Mutant"]["file"]
+    per[file][outcome["summary"]] += 1
+print(f"{'file':<28} {'caught':>6} {'missed':>6} {'timeout':>7} {'unviable':>8} {'score':>6}")
+total = collections.Counter()
+for file in sorted(per):
+    c = per[file]
+    total.update(c)
+    killed = c["CaughtMutant"] + c["Timeout"]
+    viable = killed + c["MissedMutant"]
+    score = f"{100 * killed / viable:.0f}%" if viable else "-"
+    print(f"{file:<28} {c['CaughtMutant']:>6} {c['MissedMutant']:>6} {c['Timeout']:>7} {c['Unviable']:>8} {score:>6}")
+killed = total["CaughtMutant"] + total["Timeout"]
+viable = killed + total["MissedMutant"]
+if viable:
+    print(f"{'all':<28} {total['CaughtMutant']:>6} {total['MissedMutant']:>6} {total['Timeout']:>7} {total['Unviable']:>8} {100 * killed / viable:>5.0f}%")
+print(f"missed mutants: {sys.argv[1].rsplit('/', 1)[0]}/missed.txt")
+PY
+fi
+# cargo-mutants exits 2 when mutants were missed, 3 on timeouts: this script reports and
+# passes that code on, so a caller can tell.
+exit "$status"

@@ -1,0 +1,53 @@
+//! `ralph-hook completions SHELL` and `ralph-hook man`: shell completion scripts and man
+//! pages, generated from the same clap definition as the command line itself, so they
+//! never fall behind a flag.
+
+use std::io::Write;
+use std::path::Path;
+
+use clap::CommandFactory;
+
+use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::error::{Error, Result};
+
+/// `ralph-hook completions SHELL`: the completion script on stdout.
+pub fn completions(args: &CompletionsArgs) -> Result<i32> {
+    let mut command = Cli::command();
+    let mut out = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "ralph-hook", &mut out);
+    write_stdout(&out)?;
+    Ok(0)
+}
+
+/// `ralph-hook man`: the main page on stdout, or with `--dir` one page per command
+/// (`ralph-hook.1`, `ralph-hook-start.1` …) written into that folder.
+pub fn man(args: &ManArgs) -> Result<i32> {
+    let command = Cli::command();
+    match &args.dir {
+        Some(dir) => write_pages(command, dir),
+        None => {
+            let mut out = Vec::new();
+            clap_mangen::Man::new(command)
+                .render(&mut out)
+                .map_err(|err| Error::io("render the man page", "stdout", err))?;
+            write_stdout(&out)?;
+            Ok(0)
+        }
+    }
+}
+
+fn write_pages(command: clap::Command, dir: &Path) -> Result<i32> {
+    std::fs::create_dir_all(dir).map_err(|err| Error::io("create the man folder", dir, err))?;
+    clap_mangen::generate_to(command, dir)
+        .map_err(|err| Error::io("write the man pages", dir, err))?;
+    println!("wrote the ralph-hook man pages to {}", dir.display());
+    Ok(0)
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<()> {
+    let mut stdout = std::io::stdout().lock();
+    stdout
+        .write_all(bytes)
+        .and_then(|()| stdout.flush())
+        .map_err(|err| Error::io("write the output", "stdout", err))
+}

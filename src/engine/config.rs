@@ -1,0 +1,820 @@
+//! The user's own defaults for every loop flag, in `$XDG_CONFIG_HOME/ralph-hook/config.toml`
+//! (`~/.config/ralph-hook/config.toml` when that is unset, on Linux and macOS alike;
+//! `RALPH_HOOK_CONFIG` names another file, for tests). Flags given to a loop override the
+//! file, and every value keeps where it came from, so `show` can say it.
+//!
+//! ```toml
+//! max_iterations = 30
+//! max_tokens = "2M"
+//! max_duration = "2h"
+//! notify = "notify-send ralph-hook \"$RALPH_OUTCOME: $RALPH_TASK\""
+//! ```
+//!
+//! Each value is checked when the file is read, by the same rules as its flag, and a bad
+//! one is an error naming the file, the line, the key and the fix. The file is the user's,
+//! outside any workspace; it is read only if it is a regular file of at most 64 KiB (a
+//! symbolic link to one is fine: dotfile managers make them).
+
+use std::collections::BTreeMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::engine::settings::{LoopSettings, RawLoopFlags};
+use crate::error::{Error, Result};
+use crate::regular_file::{self, Links};
+
+/// Environment variable naming the config file instead of the standard place.
+pub const CONFIG_ENV: &str = "RALPH_HOOK_CONFIG";
+
+/// The largest config file read.
+pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
+
+/// A loop flag the config file can set a default for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Key {
+    /// `--max-iterations`.
+    MaxIterations,
+    /// `--completion-promise`.
+    CompletionPromise,
+    /// `--magic-word`.
+    MagicWord,
+    /// `--max-duration`.
+    MaxDuration,
+    /// `--no-progress`.
+    NoProgress,
+    /// `--verify`.
+    Verify,
+    /// `--verify-timeout`.
+    VerifyTimeout,
+    /// `--max-tokens`.
+    MaxTokens,
+    /// `--notify`.
+    Notify,
+}
+
+/// The TOML type a key takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// A whole number, unquoted.
+    Number,
+    /// A quoted string.
+    Text,
+    /// Either: a number, or a string such as `"500k"`.
+    NumberOrText,
+}
+
+impl Key {
+    /// Every key, in the order of the flag table.
+    pub const ALL: [Key; 9] = [
+        Key::MaxIterations,
+        Key::CompletionPromise,
+        Key::MagicWord,
+        Key::MaxDuration,
+        Key::NoProgress,
+        Key::Verify,
+        Key::VerifyTimeout,
+        Key::MaxTokens,
+        Key::Notify,
+    ];
+
+    /// The key's name in the file.
+    pub fn name(self) -> &'static str {
+        match self {
+            Key::MaxIterations => "max_iterations",
+            Key::CompletionPromise => "completion_promise",
+            Key::MagicWord => "magic_word",
+            Key::MaxDuration => "max_duration",
+            Key::NoProgress => "no_progress",
+            Key::Verify => "verify",
+            Key::VerifyTimeout => "verify_timeout",
+            Key::MaxTokens => "max_tokens",
+            Key::Notify => "notify",
+        }
+    }
+
+    /// The flag it is the default of.
+    pub fn flag(self) -> &'static str {
+        match self {
+            Key::MaxIterations => "--max-iterations",
+            Key::CompletionPromise => "--completion-promise",
+            Key::MagicWord => "--magic-word",
+            Key::MaxDuration => "--max-duration",
+            Key::NoProgress => "--no-progress",
+            Key::Verify => "--verify",
+            Key::VerifyTimeout => "--verify-timeout",
+            Key::MaxTokens => "--max-tokens",
+            Key::Notify => "--notify",
+        }
+    }
+
+    /// A line that sets it, for error messages.
+    fn example(self) -> &'static str {
+        match self {
+            Key::MaxIterations => "max_iterations = 20",
+            Key::CompletionPromise => "completion_promise = \"DONE\"",
+            Key::MagicWord => "magic_word = \"KEEP_GOING\"",
+            Key::MaxDuration => "max_duration = \"2h\"",
+            Key::NoProgress => "no_progress = 3",
+            Key::Verify => "verify = \"cargo test\"",
+            Key::VerifyTimeout => "verify_timeout = 300",
+            Key::MaxTokens => "max_tokens = \"2M\"",
+            Key::Notify => "notify = \"notify-send ralph-hook \\\"$RALPH_OUTCOME\\\"\"",
+        }
+    }
+
+    fn kind(self) -> Kind {
+        match self {
+            Key::MaxIterations | Key::NoProgress | Key::VerifyTimeout => Kind::Number,
+            Key::CompletionPromise
+            | Key::MagicWord
+            | Key::MaxDuration
+            | Key::Verify
+            | Key::Notify => Kind::Text,
+            Key::MaxTokens => Kind::NumberOrText,
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Key> {
+        Key::ALL.into_iter().find(|key| key.name() == name)
+    }
+}
+
+impl fmt::Display for Key {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Where a loop setting's value came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A flag of the command or of `$ralph-loop …`.
+    Flag,
+    /// The user's config file, at this line.
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// Its line (from 1).
+        line: usize,
+    },
+    /// ralph-hook's own default.
+    BuiltIn,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Flag => f.write_str("flag"),
+            Source::Config { path, line } => write!(f, "{}:{line}", path.display()),
+            Source::BuiltIn => f.write_str("default"),
+        }
+    }
+}
+
+/// A value as the flag would carry it (`"20"`, `"2h"`, `"500k"`), and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sourced {
+    /// The value, as text a flag would carry.
+    pub value: String,
+    /// Where it came from.
+    pub source: Source,
+}
+
+/// The user's defaults, each checked.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UserConfig {
+    /// The file they came from; `None` when there is none.
+    path: Option<PathBuf>,
+    /// Each value as flag text, with its line.
+    values: BTreeMap<Key, (String, usize)>,
+}
+
+/// Where the config file is: `$RALPH_HOOK_CONFIG`, else
+/// `$XDG_CONFIG_HOME/ralph-hook/config.toml` (when that is an absolute path), else
+/// `~/.config/ralph-hook/config.toml`. `None` without a home folder.
+pub fn config_path() -> Option<PathBuf> {
+    path_from(|name| std::env::var_os(name), dirs::home_dir())
+}
+
+fn path_from(var: impl Fn(&str) -> Option<OsString>, home: Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(file) = var(CONFIG_ENV).filter(|file| !file.is_empty()) {
+        return Some(PathBuf::from(file));
+    }
+    let base = var("XDG_CONFIG_HOME")
+        .map(PathBuf::from)
+        .filter(|dir| dir.is_absolute())
+        .or_else(|| home.map(|home| home.join(".config")))?;
+    Some(base.join("ralph-hook").join("config.toml"))
+}
+
+impl UserConfig {
+    /// The user's defaults from [`config_path`]; no file (or no home) is no defaults.
+    pub fn load() -> Result<UserConfig> {
+        match config_path() {
+            Some(path) => UserConfig::load_from(&path),
+            None => Ok(UserConfig::default()),
+        }
+    }
+
+    /// The defaults in the file at `path`; a missing file is no defaults.
+    pub fn load_from(path: &Path) -> Result<UserConfig> {
+        let (file, metadata) = match regular_file::open(path, Links::Follow) {
+            Ok(opened) => opened,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(UserConfig::default());
+            }
+            Err(err) => {
+                return Err(
+                    Error::io("read the ralph-hook config", path, err).with_hint(
+                        "make it a plain file you can read, or remove it to use the defaults",
+                    ),
+                );
+            }
+        };
+        let too_big = || {
+            Error::input(
+                path.display().to_string(),
+                format!(
+                    "the config file is larger than {} KiB; it only holds a few defaults, e.g. `max_iterations = 20`",
+                    MAX_CONFIG_BYTES / 1024
+                ),
+            )
+        };
+        if metadata.len() > MAX_CONFIG_BYTES {
+            return Err(too_big());
+        }
+        let mut bytes = Vec::new();
+        file.take(MAX_CONFIG_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map_err(|err| Error::io("read the ralph-hook config", path, err))?;
+        if bytes.len() as u64 > MAX_CONFIG_BYTES {
+            return Err(too_big());
+        }
+        let text = String::from_utf8(bytes).map_err(|err| {
+            Error::input(
+                path.display().to_string(),
+                format!(
+                    "the config file is not UTF-8 text (invalid byte at offset {}); save it as UTF-8",
+                    err.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        UserConfig::parse(path, &text)
+    }
+
+    /// The defaults in `text`, the contents of the file at `path` (named in errors).
+    pub fn parse(path: &Path, text: &str) -> Result<UserConfig> {
+        let document = toml_edit::Document::parse(text).map_err(|err| {
+            Error::input(
+                path.display().to_string(),
+                format!("not valid TOML: {}", err.to_string().trim_end()),
+            )
+        })?;
+        let mut values = BTreeMap::new();
+        for (name, item) in document.as_table() {
+            let line = document
+                .as_table()
+                .key(name)
+                .and_then(toml_edit::Key::span)
+                .map_or(0, |span| line_of(text, span.start));
+            let at = || format!("{}:{line}", path.display());
+            let Some(key) = Key::from_name(name) else {
+                return Err(Error::input(at(), unknown_key(name, item)));
+            };
+            let value = flag_text(key, item).map_err(|message| Error::input(at(), message))?;
+            check(key, &value).map_err(|message| Error::input(at(), message))?;
+            values.insert(key, (value, line));
+        }
+        Ok(UserConfig {
+            path: Some(path.to_path_buf()),
+            values,
+        })
+    }
+
+    /// The file the defaults came from, when there was one.
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// The default the file sets for `key`.
+    pub fn get(&self, key: Key) -> Option<Sourced> {
+        let (value, line) = self.values.get(&key)?;
+        Some(Sourced {
+            value: value.clone(),
+            source: Source::Config {
+                path: self.path.clone().unwrap_or_default(),
+                line: *line,
+            },
+        })
+    }
+
+    /// The value in force for `key`: the flag's when one was given, else the file's;
+    /// `None` leaves ralph-hook's own default.
+    pub fn resolve(&self, key: Key, flag: Option<&str>) -> Option<Sourced> {
+        match flag {
+            Some(value) => Some(Sourced {
+                value: value.to_string(),
+                source: Source::Flag,
+            }),
+            None => self.get(key),
+        }
+    }
+
+    /// Fills each flag of `raw` the user did not give from the file, and says where every
+    /// one of them now comes from.
+    pub fn apply(&self, raw: &mut RawLoopFlags) -> Vec<(Key, Source)> {
+        let slots: [(Key, &mut Option<String>); 7] = [
+            (Key::MaxIterations, &mut raw.max_iterations),
+            (Key::CompletionPromise, &mut raw.completion_promise),
+            (Key::MagicWord, &mut raw.magic_word),
+            (Key::MaxDuration, &mut raw.max_duration),
+            (Key::NoProgress, &mut raw.no_progress),
+            (Key::Verify, &mut raw.verify),
+            (Key::VerifyTimeout, &mut raw.verify_timeout),
+        ];
+        let mut sources = Vec::with_capacity(slots.len());
+        for (key, slot) in slots {
+            let source = match self.resolve(key, slot.as_deref()) {
+                Some(sourced) => {
+                    *slot = Some(sourced.value);
+                    sourced.source
+                }
+                None => Source::BuiltIn,
+            };
+            sources.push((key, source));
+        }
+        sources
+    }
+}
+
+/// The line (from 1) of byte `offset` in `text`.
+fn line_of(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
+}
+
+/// The item as the text its flag would carry, when it has the key's type.
+fn flag_text(key: Key, item: &toml_edit::Item) -> Result<String, String> {
+    let value = item.as_value();
+    let number = value.and_then(toml_edit::Value::as_integer);
+    let text = value.and_then(toml_edit::Value::as_str);
+    let found = match value {
+        Some(toml_edit::Value::String(_)) => "a string",
+        Some(toml_edit::Value::Integer(_)) => "a number",
+        Some(toml_edit::Value::Float(_)) => "a decimal number",
+        Some(toml_edit::Value::Boolean(_)) => "true or false",
+        Some(toml_edit::Value::Datetime(_)) => "a date",
+        Some(toml_edit::Value::Array(_)) => "a list",
+        Some(toml_edit::Value::InlineTable(_)) | None => "a table",
+    };
+    match (key.kind(), number, text) {
+        (Kind::Number | Kind::NumberOrText, Some(number), _) => Ok(number.to_string()),
+        (Kind::Text | Kind::NumberOrText, _, Some(text)) => Ok(text.to_string()),
+        (Kind::Number, _, _) => Err(format!(
+            "`{key}` must be a whole number without quotes, found {found}; write it like `{}`",
+            key.example()
+        )),
+        (Kind::Text, _, _) => Err(format!(
+            "`{key}` must be a quoted string, found {found}; write it like `{}`",
+            key.example()
+        )),
+        (Kind::NumberOrText, _, _) => Err(format!(
+            "`{key}` must be a number or a string such as \"500k\", found {found}; write it like `{}`",
+            key.example()
+        )),
+    }
+}
+
+/// Checks `value` by the rules of its flag.
+fn check(key: Key, value: &str) -> Result<(), String> {
+    let fix = |message: String| {
+        format!(
+            "`{key}` is not valid: {message}\n  fix the value (e.g. `{}`) or delete the line to use the default",
+            key.example()
+        )
+    };
+    let mut raw = RawLoopFlags::default();
+    let slot = match key {
+        Key::MaxIterations => &mut raw.max_iterations,
+        Key::CompletionPromise => &mut raw.completion_promise,
+        Key::MagicWord => &mut raw.magic_word,
+        Key::MaxDuration => &mut raw.max_duration,
+        Key::NoProgress => &mut raw.no_progress,
+        Key::Verify => &mut raw.verify,
+        Key::VerifyTimeout => &mut raw.verify_timeout,
+        Key::MaxTokens => {
+            return parse_max_tokens(value)
+                .map(|_| ())
+                .map_err(|err| fix(err.to_string()));
+        }
+        Key::Notify => {
+            return if value.trim().is_empty() {
+                Err(fix("the notify command is empty".into()))
+            } else if value.contains('\0') {
+                Err(fix("the notify command contains a NUL character".into()))
+            } else {
+                Ok(())
+            };
+        }
+    };
+    *slot = Some(value.to_string());
+    LoopSettings::parse("checking the config", &raw)
+        .map(|_| ())
+        .map_err(|err| fix(err.to_string()))
+}
+
+fn unknown_key(name: &str, item: &toml_edit::Item) -> String {
+    let known = Key::ALL.map(Key::name).join(", ");
+    if item.is_table() || item.is_array_of_tables() {
+        return format!(
+            "unknown section `[{name}]`: the config has no sections; write the keys at the top of the file ({known})"
+        );
+    }
+    let wanted = name.to_ascii_lowercase().replace('-', "_");
+    match Key::ALL
+        .into_iter()
+        .find(|key| key.name() == wanted || edit_distance(key.name(), &wanted) <= 2)
+    {
+        Some(key) => format!("unknown key `{name}`: did you mean `{key}`? (known keys: {known})"),
+        None => format!("unknown key `{name}`: the known keys are {known}"),
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (above + 1)
+                .min(row[j] + 1)
+                .min(diagonal + usize::from(ca != *cb));
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
+/// Parses a token budget as people write it: `500000`, `500_000`, `500k`, `2M`, `1.5M`
+/// (`k` = thousand, `M` = million, `G` = billion, either case). 0 means no token budget.
+pub fn parse_max_tokens(text: &str) -> Result<u64> {
+    let trimmed = text.trim();
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "--max-tokens {trimmed:?} {why}: write a whole number of tokens, optionally with k, M or G, e.g. `--max-tokens 500k` or `--max-tokens 2M`"
+        ))
+    };
+    if trimmed.starts_with('-') {
+        return Err(bad("cannot be below 0"));
+    }
+    let (number, scale): (&str, u128) = match trimmed.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&trimmed[..at], 1_000),
+        Some((at, 'm' | 'M')) => (&trimmed[..at], 1_000_000),
+        Some((at, 'g' | 'G')) => (&trimmed[..at], 1_000_000_000),
+        Some(_) => (trimmed, 1),
+        None => return Err(bad("is empty")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| {
+        !part.starts_with('_')
+            && !part.ends_with('_')
+            && !part.contains("__")
+            && part.chars().all(|c| c.is_ascii_digit() || c == '_')
+    };
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return Err(bad("is not a token count"));
+    }
+    let parse = |part: &str| -> Option<u128> {
+        part.chars()
+            .filter(char::is_ascii_digit)
+            .try_fold(0u128, |acc, c| {
+                acc.checked_mul(10)?
+                    .checked_add(u128::from(c.to_digit(10)?))
+            })
+    };
+    let too_big = || bad("is too large");
+    let whole = parse(whole).ok_or_else(too_big)?;
+    let fraction_digits = fraction.chars().filter(char::is_ascii_digit).count();
+    let fraction_value = parse(fraction).ok_or_else(too_big)?;
+    let denominator = u32::try_from(fraction_digits)
+        .ok()
+        .and_then(|digits| 10u128.checked_pow(digits))
+        .ok_or_else(too_big)?;
+    let scaled_fraction = fraction_value.checked_mul(scale).ok_or_else(too_big)?;
+    if scaled_fraction % denominator != 0 {
+        return Err(bad("is not a whole number of tokens"));
+    }
+    let total = whole
+        .checked_mul(scale)
+        .and_then(|value| value.checked_add(scaled_fraction / denominator))
+        .ok_or_else(too_big)?;
+    u64::try_from(total).map_err(|_| too_big())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<UserConfig> {
+        UserConfig::parse(Path::new("/home/u/.config/ralph-hook/config.toml"), text)
+    }
+
+    #[track_caller]
+    fn error(text: &str) -> String {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.code(), crate::error::EXIT_DATA, "{err}");
+        err.to_string()
+    }
+
+    #[test]
+    fn every_flag_can_have_a_default_with_its_line() {
+        let config = parse(
+            "# my defaults\nmax_iterations = 30\ncompletion_promise = \"ALL DONE\"\nmagic_word = \"GO\"\nmax_duration = \"1h30m\"\nno_progress = 0\nverify = \"cargo test\"\nverify_timeout = 120\nmax_tokens = \"2M\"\nnotify = \"notify-send done\"\n",
+        )
+        .unwrap();
+        let expected = [
+            (Key::MaxIterations, "30", 2),
+            (Key::CompletionPromise, "ALL DONE", 3),
+            (Key::MagicWord, "GO", 4),
+            (Key::MaxDuration, "1h30m", 5),
+            (Key::NoProgress, "0", 6),
+            (Key::Verify, "cargo test", 7),
+            (Key::VerifyTimeout, "120", 8),
+            (Key::MaxTokens, "2M", 9),
+            (Key::Notify, "notify-send done", 10),
+        ];
+        for (key, value, line) in expected {
+            assert_eq!(
+                config.get(key),
+                Some(Sourced {
+                    value: value.into(),
+                    source: Source::Config {
+                        path: "/home/u/.config/ralph-hook/config.toml".into(),
+                        line
+                    }
+                }),
+                "{key}"
+            );
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_rest_keeps_its_source() {
+        let config = parse("max_iterations = 30\nno_progress = 5\n").unwrap();
+        let mut raw = RawLoopFlags {
+            max_iterations: Some("7".into()),
+            ..RawLoopFlags::default()
+        };
+        let sources = config.apply(&mut raw);
+        assert_eq!(raw.max_iterations.as_deref(), Some("7"));
+        assert_eq!(raw.no_progress.as_deref(), Some("5"));
+        assert_eq!(raw.max_duration, None);
+        let source = |key| {
+            sources
+                .iter()
+                .find(|(k, _)| *k == key)
+                .map(|(_, s)| s.to_string())
+        };
+        assert_eq!(source(Key::MaxIterations).as_deref(), Some("flag"));
+        assert_eq!(
+            source(Key::NoProgress).as_deref(),
+            Some("/home/u/.config/ralph-hook/config.toml:2")
+        );
+        assert_eq!(source(Key::MaxDuration).as_deref(), Some("default"));
+        let settings = LoopSettings::parse("task", &raw).unwrap();
+        assert_eq!((settings.max_iterations, settings.no_progress), (7, 5));
+        assert_eq!(
+            config
+                .resolve(Key::MaxTokens, Some("500k"))
+                .map(|s| s.source),
+            Some(Source::Flag)
+        );
+        assert_eq!(config.resolve(Key::MaxTokens, None), None);
+    }
+
+    #[test]
+    fn a_bad_value_names_the_file_line_key_and_fix() {
+        let text = error("max_iterations = 3\nmax_duration = \"soon\"\n");
+        assert!(
+            text.starts_with(
+                "/home/u/.config/ralph-hook/config.toml:2: `max_duration` is not valid"
+            ),
+            "{text}"
+        );
+        assert!(text.contains("max_duration = \"2h\""), "{text}");
+        assert!(text.contains("delete the line"), "{text}");
+        for (line, expected) in [
+            ("max_iterations = -1", "cannot be below 0"),
+            (
+                "max_iterations = 99999999999",
+                "--max-iterations needs a whole number",
+            ),
+            (
+                "no_progress = \"3\"",
+                "must be a whole number without quotes, found a string",
+            ),
+            ("verify_timeout = 9999", "between 1 and 540"),
+            ("verify_timeout = 1.5", "found a decimal number"),
+            ("magic_word = \"two words\"", "may only use letters"),
+            ("completion_promise = \"`x`\"", "may not contain backticks"),
+            ("verify = \"  \"", "--verify is empty"),
+            (
+                "verify = true",
+                "must be a quoted string, found true or false",
+            ),
+            ("max_tokens = \"lots\"", "is not a token count"),
+            (
+                "max_tokens = [1]",
+                "must be a number or a string such as \"500k\", found a list",
+            ),
+            ("notify = \"\"", "the notify command is empty"),
+            ("notify = \"a\\u0000b\"", "NUL"),
+            (
+                "max_duration = 7200",
+                "must be a quoted string, found a number",
+            ),
+        ] {
+            let text = error(line);
+            assert!(text.contains(":1: `"), "{line}: {text}");
+            assert!(text.contains(expected), "{line}: {text}");
+        }
+    }
+
+    #[test]
+    fn an_unknown_key_is_refused_with_a_suggestion() {
+        let text = error("\n\nmax-iterations = 3\n");
+        assert!(
+            text.contains("config.toml:3: unknown key `max-iterations`"),
+            "{text}"
+        );
+        assert!(text.contains("did you mean `max_iterations`"), "{text}");
+        assert!(error("max_iteration = 3").contains("did you mean `max_iterations`"));
+        assert!(error("colour = \"red\"").contains("the known keys are max_iterations"));
+        assert!(error("[loop]\nmax_iterations = 3\n").contains("unknown section `[loop]`"));
+    }
+
+    #[test]
+    fn broken_toml_is_an_error_that_names_the_file_and_line() {
+        let text = error("max_iterations = 3\nmax_tokens = \n");
+        assert!(
+            text.starts_with("/home/u/.config/ralph-hook/config.toml: not valid TOML"),
+            "{text}"
+        );
+        assert!(text.contains("line 2"), "{text}");
+        assert!(error("a = 1\na = 2\n").contains("not valid TOML"));
+    }
+
+    #[test]
+    fn an_empty_or_missing_file_has_no_defaults() {
+        assert_eq!(parse("").unwrap().get(Key::MaxIterations), None);
+        let dir = tempfile::tempdir().unwrap();
+        let config = UserConfig::load_from(&dir.path().join("config.toml")).unwrap();
+        assert_eq!(config, UserConfig::default());
+        assert_eq!(config.path(), None);
+    }
+
+    #[test]
+    fn a_file_on_disk_is_read_and_a_linked_one_too() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        std::fs::write(&path, "max_tokens = 500000\n").unwrap();
+        let config = UserConfig::load_from(&path).unwrap();
+        assert_eq!(config.get(Key::MaxTokens).unwrap().value, "500000");
+        assert_eq!(config.path(), Some(path.as_path()));
+        #[cfg(unix)]
+        {
+            let link = dir.path().join("linked.toml");
+            std::os::unix::fs::symlink(&path, &link).unwrap();
+            assert!(UserConfig::load_from(&link).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_huge_or_binary_or_special_file_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let huge = dir.path().join("huge.toml");
+        std::fs::write(&huge, format!("# {}\n", "x".repeat(100_000))).unwrap();
+        let err = UserConfig::load_from(&huge).unwrap_err().to_string();
+        assert!(err.contains("larger than 64 KiB"), "{err}");
+        let binary = dir.path().join("binary.toml");
+        std::fs::write(&binary, b"max_iterations = 3\n\xff\xfe").unwrap();
+        let err = UserConfig::load_from(&binary).unwrap_err().to_string();
+        assert!(err.contains("not UTF-8"), "{err}");
+        let err = UserConfig::load_from(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("directory"), "{err}");
+        #[cfg(unix)]
+        {
+            let fifo = dir.path().join("fifo.toml");
+            let c_path = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+            // SAFETY: a valid NUL-terminated path; mkfifo only creates a file.
+            assert_eq!(unsafe { libc::mkfifo(c_path.as_ptr(), 0o600) }, 0);
+            let err = UserConfig::load_from(&fifo).unwrap_err().to_string();
+            assert!(err.contains("FIFO"), "{err}");
+            let err = UserConfig::load_from(Path::new("/dev/zero"))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("device"), "{err}");
+        }
+    }
+
+    #[test]
+    fn the_path_follows_the_override_then_xdg_then_home() {
+        let vars = |pairs: &'static [(&'static str, &'static str)]| {
+            move |name: &str| {
+                pairs
+                    .iter()
+                    .find(|(k, _)| *k == name)
+                    .map(|(_, v)| OsString::from(v))
+            }
+        };
+        let home = Some(PathBuf::from("/home/u"));
+        assert_eq!(
+            path_from(
+                vars(&[(CONFIG_ENV, "/t/c.toml"), ("XDG_CONFIG_HOME", "/x")]),
+                home.clone()
+            ),
+            Some(PathBuf::from("/t/c.toml"))
+        );
+        assert_eq!(
+            path_from(
+                vars(&[(CONFIG_ENV, ""), ("XDG_CONFIG_HOME", "/x")]),
+                home.clone()
+            ),
+            Some(PathBuf::from("/x/ralph-hook/config.toml"))
+        );
+        assert_eq!(
+            path_from(vars(&[("XDG_CONFIG_HOME", "relative")]), home.clone()),
+            Some(PathBuf::from("/home/u/.config/ralph-hook/config.toml"))
+        );
+        assert_eq!(
+            path_from(vars(&[]), home),
+            Some(PathBuf::from("/home/u/.config/ralph-hook/config.toml"))
+        );
+        assert_eq!(path_from(vars(&[]), None), None);
+    }
+
+    #[test]
+    fn token_budgets_read_as_people_write_them() {
+        for (text, tokens) in [
+            ("0", 0),
+            ("500000", 500_000),
+            ("500_000", 500_000),
+            (" 500k ", 500_000),
+            ("500K", 500_000),
+            ("2M", 2_000_000),
+            ("2m", 2_000_000),
+            ("1.5M", 1_500_000),
+            ("0.25k", 250),
+            ("1G", 1_000_000_000),
+            ("18446744073709551615", u64::MAX),
+        ] {
+            assert_eq!(parse_max_tokens(text).unwrap(), tokens, "{text}");
+        }
+    }
+
+    #[test]
+    fn a_bad_token_budget_says_how_to_write_one() {
+        for (text, why) in [
+            ("", "is empty"),
+            ("-5", "cannot be below 0"),
+            ("lots", "is not a token count"),
+            ("5 k", "is not a token count"),
+            ("k", "is not a token count"),
+            (".5k", "is not a token count"),
+            ("1.2.3k", "is not a token count"),
+            ("_5", "is not a token count"),
+            ("1.5", "is not a whole number of tokens"),
+            ("1.0001k", "is not a whole number of tokens"),
+            ("2MB", "is not a token count"),
+            ("18446744073709551616", "is too large"),
+            ("99999999999999999999G", "is too large"),
+            (
+                "1.99999999999999999999999999999999999999999M",
+                "is too large",
+            ),
+        ] {
+            let err = parse_max_tokens(text).unwrap_err();
+            assert_eq!(err.code(), crate::error::EXIT_USAGE);
+            let message = err.to_string();
+            assert!(message.contains(why), "{text:?}: {message}");
+            assert!(message.contains("--max-tokens 500k"), "{message}");
+        }
+    }
+
+    #[test]
+    fn every_key_has_a_valid_example() {
+        for key in Key::ALL {
+            let config = parse(key.example()).unwrap_or_else(|err| panic!("{key}: {err}"));
+            assert!(config.get(key).is_some(), "{key}");
+            assert!(key.flag().starts_with("--"));
+        }
+    }
+}

@@ -1,0 +1,271 @@
+//! Telling the user that a loop ended or blocked: the user's own `--notify` command (from
+//! their own record or config, never from a workspace file), run through `sh -c` with
+//! the outcome in its environment — enough for `notify-send`, ntfy or a mail.
+//!
+//! The command is detached: a session of its own (so a host that kills the hook's
+//! process group at a timeout does not kill it, and it has no terminal), stdin from
+//! `/dev/null`, stdout and stderr to `/dev/null` or a log file, and nobody waits for it.
+//! A slow or failing command therefore never delays or changes a stop; only a failure to
+//! start it comes back, as an error for the history.
+
+use std::fs::OpenOptions;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+
+use crate::error::{Error, Result};
+
+/// The longest value, in characters, put in one variable: an environment string near the
+/// kernel's limit (128 KiB on Linux) would make the command fail to start.
+pub const MAX_VALUE_CHARS: usize = 4096;
+
+/// What the command is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Notice<'a> {
+    /// How the loop ended, as in the history (`completed`, `max_iterations`, `blocked` …):
+    /// `RALPH_OUTCOME`.
+    pub outcome: &'a str,
+    /// Why, in words (the agent's reason when it blocked): `RALPH_REASON`.
+    pub reason: &'a str,
+    /// The iterations counted: `RALPH_ITERATION`.
+    pub iteration: u32,
+    /// The loop's workspace, where the command runs: `RALPH_WORKSPACE`.
+    pub workspace: &'a Path,
+    /// The task; its first line becomes `RALPH_TASK`.
+    pub task: &'a str,
+}
+
+impl Notice<'_> {
+    /// The variables the command gets, in addition to the hook's own environment. Values
+    /// lose NUL characters (an environment cannot hold them) and are cut at
+    /// [`MAX_VALUE_CHARS`].
+    pub fn env(&self) -> [(&'static str, String); 5] {
+        let first_line = self
+            .task
+            .lines()
+            .map(str::trim)
+            .find(|line| !line.is_empty())
+            .unwrap_or("");
+        [
+            ("RALPH_OUTCOME", clean(self.outcome)),
+            ("RALPH_REASON", clean(self.reason)),
+            ("RALPH_ITERATION", self.iteration.to_string()),
+            (
+                "RALPH_WORKSPACE",
+                clean(&self.workspace.display().to_string()),
+            ),
+            ("RALPH_TASK", clean(first_line)),
+        ]
+    }
+}
+
+fn clean(value: &str) -> String {
+    value
+        .chars()
+        .filter(|c| *c != '\0')
+        .take(MAX_VALUE_CHARS)
+        .collect()
+}
+
+/// Starts `command` for `notice`, detached, and returns at once. Its output goes to
+/// `log` (appended, created private) or to `/dev/null`. The returned child is never to be
+/// waited on by a hook; a hook process exits soon after and the command lives on.
+pub fn spawn(command: &str, notice: &Notice<'_>, log: Option<&Path>) -> Result<Child> {
+    let (stdout, stderr) = match log {
+        None => (Stdio::null(), Stdio::null()),
+        Some(path) => {
+            let mut options = OpenOptions::new();
+            options.append(true).create(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.mode(0o600);
+            }
+            let file = options.open(path).map_err(|err| {
+                Error::io("open the notify command's log", path, err)
+                    .with_hint("check that its folder exists and is writable")
+            })?;
+            let copy = file
+                .try_clone()
+                .map_err(|err| Error::io("share the notify command's log", path, err))?;
+            (Stdio::from(file), Stdio::from(copy))
+        }
+    };
+    let workspace = if notice.workspace.is_dir() {
+        notice.workspace
+    } else {
+        Path::new("/")
+    };
+    let mut child = Command::new("sh");
+    child
+        .arg("-c")
+        .arg(command)
+        .current_dir(workspace)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr)
+        .envs(notice.env());
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            child.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+    }
+    child.spawn().map_err(|err| {
+        Error::Failed(format!(
+            "could not start the notify command `{}` in {}: {err}; check it with `sh -c` by hand",
+            command.replace('\0', "\\0"),
+            workspace.display()
+        ))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::PathBuf;
+    use std::time::{Duration, Instant};
+
+    /// Writes each variable on its own line, then a line per run to `runs`.
+    const REPORT: &str = r#"printf '%s\n' "$RALPH_OUTCOME" "$RALPH_REASON" "$RALPH_ITERATION" "$RALPH_WORKSPACE" "$RALPH_TASK" > report.tmp && mv report.tmp report; echo run >> runs"#;
+
+    fn notice<'a>(workspace: &'a Path, task: &'a str) -> Notice<'a> {
+        Notice {
+            outcome: "blocked",
+            reason: "need the staging password",
+            iteration: 7,
+            workspace,
+            task,
+        }
+    }
+
+    fn wait_exit(child: &mut Child) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while child.try_wait().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the command did not finish");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn lines(path: PathBuf) -> Vec<String> {
+        std::fs::read_to_string(path)
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+
+    #[test]
+    fn the_command_runs_once_in_the_workspace_with_the_outcome_in_its_environment() {
+        let ws = tempfile::tempdir().unwrap();
+        let task = "\n  Fix the flaky test  \nthen the docs";
+        let mut child = spawn(REPORT, &notice(ws.path(), task), None).unwrap();
+        wait_exit(&mut child);
+        assert_eq!(
+            lines(ws.path().join("report")),
+            [
+                "blocked".to_string(),
+                "need the staging password".to_string(),
+                "7".to_string(),
+                ws.path().display().to_string(),
+                "Fix the flaky test".to_string(),
+            ]
+        );
+        assert_eq!(lines(ws.path().join("runs")), ["run"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn the_command_is_detached_in_its_own_session_and_not_waited_for() {
+        let ws = tempfile::tempdir().unwrap();
+        let mut child = spawn("sleep 60", &notice(ws.path(), "t"), None).unwrap();
+        // spawn returned while the command still runs.
+        assert!(child.try_wait().unwrap().is_none());
+        let pid = i32::try_from(child.id()).unwrap();
+        // SAFETY: getsid and getpgid only read the process table.
+        let (sid, pgid, own_sid) =
+            unsafe { (libc::getsid(pid), libc::getpgid(pid), libc::getsid(0)) };
+        assert_eq!(sid, pid, "the command leads a session of its own");
+        assert_eq!(pgid, pid, "and a process group of its own");
+        assert_ne!(sid, own_sid);
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
+    #[test]
+    fn its_output_goes_to_the_log_and_its_stdin_is_empty() {
+        let ws = tempfile::tempdir().unwrap();
+        let log = ws.path().join("notify.log");
+        std::fs::write(&log, "earlier\n").unwrap();
+        // `cat` ends at once on an empty stdin; with a terminal or a pipe it would wait.
+        let mut child = spawn(
+            "cat; echo out; echo err >&2",
+            &notice(ws.path(), "t"),
+            Some(&log),
+        )
+        .unwrap();
+        wait_exit(&mut child);
+        assert_eq!(lines(log), ["earlier", "out", "err"]);
+    }
+
+    #[test]
+    fn a_command_that_cannot_start_is_an_error_that_names_it() {
+        let ws = tempfile::tempdir().unwrap();
+        let err = spawn("notify\0me", &notice(ws.path(), "t"), None).unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains("could not start the notify command `notify\\0me`"),
+            "{text}"
+        );
+        let err = spawn(
+            "true",
+            &notice(ws.path(), "t"),
+            Some(&ws.path().join("missing/notify.log")),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("notify command's log"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_command_is_not_an_error() {
+        let ws = tempfile::tempdir().unwrap();
+        let mut child = spawn("exit 3", &notice(ws.path(), "t"), None).unwrap();
+        wait_exit(&mut child);
+    }
+
+    #[test]
+    fn hostile_values_still_reach_the_command() {
+        let ws = tempfile::tempdir().unwrap();
+        let reason = format!("a\0b $(touch pwned) {}", "r".repeat(200_000));
+        let task = "`rm -rf ~` \0 'quoted' \"double\"";
+        let notice = Notice {
+            reason: &reason,
+            ..notice(ws.path(), task)
+        };
+        let mut child = spawn(REPORT, &notice, None).unwrap();
+        wait_exit(&mut child);
+        let report = lines(ws.path().join("report"));
+        assert_eq!(report[4], "`rm -rf ~`  'quoted' \"double\"");
+        assert!(report[1].starts_with("ab $(touch pwned) rrr"));
+        assert_eq!(report[1].chars().count(), MAX_VALUE_CHARS);
+        assert!(!ws.path().join("pwned").exists(), "a value was run as code");
+    }
+
+    #[test]
+    fn a_missing_workspace_runs_the_command_from_the_root() {
+        let ws = tempfile::tempdir().unwrap();
+        let out = ws.path().join("cwd");
+        let gone = ws.path().join("gone");
+        let command = format!("pwd > '{}'", out.display());
+        let mut child = spawn(&command, &notice(&gone, "t"), None).unwrap();
+        wait_exit(&mut child);
+        assert_eq!(lines(out), ["/"]);
+    }
+}

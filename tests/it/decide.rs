@@ -1,0 +1,505 @@
+//! Table tests of the pure decision core, on the messages of the real captured payloads.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use ralph_hook::agent::Agent;
+use ralph_hook::engine::decide::{
+    Continuation, Decision, Outcome, Request, StopEvent, Verification, decide,
+};
+use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
+use ralph_hook::engine::ownership::{Standing, Untrusted};
+use ralph_hook::engine::render;
+use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::signal::Tag;
+use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::hook::wire::StopInput;
+
+fn fixture_message(text: &str) -> String {
+    let input: StopInput = serde_json::from_str(text).expect("fixture parses");
+    input.last_assistant_message.expect("fixture has a message")
+}
+
+fn codex_first() -> String {
+    fixture_message(include_str!(
+        "../fixtures/hosts/codex-0.169.0/stop-first.json"
+    ))
+}
+fn codex_done() -> String {
+    fixture_message(include_str!(
+        "../fixtures/hosts/codex-0.169.0/stop-continued.json"
+    ))
+}
+fn claude_first() -> String {
+    fixture_message(include_str!(
+        "../fixtures/hosts/claude-2.1.328/stop-first.json"
+    ))
+}
+fn claude_done() -> String {
+    fixture_message(include_str!(
+        "../fixtures/hosts/claude-2.1.328/stop-continued.json"
+    ))
+}
+
+const T0: u64 = 1_790_000_000;
+
+fn at(secs: u64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(T0 + secs)
+}
+
+fn loop_with(edit: impl FnOnce(&mut RawLoopFlags)) -> LoopState {
+    let mut raw = RawLoopFlags::default();
+    edit(&mut raw);
+    let settings = LoopSettings::parse("Fix the failing tests", &raw).expect("settings");
+    LoopState::new(
+        &settings,
+        Origin {
+            loop_id: "L".into(),
+            agent: Agent::Codex,
+            session_id: Some("S".into()),
+            workspace: "/w".into(),
+            started_by: StartedBy::PromptHook,
+        },
+        at(0),
+    )
+}
+
+fn message(text: &str) -> StopEvent<'_> {
+    StopEvent {
+        message: Some(text),
+        ..StopEvent::default()
+    }
+}
+
+#[test]
+fn the_fixture_messages_decide_as_a_user_expects() {
+    struct Case {
+        name: &'static str,
+        message: String,
+        iteration: u32,
+        expected: Decision,
+        tag: Tag,
+    }
+    let block_missing = Decision::Block(Continuation {
+        missing_signal: true,
+        rejected: None,
+    });
+    let cases = [
+        Case {
+            name: "codex first turn",
+            message: codex_first(),
+            iteration: 0,
+            expected: block_missing.clone(),
+            tag: Tag::None,
+        },
+        Case {
+            name: "codex promise",
+            message: codex_done(),
+            iteration: 1,
+            expected: Decision::Finish(Outcome::Completed),
+            tag: Tag::Promise,
+        },
+        Case {
+            name: "claude first turn",
+            message: claude_first(),
+            iteration: 0,
+            expected: block_missing,
+            tag: Tag::None,
+        },
+        Case {
+            name: "claude promise",
+            message: claude_done(),
+            iteration: 1,
+            expected: Decision::Finish(Outcome::Completed),
+            tag: Tag::Promise,
+        },
+        Case {
+            name: "promise at the cap still completes",
+            message: codex_done(),
+            iteration: 50,
+            expected: Decision::Finish(Outcome::Completed),
+            tag: Tag::Promise,
+        },
+        Case {
+            name: "no promise at the cap",
+            message: codex_first(),
+            iteration: 50,
+            expected: Decision::Finish(Outcome::IterationCap),
+            tag: Tag::None,
+        },
+    ];
+    for case in cases {
+        let mut state = loop_with(|_| {});
+        state.iteration = case.iteration;
+        let step = decide(&state, message(&case.message), at(60));
+        assert_eq!(step.decision, case.expected, "{}", case.name);
+        assert_eq!(step.tag, case.tag, "{}", case.name);
+        match step.decision {
+            Decision::Block(_) => {
+                assert_eq!(step.state.iteration, case.iteration + 1, "{}", case.name);
+                assert!(step.state.active);
+            }
+            Decision::Finish(_) => assert!(!step.state.active, "{}", case.name),
+            Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {}
+        }
+    }
+}
+
+#[test]
+fn a_paused_or_finished_loop_allows_without_counting() {
+    let mut paused = loop_with(|_| {});
+    paused.paused = true;
+    let step = decide(&paused, message("x"), at(1));
+    assert_eq!(step.decision, Decision::Allow);
+    assert_eq!(step.state, paused);
+    let mut inactive = loop_with(|_| {});
+    inactive.active = false;
+    assert_eq!(
+        decide(&inactive, message("x"), at(1)).decision,
+        Decision::Allow
+    );
+}
+
+#[test]
+fn no_cap_means_the_count_goes_on() {
+    let mut state = loop_with(|r| r.max_iterations = Some("0".into()));
+    state.iteration = 10_000;
+    let step = decide(&state, message("x"), at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.state.iteration, 10_001);
+}
+
+#[test]
+fn the_time_budget_ends_the_loop_at_exactly_its_limit() {
+    let state = loop_with(|r| r.max_duration = Some("90m".into()));
+    assert!(matches!(
+        decide(&state, message("a"), at(90 * 60 - 1)).decision,
+        Decision::Block(_)
+    ));
+    assert_eq!(
+        decide(&state, message("a"), at(90 * 60)).decision,
+        Decision::Finish(Outcome::TimeLimit)
+    );
+}
+
+#[test]
+fn the_iteration_cap_ends_the_loop_at_exactly_its_stop() {
+    let mut state = loop_with(|r| {
+        r.max_iterations = Some("3".into());
+        r.no_progress = Some("0".into());
+    });
+    let mut decisions = Vec::new();
+    for stop in 0..5 {
+        let step = decide(&state, message("same"), at(stop));
+        decisions.push(step.decision.clone());
+        if !step.state.active {
+            break;
+        }
+        state = step.state;
+    }
+    assert_eq!(decisions.len(), 4, "3 blocks, then the cap: {decisions:?}");
+    assert_eq!(decisions[3], Decision::Finish(Outcome::IterationCap));
+}
+
+#[test]
+fn the_same_message_n_stops_in_a_row_ends_the_loop() {
+    let mut state = loop_with(|r| r.no_progress = Some("3".into()));
+    for (stop, text) in ["working", "stuck  here", "stuck here", " stuck\nhere "]
+        .iter()
+        .enumerate()
+    {
+        let step = decide(&state, message(text), at(stop as u64));
+        if stop < 3 {
+            assert!(matches!(step.decision, Decision::Block(_)), "stop {stop}");
+        } else {
+            assert_eq!(step.decision, Decision::Finish(Outcome::RepeatedMessage));
+        }
+        state = step.state;
+    }
+}
+
+/// A look at a workspace whose one changed path has this mark.
+fn look(digest: &str, head: &str, path: &str, mark: &str) -> Fingerprint {
+    Fingerprint {
+        digest: digest.into(),
+        head: head.into(),
+        paths: vec![PathMark {
+            path: path.into(),
+            mark: mark.into(),
+            changed_ns: 1,
+        }],
+    }
+}
+
+#[test]
+fn an_unchanged_workspace_over_n_stops_ends_the_loop() {
+    let mut state = loop_with(|r| r.no_progress = Some("2".into()));
+    state.progress.workspace_digest = Some("d0".into());
+    let d1 = look("d1", "main c1", "work.txt", "m1");
+    let mut decisions = Vec::new();
+    for stop in 0..3 {
+        let event = StopEvent {
+            message: Some(["a", "b", "c"][stop]),
+            workspace: Some(&d1),
+            ..StopEvent::default()
+        };
+        let step = decide(&state, event, at(stop as u64));
+        decisions.push(step.decision.clone());
+        state = step.state;
+    }
+    assert!(
+        matches!(decisions[0], Decision::Block(_)),
+        "d0→d1 is progress"
+    );
+    assert!(matches!(decisions[1], Decision::Block(_)));
+    assert_eq!(decisions[2], Decision::Finish(Outcome::UnchangedWorkspace));
+}
+
+#[test]
+fn the_brake_remembers_the_last_change_and_the_prompt_warns_before_it_ends_the_loop() {
+    let mut state = loop_with(|r| r.no_progress = Some("3".into()));
+    state
+        .progress
+        .remember_workspace(&look("d0", "main c1", "work.txt", "m0"));
+    let edited = look("d1", "main c1", "work.txt", "m1");
+    let stop = |state: &LoopState, text: &str, workspace: &Fingerprint, secs: u64| {
+        let event = StopEvent {
+            message: Some(text),
+            workspace: Some(workspace),
+            ..StopEvent::default()
+        };
+        decide(state, event, at(secs))
+    };
+    let step = stop(&state, "edited", &edited, 1);
+    let change = step.state.progress.last_change.clone().expect("a change");
+    assert_eq!(change.what, "work.txt");
+    assert_eq!(change.iteration, 0);
+    assert_eq!(step.state.unchanged_stops_left(), Some(3));
+    state = step.state;
+    let prompt = |state: &LoopState| {
+        render::continuation_prompt(state, &Continuation::default(), Path::new("/s"), at(9))
+    };
+    for (secs, left) in [(2, 2), (3, 1)] {
+        let step = stop(&state, &format!("reading {secs}"), &edited, secs);
+        assert!(matches!(step.decision, Decision::Block(_)));
+        state = step.state;
+        assert_eq!(state.unchanged_stops_left(), Some(left));
+        assert_eq!(
+            prompt(&state).contains("the next stop that finds the workspace unchanged"),
+            left == 1,
+            "{}",
+            prompt(&state)
+        );
+    }
+    let step = stop(&state, "still reading", &edited, 4);
+    assert_eq!(step.decision, Decision::Finish(Outcome::UnchangedWorkspace));
+    let said = render::outcome_message(&step.state, &Outcome::UnchangedWorkspace);
+    assert!(
+        said.contains("the last change it saw was work.txt at iteration 0"),
+        "{said}"
+    );
+}
+
+#[test]
+fn a_commit_is_named_as_the_last_change() {
+    let mut state = loop_with(|r| r.no_progress = Some("3".into()));
+    state
+        .progress
+        .remember_workspace(&look("d0", "main 1111111aaaa", "work.txt", "m0"));
+    let committed = Fingerprint {
+        digest: "d1".into(),
+        head: "main 2222222bbbb".into(),
+        paths: Vec::new(),
+    };
+    let event = StopEvent {
+        message: Some("committed"),
+        workspace: Some(&committed),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, event, at(1));
+    let change = step.state.progress.last_change.expect("a change");
+    assert_eq!(change.what, "commit 2222222 on main");
+}
+
+#[test]
+fn no_progress_zero_turns_the_brake_off() {
+    let mut state = loop_with(|r| r.no_progress = Some("0".into()));
+    let same = look("same", "main c", "a", "m");
+    for stop in 0..10 {
+        let event = StopEvent {
+            message: Some("same"),
+            workspace: Some(&same),
+            ..StopEvent::default()
+        };
+        let step = decide(&state, event, at(stop));
+        assert!(matches!(step.decision, Decision::Block(_)));
+        state = step.state;
+    }
+}
+
+#[test]
+fn a_promise_with_a_verify_command_is_judged_by_it() {
+    let state = loop_with(|r| r.verify = Some("cargo test".into()));
+    let done = codex_done();
+    assert_eq!(
+        decide(&state, message(&done), at(1)).decision,
+        Decision::Verify
+    );
+
+    let passed = Verification::Passed;
+    let event = StopEvent {
+        message: Some(&done),
+        workspace: None,
+        verification: Some(&passed),
+        ..StopEvent::default()
+    };
+    assert_eq!(
+        decide(&state, event, at(1)).decision,
+        Decision::Finish(Outcome::Verified)
+    );
+
+    for rejected in [
+        Verification::Failed {
+            status: "exit code 101".into(),
+            tail: "test foo ... FAILED".into(),
+        },
+        Verification::TimedOut {
+            after: Duration::from_secs(300),
+            tail: String::new(),
+        },
+        Verification::CouldNotStart {
+            error: "sh: not found".into(),
+        },
+    ] {
+        let event = StopEvent {
+            message: Some(&done),
+            workspace: None,
+            verification: Some(&rejected),
+            ..StopEvent::default()
+        };
+        let step = decide(&state, event, at(1));
+        assert_eq!(
+            step.decision,
+            Decision::Block(Continuation {
+                missing_signal: false,
+                rejected: Some(rejected.clone())
+            }),
+        );
+        assert_eq!(step.state.iteration, 1);
+    }
+}
+
+#[test]
+fn a_rejected_completion_at_the_cap_ends_at_the_cap() {
+    let mut state = loop_with(|r| {
+        r.verify = Some("false".into());
+        r.max_iterations = Some("2".into());
+    });
+    state.iteration = 2;
+    let failed = Verification::Failed {
+        status: "exit code 1".into(),
+        tail: String::new(),
+    };
+    let done = codex_done();
+    let event = StopEvent {
+        message: Some(&done),
+        workspace: None,
+        verification: Some(&failed),
+        ..StopEvent::default()
+    };
+    assert_eq!(
+        decide(&state, event, at(1)).decision,
+        Decision::Finish(Outcome::IterationCap)
+    );
+}
+
+#[test]
+fn every_way_a_loop_ends_has_its_own_reason_code() {
+    let outcomes = Outcome::ALL;
+    let codes: std::collections::BTreeSet<&str> = outcomes.iter().map(Outcome::code).collect();
+    assert_eq!(codes.len(), outcomes.len());
+}
+
+// ---- trust and cancel requests: the rest of the truth table ----
+
+#[test]
+fn a_stop_that_does_not_own_the_loop_changes_nothing_whatever_it_says() {
+    let state = loop_with(|r| r.verify = Some("touch pwned".into()));
+    let done = codex_done();
+    for (standing, expected) in [
+        (Standing::OtherSession, Decision::Ignore),
+        (
+            Standing::Untrusted(Untrusted::Legacy),
+            Decision::NotFollowed(Untrusted::Legacy),
+        ),
+        (
+            Standing::Untrusted(Untrusted::NoRecord),
+            Decision::NotFollowed(Untrusted::NoRecord),
+        ),
+    ] {
+        for request in [None, Some("L")] {
+            let event = StopEvent {
+                standing,
+                session: "B",
+                cancel_request: request,
+                message: Some(&done),
+                ..StopEvent::default()
+            };
+            let step = decide(&state, event, at(1));
+            assert_eq!(step.decision, expected, "{standing:?} {request:?}");
+            assert_eq!(step.state, state, "{standing:?} changed the loop");
+            assert_eq!(step.request, Request::None, "{standing:?} took the request");
+            assert!(!step.claimed);
+        }
+    }
+}
+
+#[test]
+fn a_claim_binds_the_session_and_then_decides_as_the_owner() {
+    let mut state = loop_with(|_| {});
+    state.session_id = None;
+    let event = StopEvent {
+        standing: Standing::Claim,
+        session: "FIRST",
+        message: Some("working"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, event, at(1));
+    assert!(step.claimed);
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.state.session_id.as_deref(), Some("FIRST"));
+    assert_eq!(step.state.iteration, 1);
+
+    state.paused = true;
+    let step = decide(&state, event, at(1));
+    assert_eq!(step.decision, Decision::Allow);
+    assert!(step.claimed, "a paused loop is still claimed");
+    assert_eq!(step.state.session_id.as_deref(), Some("FIRST"));
+}
+
+#[test]
+fn a_cancel_request_ends_the_loop_only_when_it_names_it() {
+    let mut state = loop_with(|_| {});
+    state.paused = true;
+    let named = StopEvent {
+        cancel_request: Some("L"),
+        message: Some(DONE_TEXT),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, named, at(1));
+    assert_eq!(step.decision, Decision::Finish(Outcome::Cancelled));
+    assert_eq!(step.request, Request::Honoured);
+    assert!(!step.state.active);
+
+    state.paused = false;
+    let other = StopEvent {
+        cancel_request: Some("someone-elses"),
+        message: Some("working"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, other, at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.request, Request::OtherLoop);
+}
+
+const DONE_TEXT: &str = "done <promise>DONE</promise>";

@@ -1,0 +1,37 @@
+//! The one integration test binary: a 2-core machine links the library's tests once.
+//! Each module is what its name says; `support` is the harness they share (a temp home,
+//! user state folder and workspace per test, the real binary run as hosts run it).
+//!
+//! - `decide`: table tests of the pure decision core.
+//! - `engine`: the hooks and commands as hosts and people run them, on real payloads.
+//! - `budgets`: time, no-progress, verify, pause.
+//! - `contract`: every answer against Codex's own output schemas.
+//! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
+//! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
+//! - `plugin`: the plugin's manifests and launcher; installed twice, each event acted on once.
+//! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
+//! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
+//! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
+
+// The harness's items are shared between the modules of this one binary; `pub` is how
+// they say so.
+#![allow(unreachable_pub)]
+
+mod support;
+
+// The fuzz targets' checks, replayed on stable by `hardening`; `checks` names `crate::reference`.
+#[path = "../../fuzz/src/checks.rs"]
+mod checks;
+#[path = "../../fuzz/src/reference.rs"]
+mod reference;
+
+mod budgets;
+mod contract;
+mod decide;
+mod e2e;
+mod engine;
+mod first_contact;
+mod hardening;
+mod install;
+mod plugin;
+mod security;
