@@ -243,6 +243,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// loop flags' definition: what `$ralph-loop help` answers.
 pub fn usage(agent: Agent) -> String {
     let cmd = agent.loop_command();
+    let idle = crate::clock::human(crate::engine::liveness::IDLE_AFTER);
     let examples = format!(
         "Examples:\n  \
          {cmd} Fix the failing tests --max-iterations 20\n  \
@@ -251,6 +252,8 @@ pub fn usage(agent: Agent) -> String {
          {cmd} status    how the loop stands\n  \
          {cmd} cancel    end the loop; the next stop is allowed\n  \
          {cmd} help      this text\n\n\
+         Another session's loop in this workspace: replaced when that session has shown no \
+         sign of life for {idle}; `{cmd} --replace TASK` replaces a live one.\n\n\
          While work remains the agent ends each message with the continuation signal; it \
          writes the completion signal only when the task is done."
     );
@@ -426,6 +429,13 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_usage_says_how_to_replace_another_sessions_loop_in_the_hosts_syntax() {
+        assert!(usage(Agent::Claude).contains("`/ralph-loop --replace TASK`"));
+        assert!(usage(Agent::Codex).contains("`$ralph-loop --replace TASK`"));
+        assert!(usage(Agent::Codex).contains("no sign of life for 10m"));
     }
 
     #[test]
