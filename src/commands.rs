@@ -65,7 +65,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
     let started = lifecycle::begin(
         &store,
         &settings,
-        session,
+        lifecycle::Binding {
+            session,
+            transcript: None,
+        },
         StartedBy::Start,
         replace,
         None,

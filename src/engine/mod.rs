@@ -23,6 +23,7 @@ pub mod files;
 pub mod fingerprint;
 pub mod history;
 pub mod lifecycle;
+pub mod liveness;
 pub mod notify;
 pub mod once;
 pub mod ownership;

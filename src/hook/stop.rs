@@ -140,6 +140,11 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
             fallback.as_deref()
         }
     };
+    if owned && let Some(transcript) = &input.transcript_path {
+        // The host names the session's transcript: its mtime is the loop's sign of life
+        // when another session wants the workspace (see `engine::liveness`).
+        record.transcript = Some(transcript.clone());
+    }
     let state = &record.state;
     // git runs only in the record's workspace, and only when it was a repository when
     // the loop began (never in one the agent made since).
