@@ -107,7 +107,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         },
         Ok(LoopCommand::Status) => {
             let text = lifecycle::find(&workspace, Some(agent))
-                .map(|found| render::status_text(&found, now))
+                .map(|found| crate::engine::status::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }
