@@ -10,7 +10,11 @@
 //! Run it with `scripts/bench-hook.sh` or `cargo bench --bench hook_process`.
 //! Environment: `RALPH_HOOK_BIN` (binary to measure; default the one cargo built for
 //! this bench), `BENCH_RUNS` (timed runs per scenario, default 300), `BENCH_WARMUP`
-//! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text).
+//! (default 20), `BENCH_ONLY` (run only scenarios whose name contains this text),
+//! `BENCH_SKIP` (skip scenarios whose name contains this text), `BENCH_BASE_BIN`
+//! (another build to compare with: each scenario is set up once per binary, in worlds
+//! of their own, and the two are timed run by run in turn, so a busy machine slows both
+//! alike; the table then gives both medians and minimums and their ratios).
 
 mod support;
 
@@ -40,10 +44,24 @@ enum Expect {
 struct Scenario {
     name: String,
     payload: PathBuf,
-    /// Copied over the state file before every run (untimed), so each run decides the
-    /// same stop.
-    restore: Option<(String, PathBuf)>,
+    /// Copied over the user's record and the state file before every run (untimed), so
+    /// each run decides the same stop.
+    restore: Option<Restore>,
     expect: Expect,
+}
+
+/// The files a loop lives in, as they were right after `start`: the record in the
+/// user's state folder (the authority) and the workspace's state file.
+#[derive(Clone)]
+struct Restore(Vec<(String, PathBuf)>);
+
+impl Restore {
+    fn apply(&self) {
+        for (text, path) in &self.0 {
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, text).unwrap();
+        }
+    }
 }
 
 struct Figures {
@@ -60,6 +78,7 @@ fn main() {
     let runs = env_number("BENCH_RUNS", 300);
     let warmup = env_number("BENCH_WARMUP", 20);
     let only = std::env::var("BENCH_ONLY").unwrap_or_default();
+    let skip = std::env::var("BENCH_SKIP").unwrap_or_default();
     // `cargo bench` passes `--bench`; a filter given after `--` also selects scenarios.
     let filter = std::env::args()
         .skip(1)
@@ -70,6 +89,14 @@ fn main() {
         .prefix("ralph-hook-bench.")
         .tempdir()
         .expect("temp dir");
+    if let Some(base) = std::env::var_os("BENCH_BASE_BIN").map(PathBuf::from) {
+        let keep = |s: &Scenario| {
+            (filter.is_empty() || s.name.contains(&filter))
+                && (skip.is_empty() || !s.name.contains(&skip))
+        };
+        compare(root.path(), &base, &bin, keep, warmup, runs);
+        return;
+    }
     let world = World::new(root.path(), &bin);
     eprintln!(
         "binary: {} ({} bytes); {runs} runs after {warmup} warm-up runs per scenario",
@@ -83,6 +110,7 @@ fn main() {
     for scenario in scenarios
         .iter()
         .filter(|s| filter.is_empty() || s.name.contains(&filter))
+        .filter(|s| skip.is_empty() || !s.name.contains(&skip))
     {
         world.check(scenario);
         let figures = world.measure(scenario, warmup, runs);
@@ -95,6 +123,58 @@ fn main() {
             ms(figures.median),
             ms(figures.p95),
             ms(figures.min),
+        );
+    }
+}
+
+/// Times `base` and `bin` on the same scenarios, run by run in turn.
+fn compare(
+    root: &Path,
+    base: &Path,
+    bin: &Path,
+    keep: impl Fn(&Scenario) -> bool,
+    warmup: usize,
+    runs: usize,
+) {
+    let (base_root, new_root) = (root.join("base"), root.join("new"));
+    fs::create_dir_all(&base_root).unwrap();
+    fs::create_dir_all(&new_root).unwrap();
+    let (base_world, new_world) = (World::new(&base_root, base), World::new(&new_root, bin));
+    eprintln!(
+        "comparing {} with {}; {runs} runs each, in turn, after {warmup} warm-up runs",
+        base.display(),
+        bin.display()
+    );
+    println!("| scenario | base median | median | ratio | base min | min | ratio |");
+    println!("|---|---:|---:|---:|---:|---:|---:|");
+    let pairs = base_world
+        .scenarios()
+        .into_iter()
+        .zip(new_world.scenarios());
+    for (old, new) in pairs.filter(|(old, _)| keep(old)) {
+        base_world.check(&old);
+        new_world.check(&new);
+        let (mut a, mut b) = (Vec::with_capacity(runs), Vec::with_capacity(runs));
+        for i in 0..warmup + runs {
+            let (ta, tb) = (base_world.time_once(&old), new_world.time_once(&new));
+            if i >= warmup {
+                a.push(ta);
+                b.push(tb);
+            }
+        }
+        a.sort();
+        b.sort();
+        let median = |v: &[Duration]| v[v.len() / 2];
+        let ratio = |x: Duration, y: Duration| y.as_secs_f64() / x.as_secs_f64();
+        println!(
+            "| {} | {} | {} | {:.2}× | {} | {} | {:.2}× |",
+            new.name,
+            ms(median(&a)),
+            ms(median(&b)),
+            ratio(median(&a), median(&b)),
+            ms(a[0]),
+            ms(b[0]),
+            ratio(a[0], b[0]),
         );
     }
 }
@@ -142,9 +222,9 @@ impl World {
         cmd
     }
 
-    /// A workspace with a running loop bound to the bench session; returns the state
-    /// file's path and its text right after start.
-    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, String, PathBuf) {
+    /// A workspace with a running loop bound to the bench session; returns the
+    /// workspace and what to restore before each run.
+    fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, Restore) {
         let ws = self.root.join(name);
         fs::create_dir_all(&ws).unwrap();
         let mut args = vec![
@@ -161,7 +241,22 @@ impl World {
         assert!(out.status.success(), "start failed: {out:?}");
         let state = ws.join(".codex/ralph-loop-state.json");
         let text = fs::read_to_string(&state).unwrap();
-        (ws, text, state)
+        // A binary from before the record (to compare figures) keeps everything in the
+        // workspace: then there is only the state file to restore.
+        let record = fs::read_dir(self.state_dir.join("workspaces"))
+            .into_iter()
+            .flatten()
+            .map(|entry| entry.unwrap().path())
+            .find(|dir| {
+                dir.file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("codex-{name}-")))
+            })
+            .map(|dir| dir.join("record.json"));
+        let mut files = vec![(text, state)];
+        if let Some(record) = record {
+            files.insert(0, (fs::read_to_string(&record).unwrap(), record));
+        }
+        (ws, Restore(files))
     }
 
     fn payload(
@@ -217,23 +312,23 @@ impl World {
         });
 
         // An active loop that blocks.
-        let (ws, text, state) = self.loop_workspace("active", &core);
+        let (ws, text) = self.loop_workspace("active", &core);
         list.push(Scenario {
             name: "active loop blocks (1 KB message)".into(),
             payload: self.payload("block", &ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks (1 MB message)".into(),
             payload: self.payload("block-1mb", &ws, Some(&mib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks (1 MB of unclosed tags and backtick runs)".into(),
             payload: self.payload("block-hostile", &ws, Some(&hostile_message()), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         let deep_ws = deep(&ws, 30);
@@ -241,43 +336,47 @@ impl World {
         list.push(Scenario {
             name: "active loop blocks, cwd 30 directories deep".into(),
             payload: self.payload("block-deep", &deep_ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "completion (promise in a 1 KB message)".into(),
             payload: self.payload("done", &ws, Some(&support::prose_message(1024, DONE)), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Completed,
         });
 
         // Defaults (no-progress 3) in a plain folder: the message digest is computed.
-        let (ws, text, state) = self.loop_workspace("defaults", &[]);
+        let (ws, text) = self.loop_workspace("defaults", &[]);
         list.push(Scenario {
             name: "active loop blocks, default budgets, not a git repo".into(),
             payload: self.payload("defaults", &ws, Some(&kib_message), None),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "active loop blocks, default budgets, 1 MB message".into(),
             payload: self.payload("defaults-1mb", &ws, Some(&mib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
-        // A history file with 100,000 lines.
-        let (ws, text, state) = self.loop_workspace("history", &core);
-        fill_history(&ws.join(".codex/ralph-loop-history.jsonl"), 100_000);
+        // A history file with 100,000 lines (it lives beside the record).
+        let (ws, text) = self.loop_workspace("history", &core);
+        let history = match text.0.as_slice() {
+            [(_, record), _] => record.with_file_name("history.jsonl"),
+            _ => ws.join(".codex/ralph-loop-history.jsonl"),
+        };
+        fill_history(&history, 100_000);
         list.push(Scenario {
             name: "active loop blocks, 100,000-line history".into(),
             payload: self.payload("history", &ws, Some(&kib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
         // The transcript fallback: no last_assistant_message.
-        let (ws, text, state) = self.loop_workspace("transcript", &core);
+        let (ws, text) = self.loop_workspace("transcript", &core);
         let small = self.root.join("transcript-small.jsonl");
         write_transcript(&small, 4 * 1024, &kib_message, 0);
         let big = self.root.join("transcript-100mb.jsonl");
@@ -285,13 +384,13 @@ impl World {
         list.push(Scenario {
             name: "transcript fallback, 4 KB transcript".into(),
             payload: self.payload("transcript-small", &ws, None, Some(&small)),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         list.push(Scenario {
             name: "transcript fallback, 100 MB transcript".into(),
             payload: self.payload("transcript-big", &ws, None, Some(&big)),
-            restore: Some((text.clone(), state.clone())),
+            restore: Some(text.clone()),
             expect: Expect::Block,
         });
         let far = self.root.join("transcript-100mb-far.jsonl");
@@ -299,26 +398,39 @@ impl World {
         list.push(Scenario {
             name: "transcript fallback, 100 MB, last answer 8 MB before the end".into(),
             payload: self.payload("transcript-far", &ws, None, Some(&far)),
-            restore: Some((text, state)),
+            restore: Some(text.clone()),
+            expect: Expect::Block,
+        });
+        // One 16 MiB line without a final newline (was quadratic: seconds).
+        let one_line = self.root.join("transcript-16mib-one-line.jsonl");
+        fs::write(&one_line, "x".repeat(16 * 1024 * 1024)).unwrap();
+        list.push(Scenario {
+            name: "transcript fallback, one 16 MiB line without a newline".into(),
+            payload: self.payload("transcript-one-line", &ws, None, Some(&one_line)),
+            restore: Some(text),
             expect: Expect::Block,
         });
 
         // A git workspace with the default no-progress brake: `git status` every stop.
-        let (ws, text, state) = self.loop_workspace("git", &[]);
+        // The repository exists before the loop starts: git runs only in a workspace
+        // that was one when its loop began.
+        let ws = self.root.join("git");
+        fs::create_dir_all(&ws).unwrap();
         git_repo(&ws, 200);
+        let (ws, text) = self.loop_workspace("git", &[]);
         list.push(Scenario {
             name: "active loop blocks, git workspace (200 files), no-progress on: runs git status"
                 .into(),
             payload: self.payload("git", &ws, Some(&kib_message), None),
-            restore: Some((text, state)),
+            restore: Some(text),
             expect: Expect::Block,
         });
         list
     }
 
     fn spawn(&self, scenario: &Scenario, stdout: Stdio) -> std::process::Child {
-        if let Some((text, path)) = &scenario.restore {
-            fs::write(path, text).unwrap();
+        if let Some(restore) = &scenario.restore {
+            restore.apply();
         }
         let mut cmd = self.command();
         cmd.arg("stop")
@@ -380,8 +492,8 @@ impl World {
         let report = self.root.join("time-report.txt");
         let mut peak = None;
         for _ in 0..5 {
-            if let Some((text, path)) = &scenario.restore {
-                fs::write(path, text).unwrap();
+            if let Some(restore) = &scenario.restore {
+                restore.apply();
             }
             let mut cmd = self.command();
             let envs: Vec<_> = cmd
@@ -417,8 +529,8 @@ impl World {
 
     /// One run: spawn to exit.
     fn time_once(&self, scenario: &Scenario) -> Duration {
-        if let Some((text, path)) = &scenario.restore {
-            fs::write(path, text).unwrap();
+        if let Some(restore) = &scenario.restore {
+            restore.apply();
         }
         let mut cmd = self.command();
         cmd.arg("stop")

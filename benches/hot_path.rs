@@ -17,6 +17,7 @@ use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_m
 use ralph_hook::agent::Agent;
 use ralph_hook::engine::decide::{self, StopEvent};
 use ralph_hook::engine::fingerprint::Fingerprint;
+use ralph_hook::engine::ownership::Registry;
 use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal;
 use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
@@ -134,7 +135,7 @@ fn decision(c: &mut Criterion) {
                         let event = StopEvent {
                             message: Some(text),
                             workspace: Some(&look),
-                            verification: None,
+                            ..StopEvent::default()
                         };
                         decide::decide(black_box(&state), event, now)
                     });
@@ -169,21 +170,26 @@ fn state_file(c: &mut Criterion) {
 
 fn find_state(c: &mut Criterion) {
     let temp = tempfile::tempdir().expect("temp dir");
-    let ws = temp.path().join("ws");
+    let root = fs::canonicalize(temp.path()).expect("canonical temp dir");
+    let registry = Registry::at(&root.join("user-state"));
+    let ws = root.join("ws");
     let deep = (0..30).fold(ws.clone(), |dir, i| dir.join(format!("d{i}")));
     fs::create_dir_all(&deep).expect("deep dirs");
-    fs::create_dir_all(ws.join(".codex")).expect("state dir");
-    fs::write(ws.join(".codex/ralph-loop-state.json"), "{}").expect("state");
-    let plain = temp.path().join("plain");
+    let record_dir = registry.loop_dir(&ws, Agent::Codex);
+    fs::create_dir_all(&record_dir).expect("record dir");
+    fs::write(record_dir.join("record.json"), "{}").expect("record");
+    let plain = root.join("plain");
     let plain_deep = (0..30).fold(plain.clone(), |dir, i| dir.join(format!("d{i}")));
     fs::create_dir_all(&plain_deep).expect("plain dirs");
 
+    // The stop's search: the canonical cwd, then a record and a state file looked for
+    // in each folder up to the git top level.
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&deep), Agent::Codex));
+        b.iter(|| workspace::locate(black_box(&deep), Agent::Codex, &registry));
     });
     group.bench_function("none/30-deep", |b| {
-        b.iter(|| workspace::find_state(black_box(&plain_deep), Agent::Codex));
+        b.iter(|| workspace::locate(black_box(&plain_deep), Agent::Codex, &registry));
     });
     group.finish();
 }

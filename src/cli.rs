@@ -12,6 +12,9 @@ use crate::engine::settings::RawLoopFlags;
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
 #[derive(Debug, Parser)]
 #[command(name = "ralph-hook", version, about, max_term_width = 100)]
+#[command(
+    after_help = "Exit codes: 0 ok, 64 usage error, 65 malformed input file, 1 anything else; the hooks (stop, prompt) always exit 0."
+)]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -257,18 +260,32 @@ pub struct DoctorArgs {
     pub codex_bin: Option<PathBuf>,
 }
 
-/// Whether this invocation is a hook: then even a command-line error must allow the stop.
+/// Whether this invocation is meant as a hook: then even a command-line error allows the
+/// stop (exit 0, one line on stderr).
 ///
 /// Hosts read exit code 2 plus stderr as "block and continue with this text", so a
-/// mistyped flag in hooks.json must not become a prompt (Codex has no cap on blocks).
+/// mistyped command in hooks.json must not become a prompt (Codex has no cap on blocks).
+/// The first word, past `--agent VALUE` and `--color WHEN`, counts when it looks like a hook's name in any
+/// spelling: `stop`, `Stop`, `stop-hook`, `prompt`, `UserPromptSubmit` …
 pub fn is_hook_invocation(args: &[OsString]) -> bool {
     if invoked_as_stop_entry_point(args) {
         return true;
     }
-    args.iter()
-        .skip(1)
-        .find(|arg| !arg.to_string_lossy().starts_with('-'))
-        .is_some_and(|arg| arg == "stop" || arg == "prompt")
+    let mut words = args.iter().skip(1).map(|arg| arg.to_string_lossy());
+    while let Some(word) = words.next() {
+        if word == "--agent" || word == "--color" {
+            words.next();
+            continue;
+        }
+        if word.starts_with('-') {
+            continue;
+        }
+        let word = word.to_ascii_lowercase();
+        return word.starts_with("stop")
+            || word.starts_with("prompt")
+            || word.contains("userpromptsubmit");
+    }
+    false
 }
 
 /// True when the binary runs under a name dispatchers call (`ralph-loop-stop[.sh]`):

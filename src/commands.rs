@@ -17,14 +17,16 @@ use serde_json::json;
 use crate::agent::Agent;
 use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
-use crate::engine::lifecycle::{self, Cancelled, Found, Replace};
-use crate::engine::ownership::{self, Standing};
-use crate::engine::render;
+use crate::engine::history::{Action, HistoryEntry, Reason};
+use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
+use crate::engine::ownership::Registry;
+use crate::engine::render::{self, printable};
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::{LoopState, StartedBy};
-use crate::engine::store::{HistoryEntry, Store};
+use crate::engine::store::Store;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
+use crate::messages::{say, warn};
 use crate::style;
 
 /// `ralph-hook start`.
@@ -54,7 +56,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         .session
         .filter(|s| !s.trim().is_empty())
         .or_else(|| session_from_env(agent));
-    let store = Store::new(&workspace, agent);
+    let store = lifecycle::open_store(&workspace, agent)?;
     let replace = if args.force {
         Replace::Always
     } else {
@@ -63,38 +65,50 @@ pub fn start(args: StartArgs) -> Result<i32> {
     let started = lifecycle::begin(
         &store,
         &settings,
-        session,
+        lifecycle::Binding {
+            session,
+            transcript: None,
+        },
         StartedBy::Start,
         replace,
         None,
         clock::now(),
     )?;
     if settings.uncapped {
-        crate::messages::warn(format!(
+        warn(format!(
             "warning: --max-iterations 0 means no iteration cap: {}",
             render::UNCAPPED_WARNING
         ));
     }
     for warning in &started.warnings {
-        eprintln!("ralph-hook: warning: {warning}");
+        warn(format!("warning: {warning}"));
     }
     let state = &started.state;
-    println!(
+    say(format!(
         "Started a ralph loop in {} ({}).",
-        workspace.display(),
+        printable(&store.workspace().display().to_string()),
         agent.display_name()
-    );
+    ));
     match &state.session_id {
-        Some(session) => println!("  session:     {session} (only its stops follow the loop)"),
-        None => println!(
+        Some(session) => say(format!(
+            "  session:     {} (only its stops follow the loop)",
+            printable(session)
+        )),
+        None => say(format!(
             "  session:     none yet; the first {} session that stops in this workspace claims it",
             agent.display_name()
-        ),
-    }
-    println!("{}", render::labelled(&render::understood(state)));
-    println!("  state file:  {}", started.state_path.display());
+        )),
+    };
+    say(printable(&render::labelled(&render::understood(state))));
+    say(format!(
+        "  state file:  {}",
+        printable(&started.state_path.display().to_string())
+    ));
     if let Some(kept) = &started.set_aside {
-        println!("  kept aside:  {}", kept.display());
+        say(format!(
+            "  kept aside:  {}",
+            printable(&kept.display().to_string())
+        ));
     }
     Ok(0)
 }
@@ -104,9 +118,9 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     let found = target(&args.target)?;
     let now = clock::now();
     if args.json {
-        println!("{}", status_json(&found, now));
+        say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        let view = render::status_view(&found.store, found.state.as_ref(), now);
+        let view = render::status_view(&found, now);
         person(&styled_status(&view))?;
     }
     Ok(0)
@@ -117,18 +131,18 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     match lifecycle::cancel(&found.store, clock::now())? {
-        Cancelled::Removed(state) => println!(
+        Cancelled::Removed(state) => say(format!(
             "Cancelled the ralph loop in {} at iteration {}: {}",
-            workspace.display(),
+            printable(&workspace.display().to_string()),
             render::iteration_label(&state),
-            render::task_headline(&state.prompt, 1)
-        ),
-        Cancelled::Requested(state, path) => println!(
-            "The loop folder is read-only here (the agent's sandbox), so a cancel request for the loop at iteration {} was left in {}; the next stop ends the loop.",
+            printable(&render::task_headline(&state.prompt, 1))
+        )),
+        Cancelled::Requested(state, path) => say(format!(
+            "Your loop folder is read-only here (the agent's sandbox), so a cancel request for the loop at iteration {} was left in {}; the next stop ends the loop.",
             render::iteration_label(&state),
-            path.display()
-        ),
-    }
+            printable(&path.display().to_string())
+        )),
+    };
     Ok(0)
 }
 
@@ -138,21 +152,27 @@ pub fn log(args: ShowArgs) -> Result<i32> {
     let entries = found.store.history()?;
     if args.json {
         for entry in &entries {
-            println!("{}", serde_json::to_string(entry).unwrap_or_default());
+            if !say(render::json_safe(
+                serde_json::to_string(entry).unwrap_or_default(),
+            )) {
+                break;
+            }
         }
         return Ok(0);
     }
     let mut text = String::new();
     if entries.is_empty() {
-        let history = found.store.history_path();
-        let chosen = args.target.agent.is_some() || history.parent().is_some_and(Path::is_dir);
+        let workspace = printable(&found.store.workspace().display().to_string()).into_owned();
+        let chosen = args.target.agent.is_some()
+            || found.store.history_path().exists()
+            || workspace::state_dir(found.store.workspace(), found.store.agent()).is_dir();
         text = if chosen {
-            format!("No history in {}.", history.display())
-        } else {
             format!(
-                "No ralph loop history in {} (neither .codex/ nor .claude/ holds one).",
-                found.store.workspace().display()
+                "No history of a {} loop in {workspace}.",
+                found.store.agent().display_name()
             )
+        } else {
+            format!("No ralph loop history in {workspace} (neither host has run a loop there).")
         };
     }
     let lines: Vec<String> = entries.iter().map(history_line).collect();
@@ -166,13 +186,27 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::adopt(&found.store, clock::now())?;
-    println!(
+    say(format!(
         "Adopted the loop in {} (iteration {}): the next {} session that stops there continues it.",
-        workspace.display(),
+        printable(&workspace.display().to_string()),
         render::iteration_label(&state),
         found.store.agent().display_name()
-    );
-    println!("  task: {}", render::task_headline(&state.prompt, 3));
+    ));
+    say(format!(
+        "  task:        {}",
+        render::indented_task(&state.prompt)
+    ));
+    say(format!(
+        "  done when:   {}",
+        printable(&state.completion_signal)
+    ));
+    if let Some(verify) = &state.verify {
+        say(format!(
+            "  verify:      {} (runs in the workspace when the agent claims completion; timeout {}s)",
+            printable(verify),
+            state.verify_timeout_secs
+        ));
+    }
     Ok(0)
 }
 
@@ -181,35 +215,42 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
-    println!(
+    say(format!(
         "{} the ralph loop in {} at iteration {}.",
         if paused { "Paused" } else { "Resumed" },
-        workspace.display(),
+        printable(&workspace.display().to_string()),
         render::iteration_label(&state)
-    );
+    ));
     Ok(0)
 }
 
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
-    let standing = found
-        .state
-        .as_ref()
-        .map(|state| match ownership::judge_from_outside(state) {
-            Standing::Untrusted(_) => "untrusted",
-            Standing::Claim => "unclaimed",
-            Standing::Owner | Standing::OtherSession => "bound",
-        });
+    let state = found.state();
+    let standing = match (&found.record, state) {
+        (None, Some(_)) => Some("untrusted"),
+        (Some(record), _) if record.state.session_id.is_none() => Some("unclaimed"),
+        (Some(_), _) => Some("bound"),
+        (None, None) => None,
+    };
+    let file = found.mirror_check().map(|check| match check {
+        MirrorCheck::Same => json!({"state": "same"}),
+        MirrorCheck::Missing => json!({"state": "missing"}),
+        MirrorCheck::Edited(fields) => json!({"state": "edited", "fields": fields}),
+        MirrorCheck::Unusable(why) => json!({"state": "unusable", "why": why}),
+    });
     json!({
         "workspace": store.workspace(),
         "agent": store.agent(),
         "state_file": store.state_path(),
-        "active": found.state.as_ref().is_some_and(|s| s.active),
+        "record": found.record.as_ref().map(|_| store.record_path()),
+        "active": found.record.is_some(),
         "standing": standing,
-        "elapsed_secs": found.state.as_ref().map(|s| s.elapsed(now).as_secs()),
-        "unchanged_stops_left": found.state.as_ref().and_then(LoopState::unchanged_stops_left),
-        "repeated_messages_left": found.state.as_ref().and_then(LoopState::repeated_messages_left),
-        "state": found.state,
+        "state_file_check": file,
+        "elapsed_secs": state.map(|s| s.elapsed(now).as_secs()),
+        "unchanged_stops_left": state.and_then(LoopState::unchanged_stops_left),
+        "repeated_messages_left": state.and_then(LoopState::repeated_messages_left),
+        "state": state,
         "last_history": store.last_history_entry(),
     })
 }
@@ -223,7 +264,11 @@ fn person(text: &str) -> Result<()> {
     } else {
         style::ascii_marks(text)
     };
-    writeln!(style::stdout(), "{text}").map_err(|err| Error::io("write the output", "stdout", err))
+    match writeln!(style::stdout(), "{text}") {
+        // A reader that went away (`ralph-hook log | head -1`) is not a failure.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|err| Error::io("write the output", "stdout", err)),
+    }
 }
 
 /// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
@@ -252,27 +297,27 @@ fn history_line(entry: &HistoryEntry) -> String {
     } else {
         format!("{}/{}", entry.iteration, entry.max_iterations)
     };
-    let tone = match (entry.decision.as_str(), entry.reason.as_deref()) {
-        ("finish", Some("completed" | "verified")) => style::GOOD,
-        ("finish", _) => style::BAD,
-        ("block", _) => style::NOTE,
+    let tone = match (entry.decision, entry.reason) {
+        (Action::Finish, Some(Reason::Completed | Reason::Verified)) => style::GOOD,
+        (Action::Finish, _) => style::BAD,
+        (Action::Block, _) => style::NOTE,
         _ => style::TITLE,
     };
     let mut line = format!(
         "{}  {:<7} {} {:<7}",
-        style::paint(style::QUIET, &entry.at),
-        entry.event,
-        style::paint(tone, format!("{:<7}", entry.decision)),
+        style::paint(style::QUIET, printable(&entry.at)),
+        entry.event.as_str(),
+        style::paint(tone, format!("{:<7}", entry.decision.as_str())),
         iteration
     );
-    if let Some(tag) = &entry.tag {
-        line.push_str(&format!(" tag={tag}"));
+    if let Some(tag) = entry.tag {
+        line.push_str(&format!(" tag={}", tag.as_str()));
     }
-    if let Some(reason) = &entry.reason {
-        line.push_str(&format!(" reason={reason}"));
+    if let Some(reason) = entry.reason {
+        line.push_str(&format!(" reason={}", reason.as_str()));
     }
     if let Some(detail) = &entry.detail {
-        line.push_str(&format!(" ({detail})"));
+        line.push_str(&format!(" ({})", printable(detail)));
     }
     line.trim_end().to_string()
 }
@@ -296,11 +341,13 @@ fn target(args: &WorkspaceArgs) -> Result<Found> {
 /// (the newest, if both hosts have one), else a history (the newest), else the only
 /// host folder there. `None` when nothing tells.
 pub fn present_agent(workspace: &Path) -> Option<Agent> {
+    let registry = Registry::open()?;
+    let workspace = &workspace::canonical(workspace).ok()?;
     let newest = |path: &dyn Fn(&Store) -> PathBuf| {
         Agent::ALL
             .into_iter()
             .filter_map(|agent| {
-                let modified = path(&Store::new(workspace, agent))
+                let modified = path(&Store::new(workspace, agent, &registry))
                     .symlink_metadata()
                     .ok()?
                     .modified()
@@ -310,7 +357,8 @@ pub fn present_agent(workspace: &Path) -> Option<Agent> {
             .max_by_key(|(modified, _)| *modified)
             .map(|(_, agent)| agent)
     };
-    newest(&|store| store.state_path().to_path_buf())
+    newest(&|store| store.record_path())
+        .or_else(|| newest(&|store| store.state_path()))
         .or_else(|| newest(&|store| store.history_path()))
         .or_else(|| {
             let mut present = Agent::ALL
@@ -354,8 +402,7 @@ fn read_task(args: &StartArgs) -> Result<String> {
                 .map_err(|err| Error::io("read the task from stdin", "-", err))?;
             text
         }
-        (None, Some(path)) => std::fs::read_to_string(path)
-            .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?,
+        (None, Some(path)) => read_prompt_file(path)?,
         (None, None) => args.words.join(" "),
     };
     if task.trim().is_empty() {
@@ -364,6 +411,28 @@ fn read_task(args: &StartArgs) -> Result<String> {
         ));
     }
     Ok(task.trim_end_matches('\n').to_string())
+}
+
+/// The largest task file read.
+const PROMPT_FILE_CAP: u64 = 16 * 1024 * 1024;
+
+/// Reads `--prompt-file` (a FIFO such as `<(…)` is fine: the user named it), at most
+/// 16 MiB.
+fn read_prompt_file(path: &Path) -> Result<String> {
+    let file = std::fs::File::open(path)
+        .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?;
+    let mut text = String::new();
+    file.take(PROMPT_FILE_CAP + 1)
+        .read_to_string(&mut text)
+        .map_err(|err| Error::usage(format!("--prompt-file {}: {err}", path.display())))?;
+    if text.len() as u64 > PROMPT_FILE_CAP {
+        return Err(Error::usage(format!(
+            "--prompt-file {} is over {} MiB",
+            path.display(),
+            PROMPT_FILE_CAP / (1024 * 1024)
+        )));
+    }
+    Ok(text)
 }
 
 fn agent_from_env() -> Option<Agent> {

@@ -5,12 +5,18 @@ use std::fmt;
 use std::io;
 use std::path::PathBuf;
 
+/// Exit code of a usage error: a wrong command line or flag value (sysexits' EX_USAGE).
+/// Never 2: both hosts read exit 2 from a hook as "block and continue with this text".
+pub const EXIT_USAGE: i32 = 64;
+/// Exit code of malformed input: a config file, a state file (sysexits' EX_DATAERR).
+pub const EXIT_DATA: i32 = 65;
+
 /// Everything that can make a command fail. Variants carry the data the message needs.
 #[derive(Debug)]
 pub enum Error {
-    /// The command line or a value in it is wrong (exit 2).
+    /// The command line or a value in it is wrong (exit 64).
     Usage(String),
-    /// An input file or text is malformed (exit 2): a config file, a state file, a payload.
+    /// An input file or text is malformed (exit 65): a config file, a state file.
     Input {
         /// Where the bad input lives (a file, or a name such as "stdin").
         location: String,
@@ -33,10 +39,12 @@ pub enum Error {
 }
 
 impl Error {
-    /// The process exit code scripts can rely on: 2 for usage or input errors, 1 otherwise.
+    /// The process exit code scripts can rely on: 64 for usage errors, 65 for malformed
+    /// input, 1 otherwise. Never 2.
     pub fn code(&self) -> i32 {
         match self {
-            Error::Usage(_) | Error::Input { .. } => 2,
+            Error::Usage(_) => EXIT_USAGE,
+            Error::Input { .. } => EXIT_DATA,
             Error::Io { .. } | Error::Failed(_) => 1,
         }
     }

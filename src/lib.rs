@@ -41,22 +41,22 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     };
     let cli = match parsed {
         Ok(cli) => cli,
-        // `stop --help` is a person asking, not a host: answer it.
+        // `--help` and `--version` are answers, not errors (clap reports them as errors).
         Err(err) if !err.use_stderr() => {
             let _ = err.print();
             return 0;
         }
         Err(err) if hook_mode => {
-            eprintln!(
-                "ralph-hook: allowing the stop: bad hook command line ({}); fix the command in hooks.json or settings.json",
+            messages::warn(format!(
+                "allowing the stop: bad hook command line ({}); fix the command in hooks.json or settings.json (`ralph-hook stop --agent codex`)",
                 err.kind()
-            );
+            ));
             return 0;
         }
         Err(err) => {
-            let code = if err.use_stderr() { 2 } else { 0 };
+            // Never clap's own exit code 2: a host would read it as "block and continue".
             let _ = err.print();
-            return code;
+            return error::EXIT_USAGE;
         }
     };
     style::set_choice(match cli.color {
@@ -67,7 +67,7 @@ pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     match execute(cli.command) {
         Ok(code) => code,
         Err(err) => {
-            eprintln!("ralph-hook: {err}");
+            messages::say_err(format!("ralph-hook: {err}"));
             err.code()
         }
     }

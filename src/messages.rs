@@ -1,11 +1,28 @@
-//! Diagnostics: the one place that writes ralph-hook's own lines to stderr.
+//! Output: the one place that writes ralph-hook's own lines to stdout and stderr.
+//!
+//! Neither ever panics: a reader that went away (`ralph-hook log | head -1`) or a closed
+//! descriptor is ignored, since no command should fail, and no hook exit 101, for want
+//! of somewhere to write.
 
 use std::io::Write;
 
 /// Prints one line on stderr, prefixed with the program name. Line breaks are folded so
-/// that a host showing the first line shows all of it; a closed stderr is ignored, since
-/// a hook must never fail for want of somewhere to complain.
+/// that a host showing the first line shows all of it.
 pub fn warn(message: impl std::fmt::Display) {
     let text = message.to_string().replace('\n', " ");
     let _ = writeln!(std::io::stderr().lock(), "ralph-hook: {text}");
+}
+
+/// Prints `text` and a newline on stdout. Returns false once stdout is gone, so a long
+/// listing can stop early.
+pub fn say(text: impl std::fmt::Display) -> bool {
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{text}")
+        .and_then(|()| stdout.flush())
+        .is_ok()
+}
+
+/// Prints `text` as is (no prefix, no folding) and a newline on stderr: clap's messages.
+pub fn say_err(text: impl std::fmt::Display) {
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

@@ -9,8 +9,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ralph_hook::engine::decide::{self, Decision, Outcome, Step, StopEvent, Verification};
+use ralph_hook::engine::decide::{self, Decision, Outcome, Request, Step, StopEvent, Verification};
 use ralph_hook::engine::fingerprint::Fingerprint;
+use ralph_hook::engine::ownership::{Standing, Untrusted};
 use ralph_hook::engine::render;
 use ralph_hook::engine::settings;
 use ralph_hook::engine::signal::{self, Tag};
@@ -24,10 +25,14 @@ const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
 /// A state file and a Stop payload, through parsing and the decision.
 ///
 /// Input layout: the state file's text, a NUL byte, then the payload. The first byte of
-/// the payload part also picks the clock and, when a verify command is due, its result.
-/// Properties: nothing panics; a block hands out a non-empty prompt and counts exactly
-/// one iteration; a finish ends the loop without counting; an allow changes nothing
-/// that counts; the state the hook would write parses back to the same loop.
+/// the payload part also picks the clock and, when a verify command is due, its result;
+/// the last byte of the input picks how the stop stands toward the loop (owner, claim,
+/// another session, untrusted) and whether a cancel request names this loop, another,
+/// or none. Properties: nothing panics; a stop that does not own the loop changes
+/// nothing and takes no request; a claim binds exactly the stop's session; a request
+/// naming the loop ends it as cancelled; a block hands out a non-empty prompt and counts
+/// exactly one iteration; a finish ends the loop without counting; an allow changes
+/// nothing that counts; the state the hook would write parses back to the same loop.
 pub fn stop_decision(data: &[u8]) {
     let (state_part, payload_part) = match data.iter().position(|b| *b == 0) {
         Some(at) => (&data[..at], &data[at + 1..]),
@@ -44,17 +49,35 @@ pub fn stop_decision(data: &[u8]) {
         return;
     };
     let now = UNIX_EPOCH + Duration::from_secs(1_774_087_200 + u64::from(selector) * 600);
+    let knob = data.last().copied().unwrap_or(0);
+    let standing = match knob % 4 {
+        0 => Standing::Owner,
+        1 => Standing::Claim,
+        2 => Standing::OtherSession,
+        _ if knob & 0x80 == 0 => Standing::Untrusted(Untrusted::Legacy),
+        _ => Standing::Untrusted(Untrusted::NoRecord),
+    };
+    let own_id = state.loop_id.clone().unwrap_or_default();
+    let cancel_request = match (knob / 4) % 3 {
+        0 => None,
+        1 => Some(own_id.as_str()),
+        _ => Some("another-loop"),
+    };
     let look = Fingerprint {
         digest: "0123456789abcdef".into(),
         head: "main 0123456789abcdef0123456789abcdef01234567".into(),
         paths: Vec::new(),
     };
     let event = StopEvent {
+        standing,
+        session: "fuzz-session",
+        cancel_request,
         message: message.as_deref(),
         workspace: (selector & 1 == 1).then_some(&look),
         verification: None,
     };
     let step = decide::decide(&state, event, now);
+    check_trust(&state, &event, &step);
     check_step(&state, &step, now);
     if step.decision == Decision::Verify {
         let results = [
@@ -72,16 +95,58 @@ pub fn stop_decision(data: &[u8]) {
             },
         ];
         let result = &results[usize::from(selector) % results.len()];
-        let again = decide::decide(
-            &state,
-            StopEvent {
-                verification: Some(result),
-                ..event
-            },
-            now,
-        );
+        let event = StopEvent {
+            verification: Some(result),
+            ..event
+        };
+        let again = decide::decide(&state, event, now);
         assert_ne!(again.decision, Decision::Verify, "verify asked twice");
+        check_trust(&state, &event, &again);
         check_step(&state, &again, now);
+    }
+}
+
+/// The trust half of the truth table.
+fn check_trust(before: &LoopState, event: &StopEvent<'_>, step: &Step) {
+    match event.standing {
+        Standing::OtherSession | Standing::Untrusted(_) => {
+            assert!(
+                matches!(step.decision, Decision::Ignore | Decision::NotFollowed(_)),
+                "a stop that does not own the loop decided {:?}",
+                step.decision
+            );
+            assert_eq!(
+                &step.state, before,
+                "a stop that does not own the loop changed it"
+            );
+            assert_eq!(
+                step.request,
+                Request::None,
+                "a stranger took the cancel request"
+            );
+            assert!(!step.claimed);
+        }
+        Standing::Owner | Standing::Claim => {
+            assert!(!matches!(
+                step.decision,
+                Decision::Ignore | Decision::NotFollowed(_)
+            ));
+            assert_eq!(step.claimed, event.standing == Standing::Claim);
+            if step.claimed {
+                assert_eq!(step.state.session_id.as_deref(), Some(event.session));
+            } else {
+                assert_eq!(step.state.session_id, before.session_id);
+            }
+            let names_this_loop =
+                event.cancel_request.is_some() && event.cancel_request == before.loop_id.as_deref();
+            if names_this_loop {
+                assert_eq!(step.decision, Decision::Finish(Outcome::Cancelled));
+                assert_eq!(step.request, Request::Honoured);
+            } else if event.cancel_request.is_some() {
+                assert_eq!(step.request, Request::OtherLoop);
+                assert_ne!(step.decision, Decision::Finish(Outcome::Cancelled));
+            }
+        }
     }
 }
 
@@ -113,7 +178,7 @@ fn check_step(before: &LoopState, step: &Step, now: std::time::SystemTime) {
                 assert_eq!(step.tag, Tag::Promise, "completion needs the promise");
             }
         }
-        Decision::Allow | Decision::Verify => {
+        Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {
             assert_eq!(step.state.iteration, before.iteration);
             assert_eq!(step.state.active, before.active);
         }

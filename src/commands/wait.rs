@@ -10,15 +10,17 @@ use std::time::{Duration, Instant};
 
 use crate::cli::WaitArgs;
 use crate::clock;
+use crate::engine::history::{Action, HistoryEntry, Reason};
 use crate::engine::lifecycle;
 use crate::engine::state::LoopState;
-use crate::engine::store::{HistoryEntry, LoadError, Store};
+use crate::engine::store::{LoadError, Store};
 use crate::error::{Error, Result};
+use crate::messages::say;
 
-/// How often the state file is looked at while a loop runs.
+/// How often the user's record is looked at while a loop runs.
 const POLL: Duration = Duration::from_millis(200);
-/// How long to look for the outcome line once the state file is gone: the hook removes
-/// the state first and appends the history line right after.
+/// How long to look for the outcome line once the record is gone: a loop's end removes
+/// the record first and appends the history line right after.
 const OUTCOME_GRACE: Duration = Duration::from_secs(2);
 
 /// The exit codes of `wait`, one per way a loop ends. Documented in the README; scripts
@@ -65,7 +67,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
     let found = super::target(&args.target)?;
     let store = found.store;
     let workspace = store.workspace().to_path_buf();
-    let running = found.state.filter(|state| state.active);
+    let running = found.record.map(|record| record.state);
     let Some(state) = running else {
         return Ok(report_last(&store, &workspace));
     };
@@ -83,14 +85,15 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
             let now = lifecycle::find(&workspace, Some(store.agent()))
                 .ok()
-                .and_then(|found| found.state)
+                .and_then(|found| found.record)
+                .map(|record| record.state)
                 .unwrap_or(state);
-            println!(
+            say(format!(
                 "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
                 workspace.display(),
                 clock::human(started.elapsed()),
                 crate::engine::render::iteration_label(&now)
-            );
+            ));
             return Ok(WaitCode::TimedOut as i32);
         }
         thread::sleep(POLL);
@@ -101,22 +104,22 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
             return Ok(report(&workspace, &entry));
         }
         if Instant::now() >= deadline {
-            println!(
-                "ralph-loop in {} ended without a recorded outcome (its state file is gone and {} says nothing) [error]",
+            say(format!(
+                "ralph-loop in {} ended without a recorded outcome (its record is gone and {} says nothing) [error]",
                 workspace.display(),
                 store.history_path().display()
-            );
+            ));
             return Ok(WaitCode::LoopError as i32);
         }
         thread::sleep(POLL);
     }
 }
 
-/// True while `state`'s loop is still the workspace's running loop. A file that does not
-/// parse is still a loop until the next stop sets it aside and records the error.
+/// True while `state`'s loop is still the workspace's running loop. A record that does
+/// not parse is still a loop until the next stop sets it aside and records the error.
 fn still_running(store: &Store, state: &LoopState) -> Result<bool> {
     match store.load() {
-        Ok(Some(current)) => Ok(current.active && current.loop_id == state.loop_id),
+        Ok(Some(current)) => Ok(current.state.loop_id == state.loop_id),
         Ok(None) => Ok(false),
         Err(LoadError::Unusable(_)) => Ok(true),
         Err(LoadError::Io(err)) => Err(err),
@@ -127,7 +130,7 @@ fn still_running(store: &Store, state: &LoopState) -> Result<bool> {
 /// stop writes (naming no loop) when the state file went bad after the loop's last line.
 fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry>> {
     for entry in store.history()?.into_iter().rev() {
-        let finish = entry.decision == "finish";
+        let finish = entry.decision == Action::Finish;
         if entry.loop_id.as_deref() == loop_id {
             return Ok(finish.then_some(entry));
         }
@@ -140,17 +143,19 @@ fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry
 
 /// No loop runs: says how the last one ended (its exit code), or that there was none.
 fn report_last(store: &Store, workspace: &Path) -> i32 {
-    let last = store
-        .history()
-        .ok()
-        .and_then(|entries| entries.into_iter().rev().find(|e| e.decision == "finish"));
+    let last = store.history().ok().and_then(|entries| {
+        entries
+            .into_iter()
+            .rev()
+            .find(|e| e.decision == Action::Finish)
+    });
     match last {
         Some(entry) => report(workspace, &entry),
         None => {
-            println!(
+            say(format!(
                 "No ralph loop runs in {} and none has ended there [no_loop]",
                 workspace.display()
-            );
+            ));
             WaitCode::NoLoop as i32
         }
     }
@@ -158,7 +163,7 @@ fn report_last(store: &Store, workspace: &Path) -> i32 {
 
 /// Prints the outcome line and returns its exit code.
 fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
-    let reason = entry.reason.as_deref().unwrap_or("error");
+    let reason = entry.reason.map_or("error", Reason::as_str);
     let code = WaitCode::for_reason(reason);
     let words = match code {
         WaitCode::Done if reason == "verified" => {
@@ -183,9 +188,9 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         if entry.iteration == 1 { "" } else { "s" },
     );
     if let Some(detail) = &entry.detail {
-        line.push_str(&format!(" ({detail})"));
+        line.push_str(&format!(" ({})", crate::engine::render::printable(detail)));
     }
-    println!("{line}.");
+    say(format!("{line}."));
     code as i32
 }
 

@@ -530,7 +530,7 @@ mod tests {
     #[track_caller]
     fn error(text: &str) -> String {
         let err = parse(text).unwrap_err();
-        assert_eq!(err.code(), 2, "{err}");
+        assert_eq!(err.code(), crate::error::EXIT_DATA, "{err}");
         err.to_string()
     }
 
@@ -802,7 +802,7 @@ mod tests {
             ),
         ] {
             let err = parse_max_tokens(text).unwrap_err();
-            assert_eq!(err.code(), 2);
+            assert_eq!(err.code(), crate::error::EXIT_USAGE);
             let message = err.to_string();
             assert!(message.contains(why), "{text:?}: {message}");
             assert!(message.contains("--max-tokens 500k"), "{message}");

@@ -1,26 +1,49 @@
 //! Where the stop is decided: the pure core of ralph-hook.
 //!
-//! [`decide`] takes the loop, what the stop event says and the time, and returns what
-//! happens and the loop's next state. It does no IO: finding the state, trust, the
-//! verify command and the git digest happen around it, in `hook::stop`.
+//! [`decide`] takes the loop, what the stop event says (how the stop stands toward the
+//! loop, any cancel request, the message) and the time, and returns what happens and the
+//! loop's next state. The whole truth table is here, trust included; it does no IO:
+//! finding the record, reading the request, the verify command and the git fingerprint
+//! happen around it, in `hook::stop`.
 
 use std::time::{Duration, SystemTime};
 
 use crate::clock;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
+use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState};
 
 /// What a stop brings to the decision.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct StopEvent<'a> {
+    /// How the stop stands toward the loop (judged with the user's record).
+    pub standing: Standing,
+    /// The stop's session (bound to the loop when it claims it).
+    pub session: &'a str,
+    /// The loop id a cancel request in the workspace names, if there is one.
+    pub cancel_request: Option<&'a str>,
     /// The assistant's last message, if the host sent it or the transcript had it.
     pub message: Option<&'a str>,
     /// The git workspace's fingerprint, when the brake needs it.
     pub workspace: Option<&'a Fingerprint>,
     /// The verify command's result, once it has run for this stop.
     pub verification: Option<&'a Verification>,
+}
+
+impl Default for StopEvent<'_> {
+    /// The loop owner's stop with nothing in it: no message, no request.
+    fn default() -> Self {
+        StopEvent {
+            standing: Standing::Owner,
+            session: "",
+            cancel_request: None,
+            message: None,
+            workspace: None,
+            verification: None,
+        }
+    }
 }
 
 /// How a `--verify` command went.
@@ -74,6 +97,11 @@ impl Verification {
 /// What the stop does.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
+    /// Another session's loop: let the turn end, say nothing, write nothing.
+    Ignore,
+    /// A state file the user never started: let the turn end and leave it alone (the
+    /// hook says once how to adopt it).
+    NotFollowed(Untrusted),
     /// Let the turn end and leave the loop as it is (a paused or inactive loop).
     Allow,
     /// Hand back a continuation prompt; the loop goes on.
@@ -95,7 +123,7 @@ pub struct Continuation {
 }
 
 /// Why a loop ended. Each has its own code in the history, `show` and the final message.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The completion signal arrived (no verify command).
     Completed,
@@ -109,13 +137,28 @@ pub enum Outcome {
     RepeatedMessage,
     /// The git workspace did not change for too long.
     UnchangedWorkspace,
-    /// Someone ran `cancel`.
+    /// Someone ran `cancel` (or asked for it from the agent's sandbox).
     Cancelled,
-    /// The hook could not run the loop (bad state file …).
+    /// A new loop started in its place.
+    Replaced,
+    /// The hook could not run the loop (a broken record …).
     Error,
 }
 
 impl Outcome {
+    /// Every outcome, for tests and docs.
+    pub const ALL: [Outcome; 9] = [
+        Outcome::Completed,
+        Outcome::Verified,
+        Outcome::IterationCap,
+        Outcome::TimeLimit,
+        Outcome::RepeatedMessage,
+        Outcome::UnchangedWorkspace,
+        Outcome::Cancelled,
+        Outcome::Replaced,
+        Outcome::Error,
+    ];
+
     /// The stable reason code scripts read from the history and `show --json`.
     pub fn code(&self) -> &'static str {
         match self {
@@ -126,9 +169,21 @@ impl Outcome {
             Outcome::RepeatedMessage => "no_progress_message",
             Outcome::UnchangedWorkspace => "no_progress_workspace",
             Outcome::Cancelled => "cancelled",
+            Outcome::Replaced => "replaced",
             Outcome::Error => "error",
         }
     }
+}
+
+/// What became of a cancel request the stop found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Request {
+    /// There was none (or the stop did not get to it).
+    None,
+    /// It named this loop, which ends.
+    Honoured,
+    /// It named another loop: ignored (and removed).
+    OtherLoop,
 }
 
 /// The result of one decision: what happens, the loop's next state, and the tag the
@@ -141,20 +196,68 @@ pub struct Step {
     pub state: LoopState,
     /// Which signal the message carried.
     pub tag: Tag,
+    /// This stop's session claimed the loop (it is bound in `state`).
+    pub claimed: bool,
+    /// What became of the cancel request.
+    pub request: Request,
 }
 
-/// Decides one stop of a loop this session owns.
+/// Decides one stop: `state` is the loop as the user's record holds it (for a state
+/// file without a record, as the file says), `event` how the stop stands and what it
+/// brings.
 pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step {
+    let untouched = |decision| Step {
+        decision,
+        state: state.clone(),
+        tag: Tag::None,
+        claimed: false,
+        request: Request::None,
+    };
+    let claimed = match event.standing {
+        Standing::Untrusted(why) => return untouched(Decision::NotFollowed(why)),
+        Standing::OtherSession => return untouched(Decision::Ignore),
+        Standing::Claim => true,
+        Standing::Owner => false,
+    };
+    let mut next = state.clone();
+    if claimed {
+        next.session_id = Some(event.session.to_string());
+    }
+    let request = match event.cancel_request {
+        None => Request::None,
+        Some(id) if state.loop_id.as_deref() == Some(id) => Request::Honoured,
+        Some(_) => Request::OtherLoop,
+    };
+    if request == Request::Honoured {
+        let mut step = finish(next, Outcome::Cancelled, Tag::None, now);
+        step.claimed = claimed;
+        step.request = request;
+        return step;
+    }
+    let mut step = decide_owned(state, next, event, now);
+    step.claimed = claimed;
+    step.request = request;
+    step
+}
+
+/// The owner's stop: paused, signals, budgets, brakes.
+fn decide_owned(
+    state: &LoopState,
+    mut next: LoopState,
+    event: StopEvent<'_>,
+    now: SystemTime,
+) -> Step {
     let tag = event
         .message
         .map(|message| signal::classify(message, &state.completion_signal, &state.continue_signal))
         .unwrap_or(Tag::None);
-    let mut next = state.clone();
     if !state.active || state.paused {
         return Step {
             decision: Decision::Allow,
             state: next,
             tag,
+            claimed: false,
+            request: Request::None,
         };
     }
     next.updated_at = clock::format(now);
@@ -166,8 +269,10 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
             (Some(_), None) => {
                 return Step {
                     decision: Decision::Verify,
-                    state: state.clone(),
+                    state: next,
                     tag,
+                    claimed: false,
+                    request: Request::None,
                 };
             }
             (Some(_), Some(Verification::Passed)) => {
@@ -219,10 +324,12 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
         }),
         state: next,
         tag,
+        claimed: false,
+        request: Request::None,
     }
 }
 
-/// Finishes a loop for a reason decided outside a stop (`cancel`).
+/// Finishes a loop for a reason decided outside a stop (`cancel`, a replacement).
 pub fn finish_now(state: &LoopState, outcome: Outcome, now: SystemTime) -> LoopState {
     finish(state.clone(), outcome, Tag::None, now).state
 }
@@ -239,6 +346,8 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
         decision: Decision::Finish(outcome),
         state: next,
         tag,
+        claimed: false,
+        request: Request::None,
     }
 }
 

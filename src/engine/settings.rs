@@ -119,6 +119,7 @@ impl LoopSettings {
             }
         };
         let completion_signal = signal_for_promise(&completion_promise);
+        check_task_signal(task, &completion_signal)?;
         let magic_word = match &raw.magic_word {
             None => DEFAULT_MAGIC_WORD.to_string(),
             Some(text) => {
@@ -179,6 +180,17 @@ impl LoopSettings {
             verify_timeout,
         })
     }
+}
+
+/// Refuses a task that contains its own completion signal: the loop would end as soon
+/// as the agent quotes its task. Shared by `start`, the prompt hook and `adopt`.
+pub fn check_task_signal(task: &str, completion_signal: &str) -> Result<()> {
+    if crate::engine::signal::mentions(task, completion_signal) {
+        return Err(Error::usage(format!(
+            "the task contains its own completion signal {completion_signal}, so the loop would end as soon as the agent quotes its task; pick a promise the task does not contain, e.g. `--completion-promise ALL_TESTS_PASS`, or reword the task"
+        )));
+    }
+    Ok(())
 }
 
 /// `DONE` → `<promise>DONE</promise>`; a promise that already has a tag is the signal.
@@ -302,9 +314,24 @@ mod tests {
         ];
         for (raw, expected) in cases {
             let err = LoopSettings::parse("t", &raw).unwrap_err();
-            assert_eq!(err.code(), 2);
+            assert_eq!(err.code(), 64);
             assert!(err.to_string().contains(expected), "{err} lacks {expected}");
         }
+    }
+
+    #[test]
+    fn a_task_that_contains_its_own_completion_signal_is_refused_with_the_way_out() {
+        for task in [
+            "Fix it, then say <promise>DONE</promise>",
+            "Example:\n```\n<promise> DONE </promise>\n```",
+        ] {
+            let err = LoopSettings::parse(task, &RawLoopFlags::default()).unwrap_err();
+            assert_eq!(err.code(), 64);
+            assert!(err.to_string().contains("--completion-promise"), "{err}");
+        }
+        let other = flags(|r| r.completion_promise = Some("SHIPPED".into()));
+        assert!(LoopSettings::parse("say <promise>DONE</promise> later", &other).is_ok());
+        assert!(LoopSettings::parse("we are DONE when green", &RawLoopFlags::default()).is_ok());
     }
 
     #[test]

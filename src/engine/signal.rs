@@ -25,7 +25,8 @@ const PLACEHOLDER_REASONS: [&str; 3] = ["reason", "what you need from the user",
 pub const MAX_BLOCKED_REASON_CHARS: usize = 2000;
 
 /// Which signal an assistant message carried, for the history and the reminder.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Tag {
     /// The completion signal.
     Promise,
@@ -162,6 +163,13 @@ pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -
 /// True when `signal` appears in `message` as a real tag outside code.
 pub fn carries(message: &str, signal: &str) -> bool {
     contains_signal(&unescape_angle_brackets(prose(message)), signal)
+}
+
+/// True when `signal` appears anywhere in `text` as a tag, code blocks included: for
+/// checking that a task does not contain its own completion signal (an agent quoting
+/// its task, code and all, would end the loop).
+pub fn mentions(text: &str, signal: &str) -> bool {
+    contains_signal(&unescape_angle_brackets(text.to_string()), signal)
 }
 
 /// Codex shows continuation prompts to the model with `<` and `>` escaped (measured on

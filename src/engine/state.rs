@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings};
+use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
 
 /// The state version this binary writes.
 pub const STATE_VERSION: u32 = 2;
@@ -225,19 +225,27 @@ impl LoopState {
         }
     }
 
-    /// Parses a state file's text (version 1 or 2).
+    /// Parses a state file's text (version 1 or 2), checked as [`LoopState::checked`].
     pub fn from_json(text: &str) -> Result<Self, String> {
         let state: LoopState = serde_json::from_str(text).map_err(|err| err.to_string())?;
-        if state.state_version == 0 || state.state_version > STATE_VERSION {
+        state.checked()
+    }
+
+    /// Refuses a loop no ralph-hook could run and clamps its numbers into the ranges a
+    /// new loop may have, so that nothing read from a file can overflow a deadline or
+    /// keep a command running past the hook's own timeout.
+    pub fn checked(mut self) -> Result<Self, String> {
+        if self.state_version == 0 || self.state_version > STATE_VERSION {
             return Err(format!(
                 "state_version {} is not one this ralph-hook reads (1 or 2); upgrade ralph-hook",
-                state.state_version
+                self.state_version
             ));
         }
-        if state.completion_signal.trim().is_empty() {
+        if self.completion_signal.trim().is_empty() {
             return Err("completion_signal is empty".into());
         }
-        Ok(state)
+        self.verify_timeout_secs = self.verify_timeout_secs.clamp(1, MAX_VERIFY_TIMEOUT_SECS);
+        Ok(self)
     }
 
     /// The text written to disk: pretty JSON with a trailing newline, like the bash version.
@@ -264,9 +272,9 @@ impl LoopState {
         self.max_duration_secs.map(Duration::from_secs)
     }
 
-    /// How long the verify command may run.
+    /// How long the verify command may run (never more than the hook may wait).
     pub fn verify_timeout(&self) -> Duration {
-        Duration::from_secs(self.verify_timeout_secs)
+        Duration::from_secs(self.verify_timeout_secs.clamp(1, MAX_VERIFY_TIMEOUT_SECS))
     }
 
     /// How many more stops without a change to the workspace end the loop (the last of
@@ -323,6 +331,21 @@ mod tests {
         assert_eq!(state.max_iterations, 50);
         assert_eq!(state.session_id, None);
         assert_eq!(state.verify_timeout_secs, DEFAULT_VERIFY_TIMEOUT_SECS);
+    }
+
+    #[test]
+    fn numbers_from_a_file_are_clamped_on_load() {
+        let text = LEGACY.replace(
+            "\"state_version\": 1",
+            "\"state_version\": 1, \"verify_timeout_secs\": 18446744073709551615",
+        );
+        let state = LoopState::from_json(&text).expect("parses");
+        assert_eq!(state.verify_timeout_secs, MAX_VERIFY_TIMEOUT_SECS);
+        let text = LEGACY.replace(
+            "\"state_version\": 1",
+            "\"state_version\": 1, \"verify_timeout_secs\": 0",
+        );
+        assert_eq!(LoopState::from_json(&text).unwrap().verify_timeout_secs, 1);
     }
 
     #[test]

@@ -1,66 +1,104 @@
-//! The state store: reading, locking and atomically replacing a workspace's loop state,
-//! moving a bad file aside instead of deleting it, and appending to the history.
+//! Where a loop lives on disk.
 //!
-//! Every change happens under an advisory lock on `ralph-loop.lock` beside the state,
-//! and every write is a temp file in the same folder renamed over the old one, so two
-//! hooks at once never lose an update and a crash never leaves a torn file.
+//! - The **record** (the authority), the **lock** and the **history** live in the user's
+//!   state folder, one folder per host and canonical workspace
+//!   ([`Registry::loop_dir`]). Only the user writes there.
+//! - The **mirror**, `<workspace>/.codex/ralph-loop-state.json` (Claude Code:
+//!   `.claude/…`), shows the loop in the bash version's fields. It is written after the
+//!   record and never read to decide anything; when it disagrees with the record, the
+//!   record wins.
+//!
+//! Every change happens under the lock, and every write is a temp file renamed over the
+//! old one in the same real folder ([`crate::engine::files`]): two hooks at once never
+//! lose an update, a crash never leaves a torn file, and nothing is written through a
+//! link.
 
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom, Write};
+use std::fs::{File, TryLockError};
+use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::thread;
 use std::time::{Duration, Instant, SystemTime};
 
-use serde::{Deserialize, Serialize};
-
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::files::{self, Dir, DirError, ReadError};
+use crate::engine::history::HistoryEntry;
+use crate::engine::ownership::{LoopRecord, RECORD_VERSION, Registry};
 use crate::engine::state::LoopState;
-use crate::engine::workspace::{self, HISTORY_FILE, LOCK_FILE, STATE_FILE};
+use crate::engine::workspace::{STATE_FILE, TEMP_PREFIX};
 use crate::error::{Error, Result};
 
+pub use crate::engine::files::PAUSE_AT_ENV;
+
+/// The record's file name in the loop folder.
+pub const RECORD_FILE: &str = "record.json";
+/// The history's file name in the loop folder.
+pub const HISTORY_FILE: &str = "history.jsonl";
+/// The lock's file name in the loop folder.
+pub const LOCK_FILE: &str = "lock";
+/// The largest record read (a task of megabytes fits many times over).
+const RECORD_CAP: u64 = 16 * 1024 * 1024;
+/// The largest mirror read (for `show`, `adopt` and the adopt hint).
+pub const MIRROR_CAP: u64 = 8 * 1024 * 1024;
 /// How long a command waits for another ralph-hook process to release the lock before
 /// giving up (and, in a hook, allowing the stop).
 const LOCK_WAIT: Duration = Duration::from_secs(10);
+/// The user's loop folders are theirs alone.
+const PRIVATE_DIR: u32 = 0o700;
+const PRIVATE_FILE: u32 = 0o600;
+/// The mirror is meant to be read.
+const MIRROR_MODE: u32 = 0o644;
+const MIRROR_DIR_MODE: u32 = 0o755;
 
-/// The loop files of one host in one workspace.
+/// One host's loop in one canonical workspace: its record folder and its mirror.
 #[derive(Debug, Clone)]
 pub struct Store {
     workspace: PathBuf,
     agent: Agent,
-    dir: PathBuf,
-    state_path: PathBuf,
+    loop_dir: PathBuf,
 }
 
-/// Why a state file could not be read as a loop.
+/// Why a record could not be read as a loop.
 #[derive(Debug)]
 pub enum LoadError {
-    /// The file is there but is not a loop (bad JSON, a directory, a symlink …): it is
-    /// kept aside, never deleted.
+    /// The record is there but is not a loop of this workspace: it is kept aside,
+    /// never deleted.
     Unusable(String),
     /// Reading failed for another reason (permissions …).
     Io(Error),
 }
 
-/// Holds the store's lock until dropped.
+/// What is at the mirror's place in the workspace.
+#[derive(Debug)]
+pub enum Mirror {
+    /// Nothing.
+    Missing,
+    /// Something that is not a loop state ralph-hook can read (and the reason).
+    Unusable(String),
+    /// A state file, parsed.
+    Found(Box<LoopState>),
+}
+
+/// Holds the loop's lock until dropped; functions that change a loop ask for it. It
+/// keeps the user's loop folder open, so every write under the lock goes through the
+/// same handle.
 #[derive(Debug)]
 pub struct LockGuard {
     _file: File,
+    dir: Dir,
 }
 
 impl Store {
-    /// The store of `agent` in `workspace` (nothing is touched yet).
-    pub fn new(workspace: &Path, agent: Agent) -> Self {
-        let dir = workspace::state_dir(workspace, agent);
+    /// The store of `agent` in the canonical `workspace` (nothing is touched yet).
+    pub fn new(workspace: &Path, agent: Agent, registry: &Registry) -> Self {
         Store {
             workspace: workspace.to_path_buf(),
             agent,
-            state_path: dir.join(STATE_FILE),
-            dir,
+            loop_dir: registry.loop_dir(workspace, agent),
         }
     }
 
-    /// The workspace.
+    /// The canonical workspace.
     pub fn workspace(&self) -> &Path {
         &self.workspace
     }
@@ -70,40 +108,60 @@ impl Store {
         self.agent
     }
 
-    /// `<workspace>/.codex/ralph-loop-state.json` (or `.claude/…`).
-    pub fn state_path(&self) -> &Path {
-        &self.state_path
+    /// The user's folder of this loop (record, lock, history).
+    pub fn loop_dir(&self) -> &Path {
+        &self.loop_dir
     }
 
-    /// `ralph-loop-history.jsonl` beside the state.
+    /// The record's path.
+    pub fn record_path(&self) -> PathBuf {
+        self.loop_dir.join(RECORD_FILE)
+    }
+
+    /// The history's path.
     pub fn history_path(&self) -> PathBuf {
-        self.dir.join(HISTORY_FILE)
+        self.loop_dir.join(HISTORY_FILE)
     }
 
-    /// True when a state file (or something in its place) exists.
-    pub fn exists(&self) -> bool {
-        self.state_path.symlink_metadata().is_ok()
+    /// `<workspace>/.codex/ralph-loop-state.json` (or `.claude/…`): the mirror.
+    pub fn state_path(&self) -> PathBuf {
+        self.workspace
+            .join(self.agent.state_dir_name())
+            .join(STATE_FILE)
     }
 
-    /// Creates the state folder if needed.
-    pub fn ensure_dir(&self) -> Result<()> {
-        std::fs::create_dir_all(&self.dir)
-            .map_err(|err| Error::io("create the loop folder", &self.dir, err))
+    /// True when the user has a record here: a stat, for the stop's search.
+    pub fn has_record(&self) -> bool {
+        self.record_path().symlink_metadata().is_ok()
     }
 
-    /// Takes the exclusive lock, waiting up to ten seconds for another process.
+    /// True when something is at the mirror's place (a stat through the path, for the
+    /// stop's search; reading it goes through [`Store::read_mirror`]).
+    pub fn has_mirror(&self) -> bool {
+        self.state_path().symlink_metadata().is_ok()
+    }
+
+    fn open_loop_dir(&self) -> Result<Dir> {
+        Dir::create_all(&self.loop_dir, PRIVATE_DIR).map_err(|err| {
+            Error::io(
+                "open the user's loop folder",
+                &self.loop_dir,
+                io::Error::from(err),
+            )
+        })
+    }
+
+    /// Takes the loop's exclusive lock, waiting up to ten seconds for another process.
     pub fn lock(&self) -> Result<LockGuard> {
-        let path = self.dir.join(LOCK_FILE);
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|err| Error::io("open the lock file", &path, err))?;
+        let dir = self.open_loop_dir()?;
+        let path = self.loop_dir.join(LOCK_FILE);
+        let file = dir
+            .lock_file(LOCK_FILE, PRIVATE_FILE)
+            .map_err(|err| Error::io("open the loop's lock", &path, err))?;
         let deadline = Instant::now() + LOCK_WAIT;
         loop {
             match file.try_lock() {
-                Ok(()) => return Ok(LockGuard { _file: file }),
+                Ok(()) => return Ok(LockGuard { _file: file, dir }),
                 Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
                     thread::sleep(Duration::from_millis(2));
                 }
@@ -115,150 +173,236 @@ impl Store {
                     )));
                 }
                 Err(TryLockError::Error(err)) => {
-                    return Err(Error::io("lock the loop state", &path, err));
+                    return Err(Error::io("lock the loop", &path, err));
                 }
             }
         }
     }
 
-    /// Reads the loop. `Ok(None)` when there is no state file.
-    pub fn load(&self) -> Result<Option<LoopState>, LoadError> {
-        let meta = match self.state_path.symlink_metadata() {
-            Ok(meta) => meta,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => {
+    /// Reads the record. `Ok(None)` when the user has no loop here.
+    pub fn load(&self) -> Result<Option<LoopRecord>, LoadError> {
+        let path = self.record_path();
+        let bytes = match files::read_path(&path, RECORD_CAP, false) {
+            Ok(Some(bytes)) => bytes,
+            Ok(None) => return Ok(None),
+            Err(ReadError::Io(err)) => {
                 return Err(LoadError::Io(Error::io(
-                    "read the loop state",
-                    &self.state_path,
+                    "read the loop's record",
+                    &path,
                     err,
                 )));
             }
+            Err(other) => return Err(LoadError::Unusable(other.to_string())),
         };
-        if meta.file_type().is_symlink() {
-            return Err(LoadError::Unusable(
-                "it is a symlink; ralph-hook only follows a state file that lives in the workspace"
-                    .into(),
-            ));
-        }
-        if meta.is_dir() {
-            return Err(LoadError::Unusable("it is a directory, not a file".into()));
-        }
-        let text = match std::fs::read_to_string(&self.state_path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == io::ErrorKind::NotFound => return Ok(None),
-            Err(err) if err.kind() == io::ErrorKind::InvalidData => {
-                return Err(LoadError::Unusable("it is not UTF-8 text".into()));
-            }
-            Err(err) => {
-                return Err(LoadError::Io(Error::io(
-                    "read the loop state",
-                    &self.state_path,
-                    err,
-                )));
-            }
-        };
-        LoopState::from_json(&text)
-            .map(Some)
-            .map_err(|why| LoadError::Unusable(format!("it is not a valid loop state: {why}")))
-    }
-
-    /// Atomically replaces the state file with `state`.
-    pub fn save(&self, state: &LoopState) -> Result<()> {
-        if self
-            .state_path
-            .symlink_metadata()
-            .is_ok_and(|meta| meta.file_type().is_symlink())
-        {
-            return Err(Error::Failed(format!(
-                "{} is a symlink; refusing to write through it (move it away, then retry)",
-                self.state_path.display()
+        let mut record: LoopRecord = serde_json::from_slice(&bytes)
+            .map_err(|err| LoadError::Unusable(format!("it is not a loop record: {err}")))?;
+        if record.record_version == 0 || record.record_version > RECORD_VERSION {
+            return Err(LoadError::Unusable(format!(
+                "record_version {} is not one this ralph-hook reads; upgrade ralph-hook",
+                record.record_version
             )));
         }
-        let mut temp = tempfile::Builder::new()
-            .prefix(workspace::TEMP_PREFIX)
-            .suffix(".tmp")
-            .tempfile_in(&self.dir)
-            .map_err(|err| Error::io("write the loop state", &self.dir, err))?;
-        pause_point("save:temp-created");
-        let json = state.to_json();
-        let (head, tail) = json.as_bytes().split_at(json.len() / 2);
-        for (part, point) in [(head, "save:half-written"), (tail, "save:before-rename")] {
-            temp.write_all(part)
-                .map_err(|err| Error::io("write the loop state", temp.path(), err))?;
-            pause_point(point);
+        if record.agent != self.agent || record.workspace != self.workspace {
+            return Err(LoadError::Unusable(format!(
+                "it is the record of {} in {}, not of this workspace",
+                record.agent,
+                record.workspace.display()
+            )));
         }
-        temp.persist(&self.state_path)
-            .map_err(|err| Error::io("replace the loop state", &self.state_path, err.error))?;
-        pause_point("save:after-rename");
+        record.state = record
+            .state
+            .checked()
+            .map_err(|why| LoadError::Unusable(format!("it is not a valid loop: {why}")))?;
+        record.align();
+        Ok(Some(record))
+    }
+
+    /// Writes the record, then its mirror. A record that cannot be written is an error
+    /// (the previous one is intact); a mirror that cannot be written is returned as a
+    /// warning, since the record is what runs.
+    pub fn save(&self, lock: &LockGuard, record: &mut LoopRecord) -> Result<Option<Error>> {
+        let mirror_dir = self.open_mirror_dir(true);
+        if let Ok((_, true)) = &mirror_dir {
+            record.created_state_dir = true;
+        }
+        self.write_record(lock, record)?;
+        let warning = match mirror_dir {
+            Ok((dir, _)) => dir
+                .write_atomic(
+                    STATE_FILE,
+                    record.state.to_json().as_bytes(),
+                    MIRROR_MODE,
+                    Some("mirror"),
+                )
+                .err()
+                .map(|err| Error::io("update the loop's state file", self.state_path(), err)),
+            Err(err) => Some(err),
+        };
+        Ok(warning)
+    }
+
+    fn write_record(&self, lock: &LockGuard, record: &LoopRecord) -> Result<()> {
+        let json = serde_json::to_string_pretty(record)
+            .map_err(|err| Error::Failed(format!("could not encode the loop's record: {err}")))?;
+        lock.dir
+            .write_atomic(RECORD_FILE, json.as_bytes(), PRIVATE_FILE, Some("save"))
+            .map_err(|err| Error::io("write the loop state", self.record_path(), err))
+    }
+
+    /// Opens the workspace's `.codex`/`.claude` folder, refusing a symlink; with
+    /// `create`, makes it when missing (and says so).
+    fn open_mirror_dir(&self, create: bool) -> Result<(Dir, bool)> {
+        let name = self.agent.state_dir_name();
+        let folder = self.workspace.join(name);
+        let fail = |err: DirError| match err {
+            DirError::Io(err) => Error::io("open the loop folder", &folder, err),
+            other => Error::Failed(format!("{}: {other}", folder.display())),
+        };
+        let workspace = Dir::open(&self.workspace).map_err(|err| match err {
+            DirError::Io(err) => Error::io("open the workspace", &self.workspace, err),
+            other => Error::Failed(format!("{}: {other}", self.workspace.display())),
+        })?;
+        if create {
+            workspace
+                .child_or_create(name, MIRROR_DIR_MODE)
+                .map_err(fail)
+        } else {
+            match workspace.child(name).map_err(fail)? {
+                Some(dir) => Ok((dir, false)),
+                None => Err(Error::io(
+                    "open the loop folder",
+                    &folder,
+                    io::Error::from(io::ErrorKind::NotFound),
+                )),
+            }
+        }
+    }
+
+    /// Checks that a loop's files can live here: the `.codex`/`.claude` folder, if
+    /// there, is a real folder.
+    pub fn check_mirror_place(&self) -> Result<()> {
+        match self.open_mirror_dir(false) {
+            Ok(_) => Ok(()),
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+
+    /// Reads what is at the mirror's place, without following links or blocking.
+    pub fn read_mirror(&self) -> Mirror {
+        let dir = match self.open_mirror_dir(false) {
+            Ok((dir, _)) => dir,
+            Err(Error::Io { source, .. }) if source.kind() == io::ErrorKind::NotFound => {
+                return Mirror::Missing;
+            }
+            Err(err) => return Mirror::Unusable(err.to_string()),
+        };
+        match dir.read(STATE_FILE, MIRROR_CAP) {
+            Ok(None) => Mirror::Missing,
+            Ok(Some(bytes)) => match std::str::from_utf8(&bytes) {
+                Err(_) => Mirror::Unusable("it is not UTF-8 text".into()),
+                Ok(text) => match LoopState::from_json(text) {
+                    Ok(state) => Mirror::Found(Box::new(state)),
+                    Err(why) => Mirror::Unusable(format!("it is not a valid loop state: {why}")),
+                },
+            },
+            Err(err) => Mirror::Unusable(err.to_string()),
+        }
+    }
+
+    /// Removes the mirror of a loop that ended, and its folder when ralph-hook created
+    /// it and nothing else is in it.
+    pub fn remove_mirror(&self, _lock: &LockGuard, created_dir: bool) -> Result<()> {
+        let name = self.agent.state_dir_name();
+        let workspace = match Dir::open(&self.workspace) {
+            Ok(workspace) => workspace,
+            Err(DirError::Io(err)) if err.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(err) => {
+                return Err(Error::Failed(format!(
+                    "{}: {err}",
+                    self.workspace.display()
+                )));
+            }
+        };
+        let dir = match workspace.child(name) {
+            Ok(Some(dir)) => dir,
+            Ok(None) => return Ok(()),
+            Err(err) => {
+                return Err(Error::Failed(format!(
+                    "{}: {err}",
+                    self.workspace.join(name).display()
+                )));
+            }
+        };
+        dir.remove(STATE_FILE)
+            .map_err(|err| Error::io("remove the loop's state file", self.state_path(), err))?;
+        drop(dir);
+        if created_dir {
+            let _ = workspace.remove_empty_dir(name);
+        }
         Ok(())
+    }
+
+    /// Removes the record of a loop that ended: from here on no stop obeys it.
+    pub fn remove_record(&self, lock: &LockGuard) -> Result<()> {
+        files::pause_point("remove:before");
+        let removed = lock.dir.remove(RECORD_FILE);
+        files::pause_point("remove:after");
+        removed
+            .map(|_| ())
+            .map_err(|err| Error::io("remove the finished loop's record", self.record_path(), err))
+    }
+
+    /// Moves an unusable record aside as `record.json.<label>-<time>`, never deleting
+    /// it, and returns the new path.
+    pub fn set_aside_record(
+        &self,
+        lock: &LockGuard,
+        label: &str,
+        now: SystemTime,
+    ) -> Result<PathBuf> {
+        set_aside(&lock.dir, RECORD_FILE, label, now)
+            .map_err(|err| Error::io("move the unusable record aside", self.record_path(), err))
+    }
+
+    /// Moves whatever is at the mirror's place aside as
+    /// `ralph-loop-state.json.<label>-<time>` (in the same real folder).
+    pub fn set_aside_mirror(
+        &self,
+        _lock: &LockGuard,
+        label: &str,
+        now: SystemTime,
+    ) -> Result<PathBuf> {
+        let (dir, _) = self.open_mirror_dir(false)?;
+        set_aside(&dir, STATE_FILE, label, now)
+            .map_err(|err| Error::io("move the old state file aside", self.state_path(), err))
     }
 
     /// Removes temp files that a killed writer left behind (older than a minute, so a
     /// write in progress is never touched). Run when a loop starts, not on every stop.
-    pub fn sweep_stale_temp_files(&self) {
-        let Ok(entries) = std::fs::read_dir(&self.dir) else {
-            return;
-        };
+    pub fn sweep_stale_temp_files(&self, lock: &LockGuard) {
         let cutoff = SystemTime::now() - Duration::from_secs(60);
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            let name = name.to_string_lossy();
-            let stale = entry
-                .metadata()
-                .and_then(|meta| meta.modified())
-                .is_ok_and(|modified| modified < cutoff);
-            if name.starts_with(workspace::TEMP_PREFIX) && name.ends_with(".tmp") && stale {
-                let _ = std::fs::remove_file(entry.path());
+        let mirror = self.open_mirror_dir(false).ok().map(|(dir, _)| dir);
+        for dir in mirror.iter().chain([&lock.dir]) {
+            for name in dir.names() {
+                let ours = (name.starts_with(TEMP_PREFIX) || name.starts_with(".record."))
+                    && name.ends_with(".tmp");
+                if ours && dir.modified(&name).is_some_and(|at| at < cutoff) {
+                    let _ = dir.remove(&name);
+                }
             }
         }
     }
 
-    /// Removes the state file of a finished loop (its outcome stays in the history).
-    pub fn remove(&self) -> Result<()> {
-        pause_point("remove:before");
-        let removed = std::fs::remove_file(&self.state_path);
-        pause_point("remove:after");
-        match removed {
-            Err(err) if err.kind() != io::ErrorKind::NotFound => Err(Error::io(
-                "remove the finished loop's state",
-                &self.state_path,
-                err,
-            )),
-            _ => Ok(()),
-        }
-    }
-
-    /// Moves an unusable state file aside as `<state>.<label>-<time>` and returns the
-    /// new path. Nothing is deleted.
-    pub fn set_aside(&self, label: &str, now: SystemTime) -> Result<PathBuf> {
-        let stamp = clock::format(now).replace(':', "");
-        let mut target = self
-            .state_path
-            .with_file_name(format!("{STATE_FILE}.{label}-{stamp}"));
-        let mut n = 1;
-        while target.symlink_metadata().is_ok() {
-            n += 1;
-            target = self
-                .state_path
-                .with_file_name(format!("{STATE_FILE}.{label}-{stamp}-{n}"));
-        }
-        std::fs::rename(&self.state_path, &target)
-            .map_err(|err| Error::io("move the unusable state aside", &self.state_path, err))?;
-        Ok(target)
-    }
-
     /// Appends one line to the history.
-    pub fn append_history(&self, entry: &HistoryEntry) -> Result<()> {
+    pub fn append_history(&self, lock: &LockGuard, entry: &HistoryEntry) -> Result<()> {
         let path = self.history_path();
         let mut line = serde_json::to_string(entry)
             .map_err(|err| Error::Failed(format!("could not encode a history line: {err}")))?;
         line.push('\n');
-        pause_point("history:before-append");
-        OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&path)
-            .and_then(|mut file| file.write_all(line.as_bytes()))
+        files::pause_point("history:before-append");
+        lock.dir
+            .append(HISTORY_FILE, line.as_bytes(), PRIVATE_FILE)
             .map_err(|err| Error::io("append to the loop history", &path, err))
     }
 
@@ -292,95 +436,14 @@ impl Store {
     }
 }
 
-/// Environment variable read by debug builds only: the name of a point on the write
-/// path where the process stops (see [`pause_point`]).
-pub const PAUSE_AT_ENV: &str = "RALPH_HOOK_TEST_PAUSE_AT";
-
-/// For the crash-safety tests: in a debug build, when `RALPH_HOOK_TEST_PAUSE_AT` names
-/// this point, the process says `ralph-hook: paused at <point>` on stderr and sleeps,
-/// so a test can kill -9 it at exactly that point of the write path. Release builds
-/// compile this to nothing.
-#[cfg(debug_assertions)]
-fn pause_point(point: &str) {
-    if std::env::var(PAUSE_AT_ENV).is_ok_and(|wanted| wanted == point) {
-        eprintln!("ralph-hook: paused at {point}");
-        thread::sleep(Duration::from_secs(60));
+fn set_aside(dir: &Dir, name: &str, label: &str, now: SystemTime) -> io::Result<PathBuf> {
+    let stamp = clock::format(now).replace(':', "");
+    let mut target = format!("{name}.{label}-{stamp}");
+    let mut n = 1;
+    while dir.exists(&target) {
+        n += 1;
+        target = format!("{name}.{label}-{stamp}-{n}");
     }
-}
-
-#[cfg(not(debug_assertions))]
-fn pause_point(_point: &str) {}
-
-/// One line of `ralph-loop-history.jsonl`: a decision or a change of the loop.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistoryEntry {
-    /// When (RFC 3339).
-    pub at: String,
-    /// What happened: `start`, `stop`, `cancel`, `adopt`, `pause`, `resume`, `claim`.
-    pub event: String,
-    /// What was decided: `block`, `finish`, `allow`, `start` …
-    pub decision: String,
-    /// The reason code of a finish (see `Outcome::code`), or a short reason otherwise.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reason: Option<String>,
-    /// The loop.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub loop_id: Option<String>,
-    /// The session that made the decision.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_id: Option<String>,
-    /// The iteration after the decision.
-    #[serde(default)]
-    pub iteration: u32,
-    /// The cap (0 = none).
-    #[serde(default)]
-    pub max_iterations: u32,
-    /// Which signal the assistant's message carried: `promise`, `continue` or `none`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub tag: Option<String>,
-    /// Anything else worth keeping (verify output summary, where a bad file went …).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub detail: Option<String>,
-}
-
-impl HistoryEntry {
-    /// An entry about `state` at `now`.
-    pub fn about(state: &LoopState, event: &str, decision: &str, now: SystemTime) -> Self {
-        HistoryEntry {
-            at: clock::format(now),
-            event: event.into(),
-            decision: decision.into(),
-            reason: None,
-            loop_id: state.loop_id.clone(),
-            session_id: state.session_id.clone(),
-            iteration: state.iteration,
-            max_iterations: state.max_iterations,
-            tag: None,
-            detail: None,
-        }
-    }
-
-    /// Sets the reason code.
-    pub fn reason(mut self, reason: impl Into<String>) -> Self {
-        self.reason = Some(reason.into());
-        self
-    }
-
-    /// Sets the tag.
-    pub fn tag(mut self, tag: &str) -> Self {
-        self.tag = Some(tag.into());
-        self
-    }
-
-    /// Sets the detail.
-    pub fn detail(mut self, detail: impl Into<String>) -> Self {
-        self.detail = Some(detail.into());
-        self
-    }
-
-    /// Sets the session that acted.
-    pub fn session(mut self, session: Option<&str>) -> Self {
-        self.session_id = session.map(str::to_string);
-        self
-    }
+    dir.rename(name, &target)?;
+    Ok(dir.path().join(target))
 }

@@ -1,6 +1,11 @@
 //! The fallback for a Stop payload without `last_assistant_message`: the last assistant
 //! text in the session's transcript (JSON lines), read backwards from the end so a
 //! 100 MB transcript costs no more than a small one.
+//!
+//! The path comes from the host, but the file is still opened the careful way: a FIFO
+//! or a device there never blocks the hook, and no more than 16 MiB from the end is
+//! read. Each byte is read and copied at most twice, so a 16 MiB line without a final
+//! newline costs linear time.
 
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
@@ -15,33 +20,63 @@ const SCAN_LIMIT: u64 = 16 * 1024 * 1024;
 
 /// The last assistant text in the transcript at `path`, if one can be found near its end.
 pub fn last_assistant_text(path: &Path) -> Option<String> {
-    let mut file = File::open(path).ok()?;
+    let mut file = open_regular(path)?;
     let len = file.metadata().ok()?.len();
     let floor = len.saturating_sub(SCAN_LIMIT);
     let mut end = len;
-    let mut carry: Vec<u8> = Vec::new();
+    // The line being assembled, as the blocks it spans, nearest the end first.
+    let mut pieces: Vec<Vec<u8>> = Vec::new();
     while end > floor {
         let start = end.saturating_sub(BLOCK).max(floor);
-        let mut block = vec![0; (end - start) as usize];
+        let mut block = vec![0; usize::try_from(end - start).ok()?];
         file.seek(SeekFrom::Start(start)).ok()?;
         file.read_exact(&mut block).ok()?;
-        block.extend_from_slice(&carry);
-        let mut lines: Vec<&[u8]> = block.split(|b| *b == b'\n').collect();
-        // The first piece may be the tail of a line that starts in an earlier block.
-        let first = if start > floor {
-            lines.remove(0)
-        } else {
-            &[][..]
-        };
-        for line in lines.iter().rev() {
-            if let Some(text) = assistant_text(line) {
-                return Some(text);
+        let mut line_end = block.len();
+        for newline in memchr::memrchr_iter(b'\n', &block) {
+            let found = if pieces.is_empty() {
+                assistant_text(&block[newline + 1..line_end])
+            } else {
+                assistant_text(&joined(&block[newline + 1..line_end], &mut pieces))
+            };
+            if found.is_some() {
+                return found;
             }
+            line_end = newline;
         }
-        carry = first.to_vec();
+        pieces.push(block[..line_end].to_vec());
         end = start;
     }
+    // What is left is the file's first line, whole only when the scan reached the start.
+    if floor == 0 && !pieces.is_empty() {
+        let first = pieces.pop().unwrap_or_default();
+        return assistant_text(&joined(&first, &mut pieces));
+    }
     None
+}
+
+/// `head` followed by the pieces (stored nearest the end first), emptying them.
+fn joined(head: &[u8], pieces: &mut Vec<Vec<u8>>) -> Vec<u8> {
+    let total = head.len() + pieces.iter().map(Vec::len).sum::<usize>();
+    let mut line = Vec::with_capacity(total);
+    line.extend_from_slice(head);
+    for piece in pieces.drain(..).rev() {
+        line.extend_from_slice(&piece);
+    }
+    line
+}
+
+/// Opens `path` read-only without blocking (a FIFO returns at once) and only if it is
+/// a regular file.
+fn open_regular(path: &Path) -> Option<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
+    }
+    let file = options.open(path).ok()?;
+    file.metadata().ok()?.is_file().then_some(file)
 }
 
 /// The assistant text in one transcript line, in either host's format.
@@ -141,6 +176,45 @@ mod tests {
             last_assistant_text(file.path()).map(|t| t.len()),
             Some(200_000)
         );
+    }
+
+    #[test]
+    fn a_sixteen_mib_last_line_without_a_newline_is_read_in_linear_time() {
+        // Before: every block re-copied the growing partial line (quadratic, 4.6 s).
+        // Each byte is now copied at most twice; a wall-clock bound would be flaky, so
+        // the line is checked to be found whole instead (the bench measures the time).
+        let text = "z".repeat(16 * 1024 * 1024 - 200);
+        let mut file = tempfile::NamedTempFile::new().unwrap();
+        write!(
+            file,
+            r#"{{"type":"assistant","message":{{"content":[{{"type":"text","text":"{text}"}}]}}}}"#
+        )
+        .unwrap();
+        assert_eq!(
+            last_assistant_text(file.path()).map(|t| t.len()),
+            Some(text.len())
+        );
+    }
+
+    #[test]
+    fn the_first_line_counts_and_blank_lines_do_not_matter() {
+        let file = transcript(&[
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"first"}]}}"#.into(),
+            String::new(),
+            String::new(),
+        ]);
+        assert_eq!(last_assistant_text(file.path()).as_deref(), Some("first"));
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn a_fifo_as_the_transcript_gives_nothing_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("t.jsonl");
+        let name = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+        // SAFETY: mkfifo only creates a file at a valid, NUL-terminated path.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        assert_eq!(last_assistant_text(&fifo), None);
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //!
 //! The command runs through `sh -c` in the workspace, in its own process group, with its
 //! output (stdout and stderr together) going to a temporary file whose tail goes back to
-//! the agent on failure. At the timeout the whole group is killed, so a hanging test
-//! runner does not outlive the hook.
+//! the agent on failure. The whole group is killed when the command ends, at the
+//! timeout, and on every other way out of this function (a guard's `Drop`, so a panic
+//! too): nothing it started outlives the hook. The timeout is clamped to what the hook
+//! may wait, and the deadline is computed with checked arithmetic.
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
@@ -12,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use crate::engine::decide::Verification;
+use crate::engine::settings::MAX_VERIFY_TIMEOUT_SECS;
 
 /// Keep at most this much of the output's end.
 const TAIL_BYTES: u64 = 64 * 1024;
@@ -55,7 +58,10 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
             };
         }
     };
-    let deadline = Instant::now() + timeout;
+    let group = GroupGuard(child.id());
+    let timeout = timeout.min(Duration::from_secs(MAX_VERIFY_TIMEOUT_SECS));
+    let started = Instant::now();
+    let deadline = started.checked_add(timeout).unwrap_or(started);
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -69,7 +75,7 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
         }
     };
     // Whether it finished or not, nothing it started may outlive the hook.
-    kill_group(child.id());
+    drop(group);
     let tail = read_tail(output);
     match status {
         None => {
@@ -102,6 +108,15 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
                 tail,
             },
         },
+    }
+}
+
+/// Kills the command's process group when dropped: on return, and while unwinding.
+struct GroupGuard(u32);
+
+impl Drop for GroupGuard {
+    fn drop(&mut self) {
+        kill_group(self.0);
     }
 }
 
@@ -165,6 +180,50 @@ mod tests {
             matches!(result, Verification::CouldNotStart { .. }),
             "{result:?}"
         );
+    }
+
+    #[test]
+    fn a_huge_timeout_neither_panics_nor_waits_past_the_cap() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(
+            run("true", dir.path(), Duration::from_secs(u64::MAX)),
+            Verification::Passed
+        );
+    }
+
+    #[test]
+    #[cfg(unix)]
+    fn the_group_is_killed_when_the_caller_unwinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let pid_file = dir.path().join("pid");
+        let mut command = Command::new("sh");
+        command.arg("-c").arg(format!(
+            "sleep 300 & echo $! > {}; wait",
+            pid_file.display()
+        ));
+        {
+            use std::os::unix::process::CommandExt;
+            command.process_group(0);
+        }
+        let mut child = command.spawn().unwrap();
+        let pid = child.id();
+        let panicked = std::panic::catch_unwind(|| {
+            let _group = GroupGuard(pid);
+            while !pid_file.exists() {
+                thread::sleep(Duration::from_millis(5));
+            }
+            panic!("a panic while the command runs");
+        });
+        assert!(panicked.is_err());
+        let _ = child.wait();
+        let pid = std::fs::read_to_string(&pid_file).unwrap();
+        let alive = Command::new("sh")
+            .arg("-c")
+            .arg(format!("ps -o stat= -p {} | grep -qv Z", pid.trim()))
+            .status()
+            .unwrap()
+            .success();
+        assert!(!alive, "the verify command's child outlived a panic");
     }
 
     #[test]

@@ -1,21 +1,30 @@
-//! Workspaces: which folder a loop belongs to, and finding its state from any
-//! subdirectory. This runs on every stop in every repository, so it only stats files.
+//! Workspaces: which folder a loop belongs to, finding a stop's loop from any
+//! subdirectory, the sandbox's cancel request, and the one place git runs.
+//!
+//! The stop's search runs on every turn in every repository, so it only stats files.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::agent::Agent;
+use crate::engine::files;
+use crate::engine::ownership::Registry;
+use crate::engine::store::Store;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";
-/// The history file's name, beside the state.
+/// The history's name beside the state in versions before the user's record (ralph-hook
+/// no longer writes it; the brake still ignores it).
 pub const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
-/// The lock file's name, beside the state.
+/// The lock's name beside the state in versions before the user's record (likewise).
 pub const LOCK_FILE: &str = "ralph-loop.lock";
 /// How the state's temp files start, beside the state (they end in `.tmp`).
 pub const TEMP_PREFIX: &str = ".ralph-loop-state.";
 /// A cancel request left in the workspace root by `cancel` when the agent's sandbox
-/// cannot write the state folder; the next stop honours it if it names the loop.
+/// cannot write the user's loop folder; the next stop honours it if it names the loop.
 pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
+/// The largest cancel request read (it holds one loop id).
+const CANCEL_REQUEST_CAP: u64 = 4096;
 
 /// The workspace of `dir`: its git top level (the nearest folder holding `.git`), else
 /// `dir` itself.
@@ -26,9 +35,38 @@ pub fn root_of(dir: &Path) -> PathBuf {
         .to_path_buf()
 }
 
-/// The folder holding `agent`'s loop files in `workspace`.
+/// The folder holding `agent`'s state file in `workspace` (`.codex/` or `.claude/`).
 pub fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
     workspace.join(agent.state_dir_name())
+}
+
+/// The canonical form of a workspace path (symlinks resolved), the one a record keeps.
+///
+/// On Linux the folder is opened once and its path read back from
+/// `/proc/self/fd` — three system calls however deep it is, where `realpath` reads
+/// every component — falling back to `realpath` when `/proc` cannot say.
+pub fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
+    #[cfg(target_os = "linux")]
+    if let Some(path) = canonical_from_proc(dir) {
+        return Ok(path);
+    }
+    std::fs::canonicalize(dir)
+}
+
+#[cfg(target_os = "linux")]
+fn canonical_from_proc(dir: &Path) -> Option<PathBuf> {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let handle = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(dir)
+        .ok()?;
+    let path = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd())).ok()?;
+    // A folder deleted meanwhile reads back with a " (deleted)" suffix; anything not
+    // absolute is not a path at all (another mount namespace): ask realpath instead.
+    let usable = path.is_absolute() && !path.to_string_lossy().ends_with(" (deleted)");
+    usable.then_some(path)
 }
 
 /// Where `cancel` leaves a request it could not carry out itself.
@@ -36,20 +74,76 @@ pub fn cancel_request_path(workspace: &Path) -> PathBuf {
     workspace.join(CANCEL_REQUEST_FILE)
 }
 
-/// Finds the nearest state file from `cwd` upward, stopping at the git top level (a
-/// state file above the repository belongs to another workspace). Returns the
-/// workspace and the state file path.
-pub fn find_state(cwd: &Path, agent: Agent) -> Option<(PathBuf, PathBuf)> {
+/// The loop id a cancel request in `workspace` names, if there is one. The file is read
+/// like every workspace file: no link followed, no FIFO waited on, at most 4 KiB.
+pub fn read_cancel_request(workspace: &Path) -> Option<String> {
+    let bytes = files::read_path(&cancel_request_path(workspace), CANCEL_REQUEST_CAP, false);
+    match bytes {
+        Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).trim().to_string()),
+        Ok(None) => None,
+        // Something unreadable there is still a request of no loop: it gets removed.
+        Err(_) => Some(String::new()),
+    }
+}
+
+/// What a stop found from its `cwd`.
+#[derive(Debug)]
+pub enum Located {
+    /// The user's record of a loop here: the loop to judge.
+    Record(Store),
+    /// Only a state file, with no record of the user's: never obeyed.
+    Mirror(Store),
+}
+
+/// Finds the loop a stop in `cwd` belongs to: walking up from the canonical `cwd` to
+/// the git top level, the nearest folder with a record of the user's wins; failing
+/// that, the nearest state file without one (never obeyed; the stop may say how to
+/// adopt it). A state file in a subfolder never hides the user's loop above it.
+///
+/// The user's loop folders are listed once (one directory read, whatever the depth);
+/// each folder on the way up then costs a lookup in that list and two `stat`s.
+pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> {
+    let cwd = canonical(cwd).ok()?;
+    let known: HashSet<String> = std::fs::read_dir(registry.loops_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut unrecorded = None;
     for dir in cwd.ancestors() {
-        let candidate = state_dir(dir, agent).join(STATE_FILE);
-        if candidate.symlink_metadata().is_ok() {
-            return Some((dir.to_path_buf(), candidate));
+        if !known.is_empty() && known.contains(&Registry::loop_dir_name(dir, agent)) {
+            let store = Store::new(dir, agent, registry);
+            if store.has_record() {
+                return Some(Located::Record(store));
+            }
+        }
+        if unrecorded.is_none()
+            && dir
+                .join(agent.state_dir_name())
+                .join(STATE_FILE)
+                .symlink_metadata()
+                .is_ok()
+        {
+            unrecorded = Some(Store::new(dir, agent, registry));
         }
         if dir.join(".git").symlink_metadata().is_ok() {
-            return None;
+            break;
         }
     }
-    None
+    unrecorded.map(Located::Mirror)
+}
+
+/// True when `workspace` itself is a git repository (`.git` a folder or a gitfile,
+/// never a link): recorded when a loop starts, so git later runs only where the user's
+/// loop is.
+pub fn is_git_repository(workspace: &Path) -> bool {
+    workspace
+        .join(".git")
+        .symlink_metadata()
+        .is_ok_and(|meta| !meta.file_type().is_symlink())
 }
 
 #[cfg(test)]
@@ -57,28 +151,62 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_state_is_found_from_a_deep_subdirectory() {
+    fn a_record_is_found_from_a_deep_subdirectory_past_a_planted_state_file() {
         let temp = tempfile::tempdir().unwrap();
-        let workspace = temp.path();
+        let workspace = canonical(temp.path()).unwrap().join("ws");
+        let registry = Registry::at(&temp.path().join("state"));
+        let record_dir = registry.loop_dir(&workspace, Agent::Codex);
+        fs_err::create_dir_all(&record_dir).unwrap();
+        fs_err::write(record_dir.join("record.json"), "{}").unwrap();
+        let deep = workspace.join("a/b/c");
+        fs_err::create_dir_all(deep.join(".codex")).unwrap();
+        fs_err::write(deep.join(".codex").join(STATE_FILE), "{}").unwrap();
+        match locate(&deep, Agent::Codex, &registry) {
+            Some(Located::Record(store)) => assert_eq!(store.workspace(), workspace),
+            other => panic!("{other:?}"),
+        }
+        assert!(locate(&deep, Agent::Claude, &registry).is_none());
+    }
+
+    #[test]
+    fn a_state_file_without_a_record_is_found_but_only_as_a_mirror() {
+        let temp = tempfile::tempdir().unwrap();
+        let workspace = canonical(temp.path()).unwrap();
         fs_err::create_dir_all(workspace.join(".codex")).unwrap();
         fs_err::write(workspace.join(".codex").join(STATE_FILE), "{}").unwrap();
-        let deep = workspace.join("a/b/c");
-        fs_err::create_dir_all(&deep).unwrap();
-        let (found_ws, found) = find_state(&deep, Agent::Codex).unwrap();
-        assert_eq!(found_ws, workspace);
-        assert_eq!(found, workspace.join(".codex").join(STATE_FILE));
-        assert!(find_state(&deep, Agent::Claude).is_none());
+        let registry = Registry::at(&workspace.join("state"));
+        assert!(matches!(
+            locate(&workspace.join("."), Agent::Codex, &registry),
+            Some(Located::Mirror(_))
+        ));
+    }
+
+    #[test]
+    fn the_canonical_path_resolves_links_like_realpath() {
+        let temp = tempfile::tempdir().unwrap();
+        let real = temp.path().join("real/deep");
+        fs_err::create_dir_all(&real).unwrap();
+        let link = temp.path().join("link");
+        std::os::unix::fs::symlink(temp.path().join("real"), &link).unwrap();
+        let via_link = link.join("deep");
+        assert_eq!(
+            canonical(&via_link).unwrap(),
+            std::fs::canonicalize(&real).unwrap()
+        );
+        assert!(canonical(&temp.path().join("missing")).is_err());
     }
 
     #[test]
     fn the_search_stops_at_the_git_top_level() {
         let temp = tempfile::tempdir().unwrap();
-        fs_err::create_dir_all(temp.path().join(".codex")).unwrap();
-        fs_err::write(temp.path().join(".codex").join(STATE_FILE), "{}").unwrap();
-        let repo = temp.path().join("repo");
+        let top = canonical(temp.path()).unwrap();
+        fs_err::create_dir_all(top.join(".codex")).unwrap();
+        fs_err::write(top.join(".codex").join(STATE_FILE), "{}").unwrap();
+        let repo = top.join("repo");
         fs_err::create_dir_all(repo.join(".git")).unwrap();
         fs_err::create_dir_all(repo.join("src")).unwrap();
-        assert!(find_state(&repo.join("src"), Agent::Codex).is_none());
+        let registry = Registry::at(&top.join("state"));
+        assert!(locate(&repo.join("src"), Agent::Codex, &registry).is_none());
         assert_eq!(root_of(&repo.join("src")), repo);
     }
 }

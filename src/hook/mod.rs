@@ -27,8 +27,7 @@ pub enum Hook {
 /// also when it panics.
 pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
     panic::set_hook(Box::new(|info| {
-        let text = info.to_string().replace('\n', " ");
-        eprintln!("ralph-hook: internal error, allowing the stop: {text}");
+        crate::messages::warn(format!("internal error, allowing the stop: {info}"));
     }));
     let stdin = std::io::stdin().lock();
     let answer = panic::catch_unwind(AssertUnwindSafe(|| match hook {

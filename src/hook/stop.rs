@@ -1,23 +1,27 @@
 //! `ralph-hook stop`: the IO around [`crate::engine::decide::decide`].
 //!
-//! Order of work, cheapest first: parse the payload, look for a state file from `cwd`
-//! upward (the common case ends here, with nothing printed), lock, judge trust, decide,
-//! write, answer.
+//! Order of work, cheapest first: parse the payload; find the user's record of a loop
+//! from `cwd` upward (the common case ends here, with nothing printed); judge the stop on
+//! an unlocked read (another session's stop takes no lock and writes nothing); lock;
+//! read the record and any cancel request again; decide; write; answer. Nothing in the
+//! workspace decides anything: what runs and what limits come from the record.
 
 use std::io::Read;
 use std::time::SystemTime;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::decide::{self, Decision, Outcome, StopEvent, Verification};
+use crate::engine::decide::{self, Decision, Request, StopEvent, Verification};
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::ownership::{LoopRecord, Registry, Standing};
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
+use crate::engine::lifecycle::{self, Ending};
+use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
-use crate::engine::state::LoopState;
-use crate::engine::store::{HistoryEntry, LoadError, Store};
+use crate::engine::store::{LoadError, LockGuard, Mirror, Store};
 use crate::engine::transcript;
 use crate::engine::verify;
-use crate::engine::workspace;
+use crate::engine::workspace::{self, Located};
+use crate::error::{Error, Result};
 use crate::hook::wire::{self, StopInput, StopOutput};
 use crate::messages::warn;
 
@@ -51,56 +55,79 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     if input.cwd.as_os_str().is_empty() {
         return StopOutput::allow(None);
     }
-    let Some((workspace, _)) = workspace::find_state(&input.cwd, agent) else {
+    // Without a state folder there is no record, so nothing here is the user's loop.
+    let Some(registry) = Registry::open() else {
         return StopOutput::allow(None);
     };
-    let store = Store::new(&workspace, agent);
-    match run_loop_stop(&store, &input, clock::now()) {
+    let result = match workspace::locate(&input.cwd, agent, &registry) {
+        None => return StopOutput::allow(None),
+        Some(Located::Mirror(store)) => Ok(not_followed(&store, &input, &registry)),
+        Some(Located::Record(store)) => run_loop_stop(&store, &input, clock::now()),
+    };
+    match result {
         Ok(output) => output,
-        Err(why) => {
-            warn(format!("{why}; allowing the stop"));
-            StopOutput::allow(Some(format!("ralph-loop: {why}; the stop was allowed.")))
+        Err(err) => {
+            warn(format!("{err}; allowing the stop"));
+            StopOutput::allow(Some(format!("ralph-loop: {err}; the stop was allowed.")))
         }
     }
 }
 
-fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<StopOutput, String> {
-    let registry = Registry::open();
-    // Trust is judged on an unlocked read first (every write is an atomic rename, so a
-    // read sees a whole file): a stop of another session, or of a file nobody here
-    // trusts, takes no lock and writes nothing into the workspace.
+/// A state file with no record of the user's: never obeyed, never touched. The first
+/// stop that meets it (per file and content) says how to adopt it; an unreadable one is
+/// not a loop at all and gets silence.
+fn not_followed(store: &Store, input: &StopInput, registry: &Registry) -> StopOutput {
+    let Mirror::Found(state) = store.read_mirror() else {
+        return StopOutput::allow(None);
+    };
+    let event = StopEvent {
+        standing: Standing::Untrusted(ownership::judge_unrecorded(&state)),
+        session: &input.session_id,
+        ..StopEvent::default()
+    };
+    match decide::decide(&state, event, clock::now()).decision {
+        Decision::NotFollowed(why) => {
+            let key = format!(
+                "{}\n{}\n{}",
+                state.created_at, state.prompt, state.completion_signal
+            );
+            let first = registry.first_hint(&store.state_path(), key.as_bytes());
+            StopOutput::allow(first.then(|| adopt_hint(store, why.why())))
+        }
+        Decision::Ignore
+        | Decision::Allow
+        | Decision::Block(_)
+        | Decision::Finish(_)
+        | Decision::Verify => StopOutput::allow(None),
+    }
+}
+
+fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<StopOutput> {
+    // Judged first on an unlocked read (every write is an atomic rename, so a read sees
+    // a whole file): another session's stop takes no lock and writes nothing.
     if let Ok(Some(peek)) = store.load() {
-        let (standing, _) = standing(&peek, input, registry.as_ref());
-        if let Some(answer) = answer_if_not_ours(store, &peek, &standing, registry.as_ref()) {
-            return Ok(answer);
+        let event = StopEvent {
+            standing: ownership::judge(&peek.state, &input.session_id),
+            session: &input.session_id,
+            ..StopEvent::default()
+        };
+        if decide::decide(&peek.state, event, now).decision == Decision::Ignore {
+            return Ok(StopOutput::allow(None));
         }
     }
-    let guard = store.lock().map_err(|err| err.to_string())?;
-    let Some(mut state) = load_or_set_aside(store, now)? else {
+    let lock = store.lock()?;
+    let Some(mut record) = load_or_set_aside(store, &lock, now)? else {
         return Ok(StopOutput::allow(None));
     };
-    let (standing, record) = standing(&state, input, registry.as_ref());
-    if let Some(answer) = answer_if_not_ours(store, &state, &standing, registry.as_ref()) {
-        return Ok(answer);
-    }
-    if standing == Standing::Claim {
-        state.session_id = Some(input.session_id.clone());
-        store.save(&state).map_err(|err| err.to_string())?;
-        if let (Some(registry), Some(mut record)) = (registry.as_ref(), record) {
-            record.session_id = state.session_id.clone();
-            let _ = registry.put(&record);
-        }
-        append(store, &HistoryEntry::about(&state, "claim", "bind", now));
-    }
-    if crate::hook::event::stop(input).seen_again(&mut state.handled) {
+    let standing = ownership::judge(&record.state, &input.session_id);
+    let owned = matches!(standing, Standing::Owner | Standing::Claim);
+    if owned && crate::hook::event::stop(input).seen_again(&mut record.state.handled) {
         // The other installation of ralph-hook (plugin and `install` both in place) acted
         // on this stop already; its answer is the one the host needs.
-        store.save(&state).map_err(|err| err.to_string())?;
+        save(store, &lock, &mut record)?;
         return Ok(StopOutput::allow(None));
     }
-    if let Some(output) = honour_cancel_request(store, &state, registry.as_ref(), now)? {
-        return Ok(output);
-    }
+    let request = workspace::read_cancel_request(store.workspace());
 
     let fallback;
     let message = match input.last_assistant_message.as_deref() {
@@ -113,162 +140,183 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
             fallback.as_deref()
         }
     };
-    let look = (state.active && !state.paused && state.no_progress > 0)
+    if owned && let Some(transcript) = &input.transcript_path {
+        // The host names the session's transcript: its mtime is the loop's sign of life
+        // when another session wants the workspace (see `engine::liveness`).
+        record.transcript = Some(transcript.clone());
+    }
+    let state = &record.state;
+    // git runs only in the record's workspace, and only when it was a repository when
+    // the loop began (never in one the agent made since).
+    let look = (owned && record.git && state.active && !state.paused && state.no_progress > 0)
         .then(|| Fingerprint::take(store.workspace()))
         .flatten();
     let event = StopEvent {
+        standing,
+        session: &input.session_id,
+        cancel_request: request.as_deref(),
         message,
         workspace: look.as_ref(),
         verification: None,
     };
-    let step = decide::decide(&state, event, now);
+    let step = decide::decide(&record.state, event, now);
+    settle_request(store, &step.request, request.as_deref());
+    if step.claimed {
+        record.state.session_id = step.state.session_id.clone();
+        lifecycle::append(
+            store,
+            &lock,
+            &HistoryEntry::about(&step.state, Event::Claim, Action::Bind, now),
+        );
+    }
+    // A claim must stick even when the stop writes nothing else; and before verify runs
+    // (without the lock) the record says this stop is taken, so a second installation's
+    // run of it stands back.
+    if step.decision == Decision::Verify || (step.claimed && step.decision == Decision::Allow) {
+        save(store, &lock, &mut record)?;
+    }
     if step.decision != Decision::Verify {
-        let output = apply(store, step, input, None, registry.as_ref(), now);
-        drop(guard);
-        return output;
+        return apply(store, &lock, record, step, input, None, now);
     }
     // The verify command may run for minutes: not under the lock. Afterwards the loop
-    // must still be where it was, or another stop already moved it on. Saved first, so a
-    // second installation's run of this stop sees it is taken.
-    store.save(&state).map_err(|err| err.to_string())?;
-    drop(guard);
-    let command = state.verify.clone().unwrap_or_default();
-    let result = verify::run(&command, store.workspace(), state.verify_timeout());
-    let _guard = store.lock().map_err(|err| err.to_string())?;
-    let Some(current) = load_or_set_aside(store, now)? else {
+    // must still be where it was, or another stop already moved it on.
+    drop(lock);
+    let command = record.state.verify.clone().unwrap_or_default();
+    let result = verify::run(&command, store.workspace(), record.state.verify_timeout());
+    let lock = store.lock()?;
+    let Some(current) = load_or_set_aside(store, &lock, now)? else {
         return Ok(StopOutput::allow(None));
     };
-    if current.loop_id != state.loop_id || current.iteration != state.iteration {
+    if current.loop_id != record.loop_id || current.state.iteration != record.state.iteration {
         return Ok(StopOutput::allow(None));
     }
     let event = StopEvent {
+        standing: ownership::judge(&current.state, &input.session_id),
+        cancel_request: None,
         verification: Some(&result),
         ..event
     };
-    let step = decide::decide(&current, event, now);
-    apply(store, step, input, Some(&result), registry.as_ref(), now)
+    let step = decide::decide(&current.state, event, now);
+    apply(store, &lock, current, step, input, Some(&result), now)
 }
 
-/// How this stop stands toward `state`, and the user's record of the loop.
-fn standing(
-    state: &LoopState,
-    input: &StopInput,
-    registry: Option<&Registry>,
-) -> (Standing, Option<LoopRecord>) {
-    let record = state
-        .loop_id
-        .as_deref()
-        .and_then(|id| registry.and_then(|registry| registry.get(id)));
-    let standing = crate::engine::ownership::judge(state, &input.session_id, record.as_ref());
-    (standing, record)
-}
-
-/// The answer to a stop whose loop this session must not follow: silence for another
-/// session's loop, the adopt hint (once) for a file nobody here started.
-fn answer_if_not_ours(
-    store: &Store,
-    state: &LoopState,
-    standing: &Standing,
-    registry: Option<&Registry>,
-) -> Option<StopOutput> {
-    match standing {
-        Standing::Owner | Standing::Claim => None,
-        Standing::OtherSession => Some(StopOutput::allow(None)),
-        Standing::Untrusted(why) => {
-            let first =
-                registry.is_some_and(|registry| registry.first_hint(store.state_path(), state));
-            Some(StopOutput::allow(first.then(|| adopt_hint(store, why))))
+/// A cancel request is used once: removed when the stop honoured it or found it names
+/// another loop.
+fn settle_request(store: &Store, request: &Request, named: Option<&str>) {
+    match request {
+        Request::None => {}
+        Request::Honoured => remove_request(store),
+        Request::OtherLoop => {
+            warn(format!(
+                "ignored the cancel request {}: it names another loop ({})",
+                workspace::cancel_request_path(store.workspace()).display(),
+                render::printable(named.unwrap_or_default())
+            ));
+            remove_request(store);
         }
     }
+}
+
+fn remove_request(store: &Store) {
+    let _ = std::fs::remove_file(workspace::cancel_request_path(store.workspace()));
 }
 
 /// Writes what the decision means and builds the answer.
 fn apply(
     store: &Store,
+    lock: &LockGuard,
+    mut record: LoopRecord,
     step: decide::Step,
     input: &StopInput,
     verification: Option<&Verification>,
-    registry: Option<&Registry>,
     now: SystemTime,
-) -> Result<StopOutput, String> {
+) -> Result<StopOutput> {
     let session = Some(input.session_id.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
-        Decision::Allow | Decision::Verify => Ok(StopOutput::allow(None)),
+        Decision::Ignore | Decision::NotFollowed(_) | Decision::Allow | Decision::Verify => {
+            Ok(StopOutput::allow(None))
+        }
         Decision::Block(how) => {
-            store
-                .save(&step.state)
-                .map_err(|err| format!("{err} (the loop's previous state is intact)"))?;
-            let mut entry = HistoryEntry::about(&step.state, "stop", "block", now)
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
                 .session(session)
-                .tag(step.tag.as_str());
+                .tag(step.tag);
             if let Some(detail) = verify_detail {
-                entry = entry.reason("completion_rejected").detail(detail);
+                entry = entry.reason(Reason::CompletionRejected).detail(detail);
             }
-            append(store, &entry);
+            lifecycle::append(store, lock, &entry);
             Ok(StopOutput::block(render::continuation_prompt(
-                &step.state,
+                &record.state,
                 &how,
-                store.state_path(),
+                &store.state_path(),
                 now,
             )))
         }
         Decision::Finish(outcome) => {
-            finish(store, &step.state, &outcome, registry, now, |entry| {
-                let entry = entry.session(session).tag(step.tag.as_str());
-                match verify_detail {
-                    Some(detail) => entry.detail(detail),
-                    None => entry,
-                }
-            })?;
+            record.state = step.state;
+            let detail = match step.request {
+                Request::Honoured => Some("cancel requested from the agent's sandbox".to_string()),
+                Request::None | Request::OtherLoop => verify_detail,
+            };
+            let ending = Ending {
+                outcome,
+                event: Event::Stop,
+                session: session.map(str::to_string),
+                tag: Some(step.tag),
+                detail,
+            };
+            let last = lifecycle::end(store, lock, &record, ending, now)?;
             Ok(StopOutput::allow(Some(render::outcome_message(
-                &step.state,
-                &outcome,
+                &last, &outcome,
             ))))
         }
     }
 }
 
-/// Ends a loop: the state file goes, the outcome stays in the history.
-pub fn finish(
-    store: &Store,
-    state: &LoopState,
-    outcome: &Outcome,
-    registry: Option<&Registry>,
-    now: SystemTime,
-    edit: impl FnOnce(HistoryEntry) -> HistoryEntry,
-) -> Result<(), String> {
-    store.remove().map_err(|err| err.to_string())?;
-    if let (Some(registry), Some(loop_id)) = (registry, state.loop_id.as_deref()) {
-        registry.remove(loop_id);
+/// Saves the record (an error keeps the previous one intact); a mirror that could not be
+/// written is only a warning, since the record is what runs.
+fn save(store: &Store, lock: &LockGuard, record: &mut LoopRecord) -> Result<()> {
+    match store.save(lock, record) {
+        Ok(Some(mirror)) => {
+            warn(format!("{mirror}; the loop goes on from your record"));
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(err) => Err(Error::Failed(format!(
+            "{err} (the loop's previous state is intact)"
+        ))),
     }
-    let entry = HistoryEntry::about(state, "stop", "finish", now).reason(outcome.code());
-    append(store, &edit(entry));
-    Ok(())
 }
 
-/// Loads the loop; an unusable file is moved aside (never deleted) and reported.
-fn load_or_set_aside(store: &Store, now: SystemTime) -> Result<Option<LoopState>, String> {
+/// Loads the record; an unusable one is moved aside (never deleted) and reported, and
+/// the loop is off.
+fn load_or_set_aside(
+    store: &Store,
+    lock: &LockGuard,
+    now: SystemTime,
+) -> Result<Option<LoopRecord>> {
     match store.load() {
-        Ok(state) => Ok(state),
-        Err(LoadError::Io(err)) => Err(err.to_string()),
+        Ok(record) => Ok(record),
+        Err(LoadError::Io(err)) => Err(err),
         Err(LoadError::Unusable(why)) => {
-            let kept = store.set_aside("corrupt", now).map_err(|err| {
-                format!(
-                    "{} is unusable ({why}) and {err}",
-                    store.state_path().display()
-                )
-            })?;
+            let shown = store.record_path();
+            let kept = store
+                .set_aside_record(lock, "corrupt", now)
+                .map_err(|err| {
+                    Error::Failed(format!("{} is unusable ({why}) and {err}", shown.display()))
+                })?;
             let message = format!(
-                "the loop state {} is unusable ({why}); it was moved to {} and the loop is off",
-                store.state_path().display(),
+                "the loop's record {} is unusable ({why}); it was moved to {} and the loop is off",
+                shown.display(),
                 kept.display()
             );
             let entry = HistoryEntry {
                 at: clock::format(now),
-                event: "stop".into(),
-                decision: "finish".into(),
-                reason: Some(Outcome::Error.code().into()),
+                event: Event::Stop,
+                decision: Action::Finish,
+                reason: Some(Reason::Error),
                 loop_id: None,
                 session_id: None,
                 iteration: 0,
@@ -276,53 +324,16 @@ fn load_or_set_aside(store: &Store, now: SystemTime) -> Result<Option<LoopState>
                 tag: None,
                 detail: Some(message.clone()),
             };
-            append(store, &entry);
-            Err(message)
+            lifecycle::append(store, lock, &entry);
+            Err(Error::Failed(message))
         }
     }
 }
 
-/// A cancel asked for from inside a sandbox that cannot write the state (see `cancel`).
-fn honour_cancel_request(
-    store: &Store,
-    state: &LoopState,
-    registry: Option<&Registry>,
-    now: SystemTime,
-) -> Result<Option<StopOutput>, String> {
-    let path = workspace::cancel_request_path(store.workspace());
-    let Ok(requested) = std::fs::read_to_string(&path) else {
-        return Ok(None);
-    };
-    let _ = std::fs::remove_file(&path);
-    if state.loop_id.as_deref() != Some(requested.trim()) {
-        warn(format!("ignored {}: it names another loop", path.display()));
-        return Ok(None);
-    }
-    let final_state = decide::finish_now(state, Outcome::Cancelled, now);
-    finish(
-        store,
-        &final_state,
-        &Outcome::Cancelled,
-        registry,
-        now,
-        |entry| entry.detail("cancel requested from the agent's sandbox"),
-    )?;
-    Ok(Some(StopOutput::allow(Some(render::outcome_message(
-        &final_state,
-        &Outcome::Cancelled,
-    )))))
-}
-
 fn adopt_hint(store: &Store, why: &str) -> String {
     format!(
-        "ralph-loop: not following {}: {why}. If you trust it, run `ralph-hook adopt --workspace {}` and the next stop will continue it.",
-        store.state_path().display(),
-        crate::shell::word(store.workspace())
+        "ralph-loop: not following {}: {why}. Read it with `ralph-hook show --workspace {ws}`; if you trust it, `ralph-hook adopt --workspace {ws}` and the next stop will continue it.",
+        render::printable(&store.state_path().display().to_string()),
+        ws = crate::shell::word(store.workspace())
     )
-}
-
-fn append(store: &Store, entry: &HistoryEntry) {
-    if let Err(err) = store.append_history(entry) {
-        warn(err);
-    }
 }

@@ -160,6 +160,9 @@ mod tests {
     #[test]
     fn env_that_is_not_an_object_is_refused() {
         let mut root = json!({"env": []});
-        assert_eq!(raise(&mut root, Path::new("s")).unwrap_err().code(), 2);
+        assert_eq!(
+            raise(&mut root, Path::new("s")).unwrap_err().code(),
+            crate::error::EXIT_DATA
+        );
     }
 }

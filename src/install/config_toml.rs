@@ -422,7 +422,7 @@ mod tests {
     #[test]
     fn malformed_toml_names_line_and_column() {
         let err = parse(Path::new("/h/config.toml"), "a = 1\nb = = 2\n").unwrap_err();
-        assert_eq!(err.code(), 2);
+        assert_eq!(err.code(), crate::error::EXIT_DATA);
         assert!(err.to_string().starts_with("/h/config.toml:2:"), "{err}");
     }
 }

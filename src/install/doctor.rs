@@ -24,10 +24,11 @@ use super::skill;
 use super::trust::{self, Handlers};
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
-use crate::engine::ownership::{self, Standing};
+use crate::engine::lifecycle::{self, Found, MirrorCheck};
+use crate::engine::ownership;
 use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
-use crate::engine::store::{LoadError, Store};
+use crate::engine::store::Mirror;
 use crate::error::Result;
 use crate::style::{self, Mark};
 
@@ -86,60 +87,85 @@ impl Check {
 pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
     Agent::ALL
         .iter()
-        .map(|agent| loop_check(&Store::new(workspace, *agent)))
+        .map(|agent| match lifecycle::find(workspace, Some(*agent)) {
+            Ok(found) => loop_check(&found),
+            Err(err) => Check::fail(
+                format!(
+                    "{} loop in {}: {err}",
+                    agent.display_name(),
+                    workspace.display()
+                ),
+                "move the named file away, then start a new loop".to_string(),
+            ),
+        })
         .collect()
 }
 
-fn loop_check(store: &Store) -> Check {
+fn loop_check(found: &Found) -> Check {
+    let store = &found.store;
     let name = store.agent().display_name();
-    let path = store.state_path().display();
+    let path = render::printable(&store.state_path().display().to_string()).into_owned();
     let ws = crate::shell::word(store.workspace());
-    let state = match store.load() {
-        Ok(Some(state)) => state,
-        Ok(None) => {
-            let last = store
-                .last_history_entry()
-                .map(|entry| {
-                    format!(
-                        "; the last one ended {}: {}",
-                        entry.at,
-                        entry.reason.as_deref().unwrap_or(&entry.decision)
-                    )
-                })
-                .unwrap_or_default();
-            return Check::info(format!(
-                "no {name} loop in {}{last}",
-                store.workspace().display()
-            ));
-        }
-        Err(LoadError::Unusable(why)) => {
-            return Check::fail(
-                format!("{name} loop state {path} is unusable: {why}"),
-                format!("mv {path} {path}.bad   # then start a new loop"),
-            );
-        }
-        Err(LoadError::Io(err)) => {
-            return Check::fail(
-                format!("{name} loop state: {err}"),
-                format!("check the permissions of {path}"),
-            );
-        }
+    let Some(record) = &found.record else {
+        return match &found.mirror {
+            Mirror::Found(state) => Check::fail(
+                format!(
+                    "{name} loop in {path} is NOT obeyed: {}",
+                    ownership::judge_unrecorded(state).why()
+                ),
+                format!(
+                    "read it (ralph-hook show --workspace {ws}), then: ralph-hook adopt --workspace {ws}"
+                ),
+            ),
+            Mirror::Unusable(why) => Check::info(format!(
+                "{path} is not a loop ({}); ralph-hook ignores it",
+                render::printable(why)
+            )),
+            Mirror::Missing => {
+                let last = store
+                    .last_history_entry()
+                    .map(|entry| {
+                        format!(
+                            "; the last one ended {}: {}",
+                            entry.at,
+                            entry
+                                .reason
+                                .map(crate::engine::history::Reason::as_str)
+                                .unwrap_or(entry.decision.as_str())
+                        )
+                    })
+                    .unwrap_or_default();
+                Check::info(format!(
+                    "no {name} loop in {}{last}",
+                    store.workspace().display()
+                ))
+            }
+        };
     };
-    let iteration = render::iteration_label(&state);
+    let state = &record.state;
+    let iteration = render::iteration_label(state);
+    if let Some(MirrorCheck::Edited(fields)) = found.mirror_check() {
+        return Check::fail(
+            format!(
+                "{name} loop at iteration {iteration}: {path} was edited ({} differ from your record, which is what runs)",
+                fields.join(", ")
+            ),
+            format!(
+                "ralph-hook show --workspace {ws}   # the record; the file is rewritten at the next stop"
+            ),
+        );
+    }
     if state.paused {
         return Check::info(format!(
             "{name} loop at iteration {iteration} is paused: stops are allowed, not counted (resume: ralph-hook resume --workspace {ws})"
         ));
     }
-    match (ownership::judge_from_outside(&state), &state.session_id) {
-        (Standing::Untrusted(why), _) => Check::fail(
-            format!("{name} loop in {path} is NOT obeyed: {why}"),
-            format!("read it, then: ralph-hook adopt --workspace {ws}"),
-        ),
-        (_, Some(session)) => Check::pass(format!(
-            "{name} loop at iteration {iteration}: a stop of session {session} there continues it"
+    match &state.session_id {
+        Some(session) => Check::pass(format!(
+            "{name} loop at iteration {iteration}: a stop of session {} there continues it",
+            render::printable(session)
         )),
-        (_, None) => Check::pass(format!(
+        None => Check::pass(format!(
             "{name} loop at iteration {iteration}: the first {name} session that stops there claims it"
         )),
     }
@@ -739,8 +765,10 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
 
 /// `max_iterations` of a loop state file, when there is one.
 fn loop_max_iterations(workspace: &Path) -> Option<u64> {
-    let state = Store::new(workspace, Agent::Claude).load().ok()??;
-    Some(u64::from(state.max_iterations))
+    let record = lifecycle::find(workspace, Some(Agent::Claude))
+        .ok()?
+        .record?;
+    Some(u64::from(record.state.max_iterations))
 }
 
 #[cfg(unix)]

@@ -367,7 +367,7 @@ mod tests {
     #[test]
     fn unknown_root_keys_are_refused_in_hooks_json() {
         let err = install_into(json!({"hooks": {}, "version": 1})).unwrap_err();
-        assert_eq!(err.code(), 2);
+        assert_eq!(err.code(), crate::error::EXIT_DATA);
         assert!(err.to_string().contains("\"version\""), "{err}");
     }
 

@@ -509,7 +509,7 @@ mod tests {
     fn a_stop_that_is_not_an_array_is_refused() {
         let mut doc: DocumentMut = "[hooks.Stop]\ncommand = \"x\"\n".parse().unwrap();
         let err = install(&mut doc, Path::new("/h/config.toml"), &wanted(), true).unwrap_err();
-        assert_eq!(err.code(), 2);
+        assert_eq!(err.code(), crate::error::EXIT_DATA);
         assert!(err.to_string().contains("hooks.Stop"), "{err}");
     }
 }

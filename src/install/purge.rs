@@ -2,8 +2,9 @@
 //! of ralph-hook that install/install.sh put on PATH and this user's loop records.
 //!
 //! Purge removes only what ralph-hook itself made: the copy named in the install record
-//! (and only while it still is a ralph-hook binary), and the `loops/`, `hinted/` and
-//! record files in the user's state folder, which goes too once it is empty. A
+//! (and only while it still is a ralph-hook binary), and the `workspaces/` (each loop's
+//! record, history and lock), `hinted/`, older versions' `loops/`, and record files in
+//! the user's state folder, which goes too once it is empty. A
 //! `ralph-hook` someone else put on PATH (cargo, a package manager) is named, not removed.
 
 use std::path::{Path, PathBuf};
@@ -13,8 +14,9 @@ use super::plan::BACKUP_SUFFIX;
 use crate::engine::ownership;
 use crate::error::{Error, Result};
 
-/// The folders of the user's state folder that hold loop records.
-const RECORD_DIRS: [&str; 2] = ["loops", "hinted"];
+/// The folders of the user's state folder that hold loop records (`loops` is where
+/// versions before the record kept theirs).
+const RECORD_DIRS: [&str; 3] = ["workspaces", "loops", "hinted"];
 
 /// Removes (or, for a dry run, names) the copy on PATH and the loop records; returns one
 /// line per thing done.
@@ -98,12 +100,12 @@ pub(super) fn left_behind(purged: bool) -> Vec<String> {
         && RECORD_DIRS.iter().any(|name| dir.join(name).is_dir())
     {
         lines.push(format!(
-            "left in place: your loop records in {} (`ralph-hook uninstall --purge` removes them)",
+            "left in place: your loop records and histories in {} (`ralph-hook uninstall --purge` removes them)",
             dir.display()
         ));
     }
     lines.push(
-        "left in place: loop state and history inside workspaces (.codex/ralph-loop-* and .claude/ralph-loop-*); remove them per workspace once you no longer want the history"
+        "left in place: loop state files inside workspaces (.codex/ralph-loop-* and .claude/ralph-loop-*; older versions kept the history there too); remove them per workspace once no loop runs there"
             .into(),
     );
     lines

@@ -5,9 +5,10 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::agent::Agent;
 use ralph_hook::engine::decide::{
-    Continuation, Decision, Outcome, StopEvent, Verification, decide,
+    Continuation, Decision, Outcome, Request, StopEvent, Verification, decide,
 };
 use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
+use ralph_hook::engine::ownership::{Standing, Untrusted};
 use ralph_hook::engine::render;
 use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal::Tag;
@@ -139,7 +140,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
                 assert!(step.state.active);
             }
             Decision::Finish(_) => assert!(!step.state.active, "{}", case.name),
-            Decision::Allow | Decision::Verify => {}
+            Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {}
         }
     }
 }
@@ -240,7 +241,7 @@ fn an_unchanged_workspace_over_n_stops_ends_the_loop() {
         let event = StopEvent {
             message: Some(["a", "b", "c"][stop]),
             workspace: Some(&d1),
-            verification: None,
+            ..StopEvent::default()
         };
         let step = decide(&state, event, at(stop as u64));
         decisions.push(step.decision.clone());
@@ -265,7 +266,7 @@ fn the_brake_remembers_the_last_change_and_the_prompt_warns_before_it_ends_the_l
         let event = StopEvent {
             message: Some(text),
             workspace: Some(workspace),
-            verification: None,
+            ..StopEvent::default()
         };
         decide(state, event, at(secs))
     };
@@ -313,7 +314,7 @@ fn a_commit_is_named_as_the_last_change() {
     let event = StopEvent {
         message: Some("committed"),
         workspace: Some(&committed),
-        verification: None,
+        ..StopEvent::default()
     };
     let step = decide(&state, event, at(1));
     let change = step.state.progress.last_change.expect("a change");
@@ -328,7 +329,7 @@ fn no_progress_zero_turns_the_brake_off() {
         let event = StopEvent {
             message: Some("same"),
             workspace: Some(&same),
-            verification: None,
+            ..StopEvent::default()
         };
         let step = decide(&state, event, at(stop));
         assert!(matches!(step.decision, Decision::Block(_)));
@@ -350,6 +351,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
         message: Some(&done),
         workspace: None,
         verification: Some(&passed),
+        ..StopEvent::default()
     };
     assert_eq!(
         decide(&state, event, at(1)).decision,
@@ -373,6 +375,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
             message: Some(&done),
             workspace: None,
             verification: Some(&rejected),
+            ..StopEvent::default()
         };
         let step = decide(&state, event, at(1));
         assert_eq!(
@@ -402,6 +405,7 @@ fn a_rejected_completion_at_the_cap_ends_at_the_cap() {
         message: Some(&done),
         workspace: None,
         verification: Some(&failed),
+        ..StopEvent::default()
     };
     assert_eq!(
         decide(&state, event, at(1)).decision,
@@ -411,16 +415,91 @@ fn a_rejected_completion_at_the_cap_ends_at_the_cap() {
 
 #[test]
 fn every_way_a_loop_ends_has_its_own_reason_code() {
-    let outcomes = [
-        Outcome::Completed,
-        Outcome::Verified,
-        Outcome::IterationCap,
-        Outcome::TimeLimit,
-        Outcome::RepeatedMessage,
-        Outcome::UnchangedWorkspace,
-        Outcome::Cancelled,
-        Outcome::Error,
-    ];
+    let outcomes = Outcome::ALL;
     let codes: std::collections::BTreeSet<&str> = outcomes.iter().map(Outcome::code).collect();
     assert_eq!(codes.len(), outcomes.len());
 }
+
+// ---- trust and cancel requests: the rest of the truth table ----
+
+#[test]
+fn a_stop_that_does_not_own_the_loop_changes_nothing_whatever_it_says() {
+    let state = loop_with(|r| r.verify = Some("touch pwned".into()));
+    let done = codex_done();
+    for (standing, expected) in [
+        (Standing::OtherSession, Decision::Ignore),
+        (
+            Standing::Untrusted(Untrusted::Legacy),
+            Decision::NotFollowed(Untrusted::Legacy),
+        ),
+        (
+            Standing::Untrusted(Untrusted::NoRecord),
+            Decision::NotFollowed(Untrusted::NoRecord),
+        ),
+    ] {
+        for request in [None, Some("L")] {
+            let event = StopEvent {
+                standing,
+                session: "B",
+                cancel_request: request,
+                message: Some(&done),
+                ..StopEvent::default()
+            };
+            let step = decide(&state, event, at(1));
+            assert_eq!(step.decision, expected, "{standing:?} {request:?}");
+            assert_eq!(step.state, state, "{standing:?} changed the loop");
+            assert_eq!(step.request, Request::None, "{standing:?} took the request");
+            assert!(!step.claimed);
+        }
+    }
+}
+
+#[test]
+fn a_claim_binds_the_session_and_then_decides_as_the_owner() {
+    let mut state = loop_with(|_| {});
+    state.session_id = None;
+    let event = StopEvent {
+        standing: Standing::Claim,
+        session: "FIRST",
+        message: Some("working"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, event, at(1));
+    assert!(step.claimed);
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.state.session_id.as_deref(), Some("FIRST"));
+    assert_eq!(step.state.iteration, 1);
+
+    state.paused = true;
+    let step = decide(&state, event, at(1));
+    assert_eq!(step.decision, Decision::Allow);
+    assert!(step.claimed, "a paused loop is still claimed");
+    assert_eq!(step.state.session_id.as_deref(), Some("FIRST"));
+}
+
+#[test]
+fn a_cancel_request_ends_the_loop_only_when_it_names_it() {
+    let mut state = loop_with(|_| {});
+    state.paused = true;
+    let named = StopEvent {
+        cancel_request: Some("L"),
+        message: Some(DONE_TEXT),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, named, at(1));
+    assert_eq!(step.decision, Decision::Finish(Outcome::Cancelled));
+    assert_eq!(step.request, Request::Honoured);
+    assert!(!step.state.active);
+
+    state.paused = false;
+    let other = StopEvent {
+        cancel_request: Some("someone-elses"),
+        message: Some("working"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, other, at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.request, Request::OtherLoop);
+}
+
+const DONE_TEXT: &str = "done <promise>DONE</promise>";

@@ -286,13 +286,18 @@ fn a_new_prompt_loop_from_another_session_does_not_replace_a_live_one() {
     ));
     let answer = json_out(&out);
     assert_eq!(answer["decision"], "block");
-    assert!(
-        answer["reason"]
-            .as_str()
-            .unwrap()
-            .contains("already active"),
-        "{answer}"
-    );
+    let reason = answer["reason"].as_str().unwrap();
+    for part in [
+        "already active",
+        "session A",
+        "last active",
+        "still looks live",
+        "`$ralph-loop --replace TASK`",
+        "`$ralph-loop cancel`",
+        "10m",
+    ] {
+        assert!(reason.contains(part), "{part:?} missing from: {reason}");
+    }
     assert_eq!(world.state()["prompt"], "first task");
     // The same session may restart its own loop.
     world.prompt(&prompt_payload(
@@ -302,6 +307,196 @@ fn a_new_prompt_loop_from_another_session_does_not_replace_a_live_one() {
         "$ralph-loop third task",
     ));
     assert_eq!(world.state()["prompt"], "third task");
+}
+
+/// Unix seconds `offset` seconds from the real now, for `RALPH_HOOK_NOW`.
+fn now_plus(offset: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (now + offset).to_string()
+}
+
+/// A prompt payload without a transcript (so only the record's times are signs of life).
+fn bare_prompt(host: &str, session: &str, cwd: &std::path::Path, prompt: &str) -> Value {
+    let mut payload = prompt_payload(host, session, cwd, prompt);
+    payload["transcript_path"] = Value::Null;
+    payload
+}
+
+#[test]
+fn a_loop_whose_session_went_idle_is_replaced_by_another_sessions_prompt() {
+    let world = World::new();
+    let then = now_plus(-3_600);
+    let out = world.prompt_with(
+        &bare_prompt("codex", "A", &world.workspace, "$ralph-loop first task"),
+        &[("RALPH_HOOK_NOW", &then)],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["hookEventName"],
+        "UserPromptSubmit"
+    );
+    // Session A was killed an hour ago; session B asks for a loop now.
+    let out = world.prompt(&bare_prompt(
+        "codex",
+        "B",
+        &world.workspace,
+        "$ralph-loop second task",
+    ));
+    let answer = json_out(&out);
+    assert!(answer.get("decision").is_none(), "{answer}");
+    let note = answer["systemMessage"].as_str().unwrap();
+    assert!(
+        note.contains("replaced the loop of session A, idle since"),
+        "{note}"
+    );
+    assert!(note.contains("1h"), "{note}");
+    assert_eq!(world.state()["prompt"], "second task");
+    assert_eq!(world.state()["session_id"], "B");
+    let history = world.history();
+    let ended = history
+        .iter()
+        .find(|h| h["decision"] == "finish")
+        .expect("the old loop's end");
+    assert_eq!(ended["reason"], "replaced", "{ended}");
+    assert_eq!(ended["session_id"], "B", "{ended}");
+    assert_ne!(ended["loop_id"], world.state()["loop_id"], "{ended}");
+    let detail = ended["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("idle for 1h"), "{ended}");
+    // A's late stop is another session's now: allowed, silently, nothing written.
+    let before = world.record().unwrap();
+    assert_silent_allow(&world.stop(&codex_stop("A", &world.workspace, Some("back"))));
+    assert_eq!(world.record().unwrap(), before);
+    // B's loop runs.
+    assert_block(&world.stop(&codex_stop("B", &world.workspace, Some("working"))));
+    assert_eq!(world.state()["iteration"], 1);
+}
+
+#[test]
+fn a_session_writing_its_transcript_is_live_and_its_loop_is_kept() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout-A.jsonl");
+    fs_err::write(&transcript, "{}\n").unwrap();
+    let then = now_plus(-3_600);
+    // The loop started an hour ago and no stop came since (a long turn) …
+    let mut payload = prompt_payload("codex", "A", &world.workspace, "$ralph-loop first task");
+    payload["transcript_path"] = json!(transcript);
+    world.prompt_with(&payload, &[("RALPH_HOOK_NOW", &then)]);
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+    // … but A's transcript was written just now: A is mid-turn, B is refused.
+    let second = bare_prompt("codex", "B", &world.workspace, "$ralph-loop second task");
+    let soon = now_plus(120);
+    let out = world.prompt_with(&second, &[("RALPH_HOOK_NOW", &soon)]);
+    let answer = json_out(&out);
+    assert_eq!(answer["decision"], "block", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains("session A"), "{reason}");
+    assert!(
+        reason.contains("last active 1m") || reason.contains("last active 2m"),
+        "{reason}"
+    );
+    assert_eq!(world.state()["prompt"], "first task");
+    // Once the transcript has been quiet past the threshold, B's prompt replaces it.
+    let quiet = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 60);
+    fs_err::File::options()
+        .write(true)
+        .open(&transcript)
+        .unwrap()
+        .file()
+        .set_modified(quiet)
+        .unwrap();
+    let out = world.prompt_with(&second, &[("RALPH_HOOK_NOW", &soon)]);
+    let note = json_out(&out)["systemMessage"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("replaced the loop of session A"), "{note}");
+    assert_eq!(world.state()["prompt"], "second task");
+}
+
+#[test]
+fn a_symlinked_transcript_is_not_a_sign_of_life() {
+    let world = World::new();
+    let fresh = world.temp.path().join("fresh.jsonl");
+    fs_err::write(&fresh, "{}\n").unwrap();
+    let link = world.temp.path().join("link.jsonl");
+    symlink(&fresh, &link).unwrap();
+    let mut payload = prompt_payload("codex", "A", &world.workspace, "$ralph-loop first");
+    payload["transcript_path"] = json!(link);
+    world.prompt_with(&payload, &[("RALPH_HOOK_NOW", &now_plus(-7_200))]);
+    // The link's target is fresh, but the link itself is not followed: its own mtime
+    // (now) is what counts, and it is not a regular file, so A has only its record.
+    let out = world.prompt(&bare_prompt(
+        "codex",
+        "B",
+        &world.workspace,
+        "$ralph-loop second",
+    ));
+    assert!(json_out(&out).get("decision").is_none(), "{}", stdout(&out));
+    assert_eq!(world.state()["prompt"], "second");
+}
+
+#[test]
+fn a_stop_keeps_the_sessions_transcript_as_its_sign_of_life() {
+    let world = World::new();
+    world.prompt(&bare_prompt(
+        "codex",
+        "A",
+        &world.workspace,
+        "$ralph-loop task",
+    ));
+    assert!(world.record().unwrap().get("transcript").is_none());
+    let transcript = world.temp.path().join("rollout-A.jsonl");
+    fs_err::write(&transcript, "{}\n").unwrap();
+    let mut stop = codex_stop("A", &world.workspace, Some("working"));
+    stop["transcript_path"] = json!(transcript);
+    assert_block(&world.stop(&stop));
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+    // Another session's stop never sets it.
+    let mut other = codex_stop("B", &world.workspace, Some("x"));
+    other["transcript_path"] = json!("/elsewhere/b.jsonl");
+    assert_silent_allow(&world.stop(&other));
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+}
+
+#[test]
+fn replace_takes_over_a_live_loop_when_the_user_says_so_in_the_hosts_syntax() {
+    let world = World::new();
+    world.prompt(&prompt_payload(
+        "claude",
+        "A",
+        &world.workspace,
+        "/ralph-loop first",
+    ));
+    let out = world.prompt(&prompt_payload(
+        "claude",
+        "B",
+        &world.workspace,
+        "/ralph-loop second",
+    ));
+    let reason = json_out(&out)["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("`/ralph-loop --replace TASK`"), "{reason}");
+    assert!(!reason.contains("$ralph-loop"), "{reason}");
+    let out = world.prompt(&prompt_payload(
+        "claude",
+        "B",
+        &world.workspace,
+        "/ralph-loop --replace second",
+    ));
+    let answer = json_out(&out);
+    let note = answer["systemMessage"].as_str().unwrap();
+    assert!(
+        note.contains("replaced the loop of session A, as --replace asked"),
+        "{note}"
+    );
+    let state: Value = serde_json::from_str(
+        &fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["prompt"], "second");
+    assert_eq!(state["session_id"], "B");
+    assert_silent_allow(&world.stop(&claude_stop("A", &world.workspace, Some("late"))));
 }
 
 // ---- where and whose ----
@@ -509,47 +704,84 @@ fn an_oversized_payload_allows_the_stop() {
 }
 
 #[test]
-fn a_corrupt_state_file_is_moved_aside_and_the_stop_allowed() {
+fn a_corrupt_state_file_nobody_started_is_left_alone_and_the_stop_allowed() {
     for bad in ["{ not json", "{\"active\": true}", "\u{0}\u{1}"] {
         let world = World::new();
         fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
         fs_err::write(world.state_path(), bad).unwrap();
         let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
-        let message = assert_allow_with_message(&out);
-        assert!(message.contains("unusable"), "{message}");
-        assert_eq!(stderr(&out).lines().count(), 1);
-        assert!(!world.state_path().exists());
-        let kept: Vec<_> = fs_err::read_dir(world.workspace.join(".codex"))
+        assert_silent_allow(&out);
+        assert_eq!(stderr(&out), "", "{bad:?}");
+        assert_eq!(fs_err::read_to_string(world.state_path()).unwrap(), bad);
+        let names: Vec<_> = fs_err::read_dir(world.workspace.join(".codex"))
             .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|name| name.starts_with("ralph-loop-state.json.corrupt-"))
+            .map(|e| e.unwrap().file_name())
             .collect();
-        assert_eq!(kept.len(), 1, "the bad file is kept, not deleted");
-        let aside = world.workspace.join(".codex").join(&kept[0]);
-        assert_eq!(fs_err::read_to_string(aside).unwrap(), bad);
+        assert_eq!(names.len(), 1, "nothing was written beside it: {names:?}");
     }
 }
 
 #[test]
+fn a_corrupt_record_is_moved_aside_and_the_stop_allowed() {
+    let world = World::new();
+    world.start("S", &[]);
+    let record = world.loop_dir().join("record.json");
+    fs_err::write(&record, "{ not json").unwrap();
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
+    let message = assert_allow_with_message(&out);
+    assert!(message.contains("unusable"), "{message}");
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+    assert!(!record.exists());
+    let kept: Vec<_> = fs_err::read_dir(world.loop_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("record.json.corrupt-"))
+        .collect();
+    assert_eq!(kept.len(), 1, "the bad record is kept, not deleted");
+    assert_eq!(fs_err::read_to_string(&kept[0]).unwrap(), "{ not json");
+    // The loop is off; its state file is left for the user, who may adopt it.
+    let hint =
+        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("y"))));
+    assert!(hint.contains("ralph-hook adopt"), "{hint}");
+}
+
+#[test]
 fn a_state_path_that_is_a_directory_or_a_symlink_is_not_followed() {
+    // Nobody's loop: nothing is obeyed, nothing touched.
     let world = World::new();
     fs_err::create_dir_all(world.state_path()).unwrap();
-    assert!(
-        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))))
-            .contains("directory")
-    );
+    assert_silent_allow(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert!(world.state_path().is_dir());
 
     let world = World::new();
     let outside = world.temp.path().join("outside.json");
     let other = World::new();
     other.start("S", &[]);
     fs_err::copy(other.state_path(), &outside).unwrap();
+    let before = fs_err::read_to_string(&outside).unwrap();
     fs_err::create_dir_all(world.workspace.join(".codex")).unwrap();
     symlink(&outside, world.state_path()).unwrap();
-    let message =
-        assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
-    assert!(message.contains("symlink"), "{message}");
-    assert!(outside.exists(), "the link's target is left alone");
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("x")));
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out),
+        "",
+        "a linked file is not a loop to hint about"
+    );
+    assert_eq!(fs_err::read_to_string(&outside).unwrap(), before);
+
+    // The user's own loop whose state file became a link: the loop goes on from the
+    // record, and the link is replaced, never written through.
+    let world = World::new();
+    world.start("S", &[]);
+    let target = world.temp.path().join("target.txt");
+    fs_err::write(&target, "keep me").unwrap();
+    fs_err::remove_file(world.state_path()).unwrap();
+    symlink(&target, world.state_path()).unwrap();
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
+    assert_eq!(fs_err::read_to_string(&target).unwrap(), "keep me");
+    assert!(!world.state_path().is_symlink());
+    assert_eq!(world.state()["iteration"], 1);
 }
 
 #[test]
@@ -596,7 +828,7 @@ fn the_ralph_loop_stop_entry_point_acts_as_the_codex_stop_hook() {
 // ---- start's own checks ----
 
 #[test]
-fn start_refuses_bad_arguments_with_exit_2_and_writes_nothing() {
+fn start_refuses_bad_arguments_with_exit_64_and_writes_nothing() {
     let world = World::new();
     let ws = world.workspace.to_str().unwrap();
     let missing = world.temp.path().join("missing");
@@ -675,7 +907,7 @@ fn start_refuses_bad_arguments_with_exit_2_and_writes_nothing() {
     ];
     for (args, expected) in cases {
         let out = world.run(&args);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", stderr(&out));
+        assert_eq!(out.status.code(), Some(64), "{args:?}: {}", stderr(&out));
         assert!(
             stderr(&out).contains(expected),
             "{args:?}: {}",
@@ -778,7 +1010,8 @@ fn start_in_a_read_only_sandbox_explains_that_the_prompt_hook_starts_loops() {
         "start --workspace '{}' --prompt task",
         world.workspace.display()
     );
-    let Some(out) = run_with_read_only(&world, &world.workspace, &args) else {
+    // The sandbox: the user's state folder (under $HOME) is read-only.
+    let Some(out) = run_with_read_only(&world, &world.state_dir, &args) else {
         return;
     };
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
@@ -799,7 +1032,7 @@ fn cancel_from_a_sandbox_that_cannot_write_the_loop_folder_ends_the_loop_at_the_
     let world = World::new();
     world.start("S", &[]);
     let args = format!("cancel --workspace '{}'", world.workspace.display());
-    let Some(out) = run_with_read_only(&world, &world.workspace.join(".codex"), &args) else {
+    let Some(out) = run_with_read_only(&world, &world.state_dir, &args) else {
         return;
     };
     assert_success(&out);
@@ -809,8 +1042,8 @@ fn cancel_from_a_sandbox_that_cannot_write_the_loop_folder_ends_the_loop_at_the_
         stdout(&out)
     );
     assert!(
-        world.state_path().exists(),
-        "the sandbox could not remove it"
+        world.record().is_some(),
+        "the sandbox could not remove the record"
     );
     let message =
         assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("x"))));
@@ -883,4 +1116,41 @@ fn a_prompt_loop_replaces_an_unclaimed_loop_the_user_started_from_a_terminal() {
         .filter(|e| e["reason"] == "replaced")
         .count();
     assert_eq!(replaced, 1, "the old loop's end is in the history");
+}
+
+#[test]
+fn a_state_file_that_cannot_be_written_does_not_stop_the_users_loop() {
+    let world = World::new();
+    world.start("S", &[]);
+    fs_err::remove_file(world.state_path()).unwrap();
+    fs_err::create_dir_all(world.state_path().join("in-the-way")).unwrap();
+    let out = world.stop(&codex_stop("S", &world.workspace, Some("working")));
+    let reason = assert_block(&out);
+    assert!(reason.contains("iteration 1/50"), "{reason}");
+    assert!(
+        stderr(&out).contains("goes on from your record"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(world.record().unwrap()["state"]["iteration"], 1);
+}
+
+#[test]
+fn start_refuses_a_state_folder_inside_the_workspace() {
+    let world = World::new();
+    let inside = world.workspace.join("state");
+    let out = world
+        .cmd()
+        .env("RALPH_HOOK_STATE_DIR", &inside)
+        .args(["start", "--workspace", world.workspace.to_str().unwrap()])
+        .args(["--prompt", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("inside the workspace"),
+        "{}",
+        stderr(&out)
+    );
+    assert!(!inside.exists() && !world.state_path().exists());
 }

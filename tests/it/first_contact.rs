@@ -298,10 +298,13 @@ fn show_and_log_pick_the_host_whose_loop_files_exist() {
     let log = stdout(&world.run(&["log"]));
     assert!(log.contains("reason=max_iterations"), "{log}");
 
-    // An old Codex history beside a newer Claude one: the newer one is shown.
-    let codex = world.workspace.join(".codex");
+    // An old Codex history beside a newer Claude one: the newer one is shown. (Histories
+    // live with the user's record, one folder per host and workspace.)
+    let workspace = std::fs::canonicalize(&world.workspace).unwrap();
+    let codex = ralph_hook::engine::ownership::Registry::at(&world.state_dir)
+        .loop_dir(&workspace, ralph_hook::agent::Agent::Codex);
     fs_err::create_dir_all(&codex).unwrap();
-    let old = codex.join("ralph-loop-history.jsonl");
+    let old = codex.join("history.jsonl");
     fs_err::write(
         &old,
         "{\"at\":\"2020-01-01T00:00:00Z\",\"event\":\"stop\",\"decision\":\"finish\",\"reason\":\"cancelled\",\"iteration\":9,\"max_iterations\":9}\n",
@@ -322,10 +325,7 @@ fn show_and_log_pick_the_host_whose_loop_files_exist() {
     let empty = World::new();
     fs_err::create_dir_all(empty.workspace.join(".claude")).unwrap();
     let text = stdout(&empty.run(&["log"]));
-    assert!(
-        text.contains("No history in") && text.contains(".claude"),
-        "{text}"
-    );
+    assert!(text.contains("No history of a Claude Code loop"), "{text}");
 }
 
 // ---- 8. on PATH, doctor, uninstall ----
@@ -454,7 +454,7 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
     assert!(
         world
             .state_dir
-            .join("loops")
+            .join("workspaces")
             .read_dir()
             .unwrap()
             .next()
@@ -468,10 +468,10 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
         "left in place: backups".to_string(),
         format!("left in place: {placed_str} on PATH (`ralph-hook uninstall --purge` removes it)"),
         format!(
-            "left in place: your loop records in {}",
+            "left in place: your loop records and histories in {}",
             world.state_dir.display()
         ),
-        "left in place: loop state and history inside workspaces".to_string(),
+        "left in place: loop state files inside workspaces".to_string(),
     ] {
         assert!(text.contains(&expected), "no {expected:?} in\n{text}");
     }
@@ -484,7 +484,7 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
         "{}",
         stdout(&out)
     );
-    assert!(placed.exists() && world.state_dir.join("loops").exists());
+    assert!(placed.exists() && world.state_dir.join("workspaces").exists());
 
     let out = run(&["uninstall", "--purge"]);
     assert_success(&out);
@@ -495,7 +495,7 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
     );
     assert!(text.contains("purge: removed your loop records"), "{text}");
     assert!(!placed.exists(), "the copy on PATH is still there");
-    assert!(!world.state_dir.join("loops").exists());
+    assert!(!world.state_dir.join("workspaces").exists());
     assert!(!text.contains("left in place: your loop records"), "{text}");
     // The workspace's own loop files are the user's: purge does not touch them.
     assert!(world.state_path().exists());

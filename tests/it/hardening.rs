@@ -30,7 +30,7 @@ fn hook(world: &World) -> Command {
         .env("RALPH_HOOK_STATE_DIR", &world.state_dir)
         .env("XDG_STATE_HOME", world.home.join(".local/state"))
         .env_remove("RALPH_HOOK_NOW")
-        .env_remove(ralph_hook::engine::store::PAUSE_AT_ENV)
+        .env_remove(ralph_hook::engine::files::PAUSE_AT_ENV)
         .current_dir(&world.workspace);
     for var in [
         "CODEX_THREAD_ID",
@@ -96,33 +96,49 @@ fn sixty_four_hooks_at_once_count_each_block_exactly_once() {
 }
 
 fn assert_no_temp_files(world: &World) {
-    let dir = world.workspace.join(".codex");
-    let left: Vec<_> = fs_err::read_dir(&dir)
-        .expect("state dir")
-        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with(".tmp"))
-        .collect();
-    assert!(left.is_empty(), "temp files left behind: {left:?}");
+    for dir in [world.workspace.join(".codex"), world.loop_dir()] {
+        let left: Vec<_> = fs_err::read_dir(&dir)
+            .expect("state dir")
+            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with(".tmp"))
+            .collect();
+        assert!(
+            left.is_empty(),
+            "temp files left behind in {}: {left:?}",
+            dir.display()
+        );
+    }
 }
 
 // ---- kill -9 on the write path ----
 
 /// Every point of the write path where a debug build can be held (see
-/// `store::pause_point`), with what the state must be after a kill there.
-const PAUSE_POINTS: [(&str, bool); 6] = [
+/// `files::pause_point`), with whether the stop counted when killed there. `save:*` is
+/// the record (the authority), `mirror:*` the workspace's state file written after it.
+const PAUSE_POINTS: [(&str, bool); 9] = [
     ("save:temp-created", false),
     ("save:half-written", false),
     ("save:before-rename", false),
     ("save:after-rename", true),
+    ("mirror:temp-created", true),
+    ("mirror:half-written", true),
+    ("mirror:before-rename", true),
     ("history:before-append", true),
     ("remove:before", false),
 ];
 
+/// The iteration in the user's record (the authority); the workspace's state file, if
+/// there, must parse too.
 fn iteration_of(world: &World) -> u64 {
-    let text = fs_err::read_to_string(world.state_path()).expect("the state file is there");
-    let state: Value = serde_json::from_str(&text)
-        .unwrap_or_else(|err| panic!("the state is torn ({err}):\n{text}"));
-    state["iteration"].as_u64().expect("iteration")
+    let text =
+        fs_err::read_to_string(world.loop_dir().join("record.json")).expect("the record is there");
+    let record: Value = serde_json::from_str(&text)
+        .unwrap_or_else(|err| panic!("the record is torn ({err}):\n{text}"));
+    if let Ok(mirror) = fs_err::read_to_string(world.state_path()) {
+        let _: Value = serde_json::from_str(&mirror)
+            .unwrap_or_else(|err| panic!("the state file is torn ({err}):\n{mirror}"));
+    }
+    record["state"]["iteration"].as_u64().expect("iteration")
 }
 
 /// Starts a stop hook held at `point` and waits until it says it is there.
@@ -130,7 +146,7 @@ fn hold_at(world: &World, point: &str, message: &str) -> std::process::Child {
     let payload = codex_stop("S", &world.workspace, Some(message));
     let mut child = hook(world)
         .arg("stop")
-        .env(ralph_hook::engine::store::PAUSE_AT_ENV, point)
+        .env(ralph_hook::engine::files::PAUSE_AT_ENV, point)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -266,7 +282,7 @@ fn in_private_mounts(script: &str, args: &[&Path]) -> Option<std::process::Outpu
 /// inside the namespace (the tmpfs is gone once it exits).
 const RUN_STOP: &str = r#"
 "$BIN" stop < "$PAYLOAD" > "$OUT/stdout" 2> "$OUT/stderr"; echo $? > "$OUT/status"
-cat "$STATE_DIR/ralph-loop-state.json" > "$OUT/state-after"
+cat "$STATE_DIR/record.json" > "$OUT/state-after"
 ls -a "$STATE_DIR" > "$OUT/listing"
 "#;
 
@@ -281,10 +297,11 @@ impl FaultRun {
 }
 
 /// Sets up a loop, then runs one stop inside a namespace where `fault` (shell) has made
-/// the state folder full or read-only. `None` when namespaces are not available.
+/// the user's loop folder (record, lock, history) full or read-only. `None` when
+/// namespaces are not available.
 fn stop_under_fault(world: &World, fault: &str) -> Option<(FaultRun, String)> {
     world.start("S", &["--max-iterations", "0", "--no-progress", "0"]);
-    let before = fs_err::read_to_string(world.state_path()).expect("state");
+    let before = fs_err::read_to_string(world.loop_dir().join("record.json")).expect("record");
     let payload = world.temp.path().join("payload.json");
     fs_err::write(
         &payload,
@@ -293,7 +310,7 @@ fn stop_under_fault(world: &World, fault: &str) -> Option<(FaultRun, String)> {
     .expect("payload");
     let out_dir = world.temp.path().join("fault-out");
     fs_err::create_dir_all(&out_dir).expect("out dir");
-    let state_dir = world.workspace.join(".codex");
+    let state_dir = world.loop_dir();
     let stash = world.temp.path().join("stash");
     let bin = PathBuf::from(env!("CARGO_BIN_EXE_ralph-hook"));
     let script = format!(
@@ -382,6 +399,8 @@ fn writes_beyond_the_file_size_limit_during_a_stop_allow_it_and_keep_the_state()
     let world = World::new();
     world.start("S", &["--max-iterations", "0", "--no-progress", "0"]);
     let before = fs_err::read_to_string(world.state_path()).expect("state");
+    let record = world.loop_dir().join("record.json");
+    let record_before = fs_err::read_to_string(&record).expect("record");
     let mut cmd = hook(&world);
     cmd.arg("stop")
         .stdin(Stdio::piped())
@@ -421,6 +440,10 @@ fn writes_beyond_the_file_size_limit_during_a_stop_allow_it_and_keep_the_state()
     assert_eq!(
         fs_err::read_to_string(world.state_path()).expect("state"),
         before
+    );
+    assert_eq!(
+        fs_err::read_to_string(&record).expect("record"),
+        record_before
     );
     assert_no_temp_files(&world);
 }
@@ -658,7 +681,7 @@ prop_compose! {
             prop::option::of(prop_oneof![Just(StartedBy::PromptHook), Just(StartedBy::Start), Just(StartedBy::Adopt)]),
         ),
         (max_duration_secs, no_progress, verify, verify_timeout_secs) in (
-            prop::option::of(any::<u64>()), any::<u32>(), opt_text(), any::<u64>(),
+            prop::option::of(any::<u64>()), any::<u32>(), opt_text(), 1..=540u64,
         ),
         progress in (opt_text(), any::<u32>(), opt_text(), any::<u32>()),
         last in prop::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,30}")),

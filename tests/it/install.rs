@@ -445,7 +445,7 @@ fn malformed_files_stop_everything_with_file_line_and_column() {
         sandbox
             .install(&[])
             .assert()
-            .code(2)
+            .code(65)
             .stderr(predicate::str::contains(expected));
         assert_eq!(
             sandbox.snapshot(),
@@ -466,7 +466,7 @@ fn a_stop_event_that_is_not_an_array_is_refused() {
     sandbox
         .ralph(&["install", "--agent", "codex", "--no-trust"])
         .assert()
-        .code(2)
+        .code(65)
         .stderr(predicate::str::contains("\"Stop\" must be an array"));
     assert_eq!(sandbox.snapshot(), before);
 }
@@ -1199,7 +1199,7 @@ fn hooks_switched_off_are_switched_on_only_with_enable_hooks_and_off_again_on_un
     sandbox
         .install(&[])
         .assert()
-        .code(2)
+        .code(65)
         .stderr(predicate::str::contains(
             "`hooks = false` switches every Codex hook off",
         ))
@@ -1499,7 +1499,7 @@ fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
         let before = sandbox.snapshot();
         user.ralph(&sandbox, &["install", "--agent", agent, "--no-trust"])
             .assert()
-            .code(2)
+            .code(65)
             .stderr(predicate::str::contains(format!(
                 "{}: is read-only (mode 0444), so ralph-hook leaves it alone (nothing was changed)",
                 path.display()
@@ -1519,7 +1519,7 @@ fn a_read_only_config_file_is_refused_and_the_message_says_how_to_proceed() {
         let installed = sandbox.snapshot();
         user.ralph(&sandbox, &["uninstall", "--agent", agent])
             .assert()
-            .code(2)
+            .code(65)
             .stderr(predicate::str::contains("is read-only (mode 0444)"));
         assert_eq!(sandbox.snapshot(), installed, "{file}");
     }

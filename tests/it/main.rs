@@ -10,6 +10,7 @@
 //! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
 //! - `plugin`: the plugin's manifests and launcher; installed twice, each event acted on once.
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
+//! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
 // The harness's items are shared between the modules of this one binary; `pub` is how
@@ -33,3 +34,4 @@ mod first_contact;
 mod hardening;
 mod install;
 mod plugin;
+mod security;

@@ -81,6 +81,8 @@ pub struct World {
     mocks: Mutex<Vec<Arc<MockServer>>>,
     runs: Mutex<Vec<Finished>>,
     notes: Mutex<Vec<String>>,
+    extra_env: Mutex<Vec<(String, String)>>,
+    client_deadline: Mutex<Duration>,
 }
 
 impl World {
@@ -145,6 +147,8 @@ impl World {
             workspace,
             runs: Mutex::new(Vec::new()),
             notes: Mutex::new(Vec::new()),
+            extra_env: Mutex::new(Vec::new()),
+            client_deadline: Mutex::new(CLIENT_DEADLINE),
         }
     }
 
@@ -204,7 +208,28 @@ impl World {
         if self.client == Client::Claude {
             env.extend(claude::env(&self.mock));
         }
+        env.extend(self.extra_env.lock().unwrap().iter().cloned());
         env
+    }
+
+    /// Adds `key=value` to the environment of every process started from now on (a
+    /// later session's hooks with a moved clock …).
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.extra_env
+            .lock()
+            .unwrap()
+            .push((key.to_string(), value.to_string()));
+    }
+
+    /// How long a client run may take before its process group is killed.
+    pub fn client_deadline(&self) -> Duration {
+        *self.client_deadline.lock().unwrap()
+    }
+
+    /// Kills client runs started from now on after `deadline` (a session killed the
+    /// way Ctrl-C or a crash ends it: no Stop hook runs).
+    pub fn set_client_deadline(&self, deadline: Duration) {
+        *self.client_deadline.lock().unwrap() = deadline;
     }
 
     /// A command with the world's environment and nothing else.
@@ -315,11 +340,28 @@ impl World {
         Some(serde_json::from_str(&text).expect("the state file is JSON"))
     }
 
-    /// Every history line, parsed.
+    /// Every history line of the workspace's loops, parsed. The history lives with the
+    /// user's record, so it is read the way a user reads it: `ralph-hook log --json`.
     pub fn history(&self) -> Vec<Value> {
-        let path = self.loop_dir().join("ralph-loop-history.jsonl");
-        let text = std::fs::read_to_string(path).unwrap_or_default();
-        text.lines()
+        self.history_of(&self.workspace)
+    }
+
+    /// The history of another workspace (or folder).
+    pub fn history_of(&self, workspace: &Path) -> Vec<Value> {
+        // The build under test, not the installed copy: a plugin world installs none.
+        let mut cmd = self.command(hook_source());
+        cmd.args([
+            "log",
+            "--json",
+            "--agent",
+            self.client.name(),
+            "--workspace",
+        ])
+        .arg(workspace);
+        let log = self.run_recorded(cmd, "ralph-hook log --json", TOOL_DEADLINE);
+        assert!(log.success(), "ralph-hook log failed: {}", log.stderr);
+        log.stdout
+            .lines()
             .filter(|l| !l.trim().is_empty())
             .map(|l| serde_json::from_str(l).expect("each history line is JSON"))
             .collect()

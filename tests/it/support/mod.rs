@@ -92,12 +92,17 @@ impl World {
     /// Runs the prompt hook on `payload`. Whatever it prints must be an output Codex
     /// accepts.
     pub fn prompt(&self, payload: &Value) -> Output {
-        let out = self
-            .cmd()
-            .arg("prompt")
-            .write_stdin(payload.to_string())
-            .output()
-            .expect("run prompt");
+        self.prompt_with(payload, &[])
+    }
+
+    /// Runs the prompt hook on `payload` with extra environment.
+    pub fn prompt_with(&self, payload: &Value, env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.arg("prompt").write_stdin(payload.to_string());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().expect("run prompt");
         assert_valid_output(HookSchema::Prompt, &stdout(&out));
         out
     }
@@ -113,14 +118,48 @@ impl World {
         serde_json::from_str(&text).expect("state is JSON")
     }
 
-    /// The Codex history, parsed.
+    /// The Codex history, parsed (read with `ralph-hook log --json`: it lives with the
+    /// user's record, not in the workspace).
     pub fn history(&self) -> Vec<Value> {
-        let path = self.workspace.join(".codex/ralph-loop-history.jsonl");
-        fs_err::read_to_string(path)
-            .unwrap_or_default()
+        let ws = self.workspace.to_str().expect("utf-8 path");
+        let out = self.run(&["log", "--json", "--agent", "codex", "--workspace", ws]);
+        assert_success(&out);
+        stdout(&out)
             .lines()
             .map(|line| serde_json::from_str(line).expect("history line is JSON"))
             .collect()
+    }
+
+    /// The user's loop folders under the state dir (one per host and workspace).
+    pub fn loop_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = fs_err::read_dir(self.state_dir.join("workspaces"))
+            .map(|entries| entries.map(|e| e.expect("entry").path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
+    /// The user's loop folder of the Codex loop in this workspace.
+    #[track_caller]
+    pub fn loop_dir(&self) -> PathBuf {
+        self.loop_dirs()
+            .into_iter()
+            .find(|dir| {
+                dir.file_name()
+                    .is_some_and(|name| name.to_string_lossy().starts_with("codex-ws-"))
+            })
+            .expect("a loop folder of the codex loop in ws")
+    }
+
+    /// The user's record of the Codex loop (the authority), parsed; `None` when there is
+    /// no loop.
+    pub fn record(&self) -> Option<Value> {
+        let dir = self.loop_dirs().into_iter().find(|dir| {
+            dir.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("codex-ws-"))
+        })?;
+        let text = fs_err::read_to_string(dir.join("record.json")).ok()?;
+        Some(serde_json::from_str(&text).expect("the record is JSON"))
     }
 
     /// Starts a Codex loop from a terminal bound to `session`.
