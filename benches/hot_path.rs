@@ -18,9 +18,8 @@ use ralph_hook::agent::Agent;
 use ralph_hook::engine::decide::{self, StopEvent};
 use ralph_hook::engine::fingerprint::Fingerprint;
 use ralph_hook::engine::ownership::Registry;
-use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
 use ralph_hook::engine::signal;
-use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::engine::state::{LoopState, SampleLoop};
 use ralph_hook::engine::transcript;
 use ralph_hook::engine::usage::{self, Cursor};
 use ralph_hook::hook::wire::{self, StopInput};
@@ -32,23 +31,15 @@ const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
 fn loop_state(no_progress: &str) -> LoopState {
-    let flags = RawLoopFlags {
-        max_iterations: Some("0".into()),
-        no_progress: Some(no_progress.into()),
-        ..RawLoopFlags::default()
-    };
-    let settings = LoopSettings::parse("Make the failing tests pass.", &flags).expect("settings");
-    LoopState::new(
-        &settings,
-        Origin {
-            loop_id: "0123456789abcdef0123456789abcdef".into(),
-            agent: Agent::Codex,
-            session_id: Some("bench-session".into()),
-            workspace: "/home/dev/proj".into(),
-            started_by: StartedBy::PromptHook,
-        },
-        UNIX_EPOCH + Duration::from_secs(1_774_087_200),
-    )
+    SampleLoop::default()
+        .task("Make the failing tests pass.")
+        .flags(|flags| {
+            flags.max_iterations = Some("0".into());
+            flags.no_progress = Some(no_progress.into());
+        })
+        .session(Some("bench-session"))
+        .at(UNIX_EPOCH + Duration::from_secs(1_774_087_200))
+        .build()
 }
 
 fn payload(message: &str) -> String {

@@ -65,23 +65,15 @@ fn written_at(path: &Path) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use crate::agent::Agent;
-    use crate::engine::settings::{LoopSettings, RawLoopFlags};
-    use crate::engine::state::{LoopState, Origin, StartedBy};
+    use crate::engine::state::SampleLoop;
     use std::time::UNIX_EPOCH;
 
     fn record(started: SystemTime) -> LoopRecord {
-        let settings = LoopSettings::parse("task", &RawLoopFlags::default()).unwrap();
-        let state = LoopState::new(
-            &settings,
-            Origin {
-                loop_id: "L1".into(),
-                agent: Agent::Codex,
-                session_id: Some("A".into()),
-                workspace: "/w".into(),
-                started_by: StartedBy::PromptHook,
-            },
-            started,
-        );
+        let state = SampleLoop::default()
+            .task("task")
+            .session(Some("A"))
+            .at(started)
+            .build();
         LoopRecord::new(state, Agent::Codex, Path::new("/w"))
     }
 

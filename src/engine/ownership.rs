@@ -246,22 +246,14 @@ pub fn new_loop_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::settings::{LoopSettings, RawLoopFlags};
-    use crate::engine::state::{Origin, StartedBy};
+    use crate::engine::state::{SampleLoop, StartedBy};
 
     fn loop_state(session: Option<&str>) -> LoopState {
-        let settings = LoopSettings::parse("task", &RawLoopFlags::default()).unwrap();
-        LoopState::new(
-            &settings,
-            Origin {
-                loop_id: "L1".into(),
-                agent: Agent::Codex,
-                session_id: session.map(str::to_string),
-                workspace: "/w".into(),
-                started_by: StartedBy::Start,
-            },
-            std::time::UNIX_EPOCH,
-        )
+        SampleLoop::default()
+            .task("task")
+            .session(session)
+            .started_by(StartedBy::Start)
+            .build()
     }
 
     #[test]

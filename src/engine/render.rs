@@ -409,27 +409,14 @@ fn is_hidden(ch: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::settings::{LoopSettings, RawLoopFlags};
-    use crate::engine::state::{Origin, StartedBy};
+    use crate::engine::state::SampleLoop;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn state(task: &str) -> LoopState {
-        let raw = RawLoopFlags {
-            max_duration: Some("2h".into()),
-            ..RawLoopFlags::default()
-        };
-        let settings = LoopSettings::parse(task, &raw).unwrap();
-        LoopState::new(
-            &settings,
-            Origin {
-                loop_id: "L".into(),
-                agent: crate::agent::Agent::Codex,
-                session_id: Some("S".into()),
-                workspace: "/w".into(),
-                started_by: StartedBy::PromptHook,
-            },
-            UNIX_EPOCH,
-        )
+        SampleLoop::default()
+            .task(task)
+            .flags(|f| f.max_duration = Some("2h".into()))
+            .build()
     }
 
     #[test]

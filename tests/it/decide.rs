@@ -3,16 +3,15 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ralph_hook::agent::Agent;
 use ralph_hook::engine::decide::{
     Continuation, Decision, Outcome, Request, StopEvent, Verification, decide,
 };
 use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::engine::ownership::{Standing, Untrusted};
 use ralph_hook::engine::render;
-use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::engine::settings::RawLoopFlags;
 use ralph_hook::engine::signal::Tag;
-use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
+use ralph_hook::engine::state::{LoopState, SampleLoop};
 use ralph_hook::hook::wire::StopInput;
 
 fn fixture_message(text: &str) -> String {
@@ -48,20 +47,7 @@ fn at(secs: u64) -> SystemTime {
 }
 
 fn loop_with(edit: impl FnOnce(&mut RawLoopFlags)) -> LoopState {
-    let mut raw = RawLoopFlags::default();
-    edit(&mut raw);
-    let settings = LoopSettings::parse("Fix the failing tests", &raw).expect("settings");
-    LoopState::new(
-        &settings,
-        Origin {
-            loop_id: "L".into(),
-            agent: Agent::Codex,
-            session_id: Some("S".into()),
-            workspace: "/w".into(),
-            started_by: StartedBy::PromptHook,
-        },
-        at(0),
-    )
+    SampleLoop::default().flags(edit).at(at(0)).build()
 }
 
 fn message(text: &str) -> StopEvent<'_> {
