@@ -301,7 +301,7 @@ mod tests {
         let record = LoopRecord::new(state, Agent::Codex, Path::new("/w"));
         assert_eq!(record.state.workspace.as_deref(), Some(Path::new("/w")));
         assert_eq!(record.state.agent, Some(Agent::Codex));
-        assert_eq!(record.state.loop_id.as_deref(), Some("L1"));
+        assert_eq!(record.state.loop_id.as_deref(), Some("L"));
     }
 
     #[test]
