@@ -34,6 +34,18 @@ pub enum Error {
         /// A hint that tells the user what to do about it, if we know one.
         hint: Option<String>,
     },
+    /// The command needs a loop of the user's and there is none here (exit 1).
+    NoLoop {
+        /// What the command was to do: `cancel`, `pause` …
+        action: String,
+        /// The workspace looked in.
+        workspace: PathBuf,
+        /// A state file that stands there although the user did not start it.
+        unadopted: Option<PathBuf>,
+    },
+    /// A loop already runs where a new one would start (exit 1); the message says whose
+    /// and how to replace it.
+    LoopActive(String),
     /// Anything else that stops a command, with the whole message (exit 1).
     Failed(String),
 }
@@ -45,7 +57,7 @@ impl Error {
         match self {
             Error::Usage(_) => EXIT_USAGE,
             Error::Input { .. } => EXIT_DATA,
-            Error::Io { .. } | Error::Failed(_) => 1,
+            Error::Io { .. } | Error::NoLoop { .. } | Error::LoopActive(_) | Error::Failed(_) => 1,
         }
     }
 
@@ -97,6 +109,8 @@ impl Error {
                 location,
                 message: format!("{message}\n  hint: {text}"),
             },
+            Error::LoopActive(message) => Error::LoopActive(format!("{message}\n  hint: {text}")),
+            no_loop @ Error::NoLoop { .. } => Error::Failed(format!("{no_loop}\n  hint: {text}")),
             Error::Failed(message) => Error::Failed(format!("{message}\n  hint: {text}")),
         }
     }
@@ -119,7 +133,22 @@ impl fmt::Display for Error {
                 }
                 Ok(())
             }
-            Error::Failed(message) => write!(f, "{message}"),
+            Error::NoLoop {
+                action,
+                workspace,
+                unadopted: Some(file),
+            } => write!(
+                f,
+                "{} is not a loop you started, so there is nothing to {action}; `ralph-hook show --workspace {}` shows it, and `ralph-hook adopt` makes it yours",
+                file.display(),
+                crate::shell::word(workspace)
+            ),
+            Error::NoLoop {
+                action,
+                workspace,
+                unadopted: None,
+            } => write!(f, "no loop to {action} in {}", workspace.display()),
+            Error::LoopActive(message) | Error::Failed(message) => write!(f, "{message}"),
         }
     }
 }
@@ -128,7 +157,11 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
-            Error::Usage(_) | Error::Input { .. } | Error::Failed(_) => None,
+            Error::Usage(_)
+            | Error::Input { .. }
+            | Error::NoLoop { .. }
+            | Error::LoopActive(_)
+            | Error::Failed(_) => None,
         }
     }
 }

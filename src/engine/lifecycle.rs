@@ -274,7 +274,7 @@ fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: 
         state.created_at,
     );
     match replace {
-        Replace::Never | Replace::Always => Error::Failed(format!(
+        Replace::Never | Replace::Always => Error::LoopActive(format!(
             "{what}); replace it with --force, or end it with `ralph-hook cancel`"
         )),
         Replace::Prompt { .. } => {
@@ -284,7 +284,7 @@ fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: 
             } else {
                 format!("last active {} ago", clock::human(idle))
             };
-            Error::Failed(format!(
+            Error::LoopActive(format!(
                 "{what}, {active}); that session still looks live, so its loop was left alone. To replace it anyway, send `{command} --replace TASK`, or end it with `{command} cancel` and start again; a loop whose session shows no sign of life for {} is replaced without asking",
                 clock::human(liveness::IDLE_AFTER)
             ))
@@ -525,17 +525,10 @@ fn request_cancel(store: &Store) -> Result<Cancelled> {
 
 /// The error for a command that needs the user's loop where there is none.
 fn nothing_to(store: &Store, what: &str) -> Error {
-    if store.has_mirror() {
-        Error::Failed(format!(
-            "{} is not a loop you started, so there is nothing to {what}; `ralph-hook show --workspace {}` shows it, and `ralph-hook adopt` makes it yours",
-            store.state_path().display(),
-            crate::shell::word(store.workspace())
-        ))
-    } else {
-        Error::Failed(format!(
-            "no loop to {what} in {}",
-            store.workspace().display()
-        ))
+    Error::NoLoop {
+        action: what.to_string(),
+        workspace: store.workspace().to_path_buf(),
+        unadopted: store.has_mirror().then(|| store.state_path()),
     }
 }
 
@@ -648,7 +641,11 @@ fn is_refused(err: &Error) -> bool {
                 io::ErrorKind::ReadOnlyFilesystem | io::ErrorKind::PermissionDenied
             ) || source.raw_os_error() == Some(30)
         }
-        Error::Usage(_) | Error::Input { .. } | Error::Failed(_) => false,
+        Error::Usage(_)
+        | Error::Input { .. }
+        | Error::NoLoop { .. }
+        | Error::LoopActive(_)
+        | Error::Failed(_) => false,
     }
 }
 

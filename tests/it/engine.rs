@@ -1154,3 +1154,42 @@ fn start_refuses_a_state_folder_inside_the_workspace() {
     );
     assert!(!inside.exists() && !world.state_path().exists());
 }
+
+#[test]
+fn commands_without_a_loop_fail_with_an_error_scripts_can_match() {
+    use ralph_hook::engine::{lifecycle, ownership::Registry, store::Store};
+    use ralph_hook::error::Error;
+    let world = World::new();
+    let registry = Registry::at(&world.state_dir);
+    let store = Store::new(&world.workspace, ralph_hook::agent::Agent::Codex, &registry);
+    let now = std::time::SystemTime::now();
+    match lifecycle::cancel(&store, now) {
+        Err(Error::NoLoop {
+            action,
+            unadopted: None,
+            ..
+        }) => assert_eq!(action, "cancel"),
+        other => panic!("{other:?}"),
+    }
+    match lifecycle::set_paused(&store, true, now) {
+        Err(err @ Error::NoLoop { .. }) => {
+            assert_eq!(err.code(), 1);
+            assert!(err.to_string().starts_with("no loop to pause in "), "{err}");
+        }
+        other => panic!("{other:?}"),
+    }
+    world.start("S", &[]);
+    let out = world.run(&[
+        "start",
+        "--workspace",
+        world.workspace.to_str().unwrap(),
+        "--prompt",
+        "x",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("a loop is already active"),
+        "{}",
+        stderr(&out)
+    );
+}

@@ -2,6 +2,7 @@
 //! Each module is what its name says; `support` is the harness they share (a temp home,
 //! user state folder and workspace per test, the real binary run as hosts run it).
 //!
+//! - `architecture`: the core imports no front end; no import cycles.
 //! - `decide`: table tests of the pure decision core.
 //! - `engine`: the hooks and commands as hosts and people run them, on real payloads.
 //! - `budgets`: time, no-progress, verify, pause.
@@ -25,6 +26,7 @@ mod checks;
 #[path = "../../fuzz/src/reference.rs"]
 mod reference;
 
+mod architecture;
 mod budgets;
 mod contract;
 mod decide;

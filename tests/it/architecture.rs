@@ -1,0 +1,184 @@
+//! Where things sit (issue 9): the loop core imports no front end, and no module imports
+//! one that imports it back, directly or around a circle. Read from the source, so a new
+//! `use` that breaks either fails here with the path it took.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// The front ends: they may call the core, never the other way.
+const FRONT_ENDS: [&str; 4] = ["hook", "commands", "install", "cli"];
+
+/// `engine::decide`, `hook`, `install`, … for a source file; `None` for the crate root.
+fn module_of(src: &Path, file: &Path) -> Option<String> {
+    let rel = file.strip_prefix(src).ok()?.with_extension("");
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|part| part.as_os_str().to_string_lossy().into_owned())
+        .collect();
+    if parts.last().is_some_and(|last| last == "mod") {
+        parts.pop();
+    }
+    match parts.as_slice() {
+        [] => None,
+        [one] if one == "lib" || one == "main" => None,
+        [engine, name, ..] if engine == "engine" => Some(format!("engine::{name}")),
+        [first, ..] => Some(first.clone()),
+    }
+}
+
+/// The modules a file names through `crate::…`, outside comments and its test module.
+fn references(text: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let mut found = BTreeSet::new();
+    for line in code.lines() {
+        let line = line.split("//").next().unwrap_or_default();
+        let mut rest = line;
+        while let Some(at) = rest.find("crate::") {
+            rest = &rest[at + "crate::".len()..];
+            let path: String = rest
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == ':')
+                .collect();
+            let mut parts = path.split("::").filter(|part| !part.is_empty());
+            match (parts.next(), parts.next()) {
+                (Some("engine"), Some(name))
+                    if name.chars().all(|c| c.is_ascii_lowercase() || c == '_') =>
+                {
+                    found.insert(format!("engine::{name}"));
+                }
+                (Some(first), _) if !first.is_empty() => {
+                    found.insert(first.to_string());
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in fs_err::read_dir(dir).expect("read src") {
+        let path = entry.expect("entry").path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|ext| ext == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+/// Module → the modules it imports (self-references and a parent's own children left out).
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for file in files {
+        let Some(module) = module_of(&src, &file) else {
+            continue;
+        };
+        let text = fs_err::read_to_string(&file).expect("read source");
+        let edges = graph.entry(module.clone()).or_default();
+        for target in references(&text) {
+            if target != module && !target.starts_with(&format!("{module}::")) {
+                edges.insert(target);
+            }
+        }
+    }
+    graph
+}
+
+/// A circle of imports, if there is one, as the path around it.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
+    fn visit(
+        node: &str,
+        graph: &BTreeMap<String, BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut BTreeSet<String>,
+    ) -> Option<Vec<String>> {
+        if let Some(at) = path.iter().position(|seen| seen == node) {
+            let mut cycle = path[at..].to_vec();
+            cycle.push(node.to_string());
+            return Some(cycle);
+        }
+        if done.contains(node) {
+            return None;
+        }
+        path.push(node.to_string());
+        for next in graph.get(node).into_iter().flatten() {
+            if let Some(cycle) = visit(next, graph, path, done) {
+                return Some(cycle);
+            }
+        }
+        path.pop();
+        done.insert(node.to_string());
+        None
+    }
+    let mut done = BTreeSet::new();
+    graph
+        .keys()
+        .find_map(|node| visit(node, graph, &mut Vec::new(), &mut done))
+}
+
+/// The graph with `engine::x` folded into `engine`: the top-level view.
+fn top_level(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeMap<String, BTreeSet<String>> {
+    let top = |name: &str| name.split("::").next().unwrap_or(name).to_string();
+    let mut folded: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (from, targets) in graph {
+        let edges = folded.entry(top(from)).or_default();
+        edges.extend(
+            targets
+                .iter()
+                .map(|to| top(to))
+                .filter(|to| *to != top(from)),
+        );
+    }
+    folded
+}
+
+#[test]
+fn the_loop_core_imports_no_front_end() {
+    let graph = graph();
+    assert!(
+        graph.keys().any(|module| module == "engine::decide"),
+        "{graph:?}"
+    );
+    let wrong: Vec<String> = graph
+        .iter()
+        .filter(|(module, _)| module.starts_with("engine"))
+        .flat_map(|(module, targets)| {
+            targets
+                .iter()
+                .filter(|target| FRONT_ENDS.contains(&target.as_str()))
+                .map(move |target| format!("{module} -> {target}"))
+        })
+        .collect();
+    assert!(wrong.is_empty(), "the core imports a front end: {wrong:?}");
+}
+
+#[test]
+fn no_module_imports_itself_around_a_circle() {
+    let graph = graph();
+    assert_eq!(find_cycle(&graph), None, "a cycle between modules");
+    assert_eq!(
+        find_cycle(&top_level(&graph)),
+        None,
+        "a cycle between top-level modules"
+    );
+}
+
+#[test]
+fn the_cycle_finder_finds_a_planted_circle() {
+    let mut graph = graph();
+    graph
+        .entry("engine::decide".into())
+        .or_default()
+        .insert("engine::lifecycle".into());
+    assert!(find_cycle(&graph).is_some());
+    assert_eq!(
+        references(
+            "use crate::engine::store::Store; // crate::hook is a comment\n#[cfg(test)]\nuse crate::cli;"
+        ),
+        BTreeSet::from(["engine::store".to_string()])
+    );
+}
