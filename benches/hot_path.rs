@@ -23,7 +23,6 @@ use ralph_hook::engine::signal;
 use ralph_hook::engine::state::{LoopState, Origin, StartedBy};
 use ralph_hook::engine::transcript;
 use ralph_hook::engine::usage::{self, Cursor};
-use ralph_hook::engine::workspace;
 use ralph_hook::hook::wire::{self, StopInput};
 use serde_json::json;
 
@@ -186,10 +185,12 @@ fn find_state(c: &mut Criterion) {
     // in each folder up to the git top level.
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| workspace::locate(black_box(&deep), Agent::Codex, &registry));
+        b.iter(|| ralph_hook::engine::store::locate(black_box(&deep), Agent::Codex, &registry));
     });
     group.bench_function("none/30-deep", |b| {
-        b.iter(|| workspace::locate(black_box(&plain_deep), Agent::Codex, &registry));
+        b.iter(|| {
+            ralph_hook::engine::store::locate(black_box(&plain_deep), Agent::Codex, &registry)
+        });
     });
     group.finish();
 }

@@ -8,6 +8,12 @@
 # $RALPH_MUTANTS_ROOT) the first time. Extra arguments go to cargo-mutants, e.g.
 #   scripts/mutants.sh --file src/engine/decide.rs     # one file only
 #   scripts/mutants.sh --list                           # list the mutants, test nothing
+#   scripts/mutants.sh --file src/engine/signal.rs --iterate   # after adding tests: retest
+#                                                      # only what was missed; the table
+#                                                      # keeps the earlier runs' results
+# The output goes to target/mutants (or $RALPH_MUTANTS_OUT); missed mutants are listed in
+# its mutants.out/missed.txt, with a diff and log each. A mutant whose tests run longer
+# than $RALPH_MUTANTS_TIMEOUT seconds (60) counts as killed: it hangs the hook.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,27 +47,57 @@ fi
 
 out=${RALPH_MUTANTS_OUT:-$repo/target/mutants}
 mkdir -p "$out"
+# --iterate skips what an earlier run caught, so that run's outcomes are kept aside and
+# merged into the table; a run without it starts the table afresh.
+earlier="$out/earlier-outcomes.json"
+if printf '%s\n' "$@" | grep -qx -- '--iterate'; then
+  python3 - "$out/mutants.out/outcomes.json" "$earlier" <<'PY'
+import json, os, sys
+current, earlier = sys.argv[1], sys.argv[2]
+kept = json.load(open(earlier)) if os.path.exists(earlier) else {}
+if os.path.exists(current):
+    for outcome in json.load(open(current)).get("outcomes", []):
+        mutant = (outcome.get("scenario") or {}).get("Mutant") if isinstance(outcome.get("scenario"), dict) else None
+        if mutant:
+            kept[mutant["name"]] = {"file": mutant["file"], "summary": outcome["summary"]}
+json.dump(kept, open(earlier, "w"))
+PY
+else
+  rm -f "$earlier"
+fi
 # The fast tests: the library's own and the integration binary without the real clients,
-# the installer and the multi-second process and disk-fault tests.
+# the installer and the multi-second process and disk-fault tests. Each filter is a
+# substring of real test names in tests/it (`cargo test --test it -- --list` shows them);
+# a filter that matches nothing would silently run a slow test for every mutant.
 status=0
-"$bin" mutants --jobs 1 --timeout 60 --output "$out" "${files[@]}" "$@" \
+"$bin" mutants --jobs 1 --timeout "${RALPH_MUTANTS_TIMEOUT:-60}" --output "$out" "${files[@]}" "$@" \
   -- --lib --test it -- \
-  --skip e2e:: --skip install:: \
-  --skip hardening::sixty_four --skip hardening::kill --skip hardening::disk \
-  --skip hardening::fuzz || status=$?
+  --skip e2e:: --skip install:: --skip hardening::install_then_uninstall \
+  --skip hardening::sixty_four_hooks --skip hardening::a_hook_killed \
+  --skip hardening::hooks_killed --skip hardening::a_full_disk \
+  --skip hardening::a_read_only_state_folder --skip hardening::writes_beyond_the_file_size_limit \
+  --skip hardening::fuzz_fallback || status=$?
 
 outcomes="$out/mutants.out/outcomes.json"
 if [ -f "$outcomes" ]; then
-  python3 - "$outcomes" <<'PY'
-import json, sys, collections
+  python3 - "$outcomes" "$earlier" <<'PY'
+import json, os, sys, collections
 data = json.load(open(sys.argv[1]))
-per = collections.defaultdict(collections.Counter)
+results = json.load(open(sys.argv[2])) if os.path.exists(sys.argv[2]) else {}
+carried = len(results)
 for outcome in data.get("outcomes", []):
     scenario = outcome.get("scenario")
     if not isinstance(scenario, dict) or "Mutant" not in scenario:
         continue
-    file = scenario["Mutant"]["file"]
-    per[file][outcome["summary"]] += 1
+    mutant = scenario["Mutant"]
+    if mutant["name"] in results:
+        carried -= 1
+    results[mutant["name"]] = {"file": mutant["file"], "summary": outcome["summary"]}
+per = collections.defaultdict(collections.Counter)
+for result in results.values():
+    per[result["file"]][result["summary"]] += 1
+if carried:
+    print(f"({carried} results carried over from earlier runs of this --iterate series)")
 print(f"{'file':<28} {'caught':>6} {'missed':>6} {'timeout':>7} {'unviable':>8} {'score':>6}")
 total = collections.Counter()
 for file in sorted(per):

@@ -65,7 +65,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
     let started = lifecycle::begin(
         &store,
         &settings,
-        session,
+        lifecycle::Binding {
+            session,
+            transcript: None,
+        },
         StartedBy::Start,
         replace,
         None,
@@ -117,7 +120,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     if args.json {
         say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        let view = render::status_view(&found, now);
+        let view = crate::engine::status::status_view(&found, now);
         person(&styled_status(&view))?;
     }
     Ok(0)
@@ -269,7 +272,7 @@ fn person(text: &str) -> Result<()> {
 }
 
 /// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
-fn styled_status(view: &render::StatusView) -> String {
+fn styled_status(view: &crate::engine::status::StatusView) -> String {
     let mut text = style::paint(style::TITLE, &view.title);
     if view.paused {
         text.push_str(&style::paint(style::NOTE, " — PAUSED"));

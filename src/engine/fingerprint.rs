@@ -296,49 +296,54 @@ fn metadata_mark(workspace: &Path, path: &[u8]) -> (u64, i64) {
     }
 }
 
-#[cfg(unix)]
-fn path_from_bytes(bytes: &[u8]) -> &Path {
-    use std::os::unix::ffi::OsStrExt;
-    Path::new(std::ffi::OsStr::from_bytes(bytes))
-}
-
-#[cfg(not(unix))]
+/// A path `git status` printed, as the platform spells it. One function with a body per
+/// platform, so mutation testing on one platform does not mutate code it never builds.
 fn path_from_bytes(bytes: &[u8]) -> std::path::PathBuf {
-    std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        std::path::PathBuf::from(std::ffi::OsStr::from_bytes(bytes))
+    }
+    #[cfg(not(unix))]
+    {
+        std::path::PathBuf::from(String::from_utf8_lossy(bytes).into_owned())
+    }
 }
 
-#[cfg(unix)]
+/// Digest of a file's metadata, and its change time in nanoseconds.
 fn stat_mark(meta: &std::fs::Metadata) -> (u64, i64) {
-    use std::os::unix::fs::MetadataExt;
-    let fields = [
-        meta.size(),
-        meta.mtime() as u64,
-        meta.mtime_nsec() as u64,
-        meta.ctime() as u64,
-        meta.ctime_nsec() as u64,
-        meta.ino(),
-        meta.dev(),
-        u64::from(meta.mode()),
-    ];
-    let hash = fields.iter().fold(digest::fnv1a(b"file"), |hash, field| {
-        digest::fnv1a_more(hash, &field.to_le_bytes())
-    });
-    let changed = meta
-        .ctime()
-        .saturating_mul(1_000_000_000)
-        .saturating_add(meta.ctime_nsec());
-    (hash, changed)
-}
-
-#[cfg(not(unix))]
-fn stat_mark(meta: &std::fs::Metadata) -> (u64, i64) {
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos() as i64);
-    let hash = digest::fnv1a_more(digest::fnv1a(b"file"), &meta.len().to_le_bytes());
-    (digest::fnv1a_more(hash, &modified.to_le_bytes()), modified)
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let fields = [
+            meta.size(),
+            meta.mtime() as u64,
+            meta.mtime_nsec() as u64,
+            meta.ctime() as u64,
+            meta.ctime_nsec() as u64,
+            meta.ino(),
+            meta.dev(),
+            u64::from(meta.mode()),
+        ];
+        let hash = fields.iter().fold(digest::fnv1a(b"file"), |hash, field| {
+            digest::fnv1a_more(hash, &field.to_le_bytes())
+        });
+        let changed = meta
+            .ctime()
+            .saturating_mul(1_000_000_000)
+            .saturating_add(meta.ctime_nsec());
+        (hash, changed)
+    }
+    #[cfg(not(unix))]
+    {
+        let modified = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i64);
+        let hash = digest::fnv1a_more(digest::fnv1a(b"file"), &meta.len().to_le_bytes());
+        (digest::fnv1a_more(hash, &modified.to_le_bytes()), modified)
+    }
 }
 
 #[cfg(test)]
@@ -466,6 +471,39 @@ mod tests {
         });
         assert_changes(&repo, "a deletion", |r| {
             fs_err::remove_file(r.root.join("other.txt")).unwrap();
+        });
+    }
+
+    #[test]
+    fn every_edit_of_a_file_in_a_merge_conflict_is_a_change() {
+        let repo = Repo::new();
+        repo.git(&["switch", "-q", "-c", "side"]);
+        repo.write("work.txt", "side\n");
+        repo.git(&["commit", "-qam", "side"]);
+        repo.git(&["switch", "-q", "main"]);
+        repo.write("work.txt", "main\n");
+        repo.git(&["commit", "-qam", "main"]);
+        let merge = Command::new("git")
+            .args([
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "merge",
+                "-q",
+                "side",
+            ])
+            .current_dir(&repo.root)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", &repo.root)
+            .output()
+            .unwrap();
+        assert!(!merge.status.success(), "the merge conflicts: {merge:?}");
+        let look = repo.look();
+        let names: Vec<&str> = look.paths.iter().map(|m| m.path.as_str()).collect();
+        assert_eq!(names, ["work.txt"]);
+        assert_changes(&repo, "resolving the conflict by hand", |r| {
+            r.append("work.txt", "resolved\n");
         });
     }
 

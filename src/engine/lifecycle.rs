@@ -8,7 +8,7 @@
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use crate::agent::Agent;
 use crate::clock;
@@ -16,6 +16,7 @@ use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::history::{Action, Event, HistoryEntry};
+use crate::engine::liveness;
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::{self, LoopSettings};
@@ -33,9 +34,49 @@ pub enum Replace {
     Never,
     /// Replace it (`start --force`).
     Always,
-    /// Replace a loop of `session` (the user re-issued `$ralph-loop` in the same
-    /// session) or one no session has claimed yet; refuse another live session's loop.
+    /// The user's `$ralph-loop` in a session: replace that session's own loop, one no
+    /// session has claimed yet, and another session's loop that has shown no sign of
+    /// life for [`liveness::IDLE_AFTER`] (its session crashed or was killed); refuse
+    /// another session's live loop unless `anyway` (the prompt said `--replace`).
+    Prompt {
+        /// The prompt said `--replace`.
+        anyway: bool,
+    },
+}
+
+/// Why a new loop could replace the one it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Because {
+    /// It was the same session's loop.
     SameSession,
+    /// No session had claimed it.
+    Unclaimed,
+    /// Its session showed no sign of life for [`liveness::IDLE_AFTER`].
+    Idle,
+    /// The user asked (`--force`, `--replace`).
+    Asked,
+}
+
+/// The session a new loop is bound to, as far as it is known.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Binding {
+    /// The session whose stops the loop obeys (`None`: the first to stop claims it).
+    pub session: Option<String>,
+    /// That session's transcript, as the host named it: its sign of life.
+    pub transcript: Option<PathBuf>,
+}
+
+/// A loop that a new one replaced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Replaced {
+    /// Its session (`None`: none had claimed it).
+    pub session: Option<String>,
+    /// Why it could be replaced.
+    pub because: Because,
+    /// Its last sign of life (`None`: none that could be read).
+    pub last_active: Option<SystemTime>,
+    /// How long it had been idle when it was replaced.
+    pub idle: Duration,
 }
 
 /// A loop that was started.
@@ -48,7 +89,7 @@ pub struct Started {
     /// Where an older state file was moved, if one was in the way.
     pub set_aside: Option<PathBuf>,
     /// A loop of the user's that this one replaced.
-    pub replaced: bool,
+    pub replaced: Option<Replaced>,
     /// Things the user should know (the mirror could not be written …).
     pub warnings: Vec<String>,
     /// The other installation of ralph-hook already started this loop for the same
@@ -77,12 +118,16 @@ fn no_registry() -> Error {
 pub fn begin(
     store: &Store,
     settings: &LoopSettings,
-    session: Option<String>,
+    bound: Binding,
     started_by: StartedBy,
     replace: Replace,
     event: Option<&EventRun>,
     now: SystemTime,
 ) -> Result<Started> {
+    let Binding {
+        session,
+        transcript,
+    } = bound;
     if store.loop_dir().starts_with(store.workspace()) {
         return Err(Error::Failed(format!(
             "the user's state folder {} is inside the workspace {}, where the agent could edit its own loop's record; set {} to a folder outside it",
@@ -95,7 +140,7 @@ pub fn begin(
     let lock = store.lock().map_err(sandbox_hint)?;
     store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
-    let mut replaced = false;
+    let mut replaced = None;
     match store.load() {
         Ok(None) => {}
         Ok(Some(mut existing)) => {
@@ -111,23 +156,48 @@ pub fn begin(
                     state: existing.state,
                     state_path: store.state_path(),
                     set_aside: None,
-                    replaced: false,
+                    replaced: None,
                     warnings: Vec::new(),
                     again: true,
                 });
             }
             let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
-            let allowed = match replace {
-                Replace::Always => true,
-                Replace::Never => false,
-                Replace::SameSession => standing != Standing::OtherSession,
+            let idle = liveness::idle_for(&existing, now);
+            let because = match (replace, standing) {
+                (Replace::Never, _) => None,
+                (Replace::Always, _) | (Replace::Prompt { anyway: true }, _) => {
+                    Some(Because::Asked)
+                }
+                (Replace::Prompt { .. }, Standing::Owner) => Some(Because::SameSession),
+                (Replace::Prompt { .. }, Standing::Claim) => Some(Because::Unclaimed),
+                (Replace::Prompt { anyway: false }, Standing::OtherSession)
+                | (Replace::Prompt { anyway: false }, Standing::Untrusted(_)) => {
+                    (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                }
             };
-            if !allowed {
-                return Err(already_active(store, &existing.state, replace));
-            }
-            let ending = Ending::new(Outcome::Replaced, Event::Start);
+            let Some(because) = because else {
+                return Err(already_active(store, &existing, replace, idle));
+            };
+            let mut ending = Ending::new(Outcome::Replaced, Event::Start);
+            ending.session = session.clone();
+            ending.detail = Some(match because {
+                Because::SameSession => "the same session started a new loop".to_string(),
+                Because::Unclaimed => {
+                    "a session started a new loop before any claimed this one".to_string()
+                }
+                Because::Idle => format!(
+                    "another session started a new loop after this one's session was idle for {}",
+                    clock::human(idle)
+                ),
+                Because::Asked => "the user asked to replace it".to_string(),
+            });
             end(store, &lock, &existing, ending, now)?;
-            replaced = true;
+            replaced = Some(Replaced {
+                session: existing.state.session_id.clone(),
+                because,
+                last_active: liveness::last_sign_of_life(&existing),
+                idle,
+            });
         }
         Err(LoadError::Unusable(why)) => {
             let kept = store.set_aside_record(&lock, "corrupt", now)?;
@@ -162,6 +232,7 @@ pub fn begin(
     // git runs only where the user's loop is, and only in a repository that was there
     // when the loop began (one the agent made later is never run).
     record.git = workspace::is_git_repository(store.workspace());
+    record.transcript = transcript;
     if record.state.no_progress > 0
         && record.git
         && let Some(look) = Fingerprint::take(store.workspace())
@@ -189,29 +260,36 @@ pub fn begin(
     })
 }
 
-fn already_active(store: &Store, existing: &LoopState, replace: Replace) -> Error {
-    Error::Failed(format!(
-        "a loop is already active in {} ({}, iteration {}, started {}){}; {}",
+fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: Duration) -> Error {
+    let state = &existing.state;
+    let whose = state
+        .session_id
+        .as_deref()
+        .map(|s| format!("session {}", crate::engine::render::printable(s)))
+        .unwrap_or_else(|| "no session yet".into());
+    let what = format!(
+        "a loop is already active in {} ({whose}, iteration {}, started {}",
         store.workspace().display(),
-        existing
-            .session_id
-            .as_deref()
-            .map(|s| format!("session {s}"))
-            .unwrap_or_else(|| "no session yet".into()),
-        crate::engine::render::iteration_label(existing),
-        existing.created_at,
-        match replace {
-            Replace::SameSession => " in another session",
-            Replace::Never | Replace::Always => "",
-        },
-        match replace {
-            Replace::Never => "replace it with --force, or end it with `ralph-hook cancel`".into(),
-            Replace::SameSession | Replace::Always => format!(
-                "end it first with `{} cancel` (or `ralph-hook cancel`)",
-                store.agent().loop_command()
-            ),
+        crate::engine::render::iteration_label(state),
+        state.created_at,
+    );
+    match replace {
+        Replace::Never | Replace::Always => Error::Failed(format!(
+            "{what}); replace it with --force, or end it with `ralph-hook cancel`"
+        )),
+        Replace::Prompt { .. } => {
+            let command = store.agent().loop_command();
+            let active = if idle == Duration::MAX {
+                "no sign of life could be read".to_string()
+            } else {
+                format!("last active {} ago", clock::human(idle))
+            };
+            Error::Failed(format!(
+                "{what}, {active}); that session still looks live, so its loop was left alone. To replace it anyway, send `{command} --replace TASK`, or end it with `{command} cancel` and start again; a loop whose session shows no sign of life for {} is replaced without asking",
+                clock::human(liveness::IDLE_AFTER)
+            ))
         }
-    ))
+    }
 }
 
 /// How a loop ends: why, which event ended it, and what the history line adds.

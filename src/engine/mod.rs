@@ -14,7 +14,8 @@
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
-//! - [`render`]: the words handed to the agent and the user.
+//! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
+//!   stands, for `show` and `$ralph-loop status`.
 
 pub mod config;
 pub mod decide;
@@ -23,6 +24,7 @@ pub mod files;
 pub mod fingerprint;
 pub mod history;
 pub mod lifecycle;
+pub mod liveness;
 pub mod notify;
 pub mod once;
 pub mod ownership;
@@ -30,6 +32,7 @@ pub mod render;
 pub mod settings;
 pub mod signal;
 pub mod state;
+pub mod status;
 pub mod store;
 pub mod transcript;
 pub mod usage;

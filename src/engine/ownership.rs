@@ -46,6 +46,11 @@ pub struct LoopRecord {
     /// the no-progress brake run git, and only in the workspace itself.
     #[serde(default)]
     pub git: bool,
+    /// The bound session's transcript, as the host named it in the payloads of the
+    /// prompt that started the loop and of the stops it decided: its mtime is the
+    /// session's sign of life (see [`crate::engine::liveness`]). Never opened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<PathBuf>,
     /// The loop itself: session, task, signals, budgets, verify, counters.
     pub state: LoopState,
 }
@@ -62,6 +67,7 @@ impl LoopRecord {
             workspace: workspace.to_path_buf(),
             created_state_dir: false,
             git: false,
+            transcript: None,
             state,
         };
         record.align();

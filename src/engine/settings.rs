@@ -350,6 +350,53 @@ mod tests {
     }
 
     #[test]
+    fn good_values_of_every_flag_land_in_the_settings() {
+        let raw = RawLoopFlags {
+            max_iterations: Some(" 0 ".into()),
+            completion_promise: Some(" ALL DONE ".into()),
+            magic_word: Some("Keep_going.v-2".into()),
+            max_duration: Some("1h30m".into()),
+            no_progress: Some("0".into()),
+            verify: Some("  cargo test  ".into()),
+            verify_timeout: Some("540".into()),
+        };
+        let settings = LoopSettings::parse("fix it", &raw).unwrap();
+        assert_eq!(
+            settings,
+            LoopSettings {
+                task: "fix it".into(),
+                max_iterations: 0,
+                uncapped: true,
+                completion_promise: "ALL DONE".into(),
+                completion_signal: "<promise>ALL DONE</promise>".into(),
+                magic_word: "Keep_going.v-2".into(),
+                continue_signal: "<ralph-continue>Keep_going.v-2</ralph-continue>".into(),
+                max_duration: Some(Duration::from_secs(5400)),
+                no_progress: 0,
+                verify: Some("cargo test".into()),
+                verify_timeout: Duration::from_secs(540),
+            }
+        );
+    }
+
+    #[test]
+    fn a_zero_duration_and_an_empty_magic_word_are_refused() {
+        for (raw, expected) in [
+            (
+                flags(|r| r.max_duration = Some("0s".into())),
+                "--max-duration must be at least one second",
+            ),
+            (
+                flags(|r| r.magic_word = Some(String::new())),
+                "--magic-word",
+            ),
+        ] {
+            let err = LoopSettings::parse("t", &raw).unwrap_err();
+            assert!(err.to_string().contains(expected), "{err} lacks {expected}");
+        }
+    }
+
+    #[test]
     fn an_empty_task_is_refused() {
         let err = LoopSettings::parse(" \n ", &RawLoopFlags::default()).unwrap_err();
         assert!(err.to_string().contains("task is empty"));

@@ -483,6 +483,57 @@ mod tests {
     }
 
     #[test]
+    fn a_fence_indented_up_to_three_spaces_still_hides_the_promise() {
+        let message = "   ```\n<promise>DONE</promise>\n   ```\n";
+        assert_eq!(classify(message, DONE, CONT), Tag::None);
+    }
+
+    #[test]
+    fn a_rule_or_heading_underline_is_not_a_fence() {
+        for message in [
+            "All green.\n\n---\n\n<promise>DONE</promise>",
+            "Summary\n=======\n<promise>DONE</promise>",
+            "***\n<promise>DONE</promise>",
+        ] {
+            assert_eq!(classify(message, DONE, CONT), Tag::Promise, "{message:?}");
+        }
+    }
+
+    #[test]
+    fn a_run_of_backticks_pairs_only_with_a_run_of_the_same_length() {
+        // Two backticks, a backtick, two backticks: one span. The lone backtick after the tag has no
+        // partner, so the tag between them is prose.
+        let message = "`` ` `` marks code <promise>DONE</promise> (a lone ` is fine)";
+        assert_eq!(classify(message, DONE, CONT), Tag::Promise);
+        let triple = "a ```x``` b <promise>DONE</promise> ` c";
+        assert_eq!(classify(triple, DONE, CONT), Tag::Promise);
+    }
+
+    #[test]
+    fn a_signal_with_only_its_less_than_signs_escaped_still_counts() {
+        assert!(carries("done &lt;promise>DONE&lt;/promise>", DONE));
+        assert!(carries("done <promise&gt;DONE</promise&gt;", DONE));
+    }
+
+    #[test]
+    fn only_a_named_open_tag_with_its_close_makes_a_tag_signal() {
+        assert_eq!(
+            split_tag(" <done>ALL DONE</done> "),
+            Some(("<done>", "ALL DONE", "</done>"))
+        );
+        for signal in [
+            "<>DONE</>",
+            "</p>DONE<//p>",
+            "<p q>DONE</p q>",
+            "<p>DONE</q>",
+            "<p>DONE",
+            "DONE</p>",
+        ] {
+            assert_eq!(split_tag(signal), None, "{signal:?}");
+        }
+    }
+
+    #[test]
     fn a_promise_after_a_closed_fence_counts() {
         let message = "```rust\nfn main() {}\n```\n<promise>DONE</promise>";
         assert!(carries(message, DONE));

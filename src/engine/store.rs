@@ -13,6 +13,7 @@
 //! lose an update, a crash never leaves a torn file, and nothing is written through a
 //! link.
 
+use std::collections::HashSet;
 use std::fs::{File, TryLockError};
 use std::io::{self, BufRead, BufReader, Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
@@ -25,7 +26,7 @@ use crate::engine::files::{self, Dir, DirError, ReadError};
 use crate::engine::history::HistoryEntry;
 use crate::engine::ownership::{LoopRecord, RECORD_VERSION, Registry};
 use crate::engine::state::LoopState;
-use crate::engine::workspace::{STATE_FILE, TEMP_PREFIX};
+use crate::engine::workspace::{self, STATE_FILE, TEMP_PREFIX};
 use crate::error::{Error, Result};
 
 pub use crate::engine::files::PAUSE_AT_ENV;
@@ -446,4 +447,53 @@ fn set_aside(dir: &Dir, name: &str, label: &str, now: SystemTime) -> io::Result<
     }
     dir.rename(name, &target)?;
     Ok(dir.path().join(target))
+}
+/// What a stop found from its `cwd`.
+#[derive(Debug)]
+pub enum Located {
+    /// The user's record of a loop here: the loop to judge.
+    Record(Store),
+    /// Only a state file, with no record of the user's: never obeyed.
+    Mirror(Store),
+}
+
+/// Finds the loop a stop in `cwd` belongs to: walking up from the canonical `cwd` to
+/// the git top level, the nearest folder with a record of the user's wins; failing
+/// that, the nearest state file without one (never obeyed; the stop may say how to
+/// adopt it). A state file in a subfolder never hides the user's loop above it.
+///
+/// The user's loop folders are listed once (one directory read, whatever the depth);
+/// each folder on the way up then costs a lookup in that list and two `stat`s.
+pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> {
+    let cwd = workspace::canonical(cwd).ok()?;
+    let known: HashSet<String> = std::fs::read_dir(registry.loops_dir())
+        .map(|entries| {
+            entries
+                .flatten()
+                .filter_map(|entry| entry.file_name().into_string().ok())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut unrecorded = None;
+    for dir in cwd.ancestors() {
+        if !known.is_empty() && known.contains(&Registry::loop_dir_name(dir, agent)) {
+            let store = Store::new(dir, agent, registry);
+            if store.has_record() {
+                return Some(Located::Record(store));
+            }
+        }
+        if unrecorded.is_none()
+            && dir
+                .join(agent.state_dir_name())
+                .join(STATE_FILE)
+                .symlink_metadata()
+                .is_ok()
+        {
+            unrecorded = Some(Store::new(dir, agent, registry));
+        }
+        if dir.join(".git").symlink_metadata().is_ok() {
+            break;
+        }
+    }
+    unrecorded.map(Located::Mirror)
 }

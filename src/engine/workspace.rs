@@ -3,13 +3,10 @@
 //!
 //! The stop's search runs on every turn in every repository, so it only stats files.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 use crate::agent::Agent;
 use crate::engine::files;
-use crate::engine::ownership::Registry;
-use crate::engine::store::Store;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
 pub const STATE_FILE: &str = "ralph-loop-state.json";
@@ -86,56 +83,6 @@ pub fn read_cancel_request(workspace: &Path) -> Option<String> {
     }
 }
 
-/// What a stop found from its `cwd`.
-#[derive(Debug)]
-pub enum Located {
-    /// The user's record of a loop here: the loop to judge.
-    Record(Store),
-    /// Only a state file, with no record of the user's: never obeyed.
-    Mirror(Store),
-}
-
-/// Finds the loop a stop in `cwd` belongs to: walking up from the canonical `cwd` to
-/// the git top level, the nearest folder with a record of the user's wins; failing
-/// that, the nearest state file without one (never obeyed; the stop may say how to
-/// adopt it). A state file in a subfolder never hides the user's loop above it.
-///
-/// The user's loop folders are listed once (one directory read, whatever the depth);
-/// each folder on the way up then costs a lookup in that list and two `stat`s.
-pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> {
-    let cwd = canonical(cwd).ok()?;
-    let known: HashSet<String> = std::fs::read_dir(registry.loops_dir())
-        .map(|entries| {
-            entries
-                .flatten()
-                .filter_map(|entry| entry.file_name().into_string().ok())
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut unrecorded = None;
-    for dir in cwd.ancestors() {
-        if !known.is_empty() && known.contains(&Registry::loop_dir_name(dir, agent)) {
-            let store = Store::new(dir, agent, registry);
-            if store.has_record() {
-                return Some(Located::Record(store));
-            }
-        }
-        if unrecorded.is_none()
-            && dir
-                .join(agent.state_dir_name())
-                .join(STATE_FILE)
-                .symlink_metadata()
-                .is_ok()
-        {
-            unrecorded = Some(Store::new(dir, agent, registry));
-        }
-        if dir.join(".git").symlink_metadata().is_ok() {
-            break;
-        }
-    }
-    unrecorded.map(Located::Mirror)
-}
-
 /// True when `workspace` itself is a git repository (`.git` a folder or a gitfile,
 /// never a link): recorded when a loop starts, so git later runs only where the user's
 /// loop is.
@@ -149,6 +96,8 @@ pub fn is_git_repository(workspace: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::ownership::Registry;
+    use crate::engine::store::{Located, locate};
 
     #[test]
     fn a_record_is_found_from_a_deep_subdirectory_past_a_planted_state_file() {

@@ -27,6 +27,9 @@ pub enum LoopCommand {
         task: String,
         /// The flags, unchecked.
         flags: RawLoopFlags,
+        /// `--replace`: the user asks to replace whatever loop runs here, even another
+        /// live session's (a word of the prompt, not a setting of the loop).
+        replace: bool,
     },
     /// `$ralph-loop cancel`.
     Cancel,
@@ -100,10 +103,20 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
         "" | "help" | "--help" | "-h" => return Some(Ok(LoopCommand::Help)),
         _ => {}
     }
-    Some(extract_flags(rest).map(|(task, flags)| LoopCommand::Start { task, flags }))
+    Some(
+        extract_flags(rest).map(|(task, flags, replace)| LoopCommand::Start {
+            task,
+            flags,
+            replace,
+        }),
+    )
 }
 
-fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
+/// The word that replaces another session's live loop.
+pub const REPLACE: &str = "--replace";
+
+fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
+    let mut replace = false;
     let command = flag_command();
     let specs = flag_specs(&command);
     let mut given = Vec::new();
@@ -112,6 +125,19 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
     let mut i = 0;
     while i < text.len() {
         let at_word_start = i == 0 || text[..i].ends_with(char::is_whitespace);
+        if at_word_start
+            && text[i..].starts_with(REPLACE)
+            && text[i + REPLACE.len()..]
+                .chars()
+                .next()
+                .is_none_or(char::is_whitespace)
+        {
+            replace = true;
+            task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
+            copied = i + REPLACE.len();
+            i = copied;
+            continue;
+        }
         let spec = at_word_start
             .then(|| {
                 specs.iter().find(|spec| {
@@ -151,7 +177,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags), String> {
         .try_get_matches_from(given)
         .map_err(|err| err.to_string().trim().to_string())?;
     let flags = RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string())?;
-    Ok((task.trim().to_string(), flags))
+    Ok((task.trim().to_string(), flags, replace))
 }
 
 /// The `--word` (or `—word`, as some editors turn two hyphens into a dash) at the start
@@ -217,6 +243,7 @@ fn edit_distance(a: &str, b: &str) -> usize {
 /// loop flags' definition: what `$ralph-loop help` answers.
 pub fn usage(agent: Agent) -> String {
     let cmd = agent.loop_command();
+    let idle = crate::clock::human(crate::engine::liveness::IDLE_AFTER);
     let examples = format!(
         "Examples:\n  \
          {cmd} Fix the failing tests --max-iterations 20\n  \
@@ -225,6 +252,8 @@ pub fn usage(agent: Agent) -> String {
          {cmd} status    how the loop stands\n  \
          {cmd} cancel    end the loop; the next stop is allowed\n  \
          {cmd} help      this text\n\n\
+         Another session's loop in this workspace: replaced when that session has shown no \
+         sign of life for {idle}; `{cmd} --replace TASK` replaces a live one.\n\n\
          While work remains the agent ends each message with the continuation signal; it \
          writes the completion signal only when the task is done."
     );
@@ -283,7 +312,7 @@ mod tests {
 
     fn start(prompt: &str) -> (String, RawLoopFlags) {
         match parse(prompt) {
-            Some(Ok(LoopCommand::Start { task, flags })) => (task, flags),
+            Some(Ok(LoopCommand::Start { task, flags, .. })) => (task, flags),
             other => panic!("{prompt:?} → {other:?}"),
         }
     }
@@ -374,6 +403,42 @@ mod tests {
     }
 
     #[test]
+    fn replace_is_a_word_of_the_prompt_not_of_the_task() {
+        for prompt in [
+            "/ralph-loop --replace fix the tests --max-iterations 3",
+            "/ralph-loop fix the tests --replace --max-iterations 3",
+            "/ralph-loop fix the tests --max-iterations 3 --replace",
+        ] {
+            match parse(prompt) {
+                Some(Ok(LoopCommand::Start {
+                    task,
+                    flags,
+                    replace,
+                })) => {
+                    assert_eq!(task, "fix the tests", "{prompt}");
+                    assert_eq!(flags.max_iterations.as_deref(), Some("3"), "{prompt}");
+                    assert!(replace, "{prompt}");
+                }
+                other => panic!("{prompt:?} → {other:?}"),
+            }
+        }
+        match parse("$ralph-loop add a replace-all flag and x--replace") {
+            Some(Ok(LoopCommand::Start { task, replace, .. })) => {
+                assert_eq!(task, "add a replace-all flag and x--replace");
+                assert!(!replace);
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_usage_says_how_to_replace_another_sessions_loop_in_the_hosts_syntax() {
+        assert!(usage(Agent::Claude).contains("`/ralph-loop --replace TASK`"));
+        assert!(usage(Agent::Codex).contains("`$ralph-loop --replace TASK`"));
+        assert!(usage(Agent::Codex).contains("no sign of life for 10m"));
+    }
+
+    #[test]
     fn a_later_copy_of_a_flag_wins() {
         let (_, flags) = start("$ralph-loop t --max-iterations 3 --max-iterations 4");
         assert_eq!(flags.max_iterations.as_deref(), Some("4"));
@@ -390,6 +455,29 @@ mod tests {
     fn escaped_quotes_inside_a_double_quoted_value_are_kept() {
         let (_, flags) = start(r#"$ralph-loop t --verify "grep \"x\" f""#);
         assert_eq!(flags.verify.as_deref(), Some(r#"grep "x" f"#));
+    }
+
+    #[test]
+    fn a_backslash_inside_a_single_quoted_value_is_literal() {
+        let (task, flags) = start(r"$ralph-loop t --verify 'grep -E \d+ f' --max-iterations 2");
+        assert_eq!(flags.verify.as_deref(), Some(r"grep -E \d+ f"));
+        assert_eq!(flags.max_iterations.as_deref(), Some("2"));
+        assert_eq!(task, "t");
+    }
+
+    #[test]
+    fn an_empty_value_after_a_flag_is_an_error_not_an_empty_setting() {
+        for (prompt, flag) in [
+            ("$ralph-loop fix --max-iterations= 3", "--max-iterations"),
+            ("$ralph-loop fix --verify \ncargo test", "--verify"),
+            ("$ralph-loop fix --no-progress\t\n2", "--no-progress"),
+        ] {
+            let err = parse(prompt).unwrap().unwrap_err();
+            assert!(
+                err.starts_with(&format!("{flag} needs a value")),
+                "{prompt:?} → {err}"
+            );
+        }
     }
 
     #[test]
@@ -475,6 +563,7 @@ mod tests {
             "$ralph-loop make --max work and drop --no-prompt",
             "$ralph-loop keep `--max-iteration` as the old spelling",
             "$ralph-loop -- is fine, so is --- and --42",
+            "$ralph-loop document --mixed-iterations and --iterations mode",
         ] {
             let (task, flags) = start(prompt);
             assert_eq!(

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::lifecycle::{self, Cancelled, Replace, Started};
+use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced, Started};
 use crate::engine::render;
 use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
@@ -55,7 +55,11 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
     match command {
         Err(why) => refuse(agent, &why),
         Ok(LoopCommand::Help) => PromptOutput::refuse(loop_command::usage(agent)),
-        Ok(LoopCommand::Start { task, flags }) => {
+        Ok(LoopCommand::Start {
+            task,
+            flags,
+            replace,
+        }) => {
             let settings = match LoopSettings::parse(&task, &flags) {
                 Ok(settings) => settings,
                 Err(err) => return refuse(agent, &err.to_string()),
@@ -64,9 +68,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             match lifecycle::begin(
                 &store,
                 &settings,
-                session,
+                lifecycle::Binding {
+                    session,
+                    transcript: input.transcript_path.clone(),
+                },
                 StartedBy::PromptHook,
-                Replace::SameSession,
+                Replace::Prompt { anyway: replace },
                 Some(&event::prompt(&input)),
                 now,
             ) {
@@ -100,10 +107,37 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         },
         Ok(LoopCommand::Status) => {
             let text = lifecycle::find(&workspace, Some(agent))
-                .map(|found| render::status_text(&found, now))
+                .map(|found| crate::engine::status::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }
+    }
+}
+
+/// What the reply says about the loop a new one replaced.
+fn replaced_note(replaced: &Replaced) -> String {
+    let session = replaced
+        .session
+        .as_deref()
+        .map(|s| format!("session {}", render::printable(s)))
+        .unwrap_or_else(|| "no session".into());
+    let since = replaced
+        .last_active
+        .map(|at| {
+            format!(
+                "idle since {} ({})",
+                clock::format(at),
+                clock::human(replaced.idle)
+            )
+        })
+        .unwrap_or_else(|| "no sign of life".into());
+    match replaced.because {
+        Because::SameSession => " (it replaced this session's earlier loop)".to_string(),
+        Because::Unclaimed => format!(" (it replaced a loop no session had claimed yet, {since})"),
+        Because::Idle => format!(
+            " (it replaced the loop of {session}, {since}: that session is gone or stopped working)"
+        ),
+        Because::Asked => format!(" (it replaced the loop of {session}, as --replace asked)"),
     }
 }
 
@@ -122,8 +156,8 @@ fn started_note(agent: Agent, workspace: &Path, started: &Started) -> String {
         workspace.display(),
         render::labelled(&render::understood(&started.state))
     );
-    if started.replaced {
-        note.push_str("\n  (it replaced this session's earlier loop)");
+    if let Some(replaced) = &started.replaced {
+        note.push_str(&format!("\n  {}", replaced_note(replaced).trim()));
     }
     if let Some(kept) = &started.set_aside {
         note.push_str(&format!(

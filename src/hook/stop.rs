@@ -17,10 +17,10 @@ use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
-use crate::engine::store::{LoadError, LockGuard, Mirror, Store};
+use crate::engine::store::{self, LoadError, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
 use crate::engine::verify;
-use crate::engine::workspace::{self, Located};
+use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::hook::wire::{self, StopInput, StopOutput};
 use crate::messages::warn;
@@ -59,7 +59,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     let Some(registry) = Registry::open() else {
         return StopOutput::allow(None);
     };
-    let result = match workspace::locate(&input.cwd, agent, &registry) {
+    let result = match store::locate(&input.cwd, agent, &registry) {
         None => return StopOutput::allow(None),
         Some(Located::Mirror(store)) => Ok(not_followed(&store, &input, &registry)),
         Some(Located::Record(store)) => run_loop_stop(&store, &input, clock::now()),
@@ -140,6 +140,11 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
             fallback.as_deref()
         }
     };
+    if owned && let Some(transcript) = &input.transcript_path {
+        // The host names the session's transcript: its mtime is the loop's sign of life
+        // when another session wants the workspace (see `engine::liveness`).
+        record.transcript = Some(transcript.clone());
+    }
     let state = &record.state;
     // git runs only in the record's workspace, and only when it was a repository when
     // the loop began (never in one the agent made since).

@@ -63,6 +63,9 @@ pub struct PromptInput {
     /// The user's raw prompt text.
     #[serde(default)]
     pub prompt: String,
+    /// The session's transcript: kept in the new loop's record as its sign of life.
+    #[serde(default)]
+    pub transcript_path: Option<PathBuf>,
     /// `UserPromptSubmit`; another name means the payload was routed to the wrong hook.
     #[serde(default)]
     pub hook_event_name: Option<String>,

@@ -70,3 +70,4 @@ scenario!(same_file_every_turn: codex, claude);
 scenario!(busy_and_reading_turns: codex, claude);
 scenario!(same_answer_every_turn: codex, claude);
 scenario!(idle_workspace: codex, claude);
+scenario!(dead_session: codex, claude);

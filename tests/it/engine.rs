@@ -286,13 +286,18 @@ fn a_new_prompt_loop_from_another_session_does_not_replace_a_live_one() {
     ));
     let answer = json_out(&out);
     assert_eq!(answer["decision"], "block");
-    assert!(
-        answer["reason"]
-            .as_str()
-            .unwrap()
-            .contains("already active"),
-        "{answer}"
-    );
+    let reason = answer["reason"].as_str().unwrap();
+    for part in [
+        "already active",
+        "session A",
+        "last active",
+        "still looks live",
+        "`$ralph-loop --replace TASK`",
+        "`$ralph-loop cancel`",
+        "10m",
+    ] {
+        assert!(reason.contains(part), "{part:?} missing from: {reason}");
+    }
     assert_eq!(world.state()["prompt"], "first task");
     // The same session may restart its own loop.
     world.prompt(&prompt_payload(
@@ -302,6 +307,196 @@ fn a_new_prompt_loop_from_another_session_does_not_replace_a_live_one() {
         "$ralph-loop third task",
     ));
     assert_eq!(world.state()["prompt"], "third task");
+}
+
+/// Unix seconds `offset` seconds from the real now, for `RALPH_HOOK_NOW`.
+fn now_plus(offset: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    (now + offset).to_string()
+}
+
+/// A prompt payload without a transcript (so only the record's times are signs of life).
+fn bare_prompt(host: &str, session: &str, cwd: &std::path::Path, prompt: &str) -> Value {
+    let mut payload = prompt_payload(host, session, cwd, prompt);
+    payload["transcript_path"] = Value::Null;
+    payload
+}
+
+#[test]
+fn a_loop_whose_session_went_idle_is_replaced_by_another_sessions_prompt() {
+    let world = World::new();
+    let then = now_plus(-3_600);
+    let out = world.prompt_with(
+        &bare_prompt("codex", "A", &world.workspace, "$ralph-loop first task"),
+        &[("RALPH_HOOK_NOW", &then)],
+    );
+    assert_eq!(
+        json_out(&out)["hookSpecificOutput"]["hookEventName"],
+        "UserPromptSubmit"
+    );
+    // Session A was killed an hour ago; session B asks for a loop now.
+    let out = world.prompt(&bare_prompt(
+        "codex",
+        "B",
+        &world.workspace,
+        "$ralph-loop second task",
+    ));
+    let answer = json_out(&out);
+    assert!(answer.get("decision").is_none(), "{answer}");
+    let note = answer["systemMessage"].as_str().unwrap();
+    assert!(
+        note.contains("replaced the loop of session A, idle since"),
+        "{note}"
+    );
+    assert!(note.contains("1h"), "{note}");
+    assert_eq!(world.state()["prompt"], "second task");
+    assert_eq!(world.state()["session_id"], "B");
+    let history = world.history();
+    let ended = history
+        .iter()
+        .find(|h| h["decision"] == "finish")
+        .expect("the old loop's end");
+    assert_eq!(ended["reason"], "replaced", "{ended}");
+    assert_eq!(ended["session_id"], "B", "{ended}");
+    assert_ne!(ended["loop_id"], world.state()["loop_id"], "{ended}");
+    let detail = ended["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("idle for 1h"), "{ended}");
+    // A's late stop is another session's now: allowed, silently, nothing written.
+    let before = world.record().unwrap();
+    assert_silent_allow(&world.stop(&codex_stop("A", &world.workspace, Some("back"))));
+    assert_eq!(world.record().unwrap(), before);
+    // B's loop runs.
+    assert_block(&world.stop(&codex_stop("B", &world.workspace, Some("working"))));
+    assert_eq!(world.state()["iteration"], 1);
+}
+
+#[test]
+fn a_session_writing_its_transcript_is_live_and_its_loop_is_kept() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout-A.jsonl");
+    fs_err::write(&transcript, "{}\n").unwrap();
+    let then = now_plus(-3_600);
+    // The loop started an hour ago and no stop came since (a long turn) …
+    let mut payload = prompt_payload("codex", "A", &world.workspace, "$ralph-loop first task");
+    payload["transcript_path"] = json!(transcript);
+    world.prompt_with(&payload, &[("RALPH_HOOK_NOW", &then)]);
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+    // … but A's transcript was written just now: A is mid-turn, B is refused.
+    let second = bare_prompt("codex", "B", &world.workspace, "$ralph-loop second task");
+    let soon = now_plus(120);
+    let out = world.prompt_with(&second, &[("RALPH_HOOK_NOW", &soon)]);
+    let answer = json_out(&out);
+    assert_eq!(answer["decision"], "block", "{answer}");
+    let reason = answer["reason"].as_str().unwrap();
+    assert!(reason.contains("session A"), "{reason}");
+    assert!(
+        reason.contains("last active 1m") || reason.contains("last active 2m"),
+        "{reason}"
+    );
+    assert_eq!(world.state()["prompt"], "first task");
+    // Once the transcript has been quiet past the threshold, B's prompt replaces it.
+    let quiet = std::time::SystemTime::now() - std::time::Duration::from_secs(30 * 60);
+    fs_err::File::options()
+        .write(true)
+        .open(&transcript)
+        .unwrap()
+        .file()
+        .set_modified(quiet)
+        .unwrap();
+    let out = world.prompt_with(&second, &[("RALPH_HOOK_NOW", &soon)]);
+    let note = json_out(&out)["systemMessage"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(note.contains("replaced the loop of session A"), "{note}");
+    assert_eq!(world.state()["prompt"], "second task");
+}
+
+#[test]
+fn a_symlinked_transcript_is_not_a_sign_of_life() {
+    let world = World::new();
+    let fresh = world.temp.path().join("fresh.jsonl");
+    fs_err::write(&fresh, "{}\n").unwrap();
+    let link = world.temp.path().join("link.jsonl");
+    symlink(&fresh, &link).unwrap();
+    let mut payload = prompt_payload("codex", "A", &world.workspace, "$ralph-loop first");
+    payload["transcript_path"] = json!(link);
+    world.prompt_with(&payload, &[("RALPH_HOOK_NOW", &now_plus(-7_200))]);
+    // The link's target is fresh, but the link itself is not followed: its own mtime
+    // (now) is what counts, and it is not a regular file, so A has only its record.
+    let out = world.prompt(&bare_prompt(
+        "codex",
+        "B",
+        &world.workspace,
+        "$ralph-loop second",
+    ));
+    assert!(json_out(&out).get("decision").is_none(), "{}", stdout(&out));
+    assert_eq!(world.state()["prompt"], "second");
+}
+
+#[test]
+fn a_stop_keeps_the_sessions_transcript_as_its_sign_of_life() {
+    let world = World::new();
+    world.prompt(&bare_prompt(
+        "codex",
+        "A",
+        &world.workspace,
+        "$ralph-loop task",
+    ));
+    assert!(world.record().unwrap().get("transcript").is_none());
+    let transcript = world.temp.path().join("rollout-A.jsonl");
+    fs_err::write(&transcript, "{}\n").unwrap();
+    let mut stop = codex_stop("A", &world.workspace, Some("working"));
+    stop["transcript_path"] = json!(transcript);
+    assert_block(&world.stop(&stop));
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+    // Another session's stop never sets it.
+    let mut other = codex_stop("B", &world.workspace, Some("x"));
+    other["transcript_path"] = json!("/elsewhere/b.jsonl");
+    assert_silent_allow(&world.stop(&other));
+    assert_eq!(world.record().unwrap()["transcript"], json!(transcript));
+}
+
+#[test]
+fn replace_takes_over_a_live_loop_when_the_user_says_so_in_the_hosts_syntax() {
+    let world = World::new();
+    world.prompt(&prompt_payload(
+        "claude",
+        "A",
+        &world.workspace,
+        "/ralph-loop first",
+    ));
+    let out = world.prompt(&prompt_payload(
+        "claude",
+        "B",
+        &world.workspace,
+        "/ralph-loop second",
+    ));
+    let reason = json_out(&out)["reason"].as_str().unwrap().to_string();
+    assert!(reason.contains("`/ralph-loop --replace TASK`"), "{reason}");
+    assert!(!reason.contains("$ralph-loop"), "{reason}");
+    let out = world.prompt(&prompt_payload(
+        "claude",
+        "B",
+        &world.workspace,
+        "/ralph-loop --replace second",
+    ));
+    let answer = json_out(&out);
+    let note = answer["systemMessage"].as_str().unwrap();
+    assert!(
+        note.contains("replaced the loop of session A, as --replace asked"),
+        "{note}"
+    );
+    let state: Value = serde_json::from_str(
+        &fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["prompt"], "second");
+    assert_eq!(state["session_id"], "B");
+    assert_silent_allow(&world.stop(&claude_stop("A", &world.workspace, Some("late"))));
 }
 
 // ---- where and whose ----

@@ -29,7 +29,7 @@ use serde_json::Value;
 
 use super::mock::MockServer;
 use super::proc::Finished;
-use super::world::{CLIENT_DEADLINE, World};
+use super::world::World;
 
 /// The variables that point Claude Code at `mock` and keep it offline.
 pub fn env(mock: &MockServer) -> Vec<(String, String)> {
@@ -64,7 +64,7 @@ pub fn print(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Fini
     world.run_recorded(
         cmd,
         &format!("claude -p in {} with {prompt:?}", cwd.display()),
-        CLIENT_DEADLINE,
+        world.client_deadline(),
     )
 }
 

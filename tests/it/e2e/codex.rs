@@ -39,7 +39,7 @@ use serde_json::{Value, json};
 
 use super::mock::MockServer;
 use super::proc::Finished;
-use super::world::{CLIENT_DEADLINE, World};
+use super::world::World;
 
 /// Writes `$CODEX_HOME/config.toml` pointing Codex at the world's mock. The installer
 /// edits this file afterwards (feature flag, hook trust), as it would a user's.
@@ -79,7 +79,7 @@ pub fn exec(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Finis
     world.run_recorded(
         cmd,
         &format!("codex exec in {} with {prompt:?}", cwd.display()),
-        CLIENT_DEADLINE,
+        world.client_deadline(),
     )
 }
 

@@ -941,6 +941,80 @@ pub fn adopt_v1(client: Client, test: &str) {
     assert_no_state(&world);
 }
 
+/// Scenario (issue 12): a session that was killed mid-loop does not block the next one.
+/// Session A starts a loop and is killed while its model turn is pending (no Stop hook
+/// runs, the loop stays active); an hour later (the hooks' clock moved with
+/// `RALPH_HOOK_NOW`) session B's own loop prompt replaces it and runs to completion.
+pub fn dead_session(client: Client, test: &str) {
+    let Some(world) = World::setup(client, test, vec![held(text("A never hears this."))]) else {
+        return;
+    };
+    let other = world.extra_mock(vec![
+        text("Session B, pass one."),
+        text(format!("Session B is done. {PROMISE}")),
+    ]);
+    let a = std::thread::scope(|s| {
+        let _release = ReleaseOnDrop(&world.mock);
+        world.set_client_deadline(Duration::from_secs(45));
+        let a = s.spawn(|| world.run_agent(&loop_prompt(client, "Session A's task", 5)));
+        assert!(
+            world.mock.wait_for_turns(1, Duration::from_secs(45)),
+            "session A never reached the model"
+        );
+        let state = world.state().expect("session A's loop is active");
+        assert_eq!(state["iteration"], 0, "state while A waits: {state}");
+        a.join().unwrap()
+    });
+    assert!(
+        a.status.is_none(),
+        "session A was meant to be killed: {a:?}"
+    );
+    let a_session = world
+        .state()
+        .expect("the killed session's loop is still active")["session_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(!a_session.is_empty());
+
+    world.set_client_deadline(super::world::CLIENT_DEADLINE);
+    let hour_later = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 3_600;
+    world.set_env("RALPH_HOOK_NOW", &hour_later.to_string());
+    let b = world.run_agent_with(
+        &other,
+        &world.workspace,
+        &loop_prompt(client, "Session B's task", 5),
+    );
+    assert_clean_exit(&b);
+    let b_session = world.session_of(&b);
+    assert_ne!(a_session, b_session);
+    assert_eq!(other.turns().len(), 2, "session B's loop did not run");
+    assert_eq!(
+        other.turns()[1].hook_prompts(client.wire()).len(),
+        1,
+        "session B was not continued once"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    let replaced = history
+        .iter()
+        .find(|h| h["reason"] == "replaced")
+        .unwrap_or_else(|| panic!("no replacement in the history: {history:#?}"));
+    assert_eq!(replaced["session_id"], b_session.as_str(), "{replaced}");
+    assert!(
+        replaced["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("idle for 1h")),
+        "{replaced}"
+    );
+    assert_eq!(last_stop(&history)["reason"], "completed");
+    assert_eq!(last_stop(&history)["session_id"], b_session.as_str());
+}
+
 /// Releases a mock's held replies when dropped (also while unwinding).
 struct ReleaseOnDrop<'a>(&'a MockServer);
 

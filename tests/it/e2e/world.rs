@@ -81,6 +81,8 @@ pub struct World {
     mocks: Mutex<Vec<Arc<MockServer>>>,
     runs: Mutex<Vec<Finished>>,
     notes: Mutex<Vec<String>>,
+    extra_env: Mutex<Vec<(String, String)>>,
+    client_deadline: Mutex<Duration>,
 }
 
 impl World {
@@ -145,6 +147,8 @@ impl World {
             workspace,
             runs: Mutex::new(Vec::new()),
             notes: Mutex::new(Vec::new()),
+            extra_env: Mutex::new(Vec::new()),
+            client_deadline: Mutex::new(CLIENT_DEADLINE),
         }
     }
 
@@ -204,7 +208,28 @@ impl World {
         if self.client == Client::Claude {
             env.extend(claude::env(&self.mock));
         }
+        env.extend(self.extra_env.lock().unwrap().iter().cloned());
         env
+    }
+
+    /// Adds `key=value` to the environment of every process started from now on (a
+    /// later session's hooks with a moved clock …).
+    pub fn set_env(&self, key: &str, value: &str) {
+        self.extra_env
+            .lock()
+            .unwrap()
+            .push((key.to_string(), value.to_string()));
+    }
+
+    /// How long a client run may take before its process group is killed.
+    pub fn client_deadline(&self) -> Duration {
+        *self.client_deadline.lock().unwrap()
+    }
+
+    /// Kills client runs started from now on after `deadline` (a session killed the
+    /// way Ctrl-C or a crash ends it: no Stop hook runs).
+    pub fn set_client_deadline(&self, deadline: Duration) {
+        *self.client_deadline.lock().unwrap() = deadline;
     }
 
     /// A command with the world's environment and nothing else.

@@ -92,12 +92,17 @@ impl World {
     /// Runs the prompt hook on `payload`. Whatever it prints must be an output Codex
     /// accepts.
     pub fn prompt(&self, payload: &Value) -> Output {
-        let out = self
-            .cmd()
-            .arg("prompt")
-            .write_stdin(payload.to_string())
-            .output()
-            .expect("run prompt");
+        self.prompt_with(payload, &[])
+    }
+
+    /// Runs the prompt hook on `payload` with extra environment.
+    pub fn prompt_with(&self, payload: &Value, env: &[(&str, &str)]) -> Output {
+        let mut cmd = self.cmd();
+        cmd.arg("prompt").write_stdin(payload.to_string());
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let out = cmd.output().expect("run prompt");
         assert_valid_output(HookSchema::Prompt, &stdout(&out));
         out
     }

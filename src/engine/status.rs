@@ -1,0 +1,173 @@
+//! How a loop stands, for the people who ask: `show` and `$ralph-loop status`. Built
+//! from what `lifecycle::find` found (the user's record, the workspace's file, the
+//! history), in the words of [`render`].
+
+use std::time::SystemTime;
+
+use crate::clock;
+use crate::engine::lifecycle::{Found, MirrorCheck};
+use crate::engine::ownership;
+use crate::engine::render::{
+    brake_status, indented_task, iteration_label, labelled, printable, progress_bar,
+};
+use crate::engine::state::{LastDecision, LoopState};
+use crate::engine::store::Mirror;
+
+/// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
+/// plain ([`status_text`]). Everything that came from a file is shown through
+/// [`printable`]: a state file planted in a repository cannot hide a line (`\r`, escape
+/// sequences, bidi overrides) from the person reading.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatusView {
+    /// The first line: where and which host, or that no loop runs (and how the last one
+    /// ended).
+    pub title: String,
+    /// The loop is paused.
+    pub paused: bool,
+    /// The loop is not followed by any stop (a file this user did not start).
+    pub untrusted: bool,
+    /// `(label, value)` lines under the title.
+    pub lines: Vec<(&'static str, String)>,
+}
+
+/// How the loop `found` stands at `now`: the user's record, else a state file nobody
+/// here started (shown, never followed).
+pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
+    let store = &found.store;
+    let workspace = printable(&store.workspace().display().to_string()).into_owned();
+    let state_path = printable(&store.state_path().display().to_string()).into_owned();
+    let Some(state) = found.state() else {
+        let mut title = format!("No ralph loop in {workspace}.");
+        if let Mirror::Unusable(why) = &found.mirror {
+            title.push_str(&format!(
+                " {state_path} is there but is not a loop: {}.",
+                printable(why)
+            ));
+        }
+        if let Some(last) = store.last_history_entry() {
+            title.push_str(&format!(
+                " The last one ended {} after {} iteration{}: {}.",
+                printable(&last.at),
+                last.iteration,
+                if last.iteration == 1 { "" } else { "s" },
+                last.reason
+                    .map(crate::engine::history::Reason::as_str)
+                    .unwrap_or(last.decision.as_str())
+            ));
+        }
+        return StatusView {
+            title,
+            paused: false,
+            untrusted: false,
+            lines: Vec::new(),
+        };
+    };
+    let mut lines = vec![("task", indented_task(&state.prompt))];
+    let bar = progress_bar(state.iteration, state.max_iterations, 20);
+    lines.push((
+        "iteration",
+        format!("{} {bar}", iteration_label(state))
+            .trim_end()
+            .to_string(),
+    ));
+    let elapsed = clock::human(state.elapsed(now));
+    lines.push((
+        "elapsed",
+        match state.max_duration() {
+            Some(limit) => format!("{elapsed} of {}", clock::human(limit)),
+            None => elapsed,
+        },
+    ));
+    lines.push(("session", standing_text(found, state)));
+    lines.push((
+        "done when",
+        printable(&state.completion_signal).into_owned(),
+    ));
+    if let Some(verify) = &state.verify {
+        lines.push((
+            "verify",
+            format!(
+                "{} (timeout {}s)",
+                printable(verify),
+                state.verify_timeout_secs
+            ),
+        ));
+    }
+    lines.push(("no progress", printable(&brake_status(state)).into_owned()));
+    if let Some(last) = &state.last_decision {
+        lines.push((
+            "last stop",
+            printable(&last_stop_text(last, now)).into_owned(),
+        ));
+    }
+    lines.push(("state file", format!("{state_path}{}", mirror_note(found))));
+    StatusView {
+        title: format!(
+            "ralph loop in {workspace} ({})",
+            store.agent().display_name()
+        ),
+        paused: state.paused,
+        untrusted: found.record.is_none(),
+        lines,
+    }
+}
+
+/// How the loop stands, in plain words, for `$ralph-loop status`.
+pub fn status_text(found: &Found, now: SystemTime) -> String {
+    let view = status_view(found, now);
+    let mut text = view.title;
+    if view.paused {
+        text.push_str(" — PAUSED");
+    }
+    if !view.lines.is_empty() {
+        text.push('\n');
+        text.push_str(&labelled(&view.lines));
+    }
+    text
+}
+
+/// The last stop decision in words: how long ago, what happened and why.
+fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
+    let when = match clock::parse(&last.at).and_then(|at| now.duration_since(at).ok()) {
+        Some(ago) => format!("{} ago", clock::human(ago)),
+        None => format!("at {}", last.at),
+    };
+    let what = match last.decision.as_str() {
+        "block" => "sent the agent a continuation prompt",
+        "finish" => "ended the loop",
+        "allow" => "let the turn end",
+        other => other,
+    };
+    format!("{when}, {what}: {}", last.why)
+}
+
+/// What `show` says about the state file beside its path.
+fn mirror_note(found: &Found) -> String {
+    match found.mirror_check() {
+        None | Some(MirrorCheck::Same) => String::new(),
+        Some(MirrorCheck::Missing) => {
+            " (missing; the loop runs from your record, shown above)".to_string()
+        }
+        Some(MirrorCheck::Edited(fields)) => format!(
+            " (EDITED since ralph-hook wrote it: {} differ; your record, shown above, is what runs)",
+            printable(&fields.join(", "))
+        ),
+        Some(MirrorCheck::Unusable(why)) => format!(
+            " (unreadable: {}; the loop runs from your record, shown above)",
+            printable(&why)
+        ),
+    }
+}
+
+fn standing_text(found: &Found, state: &LoopState) -> String {
+    if found.record.is_none() {
+        let why = ownership::judge_unrecorded(state).why();
+        return format!(
+            "NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours"
+        );
+    }
+    match &state.session_id {
+        Some(session) => format!("{} (only its stops follow the loop)", printable(session)),
+        None => "none yet: the first session that stops here claims it".into(),
+    }
+}
