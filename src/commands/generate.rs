@@ -40,14 +40,18 @@ fn write_pages(command: clap::Command, dir: &Path) -> Result<i32> {
     std::fs::create_dir_all(dir).map_err(|err| Error::io("create the man folder", dir, err))?;
     clap_mangen::generate_to(command, dir)
         .map_err(|err| Error::io("write the man pages", dir, err))?;
-    println!("wrote the ralph-hook man pages to {}", dir.display());
+    crate::messages::say(format!(
+        "wrote the ralph-hook man pages to {}",
+        dir.display()
+    ));
     Ok(0)
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {
     let mut stdout = std::io::stdout().lock();
-    stdout
-        .write_all(bytes)
-        .and_then(|()| stdout.flush())
-        .map_err(|err| Error::io("write the output", "stdout", err))
+    match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
+        // A reader that went away (`ralph-hook man | head`) is not a failure.
+        Err(err) if err.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.map_err(|err| Error::io("write the output", "stdout", err)),
+    }
 }
