@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::command_line::HookEvent;
+use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
 use crate::error::Result;
 
 /// Where one of ralph-hook's handlers sits: the indexes Codex puts in its trust keys.
@@ -30,6 +30,27 @@ pub(super) struct Found {
     pub dispatcher: Option<String>,
     /// How many other Stop handlers there are.
     pub other_stop_handlers: usize,
+}
+
+impl Found {
+    /// Files the handler at `(group, handler)` of `event`, whatever file it came from:
+    /// ralph-hook's own, a dispatcher that reaches it, or another tool's Stop handler.
+    pub(super) fn note(&mut self, event: HookEvent, group: usize, handler: usize, command: &str) {
+        if ralph_hook_event(command).is_some() {
+            self.ours.push(HandlerPosition {
+                event,
+                group,
+                handler,
+                command: command.to_owned(),
+            });
+        } else if event == HookEvent::Stop {
+            if is_stop_dispatcher(command) {
+                self.dispatcher.get_or_insert_with(|| command.to_owned());
+            } else {
+                self.other_stop_handlers += 1;
+            }
+        }
+    }
 }
 
 /// A handler of someone else's that changes position when ralph-hook's handlers go:

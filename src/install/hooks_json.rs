@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde_json::{Map, Value, json};
 
-use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
+use super::command_line::{HookEvent, ralph_hook_event};
 use super::hook_edit::{self, HookTable};
 pub(super) use super::hook_edit::{Edit, Found, HandlerPosition};
 use crate::error::{Error, Result};
@@ -95,20 +95,7 @@ pub(super) fn find(root: &Value, path: &Path) -> Result<Found> {
                     .get("command")
                     .and_then(Value::as_str)
                     .unwrap_or_default();
-                if ralph_hook_event(command).is_some() {
-                    found.ours.push(HandlerPosition {
-                        event,
-                        group: group_index,
-                        handler: handler_index,
-                        command: command.to_owned(),
-                    });
-                } else if event == HookEvent::Stop {
-                    if is_stop_dispatcher(command) {
-                        found.dispatcher.get_or_insert_with(|| command.to_owned());
-                    } else {
-                        found.other_stop_handlers += 1;
-                    }
-                }
+                found.note(event, group_index, handler_index, command);
             }
         }
     }

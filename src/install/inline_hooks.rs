@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value as Json;
 use toml_edit::{Array, ArrayOfTables, DocumentMut, InlineTable, Item, Table, TableLike, Value};
 
-use super::command_line::{HookEvent, is_stop_dispatcher, ralph_hook_event};
+use super::command_line::{HookEvent, ralph_hook_event};
 use super::config_toml;
 use super::hook_edit::{self, Edit, Found, HandlerPosition, HookTable};
 use super::hooks_json;
@@ -59,20 +59,7 @@ pub(super) fn find(doc: &DocumentMut, path: &Path) -> Result<Found> {
             })?;
             for (handler_index, handler) in handlers.into_iter().enumerate() {
                 let command = command_of(handler);
-                if ralph_hook_event(command).is_some() {
-                    found.ours.push(HandlerPosition {
-                        event,
-                        group: group_index,
-                        handler: handler_index,
-                        command: command.to_owned(),
-                    });
-                } else if event == HookEvent::Stop {
-                    if is_stop_dispatcher(command) {
-                        found.dispatcher.get_or_insert_with(|| command.to_owned());
-                    } else {
-                        found.other_stop_handlers += 1;
-                    }
-                }
+                found.note(event, group_index, handler_index, command);
             }
         }
     }
