@@ -48,7 +48,7 @@ pub fn open(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
     if !metadata.is_file() {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
-            format!("not a regular file (a {})", kind(&metadata)),
+            format!("not a regular file ({})", kind_of(&metadata)),
         ));
     }
     Ok((file, metadata))
@@ -61,26 +61,30 @@ fn symlink_refused() -> io::Error {
     )
 }
 
-/// What a non-regular file is, for the error message.
-fn kind(metadata: &Metadata) -> &'static str {
+/// What a non-regular file is, for messages: "a folder", "a FIFO" … One wording for every
+/// place that refuses one (this module and the loop core's `engine::files`).
+pub(crate) fn kind_of(metadata: &Metadata) -> &'static str {
     let file_type = metadata.file_type();
     if file_type.is_dir() {
-        return "directory";
+        return "a directory";
+    }
+    if file_type.is_symlink() {
+        return "a symlink";
     }
     #[cfg(unix)]
     {
         use std::os::unix::fs::FileTypeExt;
         if file_type.is_fifo() {
-            return "FIFO";
+            return "a FIFO";
         }
         if file_type.is_socket() {
-            return "socket";
+            return "a socket";
         }
-        if file_type.is_char_device() || file_type.is_block_device() {
-            return "device";
+        if file_type.is_block_device() || file_type.is_char_device() {
+            return "a device";
         }
     }
-    "special file"
+    "not a regular file"
 }
 
 #[cfg(test)]

@@ -19,6 +19,8 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::regular_file::kind_of;
+
 /// Why a file could not be read as what the caller expected.
 #[derive(Debug)]
 pub enum ReadError {
@@ -78,31 +80,6 @@ impl From<DirError> for io::Error {
             other => io::Error::other(other.to_string()),
         }
     }
-}
-
-/// What kind of thing a non-regular file is, for messages.
-fn kind_of(meta: &std::fs::Metadata) -> &'static str {
-    let file_type = meta.file_type();
-    if file_type.is_dir() {
-        return "a folder";
-    }
-    if file_type.is_symlink() {
-        return "a symlink";
-    }
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileTypeExt;
-        if file_type.is_fifo() {
-            return "a FIFO";
-        }
-        if file_type.is_socket() {
-            return "a socket";
-        }
-        if file_type.is_block_device() || file_type.is_char_device() {
-            return "a device";
-        }
-    }
-    "not a regular file"
 }
 
 /// Reads at most `cap` bytes from an open handle that must be a regular file.

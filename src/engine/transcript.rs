@@ -13,6 +13,8 @@ use std::path::Path;
 
 use serde_json::Value;
 
+use crate::regular_file::{self, Links};
+
 /// Read the file backwards in blocks of this size.
 const BLOCK: u64 = 64 * 1024;
 /// Give up after scanning this much from the end.
@@ -65,18 +67,12 @@ fn joined(head: &[u8], pieces: &mut Vec<Vec<u8>>) -> Vec<u8> {
     line
 }
 
-/// Opens `path` read-only without blocking (a FIFO returns at once) and only if it is
-/// a regular file.
+/// Opens `path` read-only without blocking (a FIFO returns at once), only if it is a
+/// regular file and not a symbolic link: the same rule as the token reader's.
 fn open_regular(path: &Path) -> Option<File> {
-    let mut options = std::fs::OpenOptions::new();
-    options.read(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC);
-    }
-    let file = options.open(path).ok()?;
-    file.metadata().ok()?.is_file().then_some(file)
+    regular_file::open(path, Links::Refuse)
+        .ok()
+        .map(|(file, _)| file)
 }
 
 /// The assistant text in one transcript line, in either host's format.
@@ -221,5 +217,21 @@ mod tests {
     fn a_missing_or_empty_transcript_gives_nothing() {
         assert_eq!(last_assistant_text(Path::new("/nonexistent/t.jsonl")), None);
         assert_eq!(last_assistant_text(transcript(&[]).path()), None);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_symlinked_transcript_is_not_read() {
+        let temp = tempfile::tempdir().unwrap();
+        let real = temp.path().join("real.jsonl");
+        fs_err::write(
+            &real,
+            "{\"type\":\"assistant\",\"message\":{\"content\":[{\"type\":\"text\",\"text\":\"hi\"}]}}\n",
+        )
+        .unwrap();
+        let link = temp.path().join("link.jsonl");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        assert_eq!(last_assistant_text(&real).as_deref(), Some("hi"));
+        assert_eq!(last_assistant_text(&link), None);
     }
 }
