@@ -309,4 +309,32 @@ mod tests {
         assert_ne!(new_loop_id(), new_loop_id());
         assert_eq!(new_loop_id().len(), 32);
     }
+
+    #[test]
+    fn a_loop_folder_name_keeps_only_portable_characters_of_the_workspace_name() {
+        // The folder's name shows in `show` and `doctor` and is a path component: a
+        // workspace named with dots, spaces or control characters must not carry them
+        // into the user's state folder (a name of only dots would be `..`).
+        for (workspace, expected) in [
+            ("/w/my.proj v2", "codex-my_proj_v2-"),
+            ("/w/...", "codex-___-"),
+            ("/w/a\nb\u{1b}[2K", "codex-a_b__2K-"),
+            ("/w/ünï-cødé", "codex-_n_-c_d_-"),
+        ] {
+            let name = Registry::loop_dir_name(Path::new(workspace), Agent::Codex);
+            assert!(name.starts_with(expected), "{workspace:?} → {name:?}");
+            assert!(
+                name.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+                "{workspace:?} → {name:?}"
+            );
+        }
+        let long =
+            Registry::loop_dir_name(Path::new(&format!("/w/{}", "x".repeat(100))), Agent::Claude);
+        assert!(
+            long.starts_with(&format!("claude-{}-", "x".repeat(32))),
+            "{long}"
+        );
+        assert_eq!(long.len(), "claude-".len() + 32 + 1 + 16);
+    }
 }

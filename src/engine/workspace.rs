@@ -158,4 +158,42 @@ mod tests {
         assert!(locate(&repo.join("src"), Agent::Codex, &registry).is_none());
         assert_eq!(root_of(&repo.join("src")), repo);
     }
+
+    #[test]
+    fn a_deleted_folder_has_no_canonical_path() {
+        // A workspace removed while its loop runs: `/proc` names it with a " (deleted)"
+        // suffix, which is no path of anything; a record must never be keyed by it.
+        let temp = tempfile::tempdir().unwrap();
+        let gone = temp.path().join("gone");
+        fs_err::create_dir(&gone).unwrap();
+        let handle = std::fs::File::open(&gone).unwrap();
+        fs_err::remove_dir(&gone).unwrap();
+        let through_fd = PathBuf::from(format!(
+            "/proc/self/fd/{}",
+            std::os::fd::AsRawFd::as_raw_fd(&handle)
+        ));
+        let answer = canonical(&through_fd);
+        assert!(answer.is_err(), "{answer:?}");
+    }
+
+    #[test]
+    fn a_fifo_given_as_a_folder_does_not_hang_the_canonical_path() {
+        // Opening a FIFO to read waits for a writer: the folder is opened as a path
+        // (`O_PATH`) and only as a folder, so a FIFO is refused at once.
+        let temp = tempfile::tempdir().unwrap();
+        let fifo = temp.path().join("fifo");
+        rustix::fs::mkfifoat(
+            rustix::fs::CWD,
+            &fifo,
+            rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+        )
+        .unwrap();
+        let (send, receive) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || send.send(canonical(&path).map_err(|err| err.kind())));
+        let answer = receive
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("the canonical path of a FIFO hung");
+        assert_eq!(answer, Ok(std::fs::canonicalize(&fifo).unwrap()));
+    }
 }
