@@ -313,8 +313,8 @@ mod tests {
     #[test]
     fn a_loop_folder_name_keeps_only_portable_characters_of_the_workspace_name() {
         // The folder's name shows in `show` and `doctor` and is a path component: a
-        // workspace named with dots, spaces or control characters must not carry them
-        // into the user's state folder (a name of only dots would be `..`).
+        // workspace named with dots, spaces, control characters or other scripts must not
+        // carry them into the user's state folder.
         for (workspace, expected) in [
             ("/w/my.proj v2", "codex-my_proj_v2-"),
             ("/w/...", "codex-___-"),

@@ -196,4 +196,34 @@ mod tests {
             .expect("the canonical path of a FIFO hung");
         assert_eq!(answer, Ok(std::fs::canonicalize(&fifo).unwrap()));
     }
+
+    #[test]
+    fn only_a_git_folder_or_gitfile_of_its_own_makes_a_git_workspace() {
+        // git runs unsandboxed where a loop's workspace is a repository: a `.git` that is
+        // a link could lead it into any repository on the machine, so a link is not one.
+        let temp = tempfile::tempdir().unwrap();
+        let real = temp.path().join("real");
+        fs_err::create_dir_all(&real).unwrap();
+        let init = std::process::Command::new("git")
+            .args(["init", "-q"])
+            .current_dir(&real)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", temp.path())
+            .output()
+            .unwrap();
+        assert!(init.status.success(), "{init:?}");
+        assert!(is_git_repository(&real));
+        let plain = temp.path().join("plain");
+        fs_err::create_dir_all(&plain).unwrap();
+        assert!(!is_git_repository(&plain));
+        let worktree = temp.path().join("worktree");
+        fs_err::create_dir_all(&worktree).unwrap();
+        fs_err::write(worktree.join(".git"), "gitdir: ../real/.git\n").unwrap();
+        assert!(is_git_repository(&worktree));
+        let linked = temp.path().join("linked");
+        fs_err::create_dir_all(&linked).unwrap();
+        std::os::unix::fs::symlink(real.join(".git"), linked.join(".git")).unwrap();
+        assert!(!is_git_repository(&linked));
+        assert!(crate::engine::fingerprint::Fingerprint::take(&linked).is_none());
+    }
 }
