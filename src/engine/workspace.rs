@@ -226,4 +226,21 @@ mod tests {
         assert!(!is_git_repository(&linked));
         assert!(crate::engine::fingerprint::Fingerprint::take(&linked).is_none());
     }
+
+    #[test]
+    fn the_fast_path_answers_for_a_folder_and_only_for_a_folder() {
+        // Every stop canonicalises its folder: `/proc` answers in three system calls
+        // however deep the folder is; realpath is only the fallback. A file is not a
+        // workspace: the fast path refuses it (`O_DIRECTORY`) and leaves it to realpath.
+        let temp = tempfile::tempdir().unwrap();
+        let deep = temp.path().join("a/b/c");
+        fs_err::create_dir_all(&deep).unwrap();
+        assert_eq!(
+            canonical_from_proc(&deep),
+            Some(std::fs::canonicalize(&deep).unwrap())
+        );
+        let file = deep.join("file.txt");
+        fs_err::write(&file, "x").unwrap();
+        assert_eq!(canonical_from_proc(&file), None);
+    }
 }
