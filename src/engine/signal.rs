@@ -760,4 +760,14 @@ mod tests {
             because("нужен ключ API ✅")
         );
     }
+
+    #[test]
+    fn a_message_of_many_opening_promise_tags_is_judged_in_linear_time() {
+        // A message can hold megabytes of opening tags (an agent's output, or a file it
+        // quotes). Looking for a fresh closing tag after each one would take hours here and
+        // the Stop hook would time out instead of deciding; the closing tag found once is
+        // reused while it still lies ahead.
+        let message = format!("{}DONE</promise>", "<promise>".repeat(300_000));
+        assert!(carries(&message, DONE));
+    }
 }
