@@ -770,4 +770,21 @@ mod tests {
         let message = format!("{}DONE</promise>", "<promise>".repeat(300_000));
         assert!(carries(&message, DONE));
     }
+
+    #[test]
+    fn a_fence_indented_three_spaces_hides_the_promise_where_no_inline_code_could() {
+        // A lone run of backticks, or two runs of different lengths, make no inline code
+        // span: only the fence, indented by the three spaces Markdown allows, hides these.
+        for message in [
+            "   ```\n<promise>DONE</promise>",
+            "   ```\n<promise>DONE</promise>\n   ````\n",
+        ] {
+            assert_eq!(classify(message, DONE, CONT), Tag::None, "{message:?}");
+        }
+        // Four spaces make an indented code line, not a fence: the tag after it counts.
+        assert_eq!(
+            classify("    ```\n<promise>DONE</promise>", DONE, CONT),
+            Tag::Promise
+        );
+    }
 }
