@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Mutation testing of the loop core with cargo-mutants: every decision, signal-matching,
 # flag-parsing, trust and fingerprint function is mutated, and the fast tests must notice.
-# Too slow for CI (about 30–60 min on 2 cores): run it before landing a change to these
-# files, and read the table it prints last (killed / viable per file).
+# Too slow for CI (2–3 hours for the whole core on 2 shared cores, 5–45 min a file): run
+# it before landing a change to these files, and read the table it prints last (killed /
+# viable per file).
 #
 # cargo-mutants is installed from crates.io into a private root (.tools/mutants, or
 # $RALPH_MUTANTS_ROOT) the first time. Extra arguments go to cargo-mutants, e.g.
