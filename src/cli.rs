@@ -27,6 +27,8 @@ pub struct Cli {
 
 /// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
 #[derive(Debug, Subcommand)]
+// Made once per process and matched at once: boxing the large variant gains nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// The Stop hook: let the turn end, or block it with a continuation prompt.
     Stop(HookArgs),
@@ -59,6 +61,39 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a folder.
     Man(ManArgs),
+    /// The user's defaults for every loop flag: where the file is, and what it sets.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a loop's `--notify` command and record its failure (started by the hooks).
+    #[command(name = "notify-run", hide = true)]
+    NotifyRun(NotifyRunArgs),
+}
+
+/// What `config` does.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the config file's path (`$RALPH_HOOK_CONFIG`, else
+    /// `$XDG_CONFIG_HOME/ralph-hook/config.toml`, else `~/.config/ralph-hook/config.toml`).
+    Path,
+    /// Read the config file and print what it sets, or what is wrong in it and where.
+    Check,
+}
+
+/// Arguments of the hidden `notify-run`.
+#[derive(Debug, Args)]
+pub struct NotifyRunArgs {
+    /// The loop's workspace: the command runs there.
+    #[arg(long)]
+    pub workspace: PathBuf,
+    /// The loop's host, to find its history.
+    #[arg(long, value_enum)]
+    pub agent: Agent,
+    /// The loop's id, for the history line.
+    #[arg(long)]
+    pub loop_id: String,
+    /// The user's command.
+    #[arg(last = true, required = true)]
+    pub command: String,
 }
 
 /// Flags of `completions`.

@@ -325,7 +325,7 @@ impl UserConfig {
     /// Fills each flag of `raw` the user did not give from the file, and says where every
     /// one of them now comes from.
     pub fn apply(&self, raw: &mut RawLoopFlags) -> Vec<(Key, Source)> {
-        let slots: [(Key, &mut Option<String>); 7] = [
+        let slots: [(Key, &mut Option<String>); 9] = [
             (Key::MaxIterations, &mut raw.max_iterations),
             (Key::CompletionPromise, &mut raw.completion_promise),
             (Key::MagicWord, &mut raw.magic_word),
@@ -333,6 +333,8 @@ impl UserConfig {
             (Key::NoProgress, &mut raw.no_progress),
             (Key::Verify, &mut raw.verify),
             (Key::VerifyTimeout, &mut raw.verify_timeout),
+            (Key::MaxTokens, &mut raw.max_tokens),
+            (Key::Notify, &mut raw.notify),
         ];
         let mut sources = Vec::with_capacity(slots.len());
         for (key, slot) in slots {
@@ -346,6 +348,23 @@ impl UserConfig {
             sources.push((key, source));
         }
         sources
+    }
+}
+
+impl UserConfig {
+    /// The settings of a new loop: the user's flags, the file's defaults for the flags
+    /// not given, ralph-hook's own for the rest, checked; each setting not at
+    /// ralph-hook's default keeps where it came from, for `show`.
+    pub fn settings(&self, task: &str, flags: &RawLoopFlags) -> Result<LoopSettings> {
+        let mut raw = flags.clone();
+        let sources = self.apply(&mut raw);
+        let mut settings = LoopSettings::parse(task, &raw)?;
+        settings.sources = sources
+            .into_iter()
+            .filter(|(_, source)| *source != Source::BuiltIn)
+            .map(|(key, source)| (key.name().to_string(), source.to_string()))
+            .collect();
+        Ok(settings)
     }
 }
 
@@ -407,20 +426,8 @@ fn check(key: Key, value: &str) -> Result<(), String> {
         Key::NoProgress => &mut raw.no_progress,
         Key::Verify => &mut raw.verify,
         Key::VerifyTimeout => &mut raw.verify_timeout,
-        Key::MaxTokens => {
-            return parse_max_tokens(value)
-                .map(|_| ())
-                .map_err(|err| fix(err.to_string()));
-        }
-        Key::Notify => {
-            return if value.trim().is_empty() {
-                Err(fix("the notify command is empty".into()))
-            } else if value.contains('\0') {
-                Err(fix("the notify command contains a NUL character".into()))
-            } else {
-                Ok(())
-            };
-        }
+        Key::MaxTokens => &mut raw.max_tokens,
+        Key::Notify => &mut raw.notify,
     };
     *slot = Some(value.to_string());
     LoopSettings::parse("checking the config", &raw)
@@ -463,65 +470,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Parses a token budget as people write it: `500000`, `500_000`, `500k`, `2M`, `1.5M`
-/// (`k` = thousand, `M` = million, `G` = billion, either case). 0 means no token budget.
-pub fn parse_max_tokens(text: &str) -> Result<u64> {
-    let trimmed = text.trim();
-    let bad = |why: &str| {
-        Error::usage(format!(
-            "--max-tokens {trimmed:?} {why}: write a whole number of tokens, optionally with k, M or G, e.g. `--max-tokens 500k` or `--max-tokens 2M`"
-        ))
-    };
-    if trimmed.starts_with('-') {
-        return Err(bad("cannot be below 0"));
-    }
-    let (number, scale): (&str, u128) = match trimmed.char_indices().last() {
-        Some((at, 'k' | 'K')) => (&trimmed[..at], 1_000),
-        Some((at, 'm' | 'M')) => (&trimmed[..at], 1_000_000),
-        Some((at, 'g' | 'G')) => (&trimmed[..at], 1_000_000_000),
-        Some(_) => (trimmed, 1),
-        None => return Err(bad("is empty")),
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits = |part: &str| {
-        !part.starts_with('_')
-            && !part.ends_with('_')
-            && !part.contains("__")
-            && part.chars().all(|c| c.is_ascii_digit() || c == '_')
-    };
-    if whole.is_empty() || !digits(whole) || !digits(fraction) {
-        return Err(bad("is not a token count"));
-    }
-    let parse = |part: &str| -> Option<u128> {
-        part.chars()
-            .filter(char::is_ascii_digit)
-            .try_fold(0u128, |acc, c| {
-                acc.checked_mul(10)?
-                    .checked_add(u128::from(c.to_digit(10)?))
-            })
-    };
-    let too_big = || bad("is too large");
-    let whole = parse(whole).ok_or_else(too_big)?;
-    let fraction_digits = fraction.chars().filter(char::is_ascii_digit).count();
-    let fraction_value = parse(fraction).ok_or_else(too_big)?;
-    let denominator = u32::try_from(fraction_digits)
-        .ok()
-        .and_then(|digits| 10u128.checked_pow(digits))
-        .ok_or_else(too_big)?;
-    let scaled_fraction = fraction_value.checked_mul(scale).ok_or_else(too_big)?;
-    if scaled_fraction % denominator != 0 {
-        return Err(bad("is not a whole number of tokens"));
-    }
-    let total = whole
-        .checked_mul(scale)
-        .and_then(|value| value.checked_add(scaled_fraction / denominator))
-        .ok_or_else(too_big)?;
-    u64::try_from(total).map_err(|_| too_big())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::settings::parse_max_tokens;
 
     fn parse(text: &str) -> Result<UserConfig> {
         UserConfig::parse(Path::new("/home/u/.config/ralph-hook/config.toml"), text)
@@ -635,7 +587,7 @@ mod tests {
                 "max_tokens = [1]",
                 "must be a number or a string such as \"500k\", found a list",
             ),
-            ("notify = \"\"", "the notify command is empty"),
+            ("notify = \"\"", "--notify is empty"),
             ("notify = \"a\\u0000b\"", "NUL"),
             (
                 "max_duration = 7200",

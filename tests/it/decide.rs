@@ -126,7 +126,11 @@ fn the_fixture_messages_decide_as_a_user_expects() {
                 assert!(step.state.active);
             }
             Decision::Finish(_) => assert!(!step.state.active, "{}", case.name),
-            Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {}
+            Decision::Allow
+            | Decision::Blocked(_)
+            | Decision::Verify
+            | Decision::Ignore
+            | Decision::NotFollowed(_) => {}
         }
     }
 }
