@@ -68,6 +68,35 @@ pub fn print(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Fini
     )
 }
 
+/// Runs `claude -p --resume SESSION PROMPT` in `cwd`: the user's next prompt in an earlier
+/// session.
+pub fn print_resume(world: &World, cwd: &Path, session: &str, prompt: &str) -> Finished {
+    let mut cmd = world.command(&world.bin);
+    cmd.current_dir(cwd);
+    for (k, v) in env(&world.mock) {
+        cmd.env(k, v);
+    }
+    cmd.args([
+        "-p",
+        prompt,
+        "--resume",
+        session,
+        "--output-format",
+        "stream-json",
+        "--verbose",
+        "--allowedTools",
+        "Bash",
+    ]);
+    world.run_recorded(
+        cmd,
+        &format!(
+            "claude -p --resume {session} in {} with {prompt:?}",
+            cwd.display()
+        ),
+        world.client_deadline(),
+    )
+}
+
 /// The events of a `stream-json` run.
 pub fn events(run: &Finished) -> Vec<Value> {
     run.stdout

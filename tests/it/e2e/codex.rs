@@ -83,6 +83,31 @@ pub fn exec(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Finis
     )
 }
 
+/// Runs `codex exec resume SESSION PROMPT` in `cwd`: the user's next prompt in an earlier
+/// session, with the same sandbox as [`exec`].
+pub fn exec_resume(world: &World, cwd: &Path, session: &str, prompt: &str) -> Finished {
+    let mut cmd = world.command(&world.bin);
+    cmd.current_dir(cwd).args([
+        "exec",
+        "resume",
+        "--skip-git-repo-check",
+        "-c",
+        "sandbox_mode=\"workspace-write\"",
+        "-c",
+        &format!("model_providers.mock.base_url=\"{}/v1\"", world.mock.url()),
+        session,
+        prompt,
+    ]);
+    world.run_recorded(
+        cmd,
+        &format!(
+            "codex exec resume {session} in {} with {prompt:?}",
+            cwd.display()
+        ),
+        world.client_deadline(),
+    )
+}
+
 /// The session id from `codex exec`'s banner (`session id: <uuid>` on stderr).
 pub fn session_id(run: &Finished) -> Option<String> {
     run.stderr
