@@ -140,7 +140,8 @@ pub struct WorkspaceArgs {
 /// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
-the loop still runs, 9 no loop ran there; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
+loop is paused until you answer); any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]

@@ -171,3 +171,18 @@ fn a_user_pause_is_not_resumed_by_the_next_prompt() {
 }
 
 use serde_json::json;
+
+#[test]
+fn wait_answers_11_with_the_reason_while_the_agent_is_blocked() {
+    let world = World::new();
+    start(&world);
+    assert_allow_with_message(&stop(&world, "S", BLOCKED));
+    let out = world.run(&["wait", "--timeout", "30s"]);
+    assert_eq!(out.status.code(), Some(11), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("Need the staging database password")
+            && stdout(&out).contains("[blocked]"),
+        "{}",
+        stdout(&out)
+    );
+}
