@@ -553,6 +553,32 @@ mod tests {
     }
 
     #[test]
+    fn settings_take_every_key_from_the_file_and_keep_only_sources_that_are_not_defaults() {
+        let config = parse("max_tokens = 500_000\nnotify = \"notify-send done\"\n").unwrap();
+        let raw = RawLoopFlags {
+            verify: Some("make test".into()),
+            ..RawLoopFlags::default()
+        };
+        let settings = config.settings("task", &raw).unwrap();
+        assert_eq!(settings.max_tokens, Some(500_000));
+        assert_eq!(settings.notify.as_deref(), Some("notify-send done"));
+        assert_eq!(settings.verify.as_deref(), Some("make test"));
+        let sources: Vec<(&str, &str)> = settings
+            .sources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                ("max_tokens", "/home/u/.config/ralph-hook/config.toml:1"),
+                ("notify", "/home/u/.config/ralph-hook/config.toml:2"),
+                ("verify", "flag"),
+            ]
+        );
+    }
+
+    #[test]
     fn a_bad_value_names_the_file_line_key_and_fix() {
         let text = error("max_iterations = 3\nmax_duration = \"soon\"\n");
         assert!(
