@@ -84,10 +84,11 @@ fn codex_stop_in(world: &World, transcript: &Path, message: &str) -> std::proces
     ))
 }
 
-fn history_tokens(world: &World) -> Vec<Option<u64>> {
-    world
-        .history()
-        .iter()
+/// The tokens of each stop in the history of `agent`'s loop.
+fn history_tokens(world: &World, agent: &str) -> Vec<Option<u64>> {
+    stdout(&world.run(&["log", "--json", "--agent", agent]))
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
         .filter(|entry| entry["event"] == "stop")
         .map(|entry| entry["tokens"].as_u64())
         .collect()
@@ -128,7 +129,7 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
     let last = world.history().last().cloned().unwrap();
     assert_eq!(last["reason"], "max_tokens");
     assert_eq!(
-        history_tokens(&world),
+        history_tokens(&world, "codex"),
         [Some(4_000), Some(4_500), Some(1_500)]
     );
     let log = stdout(&world.run(&["log"]));
@@ -161,14 +162,10 @@ fn claude_code_counts_each_response_once_however_many_lines_it_wrote() {
     append(&transcript, &claude_response("msg_3", 2, 400, 100));
     let message = assert_allow_with_message(&stop("three"));
     assert!(message.contains("[max_tokens]"), "{message}");
-    let log = stdout(&world.run(&["log", "--json", "--agent", "claude"]));
-    let tokens: Vec<Option<u64>> = log
-        .lines()
-        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
-        .filter(|entry| entry["event"] == "stop")
-        .map(|entry| entry["tokens"].as_u64())
-        .collect();
-    assert_eq!(tokens, [Some(1_000), Some(1_000), Some(500)]);
+    assert_eq!(
+        history_tokens(&world, "claude"),
+        [Some(1_000), Some(1_000), Some(500)]
+    );
 }
 
 #[test]
@@ -181,7 +178,7 @@ fn a_loop_without_a_token_budget_never_reads_the_transcript() {
     assert_block(&codex_stop_in(&world, &transcript, "work"));
     assert!(world.state().get("tokens_used").is_none());
     assert!(world.record().unwrap().get("usage").is_none());
-    assert_eq!(history_tokens(&world), [None]);
+    assert_eq!(history_tokens(&world, "codex"), [None]);
 }
 
 #[test]

@@ -7,22 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use super::clients::Client;
-use super::mock::{Usage, text, text_then_command};
+use super::mock::{text, text_then_command};
 use super::scenarios::{
     CONTINUE, PROMISE, assert_clean_exit, assert_no_state, assert_turns, blocks, hook_prompts,
     last_stop, q, stops,
 };
+use super::usage::USAGE;
 use super::world::World;
 
-/// What the mock reports for every response: 1,500 tokens on both hosts (input 900, cache
-/// reads 300, cache writes 200, output 100).
-const USAGE: Usage = Usage {
-    input: 900,
-    cache_read: 300,
-    cache_write: 200,
-    output: 100,
-    reasoning: 20,
-};
+/// Tokens per response on both hosts for the mock's [`USAGE`] (input 900, cache reads
+/// 300, cache writes 200, output 100).
 const PER_RESPONSE: u64 = 1_500;
 
 /// The `--notify` command: one line per run with every variable, appended to `out`.
