@@ -487,6 +487,20 @@ mod tests {
     }
 
     #[test]
+    fn the_keys_are_exactly_the_loop_flags_of_the_one_flag_table() {
+        use clap::Args as _;
+        let flags: Vec<String> = RawLoopFlags::augment_args(clap::Command::new("loop"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        let keys: Vec<String> = Key::ALL.iter().map(|key| key.flag().to_string()).collect();
+        assert_eq!(keys, flags, "a loop flag without a config key, or the other way");
+        for key in Key::ALL {
+            assert_eq!(key.name().replace('_', "-"), &key.flag()[2..], "{key}");
+        }
+    }
+
+    #[test]
     fn every_flag_can_have_a_default_with_its_line() {
         let config = parse(
             "# my defaults\nmax_iterations = 30\ncompletion_promise = \"ALL DONE\"\nmagic_word = \"GO\"\nmax_duration = \"1h30m\"\nno_progress = 0\nverify = \"cargo test\"\nverify_timeout = 120\nmax_tokens = \"2M\"\nnotify = \"notify-send done\"\n",
