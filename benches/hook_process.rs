@@ -225,6 +225,11 @@ impl World {
     /// A workspace with a running loop bound to the bench session; returns the
     /// workspace and what to restore before each run.
     fn loop_workspace(&self, name: &str, extra: &[&str]) -> (PathBuf, Restore) {
+        self.loop_workspace_of("codex", name, extra)
+    }
+
+    /// [`World::loop_workspace`] for `agent`'s loop (`codex` or `claude`).
+    fn loop_workspace_of(&self, agent: &str, name: &str, extra: &[&str]) -> (PathBuf, Restore) {
         let ws = self.root.join(name);
         fs::create_dir_all(&ws).unwrap();
         let mut args = vec![
@@ -235,11 +240,18 @@ impl World {
             SESSION,
             "--prompt",
             "Make the failing integration tests pass without changing their assertions.",
+            "--agent",
+            agent,
         ];
         args.extend_from_slice(extra);
         let out = self.command().args(&args).output().unwrap();
         assert!(out.status.success(), "start failed: {out:?}");
-        let state = ws.join(".codex/ralph-loop-state.json");
+        (ws.clone(), self.snapshot(agent, name, &ws))
+    }
+
+    /// The loop's files as they are now, to restore before each run.
+    fn snapshot(&self, agent: &str, name: &str, ws: &Path) -> Restore {
+        let state = ws.join(format!(".{agent}/ralph-loop-state.json"));
         let text = fs::read_to_string(&state).unwrap();
         // A binary from before the record (to compare figures) keeps everything in the
         // workspace: then there is only the state file to restore.
@@ -249,14 +261,14 @@ impl World {
             .map(|entry| entry.unwrap().path())
             .find(|dir| {
                 dir.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("codex-{name}-")))
+                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("{agent}-{name}-")))
             })
             .map(|dir| dir.join("record.json"));
         let mut files = vec![(text, state)];
         if let Some(record) = record {
             files.insert(0, (fs::read_to_string(&record).unwrap(), record));
         }
-        (ws, Restore(files))
+        Restore(files)
     }
 
     fn payload(
@@ -279,6 +291,25 @@ impl World {
             "last_assistant_message": message,
         });
         fs::write(&path, payload.to_string()).unwrap();
+        path
+    }
+
+    /// A Stop payload of `agent` (Claude Code's has no `turn_id`) with a transcript.
+    fn payload_of(
+        &self,
+        agent: &str,
+        name: &str,
+        cwd: &Path,
+        message: &str,
+        transcript: &Path,
+    ) -> PathBuf {
+        let path = self.payload(name, cwd, Some(message), Some(transcript));
+        if agent == "claude" {
+            let mut payload: serde_json::Value =
+                serde_json::from_str(&fs::read_to_string(&path).unwrap()).unwrap();
+            payload.as_object_mut().unwrap().remove("turn_id");
+            fs::write(&path, payload.to_string()).unwrap();
+        }
         path
     }
 
@@ -410,6 +441,56 @@ impl World {
             restore: Some(text),
             expect: Expect::Block,
         });
+
+        // The token budget on: each stop reads only what the host appended since the
+        // previous one (here one turn of about 20 KB), however long the transcript is.
+        for (agent, size, label) in [
+            ("codex", 64 * 1024, "64 KB"),
+            ("codex", 100 * 1024 * 1024, "100 MB"),
+            ("claude", 100 * 1024 * 1024, "100 MB"),
+        ] {
+            let name = format!("tokens-{agent}-{}", size / 1024);
+            let transcript = self.root.join(format!("{name}.jsonl"));
+            write_usage_transcript(&transcript, agent, size, 0);
+            let (ws, _) = self.loop_workspace_of(
+                agent,
+                &name,
+                &[
+                    "--max-tokens",
+                    "1G",
+                    "--no-progress",
+                    "0",
+                    "--max-iterations",
+                    "0",
+                ],
+            );
+            let payload = self.payload_of(agent, &name, &ws, &kib_message, &transcript);
+            // The first stop finds where the session stands; the host then appends a turn.
+            let first = self
+                .command()
+                .arg("stop")
+                .stdin(File::open(&payload).unwrap())
+                .output()
+                .unwrap();
+            assert!(
+                String::from_utf8_lossy(&first.stdout).contains("block"),
+                "{first:?}"
+            );
+            write_usage_transcript(&transcript, agent, 20 * 1024, size);
+            list.push(Scenario {
+                name: format!(
+                    "active loop blocks, token budget, {} {label} transcript (reads the last turn)",
+                    if agent == "codex" {
+                        "Codex"
+                    } else {
+                        "Claude Code"
+                    }
+                ),
+                payload,
+                restore: Some(self.snapshot(agent, &name, &ws)),
+                expect: Expect::Block,
+            });
+        }
 
         // A git workspace with the default no-progress brake: `git status` every stop.
         // The repository exists before the loop starts: git runs only in a workspace
@@ -602,6 +683,40 @@ fn write_transcript(path: &Path, size: usize, answer: &str, after: usize) {
     while tail < after {
         writeln!(file, "{user}").unwrap();
         tail += user.len() + 1;
+    }
+}
+
+/// Appends about `size` bytes of a session's transcript in `agent`'s shape, with token
+/// usage the way the host writes it: Codex's cumulative `token_count` lines among the
+/// response items, Claude Code's assistant lines (a few per message id). `from` is where
+/// the counts go on (0 for a new file).
+fn write_usage_transcript(path: &Path, agent: &str, size: usize, from: usize) {
+    let mut file = BufWriter::new(
+        fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap(),
+    );
+    let filler = "x".repeat(700);
+    let mut written = 0;
+    let mut i = from / 1000;
+    while written < size {
+        let line = match (agent, i % 4) {
+            ("codex", 3) => json!({"type": "event_msg", "payload": {"type": "token_count",
+                "info": {"total_token_usage": {"input_tokens": i * 1000, "cached_input_tokens": 0,
+                    "output_tokens": i * 100, "reasoning_output_tokens": 0, "total_tokens": i * 1100}}}}),
+            ("codex", _) => json!({"type": "response_item", "payload": {"type": "message",
+                "role": "assistant", "content": [{"type": "output_text", "text": filler}]}}),
+            (_, _) => json!({"type": "assistant", "message": {"id": format!("msg_{}", i / 3),
+                "role": "assistant", "content": [{"type": "text", "text": filler}],
+                "usage": {"input_tokens": 900, "cache_creation_input_tokens": 0,
+                    "cache_read_input_tokens": 300, "output_tokens": 100}}}),
+        }
+        .to_string();
+        writeln!(file, "{line}").unwrap();
+        written += line.len() + 1;
+        i += 1;
     }
 }
 

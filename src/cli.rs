@@ -27,6 +27,8 @@ pub struct Cli {
 
 /// Every subcommand. `stop` and `prompt` are the hooks; the rest are for people and scripts.
 #[derive(Debug, Subcommand)]
+// Made once per process and matched at once: boxing the large variant gains nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Command {
     /// The Stop hook: let the turn end, or block it with a continuation prompt.
     Stop(HookArgs),
@@ -59,6 +61,39 @@ pub enum Command {
     Completions(CompletionsArgs),
     /// Print the man page, or write one page per command into a folder.
     Man(ManArgs),
+    /// The user's defaults for every loop flag: where the file is, and what it sets.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Run a loop's `--notify` command and record its failure (started by the hooks).
+    #[command(name = "notify-run", hide = true)]
+    NotifyRun(NotifyRunArgs),
+}
+
+/// What `config` does.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the config file's path (`$RALPH_HOOK_CONFIG`, else
+    /// `$XDG_CONFIG_HOME/ralph-hook/config.toml`, else `~/.config/ralph-hook/config.toml`).
+    Path,
+    /// Read the config file and print what it sets, or what is wrong in it and where.
+    Check,
+}
+
+/// Arguments of the hidden `notify-run`.
+#[derive(Debug, Args)]
+pub struct NotifyRunArgs {
+    /// The loop's workspace: the command runs there.
+    #[arg(long)]
+    pub workspace: PathBuf,
+    /// The loop's host, to find its history.
+    #[arg(long, value_enum)]
+    pub agent: Agent,
+    /// The loop's id, for the history line.
+    #[arg(long)]
+    pub loop_id: String,
+    /// The user's command.
+    #[arg(last = true, required = true)]
+    pub command: String,
 }
 
 /// Flags of `completions`.
@@ -105,7 +140,8 @@ pub struct WorkspaceArgs {
 /// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
-the loop still runs, 9 no loop ran there; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
+loop is paused until you answer); any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]

@@ -17,11 +17,12 @@ use serde_json::json;
 use crate::agent::Agent;
 use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
-use crate::engine::history::{Action, HistoryEntry, Reason};
+use crate::engine::config::{self, UserConfig};
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
+use crate::engine::notify;
 use crate::engine::ownership::Registry;
 use crate::engine::render::{self, printable};
-use crate::engine::settings::LoopSettings;
 use crate::engine::state::{LoopState, StartedBy};
 use crate::engine::store::Store;
 use crate::engine::workspace;
@@ -50,7 +51,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         None => default_workspace()?,
     };
     let task = read_task(&args)?;
-    let settings = LoopSettings::parse(&task, &args.flags)?;
+    let settings = UserConfig::load()?.settings(&task, &args.flags)?;
     let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
     let session = args
         .session
@@ -224,6 +225,87 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `ralph-hook config path`: where the user's defaults are read from.
+pub fn config_path() -> Result<i32> {
+    let path = config::config_path().ok_or_else(|| {
+        Error::Failed(format!(
+            "no home folder, so no config file; set {} to one",
+            config::CONFIG_ENV
+        ))
+    })?;
+    say(path.display().to_string());
+    Ok(0)
+}
+
+/// `ralph-hook config check`: reads the user's defaults and says what they set, or what
+/// is wrong and where.
+pub fn config_check() -> Result<i32> {
+    let config = UserConfig::load()?;
+    let Some(path) = config.path() else {
+        say(format!(
+            "No config file at {}: every loop flag has ralph-hook's default.",
+            config::config_path()
+                .map(|p| p.display().to_string())
+                .unwrap_or_else(|| "(no home folder)".into())
+        ));
+        return Ok(0);
+    };
+    say(format!("{} is valid.", path.display()));
+    for key in config::Key::ALL {
+        if let Some(sourced) = config.get(key) {
+            say(format!(
+                "  {:<20}{} (line {})",
+                key.name(),
+                printable(&sourced.value),
+                match sourced.source {
+                    config::Source::Config { line, .. } => line,
+                    config::Source::Flag | config::Source::BuiltIn => 0,
+                }
+            ));
+        }
+    }
+    Ok(0)
+}
+
+/// `ralph-hook notify-run` (hidden): started detached by a hook to run the user's
+/// `--notify` command; its failure goes to the loop's history, where `log` shows it.
+pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
+    let dir = if args.workspace.is_dir() {
+        args.workspace.as_path()
+    } else {
+        Path::new("/")
+    };
+    let result = crate::engine::verify::run(&args.command, dir, notify::NOTIFY_TIMEOUT);
+    if result == crate::engine::decide::Verification::Passed {
+        return Ok(0);
+    }
+    let store = lifecycle::open_store(&args.workspace, args.agent)?;
+    let lock = store.lock()?;
+    let tail = render::bounded_tail(result.tail());
+    let mut detail = format!("the notify command `{}` {}", args.command, result.summary());
+    if !tail.is_empty() {
+        detail.push_str(&format!(": {}", tail.lines().last().unwrap_or_default()));
+    }
+    let entry = HistoryEntry {
+        at: clock::format(clock::now()),
+        event: Event::Notify,
+        decision: Action::Failed,
+        reason: None,
+        loop_id: Some(args.loop_id),
+        session_id: None,
+        iteration: std::env::var("RALPH_ITERATION")
+            .ok()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0),
+        max_iterations: 0,
+        tag: None,
+        detail: Some(detail),
+        tokens: None,
+    };
+    lifecycle::append(&store, &lock, &entry);
+    Ok(1)
+}
+
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
     let state = found.state();
@@ -248,6 +330,8 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
         "standing": standing,
         "state_file_check": file,
         "elapsed_secs": state.map(|s| s.elapsed(now).as_secs()),
+        "tokens_left": state.and_then(LoopState::tokens_left),
+        "settings_from": found.record.as_ref().map(|record| &record.sources),
         "unchanged_stops_left": state.and_then(LoopState::unchanged_stops_left),
         "repeated_messages_left": state.and_then(LoopState::repeated_messages_left),
         "state": state,
@@ -312,6 +396,9 @@ fn history_line(entry: &HistoryEntry) -> String {
     );
     if let Some(tag) = entry.tag {
         line.push_str(&format!(" tag={}", tag.as_str()));
+    }
+    if let Some(tokens) = entry.tokens {
+        line.push_str(&format!(" tokens={}", render::token_count(tokens)));
     }
     if let Some(reason) = entry.reason {
         line.push_str(&format!(" reason={}", reason.as_str()));

@@ -27,7 +27,7 @@ use std::ffi::OsString;
 
 use clap::Parser;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ConfigCommand};
 use crate::error::Result;
 
 /// Runs the program with these arguments and returns the process exit code.
@@ -90,5 +90,8 @@ fn execute(command: Command) -> Result<i32> {
         Command::Wait(args) => commands::wait(args),
         Command::Completions(args) => commands::completions(&args),
         Command::Man(args) => commands::man(&args),
+        Command::Config(ConfigCommand::Path) => commands::config_path(),
+        Command::Config(ConfigCommand::Check) => commands::config_check(),
+        Command::NotifyRun(args) => commands::notify_run(args),
     }
 }

@@ -75,6 +75,7 @@ pub fn stop_decision(data: &[u8]) {
         message: message.as_deref(),
         workspace: (selector & 1 == 1).then_some(&look),
         verification: None,
+        tokens: (selector & 2 == 2).then(|| u64::from(knob) << (selector % 40)),
     };
     let step = decide::decide(&state, event, now);
     check_trust(&state, &event, &step);
@@ -177,6 +178,27 @@ fn check_step(before: &LoopState, step: &Step, now: std::time::SystemTime) {
             if *outcome == Outcome::Completed || *outcome == Outcome::Verified {
                 assert_eq!(step.tag, Tag::Promise, "completion needs the promise");
             }
+            if *outcome == Outcome::TokenLimit {
+                assert!(
+                    step.state
+                        .max_tokens
+                        .is_some_and(|budget| step.state.tokens_used >= budget),
+                    "the token budget ends only a loop that used it up"
+                );
+            }
+        }
+        Decision::Blocked(reason) => {
+            assert!(
+                step.state.active && step.state.paused,
+                "a block on the user pauses"
+            );
+            assert_eq!(step.state.blocked.as_ref(), Some(reason));
+            assert!(!reason.trim().is_empty(), "a blocked reason is never empty");
+            assert_eq!(
+                step.state.iteration, before.iteration,
+                "waiting is not counted"
+            );
+            assert_eq!(step.tag, Tag::Blocked);
         }
         Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {
             assert_eq!(step.state.iteration, before.iteration);

@@ -43,6 +43,11 @@ pub enum WaitCode {
     TimedOut = 8,
     /// No loop runs in the workspace and none has ended there: 9.
     NoLoop = 9,
+    /// The token budget (`--max-tokens`) ran out: 10.
+    TokenLimit = 10,
+    /// The loop is paused because the agent is blocked on the user: 11. It goes on once
+    /// they answer in the session (or `ralph-hook resume`).
+    Blocked = 11,
 }
 
 impl WaitCode {
@@ -53,6 +58,7 @@ impl WaitCode {
             "completed" | "verified" => WaitCode::Done,
             "max_iterations" => WaitCode::IterationCap,
             "max_duration" => WaitCode::TimeLimit,
+            "max_tokens" => WaitCode::TokenLimit,
             "no_progress_message" | "no_progress_workspace" => WaitCode::NoProgress,
             "cancelled" | "replaced" => WaitCode::Cancelled,
             _ => WaitCode::LoopError,
@@ -79,8 +85,18 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         ));
     }
     loop {
-        if !still_running(&store, &state)? {
-            break;
+        match still_running(&store, &state)? {
+            Running::Yes => {}
+            Running::No => break,
+            Running::Blocked(current) => {
+                say(format!(
+                    "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
+                    workspace.display(),
+                    crate::engine::render::iteration_label(&current),
+                    crate::engine::render::printable(current.blocked.as_deref().unwrap_or(""))
+                ));
+                return Ok(WaitCode::Blocked as i32);
+            }
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
             let now = lifecycle::find(&workspace, Some(store.agent()))
@@ -115,13 +131,26 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
     }
 }
 
-/// True while `state`'s loop is still the workspace's running loop. A record that does
-/// not parse is still a loop until the next stop sets it aside and records the error.
-fn still_running(store: &Store, state: &LoopState) -> Result<bool> {
+/// Whether a loop still runs.
+enum Running {
+    /// It does.
+    Yes,
+    /// It ended (or another loop replaced it).
+    No,
+    /// It waits for the user, who must answer the agent: nothing happens until they do.
+    Blocked(Box<LoopState>),
+}
+
+/// Whether `state`'s loop is still the workspace's running loop. A record that does not
+/// parse is still a loop until the next stop sets it aside and records the error.
+fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
     match store.load() {
-        Ok(Some(current)) => Ok(current.state.loop_id == state.loop_id),
-        Ok(None) => Ok(false),
-        Err(LoadError::Unusable(_)) => Ok(true),
+        Ok(Some(current)) if current.state.loop_id != state.loop_id => Ok(Running::No),
+        Ok(Some(current)) if current.state.paused && current.state.blocked.is_some() => {
+            Ok(Running::Blocked(Box::new(current.state)))
+        }
+        Ok(Some(_)) | Err(LoadError::Unusable(_)) => Ok(Running::Yes),
+        Ok(None) => Ok(Running::No),
         Err(LoadError::Io(err)) => Err(err),
     }
 }
@@ -172,10 +201,13 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         WaitCode::Done => "the agent wrote the completion signal",
         WaitCode::IterationCap => "the iteration cap was reached",
         WaitCode::TimeLimit => "the time budget ran out",
+        WaitCode::TokenLimit => "the token budget ran out",
         WaitCode::NoProgress => "no progress over the last stops",
         WaitCode::Cancelled if reason == "replaced" => "a new loop replaced it",
         WaitCode::Cancelled => "it was cancelled",
-        WaitCode::LoopError | WaitCode::TimedOut | WaitCode::NoLoop => "of an error",
+        WaitCode::LoopError | WaitCode::TimedOut | WaitCode::NoLoop | WaitCode::Blocked => {
+            "of an error"
+        }
     };
     let when = clock::parse(&entry.at)
         .and_then(|at| clock::now().duration_since(at).ok())
@@ -213,6 +245,7 @@ mod tests {
             ("verified", 0),
             ("max_iterations", 3),
             ("max_duration", 4),
+            ("max_tokens", 10),
             ("no_progress_message", 5),
             ("no_progress_workspace", 5),
             ("cancelled", 6),

@@ -325,7 +325,7 @@ impl UserConfig {
     /// Fills each flag of `raw` the user did not give from the file, and says where every
     /// one of them now comes from.
     pub fn apply(&self, raw: &mut RawLoopFlags) -> Vec<(Key, Source)> {
-        let slots: [(Key, &mut Option<String>); 7] = [
+        let slots: [(Key, &mut Option<String>); 9] = [
             (Key::MaxIterations, &mut raw.max_iterations),
             (Key::CompletionPromise, &mut raw.completion_promise),
             (Key::MagicWord, &mut raw.magic_word),
@@ -333,6 +333,8 @@ impl UserConfig {
             (Key::NoProgress, &mut raw.no_progress),
             (Key::Verify, &mut raw.verify),
             (Key::VerifyTimeout, &mut raw.verify_timeout),
+            (Key::MaxTokens, &mut raw.max_tokens),
+            (Key::Notify, &mut raw.notify),
         ];
         let mut sources = Vec::with_capacity(slots.len());
         for (key, slot) in slots {
@@ -346,6 +348,23 @@ impl UserConfig {
             sources.push((key, source));
         }
         sources
+    }
+}
+
+impl UserConfig {
+    /// The settings of a new loop: the user's flags, the file's defaults for the flags
+    /// not given, ralph-hook's own for the rest, checked; each setting not at
+    /// ralph-hook's default keeps where it came from, for `show`.
+    pub fn settings(&self, task: &str, flags: &RawLoopFlags) -> Result<LoopSettings> {
+        let mut raw = flags.clone();
+        let sources = self.apply(&mut raw);
+        let mut settings = LoopSettings::parse(task, &raw)?;
+        settings.sources = sources
+            .into_iter()
+            .filter(|(_, source)| *source != Source::BuiltIn)
+            .map(|(key, source)| (key.name().to_string(), source.to_string()))
+            .collect();
+        Ok(settings)
     }
 }
 
@@ -407,20 +426,8 @@ fn check(key: Key, value: &str) -> Result<(), String> {
         Key::NoProgress => &mut raw.no_progress,
         Key::Verify => &mut raw.verify,
         Key::VerifyTimeout => &mut raw.verify_timeout,
-        Key::MaxTokens => {
-            return parse_max_tokens(value)
-                .map(|_| ())
-                .map_err(|err| fix(err.to_string()));
-        }
-        Key::Notify => {
-            return if value.trim().is_empty() {
-                Err(fix("the notify command is empty".into()))
-            } else if value.contains('\0') {
-                Err(fix("the notify command contains a NUL character".into()))
-            } else {
-                Ok(())
-            };
-        }
+        Key::MaxTokens => &mut raw.max_tokens,
+        Key::Notify => &mut raw.notify,
     };
     *slot = Some(value.to_string());
     LoopSettings::parse("checking the config", &raw)
@@ -463,65 +470,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// Parses a token budget as people write it: `500000`, `500_000`, `500k`, `2M`, `1.5M`
-/// (`k` = thousand, `M` = million, `G` = billion, either case). 0 means no token budget.
-pub fn parse_max_tokens(text: &str) -> Result<u64> {
-    let trimmed = text.trim();
-    let bad = |why: &str| {
-        Error::usage(format!(
-            "--max-tokens {trimmed:?} {why}: write a whole number of tokens, optionally with k, M or G, e.g. `--max-tokens 500k` or `--max-tokens 2M`"
-        ))
-    };
-    if trimmed.starts_with('-') {
-        return Err(bad("cannot be below 0"));
-    }
-    let (number, scale): (&str, u128) = match trimmed.char_indices().last() {
-        Some((at, 'k' | 'K')) => (&trimmed[..at], 1_000),
-        Some((at, 'm' | 'M')) => (&trimmed[..at], 1_000_000),
-        Some((at, 'g' | 'G')) => (&trimmed[..at], 1_000_000_000),
-        Some(_) => (trimmed, 1),
-        None => return Err(bad("is empty")),
-    };
-    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
-    let digits = |part: &str| {
-        !part.starts_with('_')
-            && !part.ends_with('_')
-            && !part.contains("__")
-            && part.chars().all(|c| c.is_ascii_digit() || c == '_')
-    };
-    if whole.is_empty() || !digits(whole) || !digits(fraction) {
-        return Err(bad("is not a token count"));
-    }
-    let parse = |part: &str| -> Option<u128> {
-        part.chars()
-            .filter(char::is_ascii_digit)
-            .try_fold(0u128, |acc, c| {
-                acc.checked_mul(10)?
-                    .checked_add(u128::from(c.to_digit(10)?))
-            })
-    };
-    let too_big = || bad("is too large");
-    let whole = parse(whole).ok_or_else(too_big)?;
-    let fraction_digits = fraction.chars().filter(char::is_ascii_digit).count();
-    let fraction_value = parse(fraction).ok_or_else(too_big)?;
-    let denominator = u32::try_from(fraction_digits)
-        .ok()
-        .and_then(|digits| 10u128.checked_pow(digits))
-        .ok_or_else(too_big)?;
-    let scaled_fraction = fraction_value.checked_mul(scale).ok_or_else(too_big)?;
-    if scaled_fraction % denominator != 0 {
-        return Err(bad("is not a whole number of tokens"));
-    }
-    let total = whole
-        .checked_mul(scale)
-        .and_then(|value| value.checked_add(scaled_fraction / denominator))
-        .ok_or_else(too_big)?;
-    u64::try_from(total).map_err(|_| too_big())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::settings::parse_max_tokens;
 
     fn parse(text: &str) -> Result<UserConfig> {
         UserConfig::parse(Path::new("/home/u/.config/ralph-hook/config.toml"), text)
@@ -532,6 +484,20 @@ mod tests {
         let err = parse(text).unwrap_err();
         assert_eq!(err.code(), crate::error::EXIT_DATA, "{err}");
         err.to_string()
+    }
+
+    #[test]
+    fn the_keys_are_exactly_the_loop_flags_of_the_one_flag_table() {
+        use clap::Args as _;
+        let flags: Vec<String> = RawLoopFlags::augment_args(clap::Command::new("loop"))
+            .get_arguments()
+            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .collect();
+        let keys: Vec<String> = Key::ALL.iter().map(|key| key.flag().to_string()).collect();
+        assert_eq!(keys, flags, "a loop flag without a config key, or the other way");
+        for key in Key::ALL {
+            assert_eq!(key.name().replace('_', "-"), &key.flag()[2..], "{key}");
+        }
     }
 
     #[test]
@@ -601,6 +567,32 @@ mod tests {
     }
 
     #[test]
+    fn settings_take_every_key_from_the_file_and_keep_only_sources_that_are_not_defaults() {
+        let config = parse("max_tokens = 500_000\nnotify = \"notify-send done\"\n").unwrap();
+        let raw = RawLoopFlags {
+            verify: Some("make test".into()),
+            ..RawLoopFlags::default()
+        };
+        let settings = config.settings("task", &raw).unwrap();
+        assert_eq!(settings.max_tokens, Some(500_000));
+        assert_eq!(settings.notify.as_deref(), Some("notify-send done"));
+        assert_eq!(settings.verify.as_deref(), Some("make test"));
+        let sources: Vec<(&str, &str)> = settings
+            .sources
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        assert_eq!(
+            sources,
+            [
+                ("max_tokens", "/home/u/.config/ralph-hook/config.toml:1"),
+                ("notify", "/home/u/.config/ralph-hook/config.toml:2"),
+                ("verify", "flag"),
+            ]
+        );
+    }
+
+    #[test]
     fn a_bad_value_names_the_file_line_key_and_fix() {
         let text = error("max_iterations = 3\nmax_duration = \"soon\"\n");
         assert!(
@@ -635,7 +627,7 @@ mod tests {
                 "max_tokens = [1]",
                 "must be a number or a string such as \"500k\", found a list",
             ),
-            ("notify = \"\"", "the notify command is empty"),
+            ("notify = \"\"", "--notify is empty"),
             ("notify = \"a\\u0000b\"", "NUL"),
             (
                 "max_duration = 7200",

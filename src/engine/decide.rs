@@ -12,7 +12,7 @@ use crate::clock;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
-use crate::engine::signal::{self, Tag};
+use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState};
 
 /// What a stop brings to the decision.
@@ -30,6 +30,9 @@ pub struct StopEvent<'a> {
     pub workspace: Option<&'a Fingerprint>,
     /// The verify command's result, once it has run for this stop.
     pub verification: Option<&'a Verification>,
+    /// Tokens the session used since the previous counted stop (read from the host's
+    /// transcript when the loop has a token budget).
+    pub tokens: Option<u64>,
 }
 
 impl Default for StopEvent<'_> {
@@ -42,6 +45,7 @@ impl Default for StopEvent<'_> {
             message: None,
             workspace: None,
             verification: None,
+            tokens: None,
         }
     }
 }
@@ -106,6 +110,9 @@ pub enum Decision {
     Allow,
     /// Hand back a continuation prompt; the loop goes on.
     Block(Continuation),
+    /// The agent is blocked on the user, for this reason: let the turn end and pause the
+    /// loop until the user answers.
+    Blocked(String),
     /// Let the turn end and finish the loop for this reason.
     Finish(Outcome),
     /// The completion signal arrived and a verify command must judge it first: run it
@@ -133,6 +140,8 @@ pub enum Outcome {
     IterationCap,
     /// The time budget ran out.
     TimeLimit,
+    /// The token budget ran out.
+    TokenLimit,
     /// The same message came back too often.
     RepeatedMessage,
     /// The git workspace did not change for too long.
@@ -147,11 +156,12 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, for tests and docs.
-    pub const ALL: [Outcome; 9] = [
+    pub const ALL: [Outcome; 10] = [
         Outcome::Completed,
         Outcome::Verified,
         Outcome::IterationCap,
         Outcome::TimeLimit,
+        Outcome::TokenLimit,
         Outcome::RepeatedMessage,
         Outcome::UnchangedWorkspace,
         Outcome::Cancelled,
@@ -166,6 +176,7 @@ impl Outcome {
             Outcome::Verified => "verified",
             Outcome::IterationCap => "max_iterations",
             Outcome::TimeLimit => "max_duration",
+            Outcome::TokenLimit => "max_tokens",
             Outcome::RepeatedMessage => "no_progress_message",
             Outcome::UnchangedWorkspace => "no_progress_workspace",
             Outcome::Cancelled => "cancelled",
@@ -247,10 +258,10 @@ fn decide_owned(
     event: StopEvent<'_>,
     now: SystemTime,
 ) -> Step {
-    let tag = event
-        .message
-        .map(|message| signal::classify(message, &state.completion_signal, &state.continue_signal))
-        .unwrap_or(Tag::None);
+    let signal = event.message.map_or(Signal::None, |message| {
+        signal::classify_signal(message, &state.completion_signal, &state.continue_signal)
+    });
+    let tag = signal.tag();
     if !state.active || state.paused {
         return Step {
             decision: Decision::Allow,
@@ -261,6 +272,9 @@ fn decide_owned(
         };
     }
     next.updated_at = clock::format(now);
+    if let Some(tokens) = event.tokens {
+        next.tokens_used = state.tokens_used.saturating_add(tokens);
+    }
 
     let mut rejected = None;
     if tag == Tag::Promise {
@@ -287,8 +301,31 @@ fn decide_owned(
     {
         return finish(next, Outcome::TimeLimit, tag, now);
     }
+    if let Some(budget) = state.max_tokens
+        && next.tokens_used >= budget
+    {
+        return finish(next, Outcome::TokenLimit, tag, now);
+    }
     if state.max_iterations > 0 && state.iteration >= state.max_iterations {
         return finish(next, Outcome::IterationCap, tag, now);
+    }
+    if let Signal::Blocked(reason) = signal {
+        // Waiting on the user is not a turn of work: nothing is counted, the brakes do
+        // not move, and the user's next prompt in the session resumes the loop.
+        next.paused = true;
+        next.blocked = Some(reason.clone());
+        next.last_decision = Some(LastDecision {
+            at: next.updated_at.clone(),
+            decision: "pause".into(),
+            why: format!("the agent is blocked on the user: {reason}"),
+        });
+        return Step {
+            decision: Decision::Blocked(reason),
+            state: next,
+            tag,
+            claimed: false,
+            request: Request::None,
+        };
     }
     if state.no_progress > 0 {
         track_progress(&mut next, event);
@@ -307,8 +344,7 @@ fn decide_owned(
             verification.summary()
         ),
         (None, Tag::Continue) => "the agent's message ended with the continuation signal".into(),
-        (None, Tag::Blocked) => "the agent's message said it is blocked on the user".into(),
-        (None, Tag::Promise | Tag::None) => {
+        (None, Tag::Promise | Tag::Blocked | Tag::None) => {
             "the agent's message carried neither signal, so it was reminded of them".into()
         }
     };

@@ -29,8 +29,10 @@ pub enum Event {
     Adopt,
     /// `pause`.
     Pause,
-    /// `resume`.
+    /// `resume`, or the user's prompt that answered a blocked agent.
     Resume,
+    /// The user's `--notify` command ran.
+    Notify,
 }
 
 /// What was decided.
@@ -51,6 +53,8 @@ pub enum Action {
     Pause,
     /// The loop was resumed.
     Resume,
+    /// Something the user asked for did not work (the notify command failed).
+    Failed,
 }
 
 /// Why: the reason code of a finish, or of a rejected completion.
@@ -65,6 +69,8 @@ pub enum Reason {
     MaxIterations,
     /// The time budget ran out.
     MaxDuration,
+    /// The token budget ran out.
+    MaxTokens,
     /// The same message came back too often.
     NoProgressMessage,
     /// The git workspace did not change for too long.
@@ -77,6 +83,8 @@ pub enum Reason {
     Error,
     /// The agent claimed completion and verify said no; the loop went on.
     CompletionRejected,
+    /// The agent said it is blocked on the user; the loop paused.
+    Blocked,
 }
 
 impl From<Outcome> for Reason {
@@ -86,6 +94,7 @@ impl From<Outcome> for Reason {
             Outcome::Verified => Reason::Verified,
             Outcome::IterationCap => Reason::MaxIterations,
             Outcome::TimeLimit => Reason::MaxDuration,
+            Outcome::TokenLimit => Reason::MaxTokens,
             Outcome::RepeatedMessage => Reason::NoProgressMessage,
             Outcome::UnchangedWorkspace => Reason::NoProgressWorkspace,
             Outcome::Cancelled => Reason::Cancelled,
@@ -103,12 +112,14 @@ impl Reason {
             Reason::Verified => "verified",
             Reason::MaxIterations => "max_iterations",
             Reason::MaxDuration => "max_duration",
+            Reason::MaxTokens => "max_tokens",
             Reason::NoProgressMessage => "no_progress_message",
             Reason::NoProgressWorkspace => "no_progress_workspace",
             Reason::Cancelled => "cancelled",
             Reason::Replaced => "replaced",
             Reason::Error => "error",
             Reason::CompletionRejected => "completion_rejected",
+            Reason::Blocked => "blocked",
         }
     }
 }
@@ -124,6 +135,7 @@ impl Event {
             Event::Adopt => "adopt",
             Event::Pause => "pause",
             Event::Resume => "resume",
+            Event::Notify => "notify",
         }
     }
 }
@@ -139,6 +151,7 @@ impl Action {
             Action::Adopt => "adopt",
             Action::Pause => "pause",
             Action::Resume => "resume",
+            Action::Failed => "failed",
         }
     }
 }
@@ -173,6 +186,9 @@ pub struct HistoryEntry {
     /// Anything else worth keeping (verify's result, where a bad record went …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
+    /// Tokens the session used in the turn this stop ended (with a token budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
 }
 
 impl HistoryEntry {
@@ -189,7 +205,14 @@ impl HistoryEntry {
             max_iterations: state.max_iterations,
             tag: None,
             detail: None,
+            tokens: None,
         }
+    }
+
+    /// Sets the tokens counted at this stop.
+    pub fn tokens(mut self, tokens: Option<u64>) -> Self {
+        self.tokens = tokens;
+        self
     }
 
     /// Sets the reason.
@@ -243,6 +266,7 @@ mod tests {
             Event::Adopt,
             Event::Pause,
             Event::Resume,
+            Event::Notify,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),
@@ -257,6 +281,7 @@ mod tests {
             Action::Adopt,
             Action::Pause,
             Action::Resume,
+            Action::Failed,
         ] {
             assert_eq!(
                 serde_json::to_value(action).unwrap(),

@@ -17,12 +17,14 @@ use crate::engine::files::Dir;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::liveness;
+use crate::engine::notify;
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
 use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
 use crate::engine::store::{LoadError, LockGuard, Mirror, Store};
+use crate::engine::usage::{self, Cursor};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::warn;
@@ -233,6 +235,11 @@ pub fn begin(
     // when the loop began (one the agent made later is never run).
     record.git = workspace::is_git_repository(store.workspace());
     record.transcript = transcript;
+    record.notify.clone_from(&settings.notify);
+    record.sources.clone_from(&settings.sources);
+    if record.state.max_tokens.is_some() {
+        record.usage = start_count(&record);
+    }
     if record.state.no_progress > 0
         && record.git
         && let Some(look) = Fingerprint::take(store.workspace())
@@ -305,6 +312,8 @@ pub struct Ending {
     pub tag: Option<Tag>,
     /// More to keep (verify's result, where a request came from …).
     pub detail: Option<String>,
+    /// Tokens used in the turn the stop ended (with a token budget).
+    pub tokens: Option<u64>,
 }
 
 impl Ending {
@@ -316,6 +325,7 @@ impl Ending {
             session: None,
             tag: None,
             detail: None,
+            tokens: None,
         }
     }
 }
@@ -347,8 +357,48 @@ pub fn end(
     if let Some(detail) = ending.detail {
         entry = entry.detail(detail);
     }
+    entry = entry.tokens(ending.tokens);
     append(store, lock, &entry);
+    let reason = crate::engine::render::outcome_message(&last, &ending.outcome);
+    notify_user(
+        store,
+        lock,
+        record,
+        &last,
+        (ending.outcome.code(), &reason),
+        now,
+    );
     Ok(last)
+}
+
+/// Runs the user's `--notify` command, if the loop has one, for a loop that ended or
+/// blocked (`outcome` as in the history, `reason` in words). It is started detached and
+/// never waited for; a failure to start it goes to the history.
+pub fn notify_user(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    state: &LoopState,
+    (outcome, reason): (&str, &str),
+    now: SystemTime,
+) {
+    let Some(command) = record.notify.as_deref() else {
+        return;
+    };
+    let notice = notify::Notice {
+        outcome,
+        reason,
+        iteration: state.iteration,
+        workspace: store.workspace(),
+        task: &state.prompt,
+    };
+    if let Err(err) = notify::launch(command, &notice, record.agent, &record.loop_id) {
+        append(
+            store,
+            lock,
+            &HistoryEntry::about(state, Event::Notify, Action::Failed, now).detail(err.to_string()),
+        );
+    }
 }
 
 /// The loop found for a command: the store, the user's record, and what is at the
@@ -532,6 +582,23 @@ fn nothing_to(store: &Store, what: &str) -> Error {
     }
 }
 
+/// Where the token count of `record`'s loop starts: at the end of its session's
+/// transcript as it is now, so nothing used before counts. `None` when the transcript is
+/// not known yet (a loop started from a terminal): the first stop starts it.
+pub fn start_count(record: &LoopRecord) -> Option<Cursor> {
+    let transcript = record.transcript.as_deref()?;
+    match usage::start(transcript, record.agent) {
+        Ok(cursor) => Some(cursor),
+        Err(err) => {
+            warn(format!(
+                "cannot count tokens in the transcript {}: {err}; counting starts at the next stop",
+                transcript.display()
+            ));
+            None
+        }
+    }
+}
+
 /// Pauses (`true`) or resumes (`false`) the loop in `store`, returning it.
 pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopState> {
     let lock = store.lock().map_err(sandbox_hint)?;
@@ -545,6 +612,9 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
     }
     record.state.paused = paused;
     record.state.updated_at = clock::format(now);
+    if !paused {
+        resume_counting(&mut record);
+    }
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
         warn(err);
     }
@@ -559,6 +629,64 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
         &HistoryEntry::about(&record.state, event, action, now),
     );
     Ok(record.state)
+}
+
+/// What a resumed loop forgets: why the agent was blocked, and the tokens used while it
+/// was paused (the count goes on from the transcript's end as it is now).
+fn resume_counting(record: &mut LoopRecord) {
+    record.state.blocked = None;
+    if record.state.max_tokens.is_some() {
+        record.usage = start_count(record);
+    }
+}
+
+/// The user's prompt in the session whose agent said it was blocked: the loop goes on
+/// from this prompt, which carries their answer. Returns the resumed loop and what the
+/// agent was blocked on; `None` when
+/// the session has no blocked loop here (the common case: a record lookup, no lock).
+pub fn resume_blocked(
+    store: &Store,
+    session: &str,
+    transcript: Option<&Path>,
+    now: SystemTime,
+) -> Result<Option<(LoopState, String)>> {
+    let waiting = |record: &LoopRecord| {
+        let state = &record.state;
+        state.active
+            && state.paused
+            && state.blocked.is_some()
+            && !session.is_empty()
+            && state.session_id.as_deref() == Some(session)
+    };
+    match store.load() {
+        Ok(Some(record)) if waiting(&record) => {}
+        Ok(_) | Err(_) => return Ok(None),
+    }
+    let lock = store.lock()?;
+    let mut record = match store.load() {
+        Ok(Some(record)) if waiting(&record) => record,
+        Ok(_) | Err(_) => return Ok(None),
+    };
+    let reason = record.state.blocked.clone().unwrap_or_default();
+    record.state.paused = false;
+    record.state.updated_at = clock::format(now);
+    if let Some(transcript) = transcript {
+        record.transcript = Some(transcript.to_path_buf());
+    }
+    resume_counting(&mut record);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Resume, Action::Resume, now)
+            .session(Some(session))
+            .detail(format!(
+                "the user answered what the agent was blocked on: {reason}"
+            )),
+    );
+    Ok(Some((record.state, reason)))
 }
 
 /// Makes a state file this user did not start a loop of theirs — the one door for a
@@ -603,6 +731,8 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
     state.started_by = Some(StartedBy::Adopt);
     state.active = true;
     state.paused = false;
+    state.blocked = None;
+    state.tokens_used = 0;
     state.updated_at = clock::format(now);
     if state.created_at.is_empty() || clock::parse(&state.created_at).is_none() {
         state.created_at = state.updated_at.clone();

@@ -5,14 +5,26 @@
 //! The command is detached: a session of its own (so a host that kills the hook's
 //! process group at a timeout does not kill it, and it has no terminal), stdin from
 //! `/dev/null`, stdout and stderr to `/dev/null` or a log file, and nobody waits for it.
-//! A slow or failing command therefore never delays or changes a stop; only a failure to
-//! start it comes back, as an error for the history.
+//! A slow or failing command therefore never delays or changes a stop.
+//!
+//! A hook starts it through [`launch`]: a detached `ralph-hook notify-run`, which runs the
+//! command (at most [`NOTIFY_TIMEOUT`], then it is killed with its children) and writes a
+//! failure to the loop's history, where `log` shows it.
 
 use std::fs::OpenOptions;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
+use crate::agent::Agent;
 use crate::error::{Error, Result};
+
+/// How long the notify command may run before it is killed with its children.
+pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// The hidden subcommand of ralph-hook that runs a notify command and records how it
+/// went (see [`launch`]).
+pub const RUNNER: &str = "notify-run";
 
 /// The longest value, in characters, put in one variable: an environment string near the
 /// kernel's limit (128 KiB on Linux) would make the command fail to start.
@@ -66,6 +78,59 @@ fn clean(value: &str) -> String {
         .collect()
 }
 
+/// Starts the user's `command` for `notice` and returns at once: a detached
+/// `ralph-hook notify-run` runs it and records a failure in the history of `agent`'s loop
+/// `loop_id`. Without its own executable at hand it starts the command itself, with no
+/// record of how it went.
+pub fn launch(command: &str, notice: &Notice<'_>, agent: Agent, loop_id: &str) -> Result<()> {
+    let Ok(exe) = std::env::current_exe() else {
+        return spawn(command, notice, None).map(drop);
+    };
+    let mut runner = Command::new(exe);
+    runner
+        .arg(RUNNER)
+        .arg("--workspace")
+        .arg(notice.workspace)
+        .arg("--agent")
+        .arg(agent.as_str())
+        .arg("--loop-id")
+        .arg(loop_id)
+        .arg("--")
+        .arg(command)
+        .current_dir("/")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .envs(notice.env());
+    detach(&mut runner);
+    runner.spawn().map(drop).map_err(|err| {
+        Error::Failed(format!(
+            "could not start `ralph-hook {RUNNER}` for the notify command: {err}"
+        ))
+    })
+}
+
+/// Makes `command`'s process the leader of a session of its own: no terminal, and out of
+/// the hook's process group, which a host may kill at its timeout.
+fn detach(command: &mut Command) {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
+        unsafe {
+            command.pre_exec(|| {
+                if libc::setsid() == -1 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = command;
+}
+
 /// Starts `command` for `notice`, detached, and returns at once. Its output goes to
 /// `log` (appended, created private) or to `/dev/null`. The returned child is never to be
 /// waited on by a hook; a hook process exits soon after and the command lives on.
@@ -104,20 +169,7 @@ pub fn spawn(command: &str, notice: &Notice<'_>, log: Option<&Path>) -> Result<C
         .stdout(stdout)
         .stderr(stderr)
         .envs(notice.env());
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        // SAFETY: setsid is async-signal-safe and touches no memory of the parent.
-        unsafe {
-            child.pre_exec(|| {
-                if libc::setsid() == -1 {
-                    Err(std::io::Error::last_os_error())
-                } else {
-                    Ok(())
-                }
-            });
-        }
-    }
+    detach(&mut child);
     child.spawn().map_err(|err| {
         Error::Failed(format!(
             "could not start the notify command `{}` in {}: {err}; check it with `sh -c` by hand",

@@ -12,6 +12,7 @@
 //! the first session that stops there, which claims it). A state file without a record
 //! is never obeyed: `show` displays it and `adopt` is the one door that makes it a loop.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::Agent;
 use crate::engine::digest;
 use crate::engine::state::LoopState;
+use crate::engine::usage::Cursor;
 
 /// Environment variable that overrides the user's state folder (tests use a temp home).
 pub const STATE_DIR_ENV: &str = "RALPH_HOOK_STATE_DIR";
@@ -51,6 +53,17 @@ pub struct LoopRecord {
     /// session's sign of life (see [`crate::engine::liveness`]). Never opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<PathBuf>,
+    /// The user's `--notify` command: kept here only, never in the workspace's mirror,
+    /// so no file in a repository can name a command to run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
+    /// Where the token count stands in the session's transcript (with `--max-tokens`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub usage: Option<Cursor>,
+    /// Where each setting not at ralph-hook's default came from (`flag`, or the config
+    /// file and line), for `show`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sources: BTreeMap<String, String>,
     /// The loop itself: session, task, signals, budgets, verify, counters.
     pub state: LoopState,
 }
@@ -68,6 +81,9 @@ impl LoopRecord {
             created_state_dir: false,
             git: false,
             transcript: None,
+            notify: None,
+            usage: None,
+            sources: BTreeMap::new(),
             state,
         };
         record.align();

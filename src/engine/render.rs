@@ -8,6 +8,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::SystemTime;
 
+use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::state::LoopState;
@@ -155,8 +156,15 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
         "\nKeep working across continuation prompts without asking whether to continue; \
          continue from the current workspace state and never restart the task.",
     );
+    out.push_str(&blocked_rule());
     if let Some(budget) = budget_text(state, clock::now()) {
         out.push_str(&format!("\nBudget: {budget}."));
+    }
+    if let Some(budget) = state.max_tokens {
+        out.push_str(&format!(
+            "\nToken budget: the loop ends once this session has used {} tokens.",
+            token_count(budget)
+        ));
     }
     out.push_str(&brakes_text(state));
     out.push_str(&format!(
@@ -164,6 +172,17 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
         state_path.display()
     ));
     out
+}
+
+/// When the agent may say it is blocked, and when not: handed over with the rules.
+fn blocked_rule() -> String {
+    format!(
+        "\nOnly if you cannot go on without the user (a decision only they can make, a \
+         credential, a service that is down) end your message with `{}`: the loop pauses \
+         until they answer. It is not a way out of hard or long work: a failing test, a bug \
+         you cannot find yet or a large task are work, not a block.",
+        crate::engine::signal::BLOCKED_EXAMPLE
+    )
 }
 
 fn signals_text(state: &LoopState) -> String {
@@ -208,6 +227,15 @@ pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
             n => format!("the loop ends after {n} stops without progress"),
         },
     ));
+    if let Some(budget) = state.max_tokens {
+        lines.push((
+            "token limit",
+            format!(
+                "{} tokens used by the session from now on",
+                token_count(budget)
+            ),
+        ));
+    }
     if let Some(verify) = &state.verify {
         lines.push((
             "verify",
@@ -254,7 +282,42 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
         let left = limit.saturating_sub(state.elapsed(now));
         parts.push(format!("{} of {}", clock::human(left), clock::human(limit)));
     }
+    if let (Some(budget), Some(left)) = (state.max_tokens, state.tokens_left())
+        && left < budget.div_ceil(5)
+    {
+        parts.push(format!(
+            "{} tokens of {}",
+            token_count(left),
+            token_count(budget)
+        ));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// A token count as people say it: `950`, `12.3k`, `2M`, `1.25M`.
+pub fn token_count(tokens: u64) -> String {
+    let (scale, unit) = match tokens {
+        0..1_000 => return tokens.to_string(),
+        1_000..1_000_000 => (1_000.0, "k"),
+        1_000_000..1_000_000_000 => (1_000_000.0, "M"),
+        _ => (1_000_000_000.0, "G"),
+    };
+    #[allow(clippy::cast_precision_loss)]
+    let value = tokens as f64 / scale;
+    let text = format!("{value:.2}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}{unit}")
+}
+
+/// Tokens used and the budget, for `show`: `1.2M of 2M (60%)`.
+pub fn token_status(state: &LoopState) -> Option<String> {
+    let budget = state.max_tokens?;
+    let percent = state.tokens_used.saturating_mul(100) / budget.max(1);
+    Some(format!(
+        "{} of {} ({percent}%)",
+        token_count(state.tokens_used),
+        token_count(budget)
+    ))
 }
 
 fn task_excerpt(task: &str, state_path: &Path) -> String {
@@ -300,6 +363,11 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
                 .map(clock::human)
                 .unwrap_or_else(|| "?".into())
         ),
+        Outcome::TokenLimit => format!(
+            "the token budget of {} ran out ({} used; raise it with --max-tokens)",
+            token_count(state.max_tokens.unwrap_or_default()),
+            token_count(state.tokens_used)
+        ),
         Outcome::RepeatedMessage => format!(
             "no progress: the same message came back {} stops in a row (--no-progress)",
             state.no_progress
@@ -325,6 +393,35 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
         if state.iteration == 1 { "" } else { "s" },
         outcome.code()
     )
+}
+
+/// What the user sees when the agent said it is blocked on them: why, and how the loop
+/// goes on (their next prompt in the session) or ends.
+pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String {
+    let command = agent.loop_command();
+    format!(
+        "ralph-loop paused at iteration {}: the agent is blocked on you: {}. Answer in your next message and the loop goes on from there (`{command} resume` resumes it without an answer; `{command} cancel` ends it).",
+        iteration_label(state),
+        printable(reason)
+    )
+}
+
+/// What the agent is told when its paused loop goes on: the user's prompt answers what
+/// it was blocked on (`reason`), or the user resumed it by hand.
+pub fn resumed_context(state: &LoopState, reason: Option<&str>) -> String {
+    let mut out = match reason {
+        Some(reason) => format!(
+            "The ralph loop of this session resumes: the user's message answers what you were blocked on ({reason}). Take their answer into account and keep working on the task.\n\n"
+        ),
+        None => "The ralph loop of this session resumes: keep working on the task from the current state of the workspace.\n\n".to_string(),
+    };
+    out.push_str(&format!(
+        "Iteration {}. Task (the first lines):\n{}\n\n",
+        iteration_label(state),
+        task_headline(&state.prompt, 20)
+    ));
+    out.push_str(&signals_text(state));
+    out
 }
 
 /// The first lines of a task, for `show`.

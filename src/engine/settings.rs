@@ -1,6 +1,7 @@
 //! A loop's settings: the flags of `start` and of `$ralph-loop …`, checked once, in one
 //! place, so both ways of starting a loop refuse the same mistakes with the same words.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
@@ -60,6 +61,21 @@ pub struct RawLoopFlags {
     #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
           help = format!("Seconds the verify command may run, at most {MAX_VERIFY_TIMEOUT_SECS} [default: {DEFAULT_VERIFY_TIMEOUT_SECS}]"))]
     pub verify_timeout: Option<String>,
+    /// `--max-tokens`: the token budget.
+    #[arg(
+        long,
+        value_name = "N",
+        allow_hyphen_values = true,
+        help = "End the loop once the session has used N tokens since it started: `500k`, `2M`; 0 = none [default: none]"
+    )]
+    pub max_tokens: Option<String>,
+    /// `--notify`: the user's command run when the loop ends or blocks.
+    #[arg(
+        long,
+        value_name = "CMD",
+        help = "A command (`sh -c`) run when the loop ends or the agent is blocked, with RALPH_OUTCOME, RALPH_REASON, RALPH_ITERATION, RALPH_WORKSPACE and RALPH_TASK set [default: none]"
+    )]
+    pub notify: Option<String>,
 }
 
 /// Checked settings of a new loop.
@@ -87,6 +103,13 @@ pub struct LoopSettings {
     pub verify: Option<String>,
     /// The verify command's time limit.
     pub verify_timeout: Duration,
+    /// The token budget (`None`: no budget).
+    pub max_tokens: Option<u64>,
+    /// The user's command to run when the loop ends or blocks.
+    pub notify: Option<String>,
+    /// Where each setting came from when it was not ralph-hook's default, setting name
+    /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
+    pub sources: BTreeMap<String, String>,
 }
 
 impl LoopSettings {
@@ -166,6 +189,24 @@ impl LoopSettings {
                 Duration::from_secs(secs)
             }
         };
+        let max_tokens = match &raw.max_tokens {
+            None => None,
+            Some(text) => Some(parse_max_tokens(text)?).filter(|tokens| *tokens > 0),
+        };
+        let notify = match &raw.notify {
+            None => None,
+            Some(text) if text.trim().is_empty() => {
+                return Err(Error::usage(
+                    "--notify is empty: give the command to run when the loop ends, e.g. `--notify 'notify-send ralph-loop \"$RALPH_OUTCOME\"'`",
+                ));
+            }
+            Some(text) if text.contains('\0') => {
+                return Err(Error::usage(
+                    "--notify contains a NUL character, which no command can hold",
+                ));
+            }
+            Some(text) => Some(text.trim().to_string()),
+        };
         Ok(LoopSettings {
             task: task.to_string(),
             max_iterations,
@@ -178,6 +219,9 @@ impl LoopSettings {
             no_progress,
             verify,
             verify_timeout,
+            max_tokens,
+            notify,
+            sources: BTreeMap::new(),
         })
     }
 }
@@ -214,6 +258,62 @@ fn whole_number(flag: &str, text: &str, meaning: &str) -> Result<u32> {
             "{flag} needs a whole number {meaning}, got {trimmed:?}"
         ))
     })
+}
+
+/// Parses a token budget as people write it: `500000`, `500_000`, `500k`, `2M`, `1.5M`
+/// (`k` = thousand, `M` = million, `G` = billion, either case). 0 means no token budget.
+pub fn parse_max_tokens(text: &str) -> Result<u64> {
+    let trimmed = text.trim();
+    let bad = |why: &str| {
+        Error::usage(format!(
+            "--max-tokens {trimmed:?} {why}: write a whole number of tokens, optionally with k, M or G, e.g. `--max-tokens 500k` or `--max-tokens 2M`"
+        ))
+    };
+    if trimmed.starts_with('-') {
+        return Err(bad("cannot be below 0"));
+    }
+    let (number, scale): (&str, u128) = match trimmed.char_indices().last() {
+        Some((at, 'k' | 'K')) => (&trimmed[..at], 1_000),
+        Some((at, 'm' | 'M')) => (&trimmed[..at], 1_000_000),
+        Some((at, 'g' | 'G')) => (&trimmed[..at], 1_000_000_000),
+        Some(_) => (trimmed, 1),
+        None => return Err(bad("is empty")),
+    };
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits = |part: &str| {
+        !part.starts_with('_')
+            && !part.ends_with('_')
+            && !part.contains("__")
+            && part.chars().all(|c| c.is_ascii_digit() || c == '_')
+    };
+    if whole.is_empty() || !digits(whole) || !digits(fraction) {
+        return Err(bad("is not a token count"));
+    }
+    let parse = |part: &str| -> Option<u128> {
+        part.chars()
+            .filter(char::is_ascii_digit)
+            .try_fold(0u128, |acc, c| {
+                acc.checked_mul(10)?
+                    .checked_add(u128::from(c.to_digit(10)?))
+            })
+    };
+    let too_big = || bad("is too large");
+    let whole = parse(whole).ok_or_else(too_big)?;
+    let fraction_digits = fraction.chars().filter(char::is_ascii_digit).count();
+    let fraction_value = parse(fraction).ok_or_else(too_big)?;
+    let denominator = u32::try_from(fraction_digits)
+        .ok()
+        .and_then(|digits| 10u128.checked_pow(digits))
+        .ok_or_else(too_big)?;
+    let scaled_fraction = fraction_value.checked_mul(scale).ok_or_else(too_big)?;
+    if scaled_fraction % denominator != 0 {
+        return Err(bad("is not a whole number of tokens"));
+    }
+    let total = whole
+        .checked_mul(scale)
+        .and_then(|value| value.checked_add(scaled_fraction / denominator))
+        .ok_or_else(too_big)?;
+    u64::try_from(total).map_err(|_| too_big())
 }
 
 fn parse_duration(text: &str) -> Result<Duration> {
@@ -359,6 +459,8 @@ mod tests {
             no_progress: Some("0".into()),
             verify: Some("  cargo test  ".into()),
             verify_timeout: Some("540".into()),
+            max_tokens: Some("1.5M".into()),
+            notify: Some("  notify-send done  ".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -375,6 +477,9 @@ mod tests {
                 no_progress: 0,
                 verify: Some("cargo test".into()),
                 verify_timeout: Duration::from_secs(540),
+                max_tokens: Some(1_500_000),
+                notify: Some("notify-send done".into()),
+                sources: BTreeMap::new(),
             }
         );
     }
@@ -392,6 +497,30 @@ mod tests {
             ),
         ] {
             let err = LoopSettings::parse("t", &raw).unwrap_err();
+            assert!(err.to_string().contains(expected), "{err} lacks {expected}");
+        }
+    }
+
+    #[test]
+    fn a_token_budget_of_zero_is_none_and_bad_budgets_and_notify_commands_are_refused() {
+        let zero = flags(|r| r.max_tokens = Some("0".into()));
+        assert_eq!(LoopSettings::parse("t", &zero).unwrap().max_tokens, None);
+        let one = flags(|r| r.max_tokens = Some("1".into()));
+        assert_eq!(LoopSettings::parse("t", &one).unwrap().max_tokens, Some(1));
+        for (raw, expected) in [
+            (
+                flags(|r| r.max_tokens = Some("lots".into())),
+                "--max-tokens",
+            ),
+            (
+                flags(|r| r.max_tokens = Some("-5k".into())),
+                "cannot be below 0",
+            ),
+            (flags(|r| r.notify = Some(" ".into())), "--notify is empty"),
+            (flags(|r| r.notify = Some("a\0b".into())), "NUL"),
+        ] {
+            let err = LoopSettings::parse("t", &raw).unwrap_err();
+            assert_eq!(err.code(), 64);
             assert!(err.to_string().contains(expected), "{err} lacks {expected}");
         }
     }

@@ -86,6 +86,16 @@ pub struct LoopState {
     /// How long the verify command may run.
     #[serde(default = "default_verify_timeout")]
     pub verify_timeout_secs: u64,
+    /// End the loop once the session has used this many tokens since it started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
+    /// Tokens the session has used since the loop started (counted only with a budget).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub tokens_used: u64,
+    /// Why the agent said it is blocked on the user: the loop is paused until the user's
+    /// next prompt in the session (or `resume`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocked: Option<String>,
     /// What the no-progress brake has seen so far.
     #[serde(default)]
     pub progress: Progress,
@@ -190,6 +200,10 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
 fn default_verify_timeout() -> u64 {
     DEFAULT_VERIFY_TIMEOUT_SECS
 }
@@ -221,6 +235,9 @@ impl LoopState {
             no_progress: settings.no_progress,
             verify: settings.verify.clone(),
             verify_timeout_secs: settings.verify_timeout.as_secs(),
+            max_tokens: settings.max_tokens,
+            tokens_used: 0,
+            blocked: None,
             progress: Progress::default(),
             last_decision: None,
             handled: None,
@@ -272,6 +289,12 @@ impl LoopState {
     /// The time budget, if any.
     pub fn max_duration(&self) -> Option<Duration> {
         self.max_duration_secs.map(Duration::from_secs)
+    }
+
+    /// Tokens left of the budget (`None`: no token budget).
+    pub fn tokens_left(&self) -> Option<u64> {
+        self.max_tokens
+            .map(|budget| budget.saturating_sub(self.tokens_used))
     }
 
     /// How long the verify command may run (never more than the hook may wait).

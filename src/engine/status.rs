@@ -8,7 +8,7 @@ use crate::clock;
 use crate::engine::lifecycle::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
-    brake_status, indented_task, iteration_label, labelled, printable, progress_bar,
+    brake_status, indented_task, iteration_label, labelled, printable, progress_bar, token_status,
 };
 use crate::engine::state::{LastDecision, LoopState};
 use crate::engine::store::Mirror;
@@ -78,6 +78,18 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             None => elapsed,
         },
     ));
+    if let Some(tokens) = token_status(state) {
+        lines.push(("tokens", tokens));
+    }
+    if let Some(reason) = &state.blocked {
+        lines.push((
+            "blocked",
+            format!(
+                "the agent waits for you: {}; your next message in its session resumes the loop (or `ralph-hook resume`)",
+                printable(reason)
+            ),
+        ));
+    }
     lines.push(("session", standing_text(found, state)));
     lines.push((
         "done when",
@@ -100,6 +112,14 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             printable(&last_stop_text(last, now)).into_owned(),
         ));
     }
+    if let Some(record) = &found.record
+        && !record.sources.is_empty()
+    {
+        lines.push((
+            "settings",
+            printable(&sources_text(&record.sources)).into_owned(),
+        ));
+    }
     lines.push(("state file", format!("{state_path}{}", mirror_note(found))));
     StatusView {
         title: format!(
@@ -110,6 +130,25 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
         untrusted: found.record.is_none(),
         lines,
     }
+}
+
+/// Where the settings not at ralph-hook's default came from: `max_iterations,
+/// max_tokens from flags; max_duration from ~/.config/ralph-hook/config.toml:2`.
+fn sources_text(sources: &std::collections::BTreeMap<String, String>) -> String {
+    let flags: Vec<&str> = sources
+        .iter()
+        .filter(|(_, from)| *from == "flag")
+        .map(|(name, _)| name.as_str())
+        .collect();
+    let mut parts = Vec::new();
+    if !flags.is_empty() {
+        parts.push(format!("{} from flags", flags.join(", ")));
+    }
+    for (name, from) in sources.iter().filter(|(_, from)| *from != "flag") {
+        parts.push(format!("{name} from {from}"));
+    }
+    parts.push("the rest are ralph-hook's defaults".into());
+    parts.join("; ")
 }
 
 /// How the loop stands, in plain words, for `$ralph-loop status`.

@@ -20,6 +20,8 @@ use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
+// Made once per process and matched at once: boxing the large variant gains nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum LoopCommand {
     /// Start a loop on `task` with these flags.
     Start {
@@ -35,6 +37,9 @@ pub enum LoopCommand {
     Cancel,
     /// `$ralph-loop status`.
     Status,
+    /// `$ralph-loop resume`: the loop goes on after a pause (the agent's block, or the
+    /// user's `pause`).
+    Resume,
     /// `$ralph-loop help`, `--help`, `-h`, or nothing at all: the usage, no loop.
     Help,
 }
@@ -100,6 +105,7 @@ pub fn parse(prompt: &str) -> Option<Result<LoopCommand, String>> {
     match rest.trim() {
         "cancel" => return Some(Ok(LoopCommand::Cancel)),
         "status" => return Some(Ok(LoopCommand::Status)),
+        "resume" => return Some(Ok(LoopCommand::Resume)),
         "" | "help" | "--help" | "-h" => return Some(Ok(LoopCommand::Help)),
         _ => {}
     }
@@ -251,6 +257,7 @@ pub fn usage(agent: Agent) -> String {
          Without spending a model turn:\n  \
          {cmd} status    how the loop stands\n  \
          {cmd} cancel    end the loop; the next stop is allowed\n  \
+         {cmd} resume    go on after a pause (a blocked agent also resumes with your next message)\n  \
          {cmd} help      this text\n\n\
          Another session's loop in this workspace: replaced when that session has shown no \
          sign of life for {idle}; `{cmd} --replace TASK` replaces a live one.\n\n\
@@ -366,7 +373,8 @@ mod tests {
     fn every_flag_lands_in_its_own_field() {
         let (task, flags) = start(
             "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
-             --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7",
+             --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7 \
+             --max-tokens 8k --notify 'n 9'",
         );
         assert_eq!(task, "task");
         assert_eq!(
@@ -379,6 +387,8 @@ mod tests {
                 no_progress: Some("5".into()),
                 verify: Some("v 6".into()),
                 verify_timeout: Some("7".into()),
+                max_tokens: Some("8k".into()),
+                notify: Some("n 9".into()),
             }
         );
     }
@@ -397,6 +407,8 @@ mod tests {
             "--no-progress",
             "--verify",
             "--verify-timeout",
+            "--max-tokens",
+            "--notify",
         ] {
             assert!(names.iter().any(|name| name == flag), "{flag} in {names:?}");
         }
@@ -591,7 +603,7 @@ mod tests {
                 assert!(text.contains(&spec.name), "{} missing:\n{text}", spec.name);
             }
             assert!(text.contains("[default: 50]"), "{text}");
-            for word in ["status", "cancel", "help"] {
+            for word in ["status", "cancel", "resume", "help"] {
                 assert!(
                     text.contains(&format!("{} {word}", agent.loop_command())),
                     "{text}"

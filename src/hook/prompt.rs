@@ -7,10 +7,12 @@ use std::path::Path;
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::config::UserConfig;
 use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced, Started};
+use crate::engine::ownership::Registry;
 use crate::engine::render;
-use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
+use crate::engine::store::{self, Located};
 use crate::engine::workspace;
 use crate::hook::event;
 use crate::hook::loop_command::{self, LoopCommand};
@@ -36,10 +38,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         );
         return PromptOutput::default();
     }
-    let Some(command) = loop_command::parse(&input.prompt) else {
-        return PromptOutput::default();
-    };
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
+    let Some(command) = loop_command::parse(&input.prompt) else {
+        return resume_if_blocked(&input, agent);
+    };
     if input.cwd.as_os_str().is_empty() {
         return refuse(
             agent,
@@ -60,10 +62,11 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             flags,
             replace,
         }) => {
-            let settings = match LoopSettings::parse(&task, &flags) {
-                Ok(settings) => settings,
-                Err(err) => return refuse(agent, &err.to_string()),
-            };
+            let settings =
+                match UserConfig::load().and_then(|config| config.settings(&task, &flags)) {
+                    Ok(settings) => settings,
+                    Err(err) => return refuse(agent, &err.to_string()),
+                };
             let session = (!input.session_id.is_empty()).then(|| input.session_id.clone());
             match lifecycle::begin(
                 &store,
@@ -105,11 +108,59 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             }
             Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
         },
+        Ok(LoopCommand::Resume) => match lifecycle::find(&workspace, Some(agent))
+            .and_then(|found| lifecycle::set_paused(&found.store, false, now))
+        {
+            Ok(state) => PromptOutput::context(
+                render::resumed_context(&state, None),
+                Some(format!(
+                    "ralph-loop resumed at iteration {}.",
+                    render::iteration_label(&state)
+                )),
+            ),
+            Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
+        },
         Ok(LoopCommand::Status) => {
             let text = lifecycle::find(&workspace, Some(agent))
                 .map(|found| crate::engine::status::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
+        }
+    }
+}
+
+/// Any other prompt: when this session's agent said it was blocked, the prompt is the
+/// user's answer and the loop goes on from it. Otherwise nothing is said (one record
+/// lookup, no lock, no write).
+fn resume_if_blocked(input: &PromptInput, agent: Agent) -> PromptOutput {
+    if input.cwd.as_os_str().is_empty() || input.session_id.is_empty() {
+        return PromptOutput::default();
+    }
+    let Some(registry) = Registry::open() else {
+        return PromptOutput::default();
+    };
+    let Some(Located::Record(store)) = store::locate(&input.cwd, agent, &registry) else {
+        return PromptOutput::default();
+    };
+    match lifecycle::resume_blocked(
+        &store,
+        &input.session_id,
+        input.transcript_path.as_deref(),
+        clock::now(),
+    ) {
+        Ok(Some((state, reason))) => PromptOutput::context(
+            render::resumed_context(&state, Some(&reason)),
+            Some(format!(
+                "ralph-loop resumed at iteration {} with your answer.",
+                render::iteration_label(&state)
+            )),
+        ),
+        Ok(None) => PromptOutput::default(),
+        Err(err) => {
+            warn(format!(
+                "could not resume the blocked loop: {err}; `ralph-hook resume` resumes it"
+            ));
+            PromptOutput::default()
         }
     }
 }

@@ -19,6 +19,7 @@ use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
 use crate::engine::store::{self, LoadError, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
+use crate::engine::usage;
 use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -97,6 +98,7 @@ fn not_followed(store: &Store, input: &StopInput, registry: &Registry) -> StopOu
         Decision::Ignore
         | Decision::Allow
         | Decision::Block(_)
+        | Decision::Blocked(_)
         | Decision::Finish(_)
         | Decision::Verify => StopOutput::allow(None),
     }
@@ -145,6 +147,13 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         // when another session wants the workspace (see `engine::liveness`).
         record.transcript = Some(transcript.clone());
     }
+    let counting =
+        owned && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
+    let tokens = if counting {
+        count_tokens(&mut record)
+    } else {
+        None
+    };
     let state = &record.state;
     // git runs only in the record's workspace, and only when it was a repository when
     // the loop began (never in one the agent made since).
@@ -158,6 +167,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         message,
         workspace: look.as_ref(),
         verification: None,
+        tokens,
     };
     let step = decide::decide(&record.state, event, now);
     settle_request(store, &step.request, request.as_deref());
@@ -200,6 +210,37 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     apply(store, &lock, current, step, input, Some(&result), now)
 }
 
+/// The tokens the session used since the previous counted stop, read from what was
+/// appended to its transcript since; the cursor in `record` moves on (it is saved with
+/// the stop's decision). `None` when nothing could be counted this time: no transcript
+/// known, or a loop whose count starts at this stop (started from a terminal).
+fn count_tokens(record: &mut LoopRecord) -> Option<u64> {
+    let Some(cursor) = record.usage.as_ref() else {
+        record.usage = lifecycle::start_count(record);
+        return None;
+    };
+    let path = record.transcript.as_deref()?;
+    match usage::read(path, record.agent, cursor) {
+        Ok(reading) => {
+            if let Some(restart) = reading.restarted {
+                warn(format!(
+                    "{restart} ({}); tokens are counted from its end on",
+                    path.display()
+                ));
+            }
+            record.usage = Some(reading.cursor);
+            Some(reading.tokens)
+        }
+        Err(err) => {
+            warn(format!(
+                "cannot count tokens in the transcript {}: {err}; this turn's tokens are not counted",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
 /// A cancel request is used once: removed when the stop honoured it or found it names
 /// another loop.
 fn settle_request(store: &Store, request: &Request, named: Option<&str>) {
@@ -231,6 +272,8 @@ fn apply(
     verification: Option<&Verification>,
     now: SystemTime,
 ) -> Result<StopOutput> {
+    let tokens = step.state.tokens_used.checked_sub(record.state.tokens_used);
+    let tokens = tokens.filter(|_| record.state.max_tokens.is_some());
     let session = Some(input.session_id.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
@@ -242,7 +285,8 @@ fn apply(
             save(store, lock, &mut record)?;
             let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
                 .session(session)
-                .tag(step.tag);
+                .tag(step.tag)
+                .tokens(tokens);
             if let Some(detail) = verify_detail {
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
             }
@@ -253,6 +297,33 @@ fn apply(
                 &store.state_path(),
                 now,
             )))
+        }
+        Decision::Blocked(reason) => {
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            lifecycle::append(
+                store,
+                lock,
+                &HistoryEntry::about(&record.state, Event::Stop, Action::Pause, now)
+                    .session(session)
+                    .tag(step.tag)
+                    .reason(Reason::Blocked)
+                    .detail(reason.clone())
+                    .tokens(tokens),
+            );
+            lifecycle::notify_user(
+                store,
+                lock,
+                &record,
+                &record.state,
+                ("blocked", &reason),
+                now,
+            );
+            Ok(StopOutput::allow(Some(render::blocked_message(
+                &record.state,
+                &reason,
+                store.agent(),
+            ))))
         }
         Decision::Finish(outcome) => {
             record.state = step.state;
@@ -266,6 +337,7 @@ fn apply(
                 session: session.map(str::to_string),
                 tag: Some(step.tag),
                 detail,
+                tokens,
             };
             let last = lifecycle::end(store, lock, &record, ending, now)?;
             Ok(StopOutput::allow(Some(render::outcome_message(
@@ -323,6 +395,7 @@ fn load_or_set_aside(
                 max_iterations: 0,
                 tag: None,
                 detail: Some(message.clone()),
+                tokens: None,
             };
             lifecycle::append(store, lock, &entry);
             Err(Error::Failed(message))

@@ -126,7 +126,11 @@ fn the_fixture_messages_decide_as_a_user_expects() {
                 assert!(step.state.active);
             }
             Decision::Finish(_) => assert!(!step.state.active, "{}", case.name),
-            Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {}
+            Decision::Allow
+            | Decision::Blocked(_)
+            | Decision::Verify
+            | Decision::Ignore
+            | Decision::NotFollowed(_) => {}
         }
     }
 }
@@ -489,3 +493,124 @@ fn a_cancel_request_ends_the_loop_only_when_it_names_it() {
 }
 
 const DONE_TEXT: &str = "done <promise>DONE</promise>";
+
+fn spending(text: &str, tokens: u64) -> StopEvent<'_> {
+    StopEvent {
+        tokens: Some(tokens),
+        ..message(text)
+    }
+}
+
+#[test]
+fn the_token_budget_ends_the_loop_at_the_stop_that_reaches_it_and_not_before() {
+    let state = loop_with(|f| f.max_tokens = Some("10k".into()));
+    assert_eq!(state.max_tokens, Some(10_000));
+    let step = decide(&state, spending("a", 9_999), at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.state.tokens_used, 9_999);
+    assert_eq!(step.state.tokens_left(), Some(1));
+    let step = decide(&step.state, spending("b", 1), at(2));
+    assert_eq!(step.decision, Decision::Finish(Outcome::TokenLimit));
+    assert_eq!(step.state.tokens_used, 10_000);
+    assert!(render::outcome_message(&step.state, &Outcome::TokenLimit).contains("[max_tokens]"));
+    // Counted tokens add up; a stop that could not count adds nothing.
+    let step = decide(&state, message("c"), at(1));
+    assert_eq!(step.state.tokens_used, 0);
+}
+
+#[test]
+fn without_a_budget_tokens_are_kept_but_never_end_the_loop_and_completion_wins_over_the_budget() {
+    let state = loop_with(|_| {});
+    let step = decide(&state, spending("a", u64::MAX), at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    let mut spent = loop_with(|f| f.max_tokens = Some("1k".into()));
+    spent.tokens_used = 999;
+    let done = decide(&spent, spending("<promise>DONE</promise>", 5), at(1));
+    assert_eq!(done.decision, Decision::Finish(Outcome::Completed));
+    let saturated = decide(&spent, spending("a", u64::MAX), at(1));
+    assert_eq!(saturated.state.tokens_used, u64::MAX);
+    assert_eq!(saturated.decision, Decision::Finish(Outcome::TokenLimit));
+}
+
+#[test]
+fn under_a_fifth_of_the_token_budget_left_the_prompt_says_how_much() {
+    let mut state = loop_with(|f| f.max_tokens = Some("10k".into()));
+    let prompt = |state: &LoopState| {
+        render::continuation_prompt(
+            state,
+            &Continuation::default(),
+            Path::new("/w/.codex/ralph-loop-state.json"),
+            at(1),
+        )
+    };
+    state.tokens_used = 8_000;
+    assert!(!prompt(&state).contains("tokens of"), "{}", prompt(&state));
+    state.tokens_used = 8_001;
+    assert!(
+        prompt(&state).contains("; 2k tokens of 10k."),
+        "{}",
+        prompt(&state)
+    );
+}
+
+const BLOCKED: &str =
+    "The deploy needs a key.\n<ralph-blocked>Need the deploy key for prod</ralph-blocked>";
+
+#[test]
+fn a_blocked_agent_pauses_the_loop_without_counting_or_moving_the_brakes() {
+    let state = loop_with(|f| f.no_progress = Some("2".into()));
+    let step = decide(&state, message(BLOCKED), at(5));
+    assert_eq!(
+        step.decision,
+        Decision::Blocked("Need the deploy key for prod".into())
+    );
+    assert_eq!(step.tag, Tag::Blocked);
+    assert!(step.state.active && step.state.paused);
+    assert_eq!(
+        step.state.blocked.as_deref(),
+        Some("Need the deploy key for prod")
+    );
+    assert_eq!(step.state.iteration, state.iteration);
+    assert_eq!(
+        step.state.progress, state.progress,
+        "the brakes did not move"
+    );
+    let last = step.state.last_decision.clone().unwrap();
+    assert_eq!(last.decision, "pause");
+    // While it waits, stops are allowed and change nothing.
+    let waiting = decide(&step.state, message(BLOCKED), at(6));
+    assert_eq!(waiting.decision, Decision::Allow);
+    assert_eq!(waiting.state, step.state);
+}
+
+#[test]
+fn the_blocked_signal_yields_to_completion_and_to_spent_budgets_but_beats_continue() {
+    let state = loop_with(|_| {});
+    let both = format!("{BLOCKED}\n<promise>DONE</promise>");
+    assert_eq!(
+        decide(&state, message(&both), at(1)).decision,
+        Decision::Finish(Outcome::Completed)
+    );
+    let with_continue = format!("{BLOCKED}\n<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>");
+    assert!(matches!(
+        decide(&state, message(&with_continue), at(1)).decision,
+        Decision::Blocked(_)
+    ));
+    let mut capped = loop_with(|f| f.max_iterations = Some("3".into()));
+    capped.iteration = 3;
+    assert_eq!(
+        decide(&capped, message(BLOCKED), at(1)).decision,
+        Decision::Finish(Outcome::IterationCap)
+    );
+    let timed = loop_with(|f| f.max_duration = Some("1m".into()));
+    assert_eq!(
+        decide(&timed, message(BLOCKED), at(60)).decision,
+        Decision::Finish(Outcome::TimeLimit)
+    );
+    let mut tokens = loop_with(|f| f.max_tokens = Some("100".into()));
+    tokens.tokens_used = 100;
+    assert_eq!(
+        decide(&tokens, message(BLOCKED), at(1)).decision,
+        Decision::Finish(Outcome::TokenLimit)
+    );
+}

@@ -19,6 +19,7 @@ pub mod mock;
 pub mod plugin;
 pub mod proc;
 pub mod scenarios;
+pub mod tokens_and_blocks;
 pub mod usage;
 pub mod world;
 
@@ -71,3 +72,5 @@ scenario!(busy_and_reading_turns: codex, claude);
 scenario!(same_answer_every_turn: codex, claude);
 scenario!(idle_workspace: codex, claude);
 scenario!(dead_session: codex, claude);
+scenario!(tokens_and_blocks::token_budget: codex, claude);
+scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);

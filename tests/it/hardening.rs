@@ -686,6 +686,7 @@ prop_compose! {
         progress in (opt_text(), any::<u32>(), opt_text(), any::<u32>()),
         last in prop::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,30}")),
         handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
+        (max_tokens, tokens_used, blocked) in (prop::option::of(any::<u64>()), any::<u64>(), opt_text()),
     ) -> LoopState {
         let stamp = |secs: u64| ralph_hook::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
         LoopState {
@@ -711,6 +712,9 @@ prop_compose! {
             no_progress,
             verify,
             verify_timeout_secs,
+            max_tokens,
+            tokens_used,
+            blocked,
             progress: Progress {
                 message_digest: progress.0,
                 same_message_stops: progress.1,

@@ -6,6 +6,8 @@
 //! - `decide`: table tests of the pure decision core.
 //! - `engine`: the hooks and commands as hosts and people run them, on real payloads.
 //! - `budgets`: time, no-progress, verify, pause.
+//! - `token_budget`, `blocked`, `notify`, `user_config`: `--max-tokens`, the blocked
+//!   signal, `--notify` and the user's defaults (issue 13).
 //! - `contract`: every answer against Codex's own output schemas.
 //! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
 //! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
@@ -27,6 +29,7 @@ mod checks;
 mod reference;
 
 mod architecture;
+mod blocked;
 mod budgets;
 mod contract;
 mod decide;
@@ -35,5 +38,8 @@ mod engine;
 mod first_contact;
 mod hardening;
 mod install;
+mod notify;
 mod plugin;
 mod security;
+mod token_budget;
+mod user_config;

@@ -47,23 +47,42 @@ pub fn env(mock: &MockServer) -> Vec<(String, String)> {
 
 /// Runs `claude -p` in `cwd` against `mock`, with the Bash tool allowed.
 pub fn print(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Finished {
+    run_print(world, mock, cwd, prompt, None)
+}
+
+/// Runs `claude -p --resume SESSION PROMPT` in `cwd`: the user's next prompt in an earlier
+/// session.
+pub fn print_resume(world: &World, cwd: &Path, session: &str, prompt: &str) -> Finished {
+    run_print(world, &world.mock, cwd, prompt, Some(session))
+}
+
+fn run_print(
+    world: &World,
+    mock: &MockServer,
+    cwd: &Path,
+    prompt: &str,
+    resume: Option<&str>,
+) -> Finished {
     let mut cmd = world.command(&world.bin);
     cmd.current_dir(cwd);
     for (k, v) in env(mock) {
         cmd.env(k, v);
     }
+    cmd.args(["-p", prompt]);
+    if let Some(session) = resume {
+        cmd.args(["--resume", session]);
+    }
     cmd.args([
-        "-p",
-        prompt,
         "--output-format",
         "stream-json",
         "--verbose",
         "--allowedTools",
         "Bash",
     ]);
+    let resumed = resume.map(|s| format!(" --resume {s}")).unwrap_or_default();
     world.run_recorded(
         cmd,
-        &format!("claude -p in {} with {prompt:?}", cwd.display()),
+        &format!("claude -p{resumed} in {} with {prompt:?}", cwd.display()),
         world.client_deadline(),
     )
 }

@@ -66,19 +66,41 @@ stream_idle_timeout_ms = 60000
 /// Runs `codex exec` in `cwd` with the default interactive sandbox (`workspace-write`),
 /// talking to `mock`.
 pub fn exec(world: &World, mock: &MockServer, cwd: &Path, prompt: &str) -> Finished {
+    run_exec(world, mock, cwd, prompt, None)
+}
+
+/// Runs `codex exec resume SESSION PROMPT` in `cwd`: the user's next prompt in an earlier
+/// session, with the same sandbox as [`exec`].
+pub fn exec_resume(world: &World, cwd: &Path, session: &str, prompt: &str) -> Finished {
+    run_exec(world, &world.mock, cwd, prompt, Some(session))
+}
+
+fn run_exec(
+    world: &World,
+    mock: &MockServer,
+    cwd: &Path,
+    prompt: &str,
+    resume: Option<&str>,
+) -> Finished {
     let mut cmd = world.command(&world.bin);
-    cmd.current_dir(cwd).args([
-        "exec",
+    cmd.current_dir(cwd).arg("exec");
+    if resume.is_some() {
+        // `exec resume` takes no --sandbox; the same setting as a config value.
+        cmd.args(["resume", "-c", "sandbox_mode=\"workspace-write\""]);
+    } else {
+        cmd.args(["--sandbox", "workspace-write"]);
+    }
+    cmd.args([
         "--skip-git-repo-check",
-        "--sandbox",
-        "workspace-write",
         "-c",
         &format!("model_providers.mock.base_url=\"{}/v1\"", mock.url()),
-        prompt,
     ]);
+    cmd.args(resume);
+    cmd.arg(prompt);
+    let resumed = resume.map(|s| format!(" resume {s}")).unwrap_or_default();
     world.run_recorded(
         cmd,
-        &format!("codex exec in {} with {prompt:?}", cwd.display()),
+        &format!("codex exec{resumed} in {} with {prompt:?}", cwd.display()),
         world.client_deadline(),
     )
 }

@@ -16,16 +16,16 @@ use super::world::World;
 use super::{claude, codex};
 
 /// The default completion signal.
-const PROMISE: &str = "<promise>DONE</promise>";
+pub(super) const PROMISE: &str = "<promise>DONE</promise>";
 /// The default continuation signal.
-const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
+pub(super) const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
 
 /// A task with everything a shell, a parser or an escaper could mangle: both quote
 /// kinds, command substitution, a variable, a backslash, markup, and non-ASCII text.
 const TRICKY_TASK: &str = r#"Make "the flaky test" pass, keep 'single' quotes, $(rm -rf nothing) and ${HOME} literal, a\b, <Widget/> & co — naïve café ✓ 日本語"#;
 
 /// The user's words that start a loop, in the client's form.
-fn loop_prompt(client: Client, task: &str, max: u32) -> String {
+pub(super) fn loop_prompt(client: Client, task: &str, max: u32) -> String {
     let mark = match client {
         Client::Codex => "$ralph-loop",
         Client::Claude => "/ralph-loop",
@@ -43,13 +43,13 @@ fn echo_session(client: Client) -> String {
 }
 
 /// Shell-quotes a path for a scripted command.
-fn q(p: &Path) -> String {
+pub(super) fn q(p: &Path) -> String {
     format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
 }
 
 /// The block reasons the model was sent, read from the last model turn (each turn
 /// carries the whole conversation).
-fn hook_prompts(world: &World) -> Vec<String> {
+pub(super) fn hook_prompts(world: &World) -> Vec<String> {
     world
         .mock
         .turns()
@@ -59,12 +59,12 @@ fn hook_prompts(world: &World) -> Vec<String> {
 }
 
 /// The history lines of Stop decisions (the history also records `start`, `cancel` …).
-fn stops(history: &[Value]) -> Vec<&Value> {
+pub(super) fn stops(history: &[Value]) -> Vec<&Value> {
     history.iter().filter(|h| h["event"] == "stop").collect()
 }
 
 /// History lines that blocked a stop.
-fn blocks(history: &[Value]) -> Vec<&Value> {
+pub(super) fn blocks(history: &[Value]) -> Vec<&Value> {
     stops(history)
         .into_iter()
         .filter(|h| h["decision"] == "block")
@@ -73,7 +73,7 @@ fn blocks(history: &[Value]) -> Vec<&Value> {
 
 /// The last Stop decision: how the loop ended.
 #[track_caller]
-fn last_stop(history: &[Value]) -> &Value {
+pub(super) fn last_stop(history: &[Value]) -> &Value {
     stops(history)
         .last()
         .copied()
@@ -81,13 +81,13 @@ fn last_stop(history: &[Value]) -> &Value {
 }
 
 /// The `tag` of each Stop decision.
-fn tags(history: &[Value]) -> Vec<Value> {
+pub(super) fn tags(history: &[Value]) -> Vec<Value> {
     stops(history).iter().map(|h| h["tag"].clone()).collect()
 }
 
 /// The client ended by itself with exit 0.
 #[track_caller]
-fn assert_clean_exit(run: &super::proc::Finished) {
+pub(super) fn assert_clean_exit(run: &super::proc::Finished) {
     assert!(
         run.success(),
         "{} did not exit 0 ({:?})",
@@ -98,7 +98,7 @@ fn assert_clean_exit(run: &super::proc::Finished) {
 
 /// Exactly `n` model turns, none past the script.
 #[track_caller]
-fn assert_turns(world: &World, n: usize) {
+pub(super) fn assert_turns(world: &World, n: usize) {
     let turns = world.mock.turns().len();
     assert_eq!(
         world.mock.overruns(),
@@ -110,7 +110,7 @@ fn assert_turns(world: &World, n: usize) {
 
 /// The loop is over: no state file left.
 #[track_caller]
-fn assert_no_state(world: &World) {
+pub(super) fn assert_no_state(world: &World) {
     assert!(
         world.state().is_none(),
         "the state file is still there: {:?}",

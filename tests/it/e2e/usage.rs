@@ -17,7 +17,7 @@ use super::world::World;
 
 /// What the mock reports for every response: each part distinct, so a client that drops
 /// or doubles one shows.
-const USAGE: Usage = Usage {
+pub const USAGE: Usage = Usage {
     input: 900,
     cache_read: 300,
     cache_write: 200,

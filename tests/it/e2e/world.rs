@@ -267,6 +267,14 @@ impl World {
         }
     }
 
+    /// The user's next prompt in `session`, an earlier session in the workspace.
+    pub fn resume_agent(&self, session: &str, prompt: &str) -> Finished {
+        match self.client {
+            Client::Codex => codex::exec_resume(self, &self.workspace, session, prompt),
+            Client::Claude => claude::print_resume(self, &self.workspace, session, prompt),
+        }
+    }
+
     /// The session id the client reported for a run.
     pub fn session_of(&self, run: &Finished) -> String {
         let id = match self.client {

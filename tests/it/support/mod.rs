@@ -57,6 +57,9 @@ impl World {
             .env("RALPH_HOOK_STATE_DIR", &self.state_dir)
             .env("XDG_STATE_HOME", self.home.join(".local/state"))
             .env_remove("RALPH_HOOK_NOW")
+            // The user's own defaults never reach a test: no config unless a test writes one.
+            .env("XDG_CONFIG_HOME", self.home.join(".config"))
+            .env_remove("RALPH_HOOK_CONFIG")
             .env_remove("CLICOLOR_FORCE")
             .env_remove("NO_COLOR")
             .current_dir(&self.workspace);

@@ -1,0 +1,222 @@
+//! Issue 13 in the real clients: a `--max-tokens` loop ends with `max_tokens` at the turn
+//! the mock's reported usage says; an agent that writes the blocked signal pauses the
+//! loop, and the user's next prompt in that session resumes it to completion; `--notify`
+//! runs once per loop end (and once per block) with the right variables.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use super::clients::Client;
+use super::mock::{text, text_then_command};
+use super::scenarios::{
+    CONTINUE, PROMISE, assert_clean_exit, assert_no_state, assert_turns, blocks, hook_prompts,
+    last_stop, q, stops,
+};
+use super::usage::USAGE;
+use super::world::World;
+
+/// Tokens per response on both hosts for the mock's [`USAGE`] (input 900, cache reads
+/// 300, cache writes 200, output 100).
+const PER_RESPONSE: u64 = 1_500;
+
+/// The `--notify` command: one line per run with every variable, appended to `out`.
+fn notify_into(out: &Path) -> String {
+    format!(
+        r#"printf '%s|%s|%s|%s|%s\n' "$RALPH_OUTCOME" "$RALPH_REASON" "$RALPH_ITERATION" "$RALPH_WORKSPACE" "$RALPH_TASK" >> {}"#,
+        q(out)
+    )
+}
+
+/// The notify lines once `n` are there (the command is detached: give it a moment), or
+/// whatever is there after 20 s.
+fn notified(path: &Path, n: usize) -> Vec<Vec<String>> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        let lines: Vec<Vec<String>> = text
+            .lines()
+            .map(|l| l.split('|').map(str::to_string).collect())
+            .collect();
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn mark(client: Client) -> &'static str {
+    match client {
+        Client::Codex => "$ralph-loop",
+        Client::Claude => "/ralph-loop",
+    }
+}
+
+fn same_dir(a: &str, b: &Path) -> bool {
+    PathBuf::from(a).canonicalize().ok() == b.canonicalize().ok()
+}
+
+/// Each turn is two model responses (text and a command, then text): 3,000 tokens. With
+/// `--max-tokens 7k` the first two stops continue (3,000, then 6,000 used) and the third
+/// ends the loop (9,000), though the iteration cap and the script allow more.
+pub fn token_budget(client: Client, test: &str) {
+    let mut script = Vec::new();
+    for turn in 1..=4 {
+        script.push(text_then_command(
+            format!("Turn {turn}: editing."),
+            format!("echo 'step {turn}' >> notes.txt"),
+        ));
+        script.push(text(format!("Turn {turn} done, more to do. {CONTINUE}")));
+    }
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    world.mock.set_usage(USAGE);
+    let out = world.root.join("notified");
+    let prompt = format!(
+        "{} Write the notes --max-iterations 10 --max-tokens 7k --notify {}",
+        mark(client),
+        shell_word(&notify_into(&out))
+    );
+    let run = world.run_agent(&prompt);
+    assert_clean_exit(&run);
+    assert_turns(&world, 6);
+    let history = world.history();
+    let counted: Vec<u64> = stops(&history)
+        .iter()
+        .map(|h| h["tokens"].as_u64().expect("each stop counts tokens"))
+        .collect();
+    // Each stop counts whole responses. Claude Code writes its transcript in batches, so
+    // a turn's last response can reach the file only after the Stop hook ran: it is then
+    // counted at the next stop (measured on 2.1.330: one response late at every stop).
+    // Nothing is counted twice, and the loop still ends at the third stop.
+    assert_eq!(counted.len(), 3, "{history:#?}");
+    assert!(
+        counted
+            .iter()
+            .all(|t| *t >= PER_RESPONSE && t % PER_RESPONSE == 0),
+        "{counted:?}"
+    );
+    let total: u64 = counted.iter().sum();
+    assert!(
+        (7_000..=6 * PER_RESPONSE).contains(&total),
+        "tokens counted: {counted:?}"
+    );
+    if client == Client::Codex {
+        assert_eq!(
+            counted,
+            [2 * PER_RESPONSE; 3],
+            "Codex writes each total at once"
+        );
+    }
+    assert_eq!(blocks(&history).len(), 2, "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "max_tokens", "{history:#?}");
+    let left_after_two = 7_000 - (counted[0] + counted[1]);
+    let prompts = hook_prompts(&world);
+    assert_eq!(
+        prompts[1].contains(&format!(
+            "{} tokens of 7k",
+            ralph_hook::engine::render::token_count(left_after_two)
+        )),
+        left_after_two < 1_400,
+        "the prompt states what is left exactly when under a fifth is: {}",
+        prompts[1]
+    );
+    assert_no_state(&world);
+    let lines = notified(&out, 1);
+    assert_eq!(lines.len(), 1, "one notice per loop end: {lines:?}");
+    assert_eq!(lines[0][0], "max_tokens");
+    assert!(lines[0][1].contains("7k"), "{:?}", lines[0]);
+    assert_eq!(lines[0][2], "2");
+    assert!(same_dir(&lines[0][3], &world.workspace), "{:?}", lines[0]);
+    assert_eq!(lines[0][4], "Write the notes");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(notified(&out, 2).len(), 1, "notified again");
+}
+
+/// The agent works a turn, then says it is blocked: the client's run ends with the loop
+/// paused and the user notified. The user's next prompt in that session is the answer:
+/// the loop resumes, and runs to the promise.
+pub fn blocked_then_answered(client: Client, test: &str) {
+    let reason = "Need the deploy key for staging";
+    let script = vec![
+        text(format!("Prepared the release notes. {CONTINUE}")),
+        text(format!(
+            "I cannot deploy without the key.\n\n<ralph-blocked>{reason}</ralph-blocked>"
+        )),
+        text(format!("Deployed with the key. {CONTINUE}")),
+        text(format!("Deployed and checked.\n{PROMISE}")),
+        text("This turn must never happen."),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let out = world.root.join("notified");
+    let prompt = format!(
+        "{} Deploy the release --max-iterations 5 --notify {}",
+        mark(client),
+        shell_word(&notify_into(&out))
+    );
+    let first = world.run_agent(&prompt);
+    assert_clean_exit(&first);
+    assert_turns(&world, 2);
+    let session = world.session_of(&first);
+    let state = world.state().expect("a paused loop keeps its state");
+    assert_eq!(state["paused"], true, "{state:#}");
+    assert_eq!(state["blocked"], reason, "{state:#}");
+    assert_eq!(state["iteration"], 1, "{state:#}");
+    let lines = notified(&out, 1);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0][..3], ["blocked", reason, "1"]);
+    if client == Client::Claude {
+        let messages = super::claude::system_messages(&first);
+        assert!(
+            messages.iter().any(|m| m.contains(reason)),
+            "the user sees why: {messages:#?}"
+        );
+    }
+
+    let second = world.resume_agent(&session, "The key is in the team vault as staging-deploy.");
+    assert_clean_exit(&second);
+    assert_eq!(world.session_of(&second), session, "the same session");
+    assert_turns(&world, 4);
+    let resumed = world.mock.turns()[2].text();
+    assert!(
+        resumed.contains("resumes") && resumed.contains(reason),
+        "the agent is told the loop goes on with the user's answer"
+    );
+    assert!(
+        resumed.contains("staging-deploy"),
+        "the answer is in context"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    let events: Vec<(String, String)> = history
+        .iter()
+        .map(|h| {
+            (
+                h["event"].as_str().unwrap_or("").to_string(),
+                h["decision"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let expected = [
+        ("start", "start"),
+        ("stop", "block"),
+        ("stop", "pause"),
+        ("resume", "resume"),
+        ("stop", "block"),
+        ("stop", "finish"),
+    ]
+    .map(|(e, d)| (e.to_string(), d.to_string()));
+    assert_eq!(events, expected, "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+    let lines = notified(&out, 2);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines[1][0], "completed");
+    assert_eq!(lines[1][2], "2");
+}
+
+/// Quotes `text` as one word of the `$ralph-loop` prompt.
+fn shell_word(text: &str) -> String {
+    format!("\"{}\"", text.replace('\\', "\\\\").replace('"', "\\\""))
+}

@@ -1,0 +1,232 @@
+//! `--max-tokens` through the binary, on transcripts in the shapes the real clients write
+//! (`tests/fixtures/hosts/`): counting starts at the end of the session's transcript when
+//! the loop starts, each stop counts only what the host appended since, and the loop ends
+//! with `max_tokens` at the first stop that finds the budget used up.
+
+use std::path::Path;
+
+use serde_json::json;
+
+use crate::support::*;
+
+/// A Codex `token_count` line with the session's cumulative total.
+fn codex_total(total: u64) -> String {
+    let usage = json!({
+        "input_tokens": total - total / 10, "cached_input_tokens": 0,
+        "cache_write_input_tokens": 0, "output_tokens": total / 10,
+        "reasoning_output_tokens": 0, "total_tokens": total
+    });
+    let line = json!({
+        "timestamp": "2026-11-23T10:35:16.841Z", "type": "event_msg",
+        "payload": {"type": "token_count", "info": {
+            "total_token_usage": usage, "last_token_usage": usage,
+            "model_context_window": 258_400
+        }, "rate_limits": null}
+    });
+    format!("{line}\n")
+}
+
+/// Claude Code's lines of one response: one per content block, the same id and usage.
+fn claude_response(id: &str, blocks: usize, input: u64, output: u64) -> String {
+    let mut out = String::new();
+    for block in 0..blocks {
+        let line = json!({
+            "type": "assistant", "sessionId": "S",
+            "message": {"id": id, "type": "message", "role": "assistant",
+                "content": [{"type": "text", "text": format!("block {block}")}],
+                "usage": {"input_tokens": input, "cache_creation_input_tokens": 0,
+                          "cache_read_input_tokens": 0, "output_tokens": output}}
+        });
+        out.push_str(&format!("{line}\n"));
+    }
+    out
+}
+
+fn append(path: &Path, text: &str) {
+    use std::io::Write;
+    let mut file = fs_err::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(path)
+        .unwrap();
+    file.write_all(text.as_bytes()).unwrap();
+}
+
+fn with_transcript(mut payload: serde_json::Value, transcript: &Path) -> serde_json::Value {
+    payload["transcript_path"] = json!(transcript);
+    payload
+}
+
+/// Starts a loop from the user's prompt in `host`'s session S with this transcript.
+fn start_from_prompt(world: &World, host: &str, transcript: &Path, flags: &str) {
+    let payload = with_transcript(
+        prompt_payload(
+            host,
+            "S",
+            &world.workspace,
+            &format!("$ralph-loop fix it {flags}"),
+        ),
+        transcript,
+    );
+    let out = world.prompt(&payload);
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("additionalContext"),
+        "the loop started: {}",
+        stdout(&out)
+    );
+}
+
+fn codex_stop_in(world: &World, transcript: &Path, message: &str) -> std::process::Output {
+    world.stop(&with_transcript(
+        codex_stop("S", &world.workspace, Some(message)),
+        transcript,
+    ))
+}
+
+/// The tokens of each stop in the history of `agent`'s loop.
+fn history_tokens(world: &World, agent: &str) -> Vec<Option<u64>> {
+    stdout(&world.run(&["log", "--json", "--agent", agent]))
+        .lines()
+        .map(|line| serde_json::from_str::<serde_json::Value>(line).unwrap())
+        .filter(|entry| entry["event"] == "stop")
+        .map(|entry| entry["tokens"].as_u64())
+        .collect()
+}
+
+#[test]
+fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout.jsonl");
+    // The session used 50k tokens before the loop: none of them count.
+    append(&transcript, &codex_total(50_000));
+    start_from_prompt(&world, "codex", &transcript, "--max-tokens 10k");
+    assert_eq!(world.state()["max_tokens"], 10_000);
+
+    append(&transcript, &codex_total(54_000));
+    let prompt = assert_block(&codex_stop_in(&world, &transcript, "step one"));
+    assert!(
+        !prompt.contains("tokens of"),
+        "not yet near the end: {prompt}"
+    );
+    assert_eq!(world.state()["tokens_used"], 4_000);
+
+    append(&transcript, &codex_total(58_500));
+    let prompt = assert_block(&codex_stop_in(&world, &transcript, "step two"));
+    assert!(
+        prompt.contains("1.5k tokens of 10k"),
+        "under a fifth left is stated: {prompt}"
+    );
+    let show = stdout(&world.run(&["show"]));
+    assert!(show.contains("8.5k of 10k (85%)"), "{show}");
+
+    append(&transcript, &codex_total(60_000));
+    let message = assert_allow_with_message(&codex_stop_in(&world, &transcript, "step three"));
+    assert!(
+        message.contains("[max_tokens]") && message.contains("10k"),
+        "{message}"
+    );
+    let last = world.history().last().cloned().unwrap();
+    assert_eq!(last["reason"], "max_tokens");
+    assert_eq!(
+        history_tokens(&world, "codex"),
+        [Some(4_000), Some(4_500), Some(1_500)]
+    );
+    let log = stdout(&world.run(&["log"]));
+    assert!(
+        log.contains("tokens=4.5k"),
+        "log shows tokens per stop: {log}"
+    );
+}
+
+#[test]
+fn claude_code_counts_each_response_once_however_many_lines_it_wrote() {
+    let world = World::new();
+    let transcript = world.temp.path().join("session.jsonl");
+    append(&transcript, &claude_response("msg_before", 2, 5_000, 500));
+    start_from_prompt(&world, "claude", &transcript, "--max-tokens 2500");
+    let stop = |message: &str| {
+        world.stop(&with_transcript(
+            claude_stop("S", &world.workspace, Some(message)),
+            &transcript,
+        ))
+    };
+    append(&transcript, &claude_response("msg_1", 3, 900, 100));
+    assert_block(&stop("one"));
+    append(&transcript, &claude_response("msg_2", 1, 900, 100));
+    assert_block(&stop("two"));
+    let mirror = fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json"))
+        .expect("a running Claude loop has its state file");
+    let mirror: serde_json::Value = serde_json::from_str(&mirror).unwrap();
+    assert_eq!(mirror["tokens_used"], 2_000);
+    append(&transcript, &claude_response("msg_3", 2, 400, 100));
+    let message = assert_allow_with_message(&stop("three"));
+    assert!(message.contains("[max_tokens]"), "{message}");
+    assert_eq!(
+        history_tokens(&world, "claude"),
+        [Some(1_000), Some(1_000), Some(500)]
+    );
+}
+
+#[test]
+fn a_loop_without_a_token_budget_never_reads_the_transcript() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout.jsonl");
+    append(&transcript, &codex_total(1_000));
+    start_from_prompt(&world, "codex", &transcript, "--max-iterations 5");
+    append(&transcript, &codex_total(9_000_000));
+    assert_block(&codex_stop_in(&world, &transcript, "work"));
+    assert!(world.state().get("tokens_used").is_none());
+    assert!(world.record().unwrap().get("usage").is_none());
+    assert_eq!(history_tokens(&world, "codex"), [None]);
+}
+
+#[test]
+fn a_transcript_that_is_a_symlink_or_a_fifo_is_not_read_and_the_loop_goes_on() {
+    let world = World::new();
+    let real = world.temp.path().join("rollout.jsonl");
+    append(&real, &codex_total(1_000));
+    start_from_prompt(&world, "codex", &real, "--max-tokens 5k");
+    // The payload now names a symbolic link to a transcript that would spend the budget,
+    // then a FIFO nobody writes to: neither is followed nor waited on.
+    let link = world.temp.path().join("link.jsonl");
+    let mut huge = String::new();
+    huge.push_str(&codex_total(1_000));
+    huge.push_str(&codex_total(900_000));
+    fs_err::write(world.temp.path().join("elsewhere.jsonl"), huge).unwrap();
+    std::os::unix::fs::symlink(world.temp.path().join("elsewhere.jsonl"), &link).unwrap();
+    let out = codex_stop_in(&world, &link, "work");
+    assert_block(&out);
+    assert!(
+        stderr(&out).contains("cannot count tokens"),
+        "{}",
+        stderr(&out)
+    );
+    let fifo = world.temp.path().join("fifo.jsonl");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = codex_stop_in(&world, &fifo, "more work");
+    assert_block(&out);
+    assert_eq!(world.state()["tokens_used"], json!(null));
+    assert!(world.state()["active"].as_bool().unwrap());
+}
+
+#[test]
+fn a_loop_started_from_a_terminal_counts_from_its_first_stop_on() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout.jsonl");
+    append(&transcript, &codex_total(70_000));
+    world.start("S", &["--max-tokens", "1k"]);
+    // The first stop finds where the session stands; what came before is not the loop's.
+    assert_block(&codex_stop_in(&world, &transcript, "first"));
+    append(&transcript, &codex_total(70_600));
+    assert_block(&codex_stop_in(&world, &transcript, "second"));
+    append(&transcript, &codex_total(71_000));
+    let message = assert_allow_with_message(&codex_stop_in(&world, &transcript, "third"));
+    assert!(message.contains("[max_tokens]"), "{message}");
+}

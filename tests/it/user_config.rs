@@ -1,0 +1,117 @@
+//! The user's defaults in `~/.config/ralph-hook/config.toml`: `config path` names the
+//! file, its values fill the flags not given (to `start` and `$ralph-loop` alike), `show`
+//! says where each setting came from, and a bad value is an error naming the file, line
+//! and key — while the Stop hook, which never reads it, goes on.
+
+use crate::support::*;
+
+fn config_file(world: &World) -> std::path::PathBuf {
+    world.home.join(".config/ralph-hook/config.toml")
+}
+
+fn write_config(world: &World, text: &str) {
+    let path = config_file(world);
+    fs_err::create_dir_all(path.parent().unwrap()).unwrap();
+    fs_err::write(path, text).unwrap();
+}
+
+#[test]
+fn config_path_prints_the_xdg_place_or_the_override() {
+    let world = World::new();
+    let out = world.run(&["config", "path"]);
+    assert_success(&out);
+    assert_eq!(
+        stdout(&out).trim(),
+        config_file(&world).display().to_string()
+    );
+    let out = world
+        .cmd()
+        .args(["config", "path"])
+        .env("RALPH_HOOK_CONFIG", "/etc/ralph.toml")
+        .output()
+        .unwrap();
+    assert_eq!(stdout(&out).trim(), "/etc/ralph.toml");
+}
+
+#[test]
+fn defaults_fill_the_flags_not_given_and_show_says_where_each_came_from() {
+    let world = World::new();
+    write_config(
+        &world,
+        "# my loops\nmax_iterations = 7\nmax_tokens = \"2M\"\nmax_duration = \"2h\"\n",
+    );
+    let check = world.run(&["config", "check"]);
+    assert_success(&check);
+    assert!(stdout(&check).contains("max_tokens"), "{}", stdout(&check));
+    world.start("S", &["--max-duration", "30m"]);
+    let state = world.state();
+    assert_eq!(state["max_iterations"], 7);
+    assert_eq!(state["max_tokens"], 2_000_000);
+    assert_eq!(state["max_duration_secs"], 1800, "the flag wins");
+    let show = stdout(&world.run(&["show"]));
+    let file = config_file(&world).display().to_string();
+    assert!(show.contains("max_duration from flags"), "{show}");
+    assert!(
+        show.contains(&format!("max_iterations from {file}:2")),
+        "{show}"
+    );
+    assert!(
+        show.contains(&format!("max_tokens from {file}:3")),
+        "{show}"
+    );
+
+    // The prompt hook reads the same defaults.
+    let other = World::new();
+    write_config(&other, "max_iterations = 4\n");
+    let out = other.prompt(&prompt_payload(
+        "codex",
+        "S",
+        &other.workspace,
+        "$ralph-loop tidy up",
+    ));
+    assert_success(&out);
+    assert_eq!(other.state()["max_iterations"], 4);
+}
+
+#[test]
+fn a_bad_value_is_an_error_naming_file_line_and_key_and_nothing_starts() {
+    let world = World::new();
+    write_config(&world, "max_iterations = 5\nmax_tokens = \"lots\"\n");
+    let ws = world.workspace.to_str().unwrap();
+    let out = world.run(&["start", "--workspace", ws, "--prompt", "t"]);
+    assert_eq!(out.status.code(), Some(65), "{}", stderr(&out));
+    let err = stderr(&out);
+    let at = format!("{}:2", config_file(&world).display());
+    assert!(err.contains(&at) && err.contains("max_tokens"), "{err}");
+    assert!(world.record().is_none());
+
+    let out = world.prompt(&prompt_payload(
+        "codex",
+        "S",
+        &world.workspace,
+        "$ralph-loop t",
+    ));
+    assert_success(&out);
+    let answer = json_out(&out);
+    assert_eq!(
+        answer["decision"], "block",
+        "the prompt is refused: {answer}"
+    );
+    assert!(answer["reason"].as_str().unwrap().contains(&at), "{answer}");
+    assert!(world.record().is_none());
+}
+
+#[test]
+fn a_config_broken_after_the_start_does_not_touch_a_running_loop() {
+    let world = World::new();
+    world.start("S", &[]);
+    write_config(&world, "this is not toml [");
+    assert_block(&world.stop(&codex_stop("S", &world.workspace, Some("working"))));
+    let out = world.prompt(&prompt_payload(
+        "codex",
+        "S",
+        &world.workspace,
+        "an ordinary prompt",
+    ));
+    assert_silent_allow(&out);
+}
