@@ -494,7 +494,10 @@ mod tests {
             .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
             .collect();
         let keys: Vec<String> = Key::ALL.iter().map(|key| key.flag().to_string()).collect();
-        assert_eq!(keys, flags, "a loop flag without a config key, or the other way");
+        assert_eq!(
+            keys, flags,
+            "a loop flag without a config key, or the other way"
+        );
         for key in Key::ALL {
             assert_eq!(key.name().replace('_', "-"), &key.flag()[2..], "{key}");
         }
