@@ -66,6 +66,17 @@ PY
 else
   rm -f "$earlier"
 fi
+# A mutant can drop the test's own state folder (say, `user_state_dir` ignoring
+# RALPH_HOOK_STATE_DIR) and then write wherever the real home says: the tests run with a
+# throwaway home and XDG folders, and cargo and rustup keep their real ones.
+export CARGO_HOME=${CARGO_HOME:-$HOME/.cargo}
+export RUSTUP_HOME=${RUSTUP_HOME:-$HOME/.rustup}
+sandbox_home=$(mktemp -d "${TMPDIR:-/tmp}/ralph-mutants-home.XXXXXX")
+trap 'rm -rf "$sandbox_home"' EXIT
+export HOME=$sandbox_home
+export XDG_STATE_HOME=$sandbox_home/.local/state XDG_CONFIG_HOME=$sandbox_home/.config \
+  XDG_DATA_HOME=$sandbox_home/.local/share XDG_CACHE_HOME=$sandbox_home/.cache
+unset CODEX_HOME CLAUDE_CONFIG_DIR RALPH_HOOK_STATE_DIR RALPH_HOOK_CONFIG
 # The fast tests: the library's own and the integration binary without the real clients,
 # the installer and the multi-second process and disk-fault tests. Each filter is a
 # substring of real test names in tests/it (`cargo test --test it -- --list` shows them);

@@ -50,13 +50,18 @@ pub fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
     std::fs::canonicalize(dir)
 }
 
+/// How the fast path opens a folder: a bare handle (`O_PATH`: nothing is read, so a FIFO
+/// cannot block it), only if it is a folder (`O_DIRECTORY`), never inherited by a child.
+#[cfg(target_os = "linux")]
+const FOLDER_HANDLE: libc::c_int = libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC;
+
 #[cfg(target_os = "linux")]
 fn canonical_from_proc(dir: &Path) -> Option<PathBuf> {
     use std::os::fd::AsRawFd;
     use std::os::unix::fs::OpenOptionsExt;
     let handle = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .custom_flags(FOLDER_HANDLE)
         .open(dir)
         .ok()?;
     let path = std::fs::read_link(format!("/proc/self/fd/{}", handle.as_raw_fd())).ok()?;
