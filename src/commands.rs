@@ -254,13 +254,10 @@ pub fn config_check() -> Result<i32> {
     for key in config::Key::ALL {
         if let Some(sourced) = config.get(key) {
             say(format!(
-                "  {:<20}{} (line {})",
+                "  {:<20}{} ({})",
                 key.name(),
                 printable(&sourced.value),
-                match sourced.source {
-                    config::Source::Config { line, .. } => line,
-                    config::Source::Flag | config::Source::BuiltIn => 0,
-                }
+                sourced.source
             ));
         }
     }

@@ -211,6 +211,9 @@ pub struct Step {
     pub claimed: bool,
     /// What became of the cancel request.
     pub request: Request,
+    /// The tokens this stop added to the loop's count (`None`: nothing counted, e.g. a
+    /// paused loop, or no reading of the transcript).
+    pub tokens: Option<u64>,
 }
 
 /// Decides one stop: `state` is the loop as the user's record holds it (for a state
@@ -223,6 +226,7 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
         tag: Tag::None,
         claimed: false,
         request: Request::None,
+        tokens: None,
     };
     let claimed = match event.standing {
         Standing::Untrusted(why) => return untouched(Decision::NotFollowed(why)),
@@ -248,6 +252,8 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     let mut step = decide_owned(state, next, event, now);
     step.claimed = claimed;
     step.request = request;
+    // Only a running loop counts what the session used.
+    step.tokens = event.tokens.filter(|_| state.active && !state.paused);
     step
 }
 
@@ -269,6 +275,7 @@ fn decide_owned(
             tag,
             claimed: false,
             request: Request::None,
+            tokens: None,
         };
     }
     next.updated_at = clock::format(now);
@@ -287,6 +294,7 @@ fn decide_owned(
                     tag,
                     claimed: false,
                     request: Request::None,
+                    tokens: None,
                 };
             }
             (Some(_), Some(Verification::Passed)) => {
@@ -325,6 +333,7 @@ fn decide_owned(
             tag,
             claimed: false,
             request: Request::None,
+            tokens: None,
         };
     }
     if state.no_progress > 0 {
@@ -362,6 +371,7 @@ fn decide_owned(
         tag,
         claimed: false,
         request: Request::None,
+        tokens: None,
     }
 }
 
@@ -384,6 +394,7 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
         tag,
         claimed: false,
         request: Request::None,
+        tokens: None,
     }
 }
 

@@ -2,16 +2,13 @@
 //! their own record or config, never from a workspace file), run through `sh -c` with
 //! the outcome in its environment — enough for `notify-send`, ntfy or a mail.
 //!
-//! The command is detached: a session of its own (so a host that kills the hook's
-//! process group at a timeout does not kill it, and it has no terminal), stdin from
-//! `/dev/null`, stdout and stderr to `/dev/null` or a log file, and nobody waits for it.
-//! A slow or failing command therefore never delays or changes a stop.
-//!
-//! A hook starts it through [`launch`]: a detached `ralph-hook notify-run`, which runs the
-//! command (at most [`NOTIFY_TIMEOUT`], then it is killed with its children) and writes a
-//! failure to the loop's history, where `log` shows it.
+//! A hook starts it through [`launch`]: a detached `ralph-hook notify-run` (a session of
+//! its own, so a host that kills the hook's process group at a timeout does not kill it;
+//! no terminal, stdin from `/dev/null`), which runs the command for at most
+//! [`NOTIFY_TIMEOUT`] (then it is killed with its children) and writes a failure, with the
+//! end of its output, to the loop's history, where `log` shows it. Nobody in the hook
+//! waits for it, so a slow or failing command never delays or changes a stop.
 
-use std::fs::OpenOptions;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -80,34 +77,32 @@ fn clean(value: &str) -> String {
 
 /// Starts the user's `command` for `notice` and returns at once: a detached
 /// `ralph-hook notify-run` runs it and records a failure in the history of `agent`'s loop
-/// `loop_id`. Without its own executable at hand it starts the command itself, with no
-/// record of how it went.
+/// `loop_id`. When the runner cannot start (its own executable gone, say, after an
+/// upgrade), the command is started by itself, with no record of how it went.
 pub fn launch(command: &str, notice: &Notice<'_>, agent: Agent, loop_id: &str) -> Result<()> {
-    let Ok(exe) = std::env::current_exe() else {
-        return spawn(command, notice, None).map(drop);
-    };
-    let mut runner = Command::new(exe);
-    runner
-        .arg(RUNNER)
-        .arg("--workspace")
-        .arg(notice.workspace)
-        .arg("--agent")
-        .arg(agent.as_str())
-        .arg("--loop-id")
-        .arg(loop_id)
-        .arg("--")
-        .arg(command)
-        .current_dir("/")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .envs(notice.env());
-    detach(&mut runner);
-    runner.spawn().map(drop).map_err(|err| {
-        Error::Failed(format!(
-            "could not start `ralph-hook {RUNNER}` for the notify command: {err}"
-        ))
-    })
+    if let Ok(exe) = std::env::current_exe() {
+        let mut runner = Command::new(exe);
+        runner
+            .arg(RUNNER)
+            .arg("--workspace")
+            .arg(notice.workspace)
+            .arg("--agent")
+            .arg(agent.as_str())
+            .arg("--loop-id")
+            .arg(loop_id)
+            .arg("--")
+            .arg(command)
+            .current_dir("/")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .envs(notice.env());
+        detach(&mut runner);
+        if runner.spawn().is_ok() {
+            return Ok(());
+        }
+    }
+    spawn(command, notice).map(drop)
 }
 
 /// Makes `command`'s process the leader of a session of its own: no terminal, and out of
@@ -131,30 +126,10 @@ fn detach(command: &mut Command) {
     let _ = command;
 }
 
-/// Starts `command` for `notice`, detached, and returns at once. Its output goes to
-/// `log` (appended, created private) or to `/dev/null`. The returned child is never to be
-/// waited on by a hook; a hook process exits soon after and the command lives on.
-pub fn spawn(command: &str, notice: &Notice<'_>, log: Option<&Path>) -> Result<Child> {
-    let (stdout, stderr) = match log {
-        None => (Stdio::null(), Stdio::null()),
-        Some(path) => {
-            let mut options = OpenOptions::new();
-            options.append(true).create(true);
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::OpenOptionsExt;
-                options.mode(0o600);
-            }
-            let file = options.open(path).map_err(|err| {
-                Error::io("open the notify command's log", path, err)
-                    .with_hint("check that its folder exists and is writable")
-            })?;
-            let copy = file
-                .try_clone()
-                .map_err(|err| Error::io("share the notify command's log", path, err))?;
-            (Stdio::from(file), Stdio::from(copy))
-        }
-    };
+/// Starts `command` for `notice`, detached, with no input and its output discarded, and
+/// returns at once. The returned child is never to be waited on by a hook; a hook process
+/// exits soon after and the command lives on.
+pub fn spawn(command: &str, notice: &Notice<'_>) -> Result<Child> {
     let workspace = if notice.workspace.is_dir() {
         notice.workspace
     } else {
@@ -166,8 +141,8 @@ pub fn spawn(command: &str, notice: &Notice<'_>, log: Option<&Path>) -> Result<C
         .arg(command)
         .current_dir(workspace)
         .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
         .envs(notice.env());
     detach(&mut child);
     child.spawn().map_err(|err| {
@@ -218,7 +193,7 @@ mod tests {
     fn the_command_runs_once_in_the_workspace_with_the_outcome_in_its_environment() {
         let ws = tempfile::tempdir().unwrap();
         let task = "\n  Fix the flaky test  \nthen the docs";
-        let mut child = spawn(REPORT, &notice(ws.path(), task), None).unwrap();
+        let mut child = spawn(REPORT, &notice(ws.path(), task)).unwrap();
         wait_exit(&mut child);
         assert_eq!(
             lines(ws.path().join("report")),
@@ -237,7 +212,7 @@ mod tests {
     #[test]
     fn the_command_is_detached_in_its_own_session_and_not_waited_for() {
         let ws = tempfile::tempdir().unwrap();
-        let mut child = spawn("sleep 60", &notice(ws.path(), "t"), None).unwrap();
+        let mut child = spawn("sleep 60", &notice(ws.path(), "t")).unwrap();
         // spawn returned while the command still runs.
         assert!(child.try_wait().unwrap().is_none());
         let pid = i32::try_from(child.id()).unwrap();
@@ -252,43 +227,29 @@ mod tests {
     }
 
     #[test]
-    fn its_output_goes_to_the_log_and_its_stdin_is_empty() {
+    fn its_stdin_is_empty() {
         let ws = tempfile::tempdir().unwrap();
-        let log = ws.path().join("notify.log");
-        std::fs::write(&log, "earlier\n").unwrap();
         // `cat` ends at once on an empty stdin; with a terminal or a pipe it would wait.
-        let mut child = spawn(
-            "cat; echo out; echo err >&2",
-            &notice(ws.path(), "t"),
-            Some(&log),
-        )
-        .unwrap();
+        let mut child = spawn("cat > seen; echo done >> seen", &notice(ws.path(), "t")).unwrap();
         wait_exit(&mut child);
-        assert_eq!(lines(log), ["earlier", "out", "err"]);
+        assert_eq!(lines(ws.path().join("seen")), ["done"]);
     }
 
     #[test]
     fn a_command_that_cannot_start_is_an_error_that_names_it() {
         let ws = tempfile::tempdir().unwrap();
-        let err = spawn("notify\0me", &notice(ws.path(), "t"), None).unwrap_err();
+        let err = spawn("notify\0me", &notice(ws.path(), "t")).unwrap_err();
         let text = err.to_string();
         assert!(
             text.contains("could not start the notify command `notify\\0me`"),
             "{text}"
         );
-        let err = spawn(
-            "true",
-            &notice(ws.path(), "t"),
-            Some(&ws.path().join("missing/notify.log")),
-        )
-        .unwrap_err();
-        assert!(err.to_string().contains("notify command's log"), "{err}");
     }
 
     #[test]
     fn a_failing_command_is_not_an_error() {
         let ws = tempfile::tempdir().unwrap();
-        let mut child = spawn("exit 3", &notice(ws.path(), "t"), None).unwrap();
+        let mut child = spawn("exit 3", &notice(ws.path(), "t")).unwrap();
         wait_exit(&mut child);
     }
 
@@ -301,7 +262,7 @@ mod tests {
             reason: &reason,
             ..notice(ws.path(), task)
         };
-        let mut child = spawn(REPORT, &notice, None).unwrap();
+        let mut child = spawn(REPORT, &notice).unwrap();
         wait_exit(&mut child);
         let report = lines(ws.path().join("report"));
         assert_eq!(report[4], "`rm -rf ~`  'quoted' \"double\"");
@@ -316,7 +277,7 @@ mod tests {
         let out = ws.path().join("cwd");
         let gone = ws.path().join("gone");
         let command = format!("pwd > '{}'", out.display());
-        let mut child = spawn(&command, &notice(&gone, "t"), None).unwrap();
+        let mut child = spawn(&command, &notice(&gone, "t")).unwrap();
         wait_exit(&mut child);
         assert_eq!(lines(out), ["/"]);
     }

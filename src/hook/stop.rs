@@ -272,8 +272,7 @@ fn apply(
     verification: Option<&Verification>,
     now: SystemTime,
 ) -> Result<StopOutput> {
-    let tokens = step.state.tokens_used.checked_sub(record.state.tokens_used);
-    let tokens = tokens.filter(|_| record.state.max_tokens.is_some());
+    let tokens = step.tokens;
     let session = Some(input.session_id.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {

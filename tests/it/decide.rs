@@ -508,6 +508,7 @@ fn the_token_budget_ends_the_loop_at_the_stop_that_reaches_it_and_not_before() {
     let step = decide(&state, spending("a", 9_999), at(1));
     assert!(matches!(step.decision, Decision::Block(_)));
     assert_eq!(step.state.tokens_used, 9_999);
+    assert_eq!(step.tokens, Some(9_999), "the step says what it counted");
     assert_eq!(step.state.tokens_left(), Some(1));
     let step = decide(&step.state, spending("b", 1), at(2));
     assert_eq!(step.decision, Decision::Finish(Outcome::TokenLimit));
@@ -578,9 +579,10 @@ fn a_blocked_agent_pauses_the_loop_without_counting_or_moving_the_brakes() {
     let last = step.state.last_decision.clone().unwrap();
     assert_eq!(last.decision, "pause");
     // While it waits, stops are allowed and change nothing.
-    let waiting = decide(&step.state, message(BLOCKED), at(6));
+    let waiting = decide(&step.state, spending(BLOCKED, 500), at(6));
     assert_eq!(waiting.decision, Decision::Allow);
     assert_eq!(waiting.state, step.state);
+    assert_eq!(waiting.tokens, None, "a paused loop counts nothing");
 }
 
 #[test]

@@ -212,6 +212,11 @@ fn a_transcript_that_is_a_symlink_or_a_fifo_is_not_read_and_the_loop_goes_on() {
     );
     let out = codex_stop_in(&world, &fifo, "more work");
     assert_block(&out);
+    assert_eq!(
+        history_tokens(&world, "codex"),
+        [None, None],
+        "a stop that could not read the transcript records no count, not 0"
+    );
     assert_eq!(world.state()["tokens_used"], json!(null));
     assert!(world.state()["active"].as_bool().unwrap());
 }

@@ -42,14 +42,18 @@ fn defaults_fill_the_flags_not_given_and_show_says_where_each_came_from() {
     );
     let check = world.run(&["config", "check"]);
     assert_success(&check);
-    assert!(stdout(&check).contains("max_tokens"), "{}", stdout(&check));
+    let file = config_file(&world).display().to_string();
+    assert!(
+        stdout(&check).contains(&format!("2M ({file}:3)")),
+        "config check names each value and its line: {}",
+        stdout(&check)
+    );
     world.start("S", &["--max-duration", "30m"]);
     let state = world.state();
     assert_eq!(state["max_iterations"], 7);
     assert_eq!(state["max_tokens"], 2_000_000);
     assert_eq!(state["max_duration_secs"], 1800, "the flag wins");
     let show = stdout(&world.run(&["show"]));
-    let file = config_file(&world).display().to_string();
     assert!(show.contains("max_duration from flags"), "{show}");
     assert!(
         show.contains(&format!("max_iterations from {file}:2")),
@@ -84,6 +88,9 @@ fn a_bad_value_is_an_error_naming_file_line_and_key_and_nothing_starts() {
     let at = format!("{}:2", config_file(&world).display());
     assert!(err.contains(&at) && err.contains("max_tokens"), "{err}");
     assert!(world.record().is_none());
+    let check = world.run(&["config", "check"]);
+    assert_eq!(check.status.code(), Some(65));
+    assert!(stderr(&check).contains(&at), "{}", stderr(&check));
 
     let out = world.prompt(&prompt_payload(
         "codex",
