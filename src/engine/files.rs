@@ -429,15 +429,21 @@ impl Dir {
                 .create(true)
                 .open(self.path.join(name))?
         };
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(format!(
-                "{} is {}, not a regular file",
-                self.path.join(name).display(),
-                kind_of(&meta)
-            )));
-        }
+        self.check_regular(&file, name, "")?;
         file.write_all(bytes)
+    }
+
+    /// Refuses an opened `name` that is not a regular file (`what` names its role).
+    fn check_regular(&self, file: &File, name: &str, what: &str) -> io::Result<()> {
+        let meta = file.metadata()?;
+        if meta.is_file() {
+            return Ok(());
+        }
+        Err(io::Error::other(format!(
+            "{what}{} is {}, not a regular file",
+            self.path.join(name).display(),
+            kind_of(&meta)
+        )))
     }
 
     /// Opens (creating) the regular file `name` for locking.
@@ -453,14 +459,7 @@ impl Dir {
                 .write(true)
                 .open(self.path.join(name))?
         };
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(io::Error::other(format!(
-                "the lock {} is {}, not a regular file",
-                self.path.join(name).display(),
-                kind_of(&meta)
-            )));
-        }
+        self.check_regular(&file, name, "the lock ")?;
         Ok(file)
     }
 
