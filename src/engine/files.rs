@@ -559,10 +559,10 @@ fn is_link<Fd: std::os::fd::AsFd, P: rustix::path::Arg>(dir: Fd, name: P) -> boo
         .is_ok_and(|stat| rustix::fs::FileType::from_raw_mode(stat.st_mode).is_symlink())
 }
 
-/// Sixteen random hex digits for temp file names (not a secret: `O_EXCL` makes a
-/// collision an error, never a shared file). Each `RandomState` has fresh keys (random
-/// per process, then counted up), so no two calls in any two processes are likely to
-/// agree.
+/// Sixteen random hex digits, for temp file names and loop ids (not a secret: `O_EXCL`
+/// makes a temp name's collision an error, never a shared file). Each `RandomState` has
+/// fresh keys (random per process, then counted up), so no two calls in any two
+/// processes are likely to agree.
 pub fn random_hex() -> String {
     use std::collections::hash_map::RandomState;
     use std::hash::{BuildHasher, Hasher};
@@ -573,6 +573,7 @@ pub fn random_hex() -> String {
             .map(|d| d.as_nanos())
             .unwrap_or_default(),
     );
+    hasher.write_u32(std::process::id());
     format!("{:016x}", hasher.finish())
 }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::engine::digest;
+use crate::engine::files;
 use crate::engine::state::LoopState;
 use crate::engine::usage::Cursor;
 
@@ -239,24 +240,9 @@ impl Registry {
     }
 }
 
-/// A fresh random loop id (not a secret: it only names a loop).
+/// A fresh random loop id (not a secret: it only names a loop): 32 hex digits.
 pub fn new_loop_id() -> String {
-    use std::collections::hash_map::RandomState;
-    use std::hash::{BuildHasher, Hasher};
-    let mut parts = [0u64; 2];
-    for (i, part) in parts.iter_mut().enumerate() {
-        let mut hasher = RandomState::new().build_hasher();
-        hasher.write_u128(
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos())
-                .unwrap_or_default(),
-        );
-        hasher.write_u32(std::process::id());
-        hasher.write_usize(i);
-        *part = hasher.finish();
-    }
-    format!("{:016x}{:016x}", parts[0], parts[1])
+    format!("{}{}", files::random_hex(), files::random_hex())
 }
 
 #[cfg(test)]

@@ -464,7 +464,7 @@ pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     let skill_path = layout.skill();
     if let Some(text) = plan::read_text(&skill_path)? {
         if skill::installed_version(&text).is_some() {
-            plan.push(removal(
+            plan.push(Change::removal(
                 &skill_path,
                 Content::text(text),
                 "remove the ralph-loop skill",
@@ -478,12 +478,12 @@ pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
     }
     let binary = layout.binary();
     let before = plan::read(&binary, false)?;
-    plan.push(removal(&binary, before, "remove the binary"));
+    plan.push(Change::removal(&binary, before, "remove the binary"));
     if layout.agent == Agent::Codex {
         let entry = layout.entry_point();
         let before = plan::read(&entry, false)?;
         if before == Content::text(ENTRY_POINT) || before == Content::Missing {
-            plan.push(removal(&entry, before, "remove the Stop entry point"));
+            plan.push(Change::removal(&entry, before, "remove the Stop entry point"));
         } else {
             notes.push(format!(
                 "{} is not the one ralph-hook writes; left alone",
@@ -492,7 +492,7 @@ pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
         }
     }
     let before = plan::read(&record_path, false)?;
-    plan.push(removal(&record_path, before, "remove the install record"));
+    plan.push(Change::removal(&record_path, before, "remove the install record"));
     plan.remove_dirs = std::iter::once(layout.skill_dir())
         .chain(record.created_dirs.iter().rev().cloned())
         .collect::<Vec<PathBuf>>();
@@ -660,17 +660,5 @@ fn uninstall_edit(
         change
     } else {
         change.without_backup()
-    }
-}
-
-fn removal(path: &Path, before: Content, summary: &str) -> Change {
-    Change {
-        path: path.to_path_buf(),
-        before,
-        after: Content::Missing,
-        follow_links: false,
-        backup: false,
-        mode: 0o644,
-        summary: summary.into(),
     }
 }

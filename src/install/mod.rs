@@ -29,10 +29,12 @@ use crate::error::{Error, Result};
 use host::{HostPlan, Mode, Scope};
 use layout::Layout;
 use plan::Plan;
-use trust::{Handlers, TrustOutcome};
+use trust::{Handlers, TrustOutcome, TrustStep};
 
-/// Runs `install`: plans every host first (so a malformed file anywhere stops
-/// everything), prints the plan, applies it all-or-nothing, then trusts the Codex hooks.
+/// Runs `install` in two phases. First every host is planned (so a malformed file
+/// anywhere stops everything) with the record of the copy on PATH, printed, and applied
+/// all-or-nothing; then, since Codex hashes the hooks as written, the trust entries are
+/// planned from what `codex app-server` lists, printed, applied the same way and confirmed.
 pub fn run_install(args: &InstallArgs) -> Result<()> {
     let mode = match args.mode {
         InstallMode::Copy => Mode::Copy,
@@ -51,30 +53,26 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
     for layout in &layouts {
         plans.push(host::plan_install(layout, mode, &exe, args.enable_hooks)?);
     }
-    let mut out = std::io::stdout();
     let verb = if args.dry_run {
         "would install"
     } else {
         "install"
     };
+    let mut parts = Vec::new();
+    if let Some(copy) = &args.path_copy {
+        parts.push(Part {
+            heading: format!("{verb} for the copy on PATH, {}:", copy.display()),
+            plan: path_copy::plan_record(copy)?,
+            notes: Vec::new(),
+        });
+    }
+    let mut out = std::io::stdout();
     if !args.dry_run {
         check_writable(&plans)?;
     }
     report(&mut out, &plans, verb, args.dry_run)?;
-    if args.dry_run {
-        report_unwritable(&mut out, &plans)?;
-        for layout in layouts.iter().filter(|l| l.agent == Agent::Codex) {
-            if !args.no_trust {
-                say(
-                    &mut out,
-                    &format!(
-                        "{}: would ask `codex app-server` for the hooks' trust keys and record them in config.toml",
-                        layout.home.display()
-                    ),
-                )?;
-            }
-        }
-        return say(&mut out, "dry run: nothing was written");
+    for part in &parts {
+        part.print(&mut out, args.dry_run)?;
     }
     let codex_hosts: Vec<(Layout, Handlers)> = plans
         .iter()
@@ -87,10 +85,22 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             (host.layout.clone(), which)
         })
         .collect();
-    apply_all(plans)?;
-    if let Some(copy) = &args.path_copy {
-        path_copy::record(copy)?;
+    if args.dry_run {
+        report_unwritable(&mut out, &plans)?;
+        if !args.no_trust {
+            for (layout, _) in &codex_hosts {
+                say(
+                    &mut out,
+                    &format!("would trust for Codex in {}:", layout.home.display()),
+                )?;
+                for line in trust::preview(layout) {
+                    say(&mut out, &format!("  {line}"))?;
+                }
+            }
+        }
+        return say(&mut out, "dry run: nothing was written");
     }
+    apply_all(plans, parts)?;
     for (layout, which) in &codex_hosts {
         if args.no_trust {
             say(
@@ -103,7 +113,20 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
             continue;
         }
         let codex = trust::codex_bin(args.codex_bin.as_deref());
-        let message = match trust::trust(layout, &codex, *which)? {
+        let outcome = match trust::plan_trust(layout, &codex, *which)? {
+            TrustStep::Done(outcome) => outcome,
+            TrustStep::Write { plan, count } => {
+                let part = Part {
+                    heading: format!("trust for Codex in {}:", layout.home.display()),
+                    plan,
+                    notes: Vec::new(),
+                };
+                part.print(&mut out, false)?;
+                part.plan.apply()?;
+                trust::confirm(layout, &codex, *which, count)?
+            }
+        };
+        let message = match outcome {
             TrustOutcome::NothingToTrust => {
                 "trust: no ralph-hook handlers in hooks.json or config.toml".to_owned()
             }
@@ -126,7 +149,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
 
 /// Runs `uninstall`: removes exactly what install added, for every selected host, and
 /// says what it leaves behind; `--purge` also removes the copy on PATH that
-/// install/install.sh placed and the user's loop records.
+/// install/install.sh placed and the user's loop records, in the same plan.
 pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     let mut out = std::io::stdout();
     let layouts = match select_hosts(
@@ -149,19 +172,29 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     } else {
         "uninstall"
     };
+    let mut parts = Vec::new();
+    if args.purge {
+        let purge = purge::plan()?;
+        parts.push(Part {
+            heading: format!(
+                "{} the copy on PATH and your loop records:",
+                if args.dry_run { "would purge" } else { "purge" }
+            ),
+            plan: purge.plan,
+            notes: purge.notes,
+        });
+    }
     if !args.dry_run {
         check_writable(&plans)?;
     }
     report(&mut out, &plans, verb, args.dry_run)?;
+    for part in &parts {
+        part.print(&mut out, args.dry_run)?;
+    }
     if args.dry_run {
         report_unwritable(&mut out, &plans)?;
     } else {
-        apply_all(plans)?;
-    }
-    if args.purge {
-        for line in purge::run(args.dry_run)? {
-            say(&mut out, &line)?;
-        }
+        apply_all(plans, parts)?;
     }
     for line in purge::left_behind(args.purge) {
         say(&mut out, &line)?;
@@ -257,21 +290,45 @@ fn check_home(home: &Path) -> Result<()> {
 /// Prints each host's plan, file by file, and its notes.
 fn report(out: &mut dyn Write, plans: &[HostPlan], verb: &str, diffs: bool) -> Result<()> {
     for host in plans {
-        say(
-            out,
-            &format!(
-                "{verb} for {} in {}:",
-                host.layout.agent.display_name(),
-                host.layout.home.display()
-            ),
-        )?;
-        if host.plan.is_empty() {
-            say(out, "  nothing to change")?;
-        }
-        host.plan.print(out, diffs).map_err(stdout_error)?;
-        for note in &host.notes {
-            say(out, &format!("  note: {note}"))?;
-        }
+        let heading = format!(
+            "{verb} for {} in {}:",
+            host.layout.agent.display_name(),
+            host.layout.home.display()
+        );
+        print_part(out, &heading, &host.plan, &host.notes, diffs)?;
+    }
+    Ok(())
+}
+
+/// A part of a command's plan that belongs to no host: the record of the copy on PATH,
+/// `--purge`'s removals, the trust entries.
+struct Part {
+    heading: String,
+    plan: Plan,
+    notes: Vec<String>,
+}
+
+impl Part {
+    fn print(&self, out: &mut dyn Write, diffs: bool) -> Result<()> {
+        print_part(out, &self.heading, &self.plan, &self.notes, diffs)
+    }
+}
+
+/// Prints a heading, one line per change (with diffs under `--dry-run`) and the notes.
+fn print_part(
+    out: &mut dyn Write,
+    heading: &str,
+    plan: &Plan,
+    notes: &[String],
+    diffs: bool,
+) -> Result<()> {
+    say(out, heading)?;
+    if plan.is_empty() {
+        say(out, "  nothing to change")?;
+    }
+    plan.print(out, diffs).map_err(stdout_error)?;
+    for note in notes {
+        say(out, &format!("  note: {note}"))?;
     }
     Ok(())
 }
@@ -291,13 +348,16 @@ fn report_unwritable(out: &mut dyn Write, plans: &[HostPlan]) -> Result<()> {
     Ok(())
 }
 
-/// Applies every host's plan as one, so a failure anywhere leaves every file as it was.
-fn apply_all(plans: Vec<HostPlan>) -> Result<()> {
+/// Applies every host's plan and the other parts as one, so a failure anywhere leaves
+/// every file as it was.
+fn apply_all(plans: Vec<HostPlan>, parts: Vec<Part>) -> Result<()> {
     let mut all = Plan::default();
-    for host in plans {
-        all.changes.extend(host.plan.changes);
-        all.create_dirs.extend(host.plan.create_dirs);
-        all.remove_dirs.extend(host.plan.remove_dirs);
+    for plan in plans
+        .into_iter()
+        .map(|host| host.plan)
+        .chain(parts.into_iter().map(|part| part.plan))
+    {
+        all.extend(plan);
     }
     all.apply()
 }

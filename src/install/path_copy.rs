@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use super::plan::{self, Change, Content, Plan};
 use crate::engine::ownership;
 use crate::error::{Error, Result};
 
@@ -16,18 +17,30 @@ pub(super) fn record_file() -> Option<PathBuf> {
     ownership::user_state_dir().map(|dir| dir.join(FILE_NAME))
 }
 
-/// Records that install placed `binary` on PATH.
-pub(super) fn record(binary: &Path) -> Result<()> {
+/// Plans recording that install placed `binary` on PATH: the record file, and the state
+/// folder it goes in when that is missing.
+pub(super) fn plan_record(binary: &Path) -> Result<Plan> {
     let binary = std::path::absolute(binary)
         .map_err(|err| Error::io("find the absolute path of", binary, err))?;
     let file = record_file()
         .ok_or_else(|| Error::Failed("no home folder to keep the install record in".into()))?;
+    let mut plan = Plan::default();
     if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| Error::io("create the user's state folder", dir, err))?;
+        for missing in plan::missing_dirs(dir) {
+            plan.create_dir(missing);
+        }
     }
-    std::fs::write(&file, format!("{}\n", binary.display()))
-        .map_err(|err| Error::io("record the copy on PATH", &file, err))
+    plan.push(Change {
+        before: plan::read(&file, false)?,
+        after: Content::text(format!("{}\n", binary.display())),
+        path: file,
+        follow_links: false,
+        backup: false,
+        mode: 0o644,
+        summary: "record where the copy is (`ralph-hook uninstall --purge` removes exactly it)"
+            .into(),
+    });
+    Ok(plan)
 }
 
 /// The copy install placed on PATH, if it recorded one.

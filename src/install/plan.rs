@@ -2,6 +2,12 @@
 //! anything is written, printed (with a unified diff under `--dry-run`), then applied
 //! all-or-nothing — backups first, each new file staged beside its target, then renamed
 //! into place, with a roll-back if any step fails.
+//!
+//! This is the installer's only writer: the hook files of each host, the record of the
+//! copy on PATH, `--purge`'s removals and (in a second phase, once the hooks are written
+//! and Codex can hash them) the trust entries are all changes in a plan, so `--dry-run`
+//! shows each of them and one apply backs up, writes and undoes them all
+//! (tests/it/architecture.rs fails if another installer module touches a file).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -19,6 +25,9 @@ pub(super) enum Content {
     Bytes(Vec<u8>),
     /// A symbolic link to this target.
     Symlink(PathBuf),
+    /// A folder and everything in it; only ever what a removal takes away (`--purge`'s
+    /// loop records), set aside whole until the plan has applied, so it can come back.
+    Folder,
 }
 
 impl Content {
@@ -65,6 +74,27 @@ impl Change {
             backup: true,
             mode: 0o644,
             summary: summary.into(),
+        }
+    }
+
+    /// Removing a file or link ralph-hook itself wrote (no backup: it is not the user's).
+    pub(super) fn removal(path: &Path, before: Content, summary: impl Into<String>) -> Self {
+        Change {
+            path: path.to_path_buf(),
+            before,
+            after: Content::Missing,
+            follow_links: false,
+            backup: false,
+            mode: 0o644,
+            summary: summary.into(),
+        }
+    }
+
+    /// Removing a folder ralph-hook made, with everything in it.
+    pub(super) fn folder_removal(path: &Path, summary: impl Into<String>) -> Self {
+        Change {
+            before: Content::Folder,
+            ..Change::removal(path, Content::Missing, summary)
         }
     }
 
@@ -126,7 +156,7 @@ pub(super) fn read_text(path: &Path) -> Result<Option<String>> {
                 "not UTF-8 text (nothing was changed)",
             )
         }),
-        Content::Symlink(_) => Ok(None),
+        Content::Symlink(_) | Content::Folder => Ok(None),
     }
 }
 
@@ -142,6 +172,15 @@ pub(super) fn missing_dirs(dir: &Path) -> Vec<PathBuf> {
 }
 
 impl Plan {
+    /// Adds everything `other` changes after what this plan changes, so both apply as one.
+    pub(super) fn extend(&mut self, other: Plan) {
+        self.changes.extend(other.changes);
+        for dir in other.create_dirs {
+            self.create_dir(dir);
+        }
+        self.remove_dirs.extend(other.remove_dirs);
+    }
+
     /// Adds a change unless it changes nothing.
     pub(super) fn push(&mut self, change: Change) {
         if change.before != change.after {
@@ -200,13 +239,29 @@ impl Plan {
         let mut undo = Undo::default();
         match self.try_apply(&mut undo) {
             Ok(()) => {
-                undo.discard();
+                let set_aside = undo.discard();
+                let left = set_aside
+                    .iter()
+                    .filter_map(|(aside, target)| {
+                        std::fs::remove_dir_all(aside).err().map(|err| {
+                            format!(
+                                "{} was removed, but its set-aside copy {} could not be deleted ({err}); delete it by hand",
+                                target.display(),
+                                aside.display()
+                            )
+                        })
+                    })
+                    .collect::<Vec<_>>();
                 for dir in &self.remove_dirs {
                     if is_empty_dir(dir) {
                         let _ = std::fs::remove_dir(dir);
                     }
                 }
-                Ok(())
+                if left.is_empty() {
+                    Ok(())
+                } else {
+                    Err(Error::Failed(left.join("\n")))
+                }
             }
             Err(err) => {
                 undo.roll_back();
@@ -238,7 +293,7 @@ impl Plan {
                 }
             }
             let temp = match &change.after {
-                Content::Missing => None,
+                Content::Missing | Content::Folder => None,
                 Content::Bytes(bytes) => {
                     let temp = temp_path(&target);
                     undo.created_files.push(temp.clone());
@@ -259,6 +314,15 @@ impl Plan {
                 Some(temp) => {
                     fs::rename(&temp, &target).map_err(|err| io_error("write", &target, err))?;
                 }
+                None if change.before == Content::Folder => {
+                    if std::fs::symlink_metadata(&target).is_err() {
+                        continue;
+                    }
+                    let aside = temp_path(&target);
+                    fs::rename(&target, &aside).map_err(|err| io_error("remove", &target, err))?;
+                    undo.set_aside.push((aside, target));
+                    continue;
+                }
                 None => match std::fs::remove_file(&target) {
                     Ok(()) => {}
                     Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -278,17 +342,25 @@ struct Undo {
     created_dirs: Vec<PathBuf>,
     created_files: Vec<PathBuf>,
     committed: Vec<(PathBuf, Content, u32)>,
+    /// Folders being removed, renamed aside: (where they are now, where they were).
+    set_aside: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Undo {
-    /// Success: the staged temp files were renamed away; nothing to undo.
-    fn discard(self) {}
+    /// Success: the staged temp files were renamed away; what is left is deleting the
+    /// folders set aside, which this returns.
+    fn discard(self) -> Vec<(PathBuf, PathBuf)> {
+        self.set_aside
+    }
 
     fn roll_back(self) {
+        for (aside, target) in self.set_aside.into_iter().rev() {
+            let _ = std::fs::rename(aside, target);
+        }
         for (target, before, mode) in self.committed.into_iter().rev() {
             let _ = std::fs::remove_file(&target);
             match before {
-                Content::Missing => {}
+                Content::Missing | Content::Folder => {}
                 Content::Bytes(bytes) => {
                     let _ = write_file(&target, &bytes, &target, mode);
                 }
@@ -462,6 +534,9 @@ fn root_cause(err: &std::io::Error) -> String {
 fn write_diff(out: &mut dyn Write, change: &Change) -> std::io::Result<()> {
     let old = describe_for_diff(&change.before);
     let new = describe_for_diff(&change.after);
+    if change.before == Content::Folder {
+        return writeln!(out, "    (a folder and everything in it; no diff)");
+    }
     let (Some(old), Some(new)) = (old, new) else {
         return writeln!(out, "    (binary content; no diff)");
     };
@@ -495,6 +570,7 @@ fn describe_for_diff(content: &Content) -> Option<String> {
         Content::Missing => Some(String::new()),
         Content::Bytes(bytes) => String::from_utf8(bytes.clone()).ok(),
         Content::Symlink(target) => Some(format!("symlink -> {}\n", target.display())),
+        Content::Folder => None,
     }
 }
 
@@ -552,6 +628,31 @@ mod tests {
         );
         assert_eq!(std::fs::read_to_string(&real).unwrap(), "new");
         assert_eq!(std::fs::read_to_string(backup_path(&link)).unwrap(), "old");
+    }
+
+    #[test]
+    fn a_removed_folder_comes_back_whole_when_a_later_step_fails() {
+        let dir = tempfile::tempdir().unwrap();
+        let records = dir.path().join("workspaces");
+        std::fs::create_dir_all(records.join("one")).unwrap();
+        std::fs::write(records.join("one/state.json"), "{}").unwrap();
+        let bad = dir.path().join("no-such-folder").join("bad.json");
+        let mut plan = Plan::default();
+        plan.push(Change::folder_removal(&records, "remove"));
+        plan.push(change(&bad, Content::Missing, Content::text("x")));
+        assert!(plan.apply().is_err());
+        assert_eq!(
+            std::fs::read_to_string(records.join("one/state.json")).unwrap(),
+            "{}"
+        );
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(names.len(), 1, "nothing set aside is left: {names:?}");
+
+        let mut plan = Plan::default();
+        plan.push(Change::folder_removal(&records, "remove"));
+        plan.remove_dirs.push(dir.path().to_path_buf());
+        plan.apply().unwrap();
+        assert!(!dir.path().exists(), "the folder, then its emptied parent, went");
     }
 
     #[test]

@@ -7,74 +7,69 @@
 //! the user's state folder, which goes too once it is empty. A
 //! `ralph-hook` someone else put on PATH (cargo, a package manager) is named, not removed.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::path_copy;
-use super::plan::BACKUP_SUFFIX;
+use super::plan::{self, BACKUP_SUFFIX, Change, Plan};
 use crate::engine::ownership;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// The folders of the user's state folder that hold loop records (`loops` is where
 /// versions before the record kept theirs).
 const RECORD_DIRS: [&str; 3] = ["workspaces", "loops", "hinted"];
 
-/// Removes (or, for a dry run, names) the copy on PATH and the loop records; returns one
-/// line per thing done.
-pub(super) fn run(dry_run: bool) -> Result<Vec<String>> {
-    let verb = if dry_run { "would remove" } else { "removed" };
-    let mut lines = Vec::new();
+/// What `--purge` removes, as changes of the uninstall plan, and notes on what it leaves.
+pub(super) struct PurgePlan {
+    /// The removals.
+    pub plan: Plan,
+    /// A recorded copy that is gone, or that is no ralph-hook binary any more.
+    pub notes: Vec<String>,
+}
+
+/// Plans removing the copy on PATH and the loop records; nothing is removed here.
+pub(super) fn plan() -> Result<PurgePlan> {
+    let mut plan = Plan::default();
+    let mut notes = Vec::new();
     if let Some(copy) = path_copy::recorded() {
         if !copy.is_file() {
-            lines.push(format!(
-                "purge: the copy install placed at {} is already gone",
+            notes.push(format!(
+                "the copy install placed at {} is already gone",
                 copy.display()
             ));
         } else if path_copy::version_of(&copy).is_ok_and(|v| v.starts_with("ralph-hook ")) {
-            if !dry_run {
-                std::fs::remove_file(&copy)
-                    .map_err(|err| Error::io("remove the copy on PATH", &copy, err))?;
-            }
-            lines.push(format!(
-                "purge: {verb} {} (the copy install/install.sh put on PATH)",
-                copy.display()
+            plan.push(Change::removal(
+                &copy,
+                plan::read(&copy, false)?,
+                "remove the copy install/install.sh put on PATH",
             ));
         } else {
-            lines.push(format!(
-                "purge: left {}: it is no longer a ralph-hook binary",
+            notes.push(format!(
+                "left {}: it is no longer a ralph-hook binary",
                 copy.display()
             ));
         }
     }
     let Some(state_dir) = ownership::user_state_dir() else {
-        return Ok(lines);
+        return Ok(PurgePlan { plan, notes });
     };
-    let mut records: Vec<PathBuf> = RECORD_DIRS
+    for dir in RECORD_DIRS
         .iter()
         .map(|name| state_dir.join(name))
         .filter(|dir| dir.is_dir())
-        .collect();
-    records.extend(path_copy::record_file().filter(|file| file.is_file()));
-    for path in &records {
-        if !dry_run {
-            let removed = if path.is_dir() {
-                std::fs::remove_dir_all(path)
-            } else {
-                std::fs::remove_file(path)
-            };
-            removed.map_err(|err| Error::io("remove the loop records", path, err))?;
-        }
+    {
+        plan.push(Change::folder_removal(&dir, "remove your loop records"));
     }
-    if !records.is_empty() {
-        lines.push(format!(
-            "purge: {verb} your loop records in {}",
-            state_dir.display()
+    if let Some(file) = path_copy::record_file().filter(|file| file.is_file()) {
+        let before = plan::read(&file, false)?;
+        plan.push(Change::removal(
+            &file,
+            before,
+            "remove the record of the copy on PATH",
         ));
     }
-    if !dry_run {
-        // Only when nothing else is in it: the folder may be one the user named.
-        let _ = std::fs::remove_dir(&state_dir);
-    }
-    Ok(lines)
+    // Only when nothing else is in it: the folder may be one the user named.
+    plan.remove_dirs.push(state_dir);
+    Ok(PurgePlan { plan, notes })
 }
 
 /// What uninstall does not remove, each with how to remove it.

@@ -3,7 +3,6 @@
 //! otherwise. Key and hash are Codex's to compute, so we ask `codex app-server`, record
 //! its answer, and ask a fresh one to confirm.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::app_server::{self, AppServerError, ListedHook};
@@ -140,15 +139,31 @@ fn trusted_hash_for(hook: &ListedHook, current: &str) -> String {
     }
 }
 
-/// Trusts ralph-hook's handlers (install's, or the plugin's) in this Codex home and
-/// confirms it.
-pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustOutcome> {
+/// The second phase of install for a Codex home, planned once the hooks are written:
+/// either there is nothing to write (the outcome says why), or the trust entries to
+/// write, which [`confirm`] checks with Codex once they are applied.
+#[derive(Debug)]
+pub(super) enum TrustStep {
+    /// Nothing to write.
+    Done(TrustOutcome),
+    /// config.toml's trust entries and the install record's note of them.
+    Write {
+        /// The changes, applied like every other plan.
+        plan: Plan,
+        /// How many handlers they trust.
+        count: usize,
+    },
+}
+
+/// Plans trusting ralph-hook's handlers (install's, or the plugin's) in this Codex home,
+/// from what a fresh `codex app-server` lists for the files as they are now.
+pub(super) fn plan_trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<TrustStep> {
     let (ours, expected) = match listed_handlers(layout, codex, which)? {
         Ok(found) => found,
-        Err(err) => return Ok(TrustOutcome::Unavailable(err.to_string())),
+        Err(err) => return Ok(TrustStep::Done(TrustOutcome::Unavailable(err.to_string()))),
     };
     if expected == 0 {
-        return Ok(TrustOutcome::NothingToTrust);
+        return Ok(TrustStep::Done(TrustOutcome::NothingToTrust));
     }
     let mut wanted = Vec::new();
     for hook in &ours {
@@ -156,34 +171,61 @@ pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<Tr
             continue;
         }
         let Some(hash) = &hook.current_hash else {
-            return Ok(TrustOutcome::Unavailable(format!(
+            return Ok(TrustStep::Done(TrustOutcome::Unavailable(format!(
                 "codex app-server gave no hash for {}",
                 hook.key
-            )));
+            ))));
         };
         wanted.push((hook.key.clone(), trusted_hash_for(hook, hash)));
     }
     if wanted.is_empty() {
-        return Ok(TrustOutcome::AlreadyTrusted(ours.len()));
+        return Ok(TrustStep::Done(TrustOutcome::AlreadyTrusted(ours.len())));
     }
     if let Err(err) = plan::check_file_writable(&layout.config_toml()) {
         let entries: Vec<String> = wanted
             .iter()
             .map(|(key, hash)| format!("[hooks.state.\"{key}\"]\ntrusted_hash = \"{hash}\""))
             .collect();
-        return Ok(TrustOutcome::ReadOnly(format!(
+        return Ok(TrustStep::Done(TrustOutcome::ReadOnly(format!(
             "{err}\nCodex runs ralph-hook's hooks only once they are trusted; add these entries to config.toml (or its source):\n{}",
             entries.join("\n")
-        )));
+        ))));
     }
-    write_trust(layout, &wanted)?;
+    Ok(TrustStep::Write {
+        plan: plan_entries(layout, &wanted)?,
+        count: wanted.len(),
+    })
+}
+
+/// What `--dry-run` says of the trust phase: the files it writes. Their content waits for
+/// the hooks above to be written, since Codex hashes the handlers as they are on disk.
+pub(super) fn preview(layout: &Layout) -> Vec<String> {
+    vec![
+        format!(
+            "{}: trust ralph-hook's handlers that Codex does not trust yet (the keys and hashes `codex app-server` lists once the hooks above are written)",
+            layout.config_toml().display()
+        ),
+        format!(
+            "{}: note the trust entries (what uninstall removes)",
+            layout.record().display()
+        ),
+    ]
+}
+
+/// Asks a fresh `codex app-server` whether the `count` handlers just trusted are trusted.
+pub(super) fn confirm(
+    layout: &Layout,
+    codex: &Path,
+    which: Handlers,
+    count: usize,
+) -> Result<TrustOutcome> {
     match listed_handlers(layout, codex, which)? {
         Ok((confirmed, _))
             if confirmed
                 .iter()
                 .all(|hook| hook.trust_status.as_deref() == Some("trusted")) =>
         {
-            Ok(TrustOutcome::Trusted(wanted.len()))
+            Ok(TrustOutcome::Trusted(count))
         }
         Ok((confirmed, _)) => {
             let untrusted: Vec<String> = confirmed
@@ -209,10 +251,10 @@ pub(super) fn trust(layout: &Layout, codex: &Path, which: Handlers) -> Result<Tr
     }
 }
 
-/// Records the keys and hashes in config.toml and in the install record. The file gets a
-/// backup unless it is exactly as install left it: then the backup install kept (or,
-/// for a file install created, the lack of one) already is the user's original.
-fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
+/// Plans recording the keys and hashes in config.toml and in the install record. The
+/// file gets a backup unless it is exactly as install left it: then the backup install
+/// kept (or, for a file install created, the lack of one) already is the user's original.
+fn plan_entries(layout: &Layout, wanted: &[(String, String)]) -> Result<Plan> {
     let path = layout.config_toml();
     let before = plan::read_text(&path)?;
     let text = before.as_deref().unwrap_or("");
@@ -245,8 +287,5 @@ fn write_trust(layout: &Layout, wanted: &[(String, String)]) -> Result<()> {
         change
     });
     plan.push(record.change(&record_path, record_before)?);
-    let mut out = std::io::stdout();
-    let _ = writeln!(out, "trust for Codex in {}:", layout.home.display());
-    let _ = plan.print(&mut out, false);
-    plan.apply()
+    Ok(plan)
 }

@@ -477,23 +477,42 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
     }
     assert!(placed.exists());
 
+    // Purge's removals are part of uninstall's plan: listed by --dry-run, then applied.
+    let removals = [
+        format!("  {placed_str}: remove the copy install/install.sh put on PATH"),
+        format!(
+            "  {}: remove your loop records",
+            world.state_dir.join("workspaces").display()
+        ),
+        format!(
+            "  {}: remove the record of the copy on PATH",
+            world.state_dir.join("path-copy").display()
+        ),
+    ];
     let out = run(&["uninstall", "--purge", "--dry-run"]);
     assert_success(&out);
-    assert!(
-        stdout(&out).contains(&format!("purge: would remove {placed_str}")),
-        "{}",
-        stdout(&out)
-    );
+    let text = stdout(&out);
+    let listed = text
+        .split_once("would purge the copy on PATH and your loop records:\n")
+        .map(|(_, listed)| listed)
+        .unwrap_or_else(|| panic!("no purge part in\n{text}"));
+    for removal in &removals {
+        assert!(listed.contains(removal.as_str()), "no {removal:?} in\n{text}");
+    }
     assert!(placed.exists() && world.state_dir.join("workspaces").exists());
+    assert!(world.state_dir.join("path-copy").exists());
 
     let out = run(&["uninstall", "--purge"]);
     assert_success(&out);
     let text = stdout(&out);
-    assert!(
-        text.contains(&format!("purge: removed {placed_str}")),
-        "{text}"
-    );
-    assert!(text.contains("purge: removed your loop records"), "{text}");
+    let listed = text
+        .split_once("purge the copy on PATH and your loop records:\n")
+        .map(|(_, listed)| listed)
+        .unwrap_or_else(|| panic!("no purge part in\n{text}"));
+    for removal in &removals {
+        assert!(listed.contains(removal.as_str()), "no {removal:?} in\n{text}");
+    }
+    assert!(!world.state_dir.join("path-copy").exists());
     assert!(!placed.exists(), "the copy on PATH is still there");
     assert!(!world.state_dir.join("workspaces").exists());
     assert!(!text.contains("left in place: your loop records"), "{text}");

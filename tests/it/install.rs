@@ -598,6 +598,90 @@ fn dry_run_prints_the_plan_and_diffs_and_writes_nothing() {
 }
 
 #[test]
+fn dry_run_lists_the_path_copy_record_and_the_trust_step_and_writes_nothing() {
+    let sandbox = Sandbox::new();
+    let copy = sandbox.dir.path().join("bin/ralph-hook");
+    let copy_arg = copy.display().to_string();
+    let record = sandbox.home().join("state/path-copy");
+    let config = sandbox.codex().join("config.toml");
+    std::fs::create_dir_all(sandbox.codex()).unwrap();
+    let before = sandbox.snapshot();
+    let args = [
+        "install",
+        "--agent",
+        "codex",
+        "--codex-bin",
+        "/nonexistent/codex",
+        "--path-copy",
+        &copy_arg,
+        "--dry-run",
+    ];
+    let output = sandbox.ralph(&args).assert().success().get_output().clone();
+    let stdout = stdout_of(&output);
+    for expected in [
+        format!("would install for the copy on PATH, {copy_arg}:"),
+        format!(
+            "  {}: record where the copy is (`ralph-hook uninstall --purge` removes exactly it)",
+            record.display()
+        ),
+        format!("+{copy_arg}"),
+        format!("would trust for Codex in {}:", sandbox.codex().display()),
+        format!(
+            "  {}: trust ralph-hook's handlers that Codex does not trust yet",
+            config.display()
+        ),
+        format!(
+            "  {}: note the trust entries",
+            sandbox.codex().join("hooks/ralph-hook.install.json").display()
+        ),
+    ] {
+        assert!(stdout.contains(&expected), "no {expected:?} in\n{stdout}");
+    }
+    assert_eq!(sandbox.snapshot(), before);
+
+    let mut no_trust = args.to_vec();
+    no_trust.push("--no-trust");
+    let output = sandbox
+        .ralph(&no_trust)
+        .assert()
+        .success()
+        .get_output()
+        .clone();
+    assert!(
+        !stdout_of(&output).contains("would trust"),
+        "{}",
+        stdout_of(&output)
+    );
+
+    // The record is written with the hooks, in the same plan.
+    sandbox
+        .ralph(&args[..args.len() - 1])
+        .assert()
+        .success()
+        .stdout(predicate::str::contains(format!(
+            "install for the copy on PATH, {copy_arg}:"
+        )));
+    assert_eq!(read(&record), format!("{copy_arg}\n"));
+}
+
+#[test]
+fn a_path_copy_record_that_cannot_be_written_leaves_no_half_done_install() {
+    let sandbox = Sandbox::new();
+    std::fs::create_dir_all(sandbox.claude()).unwrap();
+    let blocker = sandbox.dir.path().join("a-file");
+    std::fs::write(&blocker, "not a folder").unwrap();
+    let before = sandbox.snapshot();
+    let copy = sandbox.dir.path().join("bin/ralph-hook");
+    sandbox
+        .install(&["--path-copy", copy.to_str().unwrap()])
+        .env("RALPH_HOOK_STATE_DIR", blocker.join("state"))
+        .assert()
+        .failure()
+        .stderr(predicate::str::contains("nothing was changed"));
+    assert_eq!(sandbox.snapshot(), before);
+}
+
+#[test]
 fn the_snippets_in_hooks_match_what_install_writes() {
     let sandbox = Sandbox::new();
     sandbox.install(&[]).assert().success();
@@ -704,7 +788,13 @@ fn the_real_codex_app_server_reports_the_installed_hooks_as_trusted() {
         .success()
         .stdout(predicate::str::contains(
             "codex app-server confirms they are trusted",
-        ));
+        ))
+        // The trust entries are a second phase of the plan, printed before they apply.
+        .stdout(predicate::str::contains(format!(
+            "trust for Codex in {}:\n  {}: trust ralph-hook's 2 handler(s)\n",
+            sandbox.codex().display(),
+            sandbox.codex().join("config.toml").display()
+        )));
     let config = read(&sandbox.codex().join("config.toml"));
     let hooks_json = sandbox.codex().join("hooks.json");
     for key in ["user_prompt_submit:0:0", "stop:1:0"] {
