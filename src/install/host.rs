@@ -483,7 +483,11 @@ pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
         let entry = layout.entry_point();
         let before = plan::read(&entry, false)?;
         if before == Content::text(ENTRY_POINT) || before == Content::Missing {
-            plan.push(Change::removal(&entry, before, "remove the Stop entry point"));
+            plan.push(Change::removal(
+                &entry,
+                before,
+                "remove the Stop entry point",
+            ));
         } else {
             notes.push(format!(
                 "{} is not the one ralph-hook writes; left alone",
@@ -492,7 +496,11 @@ pub(super) fn plan_uninstall(layout: &Layout) -> Result<HostPlan> {
         }
     }
     let before = plan::read(&record_path, false)?;
-    plan.push(Change::removal(&record_path, before, "remove the install record"));
+    plan.push(Change::removal(
+        &record_path,
+        before,
+        "remove the install record",
+    ));
     plan.remove_dirs = std::iter::once(layout.skill_dir())
         .chain(record.created_dirs.iter().rev().cloned())
         .collect::<Vec<PathBuf>>();

@@ -122,7 +122,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
                     notes: Vec::new(),
                 };
                 part.print(&mut out, false)?;
-                part.plan.apply()?;
+                apply_all(Vec::new(), vec![part])?;
                 trust::confirm(layout, &codex, *which, count)?
             }
         };
@@ -349,7 +349,7 @@ fn report_unwritable(out: &mut dyn Write, plans: &[HostPlan]) -> Result<()> {
 }
 
 /// Applies every host's plan and the other parts as one, so a failure anywhere leaves
-/// every file as it was.
+/// every file as it was: the one place the installer's changes are applied.
 fn apply_all(plans: Vec<HostPlan>, parts: Vec<Part>) -> Result<()> {
     let mut all = Plan::default();
     for plan in plans

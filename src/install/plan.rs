@@ -652,7 +652,10 @@ mod tests {
         plan.push(Change::folder_removal(&records, "remove"));
         plan.remove_dirs.push(dir.path().to_path_buf());
         plan.apply().unwrap();
-        assert!(!dir.path().exists(), "the folder, then its emptied parent, went");
+        assert!(
+            !dir.path().exists(),
+            "the folder, then its emptied parent, went"
+        );
     }
 
     #[test]

@@ -182,3 +182,131 @@ fn the_cycle_finder_finds_a_planted_circle() {
         BTreeSet::from(["engine::store".to_string()])
     );
 }
+
+/// The calls that write, create, move or remove a file or folder.
+const FILE_WRITES: [&str; 14] = [
+    "write",
+    "copy",
+    "rename",
+    "remove_file",
+    "remove_dir",
+    "remove_dir_all",
+    "create_dir",
+    "create_dir_all",
+    "set_permissions",
+    "hard_link",
+    "soft_link",
+    "symlink",
+    "File::create",
+    "File::create_new",
+];
+
+/// Where a source text writes or removes a file: `line: text` for each call of
+/// [`FILE_WRITES`] through a path (`fs::write(`, `std::os::unix::fs::symlink(`) or by a bare
+/// imported name (`remove_file(`), and each `OpenOptions`, outside comments and the test
+/// module. A method (`plan.create_dir(`, `out.write(`) is not a file write.
+fn file_writes(text: &str) -> Vec<String> {
+    let code = text.split("#[cfg(test)]\nmod ").next().unwrap_or_default();
+    let mut found = Vec::new();
+    for (number, line) in code.lines().enumerate() {
+        let code = line.split("//").next().unwrap_or_default();
+        let writes = code.contains("OpenOptions")
+            || FILE_WRITES.iter().any(|name| {
+                code.match_indices(&format!("{name}(")).any(|(at, _)| {
+                    let before = &code[..at];
+                    let through_path = before.ends_with("::")
+                        && (!matches!(*name, "write" | "copy" | "rename")
+                            || before.ends_with("fs::"));
+                    let bare = !matches!(*name, "write" | "copy" | "rename")
+                        && !before.ends_with(|c: char| c.is_alphanumeric() || "_.:".contains(c));
+                    through_path || bare
+                })
+            });
+        if writes {
+            found.push(format!("{}: {}", number + 1, line.trim()));
+        }
+    }
+    found
+}
+
+/// The installer writes only through its plan (issue 20): `install/plan.rs` is the one
+/// module that writes, backs up and undoes, so every change shows under `--dry-run` and
+/// applies all-or-nothing. A write anywhere else in `src/install/` fails here.
+#[test]
+fn no_installer_module_but_the_plan_writes_or_removes_a_file() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/install");
+    let mut files = Vec::new();
+    rust_files(&dir, &mut files);
+    assert!(
+        files.iter().any(|file| file.ends_with("trust.rs")),
+        "{files:?}"
+    );
+    let plan = dir.join("plan.rs");
+    assert!(
+        !file_writes(&fs_err::read_to_string(&plan).expect("read plan.rs")).is_empty(),
+        "the plan's own writes are not recognised"
+    );
+    let wrong: Vec<String> = files
+        .iter()
+        .filter(|file| **file != plan)
+        .flat_map(|file| {
+            let text = fs_err::read_to_string(file).expect("read source");
+            file_writes(&text)
+                .into_iter()
+                .map(move |at| format!("{}:{at}", file.display()))
+        })
+        .collect();
+    assert!(
+        wrong.is_empty(),
+        "an installer module writes outside install/plan.rs (make it a Change in the plan): {wrong:#?}"
+    );
+    // And a plan is applied by the command that runs it (install/mod.rs), not by a
+    // planner of its own, so each part shows in the report before it applies.
+    let own_apply: Vec<String> = files
+        .iter()
+        .filter(|file| **file != plan && !file.ends_with("install/mod.rs"))
+        .flat_map(|file| {
+            let text = fs_err::read_to_string(file).expect("read source");
+            let code = text.split("#[cfg(test)]\nmod ").next().unwrap_or_default();
+            code.lines()
+                .enumerate()
+                .filter(|(_, line)| {
+                    line.split("//")
+                        .next()
+                        .unwrap_or_default()
+                        .contains(".apply(")
+                })
+                .map(|(number, line)| format!("{}:{}: {}", file.display(), number + 1, line.trim()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(
+        own_apply.is_empty(),
+        "a planner applies its own plan: {own_apply:#?}"
+    );
+}
+
+#[test]
+fn the_write_finder_finds_a_planted_write() {
+    for planted in [
+        "std::fs::write(&file, text)?;",
+        "fs_err::remove_dir_all(path).ok();",
+        "    remove_file(&copy)?;",
+        "let f = File::create(&p)?;",
+        "std::os::unix::fs::symlink(a, b)?;",
+        "let f = std::fs::OpenOptions::new().append(true).open(p);",
+        "fs::rename(&a, &b)?;",
+    ] {
+        assert_eq!(file_writes(planted).len(), 1, "{planted}");
+    }
+    for harmless in [
+        "plan.create_dir(missing);",
+        "writeln!(out, \"{line}\")?;",
+        "out.write(bytes)?;",
+        "std::io::copy(&mut a, &mut b)?;",
+        "let set = remove_dirs(x); // std::fs::write(a, b)",
+        "#[cfg(test)]\nmod tests {\n    std::fs::write(a, b).unwrap();\n}",
+    ] {
+        assert_eq!(file_writes(harmless), Vec::<String>::new(), "{harmless}");
+    }
+}

@@ -497,7 +497,10 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
         .map(|(_, listed)| listed)
         .unwrap_or_else(|| panic!("no purge part in\n{text}"));
     for removal in &removals {
-        assert!(listed.contains(removal.as_str()), "no {removal:?} in\n{text}");
+        assert!(
+            listed.contains(removal.as_str()),
+            "no {removal:?} in\n{text}"
+        );
     }
     assert!(placed.exists() && world.state_dir.join("workspaces").exists());
     assert!(world.state_dir.join("path-copy").exists());
@@ -510,7 +513,10 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
         .map(|(_, listed)| listed)
         .unwrap_or_else(|| panic!("no purge part in\n{text}"));
     for removal in &removals {
-        assert!(listed.contains(removal.as_str()), "no {removal:?} in\n{text}");
+        assert!(
+            listed.contains(removal.as_str()),
+            "no {removal:?} in\n{text}"
+        );
     }
     assert!(!world.state_dir.join("path-copy").exists());
     assert!(!placed.exists(), "the copy on PATH is still there");

@@ -632,7 +632,10 @@ fn dry_run_lists_the_path_copy_record_and_the_trust_step_and_writes_nothing() {
         ),
         format!(
             "  {}: note the trust entries",
-            sandbox.codex().join("hooks/ralph-hook.install.json").display()
+            sandbox
+                .codex()
+                .join("hooks/ralph-hook.install.json")
+                .display()
         ),
     ] {
         assert!(stdout.contains(&expected), "no {expected:?} in\n{stdout}");
