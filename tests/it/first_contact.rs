@@ -489,35 +489,30 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
             world.state_dir.join("path-copy").display()
         ),
     ];
+    let assert_listed = |text: &str, heading: &str| {
+        let listed = text
+            .split_once(&format!(
+                "{heading} the copy on PATH and your loop records:\n"
+            ))
+            .map(|(_, listed)| listed)
+            .unwrap_or_else(|| panic!("no {heading:?} part in\n{text}"));
+        for removal in &removals {
+            assert!(
+                listed.contains(removal.as_str()),
+                "no {removal:?} in\n{text}"
+            );
+        }
+    };
     let out = run(&["uninstall", "--purge", "--dry-run"]);
     assert_success(&out);
-    let text = stdout(&out);
-    let listed = text
-        .split_once("would purge the copy on PATH and your loop records:\n")
-        .map(|(_, listed)| listed)
-        .unwrap_or_else(|| panic!("no purge part in\n{text}"));
-    for removal in &removals {
-        assert!(
-            listed.contains(removal.as_str()),
-            "no {removal:?} in\n{text}"
-        );
-    }
+    assert_listed(&stdout(&out), "would purge");
     assert!(placed.exists() && world.state_dir.join("workspaces").exists());
     assert!(world.state_dir.join("path-copy").exists());
 
     let out = run(&["uninstall", "--purge"]);
     assert_success(&out);
     let text = stdout(&out);
-    let listed = text
-        .split_once("purge the copy on PATH and your loop records:\n")
-        .map(|(_, listed)| listed)
-        .unwrap_or_else(|| panic!("no purge part in\n{text}"));
-    for removal in &removals {
-        assert!(
-            listed.contains(removal.as_str()),
-            "no {removal:?} in\n{text}"
-        );
-    }
+    assert_listed(&text, "purge");
     assert!(!world.state_dir.join("path-copy").exists());
     assert!(!placed.exists(), "the copy on PATH is still there");
     assert!(!world.state_dir.join("workspaces").exists());
