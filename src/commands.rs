@@ -251,15 +251,13 @@ pub fn config_check() -> Result<i32> {
         return Ok(0);
     };
     say(format!("{} is valid.", path.display()));
-    for key in config::Key::ALL {
-        if let Some(sourced) = config.get(key) {
-            say(format!(
-                "  {:<20}{} ({})",
-                key.name(),
-                printable(&sourced.value),
-                sourced.source
-            ));
-        }
+    for (key, sourced) in config.values() {
+        say(format!(
+            "  {:<20}{} ({})",
+            key.key,
+            printable(&sourced.value),
+            sourced.source
+        ));
     }
     Ok(0)
 }
