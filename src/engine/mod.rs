@@ -3,6 +3,7 @@
 //! nothing here calls out to them.
 //!
 //! - [`decide`]: the pure decision of one stop — start here to see what a stop does.
+//! - [`outcome`]: the one list of how a loop ends, each with its code.
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
 //! - [`fingerprint`]: what the no-progress brake sees of a git workspace.
 //! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
@@ -27,6 +28,7 @@ pub mod lifecycle;
 pub mod liveness;
 pub mod notify;
 pub mod once;
+pub mod outcome;
 pub mod ownership;
 pub mod render;
 pub mod settings;
