@@ -9,9 +9,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::clock;
+use crate::engine::action::Action;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::history::Action;
 use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState};

@@ -10,6 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock;
 use crate::engine::outcome::Outcome;
+
+pub use crate::engine::action::Action;
 use crate::engine::signal::Tag;
 use crate::engine::state::LoopState;
 
@@ -33,28 +35,6 @@ pub enum Event {
     Resume,
     /// The user's `--notify` command ran.
     Notify,
-}
-
-/// What was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// A loop began.
-    Start,
-    /// The turn was continued with a prompt.
-    Block,
-    /// The loop ended.
-    Finish,
-    /// The loop was bound to a session.
-    Bind,
-    /// The loop was adopted.
-    Adopt,
-    /// The loop was paused.
-    Pause,
-    /// The loop was resumed.
-    Resume,
-    /// Something the user asked for did not work (the notify command failed).
-    Failed,
 }
 
 /// Why: the outcome a loop ended with, or what became of a stop that did not end it.
@@ -129,41 +109,6 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
-        }
-    }
-}
-
-impl Action {
-    /// Every action, for reading words back.
-    pub const ALL: [Action; 8] = [
-        Action::Start,
-        Action::Block,
-        Action::Finish,
-        Action::Bind,
-        Action::Adopt,
-        Action::Pause,
-        Action::Resume,
-        Action::Failed,
-    ];
-
-    /// The action whose word is `word`.
-    pub fn from_word(word: &str) -> Option<Action> {
-        Action::ALL
-            .into_iter()
-            .find(|action| action.as_str() == word)
-    }
-
-    /// The word written to the history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Block => "block",
-            Action::Finish => "finish",
-            Action::Bind => "bind",
-            Action::Adopt => "adopt",
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::Failed => "failed",
         }
     }
 }
@@ -312,8 +257,6 @@ mod tests {
                 serde_json::to_value(action).unwrap(),
                 serde_json::Value::from(action.as_str())
             );
-            assert_eq!(Action::from_word(action.as_str()), Some(action));
         }
-        assert_eq!(Action::from_word("allow"), None);
     }
 }

@@ -12,8 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::action::Action;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::history::Action;
 use crate::engine::settings::{
     DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS, RawLoopFlags,
 };

@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use crate::clock;
-use crate::engine::history::Action;
+use crate::engine::action::Action;
 use crate::engine::lifecycle::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
