@@ -6,6 +6,10 @@
 //! handled.
 
 /// Why a loop ended. Each has its own code in the history, `show` and the final message.
+///
+/// A new outcome is added here, to [`Outcome::ALL`] (through which the history reads its
+/// code back) and to [`Outcome::code`]; the compiler then names each match that must say
+/// what it means (the final message, `wait`'s exit code).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
     /// The completion signal arrived (no verify command).
@@ -78,6 +82,10 @@ mod tests {
         for outcome in Outcome::ALL {
             assert_eq!(Outcome::from_code(outcome.code()), Some(outcome));
         }
+        let mut codes: Vec<&str> = Outcome::ALL.iter().map(Outcome::code).collect();
+        codes.sort_unstable();
+        codes.dedup();
+        assert_eq!(codes.len(), Outcome::ALL.len(), "two outcomes share a code");
         assert_eq!(Outcome::from_code("completion_rejected"), None);
         assert_eq!(Outcome::from_code(""), None);
     }
