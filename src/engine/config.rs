@@ -528,6 +528,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_looks_like_a_flag_is_a_value_and_sets_no_other_flag() {
+        let config = parse(
+            "magic_word = \"-x\"\nverify = \"--version\"\nnotify = \"--max-iterations=3 --no-progress 0\"\n",
+        )
+        .unwrap();
+        let settings = config.settings("task", &RawLoopFlags::default()).unwrap();
+        assert_eq!(settings.magic_word, "-x");
+        assert_eq!(settings.verify.as_deref(), Some("--version"));
+        assert_eq!(
+            settings.notify.as_deref(),
+            Some("--max-iterations=3 --no-progress 0")
+        );
+        assert_eq!(settings.max_iterations, 50);
+        assert_eq!(settings.no_progress, 3);
+        assert!(!settings.sources.contains_key("max_iterations"));
+    }
+
+    #[test]
     fn broken_toml_is_an_error_that_names_the_file_and_line() {
         let text = error("max_iterations = 3\nmax_tokens = \n");
         assert!(
