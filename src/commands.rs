@@ -21,9 +21,11 @@ use crate::engine::config::{self, UserConfig};
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
 use crate::engine::notify;
+use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
 use crate::engine::render::{self, printable};
 use crate::engine::state::{LoopState, StartedBy};
+use crate::engine::status::LoopStanding;
 use crate::engine::store::Store;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -251,15 +253,13 @@ pub fn config_check() -> Result<i32> {
         return Ok(0);
     };
     say(format!("{} is valid.", path.display()));
-    for key in config::Key::ALL {
-        if let Some(sourced) = config.get(key) {
-            say(format!(
-                "  {:<20}{} ({})",
-                key.name(),
-                printable(&sourced.value),
-                sourced.source
-            ));
-        }
+    for (key, sourced) in config.values() {
+        say(format!(
+            "  {:<20}{} ({})",
+            key.key,
+            printable(&sourced.value),
+            sourced.source
+        ));
     }
     Ok(0)
 }
@@ -306,12 +306,7 @@ pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
 fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
     let store = &found.store;
     let state = found.state();
-    let standing = match (&found.record, state) {
-        (None, Some(_)) => Some("untrusted"),
-        (Some(record), _) if record.state.session_id.is_none() => Some("unclaimed"),
-        (Some(_), _) => Some("bound"),
-        (None, None) => None,
-    };
+    let standing = LoopStanding::of(found).map(LoopStanding::as_str);
     let file = found.mirror_check().map(|check| match check {
         MirrorCheck::Same => json!({"state": "same"}),
         MirrorCheck::Missing => json!({"state": "missing"}),
@@ -379,7 +374,9 @@ fn history_line(entry: &HistoryEntry) -> String {
         format!("{}/{}", entry.iteration, entry.max_iterations)
     };
     let tone = match (entry.decision, entry.reason) {
-        (Action::Finish, Some(Reason::Completed | Reason::Verified)) => style::GOOD,
+        (Action::Finish, Some(Reason::Ended(Outcome::Completed | Outcome::Verified))) => {
+            style::GOOD
+        }
         (Action::Finish, _) => style::BAD,
         (Action::Block, _) => style::NOTE,
         _ => style::TITLE,

@@ -8,12 +8,13 @@
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
 //! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
-//!   [`clock`], [`regular_file`] are small shared leaves.
+//!   [`clock`], [`regular_file`], [`did_you_mean`] are small shared leaves.
 
 pub mod agent;
 pub mod cli;
 pub mod clock;
 pub mod commands;
+pub mod did_you_mean;
 pub mod engine;
 pub mod error;
 pub mod hook;

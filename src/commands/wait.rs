@@ -12,6 +12,7 @@ use crate::cli::WaitArgs;
 use crate::clock;
 use crate::engine::history::{Action, HistoryEntry, Reason};
 use crate::engine::lifecycle;
+use crate::engine::outcome::Outcome;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
 use crate::error::{Error, Result};
@@ -51,17 +52,24 @@ pub enum WaitCode {
 }
 
 impl WaitCode {
-    /// The exit code for a finish reason of the history (`Outcome::code`, or
-    /// `replaced`); an unknown reason counts as an error.
-    pub fn for_reason(reason: &str) -> WaitCode {
-        match reason {
-            "completed" | "verified" => WaitCode::Done,
-            "max_iterations" => WaitCode::IterationCap,
-            "max_duration" => WaitCode::TimeLimit,
-            "max_tokens" => WaitCode::TokenLimit,
-            "no_progress_message" | "no_progress_workspace" => WaitCode::NoProgress,
-            "cancelled" | "replaced" => WaitCode::Cancelled,
-            _ => WaitCode::LoopError,
+    /// The exit code for a loop that ended with `outcome`, and how `wait` says it. Every
+    /// outcome is named here, so a new one does not compile until it has its code.
+    pub fn for_outcome(outcome: Outcome) -> (WaitCode, &'static str) {
+        match outcome {
+            Outcome::Completed => (WaitCode::Done, "the agent wrote the completion signal"),
+            Outcome::Verified => (
+                WaitCode::Done,
+                "the completion signal arrived and the verify command passed",
+            ),
+            Outcome::IterationCap => (WaitCode::IterationCap, "the iteration cap was reached"),
+            Outcome::TimeLimit => (WaitCode::TimeLimit, "the time budget ran out"),
+            Outcome::TokenLimit => (WaitCode::TokenLimit, "the token budget ran out"),
+            Outcome::RepeatedMessage | Outcome::UnchangedWorkspace => {
+                (WaitCode::NoProgress, "no progress over the last stops")
+            }
+            Outcome::Cancelled => (WaitCode::Cancelled, "it was cancelled"),
+            Outcome::Replaced => (WaitCode::Cancelled, "a new loop replaced it"),
+            Outcome::Error => (WaitCode::LoopError, "of an error"),
         }
     }
 }
@@ -190,25 +198,15 @@ fn report_last(store: &Store, workspace: &Path) -> i32 {
     }
 }
 
-/// Prints the outcome line and returns its exit code.
+/// Prints the outcome line and returns its exit code. A finish line without a reason,
+/// or with one that is not an outcome, counts as an error.
 fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     let reason = entry.reason.map_or("error", Reason::as_str);
-    let code = WaitCode::for_reason(reason);
-    let words = match code {
-        WaitCode::Done if reason == "verified" => {
-            "the completion signal arrived and the verify command passed"
-        }
-        WaitCode::Done => "the agent wrote the completion signal",
-        WaitCode::IterationCap => "the iteration cap was reached",
-        WaitCode::TimeLimit => "the time budget ran out",
-        WaitCode::TokenLimit => "the token budget ran out",
-        WaitCode::NoProgress => "no progress over the last stops",
-        WaitCode::Cancelled if reason == "replaced" => "a new loop replaced it",
-        WaitCode::Cancelled => "it was cancelled",
-        WaitCode::LoopError | WaitCode::TimedOut | WaitCode::NoLoop | WaitCode::Blocked => {
-            "of an error"
-        }
-    };
+    let outcome = entry
+        .reason
+        .and_then(Reason::outcome)
+        .unwrap_or(Outcome::Error);
+    let (code, words) = WaitCode::for_outcome(outcome);
     let when = clock::parse(&entry.at)
         .and_then(|at| clock::now().duration_since(at).ok())
         .map(|ago| format!("{} ago", clock::human(ago)))
@@ -251,9 +249,37 @@ mod tests {
             ("cancelled", 6),
             ("replaced", 6),
             ("error", 7),
-            ("something new", 7),
         ] {
-            assert_eq!(WaitCode::for_reason(reason) as i32, code, "{reason}");
+            let outcome = Outcome::from_code(reason).expect(reason);
+            assert_eq!(WaitCode::for_outcome(outcome).0 as i32, code, "{reason}");
         }
+    }
+
+    #[test]
+    fn a_finish_line_with_no_reason_or_one_that_is_no_outcome_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let line = |reason: Option<Reason>| HistoryEntry {
+            at: "2026-01-01T00:00:00Z".into(),
+            event: crate::engine::history::Event::Stop,
+            decision: Action::Finish,
+            reason,
+            loop_id: None,
+            session_id: None,
+            iteration: 2,
+            max_iterations: 0,
+            tag: None,
+            detail: None,
+            tokens: None,
+        };
+        assert_eq!(report(dir.path(), &line(None)), 7);
+        assert_eq!(
+            report(dir.path(), &line(Some(Reason::CompletionRejected))),
+            7
+        );
+        assert_eq!(report(dir.path(), &line(Some(Reason::Blocked))), 7);
+        assert_eq!(
+            report(dir.path(), &line(Some(Reason::Ended(Outcome::Verified)))),
+            0
+        );
     }
 }

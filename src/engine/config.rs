@@ -10,18 +10,22 @@
 //! notify = "notify-send ralph-hook \"$RALPH_OUTCOME: $RALPH_TASK\""
 //! ```
 //!
-//! Each value is checked when the file is read, by the same rules as its flag, and a bad
-//! one is an error naming the file, the line, the key and the fix. The file is the user's,
+//! There is no list of keys here: each key is a flag of the one flag table
+//! ([`RawLoopFlags`]), named by its clap id, and its value is read as that flag's word
+//! (`max_iterations = 30` as `--max-iterations=30`). Flags given to the loop are read
+//! after the file's words, by the same table, so the later wins. Each value is checked
+//! when the file is read, by the same rules as its flag, and a bad one is an error naming
+//! the file, the line, the key and the fix. The file is the user's,
 //! outside any workspace; it is read only if it is a regular file of at most 64 KiB (a
 //! symbolic link to one is fine: dotfile managers make them).
 
-use std::collections::BTreeMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use crate::engine::settings::{LoopSettings, RawLoopFlags};
+use crate::did_you_mean::did_you_mean;
+use crate::engine::settings::{FlagKey, LoopSettings, RawLoopFlags, ValueKind};
 use crate::error::{Error, Result};
 use crate::regular_file::{self, Links};
 
@@ -30,122 +34,6 @@ pub const CONFIG_ENV: &str = "RALPH_HOOK_CONFIG";
 
 /// The largest config file read.
 pub const MAX_CONFIG_BYTES: u64 = 64 * 1024;
-
-/// A loop flag the config file can set a default for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub enum Key {
-    /// `--max-iterations`.
-    MaxIterations,
-    /// `--completion-promise`.
-    CompletionPromise,
-    /// `--magic-word`.
-    MagicWord,
-    /// `--max-duration`.
-    MaxDuration,
-    /// `--no-progress`.
-    NoProgress,
-    /// `--verify`.
-    Verify,
-    /// `--verify-timeout`.
-    VerifyTimeout,
-    /// `--max-tokens`.
-    MaxTokens,
-    /// `--notify`.
-    Notify,
-}
-
-/// The TOML type a key takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// A whole number, unquoted.
-    Number,
-    /// A quoted string.
-    Text,
-    /// Either: a number, or a string such as `"500k"`.
-    NumberOrText,
-}
-
-impl Key {
-    /// Every key, in the order of the flag table.
-    pub const ALL: [Key; 9] = [
-        Key::MaxIterations,
-        Key::CompletionPromise,
-        Key::MagicWord,
-        Key::MaxDuration,
-        Key::NoProgress,
-        Key::Verify,
-        Key::VerifyTimeout,
-        Key::MaxTokens,
-        Key::Notify,
-    ];
-
-    /// The key's name in the file.
-    pub fn name(self) -> &'static str {
-        match self {
-            Key::MaxIterations => "max_iterations",
-            Key::CompletionPromise => "completion_promise",
-            Key::MagicWord => "magic_word",
-            Key::MaxDuration => "max_duration",
-            Key::NoProgress => "no_progress",
-            Key::Verify => "verify",
-            Key::VerifyTimeout => "verify_timeout",
-            Key::MaxTokens => "max_tokens",
-            Key::Notify => "notify",
-        }
-    }
-
-    /// The flag it is the default of.
-    pub fn flag(self) -> &'static str {
-        match self {
-            Key::MaxIterations => "--max-iterations",
-            Key::CompletionPromise => "--completion-promise",
-            Key::MagicWord => "--magic-word",
-            Key::MaxDuration => "--max-duration",
-            Key::NoProgress => "--no-progress",
-            Key::Verify => "--verify",
-            Key::VerifyTimeout => "--verify-timeout",
-            Key::MaxTokens => "--max-tokens",
-            Key::Notify => "--notify",
-        }
-    }
-
-    /// A line that sets it, for error messages.
-    fn example(self) -> &'static str {
-        match self {
-            Key::MaxIterations => "max_iterations = 20",
-            Key::CompletionPromise => "completion_promise = \"DONE\"",
-            Key::MagicWord => "magic_word = \"KEEP_GOING\"",
-            Key::MaxDuration => "max_duration = \"2h\"",
-            Key::NoProgress => "no_progress = 3",
-            Key::Verify => "verify = \"cargo test\"",
-            Key::VerifyTimeout => "verify_timeout = 300",
-            Key::MaxTokens => "max_tokens = \"2M\"",
-            Key::Notify => "notify = \"notify-send ralph-hook \\\"$RALPH_OUTCOME\\\"\"",
-        }
-    }
-
-    fn kind(self) -> Kind {
-        match self {
-            Key::MaxIterations | Key::NoProgress | Key::VerifyTimeout => Kind::Number,
-            Key::CompletionPromise
-            | Key::MagicWord
-            | Key::MaxDuration
-            | Key::Verify
-            | Key::Notify => Kind::Text,
-            Key::MaxTokens => Kind::NumberOrText,
-        }
-    }
-
-    fn from_name(name: &str) -> Option<Key> {
-        Key::ALL.into_iter().find(|key| key.name() == name)
-    }
-}
-
-impl fmt::Display for Key {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
 
 /// Where a loop setting's value came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -187,8 +75,8 @@ pub struct Sourced {
 pub struct UserConfig {
     /// The file they came from; `None` when there is none.
     path: Option<PathBuf>,
-    /// Each value as flag text, with its line.
-    values: BTreeMap<Key, (String, usize)>,
+    /// Each value as flag text, with its key and line, in the flag table's order.
+    values: Vec<(&'static FlagKey, String, usize)>,
 }
 
 /// Where the config file is: `$RALPH_HOOK_CONFIG`, else
@@ -272,7 +160,7 @@ impl UserConfig {
                 format!("not valid TOML: {}", err.to_string().trim_end()),
             )
         })?;
-        let mut values = BTreeMap::new();
+        let mut values = Vec::new();
         for (name, item) in document.as_table() {
             let line = document
                 .as_table()
@@ -280,13 +168,14 @@ impl UserConfig {
                 .and_then(toml_edit::Key::span)
                 .map_or(0, |span| line_of(text, span.start));
             let at = || format!("{}:{line}", path.display());
-            let Some(key) = Key::from_name(name) else {
+            let Some(key) = RawLoopFlags::key(name) else {
                 return Err(Error::input(at(), unknown_key(name, item)));
             };
             let value = flag_text(key, item).map_err(|message| Error::input(at(), message))?;
             check(key, &value).map_err(|message| Error::input(at(), message))?;
-            values.insert(key, (value, line));
+            values.push((key, value, line));
         }
+        values.sort_by_key(|(key, ..)| RawLoopFlags::KEYS.iter().position(|k| k == *key));
         Ok(UserConfig {
             path: Some(path.to_path_buf()),
             values,
@@ -298,71 +187,72 @@ impl UserConfig {
         self.path.as_deref()
     }
 
-    /// The default the file sets for `key`.
-    pub fn get(&self, key: Key) -> Option<Sourced> {
-        let (value, line) = self.values.get(&key)?;
-        Some(Sourced {
-            value: value.clone(),
-            source: Source::Config {
-                path: self.path.clone().unwrap_or_default(),
-                line: *line,
-            },
+    /// The default the file sets for the flag whose config key is `key`.
+    pub fn get(&self, key: &str) -> Option<Sourced> {
+        self.values()
+            .find(|(k, _)| k.key == key)
+            .map(|(_, sourced)| sourced)
+    }
+
+    /// Every default the file sets, in the flag table's order.
+    pub fn values(&self) -> impl Iterator<Item = (&'static FlagKey, Sourced)> + '_ {
+        self.values.iter().map(|(key, value, line)| {
+            (
+                *key,
+                Sourced {
+                    value: value.clone(),
+                    source: Source::Config {
+                        path: self.path.clone().unwrap_or_default(),
+                        line: *line,
+                    },
+                },
+            )
         })
     }
 
-    /// The value in force for `key`: the flag's when one was given, else the file's;
-    /// `None` leaves ralph-hook's own default.
-    pub fn resolve(&self, key: Key, flag: Option<&str>) -> Option<Sourced> {
-        match flag {
-            Some(value) => Some(Sourced {
-                value: value.to_string(),
-                source: Source::Flag,
-            }),
-            None => self.get(key),
-        }
+    /// The flags in force: the file's values as words of the flag table, then the flags
+    /// given, read together by the table so that a flag given overrides the file; and
+    /// where each flag of the table now comes from.
+    pub fn apply(
+        &self,
+        flags: &RawLoopFlags,
+    ) -> Result<(RawLoopFlags, Vec<(&'static str, Source)>)> {
+        let given = flags.given();
+        let words = self
+            .values
+            .iter()
+            .map(|(key, value, _)| key.word(value))
+            .chain(
+                given
+                    .iter()
+                    .filter_map(|(key, value)| RawLoopFlags::key(key).map(|key| key.word(value))),
+            );
+        let raw = RawLoopFlags::from_words(words).map_err(Error::usage)?;
+        let sources = RawLoopFlags::KEYS
+            .iter()
+            .map(|key| {
+                let source = if given.iter().any(|(k, _)| *k == key.key) {
+                    Source::Flag
+                } else {
+                    self.get(key.key)
+                        .map_or(Source::BuiltIn, |sourced| sourced.source)
+                };
+                (key.key, source)
+            })
+            .collect();
+        Ok((raw, sources))
     }
 
-    /// Fills each flag of `raw` the user did not give from the file, and says where every
-    /// one of them now comes from.
-    pub fn apply(&self, raw: &mut RawLoopFlags) -> Vec<(Key, Source)> {
-        let slots: [(Key, &mut Option<String>); 9] = [
-            (Key::MaxIterations, &mut raw.max_iterations),
-            (Key::CompletionPromise, &mut raw.completion_promise),
-            (Key::MagicWord, &mut raw.magic_word),
-            (Key::MaxDuration, &mut raw.max_duration),
-            (Key::NoProgress, &mut raw.no_progress),
-            (Key::Verify, &mut raw.verify),
-            (Key::VerifyTimeout, &mut raw.verify_timeout),
-            (Key::MaxTokens, &mut raw.max_tokens),
-            (Key::Notify, &mut raw.notify),
-        ];
-        let mut sources = Vec::with_capacity(slots.len());
-        for (key, slot) in slots {
-            let source = match self.resolve(key, slot.as_deref()) {
-                Some(sourced) => {
-                    *slot = Some(sourced.value);
-                    sourced.source
-                }
-                None => Source::BuiltIn,
-            };
-            sources.push((key, source));
-        }
-        sources
-    }
-}
-
-impl UserConfig {
     /// The settings of a new loop: the user's flags, the file's defaults for the flags
     /// not given, ralph-hook's own for the rest, checked; each setting not at
     /// ralph-hook's default keeps where it came from, for `show`.
     pub fn settings(&self, task: &str, flags: &RawLoopFlags) -> Result<LoopSettings> {
-        let mut raw = flags.clone();
-        let sources = self.apply(&mut raw);
+        let (raw, sources) = self.apply(flags)?;
         let mut settings = LoopSettings::parse(task, &raw)?;
         settings.sources = sources
             .into_iter()
             .filter(|(_, source)| *source != Source::BuiltIn)
-            .map(|(key, source)| (key.name().to_string(), source.to_string()))
+            .map(|(key, source)| (key.to_string(), source.to_string()))
             .collect();
         Ok(settings)
     }
@@ -378,7 +268,7 @@ fn line_of(text: &str, offset: usize) -> usize {
 }
 
 /// The item as the text its flag would carry, when it has the key's type.
-fn flag_text(key: Key, item: &toml_edit::Item) -> Result<String, String> {
+fn flag_text(key: &FlagKey, item: &toml_edit::Item) -> Result<String, String> {
     let value = item.as_value();
     let number = value.and_then(toml_edit::Value::as_integer);
     let text = value.and_then(toml_edit::Value::as_str);
@@ -391,83 +281,50 @@ fn flag_text(key: Key, item: &toml_edit::Item) -> Result<String, String> {
         Some(toml_edit::Value::Array(_)) => "a list",
         Some(toml_edit::Value::InlineTable(_)) | None => "a table",
     };
-    match (key.kind(), number, text) {
-        (Kind::Number | Kind::NumberOrText, Some(number), _) => Ok(number.to_string()),
-        (Kind::Text | Kind::NumberOrText, _, Some(text)) => Ok(text.to_string()),
-        (Kind::Number, _, _) => Err(format!(
-            "`{key}` must be a whole number without quotes, found {found}; write it like `{}`",
-            key.example()
+    let name = key.key;
+    let example = key.example_line();
+    match (key.kind, number, text) {
+        (ValueKind::Number | ValueKind::NumberOrText, Some(number), _) => Ok(number.to_string()),
+        (ValueKind::Text | ValueKind::NumberOrText, _, Some(text)) => Ok(text.to_string()),
+        (ValueKind::Number, _, _) => Err(format!(
+            "`{name}` must be a whole number without quotes, found {found}; write it like `{example}`"
         )),
-        (Kind::Text, _, _) => Err(format!(
-            "`{key}` must be a quoted string, found {found}; write it like `{}`",
-            key.example()
+        (ValueKind::Text, _, _) => Err(format!(
+            "`{name}` must be a quoted string, found {found}; write it like `{example}`"
         )),
-        (Kind::NumberOrText, _, _) => Err(format!(
-            "`{key}` must be a number or a string such as \"500k\", found {found}; write it like `{}`",
-            key.example()
+        (ValueKind::NumberOrText, _, _) => Err(format!(
+            "`{name}` must be a number or a string such as \"500k\", found {found}; write it like `{example}`"
         )),
     }
 }
 
-/// Checks `value` by the rules of its flag.
-fn check(key: Key, value: &str) -> Result<(), String> {
+/// Checks `value` by the rules of its flag: read as the flag's word, alone, by the table.
+fn check(key: &FlagKey, value: &str) -> Result<(), String> {
     let fix = |message: String| {
         format!(
-            "`{key}` is not valid: {message}\n  fix the value (e.g. `{}`) or delete the line to use the default",
-            key.example()
+            "`{}` is not valid: {message}\n  fix the value (e.g. `{}`) or delete the line to use the default",
+            key.key,
+            key.example_line()
         )
     };
-    let mut raw = RawLoopFlags::default();
-    let slot = match key {
-        Key::MaxIterations => &mut raw.max_iterations,
-        Key::CompletionPromise => &mut raw.completion_promise,
-        Key::MagicWord => &mut raw.magic_word,
-        Key::MaxDuration => &mut raw.max_duration,
-        Key::NoProgress => &mut raw.no_progress,
-        Key::Verify => &mut raw.verify,
-        Key::VerifyTimeout => &mut raw.verify_timeout,
-        Key::MaxTokens => &mut raw.max_tokens,
-        Key::Notify => &mut raw.notify,
-    };
-    *slot = Some(value.to_string());
+    let raw = RawLoopFlags::from_words([key.word(value)]).map_err(fix)?;
     LoopSettings::parse("checking the config", &raw)
         .map(|_| ())
         .map_err(|err| fix(err.to_string()))
 }
 
 fn unknown_key(name: &str, item: &toml_edit::Item) -> String {
-    let known = Key::ALL.map(Key::name).join(", ");
+    let keys = || RawLoopFlags::KEYS.iter().map(|key| key.key);
+    let known = keys().collect::<Vec<_>>().join(", ");
     if item.is_table() || item.is_array_of_tables() {
         return format!(
             "unknown section `[{name}]`: the config has no sections; write the keys at the top of the file ({known})"
         );
     }
-    let wanted = name.to_ascii_lowercase().replace('-', "_");
-    match Key::ALL
-        .into_iter()
-        .find(|key| key.name() == wanted || edit_distance(key.name(), &wanted) <= 2)
-    {
+    match did_you_mean(name, keys()) {
         Some(key) => format!("unknown key `{name}`: did you mean `{key}`? (known keys: {known})"),
         None => format!("unknown key `{name}`: the known keys are {known}"),
     }
-}
-
-/// Levenshtein distance, for "did you mean".
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut diagonal = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let above = row[j + 1];
-            row[j + 1] = (above + 1)
-                .min(row[j] + 1)
-                .min(diagonal + usize::from(ca != *cb));
-            diagonal = above;
-        }
-    }
-    row[b.len()]
 }
 
 #[cfg(test)]
@@ -488,18 +345,24 @@ mod tests {
 
     #[test]
     fn the_keys_are_exactly_the_loop_flags_of_the_one_flag_table() {
-        use clap::Args as _;
-        let flags: Vec<String> = RawLoopFlags::augment_args(clap::Command::new("loop"))
+        let command = RawLoopFlags::command();
+        let flags: Vec<(String, String)> = command
             .get_arguments()
-            .filter_map(|arg| arg.get_long().map(|long| format!("--{long}")))
+            .filter_map(|arg| {
+                let long = arg.get_long()?;
+                Some((arg.get_id().to_string(), format!("--{long}")))
+            })
             .collect();
-        let keys: Vec<String> = Key::ALL.iter().map(|key| key.flag().to_string()).collect();
+        let keys: Vec<(String, String)> = RawLoopFlags::KEYS
+            .iter()
+            .map(|key| (key.key.to_string(), key.flag()))
+            .collect();
         assert_eq!(
             keys, flags,
             "a loop flag without a config key, or the other way"
         );
-        for key in Key::ALL {
-            assert_eq!(key.name().replace('_', "-"), &key.flag()[2..], "{key}");
+        for key in RawLoopFlags::KEYS {
+            assert_eq!(key.key.replace('_', "-"), &key.flag()[2..], "{}", key.key);
         }
     }
 
@@ -510,16 +373,21 @@ mod tests {
         )
         .unwrap();
         let expected = [
-            (Key::MaxIterations, "30", 2),
-            (Key::CompletionPromise, "ALL DONE", 3),
-            (Key::MagicWord, "GO", 4),
-            (Key::MaxDuration, "1h30m", 5),
-            (Key::NoProgress, "0", 6),
-            (Key::Verify, "cargo test", 7),
-            (Key::VerifyTimeout, "120", 8),
-            (Key::MaxTokens, "2M", 9),
-            (Key::Notify, "notify-send done", 10),
+            ("max_iterations", "30", 2),
+            ("completion_promise", "ALL DONE", 3),
+            ("magic_word", "GO", 4),
+            ("max_duration", "1h30m", 5),
+            ("no_progress", "0", 6),
+            ("verify", "cargo test", 7),
+            ("verify_timeout", "120", 8),
+            ("max_tokens", "2M", 9),
+            ("notify", "notify-send done", 10),
         ];
+        assert_eq!(
+            config.values().map(|(key, _)| key.key).collect::<Vec<_>>(),
+            expected.map(|(key, ..)| key),
+            "in the table's order"
+        );
         for (key, value, line) in expected {
             assert_eq!(
                 config.get(key),
@@ -538,11 +406,11 @@ mod tests {
     #[test]
     fn flags_override_the_file_and_the_rest_keeps_its_source() {
         let config = parse("max_iterations = 30\nno_progress = 5\n").unwrap();
-        let mut raw = RawLoopFlags {
+        let flags = RawLoopFlags {
             max_iterations: Some("7".into()),
             ..RawLoopFlags::default()
         };
-        let sources = config.apply(&mut raw);
+        let (raw, sources) = config.apply(&flags).unwrap();
         assert_eq!(raw.max_iterations.as_deref(), Some("7"));
         assert_eq!(raw.no_progress.as_deref(), Some("5"));
         assert_eq!(raw.max_duration, None);
@@ -552,21 +420,24 @@ mod tests {
                 .find(|(k, _)| *k == key)
                 .map(|(_, s)| s.to_string())
         };
-        assert_eq!(source(Key::MaxIterations).as_deref(), Some("flag"));
+        assert_eq!(source("max_iterations").as_deref(), Some("flag"));
         assert_eq!(
-            source(Key::NoProgress).as_deref(),
+            source("no_progress").as_deref(),
             Some("/home/u/.config/ralph-hook/config.toml:2")
         );
-        assert_eq!(source(Key::MaxDuration).as_deref(), Some("default"));
+        assert_eq!(source("max_duration").as_deref(), Some("default"));
         let settings = LoopSettings::parse("task", &raw).unwrap();
         assert_eq!((settings.max_iterations, settings.no_progress), (7, 5));
-        assert_eq!(
-            config
-                .resolve(Key::MaxTokens, Some("500k"))
-                .map(|s| s.source),
-            Some(Source::Flag)
-        );
-        assert_eq!(config.resolve(Key::MaxTokens, None), None);
+        let tokens = RawLoopFlags {
+            max_tokens: Some("500k".into()),
+            ..RawLoopFlags::default()
+        };
+        let (raw, sources) = config.apply(&tokens).unwrap();
+        assert_eq!(raw.max_tokens.as_deref(), Some("500k"));
+        assert!(sources.contains(&("max_tokens", Source::Flag)));
+        let (raw, sources) = config.apply(&RawLoopFlags::default()).unwrap();
+        assert_eq!(raw.max_tokens, None);
+        assert!(sources.contains(&("max_tokens", Source::BuiltIn)));
     }
 
     #[test]
@@ -657,6 +528,24 @@ mod tests {
     }
 
     #[test]
+    fn a_value_that_looks_like_a_flag_is_a_value_and_sets_no_other_flag() {
+        let config = parse(
+            "magic_word = \"-x\"\nverify = \"--version\"\nnotify = \"--max-iterations=3 --no-progress 0\"\n",
+        )
+        .unwrap();
+        let settings = config.settings("task", &RawLoopFlags::default()).unwrap();
+        assert_eq!(settings.magic_word, "-x");
+        assert_eq!(settings.verify.as_deref(), Some("--version"));
+        assert_eq!(
+            settings.notify.as_deref(),
+            Some("--max-iterations=3 --no-progress 0")
+        );
+        assert_eq!(settings.max_iterations, 50);
+        assert_eq!(settings.no_progress, 3);
+        assert!(!settings.sources.contains_key("max_iterations"));
+    }
+
+    #[test]
     fn broken_toml_is_an_error_that_names_the_file_and_line() {
         let text = error("max_iterations = 3\nmax_tokens = \n");
         assert!(
@@ -669,7 +558,7 @@ mod tests {
 
     #[test]
     fn an_empty_or_missing_file_has_no_defaults() {
-        assert_eq!(parse("").unwrap().get(Key::MaxIterations), None);
+        assert_eq!(parse("").unwrap().get("max_iterations"), None);
         let dir = tempfile::tempdir().unwrap();
         let config = UserConfig::load_from(&dir.path().join("config.toml")).unwrap();
         assert_eq!(config, UserConfig::default());
@@ -682,7 +571,7 @@ mod tests {
         let path = dir.path().join("config.toml");
         std::fs::write(&path, "max_tokens = 500000\n").unwrap();
         let config = UserConfig::load_from(&path).unwrap();
-        assert_eq!(config.get(Key::MaxTokens).unwrap().value, "500000");
+        assert_eq!(config.get("max_tokens").unwrap().value, "500000");
         assert_eq!(config.path(), Some(path.as_path()));
         #[cfg(unix)]
         {
@@ -806,9 +695,10 @@ mod tests {
 
     #[test]
     fn every_key_has_a_valid_example() {
-        for key in Key::ALL {
-            let config = parse(key.example()).unwrap_or_else(|err| panic!("{key}: {err}"));
-            assert!(config.get(key).is_some(), "{key}");
+        for key in RawLoopFlags::KEYS {
+            let line = key.example_line();
+            let config = parse(&line).unwrap_or_else(|err| panic!("{line}: {err}"));
+            assert!(config.get(key.key).is_some(), "{line}");
             assert!(key.flag().starts_with("--"));
         }
     }

@@ -9,11 +9,14 @@
 use std::time::{Duration, SystemTime};
 
 use crate::clock;
+use crate::engine::action::Action;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState};
+
+pub use crate::engine::outcome::Outcome;
 
 /// What a stop brings to the decision.
 #[derive(Debug, Clone, Copy)]
@@ -127,63 +130,6 @@ pub struct Continuation {
     pub missing_signal: bool,
     /// The agent claimed completion but the verify command rejected it.
     pub rejected: Option<Verification>,
-}
-
-/// Why a loop ended. Each has its own code in the history, `show` and the final message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
-    /// The completion signal arrived (no verify command).
-    Completed,
-    /// The completion signal arrived and the verify command passed.
-    Verified,
-    /// The iteration cap was reached.
-    IterationCap,
-    /// The time budget ran out.
-    TimeLimit,
-    /// The token budget ran out.
-    TokenLimit,
-    /// The same message came back too often.
-    RepeatedMessage,
-    /// The git workspace did not change for too long.
-    UnchangedWorkspace,
-    /// Someone ran `cancel` (or asked for it from the agent's sandbox).
-    Cancelled,
-    /// A new loop started in its place.
-    Replaced,
-    /// The hook could not run the loop (a broken record …).
-    Error,
-}
-
-impl Outcome {
-    /// Every outcome, for tests and docs.
-    pub const ALL: [Outcome; 10] = [
-        Outcome::Completed,
-        Outcome::Verified,
-        Outcome::IterationCap,
-        Outcome::TimeLimit,
-        Outcome::TokenLimit,
-        Outcome::RepeatedMessage,
-        Outcome::UnchangedWorkspace,
-        Outcome::Cancelled,
-        Outcome::Replaced,
-        Outcome::Error,
-    ];
-
-    /// The stable reason code scripts read from the history and `show --json`.
-    pub fn code(&self) -> &'static str {
-        match self {
-            Outcome::Completed => "completed",
-            Outcome::Verified => "verified",
-            Outcome::IterationCap => "max_iterations",
-            Outcome::TimeLimit => "max_duration",
-            Outcome::TokenLimit => "max_tokens",
-            Outcome::RepeatedMessage => "no_progress_message",
-            Outcome::UnchangedWorkspace => "no_progress_workspace",
-            Outcome::Cancelled => "cancelled",
-            Outcome::Replaced => "replaced",
-            Outcome::Error => "error",
-        }
-    }
 }
 
 /// What became of a cancel request the stop found.
@@ -324,7 +270,7 @@ fn decide_owned(
         next.blocked = Some(reason.clone());
         next.last_decision = Some(LastDecision {
             at: next.updated_at.clone(),
-            decision: "pause".into(),
+            decision: Action::Pause.into(),
             why: format!("the agent is blocked on the user: {reason}"),
         });
         return Step {
@@ -359,7 +305,7 @@ fn decide_owned(
     };
     next.last_decision = Some(LastDecision {
         at: next.updated_at.clone(),
-        decision: "block".into(),
+        decision: Action::Block.into(),
         why,
     });
     Step {
@@ -385,7 +331,7 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
     next.updated_at = clock::format(now);
     next.last_decision = Some(LastDecision {
         at: next.updated_at.clone(),
-        decision: "finish".into(),
+        decision: Action::Finish.into(),
         why: outcome.code().into(),
     });
     Step {

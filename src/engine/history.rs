@@ -9,7 +9,9 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use crate::clock;
-use crate::engine::decide::Outcome;
+use crate::engine::outcome::Outcome;
+
+pub use crate::engine::action::Action;
 use crate::engine::signal::Tag;
 use crate::engine::state::LoopState;
 
@@ -35,52 +37,12 @@ pub enum Event {
     Notify,
 }
 
-/// What was decided.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Action {
-    /// A loop began.
-    Start,
-    /// The turn was continued with a prompt.
-    Block,
-    /// The loop ended.
-    Finish,
-    /// The loop was bound to a session.
-    Bind,
-    /// The loop was adopted.
-    Adopt,
-    /// The loop was paused.
-    Pause,
-    /// The loop was resumed.
-    Resume,
-    /// Something the user asked for did not work (the notify command failed).
-    Failed,
-}
-
-/// Why: the reason code of a finish, or of a rejected completion.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+/// Why: the outcome a loop ended with, or what became of a stop that did not end it.
+/// Written as its code (`max_iterations`, `completion_rejected` …).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Reason {
-    /// The completion signal arrived.
-    Completed,
-    /// The completion signal arrived and verify passed.
-    Verified,
-    /// The iteration cap was reached.
-    MaxIterations,
-    /// The time budget ran out.
-    MaxDuration,
-    /// The token budget ran out.
-    MaxTokens,
-    /// The same message came back too often.
-    NoProgressMessage,
-    /// The git workspace did not change for too long.
-    NoProgressWorkspace,
-    /// Someone cancelled the loop.
-    Cancelled,
-    /// A new loop replaced it.
-    Replaced,
-    /// The loop could not go on (a broken record …).
-    Error,
+    /// The loop ended with this outcome (a finish line).
+    Ended(Outcome),
     /// The agent claimed completion and verify said no; the loop went on.
     CompletionRejected,
     /// The agent said it is blocked on the user; the loop paused.
@@ -89,18 +51,7 @@ pub enum Reason {
 
 impl From<Outcome> for Reason {
     fn from(outcome: Outcome) -> Self {
-        match outcome {
-            Outcome::Completed => Reason::Completed,
-            Outcome::Verified => Reason::Verified,
-            Outcome::IterationCap => Reason::MaxIterations,
-            Outcome::TimeLimit => Reason::MaxDuration,
-            Outcome::TokenLimit => Reason::MaxTokens,
-            Outcome::RepeatedMessage => Reason::NoProgressMessage,
-            Outcome::UnchangedWorkspace => Reason::NoProgressWorkspace,
-            Outcome::Cancelled => Reason::Cancelled,
-            Outcome::Replaced => Reason::Replaced,
-            Outcome::Error => Reason::Error,
-        }
+        Reason::Ended(outcome)
     }
 }
 
@@ -108,19 +59,41 @@ impl Reason {
     /// The word written to the history (the same as in the JSON).
     pub fn as_str(self) -> &'static str {
         match self {
-            Reason::Completed => "completed",
-            Reason::Verified => "verified",
-            Reason::MaxIterations => "max_iterations",
-            Reason::MaxDuration => "max_duration",
-            Reason::MaxTokens => "max_tokens",
-            Reason::NoProgressMessage => "no_progress_message",
-            Reason::NoProgressWorkspace => "no_progress_workspace",
-            Reason::Cancelled => "cancelled",
-            Reason::Replaced => "replaced",
-            Reason::Error => "error",
+            Reason::Ended(outcome) => outcome.code(),
             Reason::CompletionRejected => "completion_rejected",
             Reason::Blocked => "blocked",
         }
+    }
+
+    /// The reason whose word is `word`.
+    pub fn from_word(word: &str) -> Option<Reason> {
+        match word {
+            "completion_rejected" => Some(Reason::CompletionRejected),
+            "blocked" => Some(Reason::Blocked),
+            code => Outcome::from_code(code).map(Reason::Ended),
+        }
+    }
+
+    /// The outcome of a finish, `None` for a stop that did not end the loop.
+    pub fn outcome(self) -> Option<Outcome> {
+        match self {
+            Reason::Ended(outcome) => Some(outcome),
+            Reason::CompletionRejected | Reason::Blocked => None,
+        }
+    }
+}
+
+impl Serialize for Reason {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Reason {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let word = String::deserialize(deserializer)?;
+        Reason::from_word(&word)
+            .ok_or_else(|| serde::de::Error::custom(format!("unknown reason `{word}`")))
     }
 }
 
@@ -136,22 +109,6 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
-        }
-    }
-}
-
-impl Action {
-    /// The word written to the history.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Action::Start => "start",
-            Action::Block => "block",
-            Action::Finish => "finish",
-            Action::Bind => "bind",
-            Action::Adopt => "adopt",
-            Action::Pause => "pause",
-            Action::Resume => "resume",
-            Action::Failed => "failed",
         }
     }
 }
@@ -253,7 +210,29 @@ mod tests {
                 serde_json::to_value(reason).unwrap(),
                 serde_json::Value::from(outcome.code())
             );
+            assert_eq!(reason.outcome(), Some(outcome));
         }
+    }
+
+    #[test]
+    fn every_reason_reads_back_from_its_word_and_an_unknown_word_is_refused() {
+        let reasons = Outcome::ALL
+            .map(Reason::Ended)
+            .into_iter()
+            .chain([Reason::CompletionRejected, Reason::Blocked]);
+        for reason in reasons {
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{}\"", reason.as_str()));
+            assert_eq!(serde_json::from_str::<Reason>(&json).unwrap(), reason);
+        }
+        assert_eq!(Reason::CompletionRejected.outcome(), None);
+        assert_eq!(Reason::Blocked.outcome(), None);
+        let err = serde_json::from_str::<Reason>("\"retired\"").unwrap_err();
+        assert!(
+            err.to_string().contains("unknown reason `retired`"),
+            "{err}"
+        );
+        assert!(serde_json::from_str::<Reason>("3").is_err());
     }
 
     #[test]
@@ -273,16 +252,7 @@ mod tests {
                 serde_json::Value::from(event.as_str())
             );
         }
-        for action in [
-            Action::Start,
-            Action::Block,
-            Action::Finish,
-            Action::Bind,
-            Action::Adopt,
-            Action::Pause,
-            Action::Resume,
-            Action::Failed,
-        ] {
+        for action in Action::ALL {
             assert_eq!(
                 serde_json::to_value(action).unwrap(),
                 serde_json::Value::from(action.as_str())

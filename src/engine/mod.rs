@@ -3,9 +3,12 @@
 //! nothing here calls out to them.
 //!
 //! - [`decide`]: the pure decision of one stop — start here to see what a stop does.
+//! - [`outcome`], [`action`]: the one list of how a loop ends, each with its code; the
+//!   one list of what a decision did.
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
 //! - [`fingerprint`]: what the no-progress brake sees of a git workspace.
-//! - [`settings`], [`state`]: a loop's flags, checked once, and its state file's shape.
+//! - [`settings`], [`state`]: the flag table (every loop flag once, checked once) and the
+//!   state file's shape.
 //! - [`store`], [`workspace`], [`files`]: where a loop lives on disk (the user's record,
 //!   the workspace's mirror), locking, atomic writes; files opened, never followed.
 //! - [`ownership`], [`lifecycle`], [`history`]: the user's record and whose stops a loop
@@ -17,6 +20,7 @@
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
 
+pub mod action;
 pub mod config;
 pub mod decide;
 pub mod digest;
@@ -27,6 +31,7 @@ pub mod lifecycle;
 pub mod liveness;
 pub mod notify;
 pub mod once;
+pub mod outcome;
 pub mod ownership;
 pub mod render;
 pub mod settings;

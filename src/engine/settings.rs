@@ -20,62 +20,187 @@ pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 /// hook needs time left to answer after the command.
 pub const MAX_VERIFY_TIMEOUT_SECS: u64 = 540;
 
-/// The loop flags as the user typed them, before any check: the one definition of every
-/// loop flag. `start` flattens it into its command line, and the prompt hook reads
-/// `$ralph-loop …` with the same clap definition (see `hook::loop_command`), so a new flag
-/// is added here and in [`LoopSettings::parse`] only.
-#[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
-pub struct RawLoopFlags {
-    /// `--max-iterations`: the iteration cap.
-    #[arg(long, value_name = "N", allow_hyphen_values = true,
-          help = format!("Most continuation prompts before the loop ends; 0 = no cap [default: {DEFAULT_MAX_ITERATIONS}]"))]
-    pub max_iterations: Option<String>,
-    /// `--completion-promise`: the word that means done.
-    #[arg(long, value_name = "TEXT",
-          help = format!("The completion promise: `DONE` means the signal `<promise>DONE</promise>` [default: {DEFAULT_PROMISE}]"))]
-    pub completion_promise: Option<String>,
-    /// `--magic-word`: the word of the continuation signal.
-    #[arg(long, value_name = "WORD",
-          help = format!("The word of the continuation signal `<ralph-continue>WORD</ralph-continue>` [default: {DEFAULT_MAGIC_WORD}]"))]
-    pub magic_word: Option<String>,
-    /// `--max-duration`: the time budget.
-    #[arg(
-        long,
-        value_name = "DURATION",
-        allow_hyphen_values = true,
-        help = "End the loop once it has run this long: `90m`, `2h`, `1h30m` [default: none]"
-    )]
-    pub max_duration: Option<String>,
-    /// `--no-progress`: the no-progress brake.
-    #[arg(long, value_name = "N", allow_hyphen_values = true,
-          help = format!("End after N identical messages in a row, or N stops without a change to a git workspace; 0 = off [default: {DEFAULT_NO_PROGRESS}]"))]
-    pub no_progress: Option<String>,
-    /// `--verify`: the command that must pass before a completion counts.
-    #[arg(
-        long,
-        value_name = "CMD",
-        help = "A command (`sh -c`, in the workspace) that must exit 0 before a completion counts [default: none]"
-    )]
-    pub verify: Option<String>,
-    /// `--verify-timeout`: how long the verify command may run.
-    #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
-          help = format!("Seconds the verify command may run, at most {MAX_VERIFY_TIMEOUT_SECS} [default: {DEFAULT_VERIFY_TIMEOUT_SECS}]"))]
-    pub verify_timeout: Option<String>,
-    /// `--max-tokens`: the token budget.
-    #[arg(
-        long,
-        value_name = "N",
-        allow_hyphen_values = true,
-        help = "End the loop once the session has used N tokens since it started: `500k`, `2M`; 0 = none [default: none]"
-    )]
-    pub max_tokens: Option<String>,
-    /// `--notify`: the user's command run when the loop ends or blocks.
-    #[arg(
-        long,
-        value_name = "CMD",
-        help = "A command (`sh -c`) run when the loop ends or the agent is blocked, with RALPH_OUTCOME, RALPH_REASON, RALPH_ITERATION, RALPH_WORKSPACE and RALPH_TASK set [default: none]"
-    )]
-    pub notify: Option<String>,
+/// The TOML type a loop flag's config key takes (the command line carries text only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ValueKind {
+    /// A whole number, unquoted: `max_iterations = 20`.
+    Number,
+    /// A quoted string: `verify = "cargo test"`.
+    Text,
+    /// Either: a number, or a string such as `"500k"`.
+    NumberOrText,
+}
+
+/// What the config file knows of one flag of the table: its key (the clap id, the field
+/// name: `max_iterations` for `--max-iterations`), the TOML type and an example value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagKey {
+    /// The key in the config file, also the flag's clap id.
+    pub key: &'static str,
+    /// The TOML type the key takes.
+    pub kind: ValueKind,
+    /// A TOML value for it, as the user would write it (`20`, `"2h"`), for error messages.
+    pub example: &'static str,
+}
+
+impl FlagKey {
+    /// The flag on the command line: `--max-iterations`.
+    pub fn flag(&self) -> String {
+        format!("--{}", self.key.replace('_', "-"))
+    }
+
+    /// A line of the config file that sets it: `max_iterations = 20`.
+    pub fn example_line(&self) -> String {
+        format!("{} = {}", self.key, self.example)
+    }
+
+    /// `value` as one word of the command line: `--max-iterations=30`.
+    pub fn word(&self, value: &str) -> String {
+        format!("{}={value}", self.flag())
+    }
+}
+
+/// Declares the flag table: a struct whose every field is a loop flag (an
+/// `Option<String>` with its clap attributes) followed by `: Kind = example`, the TOML
+/// type and an example of its config key. It also writes [`RawLoopFlags::KEYS`] and
+/// [`RawLoopFlags::given`] from the same fields, so nothing else lists the flags.
+macro_rules! flag_table {
+    (
+        $(#[$struct_attr:meta])*
+        pub struct $name:ident {
+            $(
+                $(#[$attr:meta])*
+                $field:ident: $kind:ident = $example:literal,
+            )*
+        }
+    ) => {
+        $(#[$struct_attr])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, clap::Args)]
+        pub struct $name {
+            $(
+                $(#[$attr])*
+                pub $field: Option<String>,
+            )*
+        }
+
+        impl $name {
+            /// Every flag of the table as a config key, in the table's order.
+            pub const KEYS: &'static [FlagKey] = &[$(
+                FlagKey {
+                    key: stringify!($field),
+                    kind: ValueKind::$kind,
+                    example: stringify!($example),
+                },
+            )*];
+
+            /// The flags that are set, as (config key, value), in the table's order.
+            pub fn given(&self) -> Vec<(&'static str, &str)> {
+                let mut given = Vec::new();
+                $(
+                    if let Some(value) = &self.$field {
+                        given.push((stringify!($field), value.as_str()));
+                    }
+                )*
+                given
+            }
+        }
+    };
+}
+
+flag_table! {
+    /// The loop flags as the user typed them, before any check: the one table of every
+    /// loop flag. `start` flattens it into its command line, the prompt hook reads
+    /// `$ralph-loop …` with it ([`RawLoopFlags::command`], see `hook::loop_command`), and
+    /// each key of the config file is read as its flag (`max_iterations = 30` as
+    /// `--max-iterations=30`, see `engine::config`). So a new loop flag is one entry here
+    /// plus its behaviour: its check in [`LoopSettings::parse`] and whatever uses it.
+    pub struct RawLoopFlags {
+        /// `--max-iterations`: the iteration cap.
+        #[arg(long, value_name = "N", allow_hyphen_values = true,
+              help = format!("Most continuation prompts before the loop ends; 0 = no cap [default: {DEFAULT_MAX_ITERATIONS}]"))]
+        max_iterations: Number = 20,
+        /// `--completion-promise`: the word that means done.
+        #[arg(long, value_name = "TEXT",
+              help = format!("The completion promise: `DONE` means the signal `<promise>DONE</promise>` [default: {DEFAULT_PROMISE}]"))]
+        completion_promise: Text = "DONE",
+        /// `--magic-word`: the word of the continuation signal.
+        #[arg(long, value_name = "WORD",
+              help = format!("The word of the continuation signal `<ralph-continue>WORD</ralph-continue>` [default: {DEFAULT_MAGIC_WORD}]"))]
+        magic_word: Text = "KEEP_GOING",
+        /// `--max-duration`: the time budget.
+        #[arg(
+            long,
+            value_name = "DURATION",
+            allow_hyphen_values = true,
+            help = "End the loop once it has run this long: `90m`, `2h`, `1h30m` [default: none]"
+        )]
+        max_duration: Text = "2h",
+        /// `--no-progress`: the no-progress brake.
+        #[arg(long, value_name = "N", allow_hyphen_values = true,
+              help = format!("End after N identical messages in a row, or N stops without a change to a git workspace; 0 = off [default: {DEFAULT_NO_PROGRESS}]"))]
+        no_progress: Number = 3,
+        /// `--verify`: the command that must pass before a completion counts.
+        #[arg(
+            long,
+            value_name = "CMD",
+            help = "A command (`sh -c`, in the workspace) that must exit 0 before a completion counts [default: none]"
+        )]
+        verify: Text = "cargo test",
+        /// `--verify-timeout`: how long the verify command may run.
+        #[arg(long, value_name = "SECONDS", allow_hyphen_values = true,
+              help = format!("Seconds the verify command may run, at most {MAX_VERIFY_TIMEOUT_SECS} [default: {DEFAULT_VERIFY_TIMEOUT_SECS}]"))]
+        verify_timeout: Number = 300,
+        /// `--max-tokens`: the token budget.
+        #[arg(
+            long,
+            value_name = "N",
+            allow_hyphen_values = true,
+            help = "End the loop once the session has used N tokens since it started: `500k`, `2M`; 0 = none [default: none]"
+        )]
+        max_tokens: NumberOrText = "2M",
+        /// `--notify`: the user's command run when the loop ends or blocks.
+        #[arg(
+            long,
+            value_name = "CMD",
+            help = "A command (`sh -c`) run when the loop ends or the agent is blocked, with RALPH_OUTCOME, RALPH_REASON, RALPH_ITERATION, RALPH_WORKSPACE and RALPH_TASK set [default: none]"
+        )]
+        notify: Text = "notify-send ralph-hook \"$RALPH_OUTCOME\"",
+    }
+}
+
+impl RawLoopFlags {
+    /// The table as a command of its own, for reading `--flag=value` words (the prompt's
+    /// flags, the config file's values): a later copy of a flag overrides an earlier one,
+    /// as people expect when they correct themselves, and as the command line overrides
+    /// the config file.
+    pub fn command() -> clap::Command {
+        use clap::Args as _;
+        RawLoopFlags::augment_args(
+            clap::Command::new("ralph-loop")
+                .no_binary_name(true)
+                .disable_help_flag(true)
+                .args_override_self(true),
+        )
+    }
+
+    /// Reads `--flag=value` words with [`RawLoopFlags::command`]; the later of two copies
+    /// of a flag wins. The error is clap's, in one line.
+    pub fn from_words<I, T>(words: I) -> std::result::Result<RawLoopFlags, String>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::FromArgMatches as _;
+        let matches = RawLoopFlags::command()
+            .try_get_matches_from(words)
+            .map_err(|err| err.to_string().trim().to_string())?;
+        RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string().trim().to_string())
+    }
+
+    /// The flag whose config key is `key`.
+    pub fn key(key: &str) -> Option<&'static FlagKey> {
+        RawLoopFlags::KEYS.iter().find(|flag| flag.key == key)
+    }
 }
 
 /// Checked settings of a new loop.

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::action::Action;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::settings::{
     DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS, RawLoopFlags,
@@ -182,10 +183,59 @@ impl Progress {
 pub struct LastDecision {
     /// When it was made (RFC 3339).
     pub at: String,
-    /// `block`, `finish`, `allow` …
-    pub decision: String,
+    /// `block`, `finish`, `pause`: the history's word for what the stop did.
+    pub decision: LastAction,
     /// Why, in a few words.
     pub why: String,
+}
+
+/// What the last stop did: one of the history's actions, written as its word (the
+/// state file is the same bytes as when this was a string). A word no ralph-hook writes,
+/// from a file someone edited, is kept as it was, so such a file still reads (and `show`
+/// can say it was edited) instead of becoming unreadable.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LastAction {
+    /// One of the history's actions.
+    Did(Action),
+    /// A word that names none.
+    Unknown(String),
+}
+
+impl LastAction {
+    /// The word in the state file.
+    pub fn as_str(&self) -> &str {
+        match self {
+            LastAction::Did(action) => action.as_str(),
+            LastAction::Unknown(word) => word,
+        }
+    }
+}
+
+impl From<Action> for LastAction {
+    fn from(action: Action) -> Self {
+        LastAction::Did(action)
+    }
+}
+
+impl From<String> for LastAction {
+    fn from(word: String) -> Self {
+        match Action::from_word(&word) {
+            Some(action) => LastAction::Did(action),
+            None => LastAction::Unknown(word),
+        }
+    }
+}
+
+impl Serialize for LastAction {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for LastAction {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(LastAction::from)
+    }
 }
 
 fn yes() -> bool {
@@ -459,5 +509,54 @@ mod tests {
         let text = LEGACY.replace("\"state_version\": 1", "\"state_version\": 9");
         let err = LoopState::from_json(&text).unwrap_err();
         assert!(err.contains("upgrade ralph-hook"), "{err}");
+    }
+
+    #[test]
+    fn the_last_decision_is_typed_and_written_as_the_same_word() {
+        for (word, typed) in [
+            ("block", LastAction::Did(Action::Block)),
+            ("finish", LastAction::Did(Action::Finish)),
+            ("pause", LastAction::Did(Action::Pause)),
+            ("allow", LastAction::Unknown("allow".into())),
+            ("sp\\u00e4ter", LastAction::Unknown("später".into())),
+        ] {
+            let last = format!(
+                "\"last_decision\": {{\"at\": \"2026-03-21T10:05:00Z\", \"decision\": \"{word}\", \"why\": \"w\"}}"
+            );
+            let text = LEGACY.replace(
+                "\"state_version\": 1",
+                &format!("\"state_version\": 1,\n  {last}"),
+            );
+            let state = LoopState::from_json(&text).expect("parses");
+            let decided = state.last_decision.clone().expect("a last decision");
+            assert_eq!(decided.decision, typed, "{word}");
+            let written = state.to_json();
+            let value: serde_json::Value = serde_json::from_str(&written).unwrap();
+            assert_eq!(
+                value["last_decision"]["decision"],
+                serde_json::Value::from(typed.as_str()),
+                "{word}"
+            );
+            assert_eq!(LoopState::from_json(&written).unwrap(), state);
+        }
+        let mut state = LoopState::from_json(LEGACY).unwrap();
+        state.last_decision = Some(LastDecision {
+            at: "2026-03-21T10:05:00Z".into(),
+            decision: Action::Finish.into(),
+            why: "max_iterations".into(),
+        });
+        assert!(
+            state.to_json().contains(
+                "\"last_decision\": {\n    \"at\": \"2026-03-21T10:05:00Z\",\n    \"decision\": \"finish\",\n    \"why\": \"max_iterations\"\n  }"
+            ),
+            "{}",
+            state.to_json()
+        );
+        let number = LEGACY.replace(
+            "\"state_version\": 1",
+            "\"state_version\": 1, \"last_decision\": {\"at\": \"x\", \"decision\": 5, \"why\": \"w\"}",
+        );
+        let err = LoopState::from_json(&number).unwrap_err();
+        assert!(err.contains("expected a string"), "{err}");
     }
 }

@@ -5,12 +5,13 @@
 use std::time::SystemTime;
 
 use crate::clock;
+use crate::engine::action::Action;
 use crate::engine::lifecycle::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
     brake_status, indented_task, iteration_label, labelled, printable, progress_bar, token_status,
 };
-use crate::engine::state::{LastDecision, LoopState};
+use crate::engine::state::{LastAction, LastDecision, LoopState};
 use crate::engine::store::Mirror;
 
 /// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
@@ -28,6 +29,39 @@ pub struct StatusView {
     pub untrusted: bool,
     /// `(label, value)` lines under the title.
     pub lines: Vec<(&'static str, String)>,
+}
+
+/// How a loop found in a workspace stands toward the sessions that stop there: the
+/// `standing` of `show --json`, the `session` line of `show`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LoopStanding {
+    /// A state file the user never started: no stop follows it.
+    Untrusted,
+    /// The user's loop, not yet bound: the first session that stops claims it.
+    Unclaimed,
+    /// The user's loop, bound to one session.
+    Bound,
+}
+
+impl LoopStanding {
+    /// How the loop `found` stands; `None` when there is no loop.
+    pub fn of(found: &Found) -> Option<LoopStanding> {
+        match (&found.record, found.state()) {
+            (None, None) => None,
+            (None, Some(_)) => Some(LoopStanding::Untrusted),
+            (Some(record), _) if record.state.session_id.is_none() => Some(LoopStanding::Unclaimed),
+            (Some(_), _) => Some(LoopStanding::Bound),
+        }
+    }
+
+    /// The word scripts read: `untrusted`, `unclaimed` or `bound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoopStanding::Untrusted => "untrusted",
+            LoopStanding::Unclaimed => "unclaimed",
+            LoopStanding::Bound => "bound",
+        }
+    }
 }
 
 /// How the loop `found` stands at `now`: the user's record, else a state file nobody
@@ -127,7 +161,7 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             store.agent().display_name()
         ),
         paused: state.paused,
-        untrusted: found.record.is_none(),
+        untrusted: LoopStanding::of(found) == Some(LoopStanding::Untrusted),
         lines,
     }
 }
@@ -171,11 +205,18 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         Some(ago) => format!("{} ago", clock::human(ago)),
         None => format!("at {}", last.at),
     };
-    let what = match last.decision.as_str() {
-        "block" => "sent the agent a continuation prompt",
-        "finish" => "ended the loop",
-        "allow" => "let the turn end",
-        other => other,
+    let what = match &last.decision {
+        LastAction::Did(Action::Block) => "sent the agent a continuation prompt",
+        LastAction::Did(Action::Finish) => "ended the loop",
+        LastAction::Did(
+            action @ (Action::Start
+            | Action::Bind
+            | Action::Adopt
+            | Action::Pause
+            | Action::Resume
+            | Action::Failed),
+        ) => action.as_str(),
+        LastAction::Unknown(word) => word,
     };
     format!("{when}, {what}: {}", last.why)
 }
@@ -199,14 +240,16 @@ fn mirror_note(found: &Found) -> String {
 }
 
 fn standing_text(found: &Found, state: &LoopState) -> String {
-    if found.record.is_none() {
-        let why = ownership::judge_unrecorded(state).why();
-        return format!(
-            "NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours"
-        );
-    }
-    match &state.session_id {
-        Some(session) => format!("{} (only its stops follow the loop)", printable(session)),
-        None => "none yet: the first session that stops here claims it".into(),
+    match (LoopStanding::of(found), &state.session_id) {
+        (Some(LoopStanding::Untrusted) | None, _) => {
+            let why = ownership::judge_unrecorded(state).why();
+            format!("NOT FOLLOWED: {why}; read it above, then `ralph-hook adopt` makes it yours")
+        }
+        (Some(LoopStanding::Bound), Some(session)) => {
+            format!("{} (only its stops follow the loop)", printable(session))
+        }
+        (Some(LoopStanding::Unclaimed | LoopStanding::Bound), _) => {
+            "none yet: the first session that stops here claims it".into()
+        }
     }
 }

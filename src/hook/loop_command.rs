@@ -4,18 +4,19 @@
 //! flag is refused with the flag it was probably meant as, so a typo never turns into
 //! a loop with default budgets; other `--words` stay in the task.
 //!
-//! The flags, their value names, help lines and defaults come from one place, the clap
-//! definition of [`RawLoopFlags`]: the parser, the typo check and the in-agent usage
-//! text ([`usage`]) all read it.
+//! The flags, their value names, help lines and defaults come from one place, the flag
+//! table [`RawLoopFlags`]: the parser, the typo check (the one [`did_you_mean`]) and the
+//! in-agent usage text ([`usage`]) all read it.
 //!
 //! Installed as a plugin, the skill is namespaced: `$ralph-hook:ralph-loop` (Codex 0.169)
 //! and `/ralph-hook:ralph-loop` (Claude Code 2.1.328). Measured with both clients: the
 //! UserPromptSubmit hook gets the user's text as typed, in either form, and Claude Code
 //! also resolves the bare `/ralph-loop` to the plugin's skill. All four forms start a loop.
 
-use clap::{Args, FromArgMatches};
+use clap::Args;
 
 use crate::agent::Agent;
+use crate::did_you_mean::did_you_mean;
 use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
@@ -52,17 +53,6 @@ struct FlagSpec {
     value_name: String,
     /// The flag's help line, for the error when its value is missing.
     help: String,
-}
-
-/// The loop flags' clap definition, as a command of its own: a later copy of a flag
-/// overrides an earlier one, as people expect when they correct themselves in a prompt.
-fn flag_command() -> clap::Command {
-    RawLoopFlags::augment_args(
-        clap::Command::new("ralph-loop")
-            .no_binary_name(true)
-            .disable_help_flag(true)
-            .args_override_self(true),
-    )
 }
 
 fn flag_specs(command: &clap::Command) -> Vec<FlagSpec> {
@@ -123,8 +113,7 @@ pub const REPLACE: &str = "--replace";
 
 fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
     let mut replace = false;
-    let command = flag_command();
-    let specs = flag_specs(&command);
+    let specs = flag_specs(&RawLoopFlags::command());
     let mut given = Vec::new();
     let mut task = String::with_capacity(text.len());
     let mut copied = 0;
@@ -158,7 +147,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
         let Some(spec) = spec else {
             if at_word_start
                 && let Some(word) = flag_like_word(&text[i..])
-                && let Some(meant) = suggestion(word, &specs)
+                && let Some(meant) = did_you_mean(word, specs.iter().map(|spec| spec.name.as_str()))
             {
                 return Err(format!(
                     "`{word}` is not a flag: did you mean `{meant}`? (if `{word}` belongs to the task, put it in backticks)"
@@ -179,10 +168,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
         i = end;
     }
     task.push_str(&text[copied..]);
-    let matches = command
-        .try_get_matches_from(given)
-        .map_err(|err| err.to_string().trim().to_string())?;
-    let flags = RawLoopFlags::from_arg_matches(&matches).map_err(|err| err.to_string())?;
+    let flags = RawLoopFlags::from_words(given)?;
     Ok((task.trim().to_string(), flags, replace))
 }
 
@@ -199,50 +185,6 @@ fn flag_like_word(text: &str) -> Option<&str> {
         .find(|c: char| c.is_whitespace() || c == '=')
         .unwrap_or(text.len());
     Some(&text[..end])
-}
-
-/// The flag an unknown `word` was probably meant as: a small edit away (a letter
-/// missing, swapped or doubled, `_` for `-`, another case), or a clear abbreviation of
-/// a compound flag (`--max-iter`). Ordinary words such as `--verbose` are not close.
-fn suggestion<'a>(word: &str, specs: &'a [FlagSpec]) -> Option<&'a str> {
-    let typed: String = word
-        .trim_start_matches(['-', '\u{2014}', '\u{2013}'])
-        .to_lowercase()
-        .replace('_', "-");
-    specs
-        .iter()
-        .filter_map(|spec| {
-            let name = spec.name.trim_start_matches('-');
-            let distance = edit_distance(&typed, name);
-            let abbreviation = typed.contains('-')
-                && typed.len() * 2 >= name.len()
-                && name.starts_with(typed.as_str());
-            (distance <= (name.len() / 5).max(1) || abbreviation)
-                .then_some((distance, spec.name.as_str()))
-        })
-        .min_by_key(|(distance, _)| *distance)
-        .map(|(_, name)| name)
-}
-
-/// Edits (insert, delete, substitute, swap two neighbours) between `a` and `b`.
-fn edit_distance(a: &str, b: &str) -> usize {
-    let a: Vec<char> = a.chars().collect();
-    let b: Vec<char> = b.chars().collect();
-    let mut rows = vec![(0..=b.len()).collect::<Vec<usize>>()];
-    for i in 1..=a.len() {
-        let mut row = vec![i; b.len() + 1];
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            row[j] = (rows[i - 1][j] + 1)
-                .min(row[j - 1] + 1)
-                .min(rows[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                row[j] = row[j].min(rows[i - 2][j - 2] + 1);
-            }
-        }
-        rows.push(row);
-    }
-    rows[a.len()][b.len()]
 }
 
 /// The usage of the in-agent command in `agent`'s own syntax, rendered by clap from the
@@ -395,7 +337,7 @@ mod tests {
 
     #[test]
     fn every_start_flag_is_a_prompt_flag() {
-        let names: Vec<String> = flag_specs(&flag_command())
+        let names: Vec<String> = flag_specs(&RawLoopFlags::command())
             .into_iter()
             .map(|spec| spec.name)
             .collect();
@@ -588,18 +530,10 @@ mod tests {
     }
 
     #[test]
-    fn edit_distance_counts_single_edits() {
-        assert_eq!(edit_distance("max-iterations", "max-iterations"), 0);
-        assert_eq!(edit_distance("max-iteartions", "max-iterations"), 1);
-        assert_eq!(edit_distance("verbose", "verify"), 4);
-        assert_eq!(edit_distance("", "abc"), 3);
-    }
-
-    #[test]
     fn the_usage_lists_every_flag_with_its_default_in_the_hosts_syntax() {
         for agent in Agent::ALL {
             let text = usage(agent);
-            for spec in flag_specs(&flag_command()) {
+            for spec in flag_specs(&RawLoopFlags::command()) {
                 assert!(text.contains(&spec.name), "{} missing:\n{text}", spec.name);
             }
             assert!(text.contains("[default: 50]"), "{text}");

@@ -387,7 +387,7 @@ fn load_or_set_aside(
                 at: clock::format(now),
                 event: Event::Stop,
                 decision: Action::Finish,
-                reason: Some(Reason::Error),
+                reason: Some(Reason::Ended(decide::Outcome::Error)),
                 loop_id: None,
                 session_id: None,
                 iteration: 0,

@@ -577,7 +577,7 @@ fn a_blocked_agent_pauses_the_loop_without_counting_or_moving_the_brakes() {
         "the brakes did not move"
     );
     let last = step.state.last_decision.clone().unwrap();
-    assert_eq!(last.decision, "pause");
+    assert_eq!(last.decision.as_str(), "pause");
     // While it waits, stops are allowed and change nothing.
     let waiting = decide(&step.state, spending(BLOCKED, 500), at(6));
     assert_eq!(waiting.decision, Decision::Allow);

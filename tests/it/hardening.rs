@@ -684,7 +684,11 @@ prop_compose! {
             prop::option::of(any::<u64>()), any::<u32>(), opt_text(), 1..=540u64,
         ),
         progress in (opt_text(), any::<u32>(), opt_text(), any::<u32>()),
-        last in prop::option::of(("\\PC{0,20}", "\\PC{0,10}", "\\PC{0,30}")),
+        last in prop::option::of((
+            "\\PC{0,20}",
+            prop_oneof![Just("block".to_string()), Just("finish".to_string()), Just("pause".to_string()), "\\PC{0,10}"],
+            "\\PC{0,30}",
+        )),
         handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
         (max_tokens, tokens_used, blocked) in (prop::option::of(any::<u64>()), any::<u64>(), opt_text()),
     ) -> LoopState {
@@ -722,7 +726,7 @@ prop_compose! {
                 unchanged_workspace_stops: progress.3,
                 ..Progress::default()
             },
-            last_decision: last.map(|(at, decision, why)| LastDecision { at, decision, why }),
+            last_decision: last.map(|(at, decision, why)| LastDecision { at, decision: decision.into(), why }),
             handled: handled.map(|(key, by)| HandledEvent { key, by }),
         }
     }

@@ -122,3 +122,58 @@ fn a_config_broken_after_the_start_does_not_touch_a_running_loop() {
     ));
     assert_silent_allow(&out);
 }
+
+/// The flag table is the one place a loop flag is added: every flag of it (read from its
+/// clap definition, so a new one is in this loop at once) is a key of the config file, a
+/// flag of `$ralph-loop …` and a flag of `start`, with the same value in all three, and
+/// a flag given overrides the file's value.
+#[test]
+fn every_flag_of_the_table_is_a_config_key_a_prompt_flag_and_a_start_flag() {
+    use clap::Parser as _;
+    use ralph_hook::cli::{Cli, Command};
+    use ralph_hook::engine::config::{Source, UserConfig};
+    use ralph_hook::engine::settings::RawLoopFlags;
+    use ralph_hook::hook::loop_command::{self, LoopCommand};
+
+    let path = std::path::Path::new("/home/u/.config/ralph-hook/config.toml");
+    let command = RawLoopFlags::command();
+    let flags: Vec<_> = command.get_arguments().collect();
+    assert!(flags.len() >= 9, "{flags:?}");
+    for arg in flags {
+        let id = arg.get_id().as_str();
+        let flag = format!("--{}", arg.get_long().expect("a loop flag is a long flag"));
+        let key = RawLoopFlags::key(id).unwrap_or_else(|| panic!("{flag} has no config key"));
+
+        // A config key: its example line reads back as the flag's value.
+        let config = UserConfig::parse(path, &key.example_line())
+            .unwrap_or_else(|err| panic!("{flag} as a config key: {err}"));
+        let value = config.get(id).expect("the key's value").value;
+        let settings = config.settings("task", &RawLoopFlags::default()).unwrap();
+        assert_eq!(
+            settings.sources.get(id).map(String::as_str),
+            Some(format!("{}:1", path.display()).as_str()),
+            "{flag}"
+        );
+
+        // A prompt flag.
+        let prompt = format!("$ralph-loop task {flag} '{value}'");
+        let Some(Ok(LoopCommand::Start { task, flags, .. })) = loop_command::parse(&prompt) else {
+            panic!("{prompt:?} does not start a loop");
+        };
+        assert_eq!(task, "task");
+        assert_eq!(flags.given(), [(id, value.as_str())], "{prompt}");
+
+        // A start flag.
+        let cli = Cli::try_parse_from(["ralph-hook", "start", &flag, &value, "--", "task"])
+            .unwrap_or_else(|err| panic!("start {flag}: {err}"));
+        let Command::Start(args) = cli.command else {
+            panic!("start {flag} is not start");
+        };
+        assert_eq!(args.flags, flags, "start {flag} reads as the prompt does");
+
+        // Given, it overrides the file.
+        let (raw, sources) = config.apply(&flags).unwrap();
+        assert_eq!(raw, flags, "{flag}");
+        assert!(sources.contains(&(id, Source::Flag)), "{flag}: {sources:?}");
+    }
+}
