@@ -182,7 +182,7 @@ pub fn begin(
                 ),
                 Because::Asked => "the user asked to replace it".to_string(),
             });
-            let last = decide::finish_now(&existing.state, Outcome::Replaced, now);
+            let last = decide::finish_now(&existing.state, ending.outcome, now);
             end(store, &lock, &existing, &last, ending, now)?;
             replaced = Some(Replaced {
                 session: existing.state.session_id.clone(),
@@ -409,15 +409,9 @@ pub fn cancel(store: &Store, now: SystemTime) -> Result<Cancelled> {
         Loaded::SetAside(message) => return Err(Error::Failed(message)),
     };
     let state = record.state.clone();
-    let last = decide::finish_now(&record.state, Outcome::Cancelled, now);
-    end(
-        store,
-        &lock,
-        &record,
-        &last,
-        Ending::new(Outcome::Cancelled, Event::Cancel),
-        now,
-    )?;
+    let ending = Ending::new(Outcome::Cancelled, Event::Cancel);
+    let last = decide::finish_now(&record.state, ending.outcome, now);
+    end(store, &lock, &record, &last, ending, now)?;
     Ok(Cancelled::Removed(state))
 }
 

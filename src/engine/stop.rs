@@ -3,8 +3,8 @@
 //! notice to the user. The hook (`hook::stop`) only parses the host's payload into a
 //! [`StopRequest`] and renders the [`StopAnswer`].
 //!
-//! Order of work, cheapest first: judge the stop on an unlocked read (another session's
-//! stop takes no lock and writes nothing); lock; read the record and any cancel request
+//! Order of work, cheapest first: find the loop and judge the stop on an unlocked read
+//! ([`locate`]: another session's stop takes no lock and writes nothing); lock; read the record and any cancel request
 //! again; gather only what the decision will read (the transcript's message, the tokens,
 //! the git fingerprint); decide; write; answer. Nothing in the workspace decides
 //! anything: what runs and what limits come from the record.
@@ -60,16 +60,37 @@ pub struct Target {
     found: Located,
 }
 
-/// Finds the loop a stop in `cwd` belongs to (see [`store::locate`]); `None` when there
-/// is none, or no state folder (so no record, so nothing here is the user's loop). Most
-/// stops end here, with nothing written and nothing said.
-pub fn locate(cwd: &Path, agent: Agent) -> Option<Target> {
+/// Finds the loop a stop of `session` in `cwd` belongs to (see [`store::locate`]).
+/// `None` when there is none, or no state folder (so no record, so nothing here is the
+/// user's loop), or the loop is another session's: most stops end here, with nothing
+/// written, nothing said, and nothing more of the payload looked at.
+pub fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Option<Target> {
     if cwd.as_os_str().is_empty() {
         return None;
     }
     let registry = Registry::open()?;
     let found = store::locate(cwd, agent, &registry)?;
+    if let Located::Record(store) = &found
+        && another_sessions(store, session, now)
+    {
+        return None;
+    }
     Some(Target { registry, found })
+}
+
+/// True when the loop is another session's, judged on an unlocked read (every write is
+/// an atomic rename, so a read sees a whole file): its stop takes no lock and writes
+/// nothing. A record that cannot be read is judged again under the lock.
+fn another_sessions(store: &Store, session: &str, now: SystemTime) -> bool {
+    let Ok(Some(peek)) = store.load() else {
+        return false;
+    };
+    let event = StopEvent {
+        standing: ownership::judge(&peek.state, session),
+        session,
+        ..StopEvent::default()
+    };
+    decide::decide(&peek.state, event, now).decision == Decision::Ignore
 }
 
 /// Runs one stop of the loop at `target`: decides it and writes what that means.
@@ -118,18 +139,6 @@ fn not_followed(
 }
 
 fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Result<StopAnswer> {
-    // Judged first on an unlocked read (every write is an atomic rename, so a read sees
-    // a whole file): another session's stop takes no lock and writes nothing.
-    if let Ok(Some(peek)) = store.load() {
-        let event = StopEvent {
-            standing: ownership::judge(&peek.state, &request.session),
-            session: &request.session,
-            ..StopEvent::default()
-        };
-        if decide::decide(&peek.state, event, now).decision == Decision::Ignore {
-            return Ok(StopAnswer::Allow(None));
-        }
-    }
     let lock = store.lock()?;
     let Some(mut record) = loaded(store.load_or_set_aside(&lock, Event::Stop, now)?)? else {
         return Ok(StopAnswer::Allow(None));

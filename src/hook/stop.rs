@@ -1,7 +1,7 @@
 //! `ralph-hook stop`: the host's Stop payload in, its answer out. Parsing, finding the
 //! loop, one call of [`crate::engine::stop::run`] (which decides the stop and writes what
-//! that means), rendering. The common case — no loop here — ends at the lookup, with
-//! nothing printed.
+//! that means), rendering. The common cases — no loop here, or another session's — end
+//! at the lookup, with nothing printed.
 
 use std::io::Read;
 
@@ -39,10 +39,11 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
         return StopOutput::allow(None);
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
-    let Some(target) = stop::locate(&input.cwd, agent) else {
+    let now = clock::now();
+    let Some(target) = stop::locate(&input.cwd, agent, &input.session_id, now) else {
         return StopOutput::allow(None);
     };
-    match stop::run(&target, request(input), clock::now()) {
+    match stop::run(&target, request(input), now) {
         Ok(StopAnswer::Allow(message)) => StopOutput::allow(message),
         Ok(StopAnswer::Block(prompt)) => StopOutput::block(prompt),
         Err(err) => {
