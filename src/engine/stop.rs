@@ -145,8 +145,8 @@ fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Resul
     };
     let standing = ownership::judge(&record.state, &request.session);
     let owned = matches!(standing, Standing::Owner | Standing::Claim);
-    // The mark goes into the state either way: the other installation's run of this
-    // stop must find it.
+    // This run's mark goes into the state whether or not the other installation ran
+    // first: a later run of the same stop must find it.
     let seen_again = owned && request.event.seen_again(&mut record.state.handled);
     // What follows is read only for a decision that will look at it: a stop of another
     // session or a duplicate reads no transcript, counts nothing and runs no git.
