@@ -19,7 +19,8 @@ use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
 use crate::engine::config::{self, UserConfig};
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
-use crate::engine::lifecycle::{self, Cancelled, Found, MirrorCheck, Replace};
+use crate::engine::lifecycle::{self, Cancelled, Replace};
+use crate::engine::lookup::{self, Found, MirrorCheck};
 use crate::engine::notify;
 use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
@@ -59,7 +60,7 @@ pub fn start(args: StartArgs) -> Result<i32> {
         .session
         .filter(|s| !s.trim().is_empty())
         .or_else(|| session_from_env(agent));
-    let store = lifecycle::open_store(&workspace, agent)?;
+    let store = lookup::open_store(&workspace, agent)?;
     let replace = if args.force {
         Replace::Always
     } else {
@@ -276,7 +277,7 @@ pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
     if result == crate::engine::decide::Verification::Passed {
         return Ok(0);
     }
-    let store = lifecycle::open_store(&args.workspace, args.agent)?;
+    let store = lookup::open_store(&args.workspace, args.agent)?;
     let lock = store.lock()?;
     let tail = render::bounded_tail(result.tail());
     let mut detail = format!("the notify command `{}` {}", args.command, result.summary());
@@ -415,7 +416,7 @@ fn target_workspace(args: &WorkspaceArgs) -> Result<PathBuf> {
 fn target(args: &WorkspaceArgs) -> Result<Found> {
     let workspace = target_workspace(args)?;
     let agent = args.agent.or_else(|| present_agent(&workspace));
-    lifecycle::find(&workspace, agent)
+    lookup::find(&workspace, agent)
 }
 
 /// The host whose loop files a workspace holds, judged by what exists: a state file

@@ -1,4 +1,9 @@
-//! Output: the one place that writes ralph-hook's own lines to stdout and stderr.
+//! Output: ralph-hook's own lines — every warning on stderr, and the lines of [`say`] on
+//! stdout, the hooks' one JSON answer among them (`hook::run`). Output made in pieces
+//! has a writer of its own instead: the coloured views of `show`, `log` and `doctor`
+//! (`style::stdout`, which strips colour where it is off), the installer's reports
+//! (`install`, `install::trust`: they take a writer, so tests read them) and the files
+//! `generate` prints (bytes as they are). None of those runs in a hook.
 //!
 //! Neither ever panics: a reader that went away (`ralph-hook log | head -1`) or a closed
 //! descriptor is ignored, since no command should fail, and no hook exit 101, for want

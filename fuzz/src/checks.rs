@@ -9,7 +9,9 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ralph_hook::engine::decide::{self, Decision, Outcome, Request, Step, StopEvent, Verification};
+use ralph_hook::engine::decide::{
+    self, Decision, Outcome, Request, Step, StopEvent, Verification, Verified,
+};
 use ralph_hook::engine::fingerprint::Fingerprint;
 use ralph_hook::engine::ownership::{Standing, Untrusted};
 use ralph_hook::engine::render;
@@ -71,6 +73,7 @@ pub fn stop_decision(data: &[u8]) {
     let event = StopEvent {
         standing,
         session: "fuzz-session",
+        seen_again: false,
         cancel_request,
         message: message.as_deref(),
         workspace: (selector & 1 == 1).then_some(&look),
@@ -97,7 +100,7 @@ pub fn stop_decision(data: &[u8]) {
         ];
         let result = &results[usize::from(selector) % results.len()];
         let event = StopEvent {
-            verification: Some(result),
+            verification: Some(Verified::of(result, &state)),
             ..event
         };
         let again = decide::decide(&state, event, now);
@@ -200,7 +203,12 @@ fn check_step(before: &LoopState, step: &Step, now: std::time::SystemTime) {
             );
             assert_eq!(step.tag, Tag::Blocked);
         }
-        Decision::Allow | Decision::Verify | Decision::Ignore | Decision::NotFollowed(_) => {
+        Decision::Allow
+        | Decision::Duplicate
+        | Decision::MovedOn
+        | Decision::Verify
+        | Decision::Ignore
+        | Decision::NotFollowed(_) => {
             assert_eq!(step.state.iteration, before.iteration);
             assert_eq!(step.state.active, before.active);
         }

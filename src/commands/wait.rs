@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use crate::cli::WaitArgs;
 use crate::clock;
 use crate::engine::history::{Action, HistoryEntry, Reason};
-use crate::engine::lifecycle;
+use crate::engine::lookup;
 use crate::engine::outcome::Outcome;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
@@ -107,7 +107,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
             }
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
-            let now = lifecycle::find(&workspace, Some(store.agent()))
+            let now = lookup::find(&workspace, Some(store.agent()))
                 .ok()
                 .and_then(|found| found.record)
                 .map(|record| record.state)

@@ -1,10 +1,12 @@
 //! Where the stop is decided: the pure core of ralph-hook.
 //!
 //! [`decide`] takes the loop, what the stop event says (how the stop stands toward the
-//! loop, any cancel request, the message) and the time, and returns what happens and the
-//! loop's next state. The whole truth table is here, trust included; it does no IO:
-//! finding the record, reading the request, the verify command and the git fingerprint
-//! happen around it, in `hook::stop`.
+//! loop, whether the other installation already answered it, any cancel request, the
+//! message, the verify command's result and where the loop stood when it started) and
+//! the time, and returns what happens and the loop's next state. The whole truth table
+//! is here, trust included; it does no IO: finding the record, reading the request, the
+//! verify command and the git fingerprint happen around it, in `engine::stop`, which
+//! also writes what the decision means.
 
 use std::time::{Duration, SystemTime};
 
@@ -25,6 +27,9 @@ pub struct StopEvent<'a> {
     pub standing: Standing,
     /// The stop's session (bound to the loop when it claims it).
     pub session: &'a str,
+    /// The other installation of ralph-hook (plugin and `install` both in place) acted
+    /// on this stop already (see `engine::once`); the state carries the mark that says so.
+    pub seen_again: bool,
     /// The loop id a cancel request in the workspace names, if there is one.
     pub cancel_request: Option<&'a str>,
     /// The assistant's last message, if the host sent it or the transcript had it.
@@ -32,7 +37,7 @@ pub struct StopEvent<'a> {
     /// The git workspace's fingerprint, when the brake needs it.
     pub workspace: Option<&'a Fingerprint>,
     /// The verify command's result, once it has run for this stop.
-    pub verification: Option<&'a Verification>,
+    pub verification: Option<Verified<'a>>,
     /// Tokens the session used since the previous counted stop (read from the host's
     /// transcript when the loop has a token budget).
     pub tokens: Option<u64>,
@@ -44,12 +49,41 @@ impl Default for StopEvent<'_> {
         StopEvent {
             standing: Standing::Owner,
             session: "",
+            seen_again: false,
             cancel_request: None,
             message: None,
             workspace: None,
             verification: None,
             tokens: None,
         }
+    }
+}
+
+/// A verify command's result, and where the loop stood when the command was started:
+/// the result judges that stop only, so it counts only while the loop is still there.
+#[derive(Debug, Clone, Copy)]
+pub struct Verified<'a> {
+    /// How the command went.
+    pub result: &'a Verification,
+    /// The loop it ran for.
+    pub loop_id: Option<&'a str>,
+    /// That loop's iteration when it started.
+    pub iteration: u32,
+}
+
+impl<'a> Verified<'a> {
+    /// `result` of the command started for the loop as `state` was then.
+    pub fn of(result: &'a Verification, state: &'a LoopState) -> Self {
+        Verified {
+            result,
+            loop_id: state.loop_id.as_deref(),
+            iteration: state.iteration,
+        }
+    }
+
+    /// True when `state` is still the loop, at the iteration, that the command ran for.
+    fn still_for(&self, state: &LoopState) -> bool {
+        state.loop_id.as_deref() == self.loop_id && state.iteration == self.iteration
     }
 }
 
@@ -111,6 +145,14 @@ pub enum Decision {
     NotFollowed(Untrusted),
     /// Let the turn end and leave the loop as it is (a paused or inactive loop).
     Allow,
+    /// The other installation of ralph-hook acted on this stop already and its answer is
+    /// the one the host needs: let the turn end silently, keeping only the mark that says
+    /// this installation ran too.
+    Duplicate,
+    /// While the verify command ran, another stop moved the loop on (or it ended or was
+    /// replaced): the result is for a loop that no longer stands there, so let the turn
+    /// end and change nothing.
+    MovedOn,
     /// Hand back a continuation prompt; the loop goes on.
     Block(Continuation),
     /// The agent is blocked on the user, for this reason: let the turn end and pause the
@@ -180,6 +222,12 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
         Standing::Claim => true,
         Standing::Owner => false,
     };
+    if event.verification.is_some_and(|ran| !ran.still_for(state)) {
+        return untouched(Decision::MovedOn);
+    }
+    if event.seen_again {
+        return untouched(Decision::Duplicate);
+    }
     let mut next = state.clone();
     if claimed {
         next.session_id = Some(event.session.to_string());
@@ -231,7 +279,7 @@ fn decide_owned(
 
     let mut rejected = None;
     if tag == Tag::Promise {
-        match (&state.verify, event.verification) {
+        match (&state.verify, event.verification.map(|ran| ran.result)) {
             (None, _) => return finish(next, Outcome::Completed, tag, now),
             (Some(_), None) => {
                 return Step {

@@ -1,6 +1,7 @@
 //! Starting, ending, pausing and adopting a loop: the changes a person (or the prompt
-//! hook on their behalf) makes, shared by the prompt hook, the Stop hook and the
-//! commands.
+//! hook on their behalf) makes, shared by the prompt hook, the stop
+//! ([`crate::engine::stop`]) and the commands. Finding a loop is
+//! [`crate::engine::lookup`]'s.
 //!
 //! There is one way to end a loop, [`end`]: a stop's finish, `cancel`, the sandbox's
 //! cancel request and the replacement by a new loop all go through it, under the lock,
@@ -10,7 +11,6 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
-use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
@@ -19,11 +19,11 @@ use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::liveness;
 use crate::engine::notify;
 use crate::engine::once::EventRun;
-use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
+use crate::engine::ownership::{self, LoopRecord, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
 use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
-use crate::engine::store::{LoadError, LockGuard, Mirror, Store};
+use crate::engine::store::{Loaded, LockGuard, Mirror, Store};
 use crate::engine::usage::{self, Cursor};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -99,21 +99,6 @@ pub struct Started {
     pub again: bool,
 }
 
-/// The store of `agent`'s loop in `workspace` (canonicalised), in the user's registry.
-pub fn open_store(workspace: &Path, agent: Agent) -> Result<Store> {
-    let registry = Registry::open().ok_or_else(no_registry)?;
-    let workspace = workspace::canonical(workspace)
-        .map_err(|err| Error::io("resolve the workspace", workspace, err))?;
-    Ok(Store::new(&workspace, agent, &registry))
-}
-
-fn no_registry() -> Error {
-    Error::Failed(format!(
-        "no home folder to keep the user's loop records in; set {} to a folder outside your workspaces",
-        ownership::STATE_DIR_ENV
-    ))
-}
-
 /// Starts a loop in `store` bound to `session` (if known). `event` is the prompt hook's
 /// run for the user's prompt: a second run for the same prompt keeps the loop the first
 /// one started.
@@ -143,9 +128,13 @@ pub fn begin(
     store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
     let mut replaced = None;
-    match store.load() {
-        Ok(None) => {}
-        Ok(Some(mut existing)) => {
+    match store
+        .load_or_set_aside(&lock, Event::Start, now)
+        .map_err(sandbox_hint)?
+    {
+        Loaded::Missing => {}
+        Loaded::SetAside(message) => warn(message),
+        Loaded::Record(mut existing) => {
             if let Some(run) = event
                 && existing.state.session_id.is_some()
                 && existing.state.session_id == session
@@ -193,7 +182,8 @@ pub fn begin(
                 ),
                 Because::Asked => "the user asked to replace it".to_string(),
             });
-            end(store, &lock, &existing, ending, now)?;
+            let last = decide::finish_now(&existing.state, ending.outcome, now);
+            end(store, &lock, &existing, &last, ending, now)?;
             replaced = Some(Replaced {
                 session: existing.state.session_id.clone(),
                 because,
@@ -201,14 +191,6 @@ pub fn begin(
                 idle,
             });
         }
-        Err(LoadError::Unusable(why)) => {
-            let kept = store.set_aside_record(&lock, "corrupt", now)?;
-            warn(format!(
-                "the loop's record was unusable ({why}); kept as {}",
-                kept.display()
-            ));
-        }
-        Err(LoadError::Io(err)) => return Err(sandbox_hint(err)),
     }
     // Whatever still stands at the mirror's place is not a loop of the user's (a
     // planted file, the bash skill's, a folder): kept aside, never deleted.
@@ -330,24 +312,26 @@ impl Ending {
     }
 }
 
-/// Ends the loop of `record`: the record goes first (from then on no stop obeys it),
-/// then its mirror (and the `.codex`/`.claude` folder if ralph-hook created it and it is
-/// empty); the outcome stays in the history. The one way a loop ends; the lock proves
-/// the caller holds it. Returns the loop's final state.
+/// Ends the loop of `record`, whose final state (`active: false`, the last decision) is
+/// `last`: the record goes first (from then on no stop obeys it), then its mirror (and
+/// the `.codex`/`.claude` folder if ralph-hook created it and it is empty); the outcome
+/// stays in the history, and the user's notify command hears of it. The one way a loop
+/// ends; the lock proves the caller holds it. Returns the outcome in words (for the
+/// user, and the notice).
 pub fn end(
     store: &Store,
     lock: &LockGuard,
     record: &LoopRecord,
+    last: &LoopState,
     ending: Ending,
     now: SystemTime,
-) -> Result<LoopState> {
-    let last = decide::finish_now(&record.state, ending.outcome, now);
+) -> Result<String> {
     store.remove_record(lock)?;
     if let Err(err) = store.remove_mirror(lock, record.created_state_dir) {
         warn(format!("the loop ended, but {err}"));
     }
     let mut entry =
-        HistoryEntry::about(&last, ending.event, Action::Finish, now).reason(ending.outcome);
+        HistoryEntry::about(last, ending.event, Action::Finish, now).reason(ending.outcome);
     if let Some(session) = ending.session.as_deref() {
         entry = entry.session(Some(session));
     }
@@ -359,16 +343,16 @@ pub fn end(
     }
     entry = entry.tokens(ending.tokens);
     append(store, lock, &entry);
-    let reason = crate::engine::render::outcome_message(&last, &ending.outcome);
+    let reason = crate::engine::render::outcome_message(last, &ending.outcome);
     notify_user(
         store,
         lock,
         record,
-        &last,
+        last,
         (ending.outcome.code(), &reason),
         now,
     );
-    Ok(last)
+    Ok(reason)
 }
 
 /// Runs the user's `--notify` command, if the loop has one, for a loop that ended or
@@ -401,112 +385,6 @@ pub fn notify_user(
     }
 }
 
-/// The loop found for a command: the store, the user's record, and what is at the
-/// mirror's place.
-#[derive(Debug)]
-pub struct Found {
-    /// Where.
-    pub store: Store,
-    /// The user's record (None: no loop of theirs; perhaps a history).
-    pub record: Option<LoopRecord>,
-    /// The workspace's state file.
-    pub mirror: Mirror,
-}
-
-/// How the workspace's state file compares with the user's record.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MirrorCheck {
-    /// It shows the record.
-    Same,
-    /// It is gone (the record still runs).
-    Missing,
-    /// It was edited: these fields differ from the record (which is what runs).
-    Edited(Vec<String>),
-    /// Something unreadable is there.
-    Unusable(String),
-}
-
-impl Found {
-    /// The loop's state as `show` presents it: the record's, else the file's.
-    pub fn state(&self) -> Option<&LoopState> {
-        match (&self.record, &self.mirror) {
-            (Some(record), _) => Some(&record.state),
-            (None, Mirror::Found(state)) => Some(state),
-            (None, Mirror::Missing | Mirror::Unusable(_)) => None,
-        }
-    }
-
-    /// Compares the state file with the record (`None` without a record).
-    pub fn mirror_check(&self) -> Option<MirrorCheck> {
-        let record = self.record.as_ref()?;
-        Some(match &self.mirror {
-            Mirror::Missing => MirrorCheck::Missing,
-            Mirror::Unusable(why) => MirrorCheck::Unusable(why.clone()),
-            Mirror::Found(mirror) => {
-                let ours = serde_json::to_value(&record.state).unwrap_or_default();
-                let theirs = serde_json::to_value(mirror.as_ref()).unwrap_or_default();
-                let empty = serde_json::Map::new();
-                let (ours, theirs) = (
-                    ours.as_object().unwrap_or(&empty),
-                    theirs.as_object().unwrap_or(&empty),
-                );
-                let mut fields: Vec<String> = ours
-                    .keys()
-                    .chain(theirs.keys())
-                    .filter(|key| ours.get(*key) != theirs.get(*key))
-                    .cloned()
-                    .collect();
-                fields.sort();
-                fields.dedup();
-                if fields.is_empty() {
-                    MirrorCheck::Same
-                } else {
-                    MirrorCheck::Edited(fields)
-                }
-            }
-        })
-    }
-}
-
-/// Finds the loop of `workspace`: for `agent` if given, else whichever host has a
-/// record there (Codex first), else a state file, else a history.
-pub fn find(workspace: &Path, agent: Option<Agent>) -> Result<Found> {
-    let registry = Registry::open().ok_or_else(no_registry)?;
-    let workspace = workspace::canonical(workspace)
-        .map_err(|err| Error::io("resolve the workspace", workspace, err))?;
-    let agents: Vec<Agent> = match agent {
-        Some(agent) => vec![agent],
-        None => Agent::ALL.to_vec(),
-    };
-    let stores: Vec<Store> = agents
-        .iter()
-        .map(|a| Store::new(&workspace, *a, &registry))
-        .collect();
-    let chosen = stores
-        .iter()
-        .find(|s| s.has_record())
-        .or_else(|| stores.iter().find(|s| s.has_mirror()))
-        .or_else(|| stores.iter().find(|s| s.history_path().exists()))
-        .unwrap_or(&stores[0])
-        .clone();
-    let record = match chosen.load() {
-        Ok(record) => record,
-        Err(LoadError::Io(err)) => return Err(err),
-        Err(LoadError::Unusable(why)) => {
-            return Err(Error::input(
-                chosen.record_path().display().to_string(),
-                format!("{why}; move it away (the loop is then off) or fix it, then retry"),
-            ));
-        }
-    };
-    let mirror = chosen.read_mirror();
-    Ok(Found {
-        store: chosen,
-        record,
-        mirror,
-    })
-}
-
 /// What a cancel did.
 #[derive(Debug)]
 pub enum Cancelled {
@@ -525,38 +403,22 @@ pub fn cancel(store: &Store, now: SystemTime) -> Result<Cancelled> {
         Err(err) if is_refused(&err) => return request_cancel(store),
         Err(err) => return Err(err),
     };
-    let record = match store.load() {
-        Ok(Some(record)) => record,
-        Ok(None) => return Err(nothing_to(store, "cancel")),
-        Err(LoadError::Unusable(why)) => {
-            let kept = store.set_aside_record(&lock, "corrupt", now)?;
-            return Err(Error::Failed(format!(
-                "the loop's record was unusable ({why}); it was kept as {} and the loop is off",
-                kept.display()
-            )));
-        }
-        Err(LoadError::Io(err)) => return Err(err),
+    let record = match store.load_or_set_aside(&lock, Event::Cancel, now)? {
+        Loaded::Record(record) => record,
+        Loaded::Missing => return Err(nothing_to(store, "cancel")),
+        Loaded::SetAside(message) => return Err(Error::Failed(message)),
     };
     let state = record.state.clone();
-    end(
-        store,
-        &lock,
-        &record,
-        Ending::new(Outcome::Cancelled, Event::Cancel),
-        now,
-    )?;
+    let ending = Ending::new(Outcome::Cancelled, Event::Cancel);
+    let last = decide::finish_now(&record.state, ending.outcome, now);
+    end(store, &lock, &record, &last, ending, now)?;
     Ok(Cancelled::Removed(state))
 }
 
 /// Inside the agent's sandbox: names the loop in a request file the next stop honours.
 fn request_cancel(store: &Store) -> Result<Cancelled> {
-    let record = match store.load() {
-        Ok(Some(record)) => record,
-        Ok(None) => return Err(nothing_to(store, "cancel")),
-        Err(LoadError::Unusable(why)) => {
-            return Err(Error::input(store.record_path().display().to_string(), why));
-        }
-        Err(LoadError::Io(err)) => return Err(err),
+    let Some(record) = store.read_record()? else {
+        return Err(nothing_to(store, "cancel"));
     };
     let path = workspace::cancel_request_path(store.workspace());
     Dir::open(store.workspace())
@@ -695,22 +557,15 @@ pub fn resume_blocked(
 /// user's record, so `show` it first.
 pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
     let lock = store.lock().map_err(sandbox_hint)?;
-    match store.load() {
-        Ok(Some(_)) => {
+    match store.load_or_set_aside(&lock, Event::Adopt, now)? {
+        Loaded::Record(_) => {
             return Err(Error::Failed(format!(
                 "the loop in {} is already yours; nothing to adopt",
                 store.workspace().display()
             )));
         }
-        Ok(None) => {}
-        Err(LoadError::Unusable(why)) => {
-            let kept = store.set_aside_record(&lock, "corrupt", now)?;
-            warn(format!(
-                "the loop's record was unusable ({why}); kept as {}",
-                kept.display()
-            ));
-        }
-        Err(LoadError::Io(err)) => return Err(err),
+        Loaded::Missing => {}
+        Loaded::SetAside(message) => warn(message),
     }
     let mut state = match store.read_mirror() {
         Mirror::Found(state) => *state,
@@ -751,14 +606,7 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
 }
 
 fn load_existing(store: &Store, what: &str) -> Result<LoopRecord> {
-    match store.load() {
-        Ok(Some(record)) => Ok(record),
-        Ok(None) => Err(nothing_to(store, what)),
-        Err(LoadError::Unusable(why)) => {
-            Err(Error::input(store.record_path().display().to_string(), why))
-        }
-        Err(LoadError::Io(err)) => Err(err),
-    }
+    store.read_record()?.ok_or_else(|| nothing_to(store, what))
 }
 
 /// True when a write was refused because the folder is read-only or not ours (the

@@ -2,7 +2,8 @@
 //! host, a terminal or an installer. Front ends (`hook`, `commands`, `install`) call in;
 //! nothing here calls out to them.
 //!
-//! - [`decide`]: the pure decision of one stop — start here to see what a stop does.
+//! - [`decide`]: the pure decision of one stop — start here to see what a stop does;
+//!   [`stop`]: the stop as one transaction around it (gather, decide, write, answer).
 //! - [`outcome`], [`action`]: the one list of how a loop ends, each with its code; the
 //!   one list of what a decision did.
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
@@ -12,7 +13,8 @@
 //! - [`store`], [`workspace`], [`files`]: where a loop lives on disk (the user's record,
 //!   the workspace's mirror), locking, atomic writes; files opened, never followed.
 //! - [`ownership`], [`lifecycle`], [`history`]: the user's record and whose stops a loop
-//!   obeys; start, end, pause, adopt; the typed history.
+//!   obeys; start, end, pause, adopt; the typed history. [`lookup`]: finding the loop a
+//!   command or a hook acts on.
 //! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
@@ -29,6 +31,7 @@ pub mod fingerprint;
 pub mod history;
 pub mod lifecycle;
 pub mod liveness;
+pub mod lookup;
 pub mod notify;
 pub mod once;
 pub mod outcome;
@@ -38,6 +41,7 @@ pub mod settings;
 pub mod signal;
 pub mod state;
 pub mod status;
+pub mod stop;
 pub mod store;
 pub mod transcript;
 pub mod usage;

@@ -1,12 +1,12 @@
 //! How a loop stands, for the people who ask: `show` and `$ralph-loop status`. Built
-//! from what `lifecycle::find` found (the user's record, the workspace's file, the
+//! from what `lookup::find` found (the user's record, the workspace's file, the
 //! history), in the words of [`render`].
 
 use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::action::Action;
-use crate::engine::lifecycle::{Found, MirrorCheck};
+use crate::engine::lookup::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
     brake_status, indented_task, iteration_label, labelled, printable, progress_bar, token_status,

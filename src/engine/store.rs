@@ -23,11 +23,13 @@ use std::time::{Duration, Instant, SystemTime};
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::files::{self, Dir, DirError, ReadError};
-use crate::engine::history::HistoryEntry;
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
+use crate::engine::outcome::Outcome;
 use crate::engine::ownership::{LoopRecord, RECORD_VERSION, Registry};
 use crate::engine::state::LoopState;
 use crate::engine::workspace::{self, STATE_FILE, TEMP_PREFIX};
 use crate::error::{Error, Result};
+use crate::messages::warn;
 
 pub use crate::engine::files::PAUSE_AT_ENV;
 
@@ -67,6 +69,18 @@ pub enum LoadError {
     Unusable(String),
     /// Reading failed for another reason (permissions …).
     Io(Error),
+}
+
+/// The record as read under the lock ([`Store::load_or_set_aside`]).
+#[derive(Debug)]
+pub enum Loaded {
+    /// The user's loop.
+    Record(Box<LoopRecord>),
+    /// No loop of the user's here.
+    Missing,
+    /// The record was unusable: it was moved aside (never deleted), the history says
+    /// so, and the loop is off. The words say why and where it went.
+    SetAside(String),
 }
 
 /// What is at the mirror's place in the workspace.
@@ -216,6 +230,63 @@ impl Store {
             .map_err(|why| LoadError::Unusable(format!("it is not a valid loop: {why}")))?;
         record.align();
         Ok(Some(record))
+    }
+
+    /// Reads the record for a look without the lock, so an unusable one is never moved:
+    /// it is an error that says how to get past it.
+    pub fn read_record(&self) -> Result<Option<LoopRecord>> {
+        match self.load() {
+            Ok(record) => Ok(record),
+            Err(LoadError::Io(err)) => Err(err),
+            Err(LoadError::Unusable(why)) => Err(Error::input(
+                self.record_path().display().to_string(),
+                format!("{why}; move it away (the loop is then off) or fix it, then retry"),
+            )),
+        }
+    }
+
+    /// Reads the record under the lock. An unusable one is moved aside as
+    /// `record.json.corrupt-<time>` (never deleted) and the history gets a line for it
+    /// (by `event`, naming no loop): the one way every change of a loop meets a broken
+    /// record, with the same words for all of them.
+    pub fn load_or_set_aside(
+        &self,
+        lock: &LockGuard,
+        event: Event,
+        now: SystemTime,
+    ) -> Result<Loaded> {
+        let why = match self.load() {
+            Ok(Some(record)) => return Ok(Loaded::Record(Box::new(record))),
+            Ok(None) => return Ok(Loaded::Missing),
+            Err(LoadError::Io(err)) => return Err(err),
+            Err(LoadError::Unusable(why)) => why,
+        };
+        let shown = self.record_path();
+        let kept = self.set_aside_record(lock, "corrupt", now).map_err(|err| {
+            Error::Failed(format!("{} is unusable ({why}) and {err}", shown.display()))
+        })?;
+        let message = format!(
+            "the loop's record {} is unusable ({why}); it was moved to {} and the loop is off",
+            shown.display(),
+            kept.display()
+        );
+        let entry = HistoryEntry {
+            at: clock::format(now),
+            event,
+            decision: Action::Finish,
+            reason: Some(Reason::Ended(Outcome::Error)),
+            loop_id: None,
+            session_id: None,
+            iteration: 0,
+            max_iterations: 0,
+            tag: None,
+            detail: Some(message.clone()),
+            tokens: None,
+        };
+        if let Err(err) = self.append_history(lock, &entry) {
+            warn(err);
+        }
+        Ok(Loaded::SetAside(message))
     }
 
     /// Writes the record, then its mirror. A record that cannot be written is an error

@@ -9,7 +9,6 @@ pub mod prompt;
 pub mod stop;
 pub mod wire;
 
-use std::io::Write;
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::agent::Agent;
@@ -37,9 +36,7 @@ pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
     if let Ok(text) = answer
         && !text.is_empty()
     {
-        let mut stdout = std::io::stdout().lock();
-        let _ = writeln!(stdout, "{text}");
-        let _ = stdout.flush();
+        crate::messages::say(text);
     }
     0
 }

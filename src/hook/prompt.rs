@@ -9,10 +9,9 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::config::UserConfig;
 use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced, Started};
-use crate::engine::ownership::Registry;
+use crate::engine::lookup;
 use crate::engine::render;
 use crate::engine::state::StartedBy;
-use crate::engine::store::{self, Located};
 use crate::engine::workspace;
 use crate::hook::event;
 use crate::hook::loop_command::{self, LoopCommand};
@@ -49,7 +48,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         );
     }
     let workspace = workspace::root_of(&input.cwd);
-    let store = match lifecycle::open_store(&workspace, agent) {
+    let store = match lookup::open_store(&workspace, agent) {
         Ok(store) => store,
         Err(err) => return refuse(agent, &err.to_string()),
     };
@@ -95,7 +94,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 Err(err) => refuse(agent, &err.to_string()),
             }
         }
-        Ok(LoopCommand::Cancel) => match lifecycle::find(&workspace, Some(agent))
+        Ok(LoopCommand::Cancel) => match lookup::find(&workspace, Some(agent))
             .and_then(|found| lifecycle::cancel(&found.store, now))
         {
             Ok(Cancelled::Removed(state) | Cancelled::Requested(state, _)) => {
@@ -108,7 +107,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             }
             Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
         },
-        Ok(LoopCommand::Resume) => match lifecycle::find(&workspace, Some(agent))
+        Ok(LoopCommand::Resume) => match lookup::find(&workspace, Some(agent))
             .and_then(|found| lifecycle::set_paused(&found.store, false, now))
         {
             Ok(state) => PromptOutput::context(
@@ -121,7 +120,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
         },
         Ok(LoopCommand::Status) => {
-            let text = lifecycle::find(&workspace, Some(agent))
+            let text = lookup::find(&workspace, Some(agent))
                 .map(|found| crate::engine::status::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
@@ -133,13 +132,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
 /// user's answer and the loop goes on from it. Otherwise nothing is said (one record
 /// lookup, no lock, no write).
 fn resume_if_blocked(input: &PromptInput, agent: Agent) -> PromptOutput {
-    if input.cwd.as_os_str().is_empty() || input.session_id.is_empty() {
+    if input.session_id.is_empty() {
         return PromptOutput::default();
     }
-    let Some(registry) = Registry::open() else {
-        return PromptOutput::default();
-    };
-    let Some(Located::Record(store)) = store::locate(&input.cwd, agent, &registry) else {
+    let Some(store) = lookup::record_at(&input.cwd, agent) else {
         return PromptOutput::default();
     };
     match lifecycle::resume_blocked(

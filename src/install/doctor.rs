@@ -24,7 +24,7 @@ use super::skill;
 use super::trust::{self, Handlers};
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
-use crate::engine::lifecycle::{self, Found, MirrorCheck};
+use crate::engine::lookup::{self, Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
@@ -87,7 +87,7 @@ impl Check {
 pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
     Agent::ALL
         .iter()
-        .map(|agent| match lifecycle::find(workspace, Some(*agent)) {
+        .map(|agent| match lookup::find(workspace, Some(*agent)) {
             Ok(found) => loop_check(&found),
             Err(err) => Check::fail(
                 format!(
@@ -765,9 +765,7 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
 
 /// `max_iterations` of a loop state file, when there is one.
 fn loop_max_iterations(workspace: &Path) -> Option<u64> {
-    let record = lifecycle::find(workspace, Some(Agent::Claude))
-        .ok()?
-        .record?;
+    let record = lookup::find(workspace, Some(Agent::Claude)).ok()?.record?;
     Some(u64::from(record.state.max_iterations))
 }
 

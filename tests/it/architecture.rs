@@ -310,3 +310,137 @@ fn the_write_finder_finds_a_planted_write() {
         assert_eq!(file_writes(harmless), Vec::<String>::new(), "{harmless}");
     }
 }
+
+/// The engine modules that keep a loop on disk: a front end that imports one could
+/// write a loop's state, history or notice past the stop's and lifecycle's rules.
+const WRITERS: [&str; 3] = ["store", "history", "notify"];
+
+/// The `engine::…` modules a file names, `use crate::engine::{a, b::C}` included
+/// (outside comments and its test module).
+fn engine_modules(text: &str) -> BTreeSet<String> {
+    let code = text.split("#[cfg(test)]").next().unwrap_or_default();
+    let code: String = code
+        .lines()
+        .map(|line| line.split("//").next().unwrap_or_default())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut found = BTreeSet::new();
+    let mut rest = code.as_str();
+    while let Some(at) = rest.find("crate::engine::") {
+        rest = &rest[at + "crate::engine::".len()..];
+        let names: Vec<&str> = match rest.strip_prefix('{') {
+            Some(list) => {
+                // The names at the top level of the braces: `{store::{self, X}, history}`.
+                let mut depth = 0;
+                let end = list
+                    .char_indices()
+                    .find(|&(_, c)| {
+                        match c {
+                            '{' => depth += 1,
+                            '}' if depth == 0 => return true,
+                            '}' => depth -= 1,
+                            _ => {}
+                        }
+                        false
+                    })
+                    .map_or(list.len(), |(i, _)| i);
+                let mut depth = 0;
+                let mut start = 0;
+                let mut items = Vec::new();
+                for (i, c) in list[..end].char_indices() {
+                    match c {
+                        '{' => depth += 1,
+                        '}' => depth -= 1,
+                        ',' if depth == 0 => {
+                            items.push(&list[start..i]);
+                            start = i + 1;
+                        }
+                        _ => {}
+                    }
+                }
+                items.push(&list[start..end]);
+                items
+            }
+            None => vec![rest],
+        };
+        for name in names {
+            let name: String = name
+                .trim_start()
+                .chars()
+                .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                .collect();
+            if !name.is_empty() {
+                found.insert(name);
+            }
+        }
+    }
+    found
+}
+
+/// `hook/`'s imports of the engine modules that write a loop, as `file -> module`.
+fn hook_writers(files: &[(String, String)]) -> Vec<String> {
+    files
+        .iter()
+        .flat_map(|(file, text)| {
+            engine_modules(text)
+                .into_iter()
+                .filter(|module| WRITERS.contains(&module.as_str()))
+                .map(move |module| format!("{file} -> engine::{module}"))
+        })
+        .collect()
+}
+
+#[test]
+fn the_hooks_write_a_loop_only_through_the_engine_transitions() {
+    let hook = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/hook");
+    let mut paths = Vec::new();
+    rust_files(&hook, &mut paths);
+    let files: Vec<(String, String)> = paths
+        .iter()
+        .map(|path| {
+            (
+                path.display().to_string(),
+                fs_err::read_to_string(path).expect("read source"),
+            )
+        })
+        .collect();
+    assert!(
+        files.iter().any(|(file, _)| file.ends_with("stop.rs")),
+        "{paths:?}"
+    );
+    let wrong = hook_writers(&files);
+    assert!(
+        wrong.is_empty(),
+        "hook/ imports an engine module that writes a loop (give it an engine entry point instead): {wrong:?}"
+    );
+}
+
+#[test]
+fn the_writer_check_sees_every_way_of_importing() {
+    let planted = |text: &str| hook_writers(&[("planted.rs".to_string(), text.to_string())]);
+    assert_eq!(
+        planted("use crate::engine::store::{self, Located};"),
+        ["planted.rs -> engine::store"]
+    );
+    assert_eq!(
+        planted("use crate::engine::{history::Event, render, notify};"),
+        [
+            "planted.rs -> engine::history",
+            "planted.rs -> engine::notify"
+        ]
+    );
+    assert_eq!(
+        planted("use crate::engine::{\n    lifecycle::{self, Ending},\n    store,\n};"),
+        ["planted.rs -> engine::store"]
+    );
+    assert_eq!(
+        planted("    crate::engine::history::append(x);"),
+        ["planted.rs -> engine::history"]
+    );
+    assert!(
+        planted(
+            "use crate::engine::stop::{self, StopAnswer}; // crate::engine::store\n#[cfg(test)]\nuse crate::engine::store;"
+        )
+        .is_empty()
+    );
+}

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::engine::decide::{
-    Continuation, Decision, Outcome, Request, StopEvent, Verification, decide,
+    Continuation, Decision, Outcome, Request, StopEvent, Verification, Verified, decide,
 };
 use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::engine::ownership::{Standing, Untrusted};
@@ -127,6 +127,8 @@ fn the_fixture_messages_decide_as_a_user_expects() {
             }
             Decision::Finish(_) => assert!(!step.state.active, "{}", case.name),
             Decision::Allow
+            | Decision::Duplicate
+            | Decision::MovedOn
             | Decision::Blocked(_)
             | Decision::Verify
             | Decision::Ignore
@@ -340,7 +342,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
     let event = StopEvent {
         message: Some(&done),
         workspace: None,
-        verification: Some(&passed),
+        verification: Some(Verified::of(&passed, &state)),
         ..StopEvent::default()
     };
     assert_eq!(
@@ -364,7 +366,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
         let event = StopEvent {
             message: Some(&done),
             workspace: None,
-            verification: Some(&rejected),
+            verification: Some(Verified::of(&rejected, &state)),
             ..StopEvent::default()
         };
         let step = decide(&state, event, at(1));
@@ -394,13 +396,131 @@ fn a_rejected_completion_at_the_cap_ends_at_the_cap() {
     let event = StopEvent {
         message: Some(&done),
         workspace: None,
-        verification: Some(&failed),
+        verification: Some(Verified::of(&failed, &state)),
         ..StopEvent::default()
     };
     assert_eq!(
         decide(&state, event, at(1)).decision,
         Decision::Finish(Outcome::IterationCap)
     );
+}
+
+#[test]
+fn a_verify_result_counts_only_for_the_loop_and_iteration_it_ran_for() {
+    let state = loop_with(|r| r.verify = Some("cargo test".into()));
+    let done = codex_done();
+    let passed = Verification::Passed;
+    let failed = Verification::Failed {
+        status: "exit code 1".into(),
+        tail: String::new(),
+    };
+    let mut moved_on = state.clone();
+    moved_on.iteration += 1;
+    let mut replaced = state.clone();
+    replaced.loop_id = Some("ANOTHER".into());
+    for (name, now_state, result, expected) in [
+        (
+            "same loop, passed",
+            &state,
+            &passed,
+            Decision::Finish(Outcome::Verified),
+        ),
+        (
+            "another stop moved it on, passed",
+            &moved_on,
+            &passed,
+            Decision::MovedOn,
+        ),
+        (
+            "another stop moved it on, failed",
+            &moved_on,
+            &failed,
+            Decision::MovedOn,
+        ),
+        (
+            "a new loop replaced it, passed",
+            &replaced,
+            &passed,
+            Decision::MovedOn,
+        ),
+    ] {
+        for request in [None, now_state.loop_id.as_deref()] {
+            let event = StopEvent {
+                message: Some(&done),
+                cancel_request: request,
+                verification: Some(Verified::of(result, &state)),
+                ..StopEvent::default()
+            };
+            let step = decide(now_state, event, at(1));
+            if expected == Decision::MovedOn {
+                assert_eq!(step.decision, expected, "{name} {request:?}");
+                assert_eq!(&step.state, now_state, "{name}: the loop changed");
+                assert_eq!(step.request, Request::None, "{name}: took the request");
+            } else if request.is_none() {
+                assert_eq!(step.decision, expected, "{name}");
+            }
+        }
+    }
+    // Another session's stop stays ignored whatever the result.
+    let event = StopEvent {
+        standing: Standing::OtherSession,
+        message: Some(&done),
+        verification: Some(Verified::of(&passed, &state)),
+        ..StopEvent::default()
+    };
+    assert_eq!(decide(&moved_on, event, at(1)).decision, Decision::Ignore);
+}
+
+#[test]
+fn a_stop_the_other_installation_answered_changes_nothing_but_is_still_judged_for_trust() {
+    let mut unclaimed = loop_with(|_| {});
+    unclaimed.session_id = None;
+    let owned = loop_with(|_| {});
+    let done = codex_done();
+    for (name, state, standing, expected) in [
+        ("owner", &owned, Standing::Owner, Decision::Duplicate),
+        ("claim", &unclaimed, Standing::Claim, Decision::Duplicate),
+        (
+            "other session",
+            &owned,
+            Standing::OtherSession,
+            Decision::Ignore,
+        ),
+        (
+            "untrusted",
+            &owned,
+            Standing::Untrusted(Untrusted::NoRecord),
+            Decision::NotFollowed(Untrusted::NoRecord),
+        ),
+    ] {
+        for message in [Some(done.as_str()), Some("working"), None] {
+            let event = StopEvent {
+                standing,
+                session: "S",
+                seen_again: true,
+                cancel_request: state.loop_id.as_deref(),
+                message,
+                tokens: Some(500),
+                ..StopEvent::default()
+            };
+            let step = decide(state, event, at(1));
+            assert_eq!(step.decision, expected, "{name} {message:?}");
+            assert_eq!(&step.state, state, "{name}: the loop changed");
+            assert!(!step.claimed, "{name}: a duplicate claimed the loop");
+            assert_eq!(step.request, Request::None, "{name}: took the request");
+            assert_eq!(step.tokens, None, "{name}: counted tokens twice");
+        }
+    }
+    // The first run of the same stop decides as usual.
+    let event = StopEvent {
+        session: "S",
+        message: Some("working"),
+        ..StopEvent::default()
+    };
+    assert!(matches!(
+        decide(&owned, event, at(1)).decision,
+        Decision::Block(_)
+    ));
 }
 
 #[test]

@@ -746,6 +746,77 @@ fn a_corrupt_record_is_moved_aside_and_the_stop_allowed() {
 }
 
 #[test]
+fn a_corrupt_record_is_set_aside_by_the_same_rule_in_a_stop_and_in_start() {
+    for command in ["stop", "start"] {
+        let world = World::new();
+        world.start("S", &[]);
+        let record = world.loop_dir().join("record.json");
+        fs_err::write(&record, "{ not json").unwrap();
+        let ws = world.workspace.to_str().unwrap();
+        let out = match command {
+            "stop" => world.stop(&codex_stop("S", &world.workspace, Some("x"))),
+            _ => world.run(&["start", "--workspace", ws, "--prompt", "Another task"]),
+        };
+        let said = stderr(&out);
+        assert!(
+            said.contains("is unusable")
+                && said.contains("moved to")
+                && said.contains("the loop is off"),
+            "{command}: {said}"
+        );
+        assert!(out.status.success(), "{command}: {said}");
+        let kept: Vec<_> = fs_err::read_dir(world.loop_dir())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().contains("record.json.corrupt-"))
+            .collect();
+        assert_eq!(
+            kept.len(),
+            1,
+            "{command}: the bad record is kept, not deleted"
+        );
+        assert_eq!(fs_err::read_to_string(&kept[0]).unwrap(), "{ not json");
+        let history = world.history();
+        let error = history
+            .iter()
+            .find(|line| line["reason"] == "error")
+            .unwrap_or_else(|| panic!("{command}: no error line in {history:?}"));
+        assert_eq!(error["event"], command, "{command}");
+        assert_eq!(error["decision"], "finish", "{command}");
+        assert!(
+            error["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains("moved to")),
+            "{command}: {error}"
+        );
+        // A stop leaves the loop off; `start` goes on to start the new one.
+        assert_eq!(world.record().is_some(), command == "start", "{command}");
+    }
+}
+
+#[test]
+fn a_corrupt_record_is_only_looked_at_by_cancel_adopt_and_show_which_say_how_to_get_past_it() {
+    for command in ["cancel", "adopt", "show", "pause"] {
+        let world = World::new();
+        world.start("S", &[]);
+        let record = world.loop_dir().join("record.json");
+        fs_err::write(&record, "{ not json").unwrap();
+        let out = world.run(&[command, "--workspace", world.workspace.to_str().unwrap()]);
+        assert!(!out.status.success(), "{command}");
+        assert!(
+            stderr(&out).contains("move it away (the loop is then off) or fix it"),
+            "{command}: {}",
+            stderr(&out)
+        );
+        assert_eq!(
+            fs_err::read_to_string(&record).unwrap(),
+            "{ not json",
+            "{command}"
+        );
+    }
+}
+
+#[test]
 fn a_state_path_that_is_a_directory_or_a_symlink_is_not_followed() {
     // Nobody's loop: nothing is obeyed, nothing touched.
     let world = World::new();

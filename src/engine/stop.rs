@@ -1,0 +1,409 @@
+//! One stop, as a transaction: what [`crate::engine::decide::decide`] needs is gathered,
+//! it decides, and what the decision means is written — the record, the history, the
+//! notice to the user. The hook (`hook::stop`) only parses the host's payload into a
+//! [`StopRequest`] and renders the [`StopAnswer`].
+//!
+//! Order of work, cheapest first: find the loop and judge the stop on an unlocked read
+//! ([`locate`]: another session's stop takes no lock and writes nothing); lock; read the record and any cancel request
+//! again; gather only what the decision will read (the transcript's message, the tokens,
+//! the git fingerprint); decide; write; answer. Nothing in the workspace decides
+//! anything: what runs and what limits come from the record.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use crate::agent::Agent;
+use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
+use crate::engine::fingerprint::Fingerprint;
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
+use crate::engine::lifecycle::{self, Ending};
+use crate::engine::once::EventRun;
+use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
+use crate::engine::render;
+use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
+use crate::engine::transcript;
+use crate::engine::usage;
+use crate::engine::verify;
+use crate::engine::workspace;
+use crate::error::{Error, Result};
+use crate::messages::warn;
+
+/// What a Stop event brings, as the hook read it from the host's payload.
+#[derive(Debug, Clone)]
+pub struct StopRequest {
+    /// The stop's session (bound to the loop when it claims it).
+    pub session: String,
+    /// The assistant's last message as the host sent it; without one, the transcript's
+    /// last assistant message stands in.
+    pub message: Option<String>,
+    /// The session's transcript, as the host named it: the tokens are counted there, and
+    /// its mtime is the loop's sign of life.
+    pub transcript: Option<PathBuf>,
+    /// This run of ralph-hook for this event: the other installation's run of the same
+    /// event stands back.
+    pub event: EventRun,
+}
+
+/// What the hook answers the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopAnswer {
+    /// Let the turn end, saying this to the user if anything.
+    Allow(Option<String>),
+    /// Continue the turn with this prompt.
+    Block(String),
+}
+
+/// Where a stop's loop is: the user's record, or a state file no record backs.
+#[derive(Debug)]
+pub struct Target {
+    registry: Registry,
+    found: Located,
+}
+
+/// Finds the loop a stop of `session` in `cwd` belongs to (see [`store::locate`]).
+/// `None` when there is none, or no state folder (so no record, so nothing here is the
+/// user's loop), or the loop is another session's: most stops end here, with nothing
+/// written, nothing said, and nothing more of the payload looked at.
+pub fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Option<Target> {
+    if cwd.as_os_str().is_empty() {
+        return None;
+    }
+    let registry = Registry::open()?;
+    let found = store::locate(cwd, agent, &registry)?;
+    if let Located::Record(store) = &found
+        && another_sessions(store, session, now)
+    {
+        return None;
+    }
+    Some(Target { registry, found })
+}
+
+/// True when the loop is another session's, judged on an unlocked read (every write is
+/// an atomic rename, so a read sees a whole file): its stop takes no lock and writes
+/// nothing. A record that cannot be read is judged again under the lock.
+fn another_sessions(store: &Store, session: &str, now: SystemTime) -> bool {
+    let Ok(Some(peek)) = store.load() else {
+        return false;
+    };
+    let event = StopEvent {
+        standing: ownership::judge(&peek.state, session),
+        session,
+        ..StopEvent::default()
+    };
+    decide::decide(&peek.state, event, now).decision == Decision::Ignore
+}
+
+/// Runs one stop of the loop at `target`: decides it and writes what that means.
+pub fn run(target: &Target, request: StopRequest, now: SystemTime) -> Result<StopAnswer> {
+    match &target.found {
+        Located::Mirror(store) => Ok(not_followed(store, &request, &target.registry, now)),
+        Located::Record(store) => run_loop_stop(store, &request, now),
+    }
+}
+
+/// A state file with no record of the user's: never obeyed, never touched. The first
+/// stop that meets it (per file and content) says how to adopt it; an unreadable one is
+/// not a loop at all and gets silence.
+fn not_followed(
+    store: &Store,
+    request: &StopRequest,
+    registry: &Registry,
+    now: SystemTime,
+) -> StopAnswer {
+    let Mirror::Found(state) = store.read_mirror() else {
+        return StopAnswer::Allow(None);
+    };
+    let event = StopEvent {
+        standing: Standing::Untrusted(ownership::judge_unrecorded(&state)),
+        session: &request.session,
+        ..StopEvent::default()
+    };
+    match decide::decide(&state, event, now).decision {
+        Decision::NotFollowed(why) => {
+            let key = format!(
+                "{}\n{}\n{}",
+                state.created_at, state.prompt, state.completion_signal
+            );
+            let first = registry.first_hint(&store.state_path(), key.as_bytes());
+            StopAnswer::Allow(first.then(|| adopt_hint(store, why.why())))
+        }
+        Decision::Ignore
+        | Decision::Allow
+        | Decision::Duplicate
+        | Decision::MovedOn
+        | Decision::Block(_)
+        | Decision::Blocked(_)
+        | Decision::Finish(_)
+        | Decision::Verify => StopAnswer::Allow(None),
+    }
+}
+
+fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Result<StopAnswer> {
+    let lock = store.lock()?;
+    let Some(mut record) = loaded(store.load_or_set_aside(&lock, Event::Stop, now)?)? else {
+        return Ok(StopAnswer::Allow(None));
+    };
+    let standing = ownership::judge(&record.state, &request.session);
+    let owned = matches!(standing, Standing::Owner | Standing::Claim);
+    // This run's mark goes into the state whether or not the other installation ran
+    // first: a later run of the same stop must find it.
+    let seen_again = owned && request.event.seen_again(&mut record.state.handled);
+    // What follows is read only for a decision that will look at it: a stop of another
+    // session or a duplicate reads no transcript, counts nothing and runs no git.
+    let gather = owned && !seen_again;
+    let cancel_request = if gather {
+        workspace::read_cancel_request(store.workspace())
+    } else {
+        None
+    };
+    let fallback;
+    let message = match request.message.as_deref() {
+        Some(message) => Some(message),
+        None if gather => {
+            fallback = request
+                .transcript
+                .as_deref()
+                .and_then(transcript::last_assistant_text);
+            fallback.as_deref()
+        }
+        None => None,
+    };
+    if gather && let Some(transcript) = &request.transcript {
+        // The host names the session's transcript: its mtime is the loop's sign of life
+        // when another session wants the workspace (see `engine::liveness`).
+        record.transcript = Some(transcript.clone());
+    }
+    let counting =
+        gather && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
+    let tokens = if counting {
+        count_tokens(&mut record)
+    } else {
+        None
+    };
+    let state = &record.state;
+    // git runs only in the record's workspace, and only when it was a repository when
+    // the loop began (never in one the agent made since).
+    let look = (gather && record.git && state.active && !state.paused && state.no_progress > 0)
+        .then(|| Fingerprint::take(store.workspace()))
+        .flatten();
+    let event = StopEvent {
+        standing,
+        session: &request.session,
+        seen_again,
+        cancel_request: cancel_request.as_deref(),
+        message,
+        workspace: look.as_ref(),
+        verification: None,
+        tokens,
+    };
+    let step = decide::decide(&record.state, event, now);
+    settle_request(store, &step.request, cancel_request.as_deref());
+    if step.claimed {
+        record.state.session_id = step.state.session_id.clone();
+        lifecycle::append(
+            store,
+            &lock,
+            &HistoryEntry::about(&step.state, Event::Claim, Action::Bind, now),
+        );
+    }
+    // A claim must stick even when the stop writes nothing else; and before verify runs
+    // (without the lock) the record says this stop is taken, so a second installation's
+    // run of it stands back.
+    if step.decision == Decision::Verify || (step.claimed && step.decision == Decision::Allow) {
+        save(store, &lock, &mut record)?;
+    }
+    if step.decision != Decision::Verify {
+        return apply(store, &lock, record, step, request, None, now);
+    }
+    // The verify command may run for minutes: not under the lock. Afterwards the loop
+    // must still be where it was, or another stop already moved it on (`decide` judges).
+    drop(lock);
+    let command = record.state.verify.clone().unwrap_or_default();
+    let result = verify::run(&command, store.workspace(), record.state.verify_timeout());
+    let lock = store.lock()?;
+    let Some(current) = loaded(store.load_or_set_aside(&lock, Event::Stop, now)?)? else {
+        return Ok(StopAnswer::Allow(None));
+    };
+    let event = StopEvent {
+        standing: ownership::judge(&current.state, &request.session),
+        seen_again: false,
+        cancel_request: None,
+        verification: Some(Verified::of(&result, &record.state)),
+        ..event
+    };
+    let step = decide::decide(&current.state, event, now);
+    apply(store, &lock, current, step, request, Some(&result), now)
+}
+
+/// The record a stop goes on with: `None` when the user has none here; a record set
+/// aside is the stop's error (the user is told, and the stop allowed).
+fn loaded(loaded: Loaded) -> Result<Option<LoopRecord>> {
+    match loaded {
+        Loaded::Record(record) => Ok(Some(*record)),
+        Loaded::Missing => Ok(None),
+        Loaded::SetAside(message) => Err(Error::Failed(message)),
+    }
+}
+
+/// The tokens the session used since the previous counted stop, read from what was
+/// appended to its transcript since; the cursor in `record` moves on (it is saved with
+/// the stop's decision). `None` when nothing could be counted this time: no transcript
+/// known, or a loop whose count starts at this stop (started from a terminal).
+fn count_tokens(record: &mut LoopRecord) -> Option<u64> {
+    let Some(cursor) = record.usage.as_ref() else {
+        record.usage = lifecycle::start_count(record);
+        return None;
+    };
+    let path = record.transcript.as_deref()?;
+    match usage::read(path, record.agent, cursor) {
+        Ok(reading) => {
+            if let Some(restart) = reading.restarted {
+                warn(format!(
+                    "{restart} ({}); tokens are counted from its end on",
+                    path.display()
+                ));
+            }
+            record.usage = Some(reading.cursor);
+            Some(reading.tokens)
+        }
+        Err(err) => {
+            warn(format!(
+                "cannot count tokens in the transcript {}: {err}; this turn's tokens are not counted",
+                path.display()
+            ));
+            None
+        }
+    }
+}
+
+/// A cancel request is used once: removed when the stop honoured it or found it names
+/// another loop.
+fn settle_request(store: &Store, request: &Request, named: Option<&str>) {
+    match request {
+        Request::None => {}
+        Request::Honoured => remove_request(store),
+        Request::OtherLoop => {
+            warn(format!(
+                "ignored the cancel request {}: it names another loop ({})",
+                workspace::cancel_request_path(store.workspace()).display(),
+                render::printable(named.unwrap_or_default())
+            ));
+            remove_request(store);
+        }
+    }
+}
+
+fn remove_request(store: &Store) {
+    let _ = std::fs::remove_file(workspace::cancel_request_path(store.workspace()));
+}
+
+/// Writes what the decision means and builds the answer.
+fn apply(
+    store: &Store,
+    lock: &LockGuard,
+    mut record: LoopRecord,
+    step: decide::Step,
+    request: &StopRequest,
+    verification: Option<&Verification>,
+    now: SystemTime,
+) -> Result<StopAnswer> {
+    let tokens = step.tokens;
+    let session = Some(request.session.as_str());
+    let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
+    match step.decision {
+        Decision::Ignore
+        | Decision::NotFollowed(_)
+        | Decision::Allow
+        | Decision::MovedOn
+        | Decision::Verify => Ok(StopAnswer::Allow(None)),
+        Decision::Duplicate => {
+            // Only the mark of this run is new; the other installation wrote the rest.
+            save(store, lock, &mut record)?;
+            Ok(StopAnswer::Allow(None))
+        }
+        Decision::Block(how) => {
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
+                .session(session)
+                .tag(step.tag)
+                .tokens(tokens);
+            if let Some(detail) = verify_detail {
+                entry = entry.reason(Reason::CompletionRejected).detail(detail);
+            }
+            lifecycle::append(store, lock, &entry);
+            Ok(StopAnswer::Block(render::continuation_prompt(
+                &record.state,
+                &how,
+                &store.state_path(),
+                now,
+            )))
+        }
+        Decision::Blocked(reason) => {
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            lifecycle::append(
+                store,
+                lock,
+                &HistoryEntry::about(&record.state, Event::Stop, Action::Pause, now)
+                    .session(session)
+                    .tag(step.tag)
+                    .reason(Reason::Blocked)
+                    .detail(reason.clone())
+                    .tokens(tokens),
+            );
+            lifecycle::notify_user(
+                store,
+                lock,
+                &record,
+                &record.state,
+                ("blocked", &reason),
+                now,
+            );
+            Ok(StopAnswer::Allow(Some(render::blocked_message(
+                &record.state,
+                &reason,
+                store.agent(),
+            ))))
+        }
+        Decision::Finish(outcome) => {
+            let detail = match step.request {
+                Request::Honoured => Some("cancel requested from the agent's sandbox".to_string()),
+                Request::None | Request::OtherLoop => verify_detail,
+            };
+            let ending = Ending {
+                outcome,
+                event: Event::Stop,
+                session: session.map(str::to_string),
+                tag: Some(step.tag),
+                detail,
+                tokens,
+            };
+            let message = lifecycle::end(store, lock, &record, &step.state, ending, now)?;
+            Ok(StopAnswer::Allow(Some(message)))
+        }
+    }
+}
+
+/// Saves the record (an error keeps the previous one intact); a mirror that could not be
+/// written is only a warning, since the record is what runs.
+fn save(store: &Store, lock: &LockGuard, record: &mut LoopRecord) -> Result<()> {
+    match store.save(lock, record) {
+        Ok(Some(mirror)) => {
+            warn(format!("{mirror}; the loop goes on from your record"));
+            Ok(())
+        }
+        Ok(None) => Ok(()),
+        Err(err) => Err(Error::Failed(format!(
+            "{err} (the loop's previous state is intact)"
+        ))),
+    }
+}
+
+fn adopt_hint(store: &Store, why: &str) -> String {
+    format!(
+        "ralph-loop: not following {}: {why}. Read it with `ralph-hook show --workspace {ws}`; if you trust it, `ralph-hook adopt --workspace {ws}` and the next stop will continue it.",
+        render::printable(&store.state_path().display().to_string()),
+        ws = crate::shell::word(store.workspace())
+    )
+}
