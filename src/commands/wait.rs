@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::WaitArgs;
 use crate::clock;
-use crate::engine::history::{Action, HistoryEntry, Reason};
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
@@ -80,7 +80,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
     if std::io::stderr().is_terminal() {
         crate::messages::warn(format!(
             "waiting for the loop in {} (iteration {}) to end…",
-            workspace.display(),
+            shown(&workspace),
             crate::engine::render::iteration_label(&state)
         ));
     }
@@ -91,7 +91,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
             Running::Blocked(current) => {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
-                    workspace.display(),
+                    shown(&workspace),
                     crate::engine::render::iteration_label(&current),
                     crate::engine::render::printable(current.blocked.as_deref().unwrap_or(""))
                 ));
@@ -106,7 +106,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 .unwrap_or(state);
             say(format!(
                 "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
-                workspace.display(),
+                shown(&workspace),
                 clock::human(started.elapsed()),
                 crate::engine::render::iteration_label(&now)
             ));
@@ -122,7 +122,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         if Instant::now() >= deadline {
             say(format!(
                 "ralph-loop in {} ended without a recorded outcome (its record is gone and {} says nothing) [error]",
-                workspace.display(),
+                shown(&workspace),
                 store.history_path().display()
             ));
             return Ok(WaitCode::LoopError as i32);
@@ -159,6 +159,10 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
 /// stop writes (naming no loop) when the state file went bad after the loop's last line.
 fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry>> {
     for entry in store.history()?.into_iter().rev() {
+        // A notify command's failure is written after the finish it reported.
+        if entry.event == Event::Notify {
+            continue;
+        }
         let finish = entry.decision == Action::Finish;
         if entry.loop_id.as_deref() == loop_id {
             return Ok(finish.then_some(entry));
@@ -183,7 +187,7 @@ fn report_last(store: &Store, workspace: &Path) -> i32 {
         None => {
             say(format!(
                 "No ralph loop runs in {} and none has ended there [no_loop]",
-                workspace.display()
+                shown(workspace)
             ));
             WaitCode::NoLoop as i32
         }
@@ -215,7 +219,7 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         .unwrap_or_else(|| entry.at.clone());
     let mut line = format!(
         "ralph-loop in {} ended {when} after {} iteration{} [{reason}]: {words}",
-        workspace.display(),
+        shown(workspace),
         entry.iteration,
         if entry.iteration == 1 { "" } else { "s" },
     );
@@ -224,6 +228,12 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     }
     say(format!("{line}."));
     code as i32
+}
+
+/// A workspace path for the terminal: control and invisible characters made visible, as
+/// `show` and `log` print it.
+fn shown(workspace: &Path) -> String {
+    crate::engine::render::printable(&workspace.display().to_string()).into_owned()
 }
 
 fn parse_timeout(text: &str) -> Result<Duration> {

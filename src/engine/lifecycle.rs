@@ -724,8 +724,12 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
             return Err(Error::input(store.state_path().display().to_string(), why));
         }
     };
+    // What the agent will read is what `show` displayed: nothing invisible in it.
+    state.prompt = crate::engine::render::revealed(&state.prompt);
     settings::check_task_signal(&state.prompt, &state.completion_signal)?;
     state.loop_id = Some(ownership::new_loop_id());
+    // A planted dedupe key would make the host's next prompt event look handled.
+    state.handled = None;
     state.state_version = STATE_VERSION;
     state.session_id = None;
     state.started_by = Some(StartedBy::Adopt);

@@ -135,10 +135,8 @@ pub fn spawn(command: &str, notice: &Notice<'_>) -> Result<Child> {
     } else {
         Path::new("/")
     };
-    let mut child = Command::new("sh");
+    let mut child = crate::program::shell(command);
     child
-        .arg("-c")
-        .arg(command)
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -5,6 +5,8 @@
 //! file, and every block repeats the prompt.
 
 use std::borrow::Cow;
+
+pub use crate::engine::visible::is_hidden;
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -443,18 +445,46 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
 }
 
 /// The task's first lines, continuation lines aligned under the first (for `start` and
-/// `show`, whose labels are 15 columns wide), with control characters made visible.
+/// `show`, whose labels are 15 columns wide), with control characters made visible. A
+/// longer task says how many lines are not shown: the agent gets them all, so a person
+/// judging a loop (before `adopt`, say) must know there is more to read.
 pub fn indented_task(task: &str) -> String {
-    task_headline(task, 3)
+    const SHOWN: usize = 3;
+    let mut lines: Vec<String> = task
         .lines()
+        .take(SHOWN)
         .map(|line| printable(line).into_owned())
-        .collect::<Vec<_>>()
-        .join("\n               ")
+        .collect();
+    let more = task.lines().count().saturating_sub(SHOWN);
+    if more > 0 {
+        lines.push(format!(
+            "… and {more} more line{} (`show --json` prints the whole task)",
+            if more == 1 { "" } else { "s" }
+        ));
+    }
+    lines.join("\n               ")
 }
 
-/// `text` with every character that could change how a terminal shows the rest made
-/// visible as `\u{…}`: C0 and C1 controls (line breaks included), DEL, bidirectional
-/// overrides and isolates, and zero-width characters.
+/// A task as it is handed to the agent from a file the user did not write (`adopt`):
+/// every invisible or bidirectional character made visible as `\u{…}`, line breaks and
+/// tabs kept, so the agent reads nothing the user could not see in `show`.
+pub fn revealed(text: &str) -> String {
+    text.chars()
+        .map(|ch| {
+            if is_hidden(ch) && ch != '\n' && ch != '\t' {
+                format!("\\u{{{:x}}}", u32::from(ch))
+            } else {
+                ch.to_string()
+            }
+        })
+        .collect()
+}
+
+/// `text` with every character that could change how a terminal shows the rest, or that
+/// shows as nothing, made visible as `\u{…}`: C0 and C1 controls (line breaks
+/// included), DEL, bidirectional marks, overrides and isolates, zero-width and other
+/// invisible format characters, and the Unicode tag characters (U+E0000 block) and
+/// variation selectors that can carry a whole hidden text.
 pub fn printable(text: &str) -> Cow<'_, str> {
     if !text.chars().any(is_hidden) {
         return Cow::Borrowed(text);
@@ -489,18 +519,6 @@ pub fn json_safe(json: String) -> String {
         }
     }
     out
-}
-
-fn is_hidden(ch: char) -> bool {
-    ch.is_control()
-        || matches!(
-            ch,
-            '\u{061c}'
-                | '\u{200b}'..='\u{200f}'
-                | '\u{2028}'..='\u{202e}'
-                | '\u{2060}'..='\u{2069}'
-                | '\u{feff}'
-        )
 }
 
 #[cfg(test)]

@@ -22,11 +22,22 @@ pub(super) fn record(binary: &Path) -> Result<()> {
         .map_err(|err| Error::io("find the absolute path of", binary, err))?;
     let file = record_file()
         .ok_or_else(|| Error::Failed("no home folder to keep the install record in".into()))?;
-    if let Some(dir) = file.parent() {
-        std::fs::create_dir_all(dir)
-            .map_err(|err| Error::io("create the user's state folder", dir, err))?;
-    }
-    std::fs::write(&file, format!("{}\n", binary.display()))
+    let dir = file.parent().unwrap_or(Path::new("/"));
+    // Private like every file in the state folder, and never written through a link.
+    let folder = crate::engine::files::Dir::create_all(dir, 0o700).map_err(|err| {
+        Error::io(
+            "create the user's state folder",
+            dir,
+            std::io::Error::from(err),
+        )
+    })?;
+    folder
+        .write_atomic(
+            FILE_NAME,
+            format!("{}\n", binary.display()).as_bytes(),
+            0o600,
+            None,
+        )
         .map_err(|err| Error::io("record the copy on PATH", &file, err))
 }
 
@@ -37,14 +48,11 @@ pub(super) fn recorded() -> Option<PathBuf> {
     (!line.is_empty()).then(|| PathBuf::from(line))
 }
 
-/// The first `ralph-hook` a shell would run: the first executable of that name in
-/// `$PATH`.
+/// The first `ralph-hook` a shell would run from any folder: the first executable of
+/// that name in an absolute `$PATH` entry (a relative one would mean a file in the
+/// current folder, which may be a workspace's).
 pub(super) fn on_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join("ralph-hook"))
-        .find(|candidate| candidate.is_file() && is_executable(candidate))
+    crate::program::find("ralph-hook")
 }
 
 pub(super) use super::plugin::version_of;
@@ -52,15 +60,4 @@ pub(super) use super::plugin::version_of;
 /// This binary's own `--version` line.
 pub(super) fn own_version() -> String {
     format!("ralph-hook {}", env!("CARGO_PKG_VERSION"))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(_path: &Path) -> bool {
-    true
 }

@@ -239,7 +239,7 @@ fn a_loop_id_copied_from_another_workspace_is_not_obeyed() {
     let world = World::new();
     world.start("S", &[]);
     let other = world.temp.path().join("other");
-    fs_err::create_dir_all(other.join(".git")).unwrap();
+    make_git_dir(&other);
     write_json(&other.join(".codex/ralph-loop-state.json"), &world.state());
     let out = world.stop(&codex_stop("S", &other, Some("working")));
     assert_success(&out);
