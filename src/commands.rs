@@ -100,7 +100,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         )),
     };
-    say(printable(&render::labelled(&render::understood(state))));
+    say(render::labelled(&render::understood(
+        state,
+        settings.notify.as_deref(),
+    )));
     say(format!(
         "  state file:  {}",
         printable(&started.state_path.display().to_string())

@@ -137,13 +137,10 @@ pub fn output_within(command: &mut Command, timeout: Duration) -> Option<Vec<u8>
     let deadline = started.checked_add(timeout).unwrap_or(started);
     let status = wait_until(&mut child, deadline);
     drop(group);
-    let status = match status {
-        Ok(Some(status)) => status,
-        _ => {
-            let _ = child.kill();
-            let _ = child.wait();
-            return None;
-        }
+    let Ok(Some(status)) = status else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return None;
     };
     if !status.success() {
         return None;

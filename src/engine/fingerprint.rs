@@ -485,7 +485,7 @@ mod tests {
         let before = repo.look();
         // Between two stops there is a model turn; 50 ms is well past the filesystem's
         // timestamp tick (ext4: a few ms), so the nanosecond times differ.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         repo.write("work.txt", "bbbb\n");
         assert_ne!(before.digest, repo.look().digest);
     }

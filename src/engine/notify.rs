@@ -45,8 +45,8 @@ pub struct Notice<'a> {
 
 impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
-    /// lose NUL characters (an environment cannot hold them) and are cut at
-    /// [`MAX_VALUE_CHARS`].
+    /// lose NUL characters (an environment cannot hold them), show escape sequences and
+    /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
     pub fn env(&self) -> [(&'static str, String); 5] {
         let first_line = self
             .task
@@ -67,10 +67,13 @@ impl Notice<'_> {
     }
 }
 
+/// A value for the command's environment: no NUL, the agent's escape sequences and
+/// invisible characters made visible (a command that prints or shows a value must not
+/// let the agent drive a terminal), at most [`MAX_VALUE_CHARS`].
 fn clean(value: &str) -> String {
-    value
+    let kept: String = value.chars().filter(|c| *c != '\0').collect();
+    crate::engine::visible::revealed(&kept)
         .chars()
-        .filter(|c| *c != '\0')
         .take(MAX_VALUE_CHARS)
         .collect()
 }

@@ -6,7 +6,7 @@
 
 use std::borrow::Cow;
 
-pub use crate::engine::visible::is_hidden;
+pub use crate::engine::visible::{is_hidden, revealed};
 use std::path::Path;
 use std::time::SystemTime;
 
@@ -202,7 +202,7 @@ pub const UNCAPPED_WARNING: &str = "only the completion signal, a time limit (--
 /// What a new loop understood from the user's words, one `(label, value)` per line: the
 /// task, the cap, the signals and every budget. `start` prints it and the prompt hook
 /// shows it to the user, so both say the same.
-pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
+pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str, String)> {
     let mut lines = vec![
         ("task", indented_task(&state.prompt)),
         (
@@ -215,9 +215,9 @@ pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
         ),
         (
             "done when",
-            format!("the agent writes {}", state.completion_signal),
+            format!("the agent writes {}", printable(&state.completion_signal)),
         ),
-        ("continue", state.continue_signal.clone()),
+        ("continue", printable(&state.continue_signal).into_owned()),
     ];
     if let Some(limit) = state.max_duration() {
         lines.push(("time limit", clock::human(limit)));
@@ -242,8 +242,20 @@ pub fn understood(state: &LoopState) -> Vec<(&'static str, String)> {
         lines.push((
             "verify",
             format!(
-                "`{verify}` must pass before a completion counts (timeout {}s)",
+                "`{}` must pass before a completion counts (timeout {}s)",
+                printable(verify),
                 state.verify_timeout_secs
+            ),
+        ));
+    }
+    // Every command the loop will run is named, wherever its flag came from (a pasted
+    // task can carry `--notify`).
+    if let Some(notify) = notify {
+        lines.push((
+            "notify",
+            format!(
+                "`{}` runs when the loop ends or the agent is blocked",
+                printable(notify)
             ),
         ));
     }
@@ -463,21 +475,6 @@ pub fn indented_task(task: &str) -> String {
         ));
     }
     lines.join("\n               ")
-}
-
-/// A task as it is handed to the agent from a file the user did not write (`adopt`):
-/// every invisible or bidirectional character made visible as `\u{…}`, line breaks and
-/// tabs kept, so the agent reads nothing the user could not see in `show`.
-pub fn revealed(text: &str) -> String {
-    text.chars()
-        .map(|ch| {
-            if is_hidden(ch) && ch != '\n' && ch != '\t' {
-                format!("\\u{{{:x}}}", u32::from(ch))
-            } else {
-                ch.to_string()
-            }
-        })
-        .collect()
 }
 
 /// `text` with every character that could change how a terminal shows the rest, or that

@@ -29,3 +29,18 @@ pub fn is_hidden(ch: char) -> bool {
                 | '\u{e0100}'..='\u{e01ef}'
         )
 }
+
+/// Text handed on from someone who is not the user (a task `adopt` takes over, the
+/// agent's reason in a notify variable): every invisible or bidirectional character made visible as `\u{…}`, line breaks and
+/// tabs kept, so the agent reads nothing the user could not see in `show`.
+pub fn revealed(text: &str) -> String {
+    text.chars()
+        .map(|ch| {
+            if is_hidden(ch) && ch != '\n' && ch != '\t' {
+                format!("\\u{{{:x}}}", u32::from(ch))
+            } else {
+                ch.to_string()
+            }
+        })
+        .collect()
+}

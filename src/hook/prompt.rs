@@ -90,7 +90,15 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                         &started.state_path,
                         &crate::shell::show_command(&workspace),
                     );
-                    PromptOutput::context(rules, Some(started_note(agent, &workspace, &started)))
+                    PromptOutput::context(
+                        rules,
+                        Some(started_note(
+                            agent,
+                            &workspace,
+                            &started,
+                            settings.notify.as_deref(),
+                        )),
+                    )
                 }
                 Err(err) => refuse(agent, &err.to_string()),
             }
@@ -201,11 +209,11 @@ fn refuse(agent: Agent, why: &str) -> PromptOutput {
 
 /// What the user sees when a loop starts: what was understood (task, cap, signals,
 /// budgets), in the host's own syntax for what to do next.
-fn started_note(agent: Agent, workspace: &Path, started: &Started) -> String {
+fn started_note(agent: Agent, workspace: &Path, started: &Started, notify: Option<&str>) -> String {
     let mut note = format!(
         "ralph-loop started in {}:\n{}",
         workspace.display(),
-        render::labelled(&render::understood(&started.state))
+        render::labelled(&render::understood(&started.state, notify))
     );
     if let Some(replaced) = &started.replaced {
         note.push_str(&format!("\n  {}", replaced_note(replaced).trim()));
