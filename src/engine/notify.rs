@@ -273,6 +273,20 @@ mod tests {
     }
 
     #[test]
+    fn the_agents_escape_sequences_reach_the_command_made_visible() {
+        // RALPH_REASON is the agent's text: a command that prints it (to a terminal, a
+        // mail, a notification) must not let the agent drive the terminal.
+        let ws = tempfile::tempdir().unwrap();
+        let reason = "stuck\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}";
+        let env = Notice {
+            reason,
+            ..notice(ws.path(), "t")
+        }
+        .env();
+        assert_eq!(env[1].1, "stuck\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{202e}");
+    }
+
+    #[test]
     fn a_missing_workspace_runs_the_command_from_the_root() {
         let ws = tempfile::tempdir().unwrap();
         let out = ws.path().join("cwd");
