@@ -139,6 +139,11 @@ pub fn begin(
         )));
     }
     store.check_mirror_place()?;
+    // The first look at the workspace runs git: before the lock, since no subprocess
+    // runs while a loop's lock is held (a `cancel` waits at most 10 s for it).
+    let first_look = (settings.no_progress > 0 && workspace::is_git_repository(store.workspace()))
+        .then(|| Fingerprint::take(store.workspace()))
+        .flatten();
     let lock = store.lock().map_err(sandbox_hint)?;
     store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
@@ -242,9 +247,9 @@ pub fn begin(
     }
     if record.state.no_progress > 0
         && record.git
-        && let Some(look) = Fingerprint::take(store.workspace())
+        && let Some(look) = &first_look
     {
-        record.state.progress.remember_workspace(&look);
+        record.state.progress.remember_workspace(look);
     }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
