@@ -212,7 +212,7 @@ fn refuse(agent: Agent, why: &str) -> PromptOutput {
 fn started_note(agent: Agent, workspace: &Path, started: &Started, notify: Option<&str>) -> String {
     let mut note = format!(
         "ralph-loop started in {}:\n{}",
-        workspace.display(),
+        render::printable(&workspace.display().to_string()),
         render::labelled(&render::understood(&started.state, notify))
     );
     if let Some(replaced) = &started.replaced {
@@ -221,7 +221,7 @@ fn started_note(agent: Agent, workspace: &Path, started: &Started, notify: Optio
     if let Some(kept) = &started.set_aside {
         note.push_str(&format!(
             "\n  (an earlier state file was kept as {})",
-            kept.display()
+            render::printable(&kept.display().to_string())
         ));
     }
     let cmd = agent.loop_command();

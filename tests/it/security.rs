@@ -1215,6 +1215,14 @@ fn wait_escapes_a_workspace_path_holding_escape_sequences() {
     let out = world.run(&["wait", "--workspace", ws]);
     assert!(!stdout(&out).contains('\u{1b}'), "{:?}", stdout(&out));
     assert!(stdout(&out).contains("\\u{1b}"), "{}", stdout(&out));
+    // The prompt hook's note to the user names the workspace the same way.
+    let out = world.prompt(&prompt_payload("codex", "P", &odd, "$ralph-loop t"));
+    let note = json_out(&out)["systemMessage"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    assert!(note.contains("ralph-loop started in"), "{note}");
+    assert!(!note.contains('\u{1b}'), "{note:?}");
 }
 
 #[test]
