@@ -97,6 +97,7 @@ fn status_as_before(repo: &Path) -> String {
 
 fn hardened_status(repo: &Path) -> Vec<u8> {
     let output = fingerprint::git_command(repo)
+        .expect("git on an absolute PATH entry")
         .args(fingerprint::STATUS_ARGS)
         .output()
         .expect("git status");

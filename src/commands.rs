@@ -103,7 +103,10 @@ pub fn start(args: StartArgs) -> Result<i32> {
             agent.display_name()
         )),
     };
-    say(printable(&render::labelled(&render::understood(state))));
+    say(render::labelled(&render::understood(
+        state,
+        settings.notify.as_deref(),
+    )));
     say(format!(
         "  state file:  {}",
         printable(&started.state_path.display().to_string())
@@ -419,9 +422,9 @@ fn target(args: &WorkspaceArgs) -> Result<Found> {
     lookup::find(&workspace, agent)
 }
 
-/// The host whose loop files a workspace holds, judged by what exists: a state file
-/// (the newest, if both hosts have one), else a history (the newest), else the only
-/// host folder there. `None` when nothing tells.
+/// The host whose loop files a workspace holds, judged by what exists: the user's record
+/// (the newest, if both hosts have one), else the user's history (the newest), else a
+/// state file, else the only host folder there. `None` when nothing tells.
 pub fn present_agent(workspace: &Path) -> Option<Agent> {
     let registry = Registry::open()?;
     let workspace = &workspace::canonical(workspace).ok()?;
@@ -439,9 +442,11 @@ pub fn present_agent(workspace: &Path) -> Option<Agent> {
             .max_by_key(|(modified, _)| *modified)
             .map(|(_, agent)| agent)
     };
+    // The user's own files first: a state file in the workspace is the agent's to write,
+    // so it only tells when the user has nothing of a loop here.
     newest(&|store| store.record_path())
-        .or_else(|| newest(&|store| store.state_path()))
         .or_else(|| newest(&|store| store.history_path()))
+        .or_else(|| newest(&|store| store.state_path()))
         .or_else(|| {
             let mut present = Agent::ALL
                 .into_iter()

@@ -8,7 +8,7 @@
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
 //! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
-//!   [`clock`], [`regular_file`], [`did_you_mean`] are small shared leaves.
+//!   [`clock`], [`regular_file`], [`did_you_mean`], [`program`] are small shared leaves.
 
 pub mod agent;
 pub mod cli;
@@ -20,6 +20,7 @@ pub mod error;
 pub mod hook;
 pub mod install;
 pub mod messages;
+pub mod program;
 pub mod regular_file;
 pub mod shell;
 pub mod style;

@@ -36,15 +36,46 @@ pub fn man(args: &ManArgs) -> Result<i32> {
     }
 }
 
+/// Writes one page per command into `dir`. Each page is a temp file renamed into place
+/// ([`crate::engine::files::Dir::write_atomic`]): a link or FIFO planted at a page's
+/// name is replaced, never written through or waited on.
 fn write_pages(command: clap::Command, dir: &Path) -> Result<i32> {
     std::fs::create_dir_all(dir).map_err(|err| Error::io("create the man folder", dir, err))?;
-    clap_mangen::generate_to(command, dir)
-        .map_err(|err| Error::io("write the man pages", dir, err))?;
+    let real =
+        std::fs::canonicalize(dir).map_err(|err| Error::io("open the man folder", dir, err))?;
+    let folder = crate::engine::files::Dir::open(&real)
+        .map_err(|err| Error::io("open the man folder", dir, std::io::Error::from(err)))?;
+    let mut command = command.disable_help_subcommand(true);
+    command.build();
+    let mut pages = Vec::new();
+    render_pages(command, &mut pages).map_err(|err| Error::io("render the man pages", dir, err))?;
+    for (name, page) in pages {
+        folder
+            .write_atomic(&name, &page, 0o644, None)
+            .map_err(|err| Error::io("write the man page", dir.join(&name), err))?;
+    }
     crate::messages::say(format!(
         "wrote the ralph-hook man pages to {}",
         dir.display()
     ));
     Ok(0)
+}
+
+/// Every visible command's page (file name and text), subcommands first, as
+/// `clap_mangen::generate_to` names them.
+fn render_pages(command: clap::Command, pages: &mut Vec<(String, Vec<u8>)>) -> std::io::Result<()> {
+    for sub in command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .cloned()
+    {
+        render_pages(sub, pages)?;
+    }
+    let man = clap_mangen::Man::new(command);
+    let mut page = Vec::new();
+    man.render(&mut page)?;
+    pages.push((man.get_filename(), page));
+    Ok(())
 }
 
 fn write_stdout(bytes: &[u8]) -> Result<()> {

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use crate::cli::WaitArgs;
 use crate::clock;
-use crate::engine::history::{Action, HistoryEntry, Reason};
+use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lookup;
 use crate::engine::outcome::Outcome;
 use crate::engine::state::LoopState;
@@ -88,7 +88,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
     if std::io::stderr().is_terminal() {
         crate::messages::warn(format!(
             "waiting for the loop in {} (iteration {}) to end…",
-            workspace.display(),
+            shown(&workspace),
             crate::engine::render::iteration_label(&state)
         ));
     }
@@ -99,7 +99,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
             Running::Blocked(current) => {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
-                    workspace.display(),
+                    shown(&workspace),
                     crate::engine::render::iteration_label(&current),
                     crate::engine::render::printable(current.blocked.as_deref().unwrap_or(""))
                 ));
@@ -114,7 +114,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 .unwrap_or(state);
             say(format!(
                 "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
-                workspace.display(),
+                shown(&workspace),
                 clock::human(started.elapsed()),
                 crate::engine::render::iteration_label(&now)
             ));
@@ -130,7 +130,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         if Instant::now() >= deadline {
             say(format!(
                 "ralph-loop in {} ended without a recorded outcome (its record is gone and {} says nothing) [error]",
-                workspace.display(),
+                shown(&workspace),
                 store.history_path().display()
             ));
             return Ok(WaitCode::LoopError as i32);
@@ -167,6 +167,10 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
 /// stop writes (naming no loop) when the state file went bad after the loop's last line.
 fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry>> {
     for entry in store.history()?.into_iter().rev() {
+        // A notify command's failure is written after the finish it reported.
+        if entry.event == Event::Notify {
+            continue;
+        }
         let finish = entry.decision == Action::Finish;
         if entry.loop_id.as_deref() == loop_id {
             return Ok(finish.then_some(entry));
@@ -191,7 +195,7 @@ fn report_last(store: &Store, workspace: &Path) -> i32 {
         None => {
             say(format!(
                 "No ralph loop runs in {} and none has ended there [no_loop]",
-                workspace.display()
+                shown(workspace)
             ));
             WaitCode::NoLoop as i32
         }
@@ -213,7 +217,7 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         .unwrap_or_else(|| entry.at.clone());
     let mut line = format!(
         "ralph-loop in {} ended {when} after {} iteration{} [{reason}]: {words}",
-        workspace.display(),
+        shown(workspace),
         entry.iteration,
         if entry.iteration == 1 { "" } else { "s" },
     );
@@ -222,6 +226,12 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     }
     say(format!("{line}."));
     code as i32
+}
+
+/// A workspace path for the terminal: control and invisible characters made visible, as
+/// `show` and `log` print it.
+fn shown(workspace: &Path) -> String {
+    crate::engine::render::printable(&workspace.display().to_string()).into_owned()
 }
 
 fn parse_timeout(text: &str) -> Result<Duration> {
@@ -260,7 +270,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let line = |reason: Option<Reason>| HistoryEntry {
             at: "2026-01-01T00:00:00Z".into(),
-            event: crate::engine::history::Event::Stop,
+            event: Event::Stop,
             decision: Action::Finish,
             reason,
             loop_id: None,

@@ -79,6 +79,32 @@ pub struct UserConfig {
     values: Vec<(&'static FlagKey, String, usize)>,
 }
 
+/// Why a config file someone else could have written is not obeyed: owned by another
+/// user (root's is fine), or writable by group or others.
+fn not_the_users(metadata: &std::fs::Metadata) -> Option<String> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid only reads the process's own credentials.
+        let me = unsafe { libc::geteuid() };
+        if metadata.uid() != me && metadata.uid() != 0 {
+            return Some(format!(
+                "owned by uid {}, not by you (uid {me})",
+                metadata.uid()
+            ));
+        }
+        if metadata.mode() & 0o022 != 0 {
+            return Some(format!(
+                "writable by group or others (mode {:o})",
+                metadata.mode() & 0o7777
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = metadata;
+    None
+}
+
 /// Where the config file is: `$RALPH_HOOK_CONFIG`, else
 /// `$XDG_CONFIG_HOME/ralph-hook/config.toml` (when that is an absolute path), else
 /// `~/.config/ralph-hook/config.toml`. `None` without a home folder.
@@ -100,6 +126,15 @@ fn path_from(var: impl Fn(&str) -> Option<OsString>, home: Option<PathBuf>) -> O
 impl UserConfig {
     /// The user's defaults from [`config_path`]; no file (or no home) is no defaults.
     pub fn load() -> Result<UserConfig> {
+        if let Some(file) = std::env::var_os(CONFIG_ENV).filter(|file| !file.is_empty())
+            && !Path::new(&file).is_absolute()
+        {
+            // A hook runs in the workspace: a relative name would be the agent's file.
+            return Err(Error::usage(format!(
+                "{CONFIG_ENV}={} is a relative path, which a hook would read from the workspace it runs in; give it as an absolute path",
+                Path::new(&file).display()
+            )));
+        }
         match config_path() {
             Some(path) => UserConfig::load_from(&path),
             None => Ok(UserConfig::default()),
@@ -121,6 +156,14 @@ impl UserConfig {
                 );
             }
         };
+        if let Some(why) = not_the_users(&metadata) {
+            return Err(Error::input(
+                path.display().to_string(),
+                format!(
+                    "the config file is {why}: another user could choose the commands your loops run; make it yours and writable by you only (chown, chmod 600), or remove it"
+                ),
+            ));
+        }
         let too_big = || {
             Error::input(
                 path.display().to_string(),

@@ -14,11 +14,17 @@
 //! look is the one edit it cannot see; between two stops there is a whole model turn.
 //!
 //! git runs unsandboxed as the user, so it runs hardened: no fsmonitor, no hooks, no
-//! pager, no prompt, no optional locks, and none of the caller's `GIT_*` variables.
+//! pager, no prompt, no optional locks, none of the caller's `GIT_*` variables, never
+//! into a submodule (a submodule's repository, or the gitfile pointing at it, is the
+//! agent's to write, and git would obey its config: a `filter.*.clean` driver is a
+//! command), never where the workspace's own gitfile points into the workspace, found
+//! on an absolute PATH entry only, and killed with its children at a deadline (a FIFO
+//! named `.gitignore` would block it forever).
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
+use std::time::Duration;
 
 use crate::agent::Agent;
 use crate::engine::digest;
@@ -58,8 +64,9 @@ impl Fingerprint {
     /// Looks at `workspace`: `None` when it is not the top level of a git repository or
     /// git cannot run there.
     pub fn take(workspace: &Path) -> Option<Fingerprint> {
-        // `.git` itself, not followed: a link there could lead git anywhere.
-        if !crate::engine::workspace::is_git_repository(workspace) {
+        // `.git` itself, not followed: a link there could lead git anywhere; a gitfile
+        // into the workspace would lead it into the agent's own repository.
+        if !crate::engine::workspace::git_dir_outside_agent_reach(workspace) {
             return None;
         }
         let output = git_status(workspace)?;
@@ -177,7 +184,7 @@ impl Fingerprint {
 /// `git status` as the fingerprint reads it: NUL-separated porcelain v2 records with the
 /// branch header, every untracked file listed, no rename detection and no ahead/behind
 /// count (both cost time and neither is work).
-pub const STATUS_ARGS: [&str; 7] = [
+pub const STATUS_ARGS: [&str; 8] = [
     "status",
     "--porcelain=v2",
     "-z",
@@ -185,10 +192,11 @@ pub const STATUS_ARGS: [&str; 7] = [
     "--no-ahead-behind",
     "--untracked-files=all",
     "--no-renames",
+    "--ignore-submodules=all",
 ];
 
 /// Options that keep git from running anything a repository's files could name.
-pub const HARDENING_ARGS: [&str; 8] = [
+pub const HARDENING_ARGS: [&str; 12] = [
     "--no-pager",
     "--no-optional-locks",
     "-c",
@@ -197,12 +205,33 @@ pub const HARDENING_ARGS: [&str; 8] = [
     "core.hooksPath=/dev/null",
     "-c",
     "core.pager=cat",
+    "-c",
+    "submodule.recurse=false",
+    "-c",
+    "diff.ignoreSubmodules=all",
 ];
 
-/// The hardened git command for `workspace`: the arguments above, a clean `GIT_*`
-/// environment, no stdin, no terminal prompt.
-pub fn git_command(workspace: &Path) -> Command {
-    let mut command = Command::new("git");
+/// How long one git run may take before it is killed with its children, well inside
+/// any host's hook timeout and the 10 s another command waits for the loop's lock.
+pub const GIT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// Shortens [`GIT_DEADLINE`] (milliseconds), for tests of a git that hangs.
+pub const GIT_DEADLINE_ENV: &str = "RALPH_HOOK_GIT_DEADLINE_MS";
+
+/// The deadline of one git run: [`GIT_DEADLINE`], or shorter by [`GIT_DEADLINE_ENV`].
+pub fn git_deadline() -> Duration {
+    std::env::var(GIT_DEADLINE_ENV)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .map(Duration::from_millis)
+        .map_or(GIT_DEADLINE, |asked| asked.min(GIT_DEADLINE))
+}
+
+/// The hardened git command for `workspace`: git from an absolute PATH entry, the
+/// arguments above, a clean `GIT_*` environment, no stdin, no terminal prompt. `None`
+/// when no absolute PATH entry holds git.
+pub fn git_command(workspace: &Path) -> Option<Command> {
+    let mut command = crate::program::command("git")?;
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("GIT_") {
             command.env_remove(key);
@@ -222,12 +251,12 @@ pub fn git_command(workspace: &Path) -> Command {
         .env("PAGER", "cat")
         .stdin(Stdio::null())
         .stderr(Stdio::null());
-    command
+    Some(command)
 }
 
 fn git_status(workspace: &Path) -> Option<Vec<u8>> {
-    let output = git_command(workspace).args(STATUS_ARGS).output().ok()?;
-    output.status.success().then_some(output.stdout)
+    let mut command = git_command(workspace)?;
+    crate::program::output_within(command.args(STATUS_ARGS), git_deadline())
 }
 
 /// ralph-hook's own files in a workspace: the brake must not see its own writes (every
@@ -261,6 +290,8 @@ fn printable(path: &str) -> String {
         }
         if c.is_control() {
             out.extend(c.escape_default());
+        } else if crate::engine::visible::is_hidden(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             out.push(c);
         }
@@ -454,7 +485,7 @@ mod tests {
         let before = repo.look();
         // Between two stops there is a model turn; 50 ms is well past the filesystem's
         // timestamp tick (ext4: a few ms), so the nanosecond times differ.
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(Duration::from_millis(50));
         repo.write("work.txt", "bbbb\n");
         assert_ne!(before.digest, repo.look().digest);
     }

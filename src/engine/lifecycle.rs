@@ -124,6 +124,11 @@ pub fn begin(
         )));
     }
     store.check_mirror_place()?;
+    // The first look at the workspace runs git: before the lock, since no subprocess
+    // runs while a loop's lock is held (a `cancel` waits at most 10 s for it).
+    let first_look = (settings.no_progress > 0 && workspace::is_git_repository(store.workspace()))
+        .then(|| Fingerprint::take(store.workspace()))
+        .flatten();
     let lock = store.lock().map_err(sandbox_hint)?;
     store.sweep_stale_temp_files(&lock);
     let mut set_aside = None;
@@ -224,9 +229,9 @@ pub fn begin(
     }
     if record.state.no_progress > 0
         && record.git
-        && let Some(look) = Fingerprint::take(store.workspace())
+        && let Some(look) = &first_look
     {
-        record.state.progress.remember_workspace(&look);
+        record.state.progress.remember_workspace(look);
     }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
@@ -579,8 +584,12 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
             return Err(Error::input(store.state_path().display().to_string(), why));
         }
     };
+    // What the agent will read is what `show` displayed: nothing invisible in it.
+    state.prompt = crate::engine::render::revealed(&state.prompt);
     settings::check_task_signal(&state.prompt, &state.completion_signal)?;
     state.loop_id = Some(ownership::new_loop_id());
+    // A planted dedupe key would make the host's next prompt event look handled.
+    state.handled = None;
     state.state_version = STATE_VERSION;
     state.session_id = None;
     state.started_by = Some(StartedBy::Adopt);

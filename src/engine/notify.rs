@@ -45,8 +45,8 @@ pub struct Notice<'a> {
 
 impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
-    /// lose NUL characters (an environment cannot hold them) and are cut at
-    /// [`MAX_VALUE_CHARS`].
+    /// lose NUL characters (an environment cannot hold them), show escape sequences and
+    /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
     pub fn env(&self) -> [(&'static str, String); 5] {
         let first_line = self
             .task
@@ -67,10 +67,13 @@ impl Notice<'_> {
     }
 }
 
+/// A value for the command's environment: no NUL, the agent's escape sequences and
+/// invisible characters made visible (a command that prints or shows a value must not
+/// let the agent drive a terminal), at most [`MAX_VALUE_CHARS`].
 fn clean(value: &str) -> String {
-    value
+    let kept: String = value.chars().filter(|c| *c != '\0').collect();
+    crate::engine::visible::revealed(&kept)
         .chars()
-        .filter(|c| *c != '\0')
         .take(MAX_VALUE_CHARS)
         .collect()
 }
@@ -135,10 +138,8 @@ pub fn spawn(command: &str, notice: &Notice<'_>) -> Result<Child> {
     } else {
         Path::new("/")
     };
-    let mut child = Command::new("sh");
+    let mut child = crate::program::shell(command);
     child
-        .arg("-c")
-        .arg(command)
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -269,6 +270,20 @@ mod tests {
         assert!(report[1].starts_with("ab $(touch pwned) rrr"));
         assert_eq!(report[1].chars().count(), MAX_VALUE_CHARS);
         assert!(!ws.path().join("pwned").exists(), "a value was run as code");
+    }
+
+    #[test]
+    fn the_agents_escape_sequences_reach_the_command_made_visible() {
+        // RALPH_REASON is the agent's text: a command that prints it (to a terminal, a
+        // mail, a notification) must not let the agent drive the terminal.
+        let ws = tempfile::tempdir().unwrap();
+        let reason = "stuck\u{1b}]0;pwned\u{7}\u{1b}[2J\u{202e}";
+        let env = Notice {
+            reason,
+            ..notice(ws.path(), "t")
+        }
+        .env();
+        assert_eq!(env[1].1, "stuck\\u{1b}]0;pwned\\u{7}\\u{1b}[2J\\u{202e}");
     }
 
     #[test]

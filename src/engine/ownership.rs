@@ -171,19 +171,35 @@ pub fn user_state_dir() -> Option<PathBuf> {
 #[derive(Debug, Clone)]
 pub struct Registry {
     dir: PathBuf,
+    guarded: bool,
 }
 
 impl Registry {
-    /// The registry in the user's state folder (`None` without a home folder).
+    /// The registry in the user's state folder (`None` without a home folder). Every
+    /// record read or written through it is checked to be the user's alone
+    /// ([`crate::engine::private`]).
     pub fn open() -> Option<Self> {
-        user_state_dir().map(|dir| Registry { dir })
+        user_state_dir().map(|dir| Registry { dir, guarded: true })
     }
 
-    /// A registry in `dir` (tests).
+    /// A registry in `dir`, without the checks of a real state folder (tests, which
+    /// keep theirs in a temp folder).
     pub fn at(dir: &Path) -> Self {
         Registry {
             dir: dir.to_path_buf(),
+            guarded: false,
         }
+    }
+
+    /// Why a record in this state folder for the canonical `workspace` may not be
+    /// obeyed, with the loop folder and record to check as well; `None` when it may.
+    pub fn refusal(&self, workspace: &Path, inside: &[PathBuf]) -> Option<String> {
+        if !self.guarded {
+            return None;
+        }
+        let mut all = vec![self.loops_dir()];
+        all.extend(inside.iter().cloned());
+        crate::engine::private::refusal(&self.dir, workspace, &all, STATE_DIR_ENV)
     }
 
     /// The state folder itself.
@@ -230,12 +246,31 @@ impl Registry {
         let mut key = state_path.as_os_str().as_encoded_bytes().to_vec();
         key.push(0);
         key.extend_from_slice(content);
-        let path = self.dir.join("hinted").join(digest::hex(&key));
-        if path.symlink_metadata().is_ok() {
+        let name = digest::hex(&key);
+        let hinted = self.dir.join("hinted");
+        let workspace = state_path
+            .parent()
+            .and_then(Path::parent)
+            .unwrap_or(state_path);
+        // No hint through a folder that is not the user's alone, nor through a link.
+        if self
+            .refusal(workspace, std::slice::from_ref(&hinted))
+            .is_some()
+        {
             return false;
         }
-        let _ = std::fs::create_dir_all(self.dir.join("hinted"));
-        let _ = std::fs::write(&path, state_path.as_os_str().as_encoded_bytes());
+        if hinted.join(&name).symlink_metadata().is_ok() {
+            return false;
+        }
+        let Ok(dir) = files::Dir::create_all(&hinted, 0o700) else {
+            return false;
+        };
+        let _ = dir.write_atomic(
+            &name,
+            state_path.as_os_str().as_encoded_bytes(),
+            0o600,
+            None,
+        );
         true
     }
 }

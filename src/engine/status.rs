@@ -139,6 +139,15 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             ),
         ));
     }
+    if let Some(notify) = found.record.as_ref().and_then(|r| r.notify.as_deref()) {
+        lines.push((
+            "notify",
+            format!(
+                "{} (runs when the loop ends or the agent is blocked)",
+                printable(notify)
+            ),
+        ));
+    }
     lines.push(("no progress", printable(&brake_status(state)).into_owned()));
     if let Some(last) = &state.last_decision {
         lines.push((

@@ -276,15 +276,17 @@ fn count_tokens(record: &mut LoopRecord) -> Option<u64> {
     }
 }
 
-/// A cancel request is used once: removed when the stop honoured it or found it names
-/// another loop.
+/// A cancel request is used once, by the loop it names: removed when the stop honoured
+/// it. One naming another loop id is left for that loop (Codex's and Claude Code's loops
+/// in one workspace share the file); only one that names no loop at all is removed.
 fn settle_request(store: &Store, request: &Request, named: Option<&str>) {
     match request {
         Request::None => {}
         Request::Honoured => remove_request(store),
+        Request::OtherLoop if named.is_some_and(workspace::is_loop_id) => {}
         Request::OtherLoop => {
             warn(format!(
-                "ignored the cancel request {}: it names another loop ({})",
+                "removed the cancel request {}: it names no loop ({})",
                 workspace::cancel_request_path(store.workspace()).display(),
                 render::printable(named.unwrap_or_default())
             ));

@@ -59,6 +59,7 @@ pub struct Store {
     workspace: PathBuf,
     agent: Agent,
     loop_dir: PathBuf,
+    registry: Registry,
 }
 
 /// Why a record could not be read as a loop.
@@ -110,6 +111,23 @@ impl Store {
             workspace: workspace.to_path_buf(),
             agent,
             loop_dir: registry.loop_dir(workspace, agent),
+            registry: registry.clone(),
+        }
+    }
+
+    /// Refuses a state folder that is not the user's alone (inside the workspace, under
+    /// a temp folder, another user's, writable by others, a link inside it): every read
+    /// and write of the record goes through here first.
+    pub fn check_private(&self) -> Result<()> {
+        let inside = [
+            self.loop_dir.clone(),
+            self.record_path(),
+            self.history_path(),
+            self.loop_dir.join(LOCK_FILE),
+        ];
+        match self.registry.refusal(&self.workspace, &inside) {
+            Some(why) => Err(Error::Failed(why)),
+            None => Ok(()),
         }
     }
 
@@ -168,6 +186,7 @@ impl Store {
 
     /// Takes the loop's exclusive lock, waiting up to ten seconds for another process.
     pub fn lock(&self) -> Result<LockGuard> {
+        self.check_private()?;
         let dir = self.open_loop_dir()?;
         let path = self.loop_dir.join(LOCK_FILE);
         let file = dir
@@ -196,6 +215,7 @@ impl Store {
 
     /// Reads the record. `Ok(None)` when the user has no loop here.
     pub fn load(&self) -> Result<Option<LoopRecord>, LoadError> {
+        self.check_private().map_err(LoadError::Io)?;
         let path = self.record_path();
         let bytes = match files::read_path(&path, RECORD_CAP, false) {
             Ok(Some(bytes)) => bytes,
@@ -562,7 +582,7 @@ pub fn locate(cwd: &Path, agent: Agent, registry: &Registry) -> Option<Located> 
         {
             unrecorded = Some(Store::new(dir, agent, registry));
         }
-        if dir.join(".git").symlink_metadata().is_ok() {
+        if workspace::is_git_repository(dir) {
             break;
         }
     }

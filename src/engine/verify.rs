@@ -1,6 +1,6 @@
 //! Running a loop's `--verify` command when the agent claims completion.
 //!
-//! The command runs through `sh -c` in the workspace, in its own process group, with its
+//! The command runs through `/bin/sh -c` ([`program::shell`]) in the workspace, in its own process group, with its
 //! output (stdout and stderr together) going to a temporary file whose tail goes back to
 //! the agent on failure. The whole group is killed when the command ends, at the
 //! timeout, and on every other way out of this function (a guard's `Drop`, so a panic
@@ -9,12 +9,12 @@
 
 use std::io::{Read, Seek, SeekFrom};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::thread;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::engine::decide::Verification;
 use crate::engine::settings::MAX_VERIFY_TIMEOUT_SECS;
+use crate::program::{self, GroupGuard};
 
 /// Keep at most this much of the output's end.
 const TAIL_BYTES: u64 = 64 * 1024;
@@ -37,24 +37,22 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
             };
         }
     };
-    let mut child_command = Command::new("sh");
+    let mut child_command = program::shell(command);
     child_command
-        .arg("-c")
-        .arg(command)
         .current_dir(workspace)
         .stdin(Stdio::null())
         .stdout(stdout)
         .stderr(stderr);
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::CommandExt;
-        child_command.process_group(0);
-    }
+    program::own_group(&mut child_command);
     let mut child = match child_command.spawn() {
         Ok(child) => child,
         Err(err) => {
             return Verification::CouldNotStart {
-                error: format!("sh -c could not start in {}: {err}", workspace.display()),
+                error: format!(
+                    "{} -c could not start in {}: {err}",
+                    program::SHELL,
+                    workspace.display()
+                ),
             };
         }
     };
@@ -62,16 +60,12 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
     let timeout = timeout.min(Duration::from_secs(MAX_VERIFY_TIMEOUT_SECS));
     let started = Instant::now();
     let deadline = started.checked_add(timeout).unwrap_or(started);
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break Some(status),
-            Ok(None) if Instant::now() >= deadline => break None,
-            Ok(None) => thread::sleep(Duration::from_millis(20)),
-            Err(err) => {
-                return Verification::CouldNotStart {
-                    error: format!("lost track of the command: {err}"),
-                };
-            }
+    let status = match program::wait_until(&mut child, deadline) {
+        Ok(status) => status,
+        Err(err) => {
+            return Verification::CouldNotStart {
+                error: format!("lost track of the command: {err}"),
+            };
         }
     };
     // Whether it finished or not, nothing it started may outlive the hook.
@@ -111,28 +105,6 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
     }
 }
 
-/// Kills the command's process group when dropped: on return, and while unwinding.
-struct GroupGuard(u32);
-
-impl Drop for GroupGuard {
-    fn drop(&mut self) {
-        kill_group(self.0);
-    }
-}
-
-#[cfg(unix)]
-fn kill_group(pid: u32) {
-    if let Ok(pid) = i32::try_from(pid) {
-        // SAFETY: killpg only sends a signal; the group is the one the child leads.
-        unsafe {
-            libc::killpg(pid, libc::SIGKILL);
-        }
-    }
-}
-
-#[cfg(not(unix))]
-fn kill_group(_pid: u32) {}
-
 fn read_tail(mut file: std::fs::File) -> String {
     let len = file.metadata().map(|meta| meta.len()).unwrap_or(0);
     let start = len.saturating_sub(TAIL_BYTES);
@@ -146,6 +118,8 @@ fn read_tail(mut file: std::fs::File) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::process::Command;
+    use std::thread;
 
     #[test]
     fn a_passing_command_passes() {

@@ -23,11 +23,13 @@ pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
 /// The largest cancel request read (it holds one loop id).
 const CANCEL_REQUEST_CAP: u64 = 4096;
 
-/// The workspace of `dir`: its git top level (the nearest folder holding `.git`), else
-/// `dir` itself.
+/// The workspace of `dir`: its git top level (the nearest folder that
+/// [`is_git_repository`]), else `dir` itself. An empty `.git` is not one: Codex's
+/// sandbox leaves empty `.git`, `.codex` and `.agents` folders in its writable roots
+/// (`/tmp`), and they must not make `/tmp` the workspace of everything under it.
 pub fn root_of(dir: &Path) -> PathBuf {
     dir.ancestors()
-        .find(|candidate| candidate.join(".git").exists())
+        .find(|candidate| is_git_repository(candidate))
         .unwrap_or(dir)
         .to_path_buf()
 }
@@ -88,14 +90,64 @@ pub fn read_cancel_request(workspace: &Path) -> Option<String> {
     }
 }
 
-/// True when `workspace` itself is a git repository (`.git` a folder or a gitfile,
-/// never a link): recorded when a loop starts, so git later runs only where the user's
-/// loop is.
+/// The largest gitfile read (`gitdir: <path>`).
+const GITFILE_CAP: u64 = 4096;
+
+/// True when `text` has the form of a loop id (32 lowercase hex digits): a cancel
+/// request naming one is left for that loop, whichever host's it is.
+pub fn is_loop_id(text: &str) -> bool {
+    text.len() == 32
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+/// True when `workspace` itself is a git repository as git would see it: `.git` a folder
+/// holding a `HEAD`, or a gitfile (`gitdir: …`) naming a folder holding one; never a
+/// link. Recorded when a loop starts, so git later runs only where the user's loop is.
+/// Costs two `lstat`s for a folder, a read of at most 4 KiB for a gitfile.
 pub fn is_git_repository(workspace: &Path) -> bool {
-    workspace
-        .join(".git")
+    git_dir(workspace).is_some()
+}
+
+/// The repository folder `workspace`'s `.git` stands for (see [`is_git_repository`]).
+pub fn git_dir(workspace: &Path) -> Option<PathBuf> {
+    let dot_git = workspace.join(".git");
+    let meta = dot_git.symlink_metadata().ok()?;
+    let dir = if meta.is_dir() {
+        dot_git
+    } else if meta.is_file() {
+        let bytes = files::read_path(&dot_git, GITFILE_CAP, false).ok()??;
+        let text = String::from_utf8(bytes).ok()?;
+        let target = text.strip_prefix("gitdir:")?.trim();
+        if target.is_empty() {
+            return None;
+        }
+        workspace.join(target)
+    } else {
+        return None;
+    };
+    dir.join("HEAD")
         .symlink_metadata()
-        .is_ok_and(|meta| !meta.file_type().is_symlink())
+        .is_ok_and(|head| head.is_file())
+        .then_some(dir)
+}
+
+/// Where git may run for `workspace` without obeying a configuration the agent can
+/// write: a repository whose folder is not inside the workspace unless it is the
+/// workspace's own `.git` folder (a gitfile the agent rewrites to point at a repository
+/// of its own in the workspace would carry its config, filters and all).
+pub fn git_dir_outside_agent_reach(workspace: &Path) -> bool {
+    let Some(dir) = git_dir(workspace) else {
+        return false;
+    };
+    if dir == workspace.join(".git") {
+        return true;
+    }
+    match (canonical(&dir), canonical(workspace)) {
+        (Ok(dir), Ok(workspace)) => !dir.starts_with(&workspace),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -158,6 +210,7 @@ mod tests {
         fs_err::write(top.join(".codex").join(STATE_FILE), "{}").unwrap();
         let repo = top.join("repo");
         fs_err::create_dir_all(repo.join(".git")).unwrap();
+        fs_err::write(repo.join(".git/HEAD"), "ref: refs/heads/main\n").unwrap();
         fs_err::create_dir_all(repo.join("src")).unwrap();
         let registry = Registry::at(&top.join("state"));
         assert!(locate(&repo.join("src"), Agent::Codex, &registry).is_none());
@@ -230,6 +283,35 @@ mod tests {
         std::os::unix::fs::symlink(real.join(".git"), linked.join(".git")).unwrap();
         assert!(!is_git_repository(&linked));
         assert!(crate::engine::fingerprint::Fingerprint::take(&linked).is_none());
+    }
+
+    #[test]
+    fn the_empty_folders_codex_leaves_in_tmp_make_no_workspace() {
+        // `codex exec --sandbox workspace-write` leaves empty `.git`, `.codex`, `.agents`
+        // and `.aws` folders in its writable roots: a workspace below must stay itself.
+        let temp = tempfile::tempdir().unwrap();
+        let top = canonical(temp.path()).unwrap();
+        for name in [".git", ".codex", ".agents", ".aws"] {
+            fs_err::create_dir_all(top.join(name)).unwrap();
+        }
+        let ws = top.join("scratch/ws");
+        fs_err::create_dir_all(&ws).unwrap();
+        assert!(!is_git_repository(&top));
+        assert_eq!(root_of(&ws), ws);
+        // A gitfile naming nothing, or not a gitfile at all, is no repository either.
+        fs_err::remove_dir(top.join(".git")).unwrap();
+        fs_err::write(top.join(".git"), "gitdir: ./missing\n").unwrap();
+        assert_eq!(root_of(&ws), ws);
+        fs_err::write(top.join(".git"), "").unwrap();
+        assert_eq!(root_of(&ws), ws);
+        let registry = Registry::at(&top.join("state"));
+        fs_err::write(top.join(".codex").join(STATE_FILE), "{}").unwrap();
+        // Past the placeholders, the search goes on to `/`: a state file there is found
+        // only as a mirror (never obeyed), and the workspace stays the folder itself.
+        assert!(!matches!(
+            locate(&ws, Agent::Codex, &registry),
+            Some(Located::Record(_))
+        ));
     }
 
     #[test]

@@ -89,7 +89,15 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                         &started.state_path,
                         &crate::shell::show_command(&workspace),
                     );
-                    PromptOutput::context(rules, Some(started_note(agent, &workspace, &started)))
+                    PromptOutput::context(
+                        rules,
+                        Some(started_note(
+                            agent,
+                            &workspace,
+                            &started,
+                            settings.notify.as_deref(),
+                        )),
+                    )
                 }
                 Err(err) => refuse(agent, &err.to_string()),
             }
@@ -197,11 +205,11 @@ fn refuse(agent: Agent, why: &str) -> PromptOutput {
 
 /// What the user sees when a loop starts: what was understood (task, cap, signals,
 /// budgets), in the host's own syntax for what to do next.
-fn started_note(agent: Agent, workspace: &Path, started: &Started) -> String {
+fn started_note(agent: Agent, workspace: &Path, started: &Started, notify: Option<&str>) -> String {
     let mut note = format!(
         "ralph-loop started in {}:\n{}",
-        workspace.display(),
-        render::labelled(&render::understood(&started.state))
+        render::printable(&workspace.display().to_string()),
+        render::labelled(&render::understood(&started.state, notify))
     );
     if let Some(replaced) = &started.replaced {
         note.push_str(&format!("\n  {}", replaced_note(replaced).trim()));
@@ -209,7 +217,7 @@ fn started_note(agent: Agent, workspace: &Path, started: &Started) -> String {
     if let Some(kept) = &started.set_aside {
         note.push_str(&format!(
             "\n  (an earlier state file was kept as {})",
-            kept.display()
+            render::printable(&kept.display().to_string())
         ));
     }
     let cmd = agent.loop_command();

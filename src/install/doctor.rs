@@ -311,6 +311,23 @@ fn path_checks(layouts: &[Layout]) -> Vec<Check> {
             )));
         }
     }
+    let relative = crate::program::relative_path_entries();
+    if !relative.is_empty() {
+        let entries: Vec<String> = relative
+            .iter()
+            .map(|entry| {
+                if entry.as_os_str().is_empty() {
+                    "(empty: the current folder)".to_string()
+                } else {
+                    render::printable(&entry.display().to_string()).into_owned()
+                }
+            })
+            .collect();
+        checks.push(Check::info(format!(
+            "PATH has relative entries ({}): ralph-hook never runs a program found through them (in a workspace they would name the agent's files), but your shell does",
+            entries.join(", ")
+        )));
+    }
     checks
 }
 
@@ -400,7 +417,9 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     checks.push(binary_check(layout, &fix));
     let entry = layout.entry_point();
     checks.push(match plan::read(&entry, true)? {
-        Content::Bytes(bytes) if bytes == ENTRY_POINT.as_bytes() && is_executable(&entry) => {
+        Content::Bytes(bytes)
+            if bytes == ENTRY_POINT.as_bytes() && crate::program::is_executable(&entry) =>
+        {
             Check::pass(format!("entry point {}", entry.display()))
         }
         Content::Missing => {
@@ -767,15 +786,4 @@ fn skill_check(layout: &Layout, fix: &str) -> Result<Check> {
 fn loop_max_iterations(workspace: &Path) -> Option<u64> {
     let record = lookup::find(workspace, Some(Agent::Claude)).ok()?.record?;
     Some(u64::from(record.state.max_iterations))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(_path: &Path) -> bool {
-    true
 }

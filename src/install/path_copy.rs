@@ -27,7 +27,11 @@ pub(super) fn plan_record(binary: &Path) -> Result<Plan> {
     let mut plan = Plan::default();
     if let Some(dir) = file.parent() {
         for missing in plan::missing_dirs(dir) {
-            plan.create_dir(missing);
+            if missing == dir {
+                plan.create_private_dir(missing);
+            } else {
+                plan.create_dir(missing);
+            }
         }
     }
     plan.push(Change {
@@ -36,7 +40,7 @@ pub(super) fn plan_record(binary: &Path) -> Result<Plan> {
         path: file,
         follow_links: false,
         backup: false,
-        mode: 0o644,
+        mode: 0o600,
         summary: "record where the copy is (`ralph-hook uninstall --purge` removes exactly it)"
             .into(),
     });
@@ -50,14 +54,11 @@ pub(super) fn recorded() -> Option<PathBuf> {
     (!line.is_empty()).then(|| PathBuf::from(line))
 }
 
-/// The first `ralph-hook` a shell would run: the first executable of that name in
-/// `$PATH`.
+/// The first `ralph-hook` a shell would run from any folder: the first executable of
+/// that name in an absolute `$PATH` entry (a relative one would mean a file in the
+/// current folder, which may be a workspace's).
 pub(super) fn on_path() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .filter(|dir| !dir.as_os_str().is_empty())
-        .map(|dir| dir.join("ralph-hook"))
-        .find(|candidate| candidate.is_file() && is_executable(candidate))
+    crate::program::find("ralph-hook")
 }
 
 pub(super) use super::plugin::version_of;
@@ -65,15 +66,4 @@ pub(super) use super::plugin::version_of;
 /// This binary's own `--version` line.
 pub(super) fn own_version() -> String {
     format!("ralph-hook {}", env!("CARGO_PKG_VERSION"))
-}
-
-#[cfg(unix)]
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path).is_ok_and(|meta| meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_executable(_path: &Path) -> bool {
-    true
 }

@@ -114,6 +114,19 @@ pub(super) struct Plan {
     pub create_dirs: Vec<PathBuf>,
     /// Folders to remove afterwards when empty (children before parents).
     pub remove_dirs: Vec<PathBuf>,
+    /// Those of `create_dirs` that are the user's private state folder: made 0700, so
+    /// no other user can read or plant a record there.
+    pub private_dirs: Vec<PathBuf>,
+}
+
+/// Creates one folder with these permission bits (the umask may clear more).
+fn create_dir_with_mode(dir: &Path, mode: u32) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, mode);
+    #[cfg(not(unix))]
+    let _ = mode;
+    builder.create(dir)
 }
 
 /// Suffix of the backup kept beside a file before its first edit.
@@ -178,6 +191,9 @@ impl Plan {
         for dir in other.create_dirs {
             self.create_dir(dir);
         }
+        for dir in other.private_dirs {
+            self.create_private_dir(dir);
+        }
         self.remove_dirs.extend(other.remove_dirs);
     }
 
@@ -192,6 +208,14 @@ impl Plan {
     pub(super) fn create_dir(&mut self, dir: PathBuf) {
         if !self.create_dirs.contains(&dir) {
             self.create_dirs.push(dir);
+        }
+    }
+
+    /// Adds a folder to create, once, readable and writable by the user alone.
+    pub(super) fn create_private_dir(&mut self, dir: PathBuf) {
+        self.create_dir(dir.clone());
+        if !self.private_dirs.contains(&dir) {
+            self.private_dirs.push(dir);
         }
     }
 
@@ -273,7 +297,13 @@ impl Plan {
     fn try_apply(&self, undo: &mut Undo) -> Result<()> {
         for dir in &self.create_dirs {
             if !dir.exists() {
-                fs::create_dir(dir).map_err(|err| io_error("create the folder", dir, err))?;
+                let mode = if self.private_dirs.contains(dir) {
+                    0o700
+                } else {
+                    0o755
+                };
+                create_dir_with_mode(dir, mode)
+                    .map_err(|err| io_error("create the folder", dir, err))?;
                 undo.created_dirs.push(dir.clone());
             }
         }

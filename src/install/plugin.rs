@@ -107,7 +107,7 @@ pub(super) fn launcher_binary(layout: &Layout, ids: &[String]) -> Option<PathBuf
         .chain(cargo)
         .chain(home_cargo)
         .chain(data)
-        .find(|candidate| is_runnable(candidate))
+        .find(|candidate| crate::program::is_executable(candidate))
 }
 
 /// The version line `--version` prints, when the binary runs.
@@ -127,18 +127,6 @@ pub(super) fn remove_command(agent: Agent, id: &str) -> String {
         Agent::Codex => format!("codex plugin remove {id}"),
         Agent::Claude => format!("claude plugin uninstall {id}"),
     }
-}
-
-#[cfg(unix)]
-fn is_runnable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(path)
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
-}
-
-#[cfg(not(unix))]
-fn is_runnable(path: &Path) -> bool {
-    path.is_file()
 }
 
 #[cfg(test)]

@@ -47,9 +47,13 @@ pub(super) fn manual_instructions(layout: &Layout) -> String {
     )
 }
 
-/// The codex executable: `--codex-bin`, else `codex` from PATH.
+/// The codex executable: `--codex-bin`, else `codex` from an absolute PATH entry (a
+/// relative one would name a file in whatever folder `install` or `doctor` runs in).
 pub(super) fn codex_bin(flag: Option<&Path>) -> PathBuf {
-    flag.map_or_else(|| PathBuf::from("codex"), Path::to_path_buf)
+    flag.map_or_else(
+        || crate::program::find("codex").unwrap_or_else(|| PathBuf::from("codex")),
+        Path::to_path_buf,
+    )
 }
 
 /// ralph-hook's handlers as Codex lists them, and how many there should be (for

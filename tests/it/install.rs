@@ -9,6 +9,8 @@ use assert_cmd::Command;
 use predicates::prelude::*;
 use tempfile::TempDir;
 
+use crate::support::{make_git_dir, private_tempdir};
+
 const REPO: &str = env!("CARGO_MANIFEST_DIR");
 
 /// A temporary user: a home with `.codex` and `.claude` folders that the tests create as
@@ -20,7 +22,7 @@ struct Sandbox {
 impl Sandbox {
     fn new() -> Self {
         Sandbox {
-            dir: tempfile::tempdir().expect("temp dir"),
+            dir: private_tempdir(),
         }
     }
 
@@ -835,7 +837,7 @@ fn doctor_says_whether_a_stop_in_the_workspace_would_obey_its_loop() {
     let sandbox = Sandbox::new();
     sandbox.install(&[]).assert().success();
     let workspace = sandbox.dir.path().join("ws");
-    std::fs::create_dir_all(workspace.join(".git")).expect("ws");
+    make_git_dir(&workspace);
     let ws = workspace.to_str().expect("UTF-8 path");
     // A loop this user started, bound to a session: obeyed by that session.
     let mut start = Command::new(assert_cmd::cargo::cargo_bin("ralph-hook"));

@@ -554,7 +554,7 @@ struct Homes {
 impl Homes {
     fn new() -> Self {
         let homes = Homes {
-            dir: tempfile::tempdir().unwrap(),
+            dir: private_tempdir(),
         };
         for dir in [homes.claude(), homes.codex(), homes.bin()] {
             fs_err::create_dir_all(dir).unwrap();
@@ -790,4 +790,85 @@ fn doctor_checks_the_binary_the_plugin_runs() {
         report.contains("`ralph-hook` is not on PATH: the plugin's hooks run"),
         "{report}"
     );
+}
+
+/// The launcher's notice folder: `$TMPDIR/ralph-hook-<uid>`.
+fn notice_folder(launcher: &Launcher) -> PathBuf {
+    // SAFETY: geteuid only reads the process's own credentials.
+    let uid = unsafe { libc::geteuid() };
+    launcher.dir("tmp").join(format!("ralph-hook-{uid}"))
+}
+
+#[test]
+fn the_notice_folder_is_private_and_one_that_is_not_the_users_is_never_used() {
+    for shell in shells() {
+        // Made by the launcher: 0700, so other users cannot list the session ids.
+        let launcher = Launcher::new(&shell);
+        let out = launcher.run(&["stop"], &payload("s1"));
+        assert_eq!(stderr(&out).lines().count(), 1, "{shell}");
+        let mode = fs_err::metadata(notice_folder(&launcher))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o700, "{shell}: mode {mode:o}");
+
+        // A link planted there: nothing is made through it, and the notice is still said.
+        let launcher = Launcher::new(&shell);
+        let elsewhere = launcher.dir("elsewhere");
+        fs_err::create_dir_all(&elsewhere).unwrap();
+        symlink(&elsewhere, notice_folder(&launcher)).unwrap();
+        for _ in 0..2 {
+            let out = launcher.run(&["stop"], &payload("s1"));
+            assert_eq!(stdout(&out), "", "{shell}");
+            assert_eq!(stderr(&out).lines().count(), 1, "{shell}: said every time");
+        }
+        assert_eq!(
+            fs_err::read_dir(&elsewhere).unwrap().count(),
+            0,
+            "{shell}: a folder was made through the planted link"
+        );
+
+        // A folder someone else can write (as another user's pre-created one would be):
+        // never trusted to say the notice was given.
+        let launcher = Launcher::new(&shell);
+        let open = notice_folder(&launcher);
+        fs_err::create_dir_all(&open).unwrap();
+        fs_err::set_permissions(&open, std::fs::Permissions::from_mode(0o777)).unwrap();
+        for _ in 0..2 {
+            let out = launcher.run(&["stop"], &payload("s1"));
+            assert_eq!(stderr(&out).lines().count(), 1, "{shell}: said every time");
+        }
+        assert_eq!(fs_err::read_dir(&open).unwrap().count(), 0, "{shell}");
+    }
+}
+
+#[test]
+fn another_users_notice_folder_does_not_silence_the_notice() {
+    // SAFETY: geteuid only reads the process's own credentials.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("SKIP: faking another user's folder needs root (chown)");
+        return;
+    }
+    let launcher = Launcher::new("sh");
+    let theirs = notice_folder(&launcher);
+    fs_err::create_dir_all(theirs.join("missing.s1")).unwrap();
+    fs_err::set_permissions(&theirs, std::fs::Permissions::from_mode(0o700)).unwrap();
+    std::os::unix::fs::chown(&theirs, Some(4242), Some(4242)).unwrap();
+    let out = launcher.run(&["stop"], &payload("s1"));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
+}
+
+#[test]
+fn a_relative_path_entry_never_names_the_program() {
+    // The hook runs in the workspace: `.` first in PATH must not run a planted copy.
+    let launcher = Launcher::new("sh");
+    fake_program(&launcher.dir("cwd").join("ralph-hook"), "planted");
+    let mut cmd = launcher.command(&plugin_dir(), &["stop"]);
+    cmd.env(
+        "PATH",
+        format!(".:{}:/usr/bin:/bin", launcher.dir("path").display()),
+    );
+    let out = launcher.run_command(cmd, &payload("s"));
+    assert!(!stdout(&out).contains("planted"), "{}", stdout(&out));
+    assert_eq!(stderr(&out).lines().count(), 1, "{}", stderr(&out));
 }

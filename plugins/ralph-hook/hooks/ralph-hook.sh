@@ -23,11 +23,17 @@ runnable() {
   [ -f "$1" ] && [ -x "$1" ]
 }
 
-bin=$(command -v ralph-hook 2>/dev/null) || bin=
-case $bin in
-  /*) runnable "$bin" || bin= ;;
-  *) bin= ;;
-esac
+# PATH's absolute entries only: a relative one (`.`, `node_modules/.bin`) would mean a
+# file in the workspace, where the hook runs.
+bin=
+old_ifs=$IFS
+IFS=:
+for dir in $PATH; do
+  case $dir in
+    /*) if runnable "$dir/ralph-hook"; then bin=$dir/ralph-hook; break; fi ;;
+  esac
+done
+IFS=$old_ifs
 if [ -z "$bin" ]; then
   for candidate in "${CARGO_HOME:-${HOME:-}/.cargo}/bin/ralph-hook" \
     "${HOME:-}/.cargo/bin/ralph-hook" ${data:+"$data/bin/ralph-hook"}; do
@@ -52,11 +58,21 @@ session=$(printf '%s\n' "$payload" |
   sed -n 's/.*"session_id"[[:space:]]*:[[:space:]]*"\([A-Za-z0-9._-]\{1,128\}\)".*/\1/p' |
   sed -n 1p)
 
-# Once per session: mkdir succeeds for the first hook of a session only (and never
-# follows a link someone planted).
+# Once per session: mkdir succeeds for the first hook of a session only. The folder of
+# these marks is the user's alone (0700, so session ids are not listed to others): one
+# that is a link, another user's, or open to others is never used, and the notice is
+# then said every time rather than never.
 notices="${TMPDIR:-/tmp}/ralph-hook-$(id -u 2>/dev/null || echo user)"
-mkdir -p "$notices" 2>/dev/null
-if mkdir "$notices/missing.${session:-unknown}" 2>/dev/null; then
+private_folder() {
+  [ ! -L "$1" ] && [ -d "$1" ] && [ -O "$1" ] &&
+    case $(ls -ld "$1" 2>/dev/null) in d???------*) true ;; *) false ;; esac
+}
+first_notice() {
+  (umask 077 && mkdir "$notices" 2>/dev/null)
+  private_folder "$notices" || return 0
+  mkdir "$notices/missing.${session:-unknown}" 2>/dev/null
+}
+if first_notice; then
   checkout=$(cd "$root/../.." 2>/dev/null && pwd)
   if [ -n "$checkout" ] && grep -q '^name = "ralph-hook"' "$checkout/Cargo.toml" 2>/dev/null; then
     install="cargo install --locked --path '$checkout'"

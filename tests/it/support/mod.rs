@@ -24,6 +24,34 @@ pub const PLUGIN_VARS: [&str; 4] = [
     "CLAUDE_PLUGIN_DATA",
 ];
 
+/// Where tests keep homes and state folders: not under `/tmp` or `$TMPDIR`, which
+/// ralph-hook refuses as a state folder (an agent's sandbox can write them). `/var/tmp`
+/// (sticky, root's) where it exists, else cargo's own temp folder for tests.
+pub fn temp_root() -> PathBuf {
+    let var_tmp = Path::new("/var/tmp");
+    if var_tmp.is_dir() {
+        var_tmp.to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    }
+}
+
+/// A fresh private folder under [`temp_root`], removed when dropped.
+pub fn private_tempdir() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("ralph-it-")
+        .tempdir_in(temp_root())
+        .expect("temp dir")
+}
+
+/// Makes `dir/.git` the smallest folder ralph-hook takes for a repository (a `HEAD` in
+/// it; git itself finds no objects there, so no fingerprint is taken). An empty `.git`
+/// is not one: Codex's sandbox leaves empty ones behind.
+pub fn make_git_dir(dir: &Path) {
+    fs_err::create_dir_all(dir.join(".git")).expect("create .git");
+    fs_err::write(dir.join(".git/HEAD"), "ref: refs/heads/main\n").expect("write HEAD");
+}
+
 /// One test's world.
 pub struct World {
     pub temp: tempfile::TempDir,
@@ -35,13 +63,14 @@ pub struct World {
 impl World {
     /// A fresh world whose workspace is a git top level.
     pub fn new() -> Self {
-        let temp = tempfile::tempdir().expect("temp dir");
+        let temp = private_tempdir();
         let home = temp.path().join("home");
         let state_dir = temp.path().join("user-state");
         let workspace = temp.path().join("ws");
-        for dir in [&home, &state_dir, &workspace.join(".git")] {
+        for dir in [&home, &state_dir, &temp.path().join("tmp")] {
             fs_err::create_dir_all(dir).expect("create dir");
         }
+        make_git_dir(&workspace);
         World {
             temp,
             home,
@@ -62,6 +91,7 @@ impl World {
             .env_remove("RALPH_HOOK_CONFIG")
             .env_remove("CLICOLOR_FORCE")
             .env_remove("NO_COLOR")
+            .env("TMPDIR", self.temp.path().join("tmp"))
             .current_dir(&self.workspace);
         for var in SESSION_VARS.iter().chain(&PLUGIN_VARS) {
             cmd.env_remove(var);
