@@ -12,7 +12,8 @@
 //!   obeys; start, end, pause, adopt; the typed history.
 //! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
-//! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
+//! - [`usage`]: tokens the session used, read incrementally from the host's transcript;
+//!   [`flush`]: a stop's count once the host has written the turn's last reply.
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
@@ -22,6 +23,7 @@ pub mod decide;
 pub mod digest;
 pub mod files;
 pub mod fingerprint;
+pub mod flush;
 pub mod history;
 pub mod lifecycle;
 pub mod liveness;

@@ -13,13 +13,13 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{self, Decision, Request, StopEvent, Verification};
 use crate::engine::fingerprint::Fingerprint;
+use crate::engine::flush;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
 use crate::engine::store::{self, LoadError, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
-use crate::engine::usage;
 use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -150,7 +150,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     let counting =
         owned && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
     let tokens = if counting {
-        count_tokens(&mut record)
+        count_tokens(&mut record, input.last_assistant_message.as_deref())
     } else {
         None
     };
@@ -213,14 +213,16 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
 /// The tokens the session used since the previous counted stop, read from what was
 /// appended to its transcript since; the cursor in `record` moves on (it is saved with
 /// the stop's decision). `None` when nothing could be counted this time: no transcript
-/// known, or a loop whose count starts at this stop (started from a terminal).
-fn count_tokens(record: &mut LoopRecord) -> Option<u64> {
+/// known, or a loop whose count starts at this stop (started from a terminal). `reply` is
+/// the turn's last reply from the payload: the count waits (bounded) for it to reach the
+/// transcript.
+fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
     let Some(cursor) = record.usage.as_ref() else {
         record.usage = lifecycle::start_count(record);
         return None;
     };
     let path = record.transcript.as_deref()?;
-    match usage::read(path, record.agent, cursor) {
+    match flush::read(path, record.agent, cursor, reply) {
         Ok(reading) => {
             if let Some(restart) = reading.restarted {
                 warn(format!(
