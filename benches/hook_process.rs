@@ -451,7 +451,7 @@ impl World {
         ] {
             let name = format!("tokens-{agent}-{}", size / 1024);
             let transcript = self.root.join(format!("{name}.jsonl"));
-            write_usage_transcript(&transcript, agent, size, 0);
+            write_usage_transcript(&transcript, agent, size, 0, None);
             let (ws, _) = self.loop_workspace_of(
                 agent,
                 &name,
@@ -476,7 +476,9 @@ impl World {
                 String::from_utf8_lossy(&first.stdout).contains("block"),
                 "{first:?}"
             );
-            write_usage_transcript(&transcript, agent, 20 * 1024, size);
+            // The turn ends with the reply the payload names, as the hosts write it: a stop
+            // that finds it does not wait (`engine::flush`).
+            write_usage_transcript(&transcript, agent, 20 * 1024, size, Some(&kib_message));
             list.push(Scenario {
                 name: format!(
                     "active loop blocks, token budget, {} {label} transcript (reads the last turn)",
@@ -689,8 +691,9 @@ fn write_transcript(path: &Path, size: usize, answer: &str, after: usize) {
 /// Appends about `size` bytes of a session's transcript in `agent`'s shape, with token
 /// usage the way the host writes it: Codex's cumulative `token_count` lines among the
 /// response items, Claude Code's assistant lines (a few per message id). `from` is where
-/// the counts go on (0 for a new file).
-fn write_usage_transcript(path: &Path, agent: &str, size: usize, from: usize) {
+/// the counts go on (0 for a new file); `reply` ends the part with the turn's last reply
+/// and its usage.
+fn write_usage_transcript(path: &Path, agent: &str, size: usize, from: usize, reply: Option<&str>) {
     let mut file = BufWriter::new(
         fs::OpenOptions::new()
             .create(true)
@@ -717,6 +720,27 @@ fn write_usage_transcript(path: &Path, agent: &str, size: usize, from: usize) {
         writeln!(file, "{line}").unwrap();
         written += line.len() + 1;
         i += 1;
+    }
+    let Some(reply) = reply else {
+        return;
+    };
+    let lines = match agent {
+        "codex" => vec![
+            json!({"type": "response_item", "payload": {"type": "message",
+                "role": "assistant", "content": [{"type": "output_text", "text": reply}]}}),
+            json!({"type": "event_msg", "payload": {"type": "token_count",
+                "info": {"total_token_usage": {"input_tokens": i * 1000, "cached_input_tokens": 0,
+                    "output_tokens": i * 100, "reasoning_output_tokens": 0, "total_tokens": i * 1100}}}}),
+        ],
+        _ => vec![
+            json!({"type": "assistant", "message": {"id": format!("msg_reply_{i}"),
+            "role": "assistant", "content": [{"type": "text", "text": reply}],
+            "usage": {"input_tokens": 900, "cache_creation_input_tokens": 0,
+                "cache_read_input_tokens": 300, "output_tokens": 100}}}),
+        ],
+    };
+    for line in lines {
+        writeln!(file, "{line}").unwrap();
     }
 }
 

@@ -17,7 +17,8 @@
 //!   command or a hook acts on.
 //! - [`once`]: one host event acted on once when ralph-hook is installed twice.
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
-//! - [`usage`]: tokens the session used, read incrementally from the host's transcript.
+//! - [`usage`]: tokens the session used, read incrementally from the host's transcript;
+//!   [`flush`]: a stop's count once the host has written the turn's last reply.
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
@@ -28,6 +29,7 @@ pub mod decide;
 pub mod digest;
 pub mod files;
 pub mod fingerprint;
+pub mod flush;
 pub mod history;
 pub mod lifecycle;
 pub mod liveness;

@@ -15,6 +15,7 @@ use std::time::SystemTime;
 use crate::agent::Agent;
 use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
 use crate::engine::fingerprint::Fingerprint;
+use crate::engine::flush;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
@@ -22,7 +23,6 @@ use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
 use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
-use crate::engine::usage;
 use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -176,7 +176,7 @@ fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Resul
     let counting =
         gather && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
     let tokens = if counting {
-        count_tokens(&mut record)
+        count_tokens(&mut record, request.message.as_deref())
     } else {
         None
     };
@@ -248,14 +248,16 @@ fn loaded(loaded: Loaded) -> Result<Option<LoopRecord>> {
 /// The tokens the session used since the previous counted stop, read from what was
 /// appended to its transcript since; the cursor in `record` moves on (it is saved with
 /// the stop's decision). `None` when nothing could be counted this time: no transcript
-/// known, or a loop whose count starts at this stop (started from a terminal).
-fn count_tokens(record: &mut LoopRecord) -> Option<u64> {
+/// known, or a loop whose count starts at this stop (started from a terminal). `reply` is
+/// the turn's last reply from the payload: the count waits (bounded) for it to reach the
+/// transcript.
+fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
     let Some(cursor) = record.usage.as_ref() else {
         record.usage = lifecycle::start_count(record);
         return None;
     };
     let path = record.transcript.as_deref()?;
-    match usage::read(path, record.agent, cursor) {
+    match flush::read(path, record.agent, cursor, reply) {
         Ok(reading) => {
             if let Some(restart) = reading.restarted {
                 warn(format!(

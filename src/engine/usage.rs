@@ -153,6 +153,83 @@ pub fn read(path: &Path, agent: Agent, cursor: &Cursor) -> io::Result<Reading> {
     read_capped(path, agent, cursor, READ_CAP)
 }
 
+/// What the reads of one stop have seen of the turn's last reply, the text the Stop
+/// payload names in `last_assistant_message`: has the host written it, with its usage, to
+/// the transcript yet? (Claude Code 2.1.330 may write it only after the Stop hook
+/// started; see `engine::flush`.) Only what was appended since the cursor is looked at,
+/// and only the newest reply there counts, so an earlier turn's identical answer is not
+/// taken for this one.
+#[derive(Debug, Clone)]
+pub struct Watch<'a> {
+    reply: Option<&'a str>,
+    seen: Seen,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seen {
+    /// The newest reply read (if any) is not the one looked for.
+    Not,
+    /// Codex: the reply's message is there; the `token_count` after it is not yet.
+    Written,
+    /// The reply is there, and so is its usage.
+    Counted,
+}
+
+impl<'a> Watch<'a> {
+    /// Looks for `reply` (surrounding whitespace does not matter).
+    pub fn new(reply: &'a str) -> Self {
+        let reply = reply.trim();
+        Watch {
+            reply: (!reply.is_empty()).then_some(reply),
+            seen: Seen::Not,
+        }
+    }
+
+    /// Looks for nothing.
+    fn off() -> Watch<'static> {
+        Watch {
+            reply: None,
+            seen: Seen::Not,
+        }
+    }
+
+    /// True when there is a reply to look for.
+    pub fn looking(&self) -> bool {
+        self.reply.is_some()
+    }
+
+    /// True when the reads so far end with the reply and its usage.
+    pub fn found(&self) -> bool {
+        self.seen == Seen::Counted
+    }
+
+    /// A reply's text was read (`None`: a reply line with no text, such as a tool call);
+    /// `with_usage` when its usage is on the same line (Claude Code).
+    fn saw_reply(&mut self, text: Option<&str>, with_usage: bool) {
+        let Some(reply) = self.reply else {
+            return;
+        };
+        // A message of several text blocks reaches the payload whole and the transcript
+        // a block per line: the last block ends the message.
+        let matches = text.is_some_and(|text| {
+            let text = text.trim();
+            !text.is_empty() && reply.ends_with(text)
+        });
+        self.seen = match (matches, with_usage) {
+            (false, _) => Seen::Not,
+            (true, true) => Seen::Counted,
+            (true, false) => Seen::Written,
+        };
+    }
+
+    /// A usage record after the reply (Codex's `token_count`).
+    fn saw_usage(&mut self) {
+        if self.seen == Seen::Written {
+            self.seen = Seen::Counted;
+        }
+    }
+}
+
 fn start_capped(path: &Path, agent: Agent, cap: u64) -> io::Result<Cursor> {
     match regular_file::open(path, Links::Refuse) {
         Ok((mut file, metadata)) => {
@@ -164,6 +241,18 @@ fn start_capped(path: &Path, agent: Agent, cap: u64) -> io::Result<Cursor> {
 }
 
 fn read_capped(path: &Path, agent: Agent, cursor: &Cursor, cap: u64) -> io::Result<Reading> {
+    read_watching(path, agent, cursor, cap, &mut Watch::off())
+}
+
+/// Like [`read`], reading at most `cap` bytes, and telling `watch` what it saw of the
+/// turn's last reply.
+pub(crate) fn read_watching(
+    path: &Path,
+    agent: Agent,
+    cursor: &Cursor,
+    cap: u64,
+    watch: &mut Watch<'_>,
+) -> io::Result<Reading> {
     let (mut file, metadata) = match regular_file::open(path, Links::Refuse) {
         Ok(opened) => opened,
         Err(err) if err.kind() == io::ErrorKind::NotFound && cursor.file.is_none() => {
@@ -185,7 +274,7 @@ fn read_capped(path: &Path, agent: Agent, cursor: &Cursor, cap: u64) -> io::Resu
             codex_total: Some(0),
             ..Cursor::default()
         };
-        return advance(&mut file, len, agent, fresh, cap);
+        return advance(&mut file, len, agent, fresh, cap, watch);
     };
     let restart = if known != id {
         Some(Restart::Replaced)
@@ -197,7 +286,7 @@ fn read_capped(path: &Path, agent: Agent, cursor: &Cursor, cap: u64) -> io::Resu
         None
     };
     let Some(restart) = restart else {
-        return advance(&mut file, len, agent, cursor.clone(), cap);
+        return advance(&mut file, len, agent, cursor.clone(), cap, watch);
     };
     let anchored = anchor(&mut file, id, len, agent, cap.min(ANCHOR_WINDOW))?;
     // Codex's totals are the session's, whatever file they are in: a newer total in the
@@ -221,6 +310,7 @@ fn advance(
     agent: Agent,
     mut cursor: Cursor,
     cap: u64,
+    watch: &mut Watch<'_>,
 ) -> io::Result<Reading> {
     let start = cursor.offset;
     if len <= start {
@@ -268,7 +358,7 @@ fn advance(
             cursor.offset = from + pos as u64;
         }
     } else {
-        tokens = count(&buf[pos..end], agent, &mut cursor);
+        tokens = count(&buf[pos..end], agent, &mut cursor, watch);
         cursor.offset = from + end as u64;
     }
     let behind = to < len;
@@ -317,7 +407,7 @@ fn anchor(file: &mut File, id: FileId, len: u64, agent: Agent, cap: u64) -> io::
     };
     let end = memchr::memrchr(b'\n', &buf[pos..]).map_or(pos, |at| pos + at + 1);
     // Seed what the counting needs (Codex's total, Claude's ids); the count is discarded.
-    count(&buf[pos..end], agent, &mut cursor);
+    count(&buf[pos..end], agent, &mut cursor, &mut Watch::off());
     if from == 0 && cursor.codex_total.is_none() {
         // The whole file was seen and no response has been counted yet: nothing used.
         cursor.codex_total = match agent {
@@ -331,18 +421,28 @@ fn anchor(file: &mut File, id: FileId, len: u64, agent: Agent, cap: u64) -> io::
     Ok(cursor)
 }
 
-/// Counts the complete lines in `lines`, updating what the cursor remembers.
-fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor) -> u64 {
+/// Counts the complete lines in `lines`, updating what the cursor remembers and what
+/// `watch` saw of the turn's last reply.
+fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor, watch: &mut Watch<'_>) -> u64 {
     let mut tokens = 0u64;
+    let watching = watch.looking();
     match agent {
         Agent::Codex => {
             let finder = memmem::Finder::new(b"\"token_count\"");
+            let reply = memmem::Finder::new(b"\"assistant\"");
             for line in lines.split(|b| *b == b'\n') {
+                if watching
+                    && reply.find(line).is_some()
+                    && let Some(text) = codex_reply(line)
+                {
+                    watch.saw_reply(text.as_deref(), false);
+                }
                 if finder.find(line).is_none() {
                     continue;
                 }
                 if let Some((total, last)) = codex_token_count(line) {
                     tokens = tokens.saturating_add(cursor.codex_step(total, last));
+                    watch.saw_usage();
                 }
             }
         }
@@ -354,6 +454,9 @@ fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor) -> u64 {
                 }
                 if let Some((id, used)) = claude_usage(line) {
                     tokens = tokens.saturating_add(cursor.claude_step(id, used));
+                    if watching {
+                        watch.saw_reply(claude_reply_text(line).as_deref(), true);
+                    }
                 }
             }
         }
@@ -455,6 +558,73 @@ fn codex_token_count(line: &[u8]) -> Option<(u64, Option<u64>)> {
     let info = payload.info?;
     let total = info.total_token_usage?.total();
     Some((total, info.last_token_usage.map(|last| last.total())))
+}
+
+/// A Codex assistant message (`response_item` of type `message`): its last text, `None`
+/// when it has none. Not such a message: `None` outside.
+fn codex_reply(line: &[u8]) -> Option<Option<String>> {
+    #[derive(Deserialize)]
+    struct Line {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        payload: Option<Payload>,
+    }
+    #[derive(Deserialize)]
+    struct Payload {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        role: Option<String>,
+        #[serde(default)]
+        content: Vec<Part>,
+    }
+    #[derive(Deserialize)]
+    struct Part {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        text: Option<String>,
+    }
+    let line: Line = serde_json::from_slice(line.trim_ascii()).ok()?;
+    let payload = line.payload?;
+    if line.kind.as_deref() != Some("response_item")
+        || payload.kind.as_deref() != Some("message")
+        || payload.role.as_deref() != Some("assistant")
+    {
+        return None;
+    }
+    Some(
+        payload
+            .content
+            .into_iter()
+            .rev()
+            .filter(|part| part.kind.as_deref() == Some("output_text"))
+            .find_map(|part| part.text.filter(|text| !text.trim().is_empty())),
+    )
+}
+
+/// The last text block of a Claude assistant line (one already known to carry usage), or
+/// `None` when it has none (a tool call, thinking).
+fn claude_reply_text(line: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Line {
+        message: Message,
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        content: Vec<Block>,
+    }
+    #[derive(Deserialize)]
+    struct Block {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        text: Option<String>,
+    }
+    let line: Line = serde_json::from_slice(line.trim_ascii()).ok()?;
+    line.message
+        .content
+        .into_iter()
+        .rev()
+        .filter(|block| block.kind.as_deref() == Some("text"))
+        .find_map(|block| block.text.filter(|text| !text.trim().is_empty()))
 }
 
 #[derive(Deserialize)]

@@ -1,7 +1,9 @@
 //! `--max-tokens` through the binary, on transcripts in the shapes the real clients write
 //! (`tests/fixtures/hosts/`): counting starts at the end of the session's transcript when
 //! the loop starts, each stop counts only what the host appended since, and the loop ends
-//! with `max_tokens` at the first stop that finds the budget used up.
+//! with `max_tokens` at the first stop that finds the budget used up. Each stop's payload
+//! names the turn's last reply, and the transcript has it, as with the real hosts; a
+//! reply the host writes only after the stop started is waited for (`engine::flush`).
 
 use std::path::Path;
 
@@ -26,14 +28,30 @@ fn codex_total(total: u64) -> String {
     format!("{line}\n")
 }
 
-/// Claude Code's lines of one response: one per content block, the same id and usage.
-fn claude_response(id: &str, blocks: usize, input: u64, output: u64) -> String {
+/// Codex's lines of a turn's last response: the reply, then the session's new total.
+fn codex_turn(total: u64, reply: &str) -> String {
+    let line = json!({
+        "timestamp": "2026-11-23T10:35:16.840Z", "type": "response_item",
+        "payload": {"type": "message", "role": "assistant",
+            "content": [{"type": "output_text", "text": reply}]}
+    });
+    format!("{line}\n{}", codex_total(total))
+}
+
+/// Claude Code's lines of one response: one per content block, the same id and usage; the
+/// last block's text is `reply`.
+fn claude_response(id: &str, blocks: usize, input: u64, output: u64, reply: &str) -> String {
     let mut out = String::new();
     for block in 0..blocks {
+        let text = if block + 1 == blocks {
+            reply.to_string()
+        } else {
+            format!("block {block}")
+        };
         let line = json!({
             "type": "assistant", "sessionId": "S",
             "message": {"id": id, "type": "message", "role": "assistant",
-                "content": [{"type": "text", "text": format!("block {block}")}],
+                "content": [{"type": "text", "text": text}],
                 "usage": {"input_tokens": input, "cache_creation_input_tokens": 0,
                           "cache_read_input_tokens": 0, "output_tokens": output}}
         });
@@ -103,7 +121,7 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
     start_from_prompt(&world, "codex", &transcript, "--max-tokens 10k");
     assert_eq!(world.state()["max_tokens"], 10_000);
 
-    append(&transcript, &codex_total(54_000));
+    append(&transcript, &codex_turn(54_000, "step one"));
     let prompt = assert_block(&codex_stop_in(&world, &transcript, "step one"));
     assert!(
         !prompt.contains("tokens of"),
@@ -111,7 +129,7 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
     );
     assert_eq!(world.state()["tokens_used"], 4_000);
 
-    append(&transcript, &codex_total(58_500));
+    append(&transcript, &codex_turn(58_500, "step two"));
     let prompt = assert_block(&codex_stop_in(&world, &transcript, "step two"));
     assert!(
         prompt.contains("1.5k tokens of 10k"),
@@ -120,7 +138,7 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
     let show = stdout(&world.run(&["show"]));
     assert!(show.contains("8.5k of 10k (85%)"), "{show}");
 
-    append(&transcript, &codex_total(60_000));
+    append(&transcript, &codex_turn(60_000, "step three"));
     let message = assert_allow_with_message(&codex_stop_in(&world, &transcript, "step three"));
     assert!(
         message.contains("[max_tokens]") && message.contains("10k"),
@@ -143,7 +161,10 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
 fn claude_code_counts_each_response_once_however_many_lines_it_wrote() {
     let world = World::new();
     let transcript = world.temp.path().join("session.jsonl");
-    append(&transcript, &claude_response("msg_before", 2, 5_000, 500));
+    append(
+        &transcript,
+        &claude_response("msg_before", 2, 5_000, 500, "before"),
+    );
     start_from_prompt(&world, "claude", &transcript, "--max-tokens 2500");
     let stop = |message: &str| {
         world.stop(&with_transcript(
@@ -151,15 +172,15 @@ fn claude_code_counts_each_response_once_however_many_lines_it_wrote() {
             &transcript,
         ))
     };
-    append(&transcript, &claude_response("msg_1", 3, 900, 100));
+    append(&transcript, &claude_response("msg_1", 3, 900, 100, "one"));
     assert_block(&stop("one"));
-    append(&transcript, &claude_response("msg_2", 1, 900, 100));
+    append(&transcript, &claude_response("msg_2", 1, 900, 100, "two"));
     assert_block(&stop("two"));
     let mirror = fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json"))
         .expect("a running Claude loop has its state file");
     let mirror: serde_json::Value = serde_json::from_str(&mirror).unwrap();
     assert_eq!(mirror["tokens_used"], 2_000);
-    append(&transcript, &claude_response("msg_3", 2, 400, 100));
+    append(&transcript, &claude_response("msg_3", 2, 400, 100, "three"));
     let message = assert_allow_with_message(&stop("three"));
     assert!(message.contains("[max_tokens]"), "{message}");
     assert_eq!(
@@ -229,9 +250,117 @@ fn a_loop_started_from_a_terminal_counts_from_its_first_stop_on() {
     world.start("S", &["--max-tokens", "1k"]);
     // The first stop finds where the session stands; what came before is not the loop's.
     assert_block(&codex_stop_in(&world, &transcript, "first"));
-    append(&transcript, &codex_total(70_600));
+    append(&transcript, &codex_turn(70_600, "second"));
     assert_block(&codex_stop_in(&world, &transcript, "second"));
-    append(&transcript, &codex_total(71_000));
+    append(&transcript, &codex_turn(71_000, "third"));
     let message = assert_allow_with_message(&codex_stop_in(&world, &transcript, "third"));
     assert!(message.contains("[max_tokens]"), "{message}");
+}
+
+/// A Claude stop in session S naming `reply` as the turn's last, with `env` set.
+fn claude_stop_with(
+    world: &World,
+    transcript: &Path,
+    reply: &str,
+    env: &[(&str, &str)],
+) -> std::process::Output {
+    world.stop_with(
+        &with_transcript(claude_stop("S", &world.workspace, Some(reply)), transcript),
+        env,
+    )
+}
+
+/// Appends `text` to `path` from another thread after `delay`: the host writing the turn's
+/// last reply after it started the Stop hook (Claude Code 2.1.330).
+fn append_later(
+    path: &Path,
+    delay: std::time::Duration,
+    text: String,
+) -> std::thread::JoinHandle<()> {
+    let path = path.to_path_buf();
+    std::thread::spawn(move || {
+        std::thread::sleep(delay);
+        append(&path, &text);
+    })
+}
+
+#[test]
+fn a_reply_written_after_the_stop_started_is_counted_at_that_stop() {
+    let world = World::new();
+    let transcript = world.temp.path().join("session.jsonl");
+    append(&transcript, &claude_response("msg_0", 1, 10, 0, "hello"));
+    start_from_prompt(&world, "claude", &transcript, "--max-tokens 10k");
+    let wait = [("RALPH_HOOK_REPLY_WAIT", "10s")];
+    // The turn: a response with a command, then the reply, which the host writes 300 ms
+    // into the Stop hook.
+    append(
+        &transcript,
+        &claude_response("msg_1", 2, 1_400, 100, "editing"),
+    );
+    let writer = append_later(
+        &transcript,
+        std::time::Duration::from_millis(300),
+        claude_response("msg_2", 1, 1_400, 100, "Turn one done."),
+    );
+    let out = claude_stop_with(&world, &transcript, "Turn one done.", &wait);
+    writer.join().unwrap();
+    assert_block(&out);
+    assert_eq!(stderr(&out), "", "the stop found the reply");
+    append(
+        &transcript,
+        &claude_response("msg_3", 1, 1_400, 100, "Turn two done."),
+    );
+    assert_block(&claude_stop_with(
+        &world,
+        &transcript,
+        "Turn two done.",
+        &wait,
+    ));
+    assert_eq!(
+        history_tokens(&world, "claude"),
+        [Some(3_000), Some(1_500)],
+        "each turn's responses at its own stop, none twice"
+    );
+}
+
+#[test]
+fn a_reply_later_than_the_wait_is_counted_at_the_next_stop_and_the_stop_says_so() {
+    let world = World::new();
+    let transcript = world.temp.path().join("session.jsonl");
+    append(&transcript, &claude_response("msg_0", 1, 10, 0, "hello"));
+    start_from_prompt(&world, "claude", &transcript, "--max-tokens 10k");
+    let wait = [("RALPH_HOOK_REPLY_WAIT", "200ms")];
+    append(
+        &transcript,
+        &claude_response("msg_1", 2, 1_400, 100, "editing"),
+    );
+    let out = claude_stop_with(&world, &transcript, "Turn one done.", &wait);
+    assert_block(&out);
+    assert!(
+        stderr(&out).contains("the turn's last reply was not in the transcript")
+            && stderr(&out).contains("counted at the next stop"),
+        "{}",
+        stderr(&out)
+    );
+    // The reply lands after the stop gave up; the next turn follows.
+    append(
+        &transcript,
+        &claude_response("msg_2", 1, 1_400, 100, "Turn one done."),
+    );
+    append(
+        &transcript,
+        &claude_response("msg_3", 1, 1_400, 100, "Turn two done."),
+    );
+    let out = claude_stop_with(&world, &transcript, "Turn two done.", &wait);
+    assert_block(&out);
+    assert_eq!(stderr(&out), "");
+    assert_eq!(
+        history_tokens(&world, "claude"),
+        [Some(1_500), Some(3_000)],
+        "the late reply counted once, at the next stop"
+    );
+    let mirror = fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json"))
+        .expect("a running Claude loop has its state file");
+    let mirror: serde_json::Value = serde_json::from_str(&mirror).unwrap();
+    assert_eq!(mirror["tokens_used"], 4_500);
 }

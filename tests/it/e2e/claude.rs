@@ -11,7 +11,9 @@
 //! - A UserPromptSubmit hook's `additionalContext` lands in the *system prompt*
 //!   ("UserPromptSubmit hook additional context: …"), not in a message. A Stop hook's
 //!   block reason comes back as a user message `"Stop hook feedback:\n<reason>"` (plus a
-//!   `system`-role message "Stop hook blocking error from command: …").
+//!   `system`-role message "Stop hook blocking error from command: …"). 2.1.332 wraps the
+//!   same text in a `<system-reminder>` that first says a hook set up by the user wrote it
+//!   (`mock::Request::hook_prompts` reads both).
 //! - `/ralph-loop …` with no such skill installed reaches the model with a
 //!   system-reminder saying the command does not exist; the hook still sees the raw text.
 //! - The Bash tool runs unsandboxed in the session cwd with `CLAUDE_CODE_SESSION_ID`
@@ -108,5 +110,39 @@ pub fn system_messages(run: &Finished) -> Vec<String> {
         .iter()
         .filter(|e| e["type"] == "system" && e["subtype"] == "informational")
         .filter_map(|e| e["content"].as_str().map(str::to_string))
+        .collect()
+}
+
+/// What the session's Stop hooks wrote on stderr, oldest first, as Claude Code keeps it in
+/// the session's transcripts under `~/.claude/projects`. Measured on 2.1.330 and 2.1.332:
+/// only a stop that allowed is kept this way (a `hook_success` attachment with `stderr`);
+/// a blocking stop's stderr is not.
+pub fn stop_hook_stderr(world: &World) -> Vec<String> {
+    fn jsonl(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                jsonl(&path, out);
+            } else if path.extension().is_some_and(|e| e == "jsonl") {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    jsonl(&world.claude_home.join("projects"), &mut files);
+    files
+        .iter()
+        .flat_map(|f| {
+            std::fs::read_to_string(f)
+                .unwrap_or_default()
+                .lines()
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter_map(|l| serde_json::from_str::<Value>(&l).ok())
+        .filter(|l| {
+            l["attachment"]["type"] == "hook_success" && l["attachment"]["hookEvent"] == "Stop"
+        })
+        .filter_map(|l| l["attachment"]["stderr"].as_str().map(str::to_string))
         .collect()
 }

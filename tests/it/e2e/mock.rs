@@ -6,7 +6,7 @@
 //!   answered by the SSE events `response.created`, `response.output_item.done` (a
 //!   `message` with `output_text`, or a `function_call` to `exec_command`) and
 //!   `response.completed` with a `usage` object.
-//! - Claude Code 2.1.328 and 2.1.330: `POST /v1/messages` answered by the Messages SSE sequence
+//! - Claude Code 2.1.328, 2.1.330 and 2.1.332: `POST /v1/messages` answered by the Messages SSE sequence
 //!   (`message_start`, `content_block_start`, `content_block_delta`, `content_block_stop`,
 //!   `message_delta`, `message_stop`); a `tool_use` block named `Bash` makes it run a
 //!   command. Requests without `tools` are side calls (title, topic detection): they get
@@ -400,7 +400,9 @@ impl Request {
 
     /// The Stop hook block reasons this request carried, oldest first, as the hook wrote
     /// them: Codex wraps each in a user message `<hook_prompt …>REASON</hook_prompt>`
-    /// (XML-escaped), Claude Code sends a user message `Stop hook feedback:\nREASON`.
+    /// (XML-escaped); Claude Code sends a user message `Stop hook feedback:\nREASON`
+    /// (2.1.330), or the same inside a `<system-reminder>` after a line saying a hook wrote
+    /// it (2.1.332; see [`claude_hook_feedback`]).
     pub fn hook_prompts(&self, wire: Wire) -> Vec<String> {
         let Some(body) = &self.json else {
             return Vec::new();
@@ -437,16 +439,30 @@ impl Request {
                             .collect(),
                         _ => Vec::new(),
                     };
-                    for t in texts {
-                        if let Some(rest) = t.strip_prefix("Stop hook feedback:") {
-                            out.push(rest.trim_start_matches('\n').to_string());
-                        }
-                    }
+                    out.extend(texts.iter().filter_map(|t| claude_hook_feedback(t)));
                 }
             }
         }
         out
     }
+}
+
+/// The block reason in one text of a Claude Code user message, if it is a Stop hook's
+/// feedback. Measured: 2.1.328 and 2.1.330 send a text block `Stop hook feedback:\nREASON`;
+/// 2.1.332 sends a plain string `<system-reminder>\nThe text below is the output of a hook
+/// that the user, their organization or this environment set up. …\nStop hook
+/// feedback:\nREASON\n</system-reminder>`.
+fn claude_hook_feedback(text: &str) -> Option<String> {
+    const MARK: &str = "Stop hook feedback:";
+    if let Some(rest) = text.strip_prefix(MARK) {
+        return Some(rest.trim_start_matches('\n').to_string());
+    }
+    let inner = text
+        .strip_prefix("<system-reminder>\n")?
+        .strip_suffix("</system-reminder>")?;
+    let preamble = inner.find(&format!("\n{MARK}\n"))?;
+    let reason = &inner[preamble + MARK.len() + 2..];
+    Some(reason.strip_suffix('\n').unwrap_or(reason).to_string())
 }
 
 /// Long developer/system texts (the clients' own instructions) are cut in the log; the

@@ -14,6 +14,7 @@ use super::scenarios::{
 };
 use super::usage::USAGE;
 use super::world::World;
+use ralph_hook::engine::flush::WAIT_ENV;
 
 /// Tokens per response on both hosts for the mock's [`USAGE`] (input 900, cache reads
 /// 300, cache writes 200, output 100).
@@ -58,6 +59,13 @@ fn same_dir(a: &str, b: &Path) -> bool {
 /// Each turn is two model responses (text and a command, then text): 3,000 tokens. With
 /// `--max-tokens 7k` the first two stops continue (3,000, then 6,000 used) and the third
 /// ends the loop (9,000), though the iteration cap and the script allow more.
+///
+/// Exact on every client version because the stop waits for the turn's last reply
+/// (`engine::flush`). Measured (docs/MEASURED.md): Claude Code 2.1.330 starts the Stop hook
+/// before that reply is always in its transcript — it lands a few to a few hundred
+/// milliseconds later, so without the wait a stop counted one response short and, on an
+/// idle machine, the loop ran a fourth turn; 2.1.332, Codex 0.169.0 and 0.171.0 write it
+/// before the hook starts.
 pub fn token_budget(client: Client, test: &str) {
     let mut script = Vec::new();
     for turn in 1..=4 {
@@ -71,6 +79,9 @@ pub fn token_budget(client: Client, test: &str) {
         return;
     };
     world.mock.set_usage(USAGE);
+    // The longest wait ralph-hook allows (the default is 2 s): a loaded machine does not
+    // make a stop give up on the reply.
+    world.set_env(WAIT_ENV, "10s");
     let out = world.root.join("notified");
     let prompt = format!(
         "{} Write the notes --max-iterations 10 --max-tokens 7k --notify {}",
@@ -85,40 +96,25 @@ pub fn token_budget(client: Client, test: &str) {
         .iter()
         .map(|h| h["tokens"].as_u64().expect("each stop counts tokens"))
         .collect();
-    // Each stop counts whole responses. Claude Code writes its transcript in batches, so
-    // a turn's last response can reach the file only after the Stop hook ran: it is then
-    // counted at the next stop (measured on 2.1.330: one response late at every stop).
-    // Nothing is counted twice, and the loop still ends at the third stop.
-    assert_eq!(counted.len(), 3, "{history:#?}");
-    assert!(
-        counted
-            .iter()
-            .all(|t| *t >= PER_RESPONSE && t % PER_RESPONSE == 0),
-        "{counted:?}"
+    assert_eq!(
+        counted,
+        [2 * PER_RESPONSE; 3],
+        "each stop counts its own turn: {history:#?}"
     );
-    let total: u64 = counted.iter().sum();
-    assert!(
-        (7_000..=6 * PER_RESPONSE).contains(&total),
-        "tokens counted: {counted:?}"
-    );
-    if client == Client::Codex {
-        assert_eq!(
-            counted,
-            [2 * PER_RESPONSE; 3],
-            "Codex writes each total at once"
-        );
+    if client == Client::Claude {
+        // The stop that ended the loop found the reply in time and had nothing to warn
+        // about (Claude Code keeps only an allowing stop's stderr).
+        let stderr = super::claude::stop_hook_stderr(&world);
+        assert_eq!(stderr, [""], "the Stop hooks' stderr");
     }
     assert_eq!(blocks(&history).len(), 2, "{history:#?}");
     assert_eq!(last_stop(&history)["reason"], "max_tokens", "{history:#?}");
-    let left_after_two = 7_000 - (counted[0] + counted[1]);
     let prompts = hook_prompts(&world);
-    assert_eq!(
-        prompts[1].contains(&format!(
-            "{} tokens of 7k",
-            ralph_hook::engine::render::token_count(left_after_two)
-        )),
-        left_after_two < 1_400,
-        "the prompt states what is left exactly when under a fifth is: {}",
+    assert_eq!(prompts.len(), 2, "{prompts:#?}");
+    assert!(!prompts[0].contains("tokens of"), "4k left: {}", prompts[0]);
+    assert!(
+        prompts[1].contains("1k tokens of 7k"),
+        "the prompt states what is left once under a fifth is: {}",
         prompts[1]
     );
     assert_no_state(&world);
