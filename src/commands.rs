@@ -103,6 +103,13 @@ pub fn start(args: StartArgs) -> Result<i32> {
         )),
     };
     say(printable(&render::labelled(&render::understood(state))));
+    if let Some(id) = &state.loop_id {
+        say(format!(
+            "  loop id:     {} (`ralph-hook wait --loop {}` answers about this loop only)",
+            printable(id),
+            printable(id)
+        ));
+    }
     say(format!(
         "  state file:  {}",
         printable(&started.state_path.display().to_string())
@@ -224,6 +231,16 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
         printable(&workspace.display().to_string()),
         render::iteration_label(&state)
     ));
+    if paused {
+        say(
+            "  Its stops are allowed now: the session ends its turn (a headless `codex exec` or `claude -p` exits), and `ralph-hook wait` answers 12.",
+        );
+    } else {
+        say(format!(
+            "  {}",
+            printable(&render::to_continue(&state, found.store.agent()))
+        ));
+    }
     Ok(0)
 }
 

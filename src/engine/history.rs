@@ -35,6 +35,9 @@ pub enum Event {
     Resume,
     /// The user's `--notify` command ran.
     Notify,
+    /// A `$ralph-loop` prompt the prompt hook could not act on (a typo, a live loop in
+    /// the way): `codex exec` shows the user nothing, so the history must.
+    Prompt,
 }
 
 /// Why: the outcome a loop ended with, or what became of a stop that did not end it.
@@ -109,6 +112,7 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
+            Event::Prompt => "prompt",
         }
     }
 }
@@ -246,6 +250,7 @@ mod tests {
             Event::Pause,
             Event::Resume,
             Event::Notify,
+            Event::Prompt,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),

@@ -406,6 +406,29 @@ pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String 
     )
 }
 
+/// What it takes for a resumed loop to go on: a stop of its session, which comes only
+/// after a prompt reaches that session. A headless client that exited while the loop was
+/// paused must be resumed with the host's own command (the session id is the loop's).
+pub fn to_continue(state: &LoopState, agent: Agent) -> String {
+    let Some(session) = state.session_id.as_deref() else {
+        return format!(
+            "It goes on at the next stop of the first {} session that stops in the workspace.",
+            agent.display_name()
+        );
+    };
+    let command = match agent {
+        Agent::Codex => format!(
+            "codex exec resume {session} -c 'sandbox_mode=\"workspace-write\"' 'Go on with the loop'"
+        ),
+        Agent::Claude => {
+            format!("claude -p --resume {session} --allowedTools Bash 'Go on with the loop'")
+        }
+    };
+    format!(
+        "Nothing continues until a prompt reaches session {session}: type one in it, or if it has exited, `{command}`."
+    )
+}
+
 /// What the agent is told when its paused loop goes on: the user's prompt answers what
 /// it was blocked on (`reason`), or the user resumed it by hand.
 pub fn resumed_context(state: &LoopState, reason: Option<&str>) -> String {

@@ -276,6 +276,10 @@ fn apply(
     let session = Some(input.session_id.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
+        Decision::Allow if step.state.last_decision != record.state.last_decision => {
+            lifecycle::record_paused_stop(store, lock, record, step.state, session, now)?;
+            Ok(StopOutput::allow(None))
+        }
         Decision::Ignore | Decision::NotFollowed(_) | Decision::Allow | Decision::Verify => {
             Ok(StopOutput::allow(None))
         }
