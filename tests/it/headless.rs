@@ -270,3 +270,51 @@ fn wait_words_say_each_thing_once_and_how_many_stops_made_no_progress() {
         "{text}"
     );
 }
+
+#[test]
+fn doctor_says_hooks_are_on_by_default_and_its_fix_for_hooks_false_is_one_install_takes() {
+    let world = World::new();
+    let codex_home = world.home.join(".codex");
+    fs_err::create_dir_all(&codex_home).unwrap();
+    fs_err::write(
+        codex_home.join("config.toml"),
+        "[features]\nhooks = false\n",
+    )
+    .unwrap();
+    let doctor = stdout(&world.run(&["doctor"]));
+    let fix = doctor
+        .lines()
+        .skip_while(|line| !line.contains("installed for neither"))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no fix for the missing install:\n{doctor}"))
+        .to_string();
+    assert!(
+        fix.contains("ralph-hook install --enable-hooks"),
+        "{doctor}"
+    );
+    assert!(
+        !world
+            .run(&["install", "--agent", "codex", "--no-trust"])
+            .status
+            .success(),
+        "plain install refuses while hooks are off (so the fix must not be it)"
+    );
+    assert_success(&world.run(&[
+        "install",
+        "--agent",
+        "codex",
+        "--no-trust",
+        "--enable-hooks",
+    ]));
+    let doctor = stdout(&world.run(&["doctor"]));
+    assert!(
+        doctor.contains("hooks feature on in config.toml"),
+        "{doctor}"
+    );
+    fs_err::write(codex_home.join("config.toml"), "model = \"x\"\n").unwrap();
+    let doctor = stdout(&world.run(&["doctor"]));
+    assert!(
+        doctor.contains("hooks feature on by default (config.toml does not set [features] hooks)"),
+        "{doctor}"
+    );
+}
