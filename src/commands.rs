@@ -315,6 +315,8 @@ pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
         tag: None,
         detail: Some(detail),
         tokens: None,
+        tokens_used: None,
+        max_tokens: None,
     };
     lifecycle::append(&store, &lock, &entry);
     Ok(1)
@@ -408,8 +410,22 @@ fn history_line(entry: &HistoryEntry) -> String {
     if let Some(tag) = entry.tag {
         line.push_str(&format!(" tag={}", tag.as_str()));
     }
-    if let Some(tokens) = entry.tokens {
-        line.push_str(&format!(" tokens={}", render::token_count(tokens)));
+    match (entry.tokens_used, entry.max_tokens) {
+        (Some(used), Some(max)) => {
+            line.push_str(&format!(
+                " tokens={}/{}",
+                render::token_count(used),
+                render::token_count(max)
+            ));
+            if let Some(tokens) = entry.tokens {
+                line.push_str(&format!(" (+{} this stop)", render::token_count(tokens)));
+            }
+        }
+        _ => {
+            if let Some(tokens) = entry.tokens {
+                line.push_str(&format!(" tokens={}", render::token_count(tokens)));
+            }
+        }
     }
     if let Some(reason) = entry.reason {
         line.push_str(&format!(" reason={}", reason.as_str()));

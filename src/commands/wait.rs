@@ -398,6 +398,9 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     {
         line.push_str(&format!(" ({})", crate::engine::render::printable(detail)));
     }
+    if let Some(total) = crate::engine::render::token_total(entry) {
+        line.push_str(&format!("; {total}"));
+    }
     say(format!("{line}."));
     code as i32
 }
@@ -448,6 +451,8 @@ mod tests {
             tag: None,
             detail: None,
             tokens: None,
+            tokens_used: None,
+            max_tokens: None,
         };
         assert_eq!(report(dir.path(), &line(None)), 7);
         assert_eq!(

@@ -150,6 +150,13 @@ pub struct HistoryEntry {
     /// Tokens the session used in the turn this stop ended (with a token budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// The loop's running total of tokens after this line (with a token budget): what
+    /// `log`, `show` and `wait` report beside the budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_used: Option<u64>,
+    /// The token budget (`--max-tokens`), on the lines of a loop that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
 }
 
 impl HistoryEntry {
@@ -167,6 +174,8 @@ impl HistoryEntry {
             tag: None,
             detail: None,
             tokens: None,
+            tokens_used: state.max_tokens.map(|_| state.tokens_used),
+            max_tokens: state.max_tokens,
         }
     }
 

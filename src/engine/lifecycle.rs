@@ -314,6 +314,8 @@ pub struct Ending {
     pub detail: Option<String>,
     /// Tokens used in the turn the stop ended (with a token budget).
     pub tokens: Option<u64>,
+    /// The agent's last message, when a stop ended the loop (for the notify command).
+    pub message: Option<String>,
 }
 
 impl Ending {
@@ -326,6 +328,7 @@ impl Ending {
             tag: None,
             detail: None,
             tokens: None,
+            message: None,
         }
     }
 }
@@ -366,6 +369,7 @@ pub fn end(
         record,
         &last,
         (ending.outcome.code(), &reason),
+        ending.message.as_deref(),
         now,
     );
     Ok(last)
@@ -404,6 +408,7 @@ pub fn notify_user(
     record: &LoopRecord,
     state: &LoopState,
     (outcome, reason): (&str, &str),
+    message: Option<&str>,
     now: SystemTime,
 ) {
     let Some(command) = record.notify.as_deref() else {
@@ -415,6 +420,8 @@ pub fn notify_user(
         iteration: state.iteration,
         workspace: store.workspace(),
         task: &state.prompt,
+        tokens: state.max_tokens.map(|max| (state.tokens_used, max)),
+        message,
     };
     if let Err(err) = notify::launch(command, &notice, record.agent, &record.loop_id) {
         append(
@@ -884,6 +891,8 @@ pub fn record_refusal(
         tag: None,
         detail: Some(format!("`{first}`: {why}; {fix}")),
         tokens: None,
+        tokens_used: None,
+        max_tokens: None,
     };
     append(store, &lock, &entry);
 }

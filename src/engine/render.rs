@@ -406,6 +406,17 @@ pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String 
     )
 }
 
+/// The running total and the budget a history line carries (`2.4k of 5k tokens used`),
+/// for `show` and `wait` after the loop ended; `None` for a loop without a budget.
+pub fn token_total(entry: &crate::engine::history::HistoryEntry) -> Option<String> {
+    let (used, max) = (entry.tokens_used?, entry.max_tokens?);
+    Some(format!(
+        "{} of {} tokens used",
+        token_count(used),
+        token_count(max)
+    ))
+}
+
 /// What it takes for a resumed loop to go on: a stop of its session, which comes only
 /// after a prompt reaches that session. A headless client that exited while the loop was
 /// paused must be resumed with the host's own command (the session id is the loop's).

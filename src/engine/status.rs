@@ -92,6 +92,9 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
                     .map(crate::engine::history::Reason::as_str)
                     .unwrap_or(last.decision.as_str())
             ));
+            if let Some(total) = crate::engine::render::token_total(&last) {
+                title.insert_str(title.len() - 1, &format!(" ({total})"));
+            }
         }
         return StatusView {
             title,

@@ -320,6 +320,7 @@ fn apply(
                 &record,
                 &record.state,
                 ("blocked", &reason),
+                input.last_assistant_message.as_deref(),
                 now,
             );
             Ok(StopOutput::allow(Some(render::blocked_message(
@@ -341,6 +342,7 @@ fn apply(
                 tag: Some(step.tag),
                 detail,
                 tokens,
+                message: input.last_assistant_message.clone(),
             };
             let last = lifecycle::end(store, lock, &record, ending, now)?;
             Ok(StopOutput::allow(Some(render::outcome_message(
@@ -399,6 +401,8 @@ fn load_or_set_aside(
                 tag: None,
                 detail: Some(message.clone()),
                 tokens: None,
+                tokens_used: None,
+                max_tokens: None,
             };
             lifecycle::append(store, lock, &entry);
             Err(Error::Failed(message))
