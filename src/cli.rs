@@ -271,6 +271,10 @@ pub struct InstallArgs {
     /// checks it and `uninstall --purge` removes it.
     #[arg(long, value_name = "FILE", hide = true)]
     pub path_copy: Option<PathBuf>,
+    /// Record that install/install.sh wrote the man pages into this folder, so
+    /// `uninstall --purge` removes them.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub man_pages: Option<PathBuf>,
 }
 
 /// Flags of `uninstall`.

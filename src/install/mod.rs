@@ -11,6 +11,7 @@ mod host;
 mod inline_hooks;
 mod json_text;
 mod layout;
+mod man_pages;
 mod path_copy;
 mod plan;
 mod plugin;
@@ -63,6 +64,13 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         parts.push(Part {
             heading: format!("{verb} for the copy on PATH, {}:", copy.display()),
             plan: path_copy::plan_record(copy)?,
+            notes: Vec::new(),
+        });
+    }
+    if let Some(dir) = &args.man_pages {
+        parts.push(Part {
+            heading: format!("{verb} for the man pages in {}:", dir.display()),
+            plan: man_pages::plan_record(dir)?,
             notes: Vec::new(),
         });
     }
@@ -177,7 +185,7 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
         let purge = purge::plan()?;
         parts.push(Part {
             heading: format!(
-                "{} the copy on PATH and your loop records:",
+                "{} the copy on PATH, the man pages and your loop records:",
                 if args.dry_run { "would purge" } else { "purge" }
             ),
             plan: purge.plan,
