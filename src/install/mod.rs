@@ -207,10 +207,37 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     for line in purge::left_behind(args.purge) {
         say(&mut out, &line)?;
     }
+    for line in plugins_left(&args.homes.codex_home, &args.homes.claude_home) {
+        say(&mut out, &line)?;
+    }
     if args.dry_run {
         say(&mut out, "dry run: nothing was written")?;
     }
     Ok(())
+}
+
+/// The ralph-hook plugin still enabled in either host after uninstall, each with the
+/// host's command that removes it: uninstall removes only what `install` wrote, and the
+/// plugin's hooks go on running loops (Claude Code's block cap back at 8).
+fn plugins_left(codex_home: &Option<PathBuf>, claude_home: &Option<PathBuf>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for agent in Agent::ALL {
+        let flag = match agent {
+            Agent::Codex => codex_home.as_deref(),
+            Agent::Claude => claude_home.as_deref(),
+        };
+        let Ok(layout) = Layout::new(agent, flag) else {
+            continue;
+        };
+        for id in plugin::enabled(&layout).unwrap_or_default() {
+            lines.push(format!(
+                "left in place: the ralph-hook plugin {id} is still enabled in {}, and its hooks still run loops; `{}` removes it",
+                agent.display_name(),
+                plugin::remove_command(agent, &id)
+            ));
+        }
+    }
+    lines
 }
 
 /// Runs `doctor` and returns its exit code.

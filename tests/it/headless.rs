@@ -318,3 +318,30 @@ fn doctor_says_hooks_are_on_by_default_and_its_fix_for_hooks_false_is_one_instal
         "{doctor}"
     );
 }
+
+#[test]
+fn uninstall_beside_the_plugin_names_it_and_the_command_that_removes_it() {
+    let world = World::new();
+    let claude = world.home.join(".claude");
+    fs_err::create_dir_all(&claude).unwrap();
+    fs_err::write(
+        claude.join("settings.json"),
+        "{\n  \"enabledPlugins\": {\"ralph-hook@ralph-hook\": true}\n}\n",
+    )
+    .unwrap();
+    let home = claude.to_str().unwrap();
+    assert_success(&world.run(&["install", "--agent", "claude", "--claude-home", home]));
+    let out = world.run(&["uninstall", "--agent", "claude", "--claude-home", home]);
+    assert_success(&out);
+    let text = stdout(&out);
+    assert!(
+        text.contains(
+            "the ralph-hook plugin ralph-hook@ralph-hook is still enabled in Claude Code"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("`claude plugin uninstall ralph-hook@ralph-hook` removes it"),
+        "{text}"
+    );
+}
