@@ -432,7 +432,8 @@ pub fn to_continue(state: &LoopState, agent: Agent) -> String {
             "codex exec resume {session} -c 'sandbox_mode=\"workspace-write\"' 'Go on with the loop'"
         ),
         Agent::Claude => {
-            format!("claude -p --resume {session} --allowedTools Bash 'Go on with the loop'")
+            // `--allowedTools` takes every word after it as a tool: the prompt goes first.
+            format!("claude -p 'Go on with the loop' --resume {session} --allowedTools Bash")
         }
     };
     format!(

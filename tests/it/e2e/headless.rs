@@ -112,6 +112,8 @@ pub fn paused_headless(client: Client, test: &str) {
         return;
     };
     let ws = world.workspace.display().to_string();
+    // A user's repository: `codex exec resume` as printed runs only in one.
+    git_init(&world);
     let run = std::thread::scope(|s| {
         let _release = ReleaseOnDrop(&world.mock);
         let run = s.spawn(|| world.run_agent(&loop_prompt(client, "Pause me headless", 5)));
@@ -151,18 +153,109 @@ pub fn paused_headless(client: Client, test: &str) {
 
     let resume = world.ralph(&["resume", "--workspace", &ws]);
     assert!(resume.success(), "{}", resume.stderr);
-    let how = match client {
-        Client::Codex => format!("codex exec resume {session} -c"),
-        Client::Claude => format!("claude -p --resume {session} --allowedTools Bash"),
-    };
-    assert!(resume.stdout.contains(&how), "{}", resume.stdout);
-    let again = world.resume_agent(&session, "Go on with the loop");
+    // The command `resume` names, run as printed, continues the session.
+    let how = resume
+        .stdout
+        .split("if it has exited, `")
+        .nth(1)
+        .and_then(|rest| rest.split('`').next())
+        .unwrap_or_else(|| panic!("resume names no command: {}", resume.stdout))
+        .to_string();
+    assert!(how.contains(&session), "{how}");
+    link_client(&world);
+    let mut bash = world.command("bash");
+    bash.args(["-c", &how]);
+    let again = world.run_recorded(bash, &how, world.client_deadline());
     assert_clean_exit(&again);
+    assert_eq!(world.mock.turns().len(), 3, "the resumed session went on");
     let wait = world.ralph(&["wait", "--workspace", &ws, "--timeout", "5s"]);
     assert_eq!(
         wait.status.and_then(|s| s.code()),
         Some(0),
         "{}",
         wait.stdout
+    );
+}
+
+/// The README's shell blocks that drive `client` headless, as written.
+fn readme_blocks(client: Client) -> Vec<String> {
+    let readme = include_str!("../../../README.md");
+    let needle = match client {
+        Client::Codex => "codex exec ",
+        Client::Claude => "claude -p ",
+    };
+    let mut blocks = Vec::new();
+    let mut rest = readme;
+    while let Some(start) = rest.find("```sh\n") {
+        let body = &rest[start + "```sh\n".len()..];
+        let Some(end) = body.find("\n```") else {
+            break;
+        };
+        let block = &body[..end];
+        if block.lines().any(|line| line.starts_with(needle)) {
+            blocks.push(block.to_string());
+        }
+        rest = &body[end..];
+    }
+    blocks
+}
+
+/// Each README block that runs `client` headless, run as written by bash in a git
+/// repository with the client and ralph-hook on PATH: the agent's edit lands (the
+/// README's flags let it write), the loop completes, and the block's own `wait` says so.
+pub fn readme_headless(client: Client, test: &str) {
+    let blocks = readme_blocks(client);
+    assert!(
+        !blocks.is_empty(),
+        "the README has no shell block that runs {} headless",
+        client.name()
+    );
+    for (i, block) in blocks.iter().enumerate() {
+        let script = vec![
+            super::mock::command("echo fixed > fixed.txt"),
+            text(format!("Fixed the tests. {PROMISE}")),
+        ];
+        let Some(world) = World::setup(client, &format!("{test}-{i}"), script) else {
+            return;
+        };
+        world.put_hook_on_path();
+        link_client(&world);
+        git_init(&world);
+        let mut bash = world.command("bash");
+        bash.args(["-c", block]);
+        let run = world.run_recorded(bash, &format!("README block {i}"), world.client_deadline());
+        assert_clean_exit(&run);
+        assert!(
+            world.workspace.join("fixed.txt").is_file(),
+            "the agent could not edit the workspace with the README's command:\n{block}\n{}",
+            run.stderr
+        );
+        assert_eq!(
+            run.stdout.lines().last(),
+            Some("done"),
+            "the README block did not end `done`:\n{block}\nstdout: {}\nstderr: {}",
+            run.stdout,
+            run.stderr
+        );
+    }
+}
+
+/// Puts the client on the world's PATH under its own name, as a user has it.
+fn link_client(world: &World) {
+    std::fs::create_dir_all(world.bin_dir()).unwrap();
+    let link = world.bin_dir().join(world.client.name());
+    if !link.exists() {
+        std::os::unix::fs::symlink(&world.bin, &link).unwrap();
+    }
+}
+
+/// Makes the workspace a git repository, as a user's is.
+fn git_init(world: &World) {
+    let mut git = world.command("git");
+    git.args(["init", "-q"]);
+    assert!(
+        world
+            .run_recorded(git, "git init", Duration::from_secs(30))
+            .success()
     );
 }
