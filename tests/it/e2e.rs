@@ -79,3 +79,4 @@ scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);
 scenario!(headless::refused_prompt: codex, claude);
 scenario!(headless::paused_headless: codex, claude);
 scenario!(headless::readme_headless: codex, claude);
+scenario!(plugin::without_the_program: codex, claude);
