@@ -441,7 +441,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let line = |reason: Option<Reason>| HistoryEntry {
             at: "2026-01-01T00:00:00Z".into(),
-            event: crate::engine::history::Event::Stop,
+            event: Event::Stop,
             decision: Action::Finish,
             reason,
             loop_id: None,

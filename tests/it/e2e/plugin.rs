@@ -497,7 +497,7 @@ pub fn without_the_program(client_: Client, test: &str) {
         .mock
         .turns()
         .first()
-        .map(|turn| turn.text())
+        .map(super::mock::Request::text)
         .unwrap_or_default();
     assert!(
         first.contains("the ralph-hook program is not installed")
