@@ -492,7 +492,7 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
     let assert_listed = |text: &str, heading: &str| {
         let listed = text
             .split_once(&format!(
-                "{heading} the copy on PATH and your loop records:\n"
+                "{heading} the copy on PATH, the man pages and your loop records:\n"
             ))
             .map(|(_, listed)| listed)
             .unwrap_or_else(|| panic!("no {heading:?} part in\n{text}"));
