@@ -7,7 +7,7 @@
 #   RALPH_USE_CARGO_INSTALL=1 install/install.sh   # use `cargo install --path .` instead
 #
 # The man pages go to ${XDG_DATA_HOME:-~/.local/share}/man/man1 (or $RALPH_MAN_DIR).
-# `ralph-hook uninstall --purge` removes the copy placed on PATH again.
+# `ralph-hook uninstall --purge` removes the copy placed on PATH and the man pages again.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -41,7 +41,15 @@ echo "install: $("$bin" --version) at $bin"
 
 man_dir=${RALPH_MAN_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/man/man1}
 if "$bin" man --dir "$man_dir" >/dev/null; then
-  echo "install: man pages in $man_dir (man ralph-hook)"
+  placed+=(--man-pages "$man_dir")
+  # `man ralph-hook` finds the pages only where man looks: say the MANPATH line otherwise.
+  man_root=$(dirname "$man_dir")
+  if command -v manpath >/dev/null 2>&1 && manpath 2>/dev/null | tr ':' '\n' | grep -qxF "$man_root"; then
+    echo "install: man pages in $man_dir (man ralph-hook)"
+  else
+    echo "install: man pages in $man_dir; man does not look there yet: add to your shell's profile"
+    echo "         export MANPATH=\"$man_root:\$MANPATH\""
+  fi
 else
   echo "install: could not write the man pages to $man_dir; run '$bin man --dir DIR' later" >&2
 fi

@@ -141,7 +141,9 @@ pub struct WorkspaceArgs {
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
 the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
-loop is paused until you answer); any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+loop is paused until you answer), 12 the loop is paused (`ralph-hook resume`, then a prompt in its \
+session, continues it), 13 the last loop prompt was refused (nothing started); 64 a usage error, \
+also when both hosts have loops in the workspace and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]
@@ -152,6 +154,13 @@ pub struct WaitArgs {
     /// Give up after this long (`90s`, `30m`, `2h`) and exit 8; default: wait as long as the loop runs.
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
+    /// Answer only about this loop (the id `start` prints and `show --json` has).
+    #[arg(long = "loop", value_name = "ID")]
+    pub loop_id: Option<String>,
+    /// Answer only about loops started, and prompts refused, at or after this time:
+    /// RFC 3339 (`$(date -u +%FT%TZ)`) or seconds since the epoch (`$(date +%s)`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
 }
 
 /// Flags of `show` and `log`.
@@ -262,6 +271,10 @@ pub struct InstallArgs {
     /// checks it and `uninstall --purge` removes it.
     #[arg(long, value_name = "FILE", hide = true)]
     pub path_copy: Option<PathBuf>,
+    /// Record that install/install.sh wrote the man pages into this folder, so
+    /// `uninstall --purge` removes them.
+    #[arg(long, value_name = "DIR", hide = true)]
+    pub man_pages: Option<PathBuf>,
 }
 
 /// Flags of `uninstall`.

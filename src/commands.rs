@@ -107,6 +107,13 @@ pub fn start(args: StartArgs) -> Result<i32> {
         state,
         settings.notify.as_deref(),
     )));
+    if let Some(id) = &state.loop_id {
+        say(format!(
+            "  loop id:     {} (`ralph-hook wait --loop {}` answers about this loop only)",
+            printable(id),
+            printable(id)
+        ));
+    }
     say(format!(
         "  state file:  {}",
         printable(&started.state_path.display().to_string())
@@ -228,6 +235,16 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
         printable(&workspace.display().to_string()),
         render::iteration_label(&state)
     ));
+    if paused {
+        say(
+            "  Its stops are allowed now: the session ends its turn (a headless `codex exec` or `claude -p` exits), and `ralph-hook wait` answers 12.",
+        );
+    } else {
+        say(format!(
+            "  {}",
+            printable(&render::to_continue(&state, found.store.agent()))
+        ));
+    }
     Ok(0)
 }
 
@@ -302,6 +319,8 @@ pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
         tag: None,
         detail: Some(detail),
         tokens: None,
+        tokens_used: None,
+        max_tokens: None,
     };
     lifecycle::append(&store, &lock, &entry);
     Ok(1)
@@ -395,8 +414,22 @@ fn history_line(entry: &HistoryEntry) -> String {
     if let Some(tag) = entry.tag {
         line.push_str(&format!(" tag={}", tag.as_str()));
     }
-    if let Some(tokens) = entry.tokens {
-        line.push_str(&format!(" tokens={}", render::token_count(tokens)));
+    match (entry.tokens_used, entry.max_tokens) {
+        (Some(used), Some(max)) => {
+            line.push_str(&format!(
+                " tokens={}/{}",
+                render::token_count(used),
+                render::token_count(max)
+            ));
+            if let Some(tokens) = entry.tokens {
+                line.push_str(&format!(" (+{} this stop)", render::token_count(tokens)));
+            }
+        }
+        _ => {
+            if let Some(tokens) = entry.tokens {
+                line.push_str(&format!(" tokens={}", render::token_count(tokens)));
+            }
+        }
     }
     if let Some(reason) = entry.reason {
         line.push_str(&format!(" reason={}", reason.as_str()));

@@ -6,15 +6,18 @@
 use std::io::IsTerminal;
 use std::path::Path;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
-use crate::cli::WaitArgs;
+use crate::agent::Agent;
+use crate::cli::{WaitArgs, WorkspaceArgs};
 use crate::clock;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lookup;
 use crate::engine::outcome::Outcome;
+use crate::engine::ownership::Registry;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
+use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::say;
 
@@ -49,6 +52,12 @@ pub enum WaitCode {
     /// The loop is paused because the agent is blocked on the user: 11. It goes on once
     /// they answer in the session (or `ralph-hook resume`).
     Blocked = 11,
+    /// The loop is paused (`ralph-hook pause`): its stops are allowed, so a headless
+    /// client exits; nothing continues until `resume` and a prompt in its session: 12.
+    Paused = 12,
+    /// The newest `$ralph-loop` prompt was refused (a typo, a live loop in the way), so
+    /// no loop started: 13.
+    Refused = 13,
 }
 
 impl WaitCode {
@@ -65,9 +74,12 @@ impl WaitCode {
             Outcome::TimeLimit => (WaitCode::TimeLimit, "the time budget ran out"),
             Outcome::TokenLimit => (WaitCode::TokenLimit, "the token budget ran out"),
             Outcome::RepeatedMessage | Outcome::UnchangedWorkspace => {
-                (WaitCode::NoProgress, "no progress over the last stops")
+                (WaitCode::NoProgress, "no progress")
             }
-            Outcome::Cancelled => (WaitCode::Cancelled, "it was cancelled"),
+            Outcome::Cancelled => (
+                WaitCode::Cancelled,
+                "it was cancelled: the loop ended; the agent may still finish its turn",
+            ),
             Outcome::Replaced => (WaitCode::Cancelled, "a new loop replaced it"),
             Outcome::Error => (WaitCode::LoopError, "of an error"),
         }
@@ -77,13 +89,20 @@ impl WaitCode {
 /// `ralph-hook wait`.
 pub fn wait(args: WaitArgs) -> Result<i32> {
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose()?;
+    let asked = Asked {
+        loop_id: args.loop_id.clone(),
+        since: args.since.as_deref().map(parse_since).transpose()?,
+    };
     let started = Instant::now();
-    let found = super::target(&args.target)?;
+    let found = super::target(&one_host(&args.target, &asked)?)?;
     let store = found.store;
     let workspace = store.workspace().to_path_buf();
-    let running = found.record.map(|record| record.state);
+    let running = found
+        .record
+        .map(|record| record.state)
+        .filter(|state| asked.covers_loop(state));
     let Some(state) = running else {
-        return Ok(report_last(&store, &workspace));
+        return Ok(report_last(&store, &workspace, &asked));
     };
     if std::io::stderr().is_terminal() {
         crate::messages::warn(format!(
@@ -96,6 +115,14 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         match still_running(&store, &state)? {
             Running::Yes => {}
             Running::No => break,
+            Running::Paused(current) => {
+                say(format!(
+                    "ralph-loop in {} is paused at iteration {}: its stops are allowed and nothing continues until `ralph-hook resume` and a prompt in its session [paused]",
+                    workspace.display(),
+                    crate::engine::render::iteration_label(&current),
+                ));
+                return Ok(WaitCode::Paused as i32);
+            }
             Running::Blocked(current) => {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
@@ -147,6 +174,8 @@ enum Running {
     No,
     /// It waits for the user, who must answer the agent: nothing happens until they do.
     Blocked(Box<LoopState>),
+    /// The user paused it: nothing happens until they resume it.
+    Paused(Box<LoopState>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -157,6 +186,7 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
         Ok(Some(current)) if current.state.paused && current.state.blocked.is_some() => {
             Ok(Running::Blocked(Box::new(current.state)))
         }
+        Ok(Some(current)) if current.state.paused => Ok(Running::Paused(Box::new(current.state))),
         Ok(Some(_)) | Err(LoadError::Unusable(_)) => Ok(Running::Yes),
         Ok(None) => Ok(Running::No),
         Err(LoadError::Io(err)) => Err(err),
@@ -182,24 +212,167 @@ fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry
     Ok(None)
 }
 
-/// No loop runs: says how the last one ended (its exit code), or that there was none.
-fn report_last(store: &Store, workspace: &Path) -> i32 {
+/// What a script asked `wait` about: one loop (`--loop`), what began after a time
+/// (`--since`), or (neither) the workspace's newest loop.
+#[derive(Debug, Default)]
+struct Asked {
+    /// `--loop ID`.
+    loop_id: Option<String>,
+    /// `--since TIME`.
+    since: Option<SystemTime>,
+}
+
+impl Asked {
+    /// Whether the running loop `state` is one asked about.
+    fn covers_loop(&self, state: &LoopState) -> bool {
+        let id = self
+            .loop_id
+            .as_deref()
+            .is_none_or(|id| state.loop_id.as_deref() == Some(id));
+        let recent = self
+            .since
+            .is_none_or(|since| state.started_at().is_some_and(|at| at >= since));
+        id && recent
+    }
+
+    /// Whether history line `entry` is one asked about: at or after `--since`, and of
+    /// the loop `--loop` names (a refused prompt names no loop, so it counts only
+    /// without `--loop`).
+    fn covers_line(&self, entry: &HistoryEntry) -> bool {
+        let recent = self
+            .since
+            .is_none_or(|since| clock::parse(&entry.at).is_some_and(|at| at >= since));
+        let id = match &self.loop_id {
+            Some(id) => entry.loop_id.as_deref() == Some(id.as_str()),
+            None => true,
+        };
+        recent && id
+    }
+
+    /// The words that say what was asked about, for "no loop" answers.
+    fn scope(&self) -> String {
+        let mut words = String::new();
+        if let Some(id) = &self.loop_id {
+            words.push_str(&format!(
+                " with id {}",
+                crate::engine::render::printable(id)
+            ));
+        }
+        if let Some(since) = self.since {
+            words.push_str(&format!(" since {}", clock::format(since)));
+        }
+        words
+    }
+}
+
+/// The host `wait` reports on: the one `--agent` names; else the one whose record or
+/// history holds the `--loop` asked about; else the only host with a loop (running or
+/// ended) in the workspace. With loops of both hosts there and nothing to tell them
+/// apart it is a usage error: answering about the newest of them reported another
+/// host's loop as the script's own.
+fn one_host(target: &WorkspaceArgs, asked: &Asked) -> Result<WorkspaceArgs> {
+    let chosen = |agent| WorkspaceArgs {
+        workspace: target.workspace.clone(),
+        agent: Some(agent),
+    };
+    if let Some(agent) = target.agent {
+        return Ok(chosen(agent));
+    }
+    let workspace = super::target_workspace(target)?;
+    let (Some(registry), Ok(canonical)) = (Registry::open(), workspace::canonical(&workspace))
+    else {
+        return Ok(chosen_none(target));
+    };
+    let stores: Vec<Store> = Agent::ALL
+        .into_iter()
+        .map(|agent| Store::new(&canonical, agent, &registry))
+        .collect();
+    if let Some(id) = &asked.loop_id {
+        let holds = |store: &Store| {
+            matches!(store.load(), Ok(Some(record)) if record.state.loop_id.as_deref() == Some(id))
+                || store
+                    .history()
+                    .is_ok_and(|entries| entries.iter().any(|e| e.loop_id.as_deref() == Some(id)))
+        };
+        if let Some(store) = stores.iter().find(|store| holds(store)) {
+            return Ok(chosen(store.agent()));
+        }
+    }
+    let with_loops: Vec<Agent> = stores
+        .iter()
+        .filter(|store| store.record_path().exists() || store.history_path().exists())
+        .map(Store::agent)
+        .collect();
+    match with_loops.as_slice() {
+        [one] => Ok(chosen(*one)),
+        [] => Ok(chosen_none(target)),
+        _ => Err(Error::usage(format!(
+            "both {} have loops in {}, and wait answers about one: say which with `--agent codex` or `--agent claude` (`--loop ID` names one loop)",
+            Agent::ALL.map(Agent::display_name).join(" and "),
+            workspace.display()
+        ))),
+    }
+}
+
+/// The target as given (no host chosen): `lifecycle::find` then judges by the files.
+fn chosen_none(target: &WorkspaceArgs) -> WorkspaceArgs {
+    WorkspaceArgs {
+        workspace: target.workspace.clone(),
+        agent: target.agent,
+    }
+}
+
+/// No loop asked about runs: says how the newest one asked about ended (its exit
+/// code), that the newest loop prompt was refused, or that there was none.
+fn report_last(store: &Store, workspace: &Path, asked: &Asked) -> i32 {
     let last = store.history().ok().and_then(|entries| {
         entries
             .into_iter()
             .rev()
-            .find(|e| e.decision == Action::Finish)
+            .filter(|e| asked.covers_line(e))
+            .find(|e| e.decision == Action::Finish || is_refusal(e))
     });
     match last {
+        Some(entry) if is_refusal(&entry) => report_refusal(workspace, &entry),
         Some(entry) => report(workspace, &entry),
         None => {
             say(format!(
-                "No ralph loop runs in {} and none has ended there [no_loop]",
+                "No ralph loop{} runs in {} and none has ended there [no_loop]",
+                asked.scope(),
                 shown(workspace)
             ));
             WaitCode::NoLoop as i32
         }
     }
+}
+
+/// A line of the history that records a refused loop prompt.
+fn is_refusal(entry: &HistoryEntry) -> bool {
+    entry.event == Event::Prompt && entry.decision == Action::Refuse
+}
+
+/// Says that the newest loop prompt was refused and why; nothing started.
+fn report_refusal(workspace: &Path, entry: &HistoryEntry) -> i32 {
+    say(format!(
+        "ralph-loop in {}: the last loop prompt was refused at {} and nothing started [refused]: {}.",
+        workspace.display(),
+        crate::engine::render::printable(&entry.at),
+        crate::engine::render::printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
+    ));
+    WaitCode::Refused as i32
+}
+
+/// `--since`: RFC 3339 (`2026-03-21T10:05:00Z`) or seconds since the epoch.
+fn parse_since(text: &str) -> Result<SystemTime> {
+    let text = text.trim();
+    if let Ok(secs) = text.parse::<u64>() {
+        return Ok(SystemTime::UNIX_EPOCH + Duration::from_secs(secs));
+    }
+    clock::parse(text).ok_or_else(|| {
+        Error::usage(format!(
+            "--since {text:?} is not a time: write it as RFC 3339 (`$(date -u +%FT%TZ)`) or seconds since the epoch (`$(date +%s)`)"
+        ))
+    })
 }
 
 /// Prints the outcome line and returns its exit code. A finish line without a reason,
@@ -221,8 +394,16 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         entry.iteration,
         if entry.iteration == 1 { "" } else { "s" },
     );
-    if let Some(detail) = &entry.detail {
+    // The words already say that verify passed; a finish line says which command.
+    if let Some(detail) = entry
+        .detail
+        .as_ref()
+        .filter(|_| outcome != Outcome::Verified)
+    {
         line.push_str(&format!(" ({})", crate::engine::render::printable(detail)));
+    }
+    if let Some(total) = crate::engine::render::token_total(entry) {
+        line.push_str(&format!("; {total}"));
     }
     say(format!("{line}."));
     code as i32
@@ -280,6 +461,8 @@ mod tests {
             tag: None,
             detail: None,
             tokens: None,
+            tokens_used: None,
+            max_tokens: None,
         };
         assert_eq!(report(dir.path(), &line(None)), 7);
         assert_eq!(

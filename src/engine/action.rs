@@ -23,11 +23,13 @@ pub enum Action {
     Resume,
     /// Something the user asked for did not work (the notify command failed).
     Failed,
+    /// The user's `$ralph-loop` prompt was refused: nothing started.
+    Refuse,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 8] = [
+    pub const ALL: [Action; 9] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -36,6 +38,7 @@ impl Action {
         Action::Pause,
         Action::Resume,
         Action::Failed,
+        Action::Refuse,
     ];
 
     /// The action whose word is `word`.
@@ -56,6 +59,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Resume => "resume",
             Action::Failed => "failed",
+            Action::Refuse => "refuse",
         }
     }
 }

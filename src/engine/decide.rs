@@ -251,6 +251,18 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     step
 }
 
+/// Why a paused loop's stop was let through, as `last_decision` and `show` say it.
+pub const PAUSED_STOP: &str =
+    "the loop is paused, so the stop was allowed and the session ended its turn";
+
+/// Whether the paused loop `state` already let a stop through since it was paused.
+fn paused_stop_seen(state: &LoopState) -> bool {
+    state
+        .last_decision
+        .as_ref()
+        .is_some_and(|last| last.why == PAUSED_STOP)
+}
+
 /// The owner's stop: paused, signals, budgets, brakes.
 fn decide_owned(
     state: &LoopState,
@@ -263,6 +275,16 @@ fn decide_owned(
     });
     let tag = signal.tag();
     if !state.active || state.paused {
+        if state.active && state.blocked.is_none() && !paused_stop_seen(state) {
+            // The first stop after `pause` lets the turn end: a headless client exits
+            // here, so the record must say so (not "sent a continuation prompt").
+            next.updated_at = clock::format(now);
+            next.last_decision = Some(LastDecision {
+                at: next.updated_at.clone(),
+                decision: Action::Pause.into(),
+                why: PAUSED_STOP.to_string(),
+            });
+        }
         return Step {
             decision: Decision::Allow,
             state: next,

@@ -35,6 +35,9 @@ pub enum Event {
     Resume,
     /// The user's `--notify` command ran.
     Notify,
+    /// A `$ralph-loop` prompt the prompt hook could not act on (a typo, a live loop in
+    /// the way): `codex exec` shows the user nothing, so the history must.
+    Prompt,
 }
 
 /// Why: the outcome a loop ended with, or what became of a stop that did not end it.
@@ -109,6 +112,7 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
+            Event::Prompt => "prompt",
         }
     }
 }
@@ -146,6 +150,13 @@ pub struct HistoryEntry {
     /// Tokens the session used in the turn this stop ended (with a token budget).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tokens: Option<u64>,
+    /// The loop's running total of tokens after this line (with a token budget): what
+    /// `log`, `show` and `wait` report beside the budget.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokens_used: Option<u64>,
+    /// The token budget (`--max-tokens`), on the lines of a loop that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_tokens: Option<u64>,
 }
 
 impl HistoryEntry {
@@ -163,6 +174,8 @@ impl HistoryEntry {
             tag: None,
             detail: None,
             tokens: None,
+            tokens_used: state.max_tokens.map(|_| state.tokens_used),
+            max_tokens: state.max_tokens,
         }
     }
 
@@ -246,6 +259,7 @@ mod tests {
             Event::Pause,
             Event::Resume,
             Event::Notify,
+            Event::Prompt,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),

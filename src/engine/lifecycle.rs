@@ -301,6 +301,8 @@ pub struct Ending {
     pub detail: Option<String>,
     /// Tokens used in the turn the stop ended (with a token budget).
     pub tokens: Option<u64>,
+    /// The agent's last message, when a stop ended the loop (for the notify command).
+    pub message: Option<String>,
 }
 
 impl Ending {
@@ -313,6 +315,7 @@ impl Ending {
             tag: None,
             detail: None,
             tokens: None,
+            message: None,
         }
     }
 }
@@ -343,7 +346,7 @@ pub fn end(
     if let Some(tag) = ending.tag {
         entry = entry.tag(tag);
     }
-    if let Some(detail) = ending.detail {
+    if let Some(detail) = ending_detail(&last, ending.outcome, ending.detail) {
         entry = entry.detail(detail);
     }
     entry = entry.tokens(ending.tokens);
@@ -355,9 +358,34 @@ pub fn end(
         record,
         last,
         (ending.outcome.code(), &reason),
+        ending.message.as_deref(),
         now,
     );
     Ok(reason)
+}
+
+/// What the finish line adds to its reason: how many stops made no progress, which
+/// verify command passed (the reason `verified` already says that one did), or what the
+/// caller gave.
+fn ending_detail(last: &LoopState, outcome: Outcome, given: Option<String>) -> Option<String> {
+    match outcome {
+        Outcome::RepeatedMessage => Some(format!(
+            "the same message came back {} stops in a row",
+            last.no_progress
+        )),
+        Outcome::UnchangedWorkspace => Some(format!(
+            "the workspace did not change over {} stops",
+            last.no_progress
+        )),
+        Outcome::Verified => last.verify.as_ref().map(|cmd| format!("`{cmd}` passed")),
+        Outcome::Completed
+        | Outcome::IterationCap
+        | Outcome::TimeLimit
+        | Outcome::TokenLimit
+        | Outcome::Cancelled
+        | Outcome::Replaced
+        | Outcome::Error => given,
+    }
 }
 
 /// Runs the user's `--notify` command, if the loop has one, for a loop that ended or
@@ -369,6 +397,7 @@ pub fn notify_user(
     record: &LoopRecord,
     state: &LoopState,
     (outcome, reason): (&str, &str),
+    message: Option<&str>,
     now: SystemTime,
 ) {
     let Some(command) = record.notify.as_deref() else {
@@ -380,6 +409,8 @@ pub fn notify_user(
         iteration: state.iteration,
         workspace: store.workspace(),
         task: &state.prompt,
+        tokens: state.max_tokens.map(|max| (state.tokens_used, max)),
+        message,
     };
     if let Err(err) = notify::launch(command, &notice, record.agent, &record.loop_id) {
         append(
@@ -496,6 +527,34 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
         &HistoryEntry::about(&record.state, event, action, now),
     );
     Ok(record.state)
+}
+
+/// Records the stop a paused loop let through (`state` is the loop after it, from the
+/// decision): the record says so and the history has the line, so `show` and `wait` tell
+/// a headless user that nothing continues until they resume it.
+pub fn record_paused_stop(
+    store: &Store,
+    lock: &LockGuard,
+    mut record: LoopRecord,
+    state: LoopState,
+    session: Option<&str>,
+    now: SystemTime,
+) -> Result<()> {
+    record.state = state;
+    if let Some(err) = store.save(lock, &mut record)? {
+        warn(err);
+    }
+    append(
+        store,
+        lock,
+        &HistoryEntry::about(&record.state, Event::Stop, Action::Pause, now)
+            .session(session)
+            .detail(format!(
+                "{}; `ralph-hook resume`, then a prompt in the session, continues it",
+                decide::PAUSED_STOP
+            )),
+    );
+    Ok(())
 }
 
 /// What a resumed loop forgets: why the agent was blocked, and the tokens used while it
@@ -645,6 +704,54 @@ pub fn sandbox_hint(err: Error) -> Error {
     } else {
         err
     }
+}
+
+/// The longest first line of a refused prompt the history keeps.
+const REFUSED_PROMPT_CHARS: usize = 200;
+
+/// Records that the prompt hook refused the user's `prompt` (`why`, and `fix`: what to
+/// do instead), so `log`, `show` and `wait` can say what `codex exec` and `claude -p`
+/// never show. The history keeps the prompt's first line, bounded. Like every history
+/// line this is worth a warning when it fails, never the refusal itself.
+pub fn record_refusal(
+    store: &Store,
+    session: Option<&str>,
+    prompt: &str,
+    why: &str,
+    fix: &str,
+    now: SystemTime,
+) {
+    let lock = match store.lock() {
+        Ok(lock) => lock,
+        Err(err) => {
+            warn(format!("could not record the refused prompt: {err}"));
+            return;
+        }
+    };
+    let first: String = prompt
+        .trim()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .take(REFUSED_PROMPT_CHARS)
+        .collect();
+    let entry = HistoryEntry {
+        at: clock::format(now),
+        event: Event::Prompt,
+        decision: Action::Refuse,
+        reason: None,
+        loop_id: None,
+        session_id: session.filter(|s| !s.is_empty()).map(str::to_string),
+        iteration: 0,
+        max_iterations: 0,
+        tag: None,
+        detail: Some(format!("`{first}`: {why}; {fix}")),
+        tokens: None,
+        tokens_used: None,
+        max_tokens: None,
+    };
+    append(store, &lock, &entry);
 }
 
 /// Appends a history line; a failure is worth a warning, never the operation.

@@ -41,13 +41,19 @@ pub struct Notice<'a> {
     pub workspace: &'a Path,
     /// The task; its first line becomes `RALPH_TASK`.
     pub task: &'a str,
+    /// The tokens the loop used and its budget, with a token budget: `RALPH_TOKENS` and
+    /// `RALPH_MAX_TOKENS` (empty without one).
+    pub tokens: Option<(u64, u64)>,
+    /// The agent's last message, when a stop ended the loop: `RALPH_MESSAGE` (empty
+    /// otherwise). `RALPH_REASON` is ralph-hook's own summary of the outcome.
+    pub message: Option<&'a str>,
 }
 
 impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
     /// lose NUL characters (an environment cannot hold them), show escape sequences and
     /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
-    pub fn env(&self) -> [(&'static str, String); 5] {
+    pub fn env(&self) -> [(&'static str, String); 8] {
         let first_line = self
             .task
             .lines()
@@ -63,6 +69,19 @@ impl Notice<'_> {
                 clean(&self.workspace.display().to_string()),
             ),
             ("RALPH_TASK", clean(first_line)),
+            (
+                "RALPH_TOKENS",
+                self.tokens
+                    .map(|(used, _)| used.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "RALPH_MAX_TOKENS",
+                self.tokens
+                    .map(|(_, max)| max.to_string())
+                    .unwrap_or_default(),
+            ),
+            ("RALPH_MESSAGE", clean(self.message.unwrap_or(""))),
         ]
     }
 }
@@ -171,6 +190,8 @@ mod tests {
             iteration: 7,
             workspace,
             task,
+            tokens: None,
+            message: None,
         }
     }
 

@@ -420,6 +420,41 @@ pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String 
     )
 }
 
+/// The running total and the budget a history line carries (`2.4k of 5k tokens used`),
+/// for `show` and `wait` after the loop ended; `None` for a loop without a budget.
+pub fn token_total(entry: &crate::engine::history::HistoryEntry) -> Option<String> {
+    let (used, max) = (entry.tokens_used?, entry.max_tokens?);
+    Some(format!(
+        "{} of {} tokens used",
+        token_count(used),
+        token_count(max)
+    ))
+}
+
+/// What it takes for a resumed loop to go on: a stop of its session, which comes only
+/// after a prompt reaches that session. A headless client that exited while the loop was
+/// paused must be resumed with the host's own command (the session id is the loop's).
+pub fn to_continue(state: &LoopState, agent: Agent) -> String {
+    let Some(session) = state.session_id.as_deref() else {
+        return format!(
+            "It goes on at the next stop of the first {} session that stops in the workspace.",
+            agent.display_name()
+        );
+    };
+    let command = match agent {
+        Agent::Codex => format!(
+            "codex exec resume {session} -c 'sandbox_mode=\"workspace-write\"' 'Go on with the loop'"
+        ),
+        Agent::Claude => {
+            // `--allowedTools` takes every word after it as a tool: the prompt goes first.
+            format!("claude -p 'Go on with the loop' --resume {session} --allowedTools Bash")
+        }
+    };
+    format!(
+        "Nothing continues until a prompt reaches session {session}: type one in it, or if it has exited, `{command}`."
+    )
+}
+
 /// What the agent is told when its paused loop goes on: the user's prompt answers what
 /// it was blocked on (`reason`), or the user resumed it by hand.
 pub fn resumed_context(state: &LoopState, reason: Option<&str>) -> String {

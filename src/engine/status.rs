@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::action::Action;
+use crate::engine::history::{Event, HistoryEntry};
 use crate::engine::lookup::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
@@ -78,7 +79,10 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
                 printable(why)
             ));
         }
-        if let Some(last) = store.last_history_entry() {
+        let last = store.last_history_entry();
+        if let Some(refused) = last.as_ref().and_then(refusal_text) {
+            title.push_str(&format!(" {refused}."));
+        } else if let Some(last) = last {
             title.push_str(&format!(
                 " The last one ended {} after {} iteration{}: {}.",
                 printable(&last.at),
@@ -88,6 +92,9 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
                     .map(crate::engine::history::Reason::as_str)
                     .unwrap_or(last.decision.as_str())
             ));
+            if let Some(total) = crate::engine::render::token_total(&last) {
+                title.insert_str(title.len() - 1, &format!(" ({total})"));
+            }
         }
         return StatusView {
             title,
@@ -164,6 +171,9 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
         ));
     }
     lines.push(("state file", format!("{state_path}{}", mirror_note(found))));
+    if let Some(refused) = store.last_history_entry().as_ref().and_then(refusal_text) {
+        lines.push(("last prompt", refused));
+    }
     StatusView {
         title: format!(
             "ralph loop in {workspace} ({})",
@@ -208,6 +218,18 @@ pub fn status_text(found: &Found, now: SystemTime) -> String {
     text
 }
 
+/// A refused `$ralph-loop` prompt in words (`None` for any other history line): `codex
+/// exec` and `claude -p` never show the refusal, so `show` does.
+fn refusal_text(entry: &HistoryEntry) -> Option<String> {
+    (entry.event == Event::Prompt && entry.decision == Action::Refuse).then(|| {
+        format!(
+            "The last loop prompt was refused at {}: {}",
+            printable(&entry.at),
+            printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
+        )
+    })
+}
+
 /// The last stop decision in words: how long ago, what happened and why.
 fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
     let when = match clock::parse(&last.at).and_then(|at| now.duration_since(at).ok()) {
@@ -217,13 +239,14 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
     let what = match &last.decision {
         LastAction::Did(Action::Block) => "sent the agent a continuation prompt",
         LastAction::Did(Action::Finish) => "ended the loop",
+        LastAction::Did(Action::Pause) => "let the turn end",
         LastAction::Did(
             action @ (Action::Start
             | Action::Bind
             | Action::Adopt
-            | Action::Pause
             | Action::Resume
-            | Action::Failed),
+            | Action::Failed
+            | Action::Refuse),
         ) => action.as_str(),
         LastAction::Unknown(word) => word,
     };

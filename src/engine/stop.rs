@@ -315,6 +315,12 @@ fn apply(
     let session = Some(request.session.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
+        // A paused loop's stop is let through and recorded, so `show` and `wait` tell
+        // a headless user that the turn ended.
+        Decision::Allow if step.state.last_decision != record.state.last_decision => {
+            lifecycle::record_paused_stop(store, lock, record, step.state, session, now)?;
+            Ok(StopAnswer::Allow(None))
+        }
         Decision::Ignore
         | Decision::NotFollowed(_)
         | Decision::Allow
@@ -362,6 +368,7 @@ fn apply(
                 &record,
                 &record.state,
                 ("blocked", &reason),
+                request.message.as_deref(),
                 now,
             );
             Ok(StopAnswer::Allow(Some(render::blocked_message(
@@ -382,6 +389,7 @@ fn apply(
                 tag: Some(step.tag),
                 detail,
                 tokens,
+                message: request.message.clone(),
             };
             let message = lifecycle::end(store, lock, &record, &step.state, ending, now)?;
             Ok(StopAnswer::Allow(Some(message)))

@@ -302,6 +302,8 @@ impl Store {
             tag: None,
             detail: Some(message.clone()),
             tokens: None,
+            tokens_used: None,
+            max_tokens: None,
         };
         if let Err(err) = self.append_history(lock, &entry) {
             warn(err);

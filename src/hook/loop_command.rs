@@ -115,6 +115,7 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
     let mut replace = false;
     let specs = flag_specs(&RawLoopFlags::command());
     let mut given = Vec::new();
+    let mut errors = Vec::new();
     let mut task = String::with_capacity(text.len());
     let mut copied = 0;
     let mut i = 0;
@@ -149,27 +150,45 @@ fn extract_flags(text: &str) -> Result<(String, RawLoopFlags, bool), String> {
                 && let Some(word) = flag_like_word(&text[i..])
                 && let Some(meant) = did_you_mean(word, specs.iter().map(|spec| spec.name.as_str()))
             {
-                return Err(format!(
+                errors.push(format!(
                     "`{word}` is not a flag: did you mean `{meant}`? (if `{word}` belongs to the task, put it in backticks)"
                 ));
+                i += word.len();
+                continue;
             }
             i += text[i..].chars().next().map_or(1, char::len_utf8);
             continue;
         };
-        let (value, end) = read_value(text, i + spec.name.len()).ok_or_else(|| {
-            format!(
-                "{} needs a value: `{} {}`, {}",
-                spec.name, spec.name, spec.value_name, spec.help
-            )
-        })??;
+        let (value, end) = match read_value(text, i + spec.name.len()) {
+            Some(Ok(read)) => read,
+            Some(Err(unclosed)) => {
+                errors.push(format!("{}: {unclosed}", spec.name));
+                break;
+            }
+            None => {
+                errors.push(format!(
+                    "{} needs a value: `{} {}`, {}",
+                    spec.name, spec.name, spec.value_name, spec.help
+                ));
+                i += spec.name.len();
+                continue;
+            }
+        };
         given.push(format!("{}={value}", spec.name));
         task.push_str(text[copied..i].trim_end_matches([' ', '\t']));
         copied = end;
         i = end;
     }
     task.push_str(&text[copied..]);
-    let flags = RawLoopFlags::from_words(given)?;
-    Ok((task.trim().to_string(), flags, replace))
+    // Every mistake at once: a user who fixes one should not meet the next on resend.
+    match (RawLoopFlags::from_words(given), errors.is_empty()) {
+        (Ok(flags), true) => Ok((task.trim().to_string(), flags, replace)),
+        (Ok(_), false) => Err(errors.join("; ")),
+        (Err(err), _) => {
+            errors.push(err);
+            Err(errors.join("; "))
+        }
+    }
 }
 
 /// The `--word` (or `—word`, as some editors turn two hyphens into a dash) at the start

@@ -53,8 +53,16 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         Err(err) => return refuse(agent, &err.to_string()),
     };
     let now = clock::now();
+    let session = (!input.session_id.is_empty()).then_some(input.session_id.as_str());
+    // Every refusal is recorded: `codex exec` and `claude -p` show the user none of it.
+    let refused = |why: &str, fix: &str| {
+        lifecycle::record_refusal(&store, session, &input.prompt, why, fix, now);
+    };
     match command {
-        Err(why) => refuse(agent, &why),
+        Err(why) => {
+            refused(&why, &fix(agent));
+            refuse(agent, &why)
+        }
         Ok(LoopCommand::Help) => PromptOutput::refuse(loop_command::usage(agent)),
         Ok(LoopCommand::Start {
             task,
@@ -64,9 +72,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
             let settings =
                 match UserConfig::load().and_then(|config| config.settings(&task, &flags)) {
                     Ok(settings) => settings,
-                    Err(err) => return refuse(agent, &err.to_string()),
+                    Err(err) => {
+                        refused(&err.to_string(), &fix(agent));
+                        return refuse(agent, &err.to_string());
+                    }
                 };
-            let session = (!input.session_id.is_empty()).then(|| input.session_id.clone());
+            let session = session.map(str::to_string);
             match lifecycle::begin(
                 &store,
                 &settings,
@@ -99,7 +110,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                         )),
                     )
                 }
-                Err(err) => refuse(agent, &err.to_string()),
+                Err(err) => {
+                    refused(&err.to_string(), &fix(agent));
+                    refuse(agent, &err.to_string())
+                }
             }
         }
         Ok(LoopCommand::Cancel) => match lookup::find(&workspace, Some(agent))
@@ -113,7 +127,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                     render::printable(&render::task_headline(&state.prompt, 1))
                 ))
             }
-            Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
+            Err(err) => {
+                refused(&err.to_string(), "nothing was cancelled");
+                PromptOutput::refuse(format!("ralph-loop: {err}."))
+            }
         },
         Ok(LoopCommand::Resume) => match lookup::find(&workspace, Some(agent))
             .and_then(|found| lifecycle::set_paused(&found.store, false, now))
@@ -125,7 +142,10 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                     render::iteration_label(&state)
                 )),
             ),
-            Err(err) => PromptOutput::refuse(format!("ralph-loop: {err}.")),
+            Err(err) => {
+                refused(&err.to_string(), "nothing was resumed");
+                PromptOutput::refuse(format!("ralph-loop: {err}."))
+            }
         },
         Ok(LoopCommand::Status) => {
             let text = lookup::find(&workspace, Some(agent))
@@ -198,9 +218,17 @@ fn replaced_note(replaced: &Replaced) -> String {
 
 fn refuse(agent: Agent, why: &str) -> PromptOutput {
     PromptOutput::refuse(format!(
-        "ralph-loop: {why}. Nothing was started; fix the prompt and send it again (`{} help` lists the flags).",
-        agent.loop_command()
+        "ralph-loop: {why}. Nothing was started; {}.",
+        fix(agent)
     ))
+}
+
+/// What to do about a refused start, in the host's own syntax.
+fn fix(agent: Agent) -> String {
+    format!(
+        "fix the prompt and send it again (`{} help` lists the flags)",
+        agent.loop_command()
+    )
 }
 
 /// What the user sees when a loop starts: what was understood (task, cap, signals,

@@ -107,6 +107,16 @@ pub(super) fn hooks_enabled(doc: &DocumentMut) -> bool {
         .all(|key| features.get(key).and_then(Item::as_bool) != Some(false))
 }
 
+/// Whether config.toml itself says `[features] hooks = true` (else hooks are on only by
+/// Codex's default).
+pub(super) fn hooks_set_on(doc: &DocumentMut) -> bool {
+    doc.get("features")
+        .and_then(Item::as_table_like)
+        .and_then(|features| features.get(FEATURE_KEYS[0]))
+        .and_then(Item::as_bool)
+        == Some(true)
+}
+
 /// The feature keys that switch hooks off (`hooks = false`, `codex_hooks = false`).
 pub(super) fn disabled_keys(doc: &DocumentMut) -> Vec<&'static str> {
     let Some(features) = doc.get("features").and_then(Item::as_table_like) else {

@@ -185,7 +185,7 @@ pub fn run(
     if layouts.is_empty() {
         own.push(Check::fail(
             "ralph-hook is installed for neither Codex (~/.codex) nor Claude Code (~/.claude)",
-            "ralph-hook install",
+            first_install_fix(),
         ));
     }
     sections.push(("ralph-hook".into(), own));
@@ -466,9 +466,27 @@ fn config_doc(layout: &Layout) -> Result<Option<toml_edit::DocumentMut>> {
     })
 }
 
+/// The install that works where nothing is installed yet: plain `install` refuses while
+/// Codex's config.toml switches hooks off, so the fix must say `--enable-hooks`.
+fn first_install_fix() -> &'static str {
+    let hooks_off = Layout::new(Agent::Codex, None)
+        .ok()
+        .and_then(|layout| config_doc(&layout).ok().flatten())
+        .is_some_and(|doc| !config_toml::hooks_enabled(&doc));
+    if hooks_off {
+        "ralph-hook install --enable-hooks   (Codex's config.toml switches hooks off and this switches every other hook on too; or: ralph-hook install --agent claude)"
+    } else {
+        "ralph-hook install"
+    }
+}
+
 fn feature_check(layout: &Layout, doc: Option<&toml_edit::DocumentMut>) -> Check {
     if doc.is_none_or(config_toml::hooks_enabled) {
-        Check::pass("hooks feature on in config.toml")
+        if doc.is_some_and(config_toml::hooks_set_on) {
+            Check::pass("hooks feature on in config.toml")
+        } else {
+            Check::pass("hooks feature on by default (config.toml does not set [features] hooks)")
+        }
     } else {
         Check::fail(
             "hooks are switched off in config.toml ([features] hooks = false)",

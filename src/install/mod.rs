@@ -11,6 +11,7 @@ mod host;
 mod inline_hooks;
 mod json_text;
 mod layout;
+mod man_pages;
 mod path_copy;
 mod plan;
 mod plugin;
@@ -63,6 +64,13 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
         parts.push(Part {
             heading: format!("{verb} for the copy on PATH, {}:", copy.display()),
             plan: path_copy::plan_record(copy)?,
+            notes: Vec::new(),
+        });
+    }
+    if let Some(dir) = &args.man_pages {
+        parts.push(Part {
+            heading: format!("{verb} for the man pages in {}:", dir.display()),
+            plan: man_pages::plan_record(dir)?,
             notes: Vec::new(),
         });
     }
@@ -177,7 +185,7 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
         let purge = purge::plan()?;
         parts.push(Part {
             heading: format!(
-                "{} the copy on PATH and your loop records:",
+                "{} the copy on PATH, the man pages and your loop records:",
                 if args.dry_run { "would purge" } else { "purge" }
             ),
             plan: purge.plan,
@@ -199,10 +207,37 @@ pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     for line in purge::left_behind(args.purge) {
         say(&mut out, &line)?;
     }
+    for line in plugins_left(&args.homes.codex_home, &args.homes.claude_home) {
+        say(&mut out, &line)?;
+    }
     if args.dry_run {
         say(&mut out, "dry run: nothing was written")?;
     }
     Ok(())
+}
+
+/// The ralph-hook plugin still enabled in either host after uninstall, each with the
+/// host's command that removes it: uninstall removes only what `install` wrote, and the
+/// plugin's hooks go on running loops (Claude Code's block cap back at 8).
+fn plugins_left(codex_home: &Option<PathBuf>, claude_home: &Option<PathBuf>) -> Vec<String> {
+    let mut lines = Vec::new();
+    for agent in Agent::ALL {
+        let flag = match agent {
+            Agent::Codex => codex_home.as_deref(),
+            Agent::Claude => claude_home.as_deref(),
+        };
+        let Ok(layout) = Layout::new(agent, flag) else {
+            continue;
+        };
+        for id in plugin::enabled(&layout).unwrap_or_default() {
+            lines.push(format!(
+                "left in place: the ralph-hook plugin {id} is still enabled in {}, and its hooks still run loops; `{}` removes it",
+                agent.display_name(),
+                plugin::remove_command(agent, &id)
+            ));
+        }
+    }
+    lines
 }
 
 /// Runs `doctor` and returns its exit code.

@@ -67,6 +67,7 @@ pub(super) fn plan() -> Result<PurgePlan> {
             "remove the record of the copy on PATH",
         ));
     }
+    super::man_pages::plan_removal(&mut plan)?;
     // Only when nothing else is in it: the folder may be one the user named.
     plan.remove_dirs.push(state_dir);
     Ok(PurgePlan { plan, notes })
@@ -88,6 +89,14 @@ pub(super) fn left_behind(purged: bool) -> Vec<String> {
         lines.push(format!(
             "left in place: {} on PATH; install/install.sh did not put it there (if cargo did: `cargo uninstall ralph-hook`)",
             found.display()
+        ));
+    }
+    if let Some(dir) = super::man_pages::recorded().filter(|_| !purged)
+        && !super::man_pages::own_pages(&dir).is_empty()
+    {
+        lines.push(format!(
+            "left in place: the man pages install/install.sh wrote in {} (`ralph-hook uninstall --purge` removes them)",
+            dir.display()
         ));
     }
     if !purged

@@ -143,7 +143,18 @@ fn a_paused_or_finished_loop_allows_without_counting() {
     paused.paused = true;
     let step = decide(&paused, message("x"), at(1));
     assert_eq!(step.decision, Decision::Allow);
-    assert_eq!(step.state, paused);
+    // Nothing is counted; the first stop let through is what the record says happened.
+    assert_eq!(step.state.iteration, paused.iteration);
+    assert_eq!(step.state.tokens_used, paused.tokens_used);
+    let last = step
+        .state
+        .last_decision
+        .clone()
+        .expect("the stop let through");
+    assert_eq!(last.why, ralph_hook::engine::decide::PAUSED_STOP);
+    let again = decide(&step.state, message("y"), at(2));
+    assert_eq!(again.decision, Decision::Allow);
+    assert_eq!(again.state, step.state, "a second stop changes nothing");
     let mut inactive = loop_with(|_| {});
     inactive.active = false;
     assert_eq!(

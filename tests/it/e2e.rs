@@ -14,6 +14,7 @@
 pub mod claude;
 pub mod clients;
 pub mod codex;
+pub mod headless;
 pub mod install;
 pub mod mock;
 pub mod plugin;
@@ -74,3 +75,8 @@ scenario!(idle_workspace: codex, claude);
 scenario!(dead_session: codex, claude);
 scenario!(tokens_and_blocks::token_budget: codex, claude);
 scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);
+
+scenario!(headless::refused_prompt: codex, claude);
+scenario!(headless::paused_headless: codex, claude);
+scenario!(headless::readme_headless: codex, claude);
+scenario!(plugin::without_the_program: codex, claude);

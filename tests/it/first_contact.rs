@@ -492,7 +492,7 @@ fn uninstall_says_what_it_leaves_and_purge_removes_the_path_copy_and_loop_record
     let assert_listed = |text: &str, heading: &str| {
         let listed = text
             .split_once(&format!(
-                "{heading} the copy on PATH and your loop records:\n"
+                "{heading} the copy on PATH, the man pages and your loop records:\n"
             ))
             .map(|(_, listed)| listed)
             .unwrap_or_else(|| panic!("no {heading:?} part in\n{text}"));
@@ -595,6 +595,41 @@ fn install_sh_places_the_binary_the_man_pages_and_records_the_copy() {
         said.contains(&format!("export PATH=\"{}:$PATH\"", bin.display())),
         "{said}"
     );
+    // man does not look in this folder: the script says the MANPATH line, not `man ralph-hook`.
+    assert!(
+        said.contains(&format!(
+            "export MANPATH=\"{}:$MANPATH\"",
+            world.home.join(".local/share/man").display()
+        )),
+        "{said}"
+    );
+    assert!(!said.contains("(man ralph-hook)"), "{said}");
+    // `uninstall --purge` removes ralph-hook's pages and only those.
+    fs_err::write(man.join("other.1"), ".TH other 1\n").unwrap();
+    fs_err::write(man.join("ralph-hook-extra.1"), ".TH someone-else 1\n").unwrap();
+    let out = world
+        .cmd()
+        .args(["uninstall", "--purge", "--agent", "claude", "--claude-home"])
+        .arg(world.home.join(".claude"))
+        .output()
+        .unwrap();
+    assert_success(&out);
+    assert!(
+        stdout(&out).contains("remove a man page install/install.sh wrote"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(!man.join("ralph-hook.1").exists(), "{}", stdout(&out));
+    assert!(!man.join("ralph-hook-wait.1").exists());
+    assert!(
+        man.join("other.1").is_file(),
+        "another program's page was removed"
+    );
+    assert!(
+        man.join("ralph-hook-extra.1").is_file(),
+        "a page not ours was removed"
+    );
+    assert!(!world.state_dir.join("man-pages").exists());
 }
 
 // ---- 9. wait ----

@@ -12,6 +12,8 @@
 //! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
 //! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
 //! - `plugin`: the plugin's manifests and launcher; installed twice, each event acted on once.
+//! - `headless`: what `codex exec` and `claude -p` never show, told by `log`, `show` and
+//!   `wait`; `wait` about one host's, one script's loop (issue 24).
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
@@ -37,6 +39,7 @@ mod e2e;
 mod engine;
 mod first_contact;
 mod hardening;
+mod headless;
 mod install;
 mod notify;
 mod plugin;

@@ -204,7 +204,15 @@ fn without_the_program_every_stop_is_allowed_and_the_install_command_said_once_p
         let launcher = Launcher::new(&shell);
         let first = launcher.run(&["stop"], &payload("session-1"));
         assert_eq!(first.status.code(), Some(0), "{shell}");
-        assert_eq!(stdout(&first), "", "{shell}: an allow prints nothing");
+        // Said where the hosts show it too: a systemMessage, on an allow.
+        assert_valid_output(HookSchema::Stop, &stdout(&first));
+        let answer = json_out(&first);
+        assert!(answer.get("decision").is_none(), "{shell}: {answer}");
+        assert_eq!(
+            answer["systemMessage"].as_str().map(str::trim),
+            Some(stderr(&first).trim()),
+            "{shell}"
+        );
         let notice = stderr(&first);
         assert_eq!(notice.lines().count(), 1, "{shell}: {notice}");
         // The plugin sits in a checkout here, so the command builds that checkout.
@@ -225,6 +233,21 @@ fn without_the_program_every_stop_is_allowed_and_the_install_command_said_once_p
             1,
             "{shell}: a new session hears it"
         );
+        // A session's first prompt: the agent is asked to pass it on, since `codex exec`
+        // and plain `claude -p` show the user neither stderr nor a systemMessage.
+        let prompt = launcher.run(&["prompt"], &payload("session-3"));
+        assert_eq!(prompt.status.code(), Some(0), "{shell}");
+        assert_valid_output(HookSchema::Prompt, &stdout(&prompt));
+        let answer = json_out(&prompt);
+        assert!(answer.get("decision").is_none(), "{shell}: {answer}");
+        let context = answer["hookSpecificOutput"]["additionalContext"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(context.contains("tell the user"), "{shell}: {context}");
+        assert!(
+            context.contains(&format!("cargo install --locked --path '{REPO}'")),
+            "{shell}: {context}"
+        );
     }
 }
 
@@ -241,7 +264,11 @@ fn a_plugin_copied_out_of_a_checkout_names_cargo_install_from_git() {
     .unwrap();
     let out = launcher.run_command(launcher.command(&copy, &["stop"]), &payload("s"));
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout(&out), "");
+    assert!(
+        json_out(&out)["systemMessage"].is_string(),
+        "{}",
+        stdout(&out)
+    );
     assert!(
         stderr(&out).contains("cargo install --locked --git "),
         "{}",
@@ -256,7 +283,11 @@ fn a_huge_payload_is_read_to_the_end_without_the_program() {
     let big = json!({"session_id": "big", "last_assistant_message": message}).to_string();
     let out = launcher.run(&["stop"], big.as_bytes());
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(stdout(&out), "");
+    assert!(
+        json_out(&out)["systemMessage"].is_string(),
+        "{}",
+        stdout(&out)
+    );
     assert_eq!(stderr(&out).lines().count(), 1);
 }
 

@@ -152,7 +152,7 @@ fn a_codex_loop_ends_with_max_tokens_at_the_stop_that_uses_up_the_budget() {
     );
     let log = stdout(&world.run(&["log"]));
     assert!(
-        log.contains("tokens=4.5k"),
+        log.contains("tokens=8.5k/10k (+4.5k this stop)"),
         "log shows tokens per stop: {log}"
     );
 }
@@ -363,4 +363,48 @@ fn a_reply_later_than_the_wait_is_counted_at_the_next_stop_and_the_stop_says_so(
         .expect("a running Claude loop has its state file");
     let mirror: serde_json::Value = serde_json::from_str(&mirror).unwrap();
     assert_eq!(mirror["tokens_used"], 4_500);
+}
+
+#[test]
+fn the_running_total_and_the_budget_are_in_log_show_wait_and_the_notify_variables() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout.jsonl");
+    let report = world.temp.path().join("notified");
+    append(&transcript, &codex_total(1_000));
+    start_from_prompt(
+        &world,
+        "codex",
+        &transcript,
+        &format!(
+            "--max-tokens 2k --notify 'printf \"%s|%s|%s\" \"$RALPH_TOKENS\" \"$RALPH_MAX_TOKENS\" \"$RALPH_MESSAGE\" > {}.tmp && mv {}.tmp {}'",
+            report.display(),
+            report.display(),
+            report.display()
+        ),
+    );
+    append(&transcript, &codex_total(2_200));
+    assert_block(&codex_stop_in(&world, &transcript, "step one"));
+    append(&transcript, &codex_total(3_400));
+    assert_allow_with_message(&codex_stop_in(&world, &transcript, "my last words"));
+    let log = stdout(&world.run(&["log"]));
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("tokens=2.4k/2k (+1.2k this stop)"),
+        "the last line shows the total and the budget: {log}"
+    );
+    let show = stdout(&world.run(&["show"]));
+    assert!(show.contains("(2.4k of 2k tokens used)"), "{show}");
+    let wait = world.run(&["wait"]);
+    assert_eq!(wait.status.code(), Some(10));
+    assert!(
+        stdout(&wait).contains("2.4k of 2k tokens used"),
+        "{}",
+        stdout(&wait)
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !report.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let notified = fs_err::read_to_string(&report).expect("the notify command ran");
+    assert_eq!(notified, "2400|2000|my last words");
 }

@@ -9,8 +9,8 @@
 # where `cargo install --root <data>` puts it).
 #
 # Without the program no loop can run. The hook then lets every prompt and stop through
-# (exit 0, nothing on stdout) and says once per session, on stderr, the command that
-# installs it. It never builds anything, and it never exits 2: both hosts read exit 2 as
+# (exit 0) and says once per session the command that installs it: on stderr, as a
+# systemMessage, and for a prompt as context the agent repeats to the user. It never builds anything, and it never exits 2: both hosts read exit 2 as
 # "block, and continue with stderr as the prompt".
 
 # The public repository, for the install command in the notice (empty: described instead).
@@ -81,6 +81,17 @@ if first_notice; then
   else
     install="cargo install --locked --git <the repository you added this plugin's marketplace from> ralph-hook"
   fi
-  echo "ralph-hook: the ralph-hook plugin is on, but the ralph-hook program is not installed (not on PATH, in ~/.cargo/bin${data:+ or in $data/bin}), so no loop runs and every stop is allowed. Install it once with: $install" >&2
+  notice="ralph-hook: the ralph-hook plugin is on, but the ralph-hook program is not installed (not on PATH, in ~/.cargo/bin${data:+ or in $data/bin}), so no loop runs and every stop is allowed. Install it once with: $install"
+  echo "$notice" >&2
+  # stderr reaches no user of `codex exec` or plain `claude -p`: say it also where each
+  # host shows it, a systemMessage (the interactive clients, Claude's stream-json) and,
+  # for a prompt, context the agent passes on in its reply (every client prints that).
+  text=$(printf '%s' "$notice" | tr -d '\000-\037' | sed 's/\\/\\\\/g; s/"/\\"/g')
+  case ${1:-} in
+    prompt)
+      printf '{"systemMessage":"%s","hookSpecificOutput":{"hookEventName":"UserPromptSubmit","additionalContext":"Before anything else, tell the user this, word for word: %s"}}\n' "$text" "$text"
+      ;;
+    *) printf '{"systemMessage":"%s"}\n' "$text" ;;
+  esac
 fi
 exit 0

@@ -468,3 +468,49 @@ impl Drop for ReleaseOnDrop<'_> {
         self.0.release();
     }
 }
+
+/// The plugin without the ralph-hook program (issue 24): no loop runs, and the install
+/// notice reaches the session where the host shows it — the agent is given it as context
+/// for its reply (the one thing `codex exec` and plain `claude -p` print), and Claude's
+/// stream-json carries it as a systemMessage.
+pub fn without_the_program(client_: Client, test: &str) {
+    let script = vec![text(
+        "The ralph-hook program is not installed; install it first.",
+    )];
+    let Some(world) = World::bare(client_, test, script) else {
+        return;
+    };
+    install_plugin(&world);
+    if client_ == Client::Codex {
+        // Codex runs a plugin's hooks only once trusted; the program that trusts them is
+        // not where the plugin's launcher looks (PATH, ~/.cargo/bin, the data folder).
+        let trust = ralph(&world, &["install", "--agent", "codex"]);
+        assert!(trust.success(), "{}", trust.stderr);
+    }
+    let run = world.run_agent(&plugin_loop_prompt(client_, "Never looped", 5));
+    assert!(run.success(), "{} failed: {}", run.label, run.stderr);
+    assert!(
+        world.state().is_none(),
+        "a loop started without the program"
+    );
+    let first = world
+        .mock
+        .turns()
+        .first()
+        .map(super::mock::Request::text)
+        .unwrap_or_default();
+    assert!(
+        first.contains("the ralph-hook program is not installed")
+            && first.contains("tell the user"),
+        "the notice did not reach the agent as context"
+    );
+    if client_ == Client::Claude {
+        let messages = super::claude::system_messages(&run);
+        assert!(
+            messages
+                .iter()
+                .any(|m| m.contains("the ralph-hook program is not installed")),
+            "no systemMessage with the notice: {messages:#?}"
+        );
+    }
+}
