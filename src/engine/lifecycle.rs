@@ -346,7 +346,7 @@ pub fn end(
     if let Some(tag) = ending.tag {
         entry = entry.tag(tag);
     }
-    if let Some(detail) = ending_detail(&last, ending.outcome, ending.detail) {
+    if let Some(detail) = ending_detail(last, ending.outcome, ending.detail) {
         entry = entry.detail(detail);
     }
     entry = entry.tokens(ending.tokens);
