@@ -3,10 +3,14 @@
 //! the store, and prints; errors go back to `main` with their exit code.
 
 mod generate;
+mod list;
+mod logs;
 mod wait;
 
 pub use generate::{completions, man};
-pub use wait::{WaitCode, wait};
+pub use list::{LoopRow, list, rows as list_rows};
+pub use logs::logs;
+pub use wait::{WaitCode, final_report, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -14,6 +14,7 @@ use crate::engine::history::{Action, HistoryEntry, Reason};
 use crate::engine::lifecycle;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
+use crate::engine::supervision::{self, Phase, Supervision, Timings};
 use crate::error::{Error, Result};
 use crate::messages::say;
 
@@ -48,6 +49,11 @@ pub enum WaitCode {
     /// The loop is paused because the agent is blocked on the user: 11. It goes on once
     /// they answer in the session (or `ralph-hook resume`).
     Blocked = 11,
+    /// The client of a `ralph-hook run` died more often than `--max-restarts` allowed: 12.
+    RestartsExhausted = 12,
+    /// The loop's supervisor (`ralph-hook run`) died: 13. `ralph-hook run --resume` picks
+    /// the loop up again.
+    Crashed = 13,
 }
 
 impl WaitCode {
@@ -61,6 +67,7 @@ impl WaitCode {
             "max_tokens" => WaitCode::TokenLimit,
             "no_progress_message" | "no_progress_workspace" => WaitCode::NoProgress,
             "cancelled" | "replaced" => WaitCode::Cancelled,
+            "restarts_exhausted" => WaitCode::RestartsExhausted,
             _ => WaitCode::LoopError,
         }
     }
@@ -88,6 +95,16 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         match still_running(&store, &state)? {
             Running::Yes => {}
             Running::No => break,
+            Running::Crashed(sup) => {
+                say(format!(
+                    "ralph-loop in {} is crashed: its supervisor (ralph-hook run, pid {}) is gone since {}; `ralph-hook run --resume --workspace {}` picks it up again [crashed]",
+                    workspace.display(),
+                    sup.pid,
+                    sup.heartbeat,
+                    workspace.display()
+                ));
+                return Ok(WaitCode::Crashed as i32);
+            }
             Running::Blocked(current) => {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
@@ -139,6 +156,8 @@ enum Running {
     No,
     /// It waits for the user, who must answer the agent: nothing happens until they do.
     Blocked(Box<LoopState>),
+    /// Its supervisor (`ralph-hook run`) died: nothing resumes it until `run --resume`.
+    Crashed(Box<Supervision>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -149,9 +168,37 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
         Ok(Some(current)) if current.state.paused && current.state.blocked.is_some() => {
             Ok(Running::Blocked(Box::new(current.state)))
         }
-        Ok(Some(_)) | Err(LoadError::Unusable(_)) => Ok(Running::Yes),
+        Ok(Some(current)) => {
+            let sup = Supervision::read(store.loop_dir());
+            let timings = Timings::from_env();
+            let phase = supervision::phase(Some(&current), sup.as_ref(), clock::now(), &timings);
+            match (phase, sup) {
+                (Phase::Crashed, Some(sup)) => Ok(Running::Crashed(Box::new(sup))),
+                _ => Ok(Running::Yes),
+            }
+        }
+        Err(LoadError::Unusable(_)) => Ok(Running::Yes),
         Ok(None) => Ok(Running::No),
         Err(LoadError::Io(err)) => Err(err),
+    }
+}
+
+/// Waits (briefly: the record goes first, the history line right after) for the line
+/// that ended loop `loop_id`, prints it as `wait` does, and returns `wait`'s exit code.
+pub fn final_report(store: &Store, loop_id: &str) -> i32 {
+    let deadline = Instant::now() + OUTCOME_GRACE;
+    loop {
+        if let Ok(Some(entry)) = finish_of(store, Some(loop_id)) {
+            return report(store.workspace(), &entry);
+        }
+        if Instant::now() >= deadline {
+            say(format!(
+                "ralph-loop in {} ended without a recorded outcome [error]",
+                store.workspace().display()
+            ));
+            return WaitCode::LoopError as i32;
+        }
+        thread::sleep(POLL);
     }
 }
 
@@ -205,9 +252,12 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         WaitCode::NoProgress => "no progress over the last stops",
         WaitCode::Cancelled if reason == "replaced" => "a new loop replaced it",
         WaitCode::Cancelled => "it was cancelled",
-        WaitCode::LoopError | WaitCode::TimedOut | WaitCode::NoLoop | WaitCode::Blocked => {
-            "of an error"
-        }
+        WaitCode::RestartsExhausted => "the agent's client died again after every restart allowed",
+        WaitCode::LoopError
+        | WaitCode::TimedOut
+        | WaitCode::NoLoop
+        | WaitCode::Blocked
+        | WaitCode::Crashed => "of an error",
     };
     let when = clock::parse(&entry.at)
         .and_then(|at| clock::now().duration_since(at).ok())
@@ -251,6 +301,7 @@ mod tests {
             ("cancelled", 6),
             ("replaced", 6),
             ("error", 7),
+            ("restarts_exhausted", 12),
             ("something new", 7),
         ] {
             assert_eq!(WaitCode::for_reason(reason) as i32, code, "{reason}");

@@ -33,6 +33,9 @@ pub enum Event {
     Resume,
     /// The user's `--notify` command ran.
     Notify,
+    /// `ralph-hook run` resumed the session after its client died, or took over a loop
+    /// whose supervisor died (`run --resume`).
+    Restart,
 }
 
 /// What was decided.
@@ -55,6 +58,8 @@ pub enum Action {
     Resume,
     /// Something the user asked for did not work (the notify command failed).
     Failed,
+    /// The client was launched again in the same session.
+    Restart,
 }
 
 /// Why: the reason code of a finish, or of a rejected completion.
@@ -85,6 +90,8 @@ pub enum Reason {
     CompletionRejected,
     /// The agent said it is blocked on the user; the loop paused.
     Blocked,
+    /// The client died more often than `--max-restarts` allowed.
+    RestartsExhausted,
 }
 
 impl From<Outcome> for Reason {
@@ -100,6 +107,7 @@ impl From<Outcome> for Reason {
             Outcome::Cancelled => Reason::Cancelled,
             Outcome::Replaced => Reason::Replaced,
             Outcome::Error => Reason::Error,
+            Outcome::RestartsExhausted => Reason::RestartsExhausted,
         }
     }
 }
@@ -120,6 +128,7 @@ impl Reason {
             Reason::Error => "error",
             Reason::CompletionRejected => "completion_rejected",
             Reason::Blocked => "blocked",
+            Reason::RestartsExhausted => "restarts_exhausted",
         }
     }
 }
@@ -136,6 +145,7 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
+            Event::Restart => "restart",
         }
     }
 }
@@ -152,6 +162,7 @@ impl Action {
             Action::Pause => "pause",
             Action::Resume => "resume",
             Action::Failed => "failed",
+            Action::Restart => "restart",
         }
     }
 }
@@ -267,6 +278,7 @@ mod tests {
             Event::Pause,
             Event::Resume,
             Event::Notify,
+            Event::Restart,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),
@@ -282,6 +294,7 @@ mod tests {
             Action::Pause,
             Action::Resume,
             Action::Failed,
+            Action::Restart,
         ] {
             assert_eq!(
                 serde_json::to_value(action).unwrap(),

@@ -34,6 +34,7 @@ pub mod signal;
 pub mod state;
 pub mod status;
 pub mod store;
+pub mod supervision;
 pub mod transcript;
 pub mod usage;
 pub mod verify;

@@ -237,6 +237,16 @@ pub fn run(
     Ok(i32::from(failed))
 }
 
+/// The checks of one host's wiring, as `doctor` prints them under the host: `run`
+/// refuses to launch a client whose hooks would not run (not installed, untrusted …).
+pub fn host_checks(agent: Agent, codex: &Path, workspace: Option<&Path>) -> Result<Vec<Check>> {
+    let layout = Layout::new(agent, None)?;
+    match agent {
+        Agent::Codex => codex_checks(&layout, codex),
+        Agent::Claude => claude_checks(&layout, workspace),
+    }
+}
+
 /// Whether a shell finds `ralph-hook` by name, and whether it is this version; and what
 /// became of the copy install placed on PATH. Off PATH, a binary the plugin's hooks find
 /// elsewhere still runs the loop, so that case informs instead of failing.
