@@ -79,7 +79,7 @@ pub fn list(args: &ListArgs) -> Result<i32> {
     })?;
     let rows = rows(&registry, clock::now(), &Timings::from_env());
     if args.json {
-        let text = serde_json::to_string_pretty(&rows)
+        let text = serde_json::to_string(&rows)
             .map_err(|err| Error::Failed(format!("could not encode the list: {err}")))?;
         say(render::json_safe(text));
         return Ok(0);
