@@ -232,7 +232,8 @@ const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
 the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
 loop is paused until you answer), 12 `run` restarted the client --max-restarts times and it died \
-again, 13 the loop's supervisor (`ralph-hook run`) died: `run --resume` picks it up; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+again, 13 the loop's supervisor (`ralph-hook run`) died: `run --resume` picks it up, 14 the loop's session \
+has shown no sign of life for RALPH_HOOK_IDLE_AFTER (10 min) and no `run` supervises it; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]

@@ -374,8 +374,17 @@ fn run_json(found: &Found, now: SystemTime) -> serde_json::Value {
 /// The `show` line about the loop's supervisor, when `ralph-hook run` supervises it.
 fn supervisor_line(found: &Found, now: SystemTime) -> Option<String> {
     let record = found.record.as_ref()?;
-    let sup = Supervision::read(found.store.loop_dir()).filter(|s| s.loop_id == record.loop_id)?;
     let timings = Timings::from_env();
+    let Some(sup) =
+        Supervision::read(found.store.loop_dir()).filter(|s| s.loop_id == record.loop_id)
+    else {
+        return (supervision::phase(Some(record), None, now, &timings) == Phase::Idle).then(|| {
+            format!(
+                "none; IDLE: the session has shown no sign of life for {} (closed or crashed?)",
+                clock::human(timings.idle_after)
+            )
+        });
+    };
     Some(
         match supervision::phase(Some(record), Some(&sup), now, &timings) {
             Phase::Crashed => format!(

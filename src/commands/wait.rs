@@ -54,6 +54,10 @@ pub enum WaitCode {
     /// The loop's supervisor (`ralph-hook run`) died: 13. `ralph-hook run --resume` picks
     /// the loop up again.
     Crashed = 13,
+    /// The loop runs in no supervised client and its session has shown no sign of life
+    /// for the idle threshold (`RALPH_HOOK_IDLE_AFTER`, 10 min): 14. Its session closed or
+    /// crashed; nothing will continue it until someone does.
+    Idle = 14,
 }
 
 impl WaitCode {
@@ -95,6 +99,15 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         match still_running(&store, &state)? {
             Running::Yes => {}
             Running::No => break,
+            Running::Idle(current) => {
+                say(format!(
+                    "ralph-loop in {} is idle at iteration {}: its session has shown no sign of life for {} (closed or crashed?); continue it in that session, or `ralph-hook cancel` [idle]",
+                    workspace.display(),
+                    crate::engine::render::iteration_label(&current),
+                    clock::human(Timings::from_env().idle_after)
+                ));
+                return Ok(WaitCode::Idle as i32);
+            }
             Running::Crashed(sup) => {
                 say(format!(
                     "ralph-loop in {} is crashed: its supervisor (ralph-hook run, pid {}) is gone since {}; `ralph-hook run --resume --workspace {}` picks it up again [crashed]",
@@ -158,6 +171,8 @@ enum Running {
     Blocked(Box<LoopState>),
     /// Its supervisor (`ralph-hook run`) died: nothing resumes it until `run --resume`.
     Crashed(Box<Supervision>),
+    /// No supervisor, and its session shows no sign of life.
+    Idle(Box<LoopState>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -174,6 +189,7 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
             let phase = supervision::phase(Some(&current), sup.as_ref(), clock::now(), &timings);
             match (phase, sup) {
                 (Phase::Crashed, Some(sup)) => Ok(Running::Crashed(Box::new(sup))),
+                (Phase::Idle, None) => Ok(Running::Idle(Box::new(current.state))),
                 _ => Ok(Running::Yes),
             }
         }
@@ -257,7 +273,8 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         | WaitCode::TimedOut
         | WaitCode::NoLoop
         | WaitCode::Blocked
-        | WaitCode::Crashed => "of an error",
+        | WaitCode::Crashed
+        | WaitCode::Idle => "of an error",
     };
     let when = clock::parse(&entry.at)
         .and_then(|at| clock::now().duration_since(at).ok())
