@@ -144,7 +144,7 @@ fn row(dir: &std::path::Path, now: SystemTime, timings: &Timings) -> Option<Loop
         .ok()
         .flatten()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok());
-    let sup = Supervision::read(dir);
+    let sup = Supervision::read_in(&folder);
     let Some(record) = record else {
         return ended_row(dir, &folder, sup, now);
     };

@@ -142,7 +142,11 @@ impl Supervision {
     /// Reads the supervisor file of the loop folder `dir`; `None` when there is none or
     /// it is not one (a reader never fails on it).
     pub fn read(dir: &Path) -> Option<Supervision> {
-        let dir = Dir::open(dir).ok()?;
+        Supervision::read_in(&Dir::open(dir).ok()?)
+    }
+
+    /// [`Supervision::read`] in a loop folder already open.
+    pub fn read_in(dir: &Dir) -> Option<Supervision> {
         match dir.read(SUPERVISOR_FILE, SUPERVISOR_CAP) {
             Ok(Some(bytes)) => serde_json::from_slice(&bytes).ok(),
             Ok(None)
