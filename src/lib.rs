@@ -7,6 +7,7 @@
 //! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
+//! - [`supervise`]: `run`, the only front end that starts clients (headless, supervised).
 //! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
 //!   [`clock`], [`regular_file`] are small shared leaves.
 
