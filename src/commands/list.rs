@@ -226,3 +226,105 @@ fn ended_row(
         next_attempt: None,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::state::SampleLoop;
+    use crate::engine::supervision::RunSpec;
+    use std::path::Path;
+    use std::time::UNIX_EPOCH;
+
+    fn at(secs: u64) -> SystemTime {
+        UNIX_EPOCH + Duration::from_secs(1_800_000_000 + secs)
+    }
+
+    fn put_record(registry: &Registry, workspace: &Path, agent: Agent) -> LoopRecord {
+        let state = SampleLoop::default()
+            .task("task")
+            .session(Some("S"))
+            .at(at(0))
+            .build();
+        let record = LoopRecord::new(state, agent, workspace);
+        let dir = registry.loop_dir(workspace, agent);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join(RECORD_FILE), serde_json::to_vec(&record).unwrap()).unwrap();
+        record
+    }
+
+    fn supervision(loop_id: &str, workspace: &Path, pid: u32) -> Supervision {
+        Supervision {
+            loop_id: loop_id.into(),
+            agent: Agent::Codex,
+            workspace: workspace.into(),
+            spec: RunSpec {
+                client: "/bin/codex".into(),
+                client_args: Vec::new(),
+                max_restarts: 5,
+                first_prompt: "task".into(),
+            },
+            pid,
+            heartbeat: clock::format(at(50)),
+            detached: true,
+            client_pid: Some(pid),
+            launches: 1,
+            restarts: 2,
+            next_attempt: None,
+            last_output: Some(clock::format(at(50))),
+            exited: None,
+        }
+    }
+
+    #[test]
+    fn every_loop_is_listed_with_its_state_active_ones_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = Registry::at(dir.path());
+        let timings = Timings::default();
+        let interactive = put_record(&registry, Path::new("/w/a"), Agent::Claude);
+        let running = put_record(&registry, Path::new("/w/b"), Agent::Codex);
+        supervision(&running.loop_id, Path::new("/w/b"), std::process::id())
+            .write(&registry.loop_dir(Path::new("/w/b"), Agent::Codex))
+            .unwrap();
+        let crashed = put_record(&registry, Path::new("/w/c"), Agent::Codex);
+        supervision(&crashed.loop_id, Path::new("/w/c"), u32::MAX)
+            .write(&registry.loop_dir(Path::new("/w/c"), Agent::Codex))
+            .unwrap();
+        let ended = registry.loop_dir(Path::new("/w/d"), Agent::Codex);
+        std::fs::create_dir_all(&ended).unwrap();
+        supervision("L-ended", Path::new("/w/d"), 1)
+            .write(&ended)
+            .unwrap();
+        std::fs::write(
+            ended.join(HISTORY_FILE),
+            format!(
+                "{{\"at\":\"{}\",\"event\":\"restart\",\"decision\":\"finish\",\"reason\":\"restarts_exhausted\",\"loop_id\":\"L-ended\",\"iteration\":4,\"max_iterations\":9}}\n",
+                clock::format(at(40))
+            ),
+        )
+        .unwrap();
+
+        let rows = rows(&registry, at(60), &timings);
+        let by_ws = |ws: &str| {
+            rows.iter()
+                .find(|r| r.workspace == Path::new(ws))
+                .unwrap_or_else(|| panic!("{ws} not listed: {rows:#?}"))
+        };
+        assert_eq!(rows.len(), 4);
+        assert_eq!(by_ws("/w/a").state, Phase::Running);
+        assert_eq!(by_ws("/w/a").loop_id, Some(interactive.loop_id));
+        assert_eq!(by_ws("/w/a").supervisor_pid, None);
+        assert_eq!(by_ws("/w/b").state, Phase::Running);
+        assert_eq!(by_ws("/w/b").restarts, Some(2));
+        assert_eq!(by_ws("/w/c").state, Phase::Crashed);
+        let done = by_ws("/w/d");
+        assert_eq!(done.state, Phase::Ended);
+        assert_eq!(done.outcome.as_deref(), Some("restarts_exhausted"));
+        assert_eq!(done.iteration, 4);
+        assert_eq!(rows.last().unwrap().state, Phase::Ended);
+        assert!(
+            super::rows(&registry, at(60 + 2 * 24 * 3600), &timings)
+                .iter()
+                .all(|r| r.workspace != Path::new("/w/d"))
+        );
+    }
+}
