@@ -1,7 +1,8 @@
 //! In-process benchmarks of the pieces every stop runs: reading and parsing the
 //! payload, the completion-signal matcher, the decision, the state file's parse and
 //! render, finding the state from a deep `cwd`, and the transcript fallback on a
-//! 100 MB transcript. The whole-process figures come from `benches/hook_process.rs`.
+//! 100 MB transcript; and `list` over 1,000 loop records. The whole-process figures come
+//! from `benches/hook_process.rs`.
 //!
 //! `cargo bench --bench hot_path` (add a filter after `--`, e.g. `-- signal`).
 
@@ -303,12 +304,79 @@ fn token_usage(c: &mut Criterion) {
     group.finish();
 }
 
+/// `ralph-hook list` over 1,000 loop folders: 700 active (half supervised by `run`), 300
+/// ended runs (a supervisor file and a history, no record).
+fn list_loops(c: &mut Criterion) {
+    use ralph_hook::engine::ownership::LoopRecord;
+    use ralph_hook::engine::supervision::{RunSpec, Supervision, Timings};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let registry = Registry::at(dir.path());
+    let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
+    for n in 0..1_000 {
+        let agent = if n % 2 == 0 {
+            Agent::Codex
+        } else {
+            Agent::Claude
+        };
+        let workspace = PathBuf::from(format!("/home/dev/project-{n}"));
+        let folder = registry.loop_dir(&workspace, agent);
+        fs::create_dir_all(&folder).expect("loop folder");
+        let state = loop_state("3");
+        let record = LoopRecord::new(state, agent, &workspace);
+        let sup = Supervision {
+            loop_id: record.loop_id.clone(),
+            agent,
+            workspace: workspace.clone(),
+            spec: RunSpec {
+                client: "/usr/bin/codex".into(),
+                client_args: Vec::new(),
+                max_restarts: 5,
+                first_prompt: "Make the failing tests pass.".into(),
+            },
+            pid: std::process::id(),
+            heartbeat: "2026-03-21T10:06:00Z".into(),
+            detached: true,
+            client_pid: Some(1),
+            launches: 1,
+            restarts: 0,
+            next_attempt: None,
+            last_output: Some("2026-03-21T10:06:00Z".into()),
+            exited: None,
+        };
+        if n < 700 {
+            fs::write(
+                folder.join("record.json"),
+                serde_json::to_vec(&record).unwrap(),
+            )
+            .unwrap();
+        } else {
+            fs::write(
+                folder.join("history.jsonl"),
+                format!(
+                    "{{\"at\":\"2026-03-21T10:00:00Z\",\"event\":\"stop\",\"decision\":\"finish\",\"reason\":\"completed\",\"loop_id\":\"{}\",\"iteration\":3,\"max_iterations\":50}}\n",
+                    record.loop_id
+                ),
+            )
+            .unwrap();
+        }
+        if n % 2 == 0 || n >= 700 {
+            sup.write(&folder).expect("supervisor file");
+        }
+    }
+    let timings = Timings::default();
+    let rows = ralph_hook::commands::list_rows(&registry, now, &timings);
+    assert_eq!(rows.len(), 1_000, "every loop is listed");
+    c.bench_function("list/1000-loops", |b| {
+        b.iter(|| ralph_hook::commands::list_rows(black_box(&registry), now, &timings));
+    });
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .sample_size(50)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));
-    targets = payload_parsing, signal_matcher, decision, state_file, find_state, transcript_tail, token_usage
+    targets = payload_parsing, signal_matcher, decision, state_file, find_state, transcript_tail, token_usage, list_loops
 }
 criterion_main!(benches);

@@ -48,6 +48,17 @@ pub enum Command {
     Pause(WorkspaceArgs),
     /// Resume a paused loop where it was.
     Resume(WorkspaceArgs),
+    /// Launch the agent headless and keep its loop going: resume the same session when
+    /// the client dies, until the loop ends.
+    #[command(after_help = RUN_HELP)]
+    Run(RunArgs),
+    /// Print (or follow, `-f`) the raw output of the client `run` launched.
+    Logs(LogsArgs),
+    /// Every loop of this user, in every workspace and both hosts, and how each stands.
+    List(ListArgs),
+    /// The supervisor of a detached `run` (started by `run --detach`).
+    #[command(hide = true)]
+    Supervise(SuperviseArgs),
     /// Block until the workspace's loop ends; the exit code says how it ended.
     #[command(after_help = WAIT_CODES)]
     Wait(WaitArgs),
@@ -137,13 +148,95 @@ pub struct WorkspaceArgs {
     pub agent: Option<Agent>,
 }
 
+/// What `run` launches, for its `--help`.
+const RUN_HELP: &str = "What it launches (in the workspace, the task as one argument, never through a shell):\n  \
+codex   codex exec --json --sandbox workspace-write [CLIENT ARGS] -- PROMPT\n          \
+resumed: codex exec resume --json -c sandbox_mode=\"workspace-write\" [CLIENT ARGS] -- SESSION PROMPT\n  \
+claude  claude -p PROMPT --output-format stream-json --verbose --permission-mode acceptEdits --allowedTools Bash [CLIENT ARGS]\n          \
+resumed: the same with --resume SESSION\n\
+The defaults let the agent edit the workspace and run commands there without asking; CLIENT ARGS after `--` \
+are passed through and win (a --sandbox or --permission-mode of yours replaces the default). \
+The hooks must be installed (`ralph-hook install`). Exit codes: those of `wait`.\n\
+Delays: RALPH_HOOK_RUN_BACKOFF (5s), RALPH_HOOK_RUN_MAX_BACKOFF (5m), RALPH_HOOK_RUN_HEARTBEAT (10s), \
+RALPH_HOOK_RUN_CRASH_AFTER (45s), RALPH_HOOK_RUN_KILL_GRACE (10s), RALPH_HOOK_IDLE_AFTER (10m).";
+
+/// Flags of `run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// The host to launch (default: codex; with `--resume`, the host whose loop it is).
+    #[arg(long, value_enum)]
+    pub agent: Option<Agent>,
+    /// The workspace the agent works in (default: the git top level of the current
+    /// directory, else it).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// The loop's flags, defined once in [`RawLoopFlags`].
+    #[command(flatten)]
+    pub flags: RawLoopFlags,
+    /// Return at once and keep supervising in the background (own session: survives the
+    /// terminal closing).
+    #[arg(long)]
+    pub detach: bool,
+    /// Most restarts of a client that died while the loop was active; 0 = never restart.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub max_restarts: u32,
+    /// The client executable (default: `codex` or `claude` on PATH).
+    #[arg(long, value_name = "PATH")]
+    pub client: Option<PathBuf>,
+    /// Take over the workspace's loop whose supervisor died, in the same session.
+    #[arg(long, conflicts_with = "task")]
+    pub resume: bool,
+    /// The task, as one argument.
+    #[arg(value_name = "TASK", required_unless_present = "resume")]
+    pub task: Option<String>,
+    /// Arguments passed to the client as they are.
+    #[arg(last = true, value_name = "CLIENT ARGS")]
+    pub client_args: Vec<String>,
+}
+
+/// Flags of `logs`.
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Which workspace and host.
+    #[command(flatten)]
+    pub target: WorkspaceArgs,
+    /// Keep printing what the client writes until its loop ends.
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+}
+
+/// Flags of `list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Print JSON (one array) for scripts instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Flags of the hidden `supervise`.
+#[derive(Debug, Args)]
+pub struct SuperviseArgs {
+    /// The loop's workspace (canonical).
+    #[arg(long)]
+    pub workspace: PathBuf,
+    /// The loop's host.
+    #[arg(long, value_enum)]
+    pub agent: Agent,
+    /// The loop it supervises.
+    #[arg(long)]
+    pub loop_id: String,
+}
+
 /// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
 the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
 loop is paused until you answer), 12 the loop is paused (`ralph-hook resume`, then a prompt in its \
-session, continues it), 13 the last loop prompt was refused (nothing started); 64 a usage error, \
-also when both hosts have loops in the workspace and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+session, continues it), 13 the last loop prompt was refused (nothing started), 14 `run` restarted the \
+client --max-restarts times and it died again, 15 the loop's supervisor (`ralph-hook run`) died: \
+`run --resume` picks it up, 16 the loop's session has shown no sign of life for RALPH_HOOK_IDLE_AFTER \
+(10 min) and no `run` supervises it; 64 a usage error, also when both hosts have loops in the workspace \
+and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]

@@ -3,10 +3,14 @@
 //! the store, and prints; errors go back to `main` with their exit code.
 
 mod generate;
+mod list;
+mod logs;
 mod wait;
 
 pub use generate::{completions, man};
-pub use wait::{WaitCode, wait};
+pub use list::{LoopRow, list, rows as list_rows};
+pub use logs::logs;
+pub use wait::{WaitCode, final_report, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -28,6 +32,7 @@ use crate::engine::render::{self, printable};
 use crate::engine::state::{LoopState, StartedBy};
 use crate::engine::status::LoopStanding;
 use crate::engine::store::Store;
+use crate::engine::supervision::{self, Phase, Supervision, Timings};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::{say, warn};
@@ -134,7 +139,11 @@ pub fn show(args: ShowArgs) -> Result<i32> {
     if args.json {
         say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        let view = crate::engine::status::status_view(&found, now);
+        let mut view = crate::engine::status::status_view(&found, now);
+        if let Some(line) = supervisor_line(&found, now) {
+            view.lines
+                .push(("supervisor", printable(&line).into_owned()));
+        }
         person(&styled_status(&view))?;
     }
     Ok(0)
@@ -351,7 +360,69 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
         "repeated_messages_left": state.and_then(LoopState::repeated_messages_left),
         "state": state,
         "last_history": store.last_history_entry(),
+        "run": run_json(found, now),
     })
+}
+
+/// How the loop stands in the one vocabulary of `list` and `wait` (`state`), with its
+/// supervisor's pids when `ralph-hook run` supervises it.
+fn run_json(found: &Found, now: SystemTime) -> serde_json::Value {
+    let sup = Supervision::read(found.store.loop_dir()).filter(|sup| {
+        found
+            .record
+            .as_ref()
+            .is_some_and(|record| record.loop_id == sup.loop_id)
+    });
+    let phase = supervision::phase(
+        found.record.as_ref(),
+        sup.as_ref(),
+        now,
+        &Timings::from_env(),
+    );
+    json!({
+        "state": phase,
+        "supervisor_pid": sup.as_ref().map(|s| s.pid),
+        "client_pid": sup.as_ref().and_then(|s| s.client_pid),
+        "restarts": sup.as_ref().map(|s| s.restarts),
+        "next_attempt": sup.as_ref().and_then(|s| s.next_attempt.clone()),
+        "heartbeat": sup.map(|s| s.heartbeat),
+    })
+}
+
+/// The `show` line about the loop's supervisor, when `ralph-hook run` supervises it.
+fn supervisor_line(found: &Found, now: SystemTime) -> Option<String> {
+    let record = found.record.as_ref()?;
+    let timings = Timings::from_env();
+    let Some(sup) =
+        Supervision::read(found.store.loop_dir()).filter(|s| s.loop_id == record.loop_id)
+    else {
+        return (supervision::phase(Some(record), None, now, &timings) == Phase::Idle).then(|| {
+            format!(
+                "none; IDLE: the session has shown no sign of life for {} (closed or crashed?)",
+                clock::human(timings.idle_after)
+            )
+        });
+    };
+    Some(
+        match supervision::phase(Some(record), Some(&sup), now, &timings) {
+            Phase::Crashed => format!(
+                "CRASHED: ralph-hook run (pid {}) is gone, last heartbeat {}; `ralph-hook run --resume --workspace {}` picks the loop up in the same session",
+                sup.pid,
+                sup.heartbeat,
+                found.store.workspace().display()
+            ),
+            phase => format!(
+                "ralph-hook run, pid {}{}, {} restart{} ({})",
+                sup.pid,
+                sup.client_pid
+                    .map(|pid| format!(", client pid {pid}"))
+                    .unwrap_or_default(),
+                sup.restarts,
+                if sup.restarts == 1 { "" } else { "s" },
+                phase.as_str()
+            ),
+        },
+    )
 }
 
 /// Writes `text` and a line break for a person: coloured on a terminal (see

@@ -7,6 +7,7 @@
 //! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
 //! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
 //! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
+//! - [`supervise`]: `run`, the only front end that starts clients (headless, supervised).
 //! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
 //!   [`clock`], [`regular_file`], [`did_you_mean`], [`program`] are small shared leaves.
 
@@ -24,6 +25,8 @@ pub mod program;
 pub mod regular_file;
 pub mod shell;
 pub mod style;
+#[cfg(unix)]
+pub mod supervise;
 
 use std::ffi::OsString;
 
@@ -90,6 +93,16 @@ fn execute(command: Command) -> Result<i32> {
         Command::Pause(args) => commands::pause(args, true),
         Command::Resume(args) => commands::pause(args, false),
         Command::Wait(args) => commands::wait(args),
+        Command::List(args) => commands::list(&args),
+        Command::Logs(args) => commands::logs(&args),
+        #[cfg(unix)]
+        Command::Run(args) => supervise::run(args),
+        #[cfg(unix)]
+        Command::Supervise(args) => supervise::supervise(&args),
+        #[cfg(not(unix))]
+        Command::Run(_) | Command::Supervise(_) => Err(error::Error::Failed(
+            "`ralph-hook run` needs process groups and sessions: it runs on Linux and macOS".into(),
+        )),
         Command::Completions(args) => commands::completions(&args),
         Command::Man(args) => commands::man(&args),
         Command::Config(ConfigCommand::Path) => commands::config_path(),

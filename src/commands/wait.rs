@@ -17,6 +17,7 @@ use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
+use crate::engine::supervision::{self, Phase, Supervision, Timings};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::say;
@@ -58,6 +59,15 @@ pub enum WaitCode {
     /// The newest `$ralph-loop` prompt was refused (a typo, a live loop in the way), so
     /// no loop started: 13.
     Refused = 13,
+    /// The client of a `ralph-hook run` died more often than `--max-restarts` allowed: 14.
+    RestartsExhausted = 14,
+    /// The loop's supervisor (`ralph-hook run`) died: 15. `ralph-hook run --resume` picks
+    /// the loop up again.
+    Crashed = 15,
+    /// The loop runs in no supervised client and its session has shown no sign of life
+    /// for the idle threshold (`RALPH_HOOK_IDLE_AFTER`, 10 min): 16. Its session closed or
+    /// crashed; nothing will continue it until someone does.
+    Idle = 16,
 }
 
 impl WaitCode {
@@ -82,6 +92,10 @@ impl WaitCode {
             ),
             Outcome::Replaced => (WaitCode::Cancelled, "a new loop replaced it"),
             Outcome::Error => (WaitCode::LoopError, "of an error"),
+            Outcome::RestartsExhausted => (
+                WaitCode::RestartsExhausted,
+                "the agent's client died again after every restart allowed",
+            ),
         }
     }
 }
@@ -118,10 +132,29 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
             Running::Paused(current) => {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: its stops are allowed and nothing continues until `ralph-hook resume` and a prompt in its session [paused]",
-                    workspace.display(),
+                    shown(&workspace),
                     crate::engine::render::iteration_label(&current),
                 ));
                 return Ok(WaitCode::Paused as i32);
+            }
+            Running::Idle(current) => {
+                say(format!(
+                    "ralph-loop in {} is idle at iteration {}: its session has shown no sign of life for {} (closed or crashed?); continue it in that session, or `ralph-hook cancel` [idle]",
+                    shown(&workspace),
+                    crate::engine::render::iteration_label(&current),
+                    clock::human(Timings::from_env().idle_after)
+                ));
+                return Ok(WaitCode::Idle as i32);
+            }
+            Running::Crashed(sup) => {
+                say(format!(
+                    "ralph-loop in {} is crashed: its supervisor (ralph-hook run, pid {}) is gone since {}; `ralph-hook run --resume --workspace {}` picks it up again [crashed]",
+                    shown(&workspace),
+                    sup.pid,
+                    sup.heartbeat,
+                    shown(&workspace)
+                ));
+                return Ok(WaitCode::Crashed as i32);
             }
             Running::Blocked(current) => {
                 say(format!(
@@ -176,6 +209,10 @@ enum Running {
     Blocked(Box<LoopState>),
     /// The user paused it: nothing happens until they resume it.
     Paused(Box<LoopState>),
+    /// Its supervisor (`ralph-hook run`) died: nothing resumes it until `run --resume`.
+    Crashed(Box<Supervision>),
+    /// No supervisor, and its session shows no sign of life.
+    Idle(Box<LoopState>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -187,9 +224,38 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
             Ok(Running::Blocked(Box::new(current.state)))
         }
         Ok(Some(current)) if current.state.paused => Ok(Running::Paused(Box::new(current.state))),
-        Ok(Some(_)) | Err(LoadError::Unusable(_)) => Ok(Running::Yes),
+        Ok(Some(current)) => {
+            let sup = Supervision::read(store.loop_dir());
+            let timings = Timings::from_env();
+            let phase = supervision::phase(Some(&current), sup.as_ref(), clock::now(), &timings);
+            match (phase, sup) {
+                (Phase::Crashed, Some(sup)) => Ok(Running::Crashed(Box::new(sup))),
+                (Phase::Idle, None) => Ok(Running::Idle(Box::new(current.state))),
+                _ => Ok(Running::Yes),
+            }
+        }
+        Err(LoadError::Unusable(_)) => Ok(Running::Yes),
         Ok(None) => Ok(Running::No),
         Err(LoadError::Io(err)) => Err(err),
+    }
+}
+
+/// Waits (briefly: the record goes first, the history line right after) for the line
+/// that ended loop `loop_id`, prints it as `wait` does, and returns `wait`'s exit code.
+pub fn final_report(store: &Store, loop_id: &str) -> i32 {
+    let deadline = Instant::now() + OUTCOME_GRACE;
+    loop {
+        if let Ok(Some(entry)) = finish_of(store, Some(loop_id)) {
+            return report(store.workspace(), &entry);
+        }
+        if Instant::now() >= deadline {
+            say(format!(
+                "ralph-loop in {} ended without a recorded outcome [error]",
+                store.workspace().display()
+            ));
+            return WaitCode::LoopError as i32;
+        }
+        thread::sleep(POLL);
     }
 }
 
@@ -440,6 +506,7 @@ mod tests {
             ("cancelled", 6),
             ("replaced", 6),
             ("error", 7),
+            ("restarts_exhausted", 14),
         ] {
             let outcome = Outcome::from_code(reason).expect(reason);
             assert_eq!(WaitCode::for_outcome(outcome).0 as i32, code, "{reason}");

@@ -25,11 +25,13 @@ pub enum Action {
     Failed,
     /// The user's `$ralph-loop` prompt was refused: nothing started.
     Refuse,
+    /// `ralph-hook run` launched the client again in the same session.
+    Restart,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 9] = [
+    pub const ALL: [Action; 10] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -39,6 +41,7 @@ impl Action {
         Action::Resume,
         Action::Failed,
         Action::Refuse,
+        Action::Restart,
     ];
 
     /// The action whose word is `word`.
@@ -60,6 +63,7 @@ impl Action {
             Action::Resume => "resume",
             Action::Failed => "failed",
             Action::Refuse => "refuse",
+            Action::Restart => "restart",
         }
     }
 }

@@ -38,6 +38,9 @@ pub enum Event {
     /// A `$ralph-loop` prompt the prompt hook could not act on (a typo, a live loop in
     /// the way): `codex exec` shows the user nothing, so the history must.
     Prompt,
+    /// `ralph-hook run` resumed the session after its client died, or took over a loop
+    /// whose supervisor died (`run --resume`).
+    Restart,
 }
 
 /// Why: the outcome a loop ended with, or what became of a stop that did not end it.
@@ -113,6 +116,7 @@ impl Event {
             Event::Resume => "resume",
             Event::Notify => "notify",
             Event::Prompt => "prompt",
+            Event::Restart => "restart",
         }
     }
 }
@@ -260,6 +264,7 @@ mod tests {
             Event::Resume,
             Event::Notify,
             Event::Prompt,
+            Event::Restart,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),

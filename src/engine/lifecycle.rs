@@ -384,7 +384,8 @@ fn ending_detail(last: &LoopState, outcome: Outcome, given: Option<String>) -> O
         | Outcome::TokenLimit
         | Outcome::Cancelled
         | Outcome::Replaced
-        | Outcome::Error => given,
+        | Outcome::Error
+        | Outcome::RestartsExhausted => given,
     }
 }
 

@@ -22,6 +22,8 @@
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
+//! - [`supervision`]: the supervisor file of `ralph-hook run` and the one state
+//!   vocabulary (`running`, `crashed`, …) of `list`, `show --json` and `wait`.
 
 pub mod action;
 pub mod config;
@@ -46,6 +48,7 @@ pub mod state;
 pub mod status;
 pub mod stop;
 pub mod store;
+pub mod supervision;
 pub mod transcript;
 pub mod usage;
 pub mod verify;

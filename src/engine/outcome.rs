@@ -32,11 +32,13 @@ pub enum Outcome {
     Replaced,
     /// The hook could not run the loop (a broken record …).
     Error,
+    /// `ralph-hook run` restarted the dead client `--max-restarts` times and it died again.
+    RestartsExhausted,
 }
 
 impl Outcome {
     /// Every outcome, for reading codes back, tests and docs.
-    pub const ALL: [Outcome; 10] = [
+    pub const ALL: [Outcome; 11] = [
         Outcome::Completed,
         Outcome::Verified,
         Outcome::IterationCap,
@@ -47,6 +49,7 @@ impl Outcome {
         Outcome::Cancelled,
         Outcome::Replaced,
         Outcome::Error,
+        Outcome::RestartsExhausted,
     ];
 
     /// The stable reason code scripts read from the history and `show --json`.
@@ -62,6 +65,7 @@ impl Outcome {
             Outcome::Cancelled => "cancelled",
             Outcome::Replaced => "replaced",
             Outcome::Error => "error",
+            Outcome::RestartsExhausted => "restarts_exhausted",
         }
     }
 

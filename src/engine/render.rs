@@ -400,6 +400,9 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
         Outcome::Cancelled => "it was cancelled".to_string(),
         Outcome::Replaced => "a new loop replaced it".to_string(),
         Outcome::Error => "of an error".to_string(),
+        Outcome::RestartsExhausted => {
+            "the agent's client died again after every restart `--max-restarts` allowed (see `ralph-hook logs`)".to_string()
+        }
     };
     format!(
         "ralph-loop finished after {} iteration{} [{}]: {what}.",

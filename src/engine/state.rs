@@ -129,6 +129,8 @@ pub enum StartedBy {
     Start,
     /// `ralph-hook adopt`, from a file the user read and accepted.
     Adopt,
+    /// `ralph-hook run`, which launched the client headless and supervises it.
+    Run,
 }
 
 /// What the no-progress brake remembers between stops.

@@ -240,6 +240,7 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         LastAction::Did(Action::Block) => "sent the agent a continuation prompt",
         LastAction::Did(Action::Finish) => "ended the loop",
         LastAction::Did(Action::Pause) => "let the turn end",
+        LastAction::Did(Action::Restart) => "launched the client again in the same session",
         LastAction::Did(
             action @ (Action::Start
             | Action::Bind

@@ -29,6 +29,7 @@ use crate::engine::ownership;
 use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
 use crate::engine::store::Mirror;
+use crate::engine::supervision::{self, Phase, Supervision, Timings};
 use crate::error::Result;
 use crate::style::{self, Mark};
 
@@ -155,6 +156,32 @@ fn loop_check(found: &Found) -> Check {
             ),
         );
     }
+    let now = crate::clock::now();
+    let timings = Timings::from_env();
+    let sup = Supervision::read(store.loop_dir()).filter(|sup| sup.loop_id == record.loop_id);
+    match supervision::phase(Some(record), sup.as_ref(), now, &timings) {
+        Phase::Crashed => {
+            return Check::fail(
+                format!(
+                    "{name} loop at iteration {iteration} is CRASHED: its supervisor (ralph-hook run, pid {}) is gone, so nothing resumes its client",
+                    sup.as_ref().map_or(0, |sup| sup.pid)
+                ),
+                format!("ralph-hook run --resume --workspace {ws}"),
+            );
+        }
+        Phase::Idle => {
+            return Check::info(format!(
+                "{name} loop at iteration {iteration} is idle: its session has shown no sign of life for {} (a closed or crashed session? `ralph-hook cancel --workspace {ws}` ends it)",
+                crate::clock::human(timings.idle_after)
+            ));
+        }
+        Phase::Starting
+        | Phase::Running
+        | Phase::Blocked
+        | Phase::Paused
+        | Phase::Restarting
+        | Phase::Ended => {}
+    }
     if state.paused {
         return Check::info(format!(
             "{name} loop at iteration {iteration} is paused: stops are allowed, not counted (resume: ralph-hook resume --workspace {ws})"
@@ -235,6 +262,16 @@ pub fn run(
     };
     writeln!(out, "{verdict}").map_err(stdout_error)?;
     Ok(i32::from(failed))
+}
+
+/// The checks of one host's wiring, as `doctor` prints them under the host: `run`
+/// refuses to launch a client whose hooks would not run (not installed, untrusted …).
+pub fn host_checks(agent: Agent, codex: &Path, workspace: Option<&Path>) -> Result<Vec<Check>> {
+    let layout = Layout::new(agent, None)?;
+    match agent {
+        Agent::Codex => codex_checks(&layout, codex),
+        Agent::Claude => claude_checks(&layout, workspace),
+    }
 }
 
 /// Whether a shell finds `ralph-hook` by name, and whether it is this version; and what

@@ -49,6 +49,9 @@ pub enum Reply {
     /// Some text and then a shell command, in one model response (two content blocks in
     /// Claude's message, two output items in Codex's response).
     TextThenCommand(String, String),
+    /// A non-retryable API error (HTTP 400, `invalid_request_error`): the client's turn
+    /// fails and no Stop hook runs.
+    ApiError(String),
 }
 
 /// The token usage the server reports for every response it streams. Each field is a
@@ -94,6 +97,11 @@ pub fn command(s: impl Into<String>) -> Reply {
 /// Text and then a shell command in one response.
 pub fn text_then_command(t: impl Into<String>, cmd: impl Into<String>) -> Reply {
     Reply::TextThenCommand(t.into(), cmd.into())
+}
+
+/// A non-retryable API error with this message.
+pub fn api_error(message: impl Into<String>) -> Reply {
+    Reply::ApiError(message.into())
 }
 
 /// `reply`, held until [`MockServer::release`].
@@ -588,6 +596,11 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
 
     let seq = index.unwrap_or(999);
     match (wire, reply) {
+        (_, Some(Reply::ApiError(message))) => send_json(
+            &mut stream,
+            400,
+            &json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
+        )?,
         (_, None) if is_turn => send_json(
             &mut stream,
             400,
@@ -714,6 +727,7 @@ fn codex_events(reply: &Reply, seq: usize, usage: Usage) -> Vec<(String, Value)>
 fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
     match reply {
         Reply::Held(inner) => codex_items(inner, seq),
+        Reply::ApiError(_) => Vec::new(),
         Reply::Text(t) => vec![json!({
             "type": "message",
             "role": "assistant",
@@ -747,6 +761,7 @@ struct ClaudeBlock {
 fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
     match reply {
         Reply::Held(inner) => claude_blocks(inner, seq),
+        Reply::ApiError(_) => Vec::new(),
         Reply::Text(t) => vec![ClaudeBlock {
             start: json!({"type": "text", "text": ""}),
             delta: json!({"type": "text_delta", "text": t}),

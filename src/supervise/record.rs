@@ -1,0 +1,100 @@
+//! The changes the supervisor makes to its loop's record, each under the lock and each
+//! with its history line: binding the session the client reported, a restart, and the
+//! end when restarts are spent. The engine decides every stop; these only keep the record
+//! true to what the supervisor saw.
+
+use std::time::SystemTime;
+
+use crate::clock;
+use crate::engine::decide::{self, Outcome};
+use crate::engine::history::{Action, Event, HistoryEntry};
+use crate::engine::lifecycle::{self, Ending};
+use crate::engine::ownership::LoopRecord;
+use crate::engine::store::Store;
+use crate::error::Result;
+use crate::messages::warn;
+
+/// The loop's record while it is this loop's (`None` once it ended or another replaced it).
+pub fn current(store: &Store, loop_id: &str) -> Option<LoopRecord> {
+    match store.load() {
+        Ok(Some(record)) if record.loop_id == loop_id => Some(record),
+        Ok(_) | Err(_) => None,
+    }
+}
+
+/// Binds the loop to `session`, the id the client's own events carry, unless it is
+/// bound to it already. A loop bound to another id (a host that gave the resumed session
+/// a new one) follows the new id, and the history says so. Returns what changed, in words.
+pub fn bind(
+    store: &Store,
+    loop_id: &str,
+    session: &str,
+    now: SystemTime,
+) -> Result<Option<String>> {
+    let lock = store.lock()?;
+    let Some(mut record) = current(store, loop_id) else {
+        return Ok(None);
+    };
+    let detail = match record.state.session_id.as_deref() {
+        Some(bound) if bound == session => return Ok(None),
+        None => format!("bound to session {session}, from the client's own events"),
+        Some(old) => format!(
+            "the host gave the resumed session a new id: {old} became {session}; the loop follows the new one"
+        ),
+    };
+    record.state.session_id = Some(session.to_string());
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    lifecycle::append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Claim, Action::Bind, now).detail(detail.clone()),
+    );
+    Ok(Some(detail))
+}
+
+/// Records a restart (`detail`: its cause) and runs the user's `--notify` with outcome
+/// `restarting`.
+pub fn restart(store: &Store, loop_id: &str, detail: &str, now: SystemTime) -> Result<bool> {
+    let lock = store.lock()?;
+    let Some(record) = current(store, loop_id) else {
+        return Ok(false);
+    };
+    lifecycle::append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Restart, Action::Restart, now).detail(detail),
+    );
+    lifecycle::notify_user(
+        store,
+        &lock,
+        &record,
+        &record.state,
+        ("restarting", detail),
+        None,
+        now,
+    );
+    Ok(true)
+}
+
+/// Ends the loop with `outcome` (`restarts_exhausted`, or `error` when no client could
+/// start), `detail` saying why.
+pub fn end(
+    store: &Store,
+    loop_id: &str,
+    outcome: Outcome,
+    detail: String,
+    now: SystemTime,
+) -> Result<()> {
+    let lock = store.lock()?;
+    let Some(record) = current(store, loop_id) else {
+        return Ok(());
+    };
+    let mut ending = Ending::new(outcome, Event::Restart);
+    ending.detail = Some(detail);
+    let last = decide::finish_now(&record.state, outcome, now);
+    lifecycle::end(store, &lock, &record, &last, ending, now)?;
+    Ok(())
+}
