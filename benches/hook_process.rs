@@ -85,10 +85,7 @@ fn main() {
         .find(|arg| !arg.starts_with('-'))
         .unwrap_or(only);
 
-    let root = tempfile::Builder::new()
-        .prefix("ralph-hook-bench.")
-        .tempdir()
-        .expect("temp dir");
+    let root = support::private_tempdir("ralph-hook-bench.");
     if let Some(base) = std::env::var_os("BENCH_BASE_BIN").map(PathBuf::from) {
         let keep = |s: &Scenario| {
             (filter.is_empty() || s.name.contains(&filter))

@@ -160,7 +160,7 @@ fn state_file(c: &mut Criterion) {
 }
 
 fn find_state(c: &mut Criterion) {
-    let temp = tempfile::tempdir().expect("temp dir");
+    let temp = support::private_tempdir("ralph-hook-bench.");
     let root = fs::canonicalize(temp.path()).expect("canonical temp dir");
     let registry = Registry::at(&root.join("user-state"));
     let ws = root.join("ws");
@@ -201,7 +201,7 @@ fn write_transcript(path: &Path, size: usize) {
 }
 
 fn transcript_tail(c: &mut Criterion) {
-    let temp = tempfile::tempdir().expect("temp dir");
+    let temp = support::private_tempdir("ralph-hook-bench.");
     let small: PathBuf = temp.path().join("small.jsonl");
     let big: PathBuf = temp.path().join("big.jsonl");
     write_transcript(&small, 4 * KIB);
@@ -274,7 +274,7 @@ fn usage_transcript(path: &Path, agent: Agent, size: usize, appended: usize) -> 
 /// transcript (flat), the worst case of a whole read's worth appended, and starting a
 /// loop (reads the end of the file once).
 fn token_usage(c: &mut Criterion) {
-    let temp = tempfile::tempdir().expect("temp dir");
+    let temp = support::private_tempdir("ralph-hook-bench.");
     let mut group = c.benchmark_group("usage");
     for agent in [Agent::Codex, Agent::Claude] {
         for (label, size, appended) in [
@@ -309,7 +309,7 @@ fn token_usage(c: &mut Criterion) {
 fn list_loops(c: &mut Criterion) {
     use ralph_hook::engine::ownership::LoopRecord;
     use ralph_hook::engine::supervision::{RunSpec, Supervision, Timings};
-    let dir = tempfile::tempdir().expect("temp dir");
+    let dir = support::private_tempdir("ralph-hook-bench.");
     let registry = Registry::at(dir.path());
     let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
     for n in 0..1_000 {

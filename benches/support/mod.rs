@@ -21,3 +21,20 @@ pub(crate) fn prose_message(size: usize, tail: &str) -> String {
     text.push_str(tail);
     text
 }
+
+/// A fresh private folder for a benchmark's homes and state folders, removed when dropped:
+/// under `/var/tmp` where it exists (else cargo's target folder), never `/tmp` or
+/// `$TMPDIR`, which ralph-hook refuses as a state folder (an agent's sandbox can write
+/// them).
+pub(crate) fn private_tempdir(prefix: &str) -> tempfile::TempDir {
+    let var_tmp = std::path::Path::new("/var/tmp");
+    let root = if var_tmp.is_dir() {
+        var_tmp.to_path_buf()
+    } else {
+        std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir_in(root)
+        .expect("temp dir")
+}
