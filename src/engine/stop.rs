@@ -215,7 +215,8 @@ fn run_loop_stop(
     // first: a later run of the same stop must find it.
     let seen_again = owned && request.event.seen_again(&mut record.state.handled);
     // What follows is read only for a decision that will look at it: a stop of another
-    // session or a duplicate reads no transcript, counts nothing and runs no git.
+    // session or a duplicate reads no transcript and counts nothing (nor ran git, by
+    // `Look::take`'s same judgement on the unlocked read).
     let gather = owned && !seen_again;
     let cancel_request = if gather {
         workspace::read_cancel_request(store.workspace())
