@@ -3,11 +3,19 @@
 //! notice to the user. The hook (`hook::stop`) only parses the host's payload into a
 //! [`StopRequest`] and renders the [`StopAnswer`].
 //!
-//! Order of work, cheapest first: find the loop and judge the stop on an unlocked read
-//! ([`locate`]: another session's stop takes no lock and writes nothing); lock; read the record and any cancel request
-//! again; gather only what the decision will read (the transcript's message, the tokens,
-//! the git fingerprint); decide; write; answer. Nothing in the workspace decides
-//! anything: what runs and what limits come from the record.
+//! Order of work, cheapest first, and no subprocess under the loop's lock (a `cancel`
+//! waits at most 10 s for it, and a FIFO named `.gitignore` or a huge repository keeps
+//! git busy up to its deadline): find the loop and judge the stop on an unlocked read
+//! ([`locate`]: another session's stop takes no lock and writes nothing); take the git
+//! fingerprint, still unlocked, for the loop as that read saw it ([`Look`]); lock; read
+//! the record and any cancel request again; gather what else the decision will read
+//! (the transcript's message, the tokens) and keep the fingerprint only if the loop is
+//! still the one, at the iteration, it was taken for (a cancel, a pause, another stop or
+//! a new loop meanwhile: the stop is judged on the record as it is now, without it);
+//! decide; write; answer. A verify command runs after the lock is released and the
+//! stop is decided again under it (`Decision::MovedOn` when the loop moved meanwhile).
+//! Nothing in the workspace decides anything: what runs and what limits come from the
+//! record.
 
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -58,6 +66,9 @@ pub enum StopAnswer {
 pub struct Target {
     registry: Registry,
     found: Located,
+    /// The record as the lookup read it, unlocked: what the stop prepares for before it
+    /// takes the lock.
+    seen: Option<LoopRecord>,
 }
 
 /// Finds the loop a stop of `session` in `cwd` belongs to (see [`store::locate`]).
@@ -70,34 +81,82 @@ pub fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Optio
     }
     let registry = Registry::open()?;
     let found = store::locate(cwd, agent, &registry)?;
-    if let Located::Record(store) = &found
-        && another_sessions(store, session, now)
+    // Every write is an atomic rename, so an unlocked read sees a whole file; one that
+    // cannot be read is judged again under the lock.
+    let seen = match &found {
+        Located::Record(store) => store.load().ok().flatten(),
+        Located::Mirror(_) => None,
+    };
+    if seen
+        .as_ref()
+        .is_some_and(|seen| another_sessions(seen, session, now))
     {
         return None;
     }
-    Some(Target { registry, found })
+    Some(Target {
+        registry,
+        found,
+        seen,
+    })
 }
 
-/// True when the loop is another session's, judged on an unlocked read (every write is
-/// an atomic rename, so a read sees a whole file): its stop takes no lock and writes
-/// nothing. A record that cannot be read is judged again under the lock.
-fn another_sessions(store: &Store, session: &str, now: SystemTime) -> bool {
-    let Ok(Some(peek)) = store.load() else {
-        return false;
-    };
+/// True when the loop is another session's: its stop takes no lock and writes nothing.
+fn another_sessions(seen: &LoopRecord, session: &str, now: SystemTime) -> bool {
     let event = StopEvent {
-        standing: ownership::judge(&peek.state, session),
+        standing: ownership::judge(&seen.state, session),
         session,
         ..StopEvent::default()
     };
-    decide::decide(&peek.state, event, now).decision == Decision::Ignore
+    decide::decide(&seen.state, event, now).decision == Decision::Ignore
+}
+
+/// The git fingerprint of the no-progress brake, taken before the lock for the loop and
+/// iteration the unlocked read saw: it judges that stop only.
+#[derive(Debug)]
+struct Look {
+    fingerprint: Fingerprint,
+    loop_id: String,
+    iteration: u32,
+}
+
+impl Look {
+    /// Looks at the workspace when the stop will need it: the owner's (or a claiming)
+    /// stop, not a repeat of one already handled, of a running loop with the brake on,
+    /// in a workspace that was a repository when the loop began (git never runs in one
+    /// the agent made since).
+    fn take(store: &Store, seen: &LoopRecord, request: &StopRequest) -> Option<Look> {
+        let state = &seen.state;
+        let owned = matches!(
+            ownership::judge(state, &request.session),
+            Standing::Owner | Standing::Claim
+        );
+        let needed = owned
+            && seen.git
+            && state.active
+            && !state.paused
+            && state.no_progress > 0
+            && !request.event.seen_again(&mut state.handled.clone());
+        let fingerprint = needed.then(|| Fingerprint::take(store.workspace()))??;
+        Some(Look {
+            fingerprint,
+            loop_id: seen.loop_id.clone(),
+            iteration: state.iteration,
+        })
+    }
+
+    /// The fingerprint, if `record` is still the loop, at the iteration, it was taken
+    /// for.
+    fn of(&self, record: &LoopRecord) -> Option<&Fingerprint> {
+        (record.loop_id == self.loop_id && record.state.iteration == self.iteration)
+            .then_some(&self.fingerprint)
+    }
 }
 
 /// Runs one stop of the loop at `target`: decides it and writes what that means.
 pub fn run(target: &Target, request: StopRequest, now: SystemTime) -> Result<StopAnswer> {
     match &target.found {
         Located::Mirror(store) => Ok(not_followed(store, &request, &target.registry, now)),
-        Located::Record(store) => run_loop_stop(store, &request, now),
+        Located::Record(store) => run_loop_stop(store, target.seen.as_ref(), &request, now),
     }
 }
 
@@ -138,7 +197,14 @@ fn not_followed(
     }
 }
 
-fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Result<StopAnswer> {
+fn run_loop_stop(
+    store: &Store,
+    seen: Option<&LoopRecord>,
+    request: &StopRequest,
+    now: SystemTime,
+) -> Result<StopAnswer> {
+    // git runs before the lock; under it, the decision reads only what was gathered.
+    let look = seen.and_then(|seen| Look::take(store, seen, request));
     let lock = store.lock()?;
     let Some(mut record) = loaded(store.load_or_set_aside(&lock, Event::Stop, now)?)? else {
         return Ok(StopAnswer::Allow(None));
@@ -149,7 +215,8 @@ fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Resul
     // first: a later run of the same stop must find it.
     let seen_again = owned && request.event.seen_again(&mut record.state.handled);
     // What follows is read only for a decision that will look at it: a stop of another
-    // session or a duplicate reads no transcript, counts nothing and runs no git.
+    // session or a duplicate reads no transcript and counts nothing (nor ran git, by
+    // `Look::take`'s same judgement on the unlocked read).
     let gather = owned && !seen_again;
     let cancel_request = if gather {
         workspace::read_cancel_request(store.workspace())
@@ -180,19 +247,20 @@ fn run_loop_stop(store: &Store, request: &StopRequest, now: SystemTime) -> Resul
     } else {
         None
     };
-    let state = &record.state;
-    // git runs only in the record's workspace, and only when it was a repository when
-    // the loop began (never in one the agent made since).
-    let look = (gather && record.git && state.active && !state.paused && state.no_progress > 0)
-        .then(|| Fingerprint::take(store.workspace()))
-        .flatten();
+    // The loop changed since the look (cancelled, paused, moved on by another stop,
+    // replaced): the stop is judged on the record as it is, and the brake does not count
+    // this stop's workspace either way.
+    let look = look
+        .as_ref()
+        .filter(|_| gather)
+        .and_then(|look| look.of(&record));
     let event = StopEvent {
         standing,
         session: &request.session,
         seen_again,
         cancel_request: cancel_request.as_deref(),
         message,
-        workspace: look.as_ref(),
+        workspace: look,
         verification: None,
         tokens,
     };
@@ -418,4 +486,35 @@ fn adopt_hint(store: &Store, why: &str) -> String {
         render::printable(&store.state_path().display().to_string()),
         ws = crate::shell::word(store.workspace())
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::state::SampleLoop;
+
+    fn look_at(record: &LoopRecord) -> Look {
+        Look {
+            fingerprint: Fingerprint::from_status(Path::new("/w"), b"# branch.oid abc\0"),
+            loop_id: record.loop_id.clone(),
+            iteration: record.state.iteration,
+        }
+    }
+
+    #[test]
+    fn a_look_judges_only_the_loop_and_iteration_it_was_taken_for() {
+        let record = LoopRecord::new(SampleLoop::default().build(), Agent::Codex, Path::new("/w"));
+        let look = look_at(&record);
+        assert!(look.of(&record).is_some());
+
+        // Another stop counted an iteration meanwhile.
+        let mut moved = record.clone();
+        moved.state.iteration += 1;
+        assert!(look.of(&moved).is_none());
+
+        // A new loop replaced it meanwhile.
+        let mut replaced = record.clone();
+        replaced.loop_id = "another".into();
+        assert!(look.of(&replaced).is_none());
+    }
 }

@@ -1,7 +1,8 @@
 //! `ralph-hook stop`: the host's Stop payload in, its answer out. Parsing, finding the
-//! loop, one call of [`crate::engine::stop::run`] (which decides the stop and writes what
-//! that means), rendering. The common cases — no loop here, or another session's — end
-//! at the lookup, with nothing printed.
+//! loop, one call of [`crate::engine::stop::run`] (which runs git and the verify command
+//! outside the loop's lock, decides the stop under it and writes what that means),
+//! rendering. The common cases — no loop here, or another session's — end at the
+//! lookup, with nothing printed, no lock taken and no git run.
 
 use std::io::Read;
 

@@ -762,6 +762,119 @@ fn a_fifo_named_gitignore_never_hangs_the_stop_nor_holds_the_lock() {
     assert_success(&world.run(&["cancel", "--workspace", ws_arg(&world)]));
 }
 
+#[test]
+fn a_cancel_while_the_stop_waits_on_git_and_a_fifo_ends_the_loop_and_the_stop_counts_nothing() {
+    let world = repo_world();
+    world.start("S", &[]);
+    mkfifo(&world.workspace.join(".gitignore"));
+    // git blocks opening the FIFO until its deadline kills it: the whole while, the
+    // user's `cancel` must find the lock free.
+    let payload = codex_stop("S", &world.workspace, Some("working")).to_string();
+    let (stop, rest) = stop_waiting_on_a_child(&world, &payload, "git");
+    assert_success(&world.run(&["cancel", "--workspace", ws_arg(&world)]));
+    let out = finish_stop(stop, rest);
+    // The cancel came first: the stop finds no loop, counts nothing and lets the turn end.
+    assert_silent_allow(&out);
+    assert_cancelled_without_a_counted_stop(&world);
+}
+
+#[test]
+fn a_cancel_while_a_slow_verify_runs_ends_the_loop_and_the_stop_counts_nothing() {
+    let world = repo_world();
+    world.start("S", &["--verify", "sleep 3"]);
+    let payload = codex_stop("S", &world.workspace, Some(DONE)).to_string();
+    let (stop, rest) = stop_waiting_on_a_child(&world, &payload, "sh");
+    assert_success(&world.run(&["cancel", "--workspace", ws_arg(&world)]));
+    let out = finish_stop(stop, rest);
+    assert_silent_allow(&out);
+    assert_cancelled_without_a_counted_stop(&world);
+}
+
+/// Starts the stop hook on `payload` and returns once it runs a child process named
+/// `name` (`git`, or the verify command's `sh`), with what the test has left of its
+/// 60 s.
+fn stop_waiting_on_a_child(
+    world: &World,
+    payload: &str,
+    name: &str,
+) -> (std::process::Child, Instant) {
+    let mut cmd = std_cmd(world);
+    cmd.arg("stop")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    {
+        use std::io::Write;
+        let mut input = child.stdin.take().unwrap();
+        input.write_all(payload.as_bytes()).unwrap();
+    }
+    let started = Instant::now();
+    while !children_of(child.id()).iter().any(|comm| comm == name) {
+        if let Some(status) = child.try_wait().unwrap() {
+            let out = child.wait_with_output().unwrap();
+            panic!(
+                "the stop ended ({status}) before it ran {name}: {}{}",
+                stdout(&out),
+                stderr(&out)
+            );
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the stop never ran {name}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    (child, started + Duration::from_secs(60))
+}
+
+/// Waits for the stop started by [`stop_waiting_on_a_child`] (killing it at `deadline`).
+fn finish_stop(mut child: std::process::Child, deadline: Instant) -> std::process::Output {
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the stop hung");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child.wait_with_output().unwrap()
+}
+
+/// The loop ended by the user's cancel, and no stop was counted for it: no block, no
+/// other ending, iteration 0.
+#[track_caller]
+fn assert_cancelled_without_a_counted_stop(world: &World) {
+    assert!(world.record().is_none(), "the loop is still on");
+    let history = world.history();
+    let last = history.last().expect("a history");
+    assert_eq!(last["event"], "cancel", "{history:?}");
+    assert_eq!(last["reason"], "cancelled", "{history:?}");
+    assert_eq!(last["iteration"], 0, "{history:?}");
+    assert!(
+        history.iter().all(|entry| entry["event"] != "stop"),
+        "the stop counted itself for the cancelled loop: {history:?}"
+    );
+}
+
+/// The names (`comm`) of the processes whose parent is `pid`, from `/proc`.
+fn children_of(pid: u32) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let parent = pid.to_string();
+    entries
+        .flatten()
+        .filter_map(|entry| std::fs::read_to_string(entry.path().join("stat")).ok())
+        .filter_map(|stat| {
+            // `pid (comm) state ppid …`; comm may hold spaces and parentheses.
+            let (head, rest) = stat.rsplit_once(')')?;
+            let comm = head.split_once('(')?.1;
+            (rest.split_whitespace().nth(1)? == parent).then(|| comm.to_string())
+        })
+        .collect()
+}
+
 /// The longest one git run may take (the binary's `GIT_DEADLINE`).
 const GIT_DEADLINE_SECS: u64 = 5;
 
