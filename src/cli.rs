@@ -34,6 +34,10 @@ pub enum Command {
     Stop(HookArgs),
     /// The UserPromptSubmit hook: start, cancel or report a loop from `$ralph-loop …`.
     Prompt(HookArgs),
+    /// The SessionEnd hook: the session is gone, so its loop is orphaned at once.
+    SessionEnd(HookArgs),
+    /// Claude Code's StopFailure hook: the turn ended on an API error, kept in the history.
+    StopFailure(HookArgs),
     /// Start a loop in a workspace (from a terminal, a script, or the agent's shell).
     Start(StartArgs),
     /// Show the loop in a workspace, or how the last one ended.
@@ -141,7 +145,7 @@ pub struct WorkspaceArgs {
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
 the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \
-loop is paused until you answer); any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+loop is paused until you answer), 12 the loop's session ended (the loop is orphaned); any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]
@@ -319,6 +323,7 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
         let word = word.to_ascii_lowercase();
         return word.starts_with("stop")
             || word.starts_with("prompt")
+            || word.starts_with("session")
             || word.contains("userpromptsubmit");
     }
     false

@@ -48,6 +48,9 @@ pub enum WaitCode {
     /// The loop is paused because the agent is blocked on the user: 11. It goes on once
     /// they answer in the session (or `ralph-hook resume`).
     Blocked = 11,
+    /// The loop's session ended (the host's SessionEnd) with the loop still active: 12.
+    /// It goes on if that session is resumed; a new loop in the workspace replaces it.
+    SessionEnded = 12,
 }
 
 impl WaitCode {
@@ -97,6 +100,15 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 ));
                 return Ok(WaitCode::Blocked as i32);
             }
+            Running::Orphaned(current) => {
+                say(format!(
+                    "ralph-loop in {} is orphaned at iteration {}: {} [session_ended]",
+                    workspace.display(),
+                    crate::engine::render::iteration_label(&current),
+                    crate::engine::render::printable(current.orphaned.as_deref().unwrap_or(""))
+                ));
+                return Ok(WaitCode::SessionEnded as i32);
+            }
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
             let now = lifecycle::find(&workspace, Some(store.agent()))
@@ -139,6 +151,8 @@ enum Running {
     No,
     /// It waits for the user, who must answer the agent: nothing happens until they do.
     Blocked(Box<LoopState>),
+    /// Its session ended: nothing happens unless that session is resumed.
+    Orphaned(Box<LoopState>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -148,6 +162,9 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
         Ok(Some(current)) if current.state.loop_id != state.loop_id => Ok(Running::No),
         Ok(Some(current)) if current.state.paused && current.state.blocked.is_some() => {
             Ok(Running::Blocked(Box::new(current.state)))
+        }
+        Ok(Some(current)) if current.state.orphaned.is_some() => {
+            Ok(Running::Orphaned(Box::new(current.state)))
         }
         Ok(Some(_)) | Err(LoadError::Unusable(_)) => Ok(Running::Yes),
         Ok(None) => Ok(Running::No),
@@ -205,9 +222,11 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         WaitCode::NoProgress => "no progress over the last stops",
         WaitCode::Cancelled if reason == "replaced" => "a new loop replaced it",
         WaitCode::Cancelled => "it was cancelled",
-        WaitCode::LoopError | WaitCode::TimedOut | WaitCode::NoLoop | WaitCode::Blocked => {
-            "of an error"
-        }
+        WaitCode::LoopError
+        | WaitCode::TimedOut
+        | WaitCode::NoLoop
+        | WaitCode::Blocked
+        | WaitCode::SessionEnded => "of an error",
     };
     let when = clock::parse(&entry.at)
         .and_then(|at| clock::now().duration_since(at).ok())

@@ -33,6 +33,12 @@ pub enum Event {
     Resume,
     /// The user's `--notify` command ran.
     Notify,
+    /// A UserPromptSubmit hook saw a prompt (one it ignored, or the user steering).
+    Prompt,
+    /// The host's SessionEnd: the session is gone.
+    SessionEnd,
+    /// Claude Code's StopFailure: the turn ended on an API error.
+    StopFailure,
 }
 
 /// What was decided.
@@ -55,6 +61,14 @@ pub enum Action {
     Resume,
     /// Something the user asked for did not work (the notify command failed).
     Failed,
+    /// The turn ended while background work runs; the loop waits for it, uncounted.
+    Wait,
+    /// A prompt that was not the user's own words was ignored.
+    Ignore,
+    /// The loop's session ended; the loop is orphaned.
+    Orphan,
+    /// The turn ended on an API error; the loop stays resumable.
+    Error,
 }
 
 /// Why: the reason code of a finish, or of a rejected completion.
@@ -136,6 +150,9 @@ impl Event {
             Event::Pause => "pause",
             Event::Resume => "resume",
             Event::Notify => "notify",
+            Event::Prompt => "prompt",
+            Event::SessionEnd => "session_end",
+            Event::StopFailure => "stop_failure",
         }
     }
 }
@@ -152,6 +169,10 @@ impl Action {
             Action::Pause => "pause",
             Action::Resume => "resume",
             Action::Failed => "failed",
+            Action::Wait => "wait",
+            Action::Ignore => "ignore",
+            Action::Orphan => "orphan",
+            Action::Error => "error",
         }
     }
 }
@@ -267,6 +288,9 @@ mod tests {
             Event::Pause,
             Event::Resume,
             Event::Notify,
+            Event::Prompt,
+            Event::SessionEnd,
+            Event::StopFailure,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),
@@ -282,6 +306,10 @@ mod tests {
             Action::Pause,
             Action::Resume,
             Action::Failed,
+            Action::Wait,
+            Action::Ignore,
+            Action::Orphan,
+            Action::Error,
         ] {
             assert_eq!(
                 serde_json::to_value(action).unwrap(),

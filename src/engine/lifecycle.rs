@@ -57,6 +57,8 @@ pub enum Because {
     Idle,
     /// The user asked (`--force`, `--replace`).
     Asked,
+    /// The host said its session ended (SessionEnd).
+    SessionEnded,
 }
 
 /// The session a new loop is bound to, as far as it is known.
@@ -174,7 +176,11 @@ pub fn begin(
                 (Replace::Prompt { .. }, Standing::Claim) => Some(Because::Unclaimed),
                 (Replace::Prompt { anyway: false }, Standing::OtherSession)
                 | (Replace::Prompt { anyway: false }, Standing::Untrusted(_)) => {
-                    (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                    if existing.state.orphaned.is_some() {
+                        Some(Because::SessionEnded)
+                    } else {
+                        (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                    }
                 }
             };
             let Some(because) = because else {
@@ -192,6 +198,9 @@ pub fn begin(
                     clock::human(idle)
                 ),
                 Because::Asked => "the user asked to replace it".to_string(),
+                Because::SessionEnded => {
+                    "another session started a new loop after this one's session ended".to_string()
+                }
             });
             end(store, &lock, &existing, ending, now)?;
             replaced = Some(Replaced {
@@ -635,6 +644,7 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
 /// was paused (the count goes on from the transcript's end as it is now).
 fn resume_counting(record: &mut LoopRecord) {
     record.state.blocked = None;
+    record.state.steering = None;
     if record.state.max_tokens.is_some() {
         record.usage = start_count(record);
     }

@@ -29,6 +29,7 @@ pub mod notify;
 pub mod once;
 pub mod ownership;
 pub mod render;
+pub mod session_events;
 pub mod settings;
 pub mod signal;
 pub mod state;

@@ -96,6 +96,18 @@ pub struct LoopState {
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// The user's own words, typed into the loop's session while it ran: they are
+    /// steering, so the loop is paused for that turn and `resume` goes on with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steering: Option<String>,
+    /// The background work (Claude Code's `background_tasks`, `session_crons`) the
+    /// session's last stop left running: the loop waits for the host to wake the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// The host said the loop's session ended (SessionEnd), and why: the loop is orphaned
+    /// at once, until that session stops here again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<String>,
     /// What the no-progress brake has seen so far.
     #[serde(default)]
     pub progress: Progress,
@@ -238,6 +250,9 @@ impl LoopState {
             max_tokens: settings.max_tokens,
             tokens_used: 0,
             blocked: None,
+            steering: None,
+            waiting: None,
+            orphaned: None,
             progress: Progress::default(),
             last_decision: None,
             handled: None,

@@ -90,6 +90,33 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             ),
         ));
     }
+    if let Some(words) = &state.steering {
+        lines.push((
+            "steering",
+            format!(
+                "you took the wheel (\"{}\"); the loop is paused until `resume`",
+                printable(&crate::engine::session_events::bounded(words, 80))
+            ),
+        ));
+    }
+    if let Some(work) = &state.waiting {
+        lines.push((
+            "waiting",
+            format!(
+                "for the session's background work ({}); the host wakes the session when it is done, and this is not counted",
+                printable(work)
+            ),
+        ));
+    }
+    if let Some(why) = &state.orphaned {
+        lines.push((
+            "orphaned",
+            format!(
+                "{}: a new loop in this workspace replaces it without --replace; the same session resuming goes on with it",
+                printable(why)
+            ),
+        ));
+    }
     lines.push(("session", standing_text(found, state)));
     lines.push((
         "done when",
@@ -175,6 +202,8 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         "block" => "sent the agent a continuation prompt",
         "finish" => "ended the loop",
         "allow" => "let the turn end",
+        "wait" => "let the turn end while background work runs",
+        "pause" => "paused the loop",
         other => other,
     };
     format!("{when}, {what}: {}", last.why)

@@ -100,7 +100,8 @@ fn not_followed(store: &Store, input: &StopInput, registry: &Registry) -> StopOu
         | Decision::Block(_)
         | Decision::Blocked(_)
         | Decision::Finish(_)
-        | Decision::Verify => StopOutput::allow(None),
+        | Decision::Verify
+        | Decision::Wait(_) => StopOutput::allow(None),
     }
 }
 
@@ -160,6 +161,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
     let look = (owned && record.git && state.active && !state.paused && state.no_progress > 0)
         .then(|| Fingerprint::take(store.workspace()))
         .flatten();
+    let background = input.background_work();
     let event = StopEvent {
         standing,
         session: &input.session_id,
@@ -168,6 +170,7 @@ fn run_loop_stop(store: &Store, input: &StopInput, now: SystemTime) -> Result<St
         workspace: look.as_ref(),
         verification: None,
         tokens,
+        background: background.as_deref(),
     };
     let step = decide::decide(&record.state, event, now);
     settle_request(store, &step.request, request.as_deref());
@@ -296,6 +299,20 @@ fn apply(
                 &store.state_path(),
                 now,
             )))
+        }
+        Decision::Wait(work) => {
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            lifecycle::append(
+                store,
+                lock,
+                &HistoryEntry::about(&record.state, Event::Stop, Action::Wait, now)
+                    .session(session)
+                    .tag(step.tag)
+                    .detail(format!("background work still runs: {work}"))
+                    .tokens(tokens),
+            );
+            Ok(StopOutput::allow(None))
         }
         Decision::Blocked(reason) => {
             record.state = step.state;
