@@ -552,7 +552,7 @@ fn handler_checks(
     fix: &str,
 ) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
-    for event in HookEvent::ALL {
+    for &event in HookEvent::for_agent(layout.agent) {
         let expected = hook_command(&layout.binary(), event, layout.agent)?;
         let name = event.json_name();
         let ours = found.ours.iter().filter(|p| p.event == event);
