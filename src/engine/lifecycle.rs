@@ -645,6 +645,7 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
 fn resume_counting(record: &mut LoopRecord) {
     record.state.blocked = None;
     record.state.steering = None;
+    record.state.orphaned = None;
     if record.state.max_tokens.is_some() {
         record.usage = start_count(record);
     }

@@ -109,6 +109,10 @@ pub fn orphan(store: &Store, session: &str, reason: &str, now: SystemTime) -> Re
     let Some(mut record) = owned(store, session) else {
         return Ok(false);
     };
+    if record.state.orphaned.is_some() {
+        // The other installation of ralph-hook (plugin and `install`) was first.
+        return Ok(false);
+    }
     let why = format!("the session ended ({})", bounded(reason, 40));
     record.state.orphaned = Some(why.clone());
     record.state.updated_at = clock::format(now);

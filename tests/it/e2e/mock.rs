@@ -49,6 +49,9 @@ pub enum Reply {
     /// Some text and then a shell command, in one model response (two content blocks in
     /// Claude's message, two output items in Codex's response).
     TextThenCommand(String, String),
+    /// A shell command the agent starts in the background (Claude's `Bash` with
+    /// `run_in_background`; Codex has no such thing and runs it as a plain command).
+    Background(String),
 }
 
 /// The token usage the server reports for every response it streams. Each field is a
@@ -94,6 +97,11 @@ pub fn command(s: impl Into<String>) -> Reply {
 /// Text and then a shell command in one response.
 pub fn text_then_command(t: impl Into<String>, cmd: impl Into<String>) -> Reply {
     Reply::TextThenCommand(t.into(), cmd.into())
+}
+
+/// A shell command the agent starts in the background.
+pub fn background(s: impl Into<String>) -> Reply {
+    Reply::Background(s.into())
 }
 
 /// `reply`, held until [`MockServer::release`].
@@ -711,6 +719,7 @@ fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
             "name": "exec_command",
             "arguments": json!({"cmd": cmd, "yield_time_ms": 10000}).to_string(),
         })],
+        Reply::Background(cmd) => codex_items(&Reply::Command(cmd.clone()), seq),
         Reply::TextThenCommand(t, cmd) => {
             let mut items = codex_items(&Reply::Text(t.clone()), seq);
             items.extend(codex_items(&Reply::Command(cmd.clone()), seq));
@@ -739,6 +748,15 @@ fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
         }],
         Reply::Command(cmd) => {
             let input = json!({"command": cmd, "description": "scripted command"});
+            vec![ClaudeBlock {
+                start: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
+                delta: json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+                whole: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": input}),
+                stop_reason: "tool_use",
+            }]
+        }
+        Reply::Background(cmd) => {
+            let input = json!({"command": cmd, "description": "scripted background command", "run_in_background": true});
             vec![ClaudeBlock {
                 start: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
                 delta: json!({"type": "input_json_delta", "partial_json": input.to_string()}),

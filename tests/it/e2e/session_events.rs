@@ -1,0 +1,151 @@
+//! Issue 28 in the real clients: background work on Claude Code's Stop waits without
+//! spending an iteration, and the host brings the session back when the work is done;
+//! the user taking the wheel pauses the loop and `resume` goes on with their words.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::clients::Client;
+use super::mock::{background, held, text};
+use super::scenarios::{
+    CONTINUE, PROMISE, ReleaseOnDrop, assert_clean_exit, assert_no_state, loop_prompt,
+};
+use super::world::World;
+
+fn mark(client: Client) -> &'static str {
+    match client {
+        Client::Codex => "$ralph-loop",
+        Client::Claude => "/ralph-loop",
+    }
+}
+
+fn events(history: &[Value]) -> Vec<(String, String)> {
+    history
+        .iter()
+        .map(|h| {
+            (
+                h["event"].as_str().unwrap_or("").to_string(),
+                h["decision"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect()
+}
+
+/// The agent starts a slow job in the background and ends its turn: the Stop says so
+/// (`background_tasks`), ralph-hook lets the turn end without counting it, and Claude
+/// Code brings the session back with the job's notification; the loop goes on from that
+/// turn and completes. The two stops carry the same message and `--no-progress 2` is
+/// set: had the waiting stop counted, the second would have ended the loop.
+pub fn background_work(client: Client, test: &str) {
+    let same = format!("Working on the slow job. {CONTINUE}");
+    let script = vec![
+        background("sleep 3; echo finished > job.txt"),
+        text(same.clone()),
+        text(same),
+        text(format!("Checked job.txt: all done.\n{PROMISE}")),
+        text("This turn must never happen."),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let run = world.run_agent(&format!(
+        "{} Run the slow job and check it --max-iterations 5 --no-progress 2",
+        mark(client)
+    ));
+    assert_clean_exit(&run);
+    let history = world.history();
+    world.note(format!("history: {history:#?}"));
+    let seen = events(&history);
+    assert!(
+        seen.contains(&("stop".into(), "wait".into())),
+        "the stop with background work waited: {seen:?}"
+    );
+    let wait = history.iter().find(|h| h["decision"] == "wait").unwrap();
+    assert_eq!(wait["iteration"], 0, "waiting spends no iteration: {wait}");
+    assert!(
+        wait["detail"].as_str().unwrap_or("").contains("background"),
+        "{wait}"
+    );
+    let last = history.iter().rev().find(|h| h["event"] == "stop").unwrap();
+    assert_eq!(last["reason"], "completed", "{history:#?}");
+    assert_eq!(last["iteration"], 1, "{history:#?}");
+    assert!(world.workspace.join("job.txt").exists());
+    assert_no_state(&world);
+}
+
+/// The user interrupts a running loop (here: the client is killed mid-turn, as after
+/// Esc or a crash) and types a plain prompt into its session: the loop pauses for that
+/// turn, which ends without a continuation. `$ralph-loop resume` then goes on with what
+/// the user said in the agent's context, to the promise.
+pub fn user_takes_the_wheel(client: Client, test: &str) {
+    let words = "Use the v2 schema for the users table, not v1.";
+    let script = vec![
+        held(text("This reply never arrives.")),
+        text("Switched the users table to the v2 schema as you asked."),
+        text(format!("Migrated the rest with v2. {CONTINUE}")),
+        text(format!("All migrated and checked.\n{PROMISE}")),
+        text("This turn must never happen."),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    let first = std::thread::scope(|s| {
+        let _release = ReleaseOnDrop(&world.mock);
+        world.set_client_deadline(Duration::from_secs(20));
+        let run = s.spawn(|| world.run_agent(&loop_prompt(client, "Migrate the data", 5)));
+        assert!(
+            world.mock.wait_for_turns(1, Duration::from_secs(20)),
+            "the session never reached the model"
+        );
+        run.join().unwrap()
+    });
+    assert!(first.status.is_none(), "meant to be interrupted: {first:?}");
+    world.set_client_deadline(super::world::CLIENT_DEADLINE);
+    let state = world.state().expect("the interrupted loop is active");
+    let session = state["session_id"].as_str().unwrap_or_default().to_string();
+    assert!(!session.is_empty(), "{state}");
+
+    let steer = world.resume_agent(&session, words);
+    assert_clean_exit(&steer);
+    let state = world.state().expect("the steered loop is kept");
+    assert_eq!(state["paused"], true, "{state:#}");
+    assert_eq!(state["steering"], words, "{state:#}");
+    assert_eq!(
+        state["iteration"], 0,
+        "the user's turn is not counted: {state:#}"
+    );
+    let steered = world.mock.turns().last().unwrap().text();
+    assert!(
+        steered.contains("taken the wheel"),
+        "the agent is told the user steers"
+    );
+
+    let resumed = world.resume_agent(&session, &format!("{} resume", mark(client)));
+    assert_clean_exit(&resumed);
+    let turns = world.mock.turns();
+    let after_resume = turns[turns.len() - 2].text();
+    assert!(
+        after_resume.contains("resumes") && after_resume.contains(words),
+        "the loop goes on with the user's words in context"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    world.note(format!("history: {history:#?}"));
+    let seen = events(&history);
+    for wanted in [
+        ("prompt", "pause"),
+        ("resume", "resume"),
+        ("stop", "block"),
+        ("stop", "finish"),
+    ] {
+        assert!(
+            seen.contains(&(wanted.0.to_string(), wanted.1.to_string())),
+            "{wanted:?} in {seen:?}"
+        );
+    }
+    assert_eq!(
+        history.iter().rev().find(|h| h["event"] == "stop").unwrap()["reason"],
+        "completed"
+    );
+}
