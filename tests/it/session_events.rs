@@ -448,3 +448,61 @@ fn broken_or_foreign_payloads_of_the_new_hooks_fail_open_and_change_nothing() {
     }
     assert_eq!(claude_state(&world), before);
 }
+
+/// Claude Code 2.1.332 shortens hook output past about 50,000 characters; every answer
+/// stays far below it, whatever the task's size.
+const OUTPUT_BOUND: usize = 20_000;
+
+#[test]
+fn a_huge_task_goes_into_no_hook_answer_whole() {
+    for one_line in [true, false] {
+        let world = World::new();
+        let task = if one_line {
+            "x".repeat(1_000_000)
+        } else {
+            "step\n".repeat(200_000)
+        };
+        let out = claude_prompt(&world, "S", &format!("/ralph-loop {task}"), None);
+        let answer = stdout(&out);
+        assert!(
+            answer.contains("additionalContext") && answer.len() < OUTPUT_BOUND,
+            "the prompt hook's answer is {} characters",
+            answer.len()
+        );
+        assert_eq!(
+            claude_state(&world)["prompt"].as_str().map(str::len),
+            Some(task.trim().len()),
+            "the record keeps the whole task"
+        );
+        let reason = assert_block(&world.stop(&claude_stop("S", &world.workspace, Some(CONTINUE))));
+        assert!(
+            reason.len() < OUTPUT_BOUND,
+            "a block reason of {}",
+            reason.len()
+        );
+        // Blocked, then answered: the resumed context is bounded too.
+        assert_allow_with_message(&world.stop(&claude_stop("S", &world.workspace, Some(BLOCKED))));
+        let answer = stdout(&claude_prompt(&world, "S", "the password is hunter2", None));
+        assert!(
+            answer.contains("resumes") && answer.len() < OUTPUT_BOUND,
+            "the resumed context is {} characters",
+            answer.len()
+        );
+        let status = stdout(&claude_prompt(&world, "S", "/ralph-loop status", None));
+        assert!(
+            status.len() < OUTPUT_BOUND,
+            "status is {} characters",
+            status.len()
+        );
+    }
+}
+
+#[test]
+fn doctor_says_that_claude_bare_skips_every_hook() {
+    let world = World::new();
+    fs_err::create_dir_all(world.home.join(".claude")).unwrap();
+    assert_success(&world.run(&["install", "--agent", "claude"]));
+    let out = world.run(&["doctor"]);
+    let text = format!("{}{}", stdout(&out), stderr(&out));
+    assert!(text.contains("`claude --bare` skips every hook"), "{text}");
+}
