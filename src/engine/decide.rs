@@ -289,6 +289,7 @@ fn decide_owned(
     next.updated_at = clock::format(now);
     // The session stops here again: it was not gone for good (`claude -p --resume`).
     next.orphaned = None;
+    next.stop_failure = None;
     if let Some(tokens) = event.tokens {
         next.tokens_used = state.tokens_used.saturating_add(tokens);
     }
@@ -450,6 +451,9 @@ pub enum PromptDecision {
     /// The user types into the session of a running loop: they take the wheel, and the
     /// loop pauses for this turn.
     Steer,
+    /// The user types into the session whose last turn an API error ended (StopFailure):
+    /// the loop goes on from this prompt.
+    Retry,
 }
 
 /// Decides what a prompt does to `state`, the user's record of the workspace's loop (if
@@ -475,6 +479,7 @@ pub fn decide_prompt(state: Option<&LoopState>, event: PromptEvent<'_>) -> Promp
             // While the session waits for its background work, the prompt that wakes it
             // is the host's (Claude Code 2.1.332 sends no `source` yet): the loop goes on.
             (false, _) if state.waiting.is_some() => PromptDecision::Pass,
+            (false, _) if state.stop_failure.is_some() => PromptDecision::Retry,
             (false, _) => PromptDecision::Steer,
         },
     }

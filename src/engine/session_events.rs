@@ -53,6 +53,7 @@ pub fn steer(
     }
     let kept = bounded(words, STEERING_LIMIT_CHARS);
     record.state.paused = true;
+    record.state.orphaned = None;
     record.state.steering = Some(kept.clone());
     record.state.updated_at = clock::format(now);
     record.state.last_decision = Some(LastDecision {
@@ -143,10 +144,15 @@ pub fn stop_failure(
         return Ok(false);
     }
     let lock = store.lock()?;
-    let Some(record) = owned(store, session) else {
+    let Some(mut record) = owned(store, session) else {
         return Ok(false);
     };
     let kind = crate::engine::render::printable(&bounded(kind, 40)).into_owned();
+    record.state.stop_failure = Some(kind.clone());
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
     let mut detail = format!("the turn ended on an API error: {kind}");
     if !details.trim().is_empty() {
         detail.push_str(&format!(
@@ -173,6 +179,38 @@ pub fn stop_failure(
         now,
     );
     Ok(true)
+}
+
+/// The user's prompt in the session whose last turn an API error ended: the loop goes
+/// on from it (the mark is cleared). Returns the loop and the error's kind; `None` when
+/// the rules (read again under the lock) no longer say so.
+pub fn retry(store: &Store, session: &str, now: SystemTime) -> Result<Option<(LoopState, String)>> {
+    let event = PromptEvent {
+        session,
+        source: PromptSource::User,
+        command: false,
+    };
+    let lock = store.lock()?;
+    let Some(mut record) = owned(store, session) else {
+        return Ok(None);
+    };
+    if decide::decide_prompt(Some(&record.state), event) != PromptDecision::Retry {
+        return Ok(None);
+    }
+    let kind = record.state.stop_failure.take().unwrap_or_default();
+    record.state.orphaned = None;
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    lifecycle::append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Prompt, Action::Resume, now)
+            .session(Some(session))
+            .detail(format!("the user went on after the API error ({kind})")),
+    );
+    Ok(Some((record.state, kind)))
 }
 
 /// `text` cut to `limit` characters, with `…` when it was longer.

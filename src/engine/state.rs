@@ -108,6 +108,10 @@ pub struct LoopState {
     /// at once, until that session stops here again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub orphaned: Option<String>,
+    /// The kind of API error that ended the loop's last turn (Claude Code's StopFailure):
+    /// the user's next prompt in the session goes on with the loop rather than steering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_failure: Option<String>,
     /// What the no-progress brake has seen so far.
     #[serde(default)]
     pub progress: Progress,
@@ -253,6 +257,7 @@ impl LoopState {
             steering: None,
             waiting: None,
             orphaned: None,
+            stop_failure: None,
             progress: Progress::default(),
             last_decision: None,
             handled: None,

@@ -202,6 +202,23 @@ fn plain_prompt(input: &PromptInput, agent: Agent, source: PromptSource<'_>) -> 
             PromptOutput::default()
         }
         PromptDecision::Resume => resume_blocked(input, &store),
+        PromptDecision::Retry => {
+            match session_events::retry(&store, &input.session_id, clock::now()) {
+                Ok(Some((state, kind))) => PromptOutput::context(
+                    render::resumed_context(&state, None),
+                    Some(format!(
+                        "ralph-loop goes on at iteration {} after the API error ({}).",
+                        render::iteration_label(&state),
+                        render::printable(&kind)
+                    )),
+                ),
+                Ok(None) => PromptOutput::default(),
+                Err(err) => {
+                    warn(format!("could not go on with the loop: {err}"));
+                    PromptOutput::default()
+                }
+            }
+        }
         PromptDecision::Steer => {
             match session_events::steer(&store, &input.session_id, &input.prompt, clock::now()) {
                 Ok(Some(state)) => PromptOutput::context(

@@ -730,7 +730,7 @@ fn prompt_in<'a>(session: &'a str, source: Option<&'a str>, command: bool) -> Pr
 
 #[test]
 fn only_the_users_own_words_act_on_a_loop() {
-    use PromptDecision::{Ignore, Pass, Resume, Steer};
+    use PromptDecision::{Ignore, Pass, Resume, Retry, Steer};
     let running = SampleLoop::default().session(Some("s1")).at(at(0)).build();
     let mut blocked = running.clone();
     blocked.paused = true;
@@ -739,6 +739,8 @@ fn only_the_users_own_words_act_on_a_loop() {
     paused.paused = true;
     let mut waiting = running.clone();
     waiting.waiting = Some(WORK.into());
+    let mut failed = running.clone();
+    failed.stop_failure = Some("rate_limit".into());
     let mut finished = running.clone();
     finished.active = false;
     let others = [
@@ -809,6 +811,14 @@ fn only_the_users_own_words_act_on_a_loop() {
             session: "s1",
             command: false,
             user: Pass,
+            other: Ignore,
+        },
+        // After an API error ended the turn, the user's next words go on with the loop.
+        Row {
+            state: Some(&failed),
+            session: "s1",
+            command: false,
+            user: Retry,
             other: Ignore,
         },
         // Not this session's loop, or no loop, or an ended one: nothing to do.

@@ -419,6 +419,20 @@ fn a_stop_failure_is_kept_in_the_history_runs_notify_and_the_loop_stays() {
         notice.contains("stop_failure"),
         "the notify command ran: {notice:?}"
     );
+    assert_eq!(state["stop_failure"], "rate_limit");
+    // The user's next words in the session go on with the loop (not steering).
+    let out = claude_prompt(&world, "S", "go on", None);
+    let answer = json_out(&out);
+    assert!(
+        answer["systemMessage"]
+            .as_str()
+            .unwrap()
+            .contains("goes on at iteration 0/10 after the API error (rate_limit)"),
+        "{answer}"
+    );
+    let state = claude_state(&world);
+    assert_eq!(state["stop_failure"], Value::Null, "{state}");
+    assert_eq!(state["paused"], Value::Null, "{state}");
     // The next stop of the session goes on as usual.
     assert_block(&world.stop(&claude_stop("S", &world.workspace, Some(CONTINUE))));
 }

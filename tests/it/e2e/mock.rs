@@ -52,6 +52,9 @@ pub enum Reply {
     /// A shell command the agent starts in the background (Claude's `Bash` with
     /// `run_in_background`; Codex has no such thing and runs it as a plain command).
     Background(String),
+    /// An API error instead of a reply: this HTTP status with this error type (`429`
+    /// `rate_limit_error`, `529` `overloaded_error` …).
+    ApiError(u16, &'static str),
 }
 
 /// The token usage the server reports for every response it streams. Each field is a
@@ -102,6 +105,11 @@ pub fn text_then_command(t: impl Into<String>, cmd: impl Into<String>) -> Reply 
 /// A shell command the agent starts in the background.
 pub fn background(s: impl Into<String>) -> Reply {
     Reply::Background(s.into())
+}
+
+/// An API error instead of a reply.
+pub fn api_error(status: u16, kind: &'static str) -> Reply {
+    Reply::ApiError(status, kind)
 }
 
 /// `reply`, held until [`MockServer::release`].
@@ -586,6 +594,11 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
             &json!({"type": "error", "error": {"type": "invalid_request_error",
                 "message": "mock: the test's script ran out of replies"}}),
         )?,
+        (_, Some(Reply::ApiError(status, kind))) => send_json(
+            &mut stream,
+            status,
+            &json!({"type": "error", "error": {"type": kind, "message": format!("mock: {kind}")}}),
+        )?,
         (Wire::Codex, Some(reply)) => send_sse(&mut stream, &codex_events(&reply, seq, usage))?,
         (Wire::Claude, Some(reply)) => {
             let stream_wanted = json.as_ref().is_some_and(|j| j["stream"] == true);
@@ -648,7 +661,11 @@ fn send_json(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Resu
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
-        _ => "Not Found",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        529 => "Overloaded",
+        _ => "Error",
     };
     write!(
         stream,
@@ -720,6 +737,7 @@ fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
             "arguments": json!({"cmd": cmd, "yield_time_ms": 10000}).to_string(),
         })],
         Reply::Background(cmd) => codex_items(&Reply::Command(cmd.clone()), seq),
+        Reply::ApiError(..) => Vec::new(),
         Reply::TextThenCommand(t, cmd) => {
             let mut items = codex_items(&Reply::Text(t.clone()), seq);
             items.extend(codex_items(&Reply::Command(cmd.clone()), seq));
@@ -755,6 +773,7 @@ fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
                 stop_reason: "tool_use",
             }]
         }
+        Reply::ApiError(..) => Vec::new(),
         Reply::Background(cmd) => {
             let input = json!({"command": cmd, "description": "scripted background command", "run_in_background": true});
             vec![ClaudeBlock {

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::clients::Client;
-use super::mock::{background, held, text};
+use super::mock::{api_error, background, held, text};
 use super::scenarios::{
     CONTINUE, PROMISE, ReleaseOnDrop, assert_clean_exit, assert_no_state, loop_prompt,
 };
@@ -147,5 +147,51 @@ pub fn user_takes_the_wheel(client: Client, test: &str) {
     assert_eq!(
         history.iter().rev().find(|h| h["event"] == "stop").unwrap()["reason"],
         "completed"
+    );
+}
+
+/// The model's API fails mid-loop (a rate limit): Claude Code ends the turn with
+/// StopFailure instead of Stop. The history keeps the error's kind, the loop stays
+/// active and unpaused, and the same session resumed goes on to the promise.
+pub fn api_error_mid_loop(client: Client, test: &str) {
+    let script = vec![
+        text(format!("First pass done. {CONTINUE}")),
+        api_error(429, "rate_limit_error"),
+        text(format!("Back after the rate limit. {CONTINUE}")),
+        text(format!("All done.\n{PROMISE}")),
+        text("This turn must never happen."),
+    ];
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    // No retries: the first error ends the turn.
+    world.set_env("CLAUDE_CODE_MAX_RETRIES", "0");
+    let first = world.run_agent(&loop_prompt(client, "Survive the rate limit", 5));
+    let history = world.history();
+    world.note(format!("history: {history:#?}"));
+    let failure = history
+        .iter()
+        .find(|h| h["event"] == "stop_failure")
+        .unwrap_or_else(|| panic!("no StopFailure in the history: {history:#?}"));
+    assert_eq!(failure["decision"], "error", "{failure}");
+    assert!(
+        failure["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("rate_limit"),
+        "{failure}"
+    );
+    let state = world.state().expect("the loop stays after an API error");
+    assert_eq!(state["active"], true, "{state:#}");
+    assert_eq!(state["paused"], Value::Null, "{state:#}");
+    let session = world.session_of(&first);
+    let second = world.resume_agent(&session, "go on");
+    assert_clean_exit(&second);
+    assert_no_state(&world);
+    let history = world.history();
+    assert_eq!(
+        history.iter().rev().find(|h| h["event"] == "stop").unwrap()["reason"],
+        "completed",
+        "{history:#?}"
     );
 }
