@@ -78,3 +78,4 @@ scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);
+scenario!(session_events::compaction_mid_loop: codex, claude);

@@ -146,7 +146,18 @@ struct Shared {
     released: bool,
     /// What every response reports as its token usage.
     usage: Usage,
+    /// Compaction requests answered with a summary.
+    compactions: usize,
 }
+
+/// Words of the clients' own compaction prompts (Codex 0.169.0, Claude Code 2.1.330).
+const COMPACTION_MARKERS: [&str; 2] = [
+    "CONTEXT CHECKPOINT COMPACTION",
+    "Your task is to create a detailed summary of the conversation so far",
+];
+
+/// The summary the mock gives a client that compacts its context.
+pub const COMPACTION_SUMMARY: &str = "Summary: the conversation so far was compacted.";
 
 /// A running mock model server. Dropping it stops accepting connections.
 pub struct MockServer {
@@ -248,6 +259,11 @@ impl MockServer {
     /// Model turns requested after the script ran out (each got a text saying so).
     pub fn overruns(&self) -> usize {
         self.shared.0.lock().unwrap().overruns
+    }
+
+    /// How many compaction requests the client sent (answered outside the script).
+    pub fn compactions(&self) -> usize {
+        self.shared.0.lock().unwrap().compactions
     }
 
     /// The request log, readable in a CI log: one header line per request, then the
@@ -531,7 +547,11 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     let body = String::from_utf8_lossy(&body).into_owned();
     let json: Option<Value> = serde_json::from_str(&body).ok();
 
+    // A client compacting its context asks the model for a summary: answered here with
+    // one, outside the script (the test counts them with `compactions`).
+    let is_compaction = method == "POST" && COMPACTION_MARKERS.iter().any(|m| body.contains(m));
     let is_turn = method == "POST"
+        && !is_compaction
         && match wire {
             Wire::Codex => path.ends_with("/responses"),
             // Claude's side calls (title, topic) carry no tools.
@@ -548,6 +568,9 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     let (reply, index, usage) = {
         let mut shared = shared.0.lock().unwrap();
         let usage = shared.usage;
+        if is_compaction {
+            shared.compactions += 1;
+        }
         let (reply, index) = if is_turn {
             if shared.next < shared.script.len() {
                 let n = shared.next;
@@ -587,6 +610,11 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     };
 
     let seq = index.unwrap_or(999);
+    let reply = if is_compaction {
+        Some(Reply::Text(COMPACTION_SUMMARY.to_string()))
+    } else {
+        reply
+    };
     match (wire, reply) {
         (_, None) if is_turn => send_json(
             &mut stream,

@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::clients::Client;
-use super::mock::{api_error, background, held, text};
+use super::mock::{Usage, api_error, background, held, text, text_then_command};
 use super::scenarios::{
     CONTINUE, PROMISE, ReleaseOnDrop, assert_clean_exit, assert_no_state, loop_prompt,
 };
@@ -194,4 +194,75 @@ pub fn api_error_mid_loop(client: Client, test: &str) {
         "completed",
         "{history:#?}"
     );
+}
+
+/// The session compacts its context mid-loop (a small auto-compact limit, and a mock
+/// that reports large prompts): the continuation prompt restates the task every time, so
+/// the turns after the compaction still have it, and the loop completes.
+pub fn compaction_mid_loop(client: Client, test: &str) {
+    let task = "Rename every widget to gadget in the catalogue";
+    let mut script = Vec::new();
+    for (n, words) in ["the first widgets", "more widgets", "the rest"]
+        .iter()
+        .enumerate()
+    {
+        script.push(text_then_command(
+            format!("Renaming {words}."),
+            format!("echo 'pass {n}' >> catalogue.txt"),
+        ));
+        script.push(text(format!("Renamed {words}. {CONTINUE}")));
+    }
+    script.push(text(format!("All widgets are gadgets now.\n{PROMISE}")));
+    script.push(text("This turn must never happen."));
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    world.mock.set_usage(Usage {
+        input: 150_000,
+        cache_read: 0,
+        cache_write: 0,
+        output: 100,
+        reasoning: 0,
+    });
+    match client {
+        Client::Codex => {
+            let path = world.codex_home.join("config.toml");
+            let mut doc: toml_edit::DocumentMut =
+                std::fs::read_to_string(&path).unwrap().parse().unwrap();
+            doc["model_auto_compact_token_limit"] = toml_edit::value(50_000);
+            doc["model_context_window"] = toml_edit::value(200_000);
+            std::fs::write(&path, doc.to_string()).unwrap();
+        }
+        Client::Claude => world.set_env("CLAUDE_CODE_AUTO_COMPACT_WINDOW", "60000"),
+    }
+    // Large prompts for the first two replies only: one compaction, not a client that
+    // compacts every turn (Claude Code stops such "thrashing" with an error).
+    let run = std::thread::scope(|s| {
+        s.spawn(|| {
+            world.mock.wait_for_turns(2, Duration::from_secs(60));
+            world.mock.set_usage(Usage::default());
+        });
+        world.run_agent(&loop_prompt(client, task, 6))
+    });
+    assert_clean_exit(&run);
+    assert!(
+        world.mock.compactions() > 0,
+        "the client never compacted (the test would prove nothing)"
+    );
+    let turns = world.mock.turns();
+    let last = turns.last().unwrap().text();
+    assert!(
+        last.contains(super::mock::COMPACTION_SUMMARY),
+        "the last turn comes after a compaction"
+    );
+    assert!(
+        last.contains(task),
+        "the turn after the compaction still has the task"
+    );
+    assert_no_state(&world);
+    let history = world.history();
+    world.note(format!("history: {history:#?}"));
+    let finish = history.iter().rev().find(|h| h["event"] == "stop").unwrap();
+    assert_eq!(finish["reason"], "completed", "{history:#?}");
+    assert_eq!(finish["iteration"], 3, "{history:#?}");
 }
