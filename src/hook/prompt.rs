@@ -41,7 +41,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         return PromptOutput::default();
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
-    let source = PromptSource::of(input.source.as_deref());
+    let source = source_of(&input);
     let parsed = loop_command::parse(&input.prompt);
     let Some(command) = parsed else {
         return plain_prompt(&input, agent, source);
@@ -153,6 +153,19 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }
+    }
+}
+
+/// Who wrote the prompt. Claude Code 2.1.332 sends no `source` yet and runs this hook
+/// for a background task's notification with the notification as the prompt
+/// (`<task-notification>…`, captured in tests/fixtures/hosts/claude-2.1.332): that is
+/// the host's text, never the user's.
+fn source_of(input: &PromptInput) -> PromptSource<'_> {
+    match input.source.as_deref() {
+        None if input.prompt.trim_start().starts_with("<task-notification>") => {
+            PromptSource::Other("task-notification")
+        }
+        source => PromptSource::of(source),
     }
 }
 

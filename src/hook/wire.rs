@@ -444,6 +444,53 @@ mod tests {
     }
 
     #[test]
+    fn the_newest_clients_payloads_parse_with_what_ralph_hook_reads() {
+        let background: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-background.json"
+        ))
+        .unwrap();
+        assert_eq!(
+            background.background_work().as_deref(),
+            Some("1 background task (scripted background command)")
+        );
+        let first: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-first.json"
+        ))
+        .unwrap();
+        assert_eq!(first.background_work(), None, "empty lists are no work");
+        let failure: StopFailureInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-failure.json"
+        ))
+        .unwrap();
+        assert_eq!(failure.error.as_deref(), Some("rate_limit"));
+        assert!(is_event(
+            failure.hook_event_name.as_deref(),
+            STOP_FAILURE_EVENT
+        ));
+        for text in [
+            include_str!("../../tests/fixtures/hosts/claude-2.1.332/session-end.json"),
+            include_str!("../../tests/fixtures/hosts/codex-0.171.0/session-end.json"),
+        ] {
+            let end: SessionEndInput = serde_json::from_str(text).unwrap();
+            assert_eq!(end.reason.as_deref(), Some("other"));
+            assert!(!end.session_id.is_empty() && end.cwd.is_absolute());
+            assert!(is_event(end.hook_event_name.as_deref(), SESSION_END_EVENT));
+        }
+        for text in [
+            include_str!("../../tests/fixtures/hosts/claude-2.1.332/user-prompt-submit.json"),
+            include_str!("../../tests/fixtures/hosts/codex-0.171.0/user-prompt-submit.json"),
+        ] {
+            let prompt: PromptInput = serde_json::from_str(text).unwrap();
+            assert_eq!(prompt.source, None, "neither client sends `source` yet");
+        }
+        let codex: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/codex-0.171.0/stop-first.json"
+        ))
+        .unwrap();
+        assert_eq!(agent_of(codex.turn_id.as_ref()), Agent::Codex);
+    }
+
+    #[test]
     fn a_block_prints_exactly_decision_and_reason() {
         let text = StopOutput::block("go on".into()).render();
         assert_eq!(text, r#"{"decision":"block","reason":"go on"}"#);

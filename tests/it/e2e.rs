@@ -11,6 +11,7 @@
 //! failed test's world), `RALPH_E2E_REPORT=1` (print every test's report, with
 //! `--nocapture`), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for the clients).
 
+pub mod capture;
 pub mod claude;
 pub mod clients;
 pub mod codex;

@@ -520,3 +520,30 @@ fn doctor_says_that_claude_bare_skips_every_hook() {
     let text = format!("{}{}", stdout(&out), stderr(&out));
     assert!(text.contains("`claude --bare` skips every hook"), "{text}");
 }
+
+#[test]
+fn claudes_task_notification_prompt_is_the_hosts_and_never_steers_the_loop() {
+    let world = World::new();
+    start_claude(&world, "S");
+    assert_block(&world.stop(&claude_stop("S", &world.workspace, Some(CONTINUE))));
+    let mut payload: Value = serde_json::from_str(include_str!(
+        "../fixtures/hosts/claude-2.1.332/user-prompt-submit-task-notification.json"
+    ))
+    .unwrap();
+    payload["session_id"] = json!("S");
+    payload["cwd"] = json!(world.workspace);
+    let out = world.prompt(&payload);
+    assert_success(&out);
+    assert_eq!(stdout(&out), "");
+    let state = claude_state(&world);
+    assert_eq!(state["paused"], Value::Null, "{state}");
+    let last = claude_history(&world).last().cloned().unwrap();
+    assert_eq!(last["decision"], "ignore", "{last}");
+    assert!(
+        last["detail"]
+            .as_str()
+            .unwrap()
+            .contains("task-notification"),
+        "{last}"
+    );
+}
