@@ -73,10 +73,12 @@ impl HookEvent {
     }
 
     /// Seconds the host waits for the hook. The stop hook may run a `--verify` command of
-    /// up to 540 s, so it gets the hosts' usual maximum.
+    /// up to 540 s, so it gets the hosts' usual maximum. Codex clamps a SessionEnd
+    /// timeout to 3 s, with a warning for a longer one (measured on 0.169.0).
     pub(super) fn timeout_secs(self) -> u64 {
         match self {
-            HookEvent::Prompt | HookEvent::SessionEnd | HookEvent::StopFailure => 30,
+            HookEvent::SessionEnd => 3,
+            HookEvent::Prompt | HookEvent::StopFailure => 30,
             HookEvent::Stop => 600,
         }
     }
