@@ -34,6 +34,10 @@ pub enum Command {
     Stop(HookArgs),
     /// The UserPromptSubmit hook: start, cancel or report a loop from `$ralph-loop …`.
     Prompt(HookArgs),
+    /// The SessionEnd hook: the session is gone, so its loop is orphaned at once.
+    SessionEnd(HookArgs),
+    /// Claude Code's StopFailure hook: the turn ended on an API error, kept in the history.
+    StopFailure(HookArgs),
     /// Start a loop in a workspace (from a terminal, a script, or the agent's shell).
     Start(StartArgs),
     /// Show the loop in a workspace, or how the last one ended.
@@ -235,7 +239,8 @@ loop is paused until you answer), 12 the loop is paused (`ralph-hook resume`, th
 session, continues it), 13 the last loop prompt was refused (nothing started), 14 `run` restarted the \
 client --max-restarts times and it died again, 15 the loop's supervisor (`ralph-hook run`) died: \
 `run --resume` picks it up, 16 the loop's session has shown no sign of life for RALPH_HOOK_IDLE_AFTER \
-(10 min) and no `run` supervises it; 64 a usage error, also when both hosts have loops in the workspace \
+(10 min) and no `run` supervises it, 17 the loop's session ended (SessionEnd: the loop is \
+orphaned); 64 a usage error, also when both hosts have loops in the workspace \
 and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
 
 /// Flags of `wait`.
@@ -425,6 +430,7 @@ pub fn is_hook_invocation(args: &[OsString]) -> bool {
         let word = word.to_ascii_lowercase();
         return word.starts_with("stop")
             || word.starts_with("prompt")
+            || word.starts_with("session")
             || word.contains("userpromptsubmit");
     }
     false

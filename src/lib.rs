@@ -85,6 +85,8 @@ fn execute(command: Command) -> Result<i32> {
         Command::Doctor(args) => install::run_doctor(&args),
         Command::Stop(args) => Ok(hook::run(hook::Hook::Stop, args.agent)),
         Command::Prompt(args) => Ok(hook::run(hook::Hook::Prompt, args.agent)),
+        Command::SessionEnd(args) => Ok(hook::run(hook::Hook::SessionEnd, args.agent)),
+        Command::StopFailure(args) => Ok(hook::run(hook::Hook::StopFailure, args.agent)),
         Command::Start(args) => commands::start(args),
         Command::Show(args) => commands::show(args),
         Command::Cancel(args) => commands::cancel(args),

@@ -79,6 +79,7 @@ pub fn stop_decision(data: &[u8]) {
         workspace: (selector & 1 == 1).then_some(&look),
         verification: None,
         tokens: (selector & 2 == 2).then(|| u64::from(knob) << (selector % 40)),
+        background: (selector & 4 == 4).then_some("1 background task (npm test)"),
     };
     let step = decide::decide(&state, event, now);
     check_trust(&state, &event, &step);
@@ -202,6 +203,18 @@ fn check_step(before: &LoopState, step: &Step, now: std::time::SystemTime) {
                 "waiting is not counted"
             );
             assert_eq!(step.tag, Tag::Blocked);
+        }
+        Decision::Wait(work) => {
+            assert!(step.state.active, "waiting keeps the loop active");
+            assert_eq!(step.state.waiting.as_ref(), Some(work));
+            assert_eq!(
+                step.state.iteration, before.iteration,
+                "waiting for background work is not counted"
+            );
+            assert_eq!(
+                step.state.progress, before.progress,
+                "waiting for background work does not move the brake"
+            );
         }
         Decision::Allow
         | Decision::Duplicate

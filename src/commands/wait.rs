@@ -68,6 +68,9 @@ pub enum WaitCode {
     /// for the idle threshold (`RALPH_HOOK_IDLE_AFTER`, 10 min): 16. Its session closed or
     /// crashed; nothing will continue it until someone does.
     Idle = 16,
+    /// The loop's session ended (the host's SessionEnd) with the loop still active: 17.
+    /// It goes on if that session is resumed; a new loop in the workspace replaces it.
+    SessionEnded = 17,
 }
 
 impl WaitCode {
@@ -165,6 +168,15 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 ));
                 return Ok(WaitCode::Blocked as i32);
             }
+            Running::Orphaned(current) => {
+                say(format!(
+                    "ralph-loop in {} is orphaned at iteration {}: {} [session_ended]",
+                    shown(&workspace),
+                    crate::engine::render::iteration_label(&current),
+                    crate::engine::render::printable(current.orphaned.as_deref().unwrap_or(""))
+                ));
+                return Ok(WaitCode::SessionEnded as i32);
+            }
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
             let now = lookup::find(&workspace, Some(store.agent()))
@@ -213,6 +225,8 @@ enum Running {
     Crashed(Box<Supervision>),
     /// No supervisor, and its session shows no sign of life.
     Idle(Box<LoopState>),
+    /// Its session ended: nothing happens unless that session is resumed.
+    Orphaned(Box<LoopState>),
 }
 
 /// Whether `state`'s loop is still the workspace's running loop. A record that does not
@@ -223,7 +237,12 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
         Ok(Some(current)) if current.state.paused && current.state.blocked.is_some() => {
             Ok(Running::Blocked(Box::new(current.state)))
         }
+        // A pause the user asked for says more than the session's end: a headless client
+        // always ends its session when it exits.
         Ok(Some(current)) if current.state.paused => Ok(Running::Paused(Box::new(current.state))),
+        Ok(Some(current)) if current.state.orphaned.is_some() => {
+            Ok(Running::Orphaned(Box::new(current.state)))
+        }
         Ok(Some(current)) => {
             let sup = Supervision::read(store.loop_dir());
             let timings = Timings::from_env();

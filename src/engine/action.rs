@@ -27,11 +27,19 @@ pub enum Action {
     Refuse,
     /// `ralph-hook run` launched the client again in the same session.
     Restart,
+    /// The turn ended while background work runs; the loop waits for it, uncounted.
+    Wait,
+    /// A prompt that was not the user's own words was ignored by the loop.
+    Ignore,
+    /// The loop's session ended (SessionEnd): the loop is orphaned.
+    Orphan,
+    /// The turn ended on an API error (StopFailure); the loop stays resumable.
+    Error,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 10] = [
+    pub const ALL: [Action; 14] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -42,6 +50,10 @@ impl Action {
         Action::Failed,
         Action::Refuse,
         Action::Restart,
+        Action::Wait,
+        Action::Ignore,
+        Action::Orphan,
+        Action::Error,
     ];
 
     /// The action whose word is `word`.
@@ -64,6 +76,10 @@ impl Action {
             Action::Failed => "failed",
             Action::Refuse => "refuse",
             Action::Restart => "restart",
+            Action::Wait => "wait",
+            Action::Ignore => "ignore",
+            Action::Orphan => "orphan",
+            Action::Error => "error",
         }
     }
 }

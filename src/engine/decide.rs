@@ -16,7 +16,7 @@ use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Signal, Tag};
-use crate::engine::state::{LastChange, LastDecision, LoopState};
+use crate::engine::state::{LastChange, LastDecision, LoopState, StartedBy};
 
 pub use crate::engine::outcome::Outcome;
 
@@ -41,6 +41,9 @@ pub struct StopEvent<'a> {
     /// Tokens the session used since the previous counted stop (read from the host's
     /// transcript when the loop has a token budget).
     pub tokens: Option<u64>,
+    /// The background work the session leaves running as its turn ends (Claude Code's
+    /// `background_tasks` and `session_crons`), in words; `None` when there is none.
+    pub background: Option<&'a str>,
 }
 
 impl Default for StopEvent<'_> {
@@ -55,6 +58,7 @@ impl Default for StopEvent<'_> {
             workspace: None,
             verification: None,
             tokens: None,
+            background: None,
         }
     }
 }
@@ -163,6 +167,10 @@ pub enum Decision {
     /// The completion signal arrived and a verify command must judge it first: run it
     /// and decide again with its result.
     Verify,
+    /// The turn ended while the session's background work still runs: let it end without
+    /// spending an iteration or moving the no-progress brake; the host wakes the session
+    /// when that work is done and the loop goes on from that turn's stop.
+    Wait(String),
 }
 
 /// What the continuation prompt must say beyond the usual.
@@ -295,6 +303,9 @@ fn decide_owned(
         };
     }
     next.updated_at = clock::format(now);
+    // The session stops here again: it was not gone for good (`claude -p --resume`).
+    next.orphaned = None;
+    next.stop_failure = None;
     if let Some(tokens) = event.tokens {
         next.tokens_used = state.tokens_used.saturating_add(tokens);
     }
@@ -352,6 +363,26 @@ fn decide_owned(
             tokens: None,
         };
     }
+    if let Some(work) = event.background {
+        // Claude Code's Stop hook fires while the session's background work runs; the
+        // host wakes the session when it finishes (a task notification), so this is not
+        // a turn that made no progress, and blocking would only make the agent poll.
+        next.waiting = Some(work.to_string());
+        next.last_decision = Some(LastDecision {
+            at: next.updated_at.clone(),
+            decision: Action::Wait.into(),
+            why: format!("the session's background work still runs: {work}"),
+        });
+        return Step {
+            decision: Decision::Wait(work.to_string()),
+            state: next,
+            tag,
+            claimed: false,
+            request: Request::None,
+            tokens: None,
+        };
+    }
+    next.waiting = None;
     if state.no_progress > 0 {
         track_progress(&mut next, event);
         if next.progress.same_message_stops >= state.no_progress {
@@ -388,6 +419,97 @@ fn decide_owned(
         claimed: false,
         request: Request::None,
         tokens: None,
+    }
+}
+
+/// Who wrote a prompt, as the host says: Claude Code's UserPromptSubmit `source`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptSource<'a> {
+    /// The user's own words (`user`; also a payload without `source`: Codex, and Claude
+    /// Code versions before the field).
+    User,
+    /// Anything else (`sdk`, `system`, `loop_wakeup`, `schedule_wakeup`, `poll_event` …):
+    /// the host or a program wrote it, not the user.
+    Other(&'a str),
+}
+
+impl<'a> PromptSource<'a> {
+    /// The source a payload's `source` field names.
+    pub fn of(source: Option<&'a str>) -> Self {
+        match source {
+            None | Some("user") => PromptSource::User,
+            Some(other) => PromptSource::Other(other),
+        }
+    }
+}
+
+/// What a prompt brings to the prompt hook's decision.
+#[derive(Debug, Clone, Copy)]
+pub struct PromptEvent<'a> {
+    /// The prompt's session.
+    pub session: &'a str,
+    /// Who wrote it.
+    pub source: PromptSource<'a>,
+    /// It is a `$ralph-loop …` command (start, cancel, resume …).
+    pub command: bool,
+}
+
+/// What the prompt hook does with a prompt, given the workspace's loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PromptDecision {
+    /// Nothing to do with the loop: a command goes its way, a plain prompt is left alone.
+    Pass,
+    /// Not the user's words, where the user's would have acted (a command, or a prompt in
+    /// the session of a blocked or running loop): ignored, and the history says so.
+    Ignore,
+    /// The user answers what the agent was blocked on: the loop goes on from this prompt.
+    Resume,
+    /// The user types into the session of a running loop: they take the wheel, and the
+    /// loop pauses for this turn.
+    Steer,
+    /// The user types into the session whose last turn an API error ended (StopFailure):
+    /// the loop goes on from this prompt.
+    Retry,
+}
+
+/// Decides what a prompt does to `state`, the user's record of the workspace's loop (if
+/// any): only the user's own words start, resume, cancel, replace or steer a loop.
+pub fn decide_prompt(state: Option<&LoopState>, event: PromptEvent<'_>) -> PromptDecision {
+    let ours = state.filter(|state| {
+        state.active
+            && !event.session.is_empty()
+            && state.session_id.as_deref() == Some(event.session)
+    });
+    match (event.source, event.command, ours) {
+        (PromptSource::Other(_), true, _) => PromptDecision::Ignore,
+        (PromptSource::Other(_), false, Some(state))
+            if !state.paused || state.blocked.is_some() =>
+        {
+            PromptDecision::Ignore
+        }
+        (PromptSource::Other(_), false, _) | (PromptSource::User, true, _) => PromptDecision::Pass,
+        (PromptSource::User, false, None) => PromptDecision::Pass,
+        (PromptSource::User, false, Some(state)) => match (state.paused, &state.blocked) {
+            (true, Some(_)) => PromptDecision::Resume,
+            (true, None) => PromptDecision::Pass,
+            // While the session waits for its background work, the prompt that wakes it
+            // is the host's (Claude Code 2.1.332 sends no `source` yet): the loop goes on.
+            (false, _) if state.waiting.is_some() => PromptDecision::Pass,
+            (false, _) if state.stop_failure.is_some() => PromptDecision::Retry,
+            // `ralph-hook run` sends every prompt of its session itself: no user steers.
+            (false, _) if state.started_by == Some(StartedBy::Run) => PromptDecision::Pass,
+            // Resumed from a terminal and no turn since: the session's next prompt is
+            // what continues the loop (headless, `codex exec resume …`), not steering.
+            (false, _)
+                if state
+                    .last_decision
+                    .as_ref()
+                    .is_some_and(|last| last.decision == Action::Resume.into()) =>
+            {
+                PromptDecision::Pass
+            }
+            (false, _) => PromptDecision::Steer,
+        },
     }
 }
 

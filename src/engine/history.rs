@@ -41,6 +41,10 @@ pub enum Event {
     /// `ralph-hook run` resumed the session after its client died, or took over a loop
     /// whose supervisor died (`run --resume`).
     Restart,
+    /// The host's SessionEnd: the session is gone.
+    SessionEnd,
+    /// Claude Code's StopFailure: the turn ended on an API error.
+    StopFailure,
 }
 
 /// Why: the outcome a loop ended with, or what became of a stop that did not end it.
@@ -117,6 +121,8 @@ impl Event {
             Event::Notify => "notify",
             Event::Prompt => "prompt",
             Event::Restart => "restart",
+            Event::SessionEnd => "session_end",
+            Event::StopFailure => "stop_failure",
         }
     }
 }
@@ -265,6 +271,8 @@ mod tests {
             Event::Notify,
             Event::Prompt,
             Event::Restart,
+            Event::SessionEnd,
+            Event::StopFailure,
         ] {
             assert_eq!(
                 serde_json::to_value(event).unwrap(),

@@ -22,7 +22,7 @@ use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Standing};
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
-use crate::engine::state::{LoopState, Origin, STATE_VERSION, StartedBy};
+use crate::engine::state::{LastDecision, LoopState, Origin, STATE_VERSION, StartedBy};
 use crate::engine::store::{Loaded, LockGuard, Mirror, Store};
 use crate::engine::usage::{self, Cursor};
 use crate::engine::workspace;
@@ -57,6 +57,8 @@ pub enum Because {
     Idle,
     /// The user asked (`--force`, `--replace`).
     Asked,
+    /// The host said its session ended (SessionEnd).
+    SessionEnded,
 }
 
 /// The session a new loop is bound to, as far as it is known.
@@ -168,7 +170,11 @@ pub fn begin(
                 (Replace::Prompt { .. }, Standing::Claim) => Some(Because::Unclaimed),
                 (Replace::Prompt { anyway: false }, Standing::OtherSession)
                 | (Replace::Prompt { anyway: false }, Standing::Untrusted(_)) => {
-                    (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                    if existing.state.orphaned.is_some() {
+                        Some(Because::SessionEnded)
+                    } else {
+                        (idle >= liveness::IDLE_AFTER).then_some(Because::Idle)
+                    }
                 }
             };
             let Some(because) = because else {
@@ -186,6 +192,9 @@ pub fn begin(
                     clock::human(idle)
                 ),
                 Because::Asked => "the user asked to replace it".to_string(),
+                Because::SessionEnded => {
+                    "another session started a new loop after this one's session ended".to_string()
+                }
             });
             let last = decide::finish_now(&existing.state, ending.outcome, now);
             end(store, &lock, &existing, &last, ending, now)?;
@@ -513,6 +522,13 @@ pub fn set_paused(store: &Store, paused: bool, now: SystemTime) -> Result<LoopSt
     record.state.updated_at = clock::format(now);
     if !paused {
         resume_counting(&mut record);
+        // Until the next stop, the session's next prompt continues the loop (it is not
+        // the user steering a running turn).
+        record.state.last_decision = Some(LastDecision {
+            at: record.state.updated_at.clone(),
+            decision: Action::Resume.into(),
+            why: "resumed; the session's next prompt continues the loop".into(),
+        });
     }
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
         warn(err);
@@ -562,6 +578,8 @@ pub fn record_paused_stop(
 /// was paused (the count goes on from the transcript's end as it is now).
 fn resume_counting(record: &mut LoopRecord) {
     record.state.blocked = None;
+    record.state.steering = None;
+    record.state.orphaned = None;
     if record.state.max_tokens.is_some() {
         record.usage = start_count(record);
     }

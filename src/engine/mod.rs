@@ -42,6 +42,7 @@ pub mod outcome;
 pub mod ownership;
 pub mod private;
 pub mod render;
+pub mod session_events;
 pub mod settings;
 pub mod signal;
 pub mod state;

@@ -476,13 +476,42 @@ pub fn resumed_context(state: &LoopState, reason: Option<&str>) -> String {
     out
 }
 
-/// The first lines of a task, for `show`.
+/// The most characters of a task [`task_headline`] shows, whatever its lines: a 1 MB
+/// one-line task must not go whole into a hook's output (Claude Code shortens hook
+/// output past about 50,000 characters).
+pub const HEADLINE_LIMIT_CHARS: usize = 2000;
+
+/// The first lines of a task, for `show`, at most [`HEADLINE_LIMIT_CHARS`] of it.
 pub fn task_headline(task: &str, lines: usize) -> String {
     let mut picked: Vec<&str> = task.lines().take(lines).collect();
-    if task.lines().count() > lines {
-        picked.push("…");
+    let more_lines = task.lines().count() > lines;
+    let mut text = picked.join("\n");
+    if text.chars().count() > HEADLINE_LIMIT_CHARS {
+        text = text.chars().take(HEADLINE_LIMIT_CHARS).collect();
+        text.push_str(&format!(" … [{} characters in all]", task.chars().count()));
+        return text;
     }
-    picked.join("\n")
+    if more_lines {
+        picked.push("…");
+        text = picked.join("\n");
+    }
+    text
+}
+
+/// What the agent is told when the user takes the wheel in its loop's session.
+pub fn steering_note(state: &LoopState, agent: Agent) -> String {
+    format!(
+        "The user has taken the wheel: the ralph loop of this session (iteration {}) is paused for this turn. Do what the user asks in this message; do not write the loop's completion or continuation signal for it. The loop goes on when the user sends `{} resume`.",
+        iteration_label(state),
+        agent.loop_command()
+    )
+}
+
+/// What a resumed loop adds from the user's steering words.
+pub fn steering_context(words: &str) -> String {
+    format!(
+        "\nWhile the loop was paused the user said (take it into account as part of the task):\n{words}\n"
+    )
 }
 
 /// A text progress bar, `[#####.....]`.
@@ -500,10 +529,21 @@ pub fn progress_bar(done: u32, total: u32, width: usize) -> String {
 /// judging a loop (before `adopt`, say) must know there is more to read.
 pub fn indented_task(task: &str) -> String {
     const SHOWN: usize = 3;
+    let mut budget = HEADLINE_LIMIT_CHARS;
     let mut lines: Vec<String> = task
         .lines()
         .take(SHOWN)
-        .map(|line| printable(line).into_owned())
+        .map(|line| {
+            // A hook's output must stay far below what a host shortens: at most
+            // HEADLINE_LIMIT_CHARS of the task in all, whatever its lines.
+            let kept: String = line.chars().take(budget).collect();
+            budget -= kept.chars().count();
+            let mut shown = printable(&kept).into_owned();
+            if kept.len() < line.len() {
+                shown.push_str(&format!(" … [{} characters in all]", task.chars().count()));
+            }
+            shown
+        })
         .collect();
     let more = task.lines().count().saturating_sub(SHOWN);
     if more > 0 {

@@ -97,6 +97,22 @@ pub struct LoopState {
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub blocked: Option<String>,
+    /// The user's own words, typed into the loop's session while it ran: they are
+    /// steering, so the loop is paused for that turn and `resume` goes on with them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub steering: Option<String>,
+    /// The background work (Claude Code's `background_tasks`, `session_crons`) the
+    /// session's last stop left running: the loop waits for the host to wake the session.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
+    /// The host said the loop's session ended (SessionEnd), and why: the loop is orphaned
+    /// at once, until that session stops here again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orphaned: Option<String>,
+    /// The kind of API error that ended the loop's last turn (Claude Code's StopFailure):
+    /// the user's next prompt in the session goes on with the loop rather than steering.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_failure: Option<String>,
     /// What the no-progress brake has seen so far.
     #[serde(default)]
     pub progress: Progress,
@@ -290,6 +306,10 @@ impl LoopState {
             max_tokens: settings.max_tokens,
             tokens_used: 0,
             blocked: None,
+            steering: None,
+            waiting: None,
+            orphaned: None,
+            stop_failure: None,
             progress: Progress::default(),
             last_decision: None,
             handled: None,

@@ -131,6 +131,33 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             ),
         ));
     }
+    if let Some(words) = &state.steering {
+        lines.push((
+            "steering",
+            format!(
+                "you took the wheel (\"{}\"); the loop is paused until `resume`",
+                printable(&crate::engine::session_events::bounded(words, 80))
+            ),
+        ));
+    }
+    if let Some(work) = &state.waiting {
+        lines.push((
+            "waiting",
+            format!(
+                "for the session's background work ({}); the host wakes the session when it is done, and this is not counted",
+                printable(work)
+            ),
+        ));
+    }
+    if let Some(why) = &state.orphaned {
+        lines.push((
+            "orphaned",
+            format!(
+                "{}: a new loop in this workspace replaces it without --replace; the same session resuming goes on with it",
+                printable(why)
+            ),
+        ));
+    }
     lines.push(("session", standing_text(found, state)));
     lines.push((
         "done when",
@@ -241,13 +268,17 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         LastAction::Did(Action::Finish) => "ended the loop",
         LastAction::Did(Action::Pause) => "let the turn end",
         LastAction::Did(Action::Restart) => "launched the client again in the same session",
+        LastAction::Did(Action::Wait) => "let the turn end while background work runs",
         LastAction::Did(
             action @ (Action::Start
             | Action::Bind
             | Action::Adopt
             | Action::Resume
             | Action::Failed
-            | Action::Refuse),
+            | Action::Refuse
+            | Action::Ignore
+            | Action::Orphan
+            | Action::Error),
         ) => action.as_str(),
         LastAction::Unknown(word) => word,
     };

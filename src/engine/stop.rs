@@ -50,6 +50,9 @@ pub struct StopRequest {
     /// This run of ralph-hook for this event: the other installation's run of the same
     /// event stands back.
     pub event: EventRun,
+    /// Background work of the session that still runs (Claude Code's `background_tasks`
+    /// and `session_crons`), in a few bounded words: such a stop waits, uncounted.
+    pub background: Option<String>,
 }
 
 /// What the hook answers the host.
@@ -193,7 +196,8 @@ fn not_followed(
         | Decision::Block(_)
         | Decision::Blocked(_)
         | Decision::Finish(_)
-        | Decision::Verify => StopAnswer::Allow(None),
+        | Decision::Verify
+        | Decision::Wait(_) => StopAnswer::Allow(None),
     }
 }
 
@@ -263,6 +267,7 @@ fn run_loop_stop(
         workspace: look,
         verification: None,
         tokens,
+        background: request.background.as_deref(),
     };
     let step = decide::decide(&record.state, event, now);
     settle_request(store, &step.request, cancel_request.as_deref());
@@ -397,6 +402,20 @@ fn apply(
         Decision::Duplicate => {
             // Only the mark of this run is new; the other installation wrote the rest.
             save(store, lock, &mut record)?;
+            Ok(StopAnswer::Allow(None))
+        }
+        Decision::Wait(work) => {
+            record.state = step.state;
+            save(store, lock, &mut record)?;
+            lifecycle::append(
+                store,
+                lock,
+                &HistoryEntry::about(&record.state, Event::Stop, Action::Wait, now)
+                    .session(session)
+                    .tag(step.tag)
+                    .detail(format!("background work still runs: {work}"))
+                    .tokens(tokens),
+            );
             Ok(StopAnswer::Allow(None))
         }
         Decision::Block(how) => {

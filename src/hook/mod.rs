@@ -6,7 +6,9 @@
 pub mod event;
 pub mod loop_command;
 pub mod prompt;
+pub mod session_end;
 pub mod stop;
+pub mod stop_failure;
 pub mod wire;
 
 use std::panic::{self, AssertUnwindSafe};
@@ -20,6 +22,10 @@ pub enum Hook {
     Stop,
     /// The UserPromptSubmit hook.
     Prompt,
+    /// The SessionEnd hook.
+    SessionEnd,
+    /// Claude Code's StopFailure hook.
+    StopFailure,
 }
 
 /// Runs a hook with stdin as its payload, prints its answer, and returns exit code 0 —
@@ -32,6 +38,14 @@ pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
     let answer = panic::catch_unwind(AssertUnwindSafe(|| match hook {
         Hook::Stop => stop::answer(stdin, agent).render(),
         Hook::Prompt => prompt::answer(stdin, agent).render(),
+        Hook::SessionEnd => {
+            session_end::answer(stdin, agent);
+            String::new()
+        }
+        Hook::StopFailure => {
+            stop_failure::answer(stdin, agent);
+            String::new()
+        }
     }));
     if let Ok(text) = answer
         && !text.is_empty()

@@ -8,9 +8,11 @@ use std::path::Path;
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::config::UserConfig;
+use crate::engine::decide::{self, PromptDecision, PromptEvent, PromptSource};
 use crate::engine::lifecycle::{self, Because, Cancelled, Replace, Replaced, Started};
 use crate::engine::lookup;
 use crate::engine::render;
+use crate::engine::session_events;
 use crate::engine::state::StartedBy;
 use crate::engine::workspace;
 use crate::hook::event;
@@ -38,9 +40,25 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         return PromptOutput::default();
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
-    let Some(command) = loop_command::parse(&input.prompt) else {
-        return resume_if_blocked(&input, agent);
+    let source = source_of(&input);
+    let parsed = loop_command::parse(&input.prompt);
+    let Some(command) = parsed else {
+        return plain_prompt(&input, agent, source);
     };
+    if let PromptSource::Other(from) = source {
+        // A `/loop` wake-up, a scheduled prompt, an SDK or system prompt: never the
+        // user's own words, so it starts, cancels and replaces nothing.
+        if let Some(store) = lookup::record_at(&input.cwd, agent) {
+            session_events::note_ignored(
+                &store,
+                &input.session_id,
+                from,
+                &input.prompt,
+                clock::now(),
+            );
+        }
+        return PromptOutput::default();
+    }
     if input.cwd.as_os_str().is_empty() {
         return refuse(
             agent,
@@ -132,21 +150,30 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                 PromptOutput::refuse(format!("ralph-loop: {err}."))
             }
         },
-        Ok(LoopCommand::Resume) => match lookup::find(&workspace, Some(agent))
-            .and_then(|found| lifecycle::set_paused(&found.store, false, now))
-        {
-            Ok(state) => PromptOutput::context(
-                render::resumed_context(&state, None),
-                Some(format!(
-                    "ralph-loop resumed at iteration {}.",
-                    render::iteration_label(&state)
-                )),
-            ),
-            Err(err) => {
-                refused(&err.to_string(), "nothing was resumed");
-                PromptOutput::refuse(format!("ralph-loop: {err}."))
+        Ok(LoopCommand::Resume) => {
+            match lookup::find(&workspace, Some(agent)).and_then(|found| {
+                let steering = found
+                    .record
+                    .as_ref()
+                    .and_then(|record| record.state.steering.clone());
+                lifecycle::set_paused(&found.store, false, now).map(|state| (state, steering))
+            }) {
+                Ok((state, steering)) => PromptOutput::context(
+                    render::resumed_context(&state, None)
+                        + &steering
+                            .map(|words| render::steering_context(&words))
+                            .unwrap_or_default(),
+                    Some(format!(
+                        "ralph-loop resumed at iteration {}.",
+                        render::iteration_label(&state)
+                    )),
+                ),
+                Err(err) => {
+                    refused(&err.to_string(), "nothing was resumed");
+                    PromptOutput::refuse(format!("ralph-loop: {err}."))
+                }
             }
-        },
+        }
         Ok(LoopCommand::Status) => {
             let text = lookup::find(&workspace, Some(agent))
                 .map(|found| crate::engine::status::status_text(&found, now))
@@ -156,35 +183,109 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
     }
 }
 
-/// Any other prompt: when this session's agent said it was blocked, the prompt is the
-/// user's answer and the loop goes on from it. Otherwise nothing is said (one record
-/// lookup, no lock, no write).
-fn resume_if_blocked(input: &PromptInput, agent: Agent) -> PromptOutput {
+/// Who wrote the prompt. Claude Code 2.1.332 sends no `source` yet and runs this hook
+/// for a background task's notification with the notification as the prompt
+/// (`<task-notification>…`, captured in tests/fixtures/hosts/claude-2.1.332): that is
+/// the host's text, never the user's.
+fn source_of(input: &PromptInput) -> PromptSource<'_> {
+    match input.source.as_deref() {
+        None if input.prompt.trim_start().starts_with("<task-notification>") => {
+            PromptSource::Other("task-notification")
+        }
+        source => PromptSource::of(source),
+    }
+}
+
+/// Any other prompt, judged by [`decide::decide_prompt`]: the user's answer to a blocked
+/// agent resumes the loop; the user's words in a running loop's session pause it while
+/// they steer; a prompt that is not the user's changes nothing and is noted. The common
+/// case (no loop of this session) is one record lookup, no lock, no write.
+fn plain_prompt(input: &PromptInput, agent: Agent, source: PromptSource<'_>) -> PromptOutput {
     if input.session_id.is_empty() {
         return PromptOutput::default();
     }
     let Some(store) = lookup::record_at(&input.cwd, agent) else {
         return PromptOutput::default();
     };
-    match lifecycle::resume_blocked(
-        &store,
-        &input.session_id,
-        input.transcript_path.as_deref(),
-        clock::now(),
-    ) {
-        Ok(Some((state, reason))) => PromptOutput::context(
-            render::resumed_context(&state, Some(&reason)),
-            Some(format!(
-                "ralph-loop resumed at iteration {} with your answer.",
-                render::iteration_label(&state)
-            )),
-        ),
-        Ok(None) => PromptOutput::default(),
-        Err(err) => {
-            warn(format!(
-                "could not resume the blocked loop: {err}; `ralph-hook resume` resumes it"
-            ));
+    let state = store.load().ok().flatten().map(|record| record.state);
+    let event = PromptEvent {
+        session: &input.session_id,
+        source,
+        command: false,
+    };
+    match decide::decide_prompt(state.as_ref(), event) {
+        PromptDecision::Pass => PromptOutput::default(),
+        PromptDecision::Ignore => {
+            let from = match source {
+                PromptSource::Other(from) => from,
+                PromptSource::User => "user",
+            };
+            session_events::note_ignored(
+                &store,
+                &input.session_id,
+                from,
+                &input.prompt,
+                clock::now(),
+            );
             PromptOutput::default()
+        }
+        PromptDecision::Resume => {
+            match lifecycle::resume_blocked(
+                &store,
+                &input.session_id,
+                input.transcript_path.as_deref(),
+                clock::now(),
+            ) {
+                Ok(Some((state, reason))) => PromptOutput::context(
+                    render::resumed_context(&state, Some(&reason)),
+                    Some(format!(
+                        "ralph-loop resumed at iteration {} with your answer.",
+                        render::iteration_label(&state)
+                    )),
+                ),
+                Ok(None) => PromptOutput::default(),
+                Err(err) => {
+                    warn(format!(
+                        "could not resume the blocked loop: {err}; `ralph-hook resume` resumes it"
+                    ));
+                    PromptOutput::default()
+                }
+            }
+        }
+        PromptDecision::Retry => {
+            match session_events::retry(&store, &input.session_id, clock::now()) {
+                Ok(Some((state, kind))) => PromptOutput::context(
+                    render::resumed_context(&state, None),
+                    Some(format!(
+                        "ralph-loop goes on at iteration {} after the API error ({}).",
+                        render::iteration_label(&state),
+                        render::printable(&kind)
+                    )),
+                ),
+                Ok(None) => PromptOutput::default(),
+                Err(err) => {
+                    warn(format!("could not go on with the loop: {err}"));
+                    PromptOutput::default()
+                }
+            }
+        }
+        PromptDecision::Steer => {
+            match session_events::steer(&store, &input.session_id, &input.prompt, clock::now()) {
+                Ok(Some(state)) => PromptOutput::context(
+                    render::steering_note(&state, agent),
+                    Some(format!(
+                        "ralph-loop paused while you steer; `{} resume` goes on.",
+                        agent.loop_command()
+                    )),
+                ),
+                Ok(None) => PromptOutput::default(),
+                Err(err) => {
+                    warn(format!(
+                        "could not pause the loop while you steer: {err}; it goes on"
+                    ));
+                    PromptOutput::default()
+                }
+            }
         }
     }
 }
@@ -213,6 +314,9 @@ fn replaced_note(replaced: &Replaced) -> String {
             " (it replaced the loop of {session}, {since}: that session is gone or stopped working)"
         ),
         Because::Asked => format!(" (it replaced the loop of {session}, as --replace asked)"),
+        Because::SessionEnded => {
+            format!(" (it replaced the loop of {session}, whose session had ended)")
+        }
     }
 }
 

@@ -57,10 +57,12 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
 /// The stop as the engine takes it, from the host's payload.
 fn request(input: StopInput) -> StopRequest {
     let event = event::stop(&input);
+    let background = input.background_work();
     StopRequest {
         session: input.session_id,
         message: input.last_assistant_message,
         transcript: input.transcript_path,
         event,
+        background,
     }
 }

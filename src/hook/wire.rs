@@ -43,6 +43,72 @@ pub struct StopInput {
     /// `Stop`; another name means the payload was routed to the wrong hook.
     #[serde(default)]
     pub hook_event_name: Option<String>,
+    /// Claude Code only: the session's running or pending background tasks (`id`, `type`,
+    /// `status`, `description` …; Claude Code 2.1.332 lists only unfinished ones). Kept
+    /// as raw JSON so that a shape a new version sends never fails the stop.
+    #[serde(default)]
+    pub background_tasks: Option<serde_json::Value>,
+    /// Claude Code only: the session's scheduled wake-ups (`id`, `schedule`, `recurring`,
+    /// `prompt`).
+    #[serde(default)]
+    pub session_crons: Option<serde_json::Value>,
+}
+
+/// How many background tasks [`StopInput::background_work`] names.
+const NAMED_TASKS: usize = 3;
+/// How much of each task's description it keeps.
+const TASK_DESCRIPTION_CHARS: usize = 80;
+
+impl StopInput {
+    /// The background work the session leaves running, in a few bounded words (`2
+    /// background tasks (npm test, …) and 1 scheduled wake-up`); `None` when there is
+    /// none. The host wakes the session when a task finishes or a wake-up is due.
+    pub fn background_work(&self) -> Option<String> {
+        let entries = |value: &Option<serde_json::Value>| -> Vec<serde_json::Value> {
+            match value {
+                Some(serde_json::Value::Array(items)) => items.clone(),
+                Some(_) | None => Vec::new(),
+            }
+        };
+        let tasks = entries(&self.background_tasks);
+        let crons = entries(&self.session_crons);
+        if tasks.is_empty() && crons.is_empty() {
+            return None;
+        }
+        let plural = |n: usize, one: &str| {
+            if n == 1 {
+                format!("1 {one}")
+            } else {
+                format!("{n} {one}s")
+            }
+        };
+        let mut parts = Vec::new();
+        if !tasks.is_empty() {
+            let mut named: Vec<String> = tasks
+                .iter()
+                .take(NAMED_TASKS)
+                .filter_map(|task| task.get("description").and_then(|d| d.as_str()))
+                .map(|d| {
+                    crate::engine::render::printable(
+                        &d.chars().take(TASK_DESCRIPTION_CHARS).collect::<String>(),
+                    )
+                    .into_owned()
+                })
+                .collect();
+            if tasks.len() > NAMED_TASKS && !named.is_empty() {
+                named.push("…".into());
+            }
+            let mut text = plural(tasks.len(), "background task");
+            if !named.is_empty() {
+                text.push_str(&format!(" ({})", named.join(", ")));
+            }
+            parts.push(text);
+        }
+        if !crons.is_empty() {
+            parts.push(plural(crons.len(), "scheduled wake-up"));
+        }
+        Some(parts.join(" and "))
+    }
 }
 
 /// The UserPromptSubmit hook's input.
@@ -63,10 +129,57 @@ pub struct PromptInput {
     /// The user's raw prompt text.
     #[serde(default)]
     pub prompt: String,
+    /// Claude Code only: who wrote the prompt (`user`, `sdk`, `system`, `loop_wakeup`,
+    /// `schedule_wakeup`, `poll_event`); absent in Codex and older Claude Code versions,
+    /// which counts as the user.
+    #[serde(default)]
+    pub source: Option<String>,
     /// The session's transcript: kept in the new loop's record as its sign of life.
     #[serde(default)]
     pub transcript_path: Option<PathBuf>,
     /// `UserPromptSubmit`; another name means the payload was routed to the wrong hook.
+    #[serde(default)]
+    pub hook_event_name: Option<String>,
+}
+
+/// The SessionEnd hook's input (both hosts; Claude Code's `reason` is `clear`, `resume`,
+/// `logout`, `prompt_input_exit` or `other`).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct SessionEndInput {
+    /// The session that ended.
+    #[serde(default)]
+    pub session_id: String,
+    /// Codex only.
+    #[serde(default)]
+    pub turn_id: Option<String>,
+    /// Where the session ran.
+    #[serde(default)]
+    pub cwd: PathBuf,
+    /// Why it ended, as the host says.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// `SessionEnd`; another name means the payload was routed to the wrong hook.
+    #[serde(default)]
+    pub hook_event_name: Option<String>,
+}
+
+/// Claude Code's StopFailure input: the turn ended on an API error instead of a stop.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct StopFailureInput {
+    /// The session.
+    #[serde(default)]
+    pub session_id: String,
+    /// Where the session runs.
+    #[serde(default)]
+    pub cwd: PathBuf,
+    /// The kind of error: `rate_limit`, `overloaded`, `server_error`, `billing_error`,
+    /// `authentication_failed`, `max_output_tokens` …
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The error's own words.
+    #[serde(default)]
+    pub error_details: Option<serde_json::Value>,
+    /// `StopFailure`; another name means the payload was routed to the wrong hook.
     #[serde(default)]
     pub hook_event_name: Option<String>,
 }
@@ -234,6 +347,10 @@ impl PromptOutput {
 pub const STOP_EVENT: &str = "Stop";
 /// The event name a UserPromptSubmit payload carries.
 pub const PROMPT_EVENT: &str = "UserPromptSubmit";
+/// The event name a SessionEnd payload carries.
+pub const SESSION_END_EVENT: &str = "SessionEnd";
+/// The event name a StopFailure payload carries.
+pub const STOP_FAILURE_EVENT: &str = "StopFailure";
 
 /// True unless the payload names another event than `expected`: a hooks.json that routes
 /// the wrong event to a ralph-hook command must do nothing rather than act on it.
@@ -293,6 +410,84 @@ mod tests {
             "last_assistant_message":null,"brand_new_field":{"a":1}}"#;
         let input: StopInput = serde_json::from_str(payload).unwrap();
         assert_eq!(input.last_assistant_message, None);
+    }
+
+    #[test]
+    fn background_work_is_read_from_claudes_stop_in_a_few_bounded_words() {
+        let none: StopInput = serde_json::from_str(CLAUDE_STOP).unwrap();
+        assert_eq!(none.background_work(), None);
+        let empty: StopInput =
+            serde_json::from_str(r#"{"background_tasks":[],"session_crons":[]}"#).unwrap();
+        assert_eq!(empty.background_work(), None);
+        let long = "x".repeat(10_000);
+        let payload = serde_json::json!({
+            "background_tasks": [
+                {"id": "b1", "type": "shell", "status": "running", "description": "npm test"},
+                {"id": "b2", "type": "subagent", "status": "pending", "description": long},
+                {"id": "b3", "type": "monitor", "status": "running"},
+                {"id": "b4", "type": "workflow", "status": "running", "description": "late"}
+            ],
+            "session_crons": [{"id": "c1", "schedule": "*/5 * * * *", "recurring": true, "prompt": "check"}]
+        });
+        let input: StopInput = serde_json::from_value(payload).unwrap();
+        let work = input.background_work().unwrap();
+        assert!(
+            work.starts_with("4 background tasks (npm test, xxx"),
+            "{work}"
+        );
+        assert!(work.ends_with(", …) and 1 scheduled wake-up"), "{work}");
+        assert!(work.len() < 300, "bounded: {}", work.len());
+        // A shape a new version might send never fails the stop.
+        let odd: StopInput =
+            serde_json::from_str(r#"{"background_tasks":{"a":1},"session_crons":"x"}"#).unwrap();
+        assert_eq!(odd.background_work(), None);
+    }
+
+    #[test]
+    fn the_newest_clients_payloads_parse_with_what_ralph_hook_reads() {
+        let background: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-background.json"
+        ))
+        .unwrap();
+        assert_eq!(
+            background.background_work().as_deref(),
+            Some("1 background task (scripted background command)")
+        );
+        let first: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-first.json"
+        ))
+        .unwrap();
+        assert_eq!(first.background_work(), None, "empty lists are no work");
+        let failure: StopFailureInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/claude-2.1.332/stop-failure.json"
+        ))
+        .unwrap();
+        assert_eq!(failure.error.as_deref(), Some("rate_limit"));
+        assert!(is_event(
+            failure.hook_event_name.as_deref(),
+            STOP_FAILURE_EVENT
+        ));
+        for text in [
+            include_str!("../../tests/fixtures/hosts/claude-2.1.332/session-end.json"),
+            include_str!("../../tests/fixtures/hosts/codex-0.171.0/session-end.json"),
+        ] {
+            let end: SessionEndInput = serde_json::from_str(text).unwrap();
+            assert_eq!(end.reason.as_deref(), Some("other"));
+            assert!(!end.session_id.is_empty() && end.cwd.is_absolute());
+            assert!(is_event(end.hook_event_name.as_deref(), SESSION_END_EVENT));
+        }
+        for text in [
+            include_str!("../../tests/fixtures/hosts/claude-2.1.332/user-prompt-submit.json"),
+            include_str!("../../tests/fixtures/hosts/codex-0.171.0/user-prompt-submit.json"),
+        ] {
+            let prompt: PromptInput = serde_json::from_str(text).unwrap();
+            assert_eq!(prompt.source, None, "neither client sends `source` yet");
+        }
+        let codex: StopInput = serde_json::from_str(include_str!(
+            "../../tests/fixtures/hosts/codex-0.171.0/stop-first.json"
+        ))
+        .unwrap();
+        assert_eq!(agent_of(codex.turn_id.as_ref()), Agent::Codex);
     }
 
     #[test]

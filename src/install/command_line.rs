@@ -8,24 +8,46 @@ use crate::agent::Agent;
 use crate::error::{Error, Result};
 use crate::shell;
 
-/// The two host events ralph-hook handles.
+/// The host events ralph-hook handles.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum HookEvent {
     /// UserPromptSubmit: starts, cancels or reports a loop from `$ralph-loop …`.
     Prompt,
     /// Stop: lets the turn end or blocks it with a continuation prompt.
     Stop,
+    /// SessionEnd (both hosts): the session is gone, its loop is orphaned.
+    SessionEnd,
+    /// StopFailure (Claude Code only): the turn ended on an API error.
+    StopFailure,
 }
 
 impl HookEvent {
-    /// Both events, in the order they are written.
-    pub(super) const ALL: [HookEvent; 2] = [HookEvent::Prompt, HookEvent::Stop];
+    /// Every event, in the order they are written: what `find` and uninstall look at,
+    /// whichever host (a Codex file never holds StopFailure, which Codex ignores).
+    pub(super) const ALL: [HookEvent; 4] = [
+        HookEvent::Prompt,
+        HookEvent::Stop,
+        HookEvent::SessionEnd,
+        HookEvent::StopFailure,
+    ];
+
+    /// The events `install` wires for `agent`. Codex 0.169.0 and 0.171.0 list a
+    /// SessionEnd handler in `hooks/list` (key `…:session_end:…`) and skip a StopFailure
+    /// one without a warning (measured), so Codex gets no StopFailure handler.
+    pub(super) fn for_agent(agent: Agent) -> &'static [HookEvent] {
+        match agent {
+            Agent::Codex => &[HookEvent::Prompt, HookEvent::Stop, HookEvent::SessionEnd],
+            Agent::Claude => &HookEvent::ALL,
+        }
+    }
 
     /// The event's key in hooks.json / settings.json.
     pub(super) fn json_name(self) -> &'static str {
         match self {
             HookEvent::Prompt => "UserPromptSubmit",
             HookEvent::Stop => "Stop",
+            HookEvent::SessionEnd => "SessionEnd",
+            HookEvent::StopFailure => "StopFailure",
         }
     }
 
@@ -35,6 +57,8 @@ impl HookEvent {
         match self {
             HookEvent::Prompt => "user_prompt_submit",
             HookEvent::Stop => "stop",
+            HookEvent::SessionEnd => "session_end",
+            HookEvent::StopFailure => "stop_failure",
         }
     }
 
@@ -43,14 +67,18 @@ impl HookEvent {
         match self {
             HookEvent::Prompt => "prompt",
             HookEvent::Stop => "stop",
+            HookEvent::SessionEnd => "session-end",
+            HookEvent::StopFailure => "stop-failure",
         }
     }
 
     /// Seconds the host waits for the hook. The stop hook may run a `--verify` command of
-    /// up to 540 s, so it gets the hosts' usual maximum.
+    /// up to 540 s, so it gets the hosts' usual maximum. Codex clamps a SessionEnd
+    /// timeout to 3 s, with a warning for a longer one (measured on 0.169.0).
     pub(super) fn timeout_secs(self) -> u64 {
         match self {
-            HookEvent::Prompt => 30,
+            HookEvent::SessionEnd => 3,
+            HookEvent::Prompt | HookEvent::StopFailure => 30,
             HookEvent::Stop => 600,
         }
     }
@@ -60,6 +88,8 @@ impl HookEvent {
         match self {
             HookEvent::Prompt => "ralph-hook: reading the prompt",
             HookEvent::Stop => "ralph-hook: checking the loop",
+            HookEvent::SessionEnd => "ralph-hook: noting the session's end",
+            HookEvent::StopFailure => "ralph-hook: noting the API error",
         }
     }
 }
@@ -87,7 +117,7 @@ pub(super) fn utf8_path(path: &Path) -> Result<&str> {
 }
 
 /// Which ralph-hook handler a command line is, if it is one: a first word naming a file
-/// called `ralph-hook` followed by `prompt` or `stop`.
+/// called `ralph-hook` followed by `prompt`, `stop`, `session-end` or `stop-failure`.
 pub(super) fn ralph_hook_event(command: &str) -> Option<HookEvent> {
     let (program, rest) = shell::first_word(command.trim_start())?;
     if !(program == "ralph-hook" || program.ends_with("/ralph-hook")) {
@@ -97,6 +127,8 @@ pub(super) fn ralph_hook_event(command: &str) -> Option<HookEvent> {
     match next {
         "prompt" => Some(HookEvent::Prompt),
         "stop" => Some(HookEvent::Stop),
+        "session-end" => Some(HookEvent::SessionEnd),
+        "stop-failure" => Some(HookEvent::StopFailure),
         _ => None,
     }
 }

@@ -583,8 +583,14 @@ fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>
             &fix,
         )
     });
+    checks.push(Check::info(BARE_NOTE));
     Ok(checks)
 }
+
+/// `claude --bare` runs no hook at all (Claude Code 2.1.332's `--help`): said once in
+/// doctor, since nothing on disk can show it.
+pub const BARE_NOTE: &str =
+    "`claude --bare` skips every hook: no loop runs in a --bare session (start it without --bare)";
 
 fn binary_check(layout: &Layout, fix: &str) -> Check {
     let binary = layout.binary();
@@ -626,7 +632,7 @@ fn handler_checks(
     fix: &str,
 ) -> Result<Vec<Check>> {
     let mut checks = Vec::new();
-    for event in HookEvent::ALL {
+    for &event in HookEvent::for_agent(layout.agent) {
         let expected = hook_command(&layout.binary(), event, layout.agent)?;
         let name = event.json_name();
         let ours = found.ours.iter().filter(|p| p.event == event);

@@ -205,10 +205,11 @@ pub(super) fn plan_install(
     })
 }
 
-/// ralph-hook's two handlers for this host, as they are written.
+/// ralph-hook's handlers for this host, as they are written.
 fn wanted_handlers(layout: &Layout, binary: &Path) -> Result<Vec<(HookEvent, Value)>> {
-    HookEvent::ALL
-        .into_iter()
+    HookEvent::for_agent(layout.agent)
+        .iter()
+        .copied()
         .map(|event| {
             let command = hook_command(binary, event, layout.agent)?;
             Ok((event, hooks_json::handler(event, &command)))
@@ -278,7 +279,7 @@ fn handlers_summary(had_ours: bool) -> String {
     if had_ours {
         "update ralph-hook's hook handlers".to_owned()
     } else {
-        "add ralph-hook's UserPromptSubmit and Stop handlers".to_owned()
+        "add ralph-hook's hook handlers (UserPromptSubmit, Stop, SessionEnd; StopFailure in Claude Code)".to_owned()
     }
 }
 

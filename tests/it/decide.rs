@@ -4,7 +4,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::engine::decide::{
-    Continuation, Decision, Outcome, Request, StopEvent, Verification, Verified, decide,
+    Continuation, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request, StopEvent,
+    Verification, Verified, decide, decide_prompt,
 };
 use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::engine::ownership::{Standing, Untrusted};
@@ -131,6 +132,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
             | Decision::MovedOn
             | Decision::Blocked(_)
             | Decision::Verify
+            | Decision::Wait(_)
             | Decision::Ignore
             | Decision::NotFollowed(_) => {}
         }
@@ -745,5 +747,319 @@ fn the_blocked_signal_yields_to_completion_and_to_spent_budgets_but_beats_contin
     assert_eq!(
         decide(&tokens, message(BLOCKED), at(1)).decision,
         Decision::Finish(Outcome::TokenLimit)
+    );
+}
+
+const WORK: &str = "1 background task (npm test)";
+
+fn with_background<'a>(text: &'a str, work: &'a str) -> StopEvent<'a> {
+    StopEvent {
+        message: Some(text),
+        background: Some(work),
+        ..StopEvent::default()
+    }
+}
+
+#[test]
+fn a_stop_with_background_work_waits_without_spending_an_iteration_or_moving_the_brake() {
+    let mut state = loop_with(|f| {
+        f.no_progress = Some("2".into());
+        f.max_iterations = Some("5".into());
+    });
+    state.iteration = 2;
+    let mut current = state.clone();
+    // Far more such stops than the brake allows, all with the same message and no
+    // change in the workspace: none counts, none ends the loop.
+    for minute in 1..=6 {
+        let step = decide(
+            &current,
+            with_background("tests are running", WORK),
+            at(minute),
+        );
+        assert_eq!(step.decision, Decision::Wait(WORK.into()), "stop {minute}");
+        assert!(step.state.active && !step.state.paused, "stop {minute}");
+        assert_eq!(step.state.iteration, 2, "stop {minute}: no iteration spent");
+        assert_eq!(
+            step.state.progress, state.progress,
+            "stop {minute}: the brake did not move"
+        );
+        assert_eq!(step.state.waiting.as_deref(), Some(WORK));
+        assert_eq!(
+            step.state.last_decision.as_ref().unwrap().decision.as_str(),
+            "wait"
+        );
+        current = step.state;
+    }
+    // The turn the host's wake-up brings decides as usual, and the wait is over.
+    let next = decide(&current, message("checked the tests: 2 fail"), at(10));
+    assert!(matches!(next.decision, Decision::Block(_)));
+    assert_eq!(next.state.iteration, 3);
+    assert_eq!(next.state.waiting, None);
+}
+
+#[test]
+fn background_work_yields_to_completion_to_the_user_and_to_spent_budgets() {
+    let state = loop_with(|_| {});
+    assert_eq!(
+        decide(
+            &state,
+            with_background("<promise>DONE</promise>", WORK),
+            at(1)
+        )
+        .decision,
+        Decision::Finish(Outcome::Completed)
+    );
+    assert!(matches!(
+        decide(&state, with_background(BLOCKED, WORK), at(1)).decision,
+        Decision::Blocked(_)
+    ));
+    let timed = loop_with(|f| f.max_duration = Some("1m".into()));
+    assert_eq!(
+        decide(&timed, with_background("waiting", WORK), at(60)).decision,
+        Decision::Finish(Outcome::TimeLimit)
+    );
+    let mut capped = loop_with(|f| f.max_iterations = Some("3".into()));
+    capped.iteration = 3;
+    assert_eq!(
+        decide(&capped, with_background("waiting", WORK), at(1)).decision,
+        Decision::Finish(Outcome::IterationCap)
+    );
+    let mut paused = loop_with(|_| {});
+    paused.paused = true;
+    assert_eq!(
+        decide(&paused, with_background("waiting", WORK), at(1)).decision,
+        Decision::Allow
+    );
+}
+
+#[test]
+fn the_owners_stop_clears_an_orphaned_mark_another_sessions_does_not() {
+    let mut state = SampleLoop::default().session(Some("s1")).at(at(0)).build();
+    state.orphaned = Some("the session ended (other)".into());
+    let owner = StopEvent {
+        session: "s1",
+        message: Some("back again"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, owner, at(5));
+    assert_eq!(step.state.orphaned, None, "the session came back");
+    let other = StopEvent {
+        standing: Standing::OtherSession,
+        session: "s2",
+        message: Some("hello"),
+        ..StopEvent::default()
+    };
+    let step = decide(&state, other, at(5));
+    assert_eq!(step.decision, Decision::Ignore);
+    assert!(step.state.orphaned.is_some());
+}
+
+fn prompt_in<'a>(session: &'a str, source: Option<&'a str>, command: bool) -> PromptEvent<'a> {
+    PromptEvent {
+        session,
+        source: PromptSource::of(source),
+        command,
+    }
+}
+
+#[test]
+fn a_plain_prompt_steers_only_a_running_turn_the_user_can_interrupt() {
+    use ralph_hook::engine::action::Action;
+    use ralph_hook::engine::state::{LastDecision, StartedBy};
+    let running = SampleLoop::default().session(Some("s1")).at(at(0)).build();
+    let user = |state: &LoopState| {
+        decide_prompt(
+            Some(state),
+            PromptEvent {
+                session: "s1",
+                source: PromptSource::User,
+                command: false,
+            },
+        )
+    };
+    assert_eq!(
+        user(&running),
+        PromptDecision::Steer,
+        "the user interrupts a running loop"
+    );
+    // `ralph-hook run` sends every prompt of its session itself.
+    let mut supervised = running.clone();
+    supervised.started_by = Some(StartedBy::Run);
+    assert_eq!(user(&supervised), PromptDecision::Pass);
+    // Resumed from a terminal, no turn since: the next prompt continues the loop.
+    let mut resumed = running.clone();
+    resumed.last_decision = Some(LastDecision {
+        at: "2026-01-01T00:00:00Z".into(),
+        decision: Action::Resume.into(),
+        why: "resumed".into(),
+    });
+    assert_eq!(user(&resumed), PromptDecision::Pass);
+    // Once a stop has continued it, the user's words steer again.
+    let mut continued = resumed.clone();
+    continued.last_decision = Some(LastDecision {
+        at: "2026-01-01T00:00:01Z".into(),
+        decision: Action::Block.into(),
+        why: "continued".into(),
+    });
+    assert_eq!(user(&continued), PromptDecision::Steer);
+}
+
+#[test]
+fn only_the_users_own_words_act_on_a_loop() {
+    use PromptDecision::{Ignore, Pass, Resume, Retry, Steer};
+    let running = SampleLoop::default().session(Some("s1")).at(at(0)).build();
+    let mut blocked = running.clone();
+    blocked.paused = true;
+    blocked.blocked = Some("Need the deploy key".into());
+    let mut paused = running.clone();
+    paused.paused = true;
+    let mut waiting = running.clone();
+    waiting.waiting = Some(WORK.into());
+    let mut failed = running.clone();
+    failed.stop_failure = Some("rate_limit".into());
+    let mut finished = running.clone();
+    finished.active = false;
+    let others = [
+        "sdk",
+        "system",
+        "loop_wakeup",
+        "schedule_wakeup",
+        "poll_event",
+        "a-source-of-tomorrow",
+    ];
+    struct Row<'a> {
+        state: Option<&'a LoopState>,
+        session: &'a str,
+        command: bool,
+        user: PromptDecision,
+        other: PromptDecision,
+    }
+    let rows = [
+        // A `$ralph-loop` command: the user's goes its way, nobody else's does.
+        Row {
+            state: None,
+            session: "s1",
+            command: true,
+            user: Pass,
+            other: Ignore,
+        },
+        Row {
+            state: Some(&running),
+            session: "s1",
+            command: true,
+            user: Pass,
+            other: Ignore,
+        },
+        Row {
+            state: Some(&blocked),
+            session: "s2",
+            command: true,
+            user: Pass,
+            other: Ignore,
+        },
+        // The answer to a blocked agent: only the user's resumes it.
+        Row {
+            state: Some(&blocked),
+            session: "s1",
+            command: false,
+            user: Resume,
+            other: Ignore,
+        },
+        // The user's words in a running loop's session: they take the wheel.
+        Row {
+            state: Some(&running),
+            session: "s1",
+            command: false,
+            user: Steer,
+            other: Ignore,
+        },
+        // A loop paused by the user stays paused until `resume`.
+        Row {
+            state: Some(&paused),
+            session: "s1",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+        // The prompt that wakes a session waiting for background work is the host's.
+        Row {
+            state: Some(&waiting),
+            session: "s1",
+            command: false,
+            user: Pass,
+            other: Ignore,
+        },
+        // After an API error ended the turn, the user's next words go on with the loop.
+        Row {
+            state: Some(&failed),
+            session: "s1",
+            command: false,
+            user: Retry,
+            other: Ignore,
+        },
+        // Not this session's loop, or no loop, or an ended one: nothing to do.
+        Row {
+            state: Some(&running),
+            session: "s2",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+        Row {
+            state: Some(&blocked),
+            session: "s2",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+        Row {
+            state: Some(&running),
+            session: "",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+        Row {
+            state: Some(&finished),
+            session: "s1",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+        Row {
+            state: None,
+            session: "s1",
+            command: false,
+            user: Pass,
+            other: Pass,
+        },
+    ];
+    for (n, row) in rows.iter().enumerate() {
+        for user in [None, Some("user")] {
+            assert_eq!(
+                decide_prompt(row.state, prompt_in(row.session, user, row.command)),
+                row.user,
+                "row {n}, source {user:?}"
+            );
+        }
+        for source in others {
+            assert_eq!(
+                decide_prompt(row.state, prompt_in(row.session, Some(source), row.command)),
+                row.other,
+                "row {n}, source {source}"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_payload_without_source_counts_as_the_user_and_any_other_source_does_not() {
+    assert_eq!(PromptSource::of(None), PromptSource::User);
+    assert_eq!(PromptSource::of(Some("user")), PromptSource::User);
+    assert_eq!(PromptSource::of(Some("User")), PromptSource::Other("User"));
+    assert_eq!(PromptSource::of(Some("")), PromptSource::Other(""));
+    assert_eq!(
+        PromptSource::of(Some("system")),
+        PromptSource::Other("system")
     );
 }

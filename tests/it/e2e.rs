@@ -11,6 +11,7 @@
 //! failed test's world), `RALPH_E2E_REPORT=1` (print every test's report, with
 //! `--nocapture`), `RALPH_E2E_RUST_LOG` (`RUST_LOG` for the clients).
 
+pub mod capture;
 pub mod claude;
 pub mod clients;
 pub mod codex;
@@ -21,6 +22,7 @@ pub mod plugin;
 pub mod proc;
 pub mod run;
 pub mod scenarios;
+pub mod session_events;
 pub mod tokens_and_blocks;
 pub mod usage;
 pub mod world;
@@ -90,3 +92,7 @@ scenario!(run::run_ctrl_c_leaves_nothing: codex, claude);
 scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
+scenario!(session_events::background_work: claude);
+scenario!(session_events::user_takes_the_wheel: codex, claude);
+scenario!(session_events::api_error_mid_loop: claude);
+scenario!(session_events::compaction_mid_loop: codex, claude);

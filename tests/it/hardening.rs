@@ -691,6 +691,7 @@ prop_compose! {
         )),
         handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
         (max_tokens, tokens_used, blocked) in (prop::option::of(any::<u64>()), any::<u64>(), opt_text()),
+        (steering, waiting, orphaned, stop_failure) in (opt_text(), opt_text(), opt_text(), opt_text()),
     ) -> LoopState {
         let stamp = |secs: u64| ralph_hook::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
         LoopState {
@@ -719,6 +720,10 @@ prop_compose! {
             max_tokens,
             tokens_used,
             blocked,
+            steering,
+            waiting,
+            orphaned,
+            stop_failure,
             progress: Progress {
                 message_digest: progress.0,
                 same_message_stops: progress.1,

@@ -796,7 +796,7 @@ fn the_real_codex_app_server_reports_the_installed_hooks_as_trusted() {
         ))
         // The trust entries are a second phase of the plan, printed before they apply.
         .stdout(predicate::str::contains(format!(
-            "trust for Codex in {}:\n  {}: trust ralph-hook's 2 handler(s)\n",
+            "trust for Codex in {}:\n  {}: trust ralph-hook's 3 handler(s)\n",
             sandbox.codex().display(),
             sandbox.codex().join("config.toml").display()
         )));
@@ -813,13 +813,13 @@ fn the_real_codex_app_server_reports_the_installed_hooks_as_trusted() {
         .assert()
         .success()
         .stdout(predicate::str::contains(
-            "already trusts ralph-hook's 2 handler(s)",
+            "already trusts ralph-hook's 3 handler(s)",
         ));
     sandbox
         .ralph(&["doctor", "--codex-bin", codex])
         .assert()
         .stdout(predicate::str::contains(
-            "✓ Codex trusts ralph-hook's 2 handler(s)",
+            "✓ Codex trusts ralph-hook's 3 handler(s)",
         ));
     sandbox
         .ralph(&["uninstall", "--agent", "codex"])
@@ -1182,7 +1182,7 @@ fn doctor_names_a_hook_whose_trust_stayed_behind_when_it_moved() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("✓ Codex trusts ralph-hook's 2 handler(s)"),
+        stdout.contains("✓ Codex trusts ralph-hook's 3 handler(s)"),
         "{stdout}"
     );
 }
@@ -1255,7 +1255,8 @@ fn the_real_codex_trusts_inline_hooks_without_a_warning_and_keeps_the_users_trus
     assert!(!home.join("hooks.json").exists());
     let list = HookList::get(&codex, &home);
     assert!(list.problems.is_empty(), "{:?}", list.problems);
-    assert_eq!(list.hooks.len(), 3, "{:?}", list.hooks);
+    // The user's Stop, and ralph-hook's UserPromptSubmit, Stop and SessionEnd.
+    assert_eq!(list.hooks.len(), 4, "{:?}", list.hooks);
     for (key, command, status, _) in &list.hooks {
         assert!(key.starts_with(&config.display().to_string()), "{key}");
         assert_eq!(status, "trusted", "{command}");
@@ -1653,7 +1654,8 @@ fn a_read_only_config_toml_gets_the_trust_entries_to_add_by_hand() {
     set_mode(&config, 0o644);
     sandbox.write(&config, &format!("[features]\nhooks = true\n\n{entries}"));
     let list = HookList::get(&codex, &home);
-    assert_eq!(list.hooks.len(), 2, "{:?}", list.hooks);
+    // UserPromptSubmit, Stop and SessionEnd.
+    assert_eq!(list.hooks.len(), 3, "{:?}", list.hooks);
     assert!(
         list.hooks.iter().all(|hook| hook.2 == "trusted"),
         "{:?}",

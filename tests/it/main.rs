@@ -44,5 +44,6 @@ mod install;
 mod notify;
 mod plugin;
 mod security;
+mod session_events;
 mod token_budget;
 mod user_config;

@@ -96,8 +96,13 @@ fn every_plugin_hook_runs_the_launcher_from_the_plugin_root() {
         "Codex rejects other root keys"
     );
     let events = hooks["hooks"].as_object().unwrap();
-    assert_eq!(events.len(), 2);
-    for (event, subcommand) in [("UserPromptSubmit", "prompt"), ("Stop", "stop")] {
+    assert_eq!(events.len(), 4);
+    for (event, subcommand) in [
+        ("UserPromptSubmit", "prompt"),
+        ("Stop", "stop"),
+        ("SessionEnd", "session-end"),
+        ("StopFailure", "stop-failure"),
+    ] {
         let handlers = events[event][0]["hooks"].as_array().unwrap();
         assert_eq!(handlers.len(), 1, "{event}");
         assert_eq!(

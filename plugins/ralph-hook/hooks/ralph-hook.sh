@@ -1,7 +1,7 @@
 #!/bin/sh
 # The ralph-hook plugin's hook command, the same for Codex and Claude Code:
 #
-#   sh "${CLAUDE_PLUGIN_ROOT}/hooks/ralph-hook.sh" prompt|stop
+#   sh "${CLAUDE_PLUGIN_ROOT}/hooks/ralph-hook.sh" prompt|stop|session-end|stop-failure
 #
 # A plugin ships no compiled code, so this finds the ralph-hook program and runs it with
 # the hook's arguments and stdin (the host's JSON payload). It looks on PATH,

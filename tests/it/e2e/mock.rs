@@ -49,9 +49,12 @@ pub enum Reply {
     /// Some text and then a shell command, in one model response (two content blocks in
     /// Claude's message, two output items in Codex's response).
     TextThenCommand(String, String),
-    /// A non-retryable API error (HTTP 400, `invalid_request_error`): the client's turn
-    /// fails and no Stop hook runs.
-    ApiError(String),
+    /// A shell command the agent starts in the background (Claude's `Bash` with
+    /// `run_in_background`; Codex has no such thing and runs it as a plain command).
+    Background(String),
+    /// An API error instead of a reply: this HTTP status with this error type (`429`
+    /// `rate_limit_error`, `529` `overloaded_error` …).
+    ApiError(u16, &'static str),
 }
 
 /// The token usage the server reports for every response it streams. Each field is a
@@ -99,9 +102,14 @@ pub fn text_then_command(t: impl Into<String>, cmd: impl Into<String>) -> Reply 
     Reply::TextThenCommand(t.into(), cmd.into())
 }
 
-/// A non-retryable API error with this message.
-pub fn api_error(message: impl Into<String>) -> Reply {
-    Reply::ApiError(message.into())
+/// A shell command the agent starts in the background.
+pub fn background(s: impl Into<String>) -> Reply {
+    Reply::Background(s.into())
+}
+
+/// An API error instead of a reply.
+pub fn api_error(status: u16, kind: &'static str) -> Reply {
+    Reply::ApiError(status, kind)
 }
 
 /// `reply`, held until [`MockServer::release`].
@@ -138,7 +146,18 @@ struct Shared {
     released: bool,
     /// What every response reports as its token usage.
     usage: Usage,
+    /// Compaction requests answered with a summary.
+    compactions: usize,
 }
+
+/// Words of the clients' own compaction prompts (Codex 0.169.0, Claude Code 2.1.330).
+const COMPACTION_MARKERS: [&str; 2] = [
+    "CONTEXT CHECKPOINT COMPACTION",
+    "Your task is to create a detailed summary of the conversation so far",
+];
+
+/// The summary the mock gives a client that compacts its context.
+pub const COMPACTION_SUMMARY: &str = "Summary: the conversation so far was compacted.";
 
 /// A running mock model server. Dropping it stops accepting connections.
 pub struct MockServer {
@@ -240,6 +259,11 @@ impl MockServer {
     /// Model turns requested after the script ran out (each got a text saying so).
     pub fn overruns(&self) -> usize {
         self.shared.0.lock().unwrap().overruns
+    }
+
+    /// How many compaction requests the client sent (answered outside the script).
+    pub fn compactions(&self) -> usize {
+        self.shared.0.lock().unwrap().compactions
     }
 
     /// The request log, readable in a CI log: one header line per request, then the
@@ -539,7 +563,11 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     let body = String::from_utf8_lossy(&body).into_owned();
     let json: Option<Value> = serde_json::from_str(&body).ok();
 
+    // A client compacting its context asks the model for a summary: answered here with
+    // one, outside the script (the test counts them with `compactions`).
+    let is_compaction = method == "POST" && COMPACTION_MARKERS.iter().any(|m| body.contains(m));
     let is_turn = method == "POST"
+        && !is_compaction
         && match wire {
             Wire::Codex => path.ends_with("/responses"),
             // Claude's side calls (title, topic) carry no tools.
@@ -556,6 +584,9 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     let (reply, index, usage) = {
         let mut shared = shared.0.lock().unwrap();
         let usage = shared.usage;
+        if is_compaction {
+            shared.compactions += 1;
+        }
         let (reply, index) = if is_turn {
             if shared.next < shared.script.len() {
                 let n = shared.next;
@@ -595,17 +626,22 @@ fn serve(wire: Wire, stream: TcpStream, shared: &(Mutex<Shared>, Condvar)) -> st
     };
 
     let seq = index.unwrap_or(999);
+    let reply = if is_compaction {
+        Some(Reply::Text(COMPACTION_SUMMARY.to_string()))
+    } else {
+        reply
+    };
     match (wire, reply) {
-        (_, Some(Reply::ApiError(message))) => send_json(
-            &mut stream,
-            400,
-            &json!({"type": "error", "error": {"type": "invalid_request_error", "message": message}}),
-        )?,
         (_, None) if is_turn => send_json(
             &mut stream,
             400,
             &json!({"type": "error", "error": {"type": "invalid_request_error",
                 "message": "mock: the test's script ran out of replies"}}),
+        )?,
+        (_, Some(Reply::ApiError(status, kind))) => send_json(
+            &mut stream,
+            status,
+            &json!({"type": "error", "error": {"type": kind, "message": format!("mock: {kind}")}}),
         )?,
         (Wire::Codex, Some(reply)) => send_sse(&mut stream, &codex_events(&reply, seq, usage))?,
         (Wire::Claude, Some(reply)) => {
@@ -669,7 +705,11 @@ fn send_json(stream: &mut TcpStream, status: u16, body: &Value) -> std::io::Resu
     let reason = match status {
         200 => "OK",
         400 => "Bad Request",
-        _ => "Not Found",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        529 => "Overloaded",
+        _ => "Error",
     };
     write!(
         stream,
@@ -727,7 +767,6 @@ fn codex_events(reply: &Reply, seq: usize, usage: Usage) -> Vec<(String, Value)>
 fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
     match reply {
         Reply::Held(inner) => codex_items(inner, seq),
-        Reply::ApiError(_) => Vec::new(),
         Reply::Text(t) => vec![json!({
             "type": "message",
             "role": "assistant",
@@ -741,6 +780,8 @@ fn codex_items(reply: &Reply, seq: usize) -> Vec<Value> {
             "name": "exec_command",
             "arguments": json!({"cmd": cmd, "yield_time_ms": 10000}).to_string(),
         })],
+        Reply::Background(cmd) => codex_items(&Reply::Command(cmd.clone()), seq),
+        Reply::ApiError(..) => Vec::new(),
         Reply::TextThenCommand(t, cmd) => {
             let mut items = codex_items(&Reply::Text(t.clone()), seq);
             items.extend(codex_items(&Reply::Command(cmd.clone()), seq));
@@ -761,7 +802,6 @@ struct ClaudeBlock {
 fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
     match reply {
         Reply::Held(inner) => claude_blocks(inner, seq),
-        Reply::ApiError(_) => Vec::new(),
         Reply::Text(t) => vec![ClaudeBlock {
             start: json!({"type": "text", "text": ""}),
             delta: json!({"type": "text_delta", "text": t}),
@@ -770,6 +810,16 @@ fn claude_blocks(reply: &Reply, seq: usize) -> Vec<ClaudeBlock> {
         }],
         Reply::Command(cmd) => {
             let input = json!({"command": cmd, "description": "scripted command"});
+            vec![ClaudeBlock {
+                start: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
+                delta: json!({"type": "input_json_delta", "partial_json": input.to_string()}),
+                whole: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": input}),
+                stop_reason: "tool_use",
+            }]
+        }
+        Reply::ApiError(..) => Vec::new(),
+        Reply::Background(cmd) => {
+            let input = json!({"command": cmd, "description": "scripted background command", "run_in_background": true});
             vec![ClaudeBlock {
                 start: json!({"type": "tool_use", "id": format!("toolu_{seq}"), "name": "Bash", "input": {}}),
                 delta: json!({"type": "input_json_delta", "partial_json": input.to_string()}),

@@ -282,7 +282,7 @@ pub fn run_survives_a_killed_client(client: Client, test: &str) {
 pub fn run_resumes_after_an_api_error(client: Client, test: &str) {
     let script = vec![
         text("Pass one."),
-        api_error("mock: this request is malformed"),
+        api_error(400, "invalid_request_error"),
         text("Pass two, after the error."),
         text(format!("Done. {PROMISE}")),
     ];

@@ -1016,7 +1016,7 @@ pub fn dead_session(client: Client, test: &str) {
 }
 
 /// Releases a mock's held replies when dropped (also while unwinding).
-struct ReleaseOnDrop<'a>(&'a MockServer);
+pub(super) struct ReleaseOnDrop<'a>(pub(super) &'a MockServer);
 
 impl Drop for ReleaseOnDrop<'_> {
     fn drop(&mut self) {

@@ -160,6 +160,10 @@ pub fn blocked_then_answered(client: Client, test: &str) {
     assert_eq!(state["paused"], true, "{state:#}");
     assert_eq!(state["blocked"], reason, "{state:#}");
     assert_eq!(state["iteration"], 1, "{state:#}");
+    assert_eq!(
+        state["orphaned"], "the session ended (other)",
+        "the client's SessionEnd marks the loop at once: {state:#}"
+    );
     let lines = notified(&out, 1);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0][..3], ["blocked", reason, "1"]);
@@ -199,6 +203,9 @@ pub fn blocked_then_answered(client: Client, test: &str) {
         ("start", "start"),
         ("stop", "block"),
         ("stop", "pause"),
+        // The client's run ended: its SessionEnd hook orphaned the paused loop, and the
+        // same session coming back took it up again.
+        ("session_end", "orphan"),
         ("resume", "resume"),
         ("stop", "block"),
         ("stop", "finish"),
