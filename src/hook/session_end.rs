@@ -6,9 +6,8 @@ use std::io::Read;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::ownership::Registry;
+use crate::engine::lookup;
 use crate::engine::session_events;
-use crate::engine::store::{self, Located};
 use crate::hook::wire::{self, SessionEndInput};
 use crate::messages::warn;
 
@@ -33,10 +32,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) {
         return;
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
-    let Some(registry) = Registry::open() else {
-        return;
-    };
-    let Some(Located::Record(store)) = store::locate(&input.cwd, agent, &registry) else {
+    let Some(store) = lookup::record_at(&input.cwd, agent) else {
         return;
     };
     let reason = input.reason.as_deref().unwrap_or("no reason given");

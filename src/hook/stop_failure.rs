@@ -7,9 +7,8 @@ use std::io::Read;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::ownership::Registry;
+use crate::engine::lookup;
 use crate::engine::session_events;
-use crate::engine::store::{self, Located};
 use crate::hook::wire::{self, StopFailureInput};
 use crate::messages::warn;
 
@@ -33,11 +32,8 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) {
     if input.cwd.as_os_str().is_empty() || input.session_id.is_empty() {
         return;
     }
-    let Some(registry) = Registry::open() else {
-        return;
-    };
     let agent = agent.unwrap_or(Agent::Claude);
-    let Some(Located::Record(store)) = store::locate(&input.cwd, agent, &registry) else {
+    let Some(store) = lookup::record_at(&input.cwd, agent) else {
         return;
     };
     let kind = input.error.as_deref().unwrap_or("unknown");
