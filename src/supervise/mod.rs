@@ -47,11 +47,23 @@ pub use supervisor::client_log;
 /// How long `run --detach` waits for its supervisor to take over.
 const DETACH_WAIT: Duration = Duration::from_secs(10);
 
+/// `claude --bare` skips every hook, so no stop of the run would be decided: refused
+/// before anything is recorded or launched.
+fn refuse_bare(client_args: &[String]) -> Result<()> {
+    if client_args.iter().any(|arg| arg == "--bare") {
+        return Err(Error::usage(
+            "`--bare` makes Claude Code skip every hook, so ralph-hook could not decide a single stop of the run; drop it from the client arguments after `--`",
+        ));
+    }
+    Ok(())
+}
+
 /// `ralph-hook run`.
 pub fn run(args: RunArgs) -> Result<i32> {
     if args.resume {
         return resume(args);
     }
+    refuse_bare(&args.client_args)?;
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
@@ -305,5 +317,18 @@ fn resolve_workspace(dir: Option<&Path>) -> Result<PathBuf> {
                 .map_err(|err| Error::io("read the current directory", ".", err))?;
             Ok(workspace::root_of(&cwd))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_bare_client_is_refused_as_a_usage_error() {
+        let err = refuse_bare(&["--model".into(), "x".into(), "--bare".into()]).unwrap_err();
+        assert_eq!(err.code(), crate::error::EXIT_USAGE);
+        assert!(err.to_string().contains("skip every hook"), "{err}");
+        assert!(refuse_bare(&["--model".into(), "bare".into()]).is_ok());
     }
 }
