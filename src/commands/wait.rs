@@ -240,15 +240,18 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
         // A pause the user asked for says more than the session's end: a headless client
         // always ends its session when it exits.
         Ok(Some(current)) if current.state.paused => Ok(Running::Paused(Box::new(current.state))),
-        Ok(Some(current)) if current.state.orphaned.is_some() => {
-            Ok(Running::Orphaned(Box::new(current.state)))
-        }
         Ok(Some(current)) => {
             let sup = Supervision::read(store.loop_dir());
             let timings = Timings::from_env();
             let phase = supervision::phase(Some(&current), sup.as_ref(), clock::now(), &timings);
             match (phase, sup) {
                 (Phase::Crashed, Some(sup)) => Ok(Running::Crashed(Box::new(sup))),
+                // A live `run` resumes the session whose client exited (and so ended its
+                // session): the loop still runs, whatever SessionEnd said.
+                (_, Some(_)) => Ok(Running::Yes),
+                _ if current.state.orphaned.is_some() => {
+                    Ok(Running::Orphaned(Box::new(current.state)))
+                }
                 (Phase::Idle, None) => Ok(Running::Idle(Box::new(current.state))),
                 _ => Ok(Running::Yes),
             }

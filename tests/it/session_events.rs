@@ -547,3 +547,59 @@ fn claudes_task_notification_prompt_is_the_hosts_and_never_steers_the_loop() {
         "{last}"
     );
 }
+
+#[test]
+fn a_session_end_under_a_live_run_is_no_end_for_wait() {
+    use ralph_hook::agent::Agent;
+    use ralph_hook::engine::supervision::{RunSpec, Supervision};
+    let world = World::new();
+    start_claude(&world, "S");
+    // The client of a `ralph-hook run` exited (an API error): its session ended, and the
+    // supervisor is about to resume it.
+    hook(
+        &world,
+        "session-end",
+        &session_end("S", &world.workspace, "other"),
+    );
+    let dir = world
+        .loop_dirs()
+        .into_iter()
+        .find(|dir| {
+            dir.file_name()
+                .is_some_and(|name| name.to_string_lossy().starts_with("claude-"))
+        })
+        .expect("the claude loop's folder");
+    let supervisor = Supervision {
+        loop_id: claude_state(&world)["loop_id"].as_str().unwrap().into(),
+        agent: Agent::Claude,
+        workspace: world.workspace.clone(),
+        spec: RunSpec {
+            client: "/bin/true".into(),
+            client_args: Vec::new(),
+            max_restarts: 5,
+            first_prompt: "task".into(),
+        },
+        // This test's own process stands in for the live supervisor.
+        pid: std::process::id(),
+        heartbeat: ralph_hook::clock::format(std::time::SystemTime::now()),
+        detached: true,
+        client_pid: None,
+        launches: 1,
+        restarts: 0,
+        next_attempt: None,
+        last_output: None,
+        exited: None,
+    };
+    supervisor.write(&dir).expect("write the supervisor file");
+    let ws = world.workspace.to_str().unwrap();
+    let wait = world.run(&[
+        "wait",
+        "--agent",
+        "claude",
+        "--workspace",
+        ws,
+        "--timeout",
+        "1s",
+    ]);
+    assert_eq!(wait.status.code(), Some(8), "{}", stdout(&wait));
+}
