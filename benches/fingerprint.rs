@@ -20,8 +20,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, criterion_group};
-use ralph_hook::engine::digest;
-use ralph_hook::engine::fingerprint::{self, Fingerprint};
+use ralph_hook::testing::engine::digest;
+use ralph_hook::testing::engine::fingerprint::{self, Fingerprint};
 
 const FOLDERS: usize = 100;
 const FILES_PER_FOLDER: usize = 100;

@@ -15,15 +15,16 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, UNIX_EPOCH};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use ralph_hook::agent::Agent;
-use ralph_hook::engine::decide::{self, StopEvent};
-use ralph_hook::engine::fingerprint::Fingerprint;
-use ralph_hook::engine::ownership::Registry;
-use ralph_hook::engine::signal;
-use ralph_hook::engine::state::{LoopState, SampleLoop};
-use ralph_hook::engine::transcript;
-use ralph_hook::engine::usage::{self, Cursor};
-use ralph_hook::hook::wire::{self, StopInput};
+use ralph_hook::testing::agent::Agent;
+use ralph_hook::testing::engine::decide::{self, StopEvent};
+use ralph_hook::testing::engine::fingerprint::Fingerprint;
+use ralph_hook::testing::engine::ownership::Registry;
+use ralph_hook::testing::engine::sample::SampleLoop;
+use ralph_hook::testing::engine::signal;
+use ralph_hook::testing::engine::state::LoopState;
+use ralph_hook::testing::engine::transcript;
+use ralph_hook::testing::engine::usage::{self, Cursor};
+use ralph_hook::testing::hook::wire::{self, StopInput};
 use serde_json::json;
 
 const DONE: &str = "<promise>DONE</promise>";
@@ -177,11 +178,17 @@ fn find_state(c: &mut Criterion) {
     // in each folder up to the git top level.
     let mut group = c.benchmark_group("find_state");
     group.bench_function("found/30-deep", |b| {
-        b.iter(|| ralph_hook::engine::store::locate(black_box(&deep), Agent::Codex, &registry));
+        b.iter(|| {
+            ralph_hook::testing::engine::store::locate(black_box(&deep), Agent::Codex, &registry)
+        });
     });
     group.bench_function("none/30-deep", |b| {
         b.iter(|| {
-            ralph_hook::engine::store::locate(black_box(&plain_deep), Agent::Codex, &registry)
+            ralph_hook::testing::engine::store::locate(
+                black_box(&plain_deep),
+                Agent::Codex,
+                &registry,
+            )
         });
     });
     group.finish();
@@ -307,8 +314,8 @@ fn token_usage(c: &mut Criterion) {
 /// `ralph-hook list` over 1,000 loop folders: 700 active (half supervised by `run`), 300
 /// ended runs (a supervisor file and a history, no record).
 fn list_loops(c: &mut Criterion) {
-    use ralph_hook::engine::ownership::LoopRecord;
-    use ralph_hook::engine::supervision::{RunSpec, Supervision, Timings};
+    use ralph_hook::testing::engine::ownership::LoopRecord;
+    use ralph_hook::testing::engine::supervision::{RunSpec, Supervision, Timings};
     let dir = support::private_tempdir("ralph-hook-bench.");
     let registry = Registry::at(dir.path());
     let now = UNIX_EPOCH + Duration::from_secs(1_774_090_000);
@@ -364,10 +371,10 @@ fn list_loops(c: &mut Criterion) {
         }
     }
     let timings = Timings::default();
-    let rows = ralph_hook::commands::list_rows(&registry, now, &timings);
+    let rows = ralph_hook::testing::list_rows(&registry, now, &timings);
     assert_eq!(rows.len(), 1_000, "every loop is listed");
     c.bench_function("list/1000-loops", |b| {
-        b.iter(|| ralph_hook::commands::list_rows(black_box(&registry), now, &timings));
+        b.iter(|| ralph_hook::testing::list_rows(black_box(&registry), now, &timings));
     });
 }
 

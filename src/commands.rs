@@ -7,10 +7,11 @@ mod list;
 mod logs;
 mod wait;
 
-pub use generate::{completions, man};
-pub use list::{LoopRow, list, rows as list_rows};
-pub use logs::logs;
-pub use wait::{WaitCode, final_report, wait};
+pub(crate) use generate::{completions, man};
+pub(crate) use list::list;
+pub use list::rows as list_rows;
+pub(crate) use logs::logs;
+pub(crate) use wait::{final_report, wait};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -19,9 +20,10 @@ use std::time::SystemTime;
 use serde_json::json;
 
 use crate::agent::Agent;
-use crate::cli::{ShowArgs, StartArgs, WorkspaceArgs};
+use crate::cli::{self, ShowArgs, StartArgs, WorkspaceArgs};
 use crate::clock;
 use crate::engine::config::{self, UserConfig};
+use crate::engine::decide;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Cancelled, Replace};
 use crate::engine::lookup::{self, Found, MirrorCheck};
@@ -30,16 +32,17 @@ use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
 use crate::engine::render::{self, printable};
 use crate::engine::state::{LoopState, StartedBy};
-use crate::engine::status::LoopStanding;
+use crate::engine::status::{self, LoopStanding};
 use crate::engine::store::Store;
 use crate::engine::supervision::{self, Phase, Supervision, Timings};
+use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::{say, warn};
 use crate::style;
 
 /// `ralph-hook start`.
-pub fn start(args: StartArgs) -> Result<i32> {
+pub(crate) fn start(args: StartArgs) -> Result<i32> {
     if args.show || args.cancel {
         let target = WorkspaceArgs {
             workspace: args.workspace,
@@ -133,13 +136,13 @@ pub fn start(args: StartArgs) -> Result<i32> {
 }
 
 /// `ralph-hook show`.
-pub fn show(args: ShowArgs) -> Result<i32> {
+pub(crate) fn show(args: ShowArgs) -> Result<i32> {
     let found = target(&args.target)?;
     let now = clock::now();
     if args.json {
         say(render::json_safe(status_json(&found, now).to_string()));
     } else {
-        let mut view = crate::engine::status::status_view(&found, now);
+        let mut view = status::status_view(&found, now);
         if let Some(line) = supervisor_line(&found, now) {
             view.lines
                 .push(("supervisor", printable(&line).into_owned()));
@@ -150,7 +153,7 @@ pub fn show(args: ShowArgs) -> Result<i32> {
 }
 
 /// `ralph-hook cancel`.
-pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
+pub(crate) fn cancel(args: WorkspaceArgs) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     match lifecycle::cancel(&found.store, clock::now())? {
@@ -170,7 +173,7 @@ pub fn cancel(args: WorkspaceArgs) -> Result<i32> {
 }
 
 /// `ralph-hook log`.
-pub fn log(args: ShowArgs) -> Result<i32> {
+pub(crate) fn log(args: ShowArgs) -> Result<i32> {
     let found = target(&args.target)?;
     let entries = found.store.history()?;
     if args.json {
@@ -205,7 +208,7 @@ pub fn log(args: ShowArgs) -> Result<i32> {
 }
 
 /// `ralph-hook adopt`.
-pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
+pub(crate) fn adopt(args: WorkspaceArgs) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::adopt(&found.store, clock::now())?;
@@ -234,7 +237,7 @@ pub fn adopt(args: WorkspaceArgs) -> Result<i32> {
 }
 
 /// `ralph-hook pause` (`paused = true`) and `ralph-hook resume`.
-pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
+pub(crate) fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
     let found = target(&args)?;
     let workspace = found.store.workspace().to_path_buf();
     let state = lifecycle::set_paused(&found.store, paused, clock::now())?;
@@ -258,7 +261,7 @@ pub fn pause(args: WorkspaceArgs, paused: bool) -> Result<i32> {
 }
 
 /// `ralph-hook config path`: where the user's defaults are read from.
-pub fn config_path() -> Result<i32> {
+pub(crate) fn config_path() -> Result<i32> {
     let path = config::config_path().ok_or_else(|| {
         Error::Failed(format!(
             "no home folder, so no config file; set {} to one",
@@ -271,7 +274,7 @@ pub fn config_path() -> Result<i32> {
 
 /// `ralph-hook config check`: reads the user's defaults and says what they set, or what
 /// is wrong and where.
-pub fn config_check() -> Result<i32> {
+pub(crate) fn config_check() -> Result<i32> {
     let config = UserConfig::load()?;
     let Some(path) = config.path() else {
         say(format!(
@@ -296,14 +299,14 @@ pub fn config_check() -> Result<i32> {
 
 /// `ralph-hook notify-run` (hidden): started detached by a hook to run the user's
 /// `--notify` command; its failure goes to the loop's history, where `log` shows it.
-pub fn notify_run(args: crate::cli::NotifyRunArgs) -> Result<i32> {
+pub(crate) fn notify_run(args: cli::NotifyRunArgs) -> Result<i32> {
     let dir = if args.workspace.is_dir() {
         args.workspace.as_path()
     } else {
         Path::new("/")
     };
-    let result = crate::engine::verify::run(&args.command, dir, notify::NOTIFY_TIMEOUT);
-    if result == crate::engine::decide::Verification::Passed {
+    let result = verify::run(&args.command, dir, notify::NOTIFY_TIMEOUT);
+    if result == decide::Verification::Passed {
         return Ok(0);
     }
     let store = lookup::open_store(&args.workspace, args.agent)?;
@@ -442,7 +445,7 @@ fn person(text: &str) -> Result<()> {
 }
 
 /// `show`'s text: the title in bold, a pause or an untrusted file called out, labels quiet.
-fn styled_status(view: &crate::engine::status::StatusView) -> String {
+fn styled_status(view: &status::StatusView) -> String {
     let mut text = style::paint(style::TITLE, &view.title);
     if view.paused {
         text.push_str(&style::paint(style::NOTE, " — PAUSED"));
@@ -529,7 +532,7 @@ fn target(args: &WorkspaceArgs) -> Result<Found> {
 /// The host whose loop files a workspace holds, judged by what exists: the user's record
 /// (the newest, if both hosts have one), else the user's history (the newest), else a
 /// state file, else the only host folder there. `None` when nothing tells.
-pub fn present_agent(workspace: &Path) -> Option<Agent> {
+pub(crate) fn present_agent(workspace: &Path) -> Option<Agent> {
     let registry = Registry::open()?;
     let workspace = &workspace::canonical(workspace).ok()?;
     let newest = |path: &dyn Fn(&Store) -> PathBuf| {

@@ -6,7 +6,7 @@
 /// swapped or doubled, `_` for `-`, another case, leading dashes), or a clear
 /// abbreviation of a compound name (`max-iter`, `max_iter`). Ordinary words such as
 /// `verbose` are not close to `verify`. The closest wins; `None` when none is close.
-pub fn did_you_mean<'a>(
+pub(crate) fn did_you_mean<'a>(
     typed: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {

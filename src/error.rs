@@ -1,6 +1,7 @@
 //! One error type for every command, rendered in one place so that each message says
 //! what went wrong, where, and how to fix it.
 
+use crate::shell;
 use std::fmt;
 use std::io;
 use std::path::PathBuf;
@@ -141,7 +142,7 @@ impl fmt::Display for Error {
                 f,
                 "{} is not a loop you started, so there is nothing to {action}; `ralph-hook show --workspace {}` shows it, and `ralph-hook adopt` makes it yours",
                 file.display(),
-                crate::shell::word(workspace)
+                shell::word(workspace)
             ),
             Error::NoLoop {
                 action,

@@ -1,32 +1,73 @@
 //! ralph-hook: one binary that is the Stop and UserPromptSubmit hook of Codex CLI and
 //! Claude Code, plus the commands around it.
 //!
-//! Where things live:
-//! - [`engine`]: the loop core. The stop is decided in [`engine::decide`]; the core never
+//! Where things live (the modules are private: `cargo doc --document-private-items`):
+//! - `engine`: the loop core. The stop is decided in `engine::decide`; the core never
 //!   imports a front end.
-//! - [`hook`]: the two hook commands (`stop`, `prompt`) and the hosts' JSON ([`hook::wire`]).
-//! - [`commands`]: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
-//! - [`install`]: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
-//! - [`supervise`]: `run`, the only front end that starts clients (headless, supervised).
-//! - [`cli`] the command line; [`error`], [`messages`], [`shell`], [`style`], [`agent`],
-//!   [`clock`], [`regular_file`], [`did_you_mean`], [`program`] are small shared leaves.
+//! - `hook`: the two hook commands (`stop`, `prompt`) and the hosts' JSON (`hook::wire`).
+//! - `commands`: the commands people and scripts run (`start`, `show`, `log`, `cancel` …).
+//! - `install`: wiring the hooks into `~/.codex` and `~/.claude`, `uninstall`, `doctor`.
+//! - `supervise`: `run`, the only front end that starts clients (headless, supervised).
+//! - `cli` the command line; `error`, `messages`, `shell`, `style`, `agent`,
+//!   `clock`, `regular_file`, `did_you_mean`, `program` are small shared leaves.
 
-pub mod agent;
-pub mod cli;
-pub mod clock;
-pub mod commands;
-pub mod did_you_mean;
-pub mod engine;
-pub mod error;
-pub mod hook;
-pub mod install;
-pub mod messages;
-pub mod program;
-pub mod regular_file;
-pub mod shell;
-pub mod style;
+mod agent;
+mod cli;
+mod clock;
+mod commands;
+mod did_you_mean;
+mod engine;
+mod error;
+mod hook;
+mod install;
+mod messages;
+mod program;
+mod regular_file;
+mod shell;
+mod style;
 #[cfg(unix)]
-pub mod supervise;
+mod supervise;
+
+/// What the integration tests, benches and fuzz targets drive besides [`run`]: the loop
+/// core's modules and the hosts' wire types, re-exported in one place so the rest of the
+/// crate can stay private (and rustc can tell what is unused). Not a stable API.
+#[doc(hidden)]
+pub mod testing {
+    pub use crate::commands::list_rows;
+
+    /// Codex or Claude Code.
+    pub mod agent {
+        pub use crate::agent::*;
+    }
+    /// The command line, as clap parses it.
+    pub mod cli {
+        pub use crate::cli::*;
+    }
+    /// Times as the commands print them.
+    pub mod clock {
+        pub use crate::clock::*;
+    }
+    /// Errors and exit codes.
+    pub mod error {
+        pub use crate::error::*;
+    }
+
+    /// The loop core's modules the tests drive.
+    pub mod engine {
+        pub use crate::engine::{
+            action, config, decide, digest, files, fingerprint, flush, lifecycle, ownership,
+            render, settings, signal, state, store, supervision, transcript, usage,
+        };
+
+        #[cfg(feature = "testing")]
+        pub use crate::engine::sample;
+    }
+
+    /// The hosts' JSON and the prompt-box grammar.
+    pub mod hook {
+        pub use crate::hook::{loop_command, wire};
+    }
+}
 
 use std::ffi::OsString;
 

@@ -13,14 +13,14 @@ use std::io::Write;
 
 /// Prints one line on stderr, prefixed with the program name. Line breaks are folded so
 /// that a host showing the first line shows all of it.
-pub fn warn(message: impl std::fmt::Display) {
+pub(crate) fn warn(message: impl std::fmt::Display) {
     let text = message.to_string().replace('\n', " ");
     let _ = writeln!(std::io::stderr().lock(), "ralph-hook: {text}");
 }
 
 /// Prints `text` and a newline on stdout. Returns false once stdout is gone, so a long
 /// listing can stop early.
-pub fn say(text: impl std::fmt::Display) -> bool {
+pub(crate) fn say(text: impl std::fmt::Display) -> bool {
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{text}")
         .and_then(|()| stdout.flush())
@@ -28,6 +28,6 @@ pub fn say(text: impl std::fmt::Display) -> bool {
 }
 
 /// Prints `text` as is (no prefix, no folding) and a newline on stderr: clap's messages.
-pub fn say_err(text: impl std::fmt::Display) {
+pub(crate) fn say_err(text: impl std::fmt::Display) {
     let _ = writeln!(std::io::stderr().lock(), "{text}");
 }

@@ -14,10 +14,10 @@ use std::time::{Duration, Instant};
 
 /// The shell every `--verify` and `--notify` command runs in: a fixed path, never a
 /// PATH lookup.
-pub const SHELL: &str = "/bin/sh";
+pub(crate) const SHELL: &str = "/bin/sh";
 
 /// True when `path` is a file someone may execute (on Unix: any execute bit set).
-pub fn is_executable(path: &Path) -> bool {
+pub(crate) fn is_executable(path: &Path) -> bool {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
@@ -32,13 +32,13 @@ pub fn is_executable(path: &Path) -> bool {
 
 /// The first executable `name` in the absolute entries of `$PATH`; relative and empty
 /// entries are skipped (they would name a file in whatever folder the hook runs in).
-pub fn find(name: &str) -> Option<PathBuf> {
+pub(crate) fn find(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     find_in(name, &path)
 }
 
 /// [`find`] over the PATH value `path`.
-pub fn find_in(name: &str, path: &OsStr) -> Option<PathBuf> {
+pub(crate) fn find_in(name: &str, path: &OsStr) -> Option<PathBuf> {
     std::env::split_paths(path)
         .filter(|dir| dir.is_absolute())
         .map(|dir| dir.join(name))
@@ -47,7 +47,7 @@ pub fn find_in(name: &str, path: &OsStr) -> Option<PathBuf> {
 
 /// The relative (or empty) entries of `$PATH`, which ralph-hook never searches: `doctor`
 /// names them, since the user's shell does search them.
-pub fn relative_path_entries() -> Vec<PathBuf> {
+pub(crate) fn relative_path_entries() -> Vec<PathBuf> {
     std::env::var_os("PATH")
         .map(|path| {
             std::env::split_paths(&path)
@@ -58,12 +58,12 @@ pub fn relative_path_entries() -> Vec<PathBuf> {
 }
 
 /// `name` resolved by [`find`], as a command; `None` when no absolute PATH entry has it.
-pub fn command(name: &str) -> Option<Command> {
+pub(crate) fn command(name: &str) -> Option<Command> {
     find(name).map(Command::new)
 }
 
 /// `/bin/sh -c <script>`: the one way ralph-hook starts a user's shell command.
-pub fn shell(script: &str) -> Command {
+pub(crate) fn shell(script: &str) -> Command {
     let mut command = Command::new(SHELL);
     command.arg("-c").arg(script);
     command
@@ -71,7 +71,7 @@ pub fn shell(script: &str) -> Command {
 
 /// Puts `command`'s process at the head of a process group of its own, so the group can
 /// be killed with everything the command started.
-pub fn own_group(command: &mut Command) -> &mut Command {
+pub(crate) fn own_group(command: &mut Command) -> &mut Command {
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;
@@ -81,7 +81,7 @@ pub fn own_group(command: &mut Command) -> &mut Command {
 }
 
 /// Kills the process group led by `pid` when dropped: on return, and while unwinding.
-pub struct GroupGuard(pub u32);
+pub(crate) struct GroupGuard(pub u32);
 
 impl Drop for GroupGuard {
     fn drop(&mut self) {
@@ -91,7 +91,7 @@ impl Drop for GroupGuard {
 
 /// Sends SIGKILL to the process group led by `pid`.
 #[cfg(unix)]
-pub fn kill_group(pid: u32) {
+pub(crate) fn kill_group(pid: u32) {
     if let Ok(pid) = i32::try_from(pid) {
         // SAFETY: killpg only sends a signal; the group is the one the child leads.
         unsafe {
@@ -106,7 +106,10 @@ pub fn kill_group(_pid: u32) {}
 
 /// Waits for `child` until `deadline`; `Ok(None)` when it is still running then. Polls
 /// from 1 ms up to 20 ms, so a quick command costs about its own time.
-pub fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Option<ExitStatus>> {
+pub(crate) fn wait_until(
+    child: &mut Child,
+    deadline: Instant,
+) -> std::io::Result<Option<ExitStatus>> {
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait()? {
@@ -124,7 +127,7 @@ pub fn wait_until(child: &mut Child, deadline: Instant) -> std::io::Result<Optio
 /// Runs `command` (stdin empty, stderr discarded) in a group of its own for at most
 /// `timeout`, and returns its stdout when it exits 0. At the deadline the whole group is
 /// killed and the answer is `None`: nothing it started outlives this call.
-pub fn output_within(command: &mut Command, timeout: Duration) -> Option<Vec<u8>> {
+pub(crate) fn output_within(command: &mut Command, timeout: Duration) -> Option<Vec<u8>> {
     let mut out = tempfile::tempfile().ok()?;
     command
         .stdin(Stdio::null())

@@ -10,7 +10,7 @@ use std::path::Path;
 
 /// Whether the last component of the path may be a symbolic link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Links {
+pub(crate) enum Links {
     /// Follow it: the user's own files, which dotfile managers often link into place.
     Follow,
     /// Refuse it: files named by someone else, such as a transcript path in a payload.
@@ -19,7 +19,7 @@ pub enum Links {
 
 /// Opens `path` for reading, non-blocking, and returns it with its metadata when it is a
 /// regular file. Anything else is an `InvalidInput` error that says what was found.
-pub fn open(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
+pub(crate) fn open(path: &Path, links: Links) -> io::Result<(File, Metadata)> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

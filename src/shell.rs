@@ -7,7 +7,7 @@ use std::path::Path;
 /// Quotes `text` with double quotes, escaping the four characters that keep a meaning
 /// inside them. Used for the hook commands written into hooks.json and settings.json,
 /// which always quote the binary's path.
-pub fn quote(text: &str) -> String {
+pub(crate) fn quote(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for ch in text.chars() {
@@ -22,7 +22,7 @@ pub fn quote(text: &str) -> String {
 
 /// A path as one shell word for a person to copy: bare when every character is safe,
 /// quoted otherwise.
-pub fn word(path: &Path) -> String {
+pub(crate) fn word(path: &Path) -> String {
     let text = path.display().to_string();
     if !text.is_empty()
         && text
@@ -38,7 +38,7 @@ pub fn word(path: &Path) -> String {
 /// Splits off the first word of a shell command, undoing double quotes, single quotes and
 /// backslash escapes. Returns the word and the rest of the line; `None` when a quote is
 /// left open.
-pub fn first_word(command: &str) -> Option<(String, &str)> {
+pub(crate) fn first_word(command: &str) -> Option<(String, &str)> {
     let mut word = String::new();
     let mut chars = command.char_indices();
     let mut in_double = false;
@@ -68,7 +68,7 @@ pub fn first_word(command: &str) -> Option<(String, &str)> {
 
 /// The command that shows a workspace's loop, by the running binary's absolute path, so
 /// that it works whatever the agent's PATH is.
-pub fn show_command(workspace: &Path) -> String {
+pub(crate) fn show_command(workspace: &Path) -> String {
     let exe = std::env::current_exe()
         .map(|path| word(&path))
         .unwrap_or_else(|_| "ralph-hook".into());

@@ -10,38 +10,38 @@ use std::fmt::Display;
 
 use anstyle::{AnsiColor, Style};
 
-pub use anstream::ColorChoice;
+pub(crate) use anstream::ColorChoice;
 
 /// Something in place, a loop that runs on.
-pub const GOOD: Style = AnsiColor::Green.on_default();
+pub(crate) const GOOD: Style = AnsiColor::Green.on_default();
 /// Something broken, a loop that ended badly.
-pub const BAD: Style = AnsiColor::Red.on_default().bold();
+pub(crate) const BAD: Style = AnsiColor::Red.on_default().bold();
 /// Worth a look: a pause, a fix to run, a continuation.
-pub const NOTE: Style = AnsiColor::Yellow.on_default();
+pub(crate) const NOTE: Style = AnsiColor::Yellow.on_default();
 /// Labels and other quiet text.
-pub const QUIET: Style = Style::new().dimmed();
+pub(crate) const QUIET: Style = Style::new().dimmed();
 /// Titles.
-pub const TITLE: Style = Style::new().bold();
+pub(crate) const TITLE: Style = Style::new().bold();
 
 /// Sets the colour choice for every stream this process writes (from `--color`).
-pub fn set_choice(choice: ColorChoice) {
+pub(crate) fn set_choice(choice: ColorChoice) {
     choice.write_global();
 }
 
 /// `text` in `style`; the escape codes are stripped again by [`stdout`] wherever colour
 /// is off.
-pub fn paint(style: Style, text: impl Display) -> String {
+pub(crate) fn paint(style: Style, text: impl Display) -> String {
     format!("{style}{text}{style:#}")
 }
 
 /// Standard output for people: passes colour through or strips it, per [`set_choice`].
-pub fn stdout() -> anstream::Stdout {
+pub(crate) fn stdout() -> anstream::Stdout {
     anstream::stdout()
 }
 
 /// True when the locale says the terminal shows UTF-8 (`LC_ALL`, else `LC_CTYPE`, else
 /// `LANG`, as the C library reads them). No locale at all is the "C" locale: ASCII.
-pub fn unicode() -> bool {
+pub(crate) fn unicode() -> bool {
     unicode_locale(|name| std::env::var(name).ok())
 }
 
@@ -57,18 +57,15 @@ fn unicode_locale(var: impl Fn(&str) -> Option<String>) -> bool {
 
 /// How a check or a line came out, as a mark at the start of a line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mark {
-    /// In place.
+pub(crate) enum Mark {
     Pass,
-    /// Broken.
     Fail,
-    /// For information.
     Info,
 }
 
 impl Mark {
     /// `✓`, `✗`, `·` — or `ok`, `XX`, `--` where the locale is not UTF-8 — coloured.
-    pub fn render(self, unicode: bool) -> String {
+    pub(crate) fn render(self, unicode: bool) -> String {
         let (fancy, plain, style) = match self {
             Mark::Pass => ("✓", "ok", GOOD),
             Mark::Fail => ("✗", "XX", BAD),
@@ -80,7 +77,7 @@ impl Mark {
 
 /// `text` with the few non-ASCII marks ralph-hook itself writes (`…`, `—`, `·`) spelled
 /// in ASCII, where the locale is not UTF-8. The user's own text is left alone.
-pub fn ascii_marks(text: &str) -> String {
+pub(crate) fn ascii_marks(text: &str) -> String {
     text.replace('…', "...")
         .replace(" — ", " - ")
         .replace('·', "-")

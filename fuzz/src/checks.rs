@@ -9,16 +9,16 @@
 
 use std::time::{Duration, UNIX_EPOCH};
 
-use ralph_hook::engine::decide::{
+use ralph_hook::testing::engine::decide::{
     self, Decision, Outcome, Request, Step, StopEvent, Verification, Verified,
 };
-use ralph_hook::engine::fingerprint::Fingerprint;
-use ralph_hook::engine::ownership::{Standing, Untrusted};
-use ralph_hook::engine::render;
-use ralph_hook::engine::settings;
-use ralph_hook::engine::signal::{self, Tag};
-use ralph_hook::engine::state::LoopState;
-use ralph_hook::hook::wire::{self, StopInput};
+use ralph_hook::testing::engine::fingerprint::Fingerprint;
+use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
+use ralph_hook::testing::engine::render;
+use ralph_hook::testing::engine::settings;
+use ralph_hook::testing::engine::signal::{self, Tag};
+use ralph_hook::testing::engine::state::LoopState;
+use ralph_hook::testing::hook::wire::{self, StopInput};
 
 use crate::reference;
 
@@ -267,8 +267,8 @@ pub fn signal_matcher(data: &[u8]) {
     );
     check_blocked(message, completion, tag);
     assert_eq!(
-        ralph_hook::engine::digest::normalized_text_hex(message),
-        ralph_hook::engine::digest::hex(signal::normalize_whitespace(message).as_bytes())
+        ralph_hook::testing::engine::digest::normalized_text_hex(message),
+        ralph_hook::testing::engine::digest::hex(signal::normalize_whitespace(message).as_bytes())
     );
     // A promise the user could give is found in a message that ends with its signal,
     // unless the promise itself is code-like (backticks), spans fence lines, or is a

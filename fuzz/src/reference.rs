@@ -6,7 +6,7 @@
 //! `split_tag`): the original panicked there.
 #![allow(dead_code)]
 
-use ralph_hook::engine::signal::Tag;
+use ralph_hook::testing::engine::signal::Tag;
 
 pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -> Tag {
     let prose = unescape_angle_brackets(prose(message));

@@ -8,10 +8,12 @@ use std::path::Path;
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::engine::files;
 use crate::error::{Error, Result};
+use crate::messages;
 
 /// `ralph-hook completions SHELL`: the completion script on stdout.
-pub fn completions(args: &CompletionsArgs) -> Result<i32> {
+pub(crate) fn completions(args: &CompletionsArgs) -> Result<i32> {
     let mut command = Cli::command();
     let mut out = Vec::new();
     clap_complete::generate(args.shell, &mut command, "ralph-hook", &mut out);
@@ -21,7 +23,7 @@ pub fn completions(args: &CompletionsArgs) -> Result<i32> {
 
 /// `ralph-hook man`: the main page on stdout, or with `--dir` one page per command
 /// (`ralph-hook.1`, `ralph-hook-start.1` …) written into that folder.
-pub fn man(args: &ManArgs) -> Result<i32> {
+pub(crate) fn man(args: &ManArgs) -> Result<i32> {
     let command = Cli::command();
     match &args.dir {
         Some(dir) => write_pages(command, dir),
@@ -43,7 +45,7 @@ fn write_pages(command: clap::Command, dir: &Path) -> Result<i32> {
     std::fs::create_dir_all(dir).map_err(|err| Error::io("create the man folder", dir, err))?;
     let real =
         std::fs::canonicalize(dir).map_err(|err| Error::io("open the man folder", dir, err))?;
-    let folder = crate::engine::files::Dir::open(&real)
+    let folder = files::Dir::open(&real)
         .map_err(|err| Error::io("open the man folder", dir, std::io::Error::from(err)))?;
     let mut command = command.disable_help_subcommand(true);
     command.build();
@@ -54,7 +56,7 @@ fn write_pages(command: clap::Command, dir: &Path) -> Result<i32> {
             .write_atomic(&name, &page, 0o644, None)
             .map_err(|err| Error::io("write the man page", dir.join(&name), err))?;
     }
-    crate::messages::say(format!(
+    messages::say(format!(
         "wrote the ralph-hook man pages to {}",
         dir.display()
     ));

@@ -34,7 +34,6 @@ const RECORD_CAP: u64 = 16 * 1024 * 1024;
 pub struct LoopRow {
     /// The workspace (canonical).
     pub workspace: PathBuf,
-    /// The host.
     pub agent: Agent,
     /// The loop's id.
     pub loop_id: Option<String>,
@@ -71,7 +70,7 @@ pub struct LoopRow {
 }
 
 /// `ralph-hook list`.
-pub fn list(args: &ListArgs) -> Result<i32> {
+pub(crate) fn list(args: &ListArgs) -> Result<i32> {
     let registry = Registry::open().ok_or_else(|| {
         Error::Failed(format!(
             "no home folder, so no loop records; set {STATE_DIR_ENV} to a folder"
@@ -230,7 +229,7 @@ fn ended_row(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::SampleLoop;
+    use crate::engine::sample::SampleLoop;
     use crate::engine::supervision::RunSpec;
     use std::path::Path;
     use std::time::UNIX_EPOCH;

@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 const FOLLOW_POLL: Duration = Duration::from_millis(200);
 
 /// `ralph-hook logs`.
-pub fn logs(args: &LogsArgs) -> Result<i32> {
+pub(crate) fn logs(args: &LogsArgs) -> Result<i32> {
     let found = super::target(&args.target)?;
     let path = found.store.loop_dir().join(CLIENT_LOG);
     let mut file = match File::open(&path) {

@@ -15,12 +15,13 @@ use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lookup;
 use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
+use crate::engine::render;
 use crate::engine::state::LoopState;
 use crate::engine::store::{LoadError, Store};
 use crate::engine::supervision::{self, Phase, Supervision, Timings};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
-use crate::messages::say;
+use crate::messages::{self, say};
 
 /// How often the user's record is looked at while a loop runs.
 const POLL: Duration = Duration::from_millis(200);
@@ -31,7 +32,7 @@ const OUTCOME_GRACE: Duration = Duration::from_secs(2);
 /// The exit codes of `wait`, one per way a loop ends. Documented in the README; scripts
 /// depend on them, so they never change meaning.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WaitCode {
+pub(crate) enum WaitCode {
     /// The completion signal arrived (and `--verify` passed): 0.
     Done = 0,
     /// The iteration cap was reached: 3.
@@ -76,7 +77,7 @@ pub enum WaitCode {
 impl WaitCode {
     /// The exit code for a loop that ended with `outcome`, and how `wait` says it. Every
     /// outcome is named here, so a new one does not compile until it has its code.
-    pub fn for_outcome(outcome: Outcome) -> (WaitCode, &'static str) {
+    pub(crate) fn for_outcome(outcome: Outcome) -> (WaitCode, &'static str) {
         match outcome {
             Outcome::Completed => (WaitCode::Done, "the agent wrote the completion signal"),
             Outcome::Verified => (
@@ -104,7 +105,7 @@ impl WaitCode {
 }
 
 /// `ralph-hook wait`.
-pub fn wait(args: WaitArgs) -> Result<i32> {
+pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
     let timeout = args.timeout.as_deref().map(parse_timeout).transpose()?;
     let asked = Asked {
         loop_id: args.loop_id.clone(),
@@ -122,10 +123,10 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
         return Ok(report_last(&store, &workspace, &asked));
     };
     if std::io::stderr().is_terminal() {
-        crate::messages::warn(format!(
+        messages::warn(format!(
             "waiting for the loop in {} (iteration {}) to end…",
             shown(&workspace),
-            crate::engine::render::iteration_label(&state)
+            render::iteration_label(&state)
         ));
     }
     loop {
@@ -136,7 +137,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: its stops are allowed and nothing continues until `ralph-hook resume` and a prompt in its session [paused]",
                     shown(&workspace),
-                    crate::engine::render::iteration_label(&current),
+                    render::iteration_label(&current),
                 ));
                 return Ok(WaitCode::Paused as i32);
             }
@@ -144,7 +145,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 say(format!(
                     "ralph-loop in {} is idle at iteration {}: its session has shown no sign of life for {} (closed or crashed?); continue it in that session, or `ralph-hook cancel` [idle]",
                     shown(&workspace),
-                    crate::engine::render::iteration_label(&current),
+                    render::iteration_label(&current),
                     clock::human(Timings::from_env().idle_after)
                 ));
                 return Ok(WaitCode::Idle as i32);
@@ -163,8 +164,8 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 say(format!(
                     "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
                     shown(&workspace),
-                    crate::engine::render::iteration_label(&current),
-                    crate::engine::render::printable(current.blocked.as_deref().unwrap_or(""))
+                    render::iteration_label(&current),
+                    render::printable(current.blocked.as_deref().unwrap_or(""))
                 ));
                 return Ok(WaitCode::Blocked as i32);
             }
@@ -172,8 +173,8 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 say(format!(
                     "ralph-loop in {} is orphaned at iteration {}: {} [session_ended]",
                     shown(&workspace),
-                    crate::engine::render::iteration_label(&current),
-                    crate::engine::render::printable(current.orphaned.as_deref().unwrap_or(""))
+                    render::iteration_label(&current),
+                    render::printable(current.orphaned.as_deref().unwrap_or(""))
                 ));
                 return Ok(WaitCode::SessionEnded as i32);
             }
@@ -188,7 +189,7 @@ pub fn wait(args: WaitArgs) -> Result<i32> {
                 "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
                 shown(&workspace),
                 clock::human(started.elapsed()),
-                crate::engine::render::iteration_label(&now)
+                render::iteration_label(&now)
             ));
             return Ok(WaitCode::TimedOut as i32);
         }
@@ -264,7 +265,7 @@ fn still_running(store: &Store, state: &LoopState) -> Result<Running> {
 
 /// Waits (briefly: the record goes first, the history line right after) for the line
 /// that ended loop `loop_id`, prints it as `wait` does, and returns `wait`'s exit code.
-pub fn final_report(store: &Store, loop_id: &str) -> i32 {
+pub(crate) fn final_report(store: &Store, loop_id: &str) -> i32 {
     let deadline = Instant::now() + OUTCOME_GRACE;
     loop {
         if let Ok(Some(entry)) = finish_of(store, Some(loop_id)) {
@@ -341,10 +342,7 @@ impl Asked {
     fn scope(&self) -> String {
         let mut words = String::new();
         if let Some(id) = &self.loop_id {
-            words.push_str(&format!(
-                " with id {}",
-                crate::engine::render::printable(id)
-            ));
+            words.push_str(&format!(" with id {}", render::printable(id)));
         }
         if let Some(since) = self.since {
             words.push_str(&format!(" since {}", clock::format(since)));
@@ -444,8 +442,8 @@ fn report_refusal(workspace: &Path, entry: &HistoryEntry) -> i32 {
     say(format!(
         "ralph-loop in {}: the last loop prompt was refused at {} and nothing started [refused]: {}.",
         workspace.display(),
-        crate::engine::render::printable(&entry.at),
-        crate::engine::render::printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
+        render::printable(&entry.at),
+        render::printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
     ));
     WaitCode::Refused as i32
 }
@@ -488,9 +486,9 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
         .as_ref()
         .filter(|_| outcome != Outcome::Verified)
     {
-        line.push_str(&format!(" ({})", crate::engine::render::printable(detail)));
+        line.push_str(&format!(" ({})", render::printable(detail)));
     }
-    if let Some(total) = crate::engine::render::token_total(entry) {
+    if let Some(total) = render::token_total(entry) {
         line.push_str(&format!("; {total}"));
     }
     say(format!("{line}."));
@@ -500,7 +498,7 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
 /// A workspace path for the terminal: control and invisible characters made visible, as
 /// `show` and `log` print it.
 fn shown(workspace: &Path) -> String {
-    crate::engine::render::printable(&workspace.display().to_string()).into_owned()
+    render::printable(&workspace.display().to_string()).into_owned()
 }
 
 fn parse_timeout(text: &str) -> Result<Duration> {

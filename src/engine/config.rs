@@ -374,6 +374,7 @@ fn unknown_key(name: &str, item: &toml_edit::Item) -> String {
 mod tests {
     use super::*;
     use crate::engine::settings::parse_max_tokens;
+    use crate::error;
 
     fn parse(text: &str) -> Result<UserConfig> {
         UserConfig::parse(Path::new("/home/u/.config/ralph-hook/config.toml"), text)
@@ -382,7 +383,7 @@ mod tests {
     #[track_caller]
     fn error(text: &str) -> String {
         let err = parse(text).unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_DATA, "{err}");
+        assert_eq!(err.code(), error::EXIT_DATA, "{err}");
         err.to_string()
     }
 
@@ -729,7 +730,7 @@ mod tests {
             ),
         ] {
             let err = parse_max_tokens(text).unwrap_err();
-            assert_eq!(err.code(), crate::error::EXIT_USAGE);
+            assert_eq!(err.code(), error::EXIT_USAGE);
             let message = err.to_string();
             assert!(message.contains(why), "{text:?}: {message}");
             assert!(message.contains("--max-tokens 500k"), "{message}");

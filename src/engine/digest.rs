@@ -41,6 +41,8 @@ pub fn fnv1a_more(hash: u64, bytes: &[u8]) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use crate::engine::signal;
+
     #[test]
     fn matches_the_published_fnv1a_test_vectors() {
         assert_eq!(super::fnv1a(b""), 0xcbf29ce484222325);
@@ -50,7 +52,7 @@ mod tests {
     #[test]
     fn the_normalised_digest_equals_the_digest_of_the_normalised_text() {
         for text in ["", "  ", "a", " a  b\n\tc ", "Готово ✅\u{2003}done"] {
-            let normalized = crate::engine::signal::normalize_whitespace(text);
+            let normalized = signal::normalize_whitespace(text);
             assert_eq!(
                 super::normalized_text_hex(text),
                 super::hex(normalized.as_bytes())

@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+use crate::messages;
 use crate::regular_file::kind_of;
 
 /// Why a file could not be read as what the caller expected.
@@ -588,7 +589,7 @@ pub const PAUSE_AT_ENV: &str = "RALPH_HOOK_TEST_PAUSE_AT";
 #[cfg(debug_assertions)]
 pub fn pause_point(point: &str) {
     if std::env::var(PAUSE_AT_ENV).is_ok_and(|wanted| wanted == point) {
-        crate::messages::warn(format!("paused at {point}"));
+        messages::warn(format!("paused at {point}"));
         std::thread::sleep(std::time::Duration::from_secs(60));
     }
 }

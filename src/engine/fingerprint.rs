@@ -28,9 +28,11 @@ use std::time::Duration;
 
 use crate::agent::Agent;
 use crate::engine::digest;
+use crate::engine::visible;
 use crate::engine::workspace::{
-    CANCEL_REQUEST_FILE, HISTORY_FILE, LOCK_FILE, STATE_FILE, TEMP_PREFIX,
+    self, CANCEL_REQUEST_FILE, HISTORY_FILE, LOCK_FILE, STATE_FILE, TEMP_PREFIX,
 };
+use crate::program;
 
 /// How many of the most recently changed paths a loop's state remembers, to name the
 /// path a later change touched. A bound, so a workspace with thousands of untracked files
@@ -66,7 +68,7 @@ impl Fingerprint {
     pub fn take(workspace: &Path) -> Option<Fingerprint> {
         // `.git` itself, not followed: a link there could lead git anywhere; a gitfile
         // into the workspace would lead it into the agent's own repository.
-        if !crate::engine::workspace::git_dir_outside_agent_reach(workspace) {
+        if !workspace::git_dir_outside_agent_reach(workspace) {
             return None;
         }
         let output = git_status(workspace)?;
@@ -231,7 +233,7 @@ pub fn git_deadline() -> Duration {
 /// arguments above, a clean `GIT_*` environment, no stdin, no terminal prompt. `None`
 /// when no absolute PATH entry holds git.
 pub fn git_command(workspace: &Path) -> Option<Command> {
-    let mut command = crate::program::command("git")?;
+    let mut command = program::command("git")?;
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("GIT_") {
             command.env_remove(key);
@@ -256,7 +258,7 @@ pub fn git_command(workspace: &Path) -> Option<Command> {
 
 fn git_status(workspace: &Path) -> Option<Vec<u8>> {
     let mut command = git_command(workspace)?;
-    crate::program::output_within(command.args(STATUS_ARGS), git_deadline())
+    program::output_within(command.args(STATUS_ARGS), git_deadline())
 }
 
 /// ralph-hook's own files in a workspace: the brake must not see its own writes (every
@@ -290,7 +292,7 @@ fn printable(path: &str) -> String {
         }
         if c.is_control() {
             out.extend(c.escape_default());
-        } else if crate::engine::visible::is_hidden(c) {
+        } else if visible::is_hidden(c) {
             out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
         } else {
             out.push(c);

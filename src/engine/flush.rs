@@ -135,7 +135,7 @@ pub struct Settled {
 
 /// Reads the tokens appended to the transcript at `path` since `cursor`, waiting (with
 /// the [`Wait::from_env`] bound) for `reply`, the payload's `last_assistant_message`.
-/// Errors are the first read's (see [`usage::read`]); a stop that ran out of time says so
+/// Errors are the first read's (see `usage::read_watching`); a stop that ran out of time says so
 /// on stderr.
 pub fn read(
     path: &Path,

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock;
 use crate::engine::outcome::Outcome;
 
-pub use crate::engine::action::Action;
+pub(crate) use crate::engine::action::Action;
 use crate::engine::signal::Tag;
 use crate::engine::state::LoopState;
 

@@ -20,6 +20,7 @@ use crate::engine::liveness;
 use crate::engine::notify;
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Standing};
+use crate::engine::render;
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
 use crate::engine::state::{LastDecision, LoopState, Origin, STATE_VERSION, StartedBy};
@@ -268,12 +269,12 @@ fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: 
     let whose = state
         .session_id
         .as_deref()
-        .map(|s| format!("session {}", crate::engine::render::printable(s)))
+        .map(|s| format!("session {}", render::printable(s)))
         .unwrap_or_else(|| "no session yet".into());
     let what = format!(
         "a loop is already active in {} ({whose}, iteration {}, started {}",
         store.workspace().display(),
-        crate::engine::render::iteration_label(state),
+        render::iteration_label(state),
         state.created_at,
     );
     match replace {
@@ -360,7 +361,7 @@ pub fn end(
     }
     entry = entry.tokens(ending.tokens);
     append(store, lock, &entry);
-    let reason = crate::engine::render::outcome_message(last, &ending.outcome);
+    let reason = render::outcome_message(last, &ending.outcome);
     notify_user(
         store,
         lock,
@@ -663,7 +664,7 @@ pub fn adopt(store: &Store, now: SystemTime) -> Result<LoopState> {
         }
     };
     // What the agent will read is what `show` displayed: nothing invisible in it.
-    state.prompt = crate::engine::render::revealed(&state.prompt);
+    state.prompt = render::revealed(&state.prompt);
     settings::check_task_signal(&state.prompt, &state.completion_signal)?;
     state.loop_id = Some(ownership::new_loop_id());
     // A planted dedupe key would make the host's next prompt event look handled.

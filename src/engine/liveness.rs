@@ -23,11 +23,11 @@ use crate::engine::ownership::LoopRecord;
 /// `$ralph-loop` from another session replaces it without being asked to. Long enough
 /// that a model thinking between transcript writes is not taken for dead; short enough
 /// that a user whose session crashed is not kept waiting.
-pub const IDLE_AFTER: Duration = Duration::from_secs(10 * 60);
+pub(crate) const IDLE_AFTER: Duration = Duration::from_secs(10 * 60);
 
 /// The newest sign of life of the loop in `record` (`None` when it has none that
 /// parses, which counts as long idle).
-pub fn last_sign_of_life(record: &LoopRecord) -> Option<SystemTime> {
+pub(crate) fn last_sign_of_life(record: &LoopRecord) -> Option<SystemTime> {
     let state = &record.state;
     let stamps = [
         Some(state.created_at.as_str()),
@@ -43,7 +43,7 @@ pub fn last_sign_of_life(record: &LoopRecord) -> Option<SystemTime> {
 }
 
 /// How long the loop in `record` has shown no sign of life at `now`.
-pub fn idle_for(record: &LoopRecord, now: SystemTime) -> Duration {
+pub(crate) fn idle_for(record: &LoopRecord, now: SystemTime) -> Duration {
     match last_sign_of_life(record) {
         None => Duration::MAX,
         // A sign of life in the future (the clock moved back) is live.
@@ -65,7 +65,7 @@ fn written_at(path: &Path) -> Option<SystemTime> {
 mod tests {
     use super::*;
     use crate::agent::Agent;
-    use crate::engine::state::SampleLoop;
+    use crate::engine::sample::SampleLoop;
     use std::time::UNIX_EPOCH;
 
     fn record(started: SystemTime) -> LoopRecord {

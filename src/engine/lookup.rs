@@ -5,14 +5,14 @@
 use std::path::Path;
 
 use crate::agent::Agent;
-use crate::engine::ownership::{LoopRecord, Registry};
+use crate::engine::ownership::{self, LoopRecord, Registry};
 use crate::engine::state::LoopState;
 use crate::engine::store::{self, Located, Mirror, Store};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 
 /// The store of `agent`'s loop in `workspace` (canonicalised), in the user's registry.
-pub fn open_store(workspace: &Path, agent: Agent) -> Result<Store> {
+pub(crate) fn open_store(workspace: &Path, agent: Agent) -> Result<Store> {
     let registry = Registry::open().ok_or_else(no_registry)?;
     let workspace = workspace::canonical(workspace)
         .map_err(|err| Error::io("resolve the workspace", workspace, err))?;
@@ -22,14 +22,14 @@ pub fn open_store(workspace: &Path, agent: Agent) -> Result<Store> {
 fn no_registry() -> Error {
     Error::Failed(format!(
         "no home folder to keep the user's loop records in; set {} to a folder outside your workspaces",
-        crate::engine::ownership::STATE_DIR_ENV
+        ownership::STATE_DIR_ENV
     ))
 }
 
 /// The store of the user's record that a hook's `cwd` belongs to (see
 /// [`store::locate`]); `None` when there is none: no state folder, nothing found, or a
 /// state file without a record (never the user's loop). A hook's common case ends here.
-pub fn record_at(cwd: &Path, agent: Agent) -> Option<Store> {
+pub(crate) fn record_at(cwd: &Path, agent: Agent) -> Option<Store> {
     if cwd.as_os_str().is_empty() {
         return None;
     }
@@ -42,8 +42,7 @@ pub fn record_at(cwd: &Path, agent: Agent) -> Option<Store> {
 /// The loop found for a command: the store, the user's record, and what is at the
 /// mirror's place.
 #[derive(Debug)]
-pub struct Found {
-    /// Where.
+pub(crate) struct Found {
     pub store: Store,
     /// The user's record (None: no loop of theirs; perhaps a history).
     pub record: Option<LoopRecord>,
@@ -53,7 +52,7 @@ pub struct Found {
 
 /// How the workspace's state file compares with the user's record.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum MirrorCheck {
+pub(crate) enum MirrorCheck {
     /// It shows the record.
     Same,
     /// It is gone (the record still runs).
@@ -66,7 +65,7 @@ pub enum MirrorCheck {
 
 impl Found {
     /// The loop's state as `show` presents it: the record's, else the file's.
-    pub fn state(&self) -> Option<&LoopState> {
+    pub(crate) fn state(&self) -> Option<&LoopState> {
         match (&self.record, &self.mirror) {
             (Some(record), _) => Some(&record.state),
             (None, Mirror::Found(state)) => Some(state),
@@ -75,7 +74,7 @@ impl Found {
     }
 
     /// Compares the state file with the record (`None` without a record).
-    pub fn mirror_check(&self) -> Option<MirrorCheck> {
+    pub(crate) fn mirror_check(&self) -> Option<MirrorCheck> {
         let record = self.record.as_ref()?;
         Some(match &self.mirror {
             Mirror::Missing => MirrorCheck::Missing,
@@ -108,7 +107,7 @@ impl Found {
 
 /// Finds the loop of `workspace`: for `agent` if given, else whichever host has a
 /// record there (Codex first), else a state file, else a history.
-pub fn find(workspace: &Path, agent: Option<Agent>) -> Result<Found> {
+pub(crate) fn find(workspace: &Path, agent: Option<Agent>) -> Result<Found> {
     let registry = Registry::open().ok_or_else(no_registry)?;
     let workspace = workspace::canonical(workspace)
         .map_err(|err| Error::io("resolve the workspace", workspace, err))?;

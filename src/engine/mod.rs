@@ -22,6 +22,7 @@
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
+//! - `sample`: sample loops for tests and benches only (the `testing` feature).
 //! - [`supervision`]: the supervisor file of `ralph-hook run` and the one state
 //!   vocabulary (`running`, `crashed`, …) of `list`, `show --json` and `wait`.
 
@@ -32,26 +33,28 @@ pub mod digest;
 pub mod files;
 pub mod fingerprint;
 pub mod flush;
-pub mod history;
+pub(crate) mod history;
 pub mod lifecycle;
-pub mod liveness;
-pub mod lookup;
-pub mod notify;
-pub mod once;
-pub mod outcome;
+pub(crate) mod liveness;
+pub(crate) mod lookup;
+pub(crate) mod notify;
+pub(crate) mod once;
+pub(crate) mod outcome;
 pub mod ownership;
-pub mod private;
+pub(crate) mod private;
 pub mod render;
-pub mod session_events;
+#[cfg(any(test, feature = "testing"))]
+pub mod sample;
+pub(crate) mod session_events;
 pub mod settings;
 pub mod signal;
 pub mod state;
-pub mod status;
-pub mod stop;
+pub(crate) mod status;
+pub(crate) mod stop;
 pub mod store;
 pub mod supervision;
 pub mod transcript;
 pub mod usage;
-pub mod verify;
-pub mod visible;
-pub mod workspace;
+pub(crate) mod verify;
+pub(crate) mod visible;
+pub(crate) mod workspace;

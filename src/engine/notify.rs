@@ -14,22 +14,24 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::agent::Agent;
+use crate::engine::visible;
 use crate::error::{Error, Result};
+use crate::program;
 
 /// How long the notify command may run before it is killed with its children.
-pub const NOTIFY_TIMEOUT: Duration = Duration::from_secs(120);
+pub(crate) const NOTIFY_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// The hidden subcommand of ralph-hook that runs a notify command and records how it
 /// went (see [`launch`]).
-pub const RUNNER: &str = "notify-run";
+pub(crate) const RUNNER: &str = "notify-run";
 
 /// The longest value, in characters, put in one variable: an environment string near the
 /// kernel's limit (128 KiB on Linux) would make the command fail to start.
-pub const MAX_VALUE_CHARS: usize = 4096;
+pub(crate) const MAX_VALUE_CHARS: usize = 4096;
 
 /// What the command is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Notice<'a> {
+pub(crate) struct Notice<'a> {
     /// How the loop ended, as in the history (`completed`, `max_iterations`, `blocked` …):
     /// `RALPH_OUTCOME`.
     pub outcome: &'a str,
@@ -53,7 +55,7 @@ impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
     /// lose NUL characters (an environment cannot hold them), show escape sequences and
     /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
-    pub fn env(&self) -> [(&'static str, String); 8] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 8] {
         let first_line = self
             .task
             .lines()
@@ -91,7 +93,7 @@ impl Notice<'_> {
 /// let the agent drive a terminal), at most [`MAX_VALUE_CHARS`].
 fn clean(value: &str) -> String {
     let kept: String = value.chars().filter(|c| *c != '\0').collect();
-    crate::engine::visible::revealed(&kept)
+    visible::revealed(&kept)
         .chars()
         .take(MAX_VALUE_CHARS)
         .collect()
@@ -101,7 +103,12 @@ fn clean(value: &str) -> String {
 /// `ralph-hook notify-run` runs it and records a failure in the history of `agent`'s loop
 /// `loop_id`. When the runner cannot start (its own executable gone, say, after an
 /// upgrade), the command is started by itself, with no record of how it went.
-pub fn launch(command: &str, notice: &Notice<'_>, agent: Agent, loop_id: &str) -> Result<()> {
+pub(crate) fn launch(
+    command: &str,
+    notice: &Notice<'_>,
+    agent: Agent,
+    loop_id: &str,
+) -> Result<()> {
     if let Ok(exe) = std::env::current_exe() {
         let mut runner = Command::new(exe);
         runner
@@ -151,13 +158,13 @@ fn detach(command: &mut Command) {
 /// Starts `command` for `notice`, detached, with no input and its output discarded, and
 /// returns at once. The returned child is never to be waited on by a hook; a hook process
 /// exits soon after and the command lives on.
-pub fn spawn(command: &str, notice: &Notice<'_>) -> Result<Child> {
+pub(crate) fn spawn(command: &str, notice: &Notice<'_>) -> Result<Child> {
     let workspace = if notice.workspace.is_dir() {
         notice.workspace
     } else {
         Path::new("/")
     };
-    let mut child = crate::program::shell(command);
+    let mut child = program::shell(command);
     child
         .current_dir(workspace)
         .stdin(Stdio::null())

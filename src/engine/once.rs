@@ -52,6 +52,7 @@ impl EventRun {
     }
 
     /// The event's key.
+    #[cfg(any(test, feature = "testing"))]
     pub fn key(&self) -> &str {
         &self.key
     }

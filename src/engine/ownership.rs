@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::Agent;
 use crate::engine::digest;
 use crate::engine::files;
+use crate::engine::private;
 use crate::engine::state::LoopState;
 use crate::engine::usage::Cursor;
 
@@ -199,10 +200,11 @@ impl Registry {
         }
         let mut all = vec![self.loops_dir()];
         all.extend(inside.iter().cloned());
-        crate::engine::private::refusal(&self.dir, workspace, &all, STATE_DIR_ENV)
+        private::refusal(&self.dir, workspace, &all, STATE_DIR_ENV)
     }
 
     /// The state folder itself.
+    #[cfg(any(test, feature = "testing"))]
     pub fn dir(&self) -> &Path {
         &self.dir
     }
@@ -283,7 +285,8 @@ pub fn new_loop_id() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::{SampleLoop, StartedBy};
+    use crate::engine::sample::SampleLoop;
+    use crate::engine::state::StartedBy;
 
     fn loop_state(session: Option<&str>) -> LoopState {
         SampleLoop::default()

@@ -54,7 +54,12 @@ fn resolved(path: &Path) -> PathBuf {
 /// Why the state folder `dir` (and, within it, `inside`: the loop's folder and record)
 /// may not hold a record obeyed for the canonical `workspace`; `None` when it may. `env`
 /// names the variable that moves the folder, for the fix.
-pub fn refusal(dir: &Path, workspace: &Path, inside: &[PathBuf], env: &str) -> Option<String> {
+pub(crate) fn refusal(
+    dir: &Path,
+    workspace: &Path,
+    inside: &[PathBuf],
+    env: &str,
+) -> Option<String> {
     let fix = format!(
         "set {env} to a folder of your own outside every workspace and temp folder (for example ~/.local/state/ralph-hook), mode 0700"
     );

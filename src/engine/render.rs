@@ -13,6 +13,8 @@ use std::time::SystemTime;
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::history;
+use crate::engine::signal;
 use crate::engine::state::LoopState;
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
@@ -183,7 +185,7 @@ fn blocked_rule() -> String {
          credential, a service that is down) end your message with `{}`: the loop pauses \
          until they answer. It is not a way out of hard or long work: a failing test, a bug \
          you cannot find yet or a large task are work, not a block.",
-        crate::engine::signal::BLOCKED_EXAMPLE
+        signal::BLOCKED_EXAMPLE
     )
 }
 
@@ -425,7 +427,7 @@ pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String 
 
 /// The running total and the budget a history line carries (`2.4k of 5k tokens used`),
 /// for `show` and `wait` after the loop ended; `None` for a loop without a budget.
-pub fn token_total(entry: &crate::engine::history::HistoryEntry) -> Option<String> {
+pub fn token_total(entry: &history::HistoryEntry) -> Option<String> {
     let (used, max) = (entry.tokens_used?, entry.max_tokens?);
     Some(format!(
         "{} of {} tokens used",
@@ -599,7 +601,7 @@ pub fn json_safe(json: String) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::SampleLoop;
+    use crate::engine::sample::SampleLoop;
     use std::time::{Duration, UNIX_EPOCH};
 
     fn state(task: &str) -> LoopState {

@@ -11,13 +11,14 @@ use crate::engine::decide::{self, PromptDecision, PromptEvent, PromptSource};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle;
 use crate::engine::ownership::LoopRecord;
+use crate::engine::render;
 use crate::engine::state::{LastDecision, LoopState};
 use crate::engine::store::Store;
 use crate::error::Result;
 use crate::messages::warn;
 
 /// The most of the user's steering words a record keeps (and hands back on `resume`).
-pub const STEERING_LIMIT_CHARS: usize = 2000;
+pub(crate) const STEERING_LIMIT_CHARS: usize = 2000;
 /// The most of a prompt an "ignored" history line quotes.
 const QUOTE_CHARS: usize = 120;
 
@@ -33,7 +34,7 @@ fn owned(store: &Store, session: &str) -> Option<LoopRecord> {
 /// The user typed `words` into the session of its running loop: the loop pauses for this
 /// turn and keeps what they said for `resume`. Returns the paused loop; `None` when the
 /// rules (read again under the lock) no longer say steer.
-pub fn steer(
+pub(crate) fn steer(
     store: &Store,
     session: &str,
     words: &str,
@@ -79,7 +80,13 @@ pub fn steer(
 
 /// A prompt that was not the user's own words (`source`) where theirs would have acted:
 /// nothing changes, and the history says what was ignored.
-pub fn note_ignored(store: &Store, session: &str, source: &str, prompt: &str, now: SystemTime) {
+pub(crate) fn note_ignored(
+    store: &Store,
+    session: &str,
+    source: &str,
+    prompt: &str,
+    now: SystemTime,
+) {
     let Ok(lock) = store.lock() else {
         return;
     };
@@ -93,8 +100,8 @@ pub fn note_ignored(store: &Store, session: &str, source: &str, prompt: &str, no
             .session((!session.is_empty()).then_some(session))
             .detail(format!(
                 "a prompt from `{}` is not the user's own words, so it did not start, resume, cancel, replace or pause the loop: {}",
-                crate::engine::render::printable(&bounded(source, 40)),
-                crate::engine::render::printable(&bounded(prompt, QUOTE_CHARS))
+                render::printable(&bounded(source, 40)),
+                render::printable(&bounded(prompt, QUOTE_CHARS))
             )),
     );
 }
@@ -102,7 +109,7 @@ pub fn note_ignored(store: &Store, session: &str, source: &str, prompt: &str, no
 /// The host said `session` ended: its loop is orphaned at once (`show` says so, a new
 /// loop in the workspace replaces it without `--replace`, `wait` returns). Returns true
 /// when a loop was marked.
-pub fn orphan(store: &Store, session: &str, reason: &str, now: SystemTime) -> Result<bool> {
+pub(crate) fn orphan(store: &Store, session: &str, reason: &str, now: SystemTime) -> Result<bool> {
     if owned(store, session).is_none() {
         return Ok(false);
     }
@@ -133,7 +140,7 @@ pub fn orphan(store: &Store, session: &str, reason: &str, now: SystemTime) -> Re
 /// The loop's turn ended on an API error of `kind` (Claude Code's StopFailure): the
 /// history keeps it, `--notify` runs, and the loop stays as it was, ready to go on.
 /// Returns true when it was this session's loop.
-pub fn stop_failure(
+pub(crate) fn stop_failure(
     store: &Store,
     session: &str,
     kind: &str,
@@ -147,7 +154,7 @@ pub fn stop_failure(
     let Some(mut record) = owned(store, session) else {
         return Ok(false);
     };
-    let kind = crate::engine::render::printable(&bounded(kind, 40)).into_owned();
+    let kind = render::printable(&bounded(kind, 40)).into_owned();
     record.state.stop_failure = Some(kind.clone());
     record.state.updated_at = clock::format(now);
     if let Some(err) = store.save(&lock, &mut record)? {
@@ -157,7 +164,7 @@ pub fn stop_failure(
     if !details.trim().is_empty() {
         detail.push_str(&format!(
             " ({})",
-            crate::engine::render::printable(&bounded(details.trim(), 300))
+            render::printable(&bounded(details.trim(), 300))
         ));
     }
     lifecycle::append(
@@ -185,7 +192,11 @@ pub fn stop_failure(
 /// The user's prompt in the session whose last turn an API error ended: the loop goes
 /// on from it (the mark is cleared). Returns the loop and the error's kind; `None` when
 /// the rules (read again under the lock) no longer say so.
-pub fn retry(store: &Store, session: &str, now: SystemTime) -> Result<Option<(LoopState, String)>> {
+pub(crate) fn retry(
+    store: &Store,
+    session: &str,
+    now: SystemTime,
+) -> Result<Option<(LoopState, String)>> {
     let event = PromptEvent {
         session,
         source: PromptSource::User,
@@ -215,7 +226,7 @@ pub fn retry(store: &Store, session: &str, now: SystemTime) -> Result<Option<(Lo
 }
 
 /// `text` cut to `limit` characters, with `…` when it was longer.
-pub fn bounded(text: &str, limit: usize) -> String {
+pub(crate) fn bounded(text: &str, limit: usize) -> String {
     if text.chars().count() <= limit {
         return text.to_string();
     }

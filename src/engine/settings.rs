@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::signal;
 use crate::error::{Error, Result};
 
 /// Iteration cap when none is given (the bash version's default).
@@ -354,7 +355,7 @@ impl LoopSettings {
 /// Refuses a task that contains its own completion signal: the loop would end as soon
 /// as the agent quotes its task. Shared by `start`, the prompt hook and `adopt`.
 pub fn check_task_signal(task: &str, completion_signal: &str) -> Result<()> {
-    if crate::engine::signal::mentions(task, completion_signal) {
+    if signal::mentions(task, completion_signal) {
         return Err(Error::usage(format!(
             "the task contains its own completion signal {completion_signal}, so the loop would end as soon as the agent quotes its task; pick a promise the task does not contain, e.g. `--completion-promise ALL_TESTS_PASS`, or reword the task"
         )));

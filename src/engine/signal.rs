@@ -32,7 +32,7 @@ pub enum Tag {
     Promise,
     /// The continuation signal (and not the completion signal).
     Continue,
-    /// The blocked signal (and not the completion signal). [`classify`] never gives it;
+    /// The blocked signal (and not the completion signal). `classify` never gives it;
     /// [`classify_signal`] does.
     Blocked,
     /// Neither.
@@ -79,7 +79,7 @@ impl Signal {
 }
 
 /// Classifies `message` against the loop's two signals and the blocked signal. The
-/// promise is judged exactly as [`classify`] judges it.
+/// promise is judged exactly as `classify` judges it.
 pub fn classify_signal(message: &str, completion_signal: &str, continue_signal: &str) -> Signal {
     let prose = unescape_angle_brackets(prose(message));
     if contains_signal(&prose, completion_signal) {
@@ -95,6 +95,7 @@ pub fn classify_signal(message: &str, completion_signal: &str, continue_signal: 
 
 /// The reason of the first real blocked signal in `message`: outside code, not empty and
 /// not a placeholder.
+#[cfg(any(test, feature = "testing"))]
 pub fn blocked_reason(message: &str) -> Option<String> {
     blocked_in(message, &unescape_angle_brackets(prose(message)))
 }
@@ -149,6 +150,7 @@ fn cut(reason: String) -> String {
 }
 
 /// Classifies `message` against the loop's two signals.
+#[cfg(any(test, feature = "testing"))]
 pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -> Tag {
     let prose = unescape_angle_brackets(prose(message));
     if contains_signal(&prose, completion_signal) {
@@ -161,6 +163,7 @@ pub fn classify(message: &str, completion_signal: &str, continue_signal: &str) -
 }
 
 /// True when `signal` appears in `message` as a real tag outside code.
+#[cfg(any(test, feature = "testing"))]
 pub fn carries(message: &str, signal: &str) -> bool {
     contains_signal(&unescape_angle_brackets(prose(message)), signal)
 }

@@ -6,12 +6,14 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::action::Action;
-use crate::engine::history::{Event, HistoryEntry};
+use crate::engine::history::{self, Event, HistoryEntry};
 use crate::engine::lookup::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
-    brake_status, indented_task, iteration_label, labelled, printable, progress_bar, token_status,
+    self, brake_status, indented_task, iteration_label, labelled, printable, progress_bar,
+    token_status,
 };
+use crate::engine::session_events;
 use crate::engine::state::{LastAction, LastDecision, LoopState};
 use crate::engine::store::Mirror;
 
@@ -20,7 +22,7 @@ use crate::engine::store::Mirror;
 /// [`printable`]: a state file planted in a repository cannot hide a line (`\r`, escape
 /// sequences, bidi overrides) from the person reading.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StatusView {
+pub(crate) struct StatusView {
     /// The first line: where and which host, or that no loop runs (and how the last one
     /// ended).
     pub title: String,
@@ -35,7 +37,7 @@ pub struct StatusView {
 /// How a loop found in a workspace stands toward the sessions that stop there: the
 /// `standing` of `show --json`, the `session` line of `show`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LoopStanding {
+pub(crate) enum LoopStanding {
     /// A state file the user never started: no stop follows it.
     Untrusted,
     /// The user's loop, not yet bound: the first session that stops claims it.
@@ -46,7 +48,7 @@ pub enum LoopStanding {
 
 impl LoopStanding {
     /// How the loop `found` stands; `None` when there is no loop.
-    pub fn of(found: &Found) -> Option<LoopStanding> {
+    pub(crate) fn of(found: &Found) -> Option<LoopStanding> {
         match (&found.record, found.state()) {
             (None, None) => None,
             (None, Some(_)) => Some(LoopStanding::Untrusted),
@@ -56,7 +58,7 @@ impl LoopStanding {
     }
 
     /// The word scripts read: `untrusted`, `unclaimed` or `bound`.
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             LoopStanding::Untrusted => "untrusted",
             LoopStanding::Unclaimed => "unclaimed",
@@ -67,7 +69,7 @@ impl LoopStanding {
 
 /// How the loop `found` stands at `now`: the user's record, else a state file nobody
 /// here started (shown, never followed).
-pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
+pub(crate) fn status_view(found: &Found, now: SystemTime) -> StatusView {
     let store = &found.store;
     let workspace = printable(&store.workspace().display().to_string()).into_owned();
     let state_path = printable(&store.state_path().display().to_string()).into_owned();
@@ -89,10 +91,10 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
                 last.iteration,
                 if last.iteration == 1 { "" } else { "s" },
                 last.reason
-                    .map(crate::engine::history::Reason::as_str)
+                    .map(history::Reason::as_str)
                     .unwrap_or(last.decision.as_str())
             ));
-            if let Some(total) = crate::engine::render::token_total(&last) {
+            if let Some(total) = render::token_total(&last) {
                 title.insert_str(title.len() - 1, &format!(" ({total})"));
             }
         }
@@ -136,7 +138,7 @@ pub fn status_view(found: &Found, now: SystemTime) -> StatusView {
             "steering",
             format!(
                 "you took the wheel (\"{}\"); the loop is paused until `resume`",
-                printable(&crate::engine::session_events::bounded(words, 80))
+                printable(&session_events::bounded(words, 80))
             ),
         ));
     }
@@ -232,7 +234,7 @@ fn sources_text(sources: &std::collections::BTreeMap<String, String>) -> String 
 }
 
 /// How the loop stands, in plain words, for `$ralph-loop status`.
-pub fn status_text(found: &Found, now: SystemTime) -> String {
+pub(crate) fn status_text(found: &Found, now: SystemTime) -> String {
     let view = status_view(found, now);
     let mut text = view.title;
     if view.paused {

@@ -35,10 +35,11 @@ use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::warn;
+use crate::shell;
 
 /// What a Stop event brings, as the hook read it from the host's payload.
 #[derive(Debug, Clone)]
-pub struct StopRequest {
+pub(crate) struct StopRequest {
     /// The stop's session (bound to the loop when it claims it).
     pub session: String,
     /// The assistant's last message as the host sent it; without one, the transcript's
@@ -57,7 +58,7 @@ pub struct StopRequest {
 
 /// What the hook answers the host.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum StopAnswer {
+pub(crate) enum StopAnswer {
     /// Let the turn end, saying this to the user if anything.
     Allow(Option<String>),
     /// Continue the turn with this prompt.
@@ -66,7 +67,7 @@ pub enum StopAnswer {
 
 /// Where a stop's loop is: the user's record, or a state file no record backs.
 #[derive(Debug)]
-pub struct Target {
+pub(crate) struct Target {
     registry: Registry,
     found: Located,
     /// The record as the lookup read it, unlocked: what the stop prepares for before it
@@ -78,7 +79,7 @@ pub struct Target {
 /// `None` when there is none, or no state folder (so no record, so nothing here is the
 /// user's loop), or the loop is another session's: most stops end here, with nothing
 /// written, nothing said, and nothing more of the payload looked at.
-pub fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Option<Target> {
+pub(crate) fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Option<Target> {
     if cwd.as_os_str().is_empty() {
         return None;
     }
@@ -156,7 +157,7 @@ impl Look {
 }
 
 /// Runs one stop of the loop at `target`: decides it and writes what that means.
-pub fn run(target: &Target, request: StopRequest, now: SystemTime) -> Result<StopAnswer> {
+pub(crate) fn run(target: &Target, request: StopRequest, now: SystemTime) -> Result<StopAnswer> {
     match &target.found {
         Located::Mirror(store) => Ok(not_followed(store, &request, &target.registry, now)),
         Located::Record(store) => run_loop_stop(store, target.seen.as_ref(), &request, now),
@@ -503,14 +504,14 @@ fn adopt_hint(store: &Store, why: &str) -> String {
     format!(
         "ralph-loop: not following {}: {why}. Read it with `ralph-hook show --workspace {ws}`; if you trust it, `ralph-hook adopt --workspace {ws}` and the next stop will continue it.",
         render::printable(&store.state_path().display().to_string()),
-        ws = crate::shell::word(store.workspace())
+        ws = shell::word(store.workspace())
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::SampleLoop;
+    use crate::engine::sample::SampleLoop;
 
     fn look_at(record: &LoopRecord) -> Look {
         Look {

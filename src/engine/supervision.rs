@@ -280,7 +280,7 @@ pub fn phase(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::engine::state::SampleLoop;
+    use crate::engine::sample::SampleLoop;
     use std::time::UNIX_EPOCH;
 
     fn at(secs: u64) -> SystemTime {

@@ -149,6 +149,7 @@ pub fn start(path: &Path, agent: Agent) -> io::Result<Cursor> {
 /// Reads what was appended to the transcript at `path` since `cursor`: the tokens used
 /// there and the cursor to keep. Errors are the file's: missing, not a regular file (a
 /// symbolic link is not followed), unreadable.
+#[cfg(any(test, feature = "testing"))]
 pub fn read(path: &Path, agent: Agent, cursor: &Cursor) -> io::Result<Reading> {
     read_capped(path, agent, cursor, READ_CAP)
 }
@@ -240,12 +241,13 @@ fn start_capped(path: &Path, agent: Agent, cap: u64) -> io::Result<Cursor> {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 fn read_capped(path: &Path, agent: Agent, cursor: &Cursor, cap: u64) -> io::Result<Reading> {
     read_watching(path, agent, cursor, cap, &mut Watch::off())
 }
 
-/// Like [`read`], reading at most `cap` bytes, and telling `watch` what it saw of the
-/// turn's last reply.
+/// Reads what was appended to the transcript since `cursor`, at most `cap` bytes, and
+/// tells `watch` what it saw of the turn's last reply.
 pub(crate) fn read_watching(
     path: &Path,
     agent: Agent,

@@ -13,6 +13,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use crate::engine::decide::Verification;
+use crate::engine::render;
 use crate::engine::settings::MAX_VERIFY_TIMEOUT_SECS;
 use crate::program::{self, GroupGuard};
 
@@ -20,7 +21,7 @@ use crate::program::{self, GroupGuard};
 const TAIL_BYTES: u64 = 64 * 1024;
 
 /// Runs `command` in `workspace` for at most `timeout`.
-pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
+pub(crate) fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
     let output = match tempfile::tempfile() {
         Ok(file) => file,
         Err(err) => {
@@ -87,10 +88,7 @@ pub fn run(command: &str, workspace: &Path, timeout: Duration) -> Verification {
                 error: format!(
                     "the shell could not run it (exit code {}): {}",
                     status.code().unwrap_or_default(),
-                    crate::engine::render::bounded_tail(&tail)
-                        .lines()
-                        .last()
-                        .unwrap_or("")
+                    render::bounded_tail(&tail).lines().last().unwrap_or("")
                 ),
             },
             Some(code) => Verification::Failed {

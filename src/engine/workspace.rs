@@ -9,17 +9,17 @@ use crate::agent::Agent;
 use crate::engine::files;
 
 /// The state file's name inside the host's folder (`.codex/` or `.claude/`).
-pub const STATE_FILE: &str = "ralph-loop-state.json";
+pub(crate) const STATE_FILE: &str = "ralph-loop-state.json";
 /// The history's name beside the state in versions before the user's record (ralph-hook
 /// no longer writes it; the brake still ignores it).
-pub const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
+pub(crate) const HISTORY_FILE: &str = "ralph-loop-history.jsonl";
 /// The lock's name beside the state in versions before the user's record (likewise).
-pub const LOCK_FILE: &str = "ralph-loop.lock";
+pub(crate) const LOCK_FILE: &str = "ralph-loop.lock";
 /// How the state's temp files start, beside the state (they end in `.tmp`).
-pub const TEMP_PREFIX: &str = ".ralph-loop-state.";
+pub(crate) const TEMP_PREFIX: &str = ".ralph-loop-state.";
 /// A cancel request left in the workspace root by `cancel` when the agent's sandbox
 /// cannot write the user's loop folder; the next stop honours it if it names the loop.
-pub const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
+pub(crate) const CANCEL_REQUEST_FILE: &str = ".ralph-loop-cancel";
 /// The largest cancel request read (it holds one loop id).
 const CANCEL_REQUEST_CAP: u64 = 4096;
 
@@ -27,7 +27,7 @@ const CANCEL_REQUEST_CAP: u64 = 4096;
 /// [`is_git_repository`]), else `dir` itself. An empty `.git` is not one: Codex's
 /// sandbox leaves empty `.git`, `.codex` and `.agents` folders in its writable roots
 /// (`/tmp`), and they must not make `/tmp` the workspace of everything under it.
-pub fn root_of(dir: &Path) -> PathBuf {
+pub(crate) fn root_of(dir: &Path) -> PathBuf {
     dir.ancestors()
         .find(|candidate| is_git_repository(candidate))
         .unwrap_or(dir)
@@ -35,7 +35,7 @@ pub fn root_of(dir: &Path) -> PathBuf {
 }
 
 /// The folder holding `agent`'s state file in `workspace` (`.codex/` or `.claude/`).
-pub fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
+pub(crate) fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
     workspace.join(agent.state_dir_name())
 }
 
@@ -44,7 +44,7 @@ pub fn state_dir(workspace: &Path, agent: Agent) -> PathBuf {
 /// On Linux the folder is opened once and its path read back from
 /// `/proc/self/fd` — three system calls however deep it is, where `realpath` reads
 /// every component — falling back to `realpath` when `/proc` cannot say.
-pub fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
+pub(crate) fn canonical(dir: &Path) -> std::io::Result<PathBuf> {
     #[cfg(target_os = "linux")]
     if let Some(path) = canonical_from_proc(dir) {
         return Ok(path);
@@ -74,13 +74,13 @@ fn canonical_from_proc(dir: &Path) -> Option<PathBuf> {
 }
 
 /// Where `cancel` leaves a request it could not carry out itself.
-pub fn cancel_request_path(workspace: &Path) -> PathBuf {
+pub(crate) fn cancel_request_path(workspace: &Path) -> PathBuf {
     workspace.join(CANCEL_REQUEST_FILE)
 }
 
 /// The loop id a cancel request in `workspace` names, if there is one. The file is read
 /// like every workspace file: no link followed, no FIFO waited on, at most 4 KiB.
-pub fn read_cancel_request(workspace: &Path) -> Option<String> {
+pub(crate) fn read_cancel_request(workspace: &Path) -> Option<String> {
     let bytes = files::read_path(&cancel_request_path(workspace), CANCEL_REQUEST_CAP, false);
     match bytes {
         Ok(Some(bytes)) => Some(String::from_utf8_lossy(&bytes).trim().to_string()),
@@ -95,7 +95,7 @@ const GITFILE_CAP: u64 = 4096;
 
 /// True when `text` has the form of a loop id (32 lowercase hex digits): a cancel
 /// request naming one is left for that loop, whichever host's it is.
-pub fn is_loop_id(text: &str) -> bool {
+pub(crate) fn is_loop_id(text: &str) -> bool {
     text.len() == 32
         && text
             .bytes()
@@ -106,12 +106,12 @@ pub fn is_loop_id(text: &str) -> bool {
 /// holding a `HEAD`, or a gitfile (`gitdir: …`) naming a folder holding one; never a
 /// link. Recorded when a loop starts, so git later runs only where the user's loop is.
 /// Costs two `lstat`s for a folder, a read of at most 4 KiB for a gitfile.
-pub fn is_git_repository(workspace: &Path) -> bool {
+pub(crate) fn is_git_repository(workspace: &Path) -> bool {
     git_dir(workspace).is_some()
 }
 
 /// The repository folder `workspace`'s `.git` stands for (see [`is_git_repository`]).
-pub fn git_dir(workspace: &Path) -> Option<PathBuf> {
+pub(crate) fn git_dir(workspace: &Path) -> Option<PathBuf> {
     let dot_git = workspace.join(".git");
     let meta = dot_git.symlink_metadata().ok()?;
     let dir = if meta.is_dir() {
@@ -137,7 +137,7 @@ pub fn git_dir(workspace: &Path) -> Option<PathBuf> {
 /// write: a repository whose folder is not inside the workspace unless it is the
 /// workspace's own `.git` folder (a gitfile the agent rewrites to point at a repository
 /// of its own in the workspace would carry its config, filters and all).
-pub fn git_dir_outside_agent_reach(workspace: &Path) -> bool {
+pub(crate) fn git_dir_outside_agent_reach(workspace: &Path) -> bool {
     let Some(dir) = git_dir(workspace) else {
         return false;
     };
@@ -153,6 +153,7 @@ pub fn git_dir_outside_agent_reach(workspace: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fingerprint;
     use crate::engine::ownership::Registry;
     use crate::engine::store::{Located, locate};
 
@@ -282,7 +283,7 @@ mod tests {
         fs_err::create_dir_all(&linked).unwrap();
         std::os::unix::fs::symlink(real.join(".git"), linked.join(".git")).unwrap();
         assert!(!is_git_repository(&linked));
-        assert!(crate::engine::fingerprint::Fingerprint::take(&linked).is_none());
+        assert!(fingerprint::Fingerprint::take(&linked).is_none());
     }
 
     #[test]

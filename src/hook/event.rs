@@ -17,7 +17,7 @@ use crate::engine::once::EventRun;
 use crate::hook::wire::{PromptInput, StopInput};
 
 /// This process's run for a Stop event.
-pub fn stop(input: &StopInput) -> EventRun {
+pub(crate) fn stop(input: &StopInput) -> EventRun {
     let active = if input.stop_hook_active { "1" } else { "0" };
     let transcript = input
         .transcript_path
@@ -42,7 +42,7 @@ pub fn stop(input: &StopInput) -> EventRun {
 }
 
 /// This process's run for a UserPromptSubmit event.
-pub fn prompt(input: &PromptInput) -> EventRun {
+pub(crate) fn prompt(input: &PromptInput) -> EventRun {
     EventRun::new(
         key(&[
             b"prompt",

@@ -16,7 +16,9 @@
 use clap::Args;
 
 use crate::agent::Agent;
+use crate::clock;
 use crate::did_you_mean::did_you_mean;
+use crate::engine::liveness;
 use crate::engine::settings::RawLoopFlags;
 
 /// What a `$ralph-loop` prompt asks for.
@@ -210,7 +212,7 @@ fn flag_like_word(text: &str) -> Option<&str> {
 /// loop flags' definition: what `$ralph-loop help` answers.
 pub fn usage(agent: Agent) -> String {
     let cmd = agent.loop_command();
-    let idle = crate::clock::human(crate::engine::liveness::IDLE_AFTER);
+    let idle = clock::human(liveness::IDLE_AFTER);
     let examples = format!(
         "Examples:\n  \
          {cmd} Fix the failing tests --max-iterations 20\n  \

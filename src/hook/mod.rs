@@ -3,21 +3,22 @@
 //! say why in one line on stderr — never exit 2, which both hosts would read as "block
 //! and continue with this text".
 
-pub mod event;
+pub(crate) mod event;
 pub mod loop_command;
-pub mod prompt;
-pub mod session_end;
-pub mod stop;
-pub mod stop_failure;
+pub(crate) mod prompt;
+pub(crate) mod session_end;
+pub(crate) mod stop;
+pub(crate) mod stop_failure;
 pub mod wire;
 
 use std::panic::{self, AssertUnwindSafe};
 
 use crate::agent::Agent;
+use crate::messages;
 
 /// Which hook is running.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hook {
+pub(crate) enum Hook {
     /// The Stop hook.
     Stop,
     /// The UserPromptSubmit hook.
@@ -30,9 +31,9 @@ pub enum Hook {
 
 /// Runs a hook with stdin as its payload, prints its answer, and returns exit code 0 —
 /// also when it panics.
-pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
+pub(crate) fn run(hook: Hook, agent: Option<Agent>) -> i32 {
     panic::set_hook(Box::new(|info| {
-        crate::messages::warn(format!("internal error, allowing the stop: {info}"));
+        messages::warn(format!("internal error, allowing the stop: {info}"));
     }));
     let stdin = std::io::stdin().lock();
     let answer = panic::catch_unwind(AssertUnwindSafe(|| match hook {
@@ -50,7 +51,7 @@ pub fn run(hook: Hook, agent: Option<Agent>) -> i32 {
     if let Ok(text) = answer
         && !text.is_empty()
     {
-        crate::messages::say(text);
+        messages::say(text);
     }
     0
 }

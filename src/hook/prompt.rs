@@ -14,14 +14,16 @@ use crate::engine::lookup;
 use crate::engine::render;
 use crate::engine::session_events;
 use crate::engine::state::StartedBy;
+use crate::engine::status;
 use crate::engine::workspace;
 use crate::hook::event;
 use crate::hook::loop_command::{self, LoopCommand};
 use crate::hook::wire::{self, PromptInput, PromptOutput};
 use crate::messages::warn;
+use crate::shell;
 
 /// Reads a UserPromptSubmit payload from `stdin` and returns the answer to print.
-pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
+pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
     let input: PromptInput = match wire::read_payload(stdin)
         .and_then(|text| serde_json::from_str(&text).map_err(|err| err.to_string()))
     {
@@ -116,7 +118,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
                     let rules = render::rules(
                         &started.state,
                         &started.state_path,
-                        &crate::shell::show_command(&workspace),
+                        &shell::show_command(&workspace),
                     );
                     PromptOutput::context(
                         rules,
@@ -176,7 +178,7 @@ pub fn answer(stdin: impl Read, agent: Option<Agent>) -> PromptOutput {
         }
         Ok(LoopCommand::Status) => {
             let text = lookup::find(&workspace, Some(agent))
-                .map(|found| crate::engine::status::status_text(&found, now))
+                .map(|found| status::status_text(&found, now))
                 .unwrap_or_else(|err| err.to_string());
             PromptOutput::refuse(text)
         }

@@ -12,7 +12,7 @@ use crate::hook::wire::{self, SessionEndInput};
 use crate::messages::warn;
 
 /// Reads a SessionEnd payload from `stdin` and marks the session's loop orphaned.
-pub fn answer(stdin: impl Read, agent: Option<Agent>) {
+pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) {
     let input: SessionEndInput = match wire::read_payload(stdin)
         .and_then(|text| serde_json::from_str(&text).map_err(|err| err.to_string()))
     {

@@ -14,7 +14,7 @@ use crate::hook::wire::{self, StopInput, StopOutput};
 use crate::messages::warn;
 
 /// Reads a Stop payload from `stdin` and returns the answer to print.
-pub fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
+pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     let text = match wire::read_payload(stdin) {
         Ok(text) => text,
         Err(why) => {

@@ -13,7 +13,7 @@ use crate::hook::wire::{self, StopFailureInput};
 use crate::messages::warn;
 
 /// Reads a StopFailure payload from `stdin` and records it with the session's loop.
-pub fn answer(stdin: impl Read, agent: Option<Agent>) {
+pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) {
     let input: StopFailureInput = match wire::read_payload(stdin)
         .and_then(|text| serde_json::from_str(&text).map_err(|err| err.to_string()))
     {

@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 use crate::agent::Agent;
+use crate::engine::render;
 
 /// The largest payload read from stdin (a 1 MB assistant message fits many times over).
 pub const MAX_PAYLOAD_BYTES: u64 = 32 * 1024 * 1024;
@@ -89,10 +90,8 @@ impl StopInput {
                 .take(NAMED_TASKS)
                 .filter_map(|task| task.get("description").and_then(|d| d.as_str()))
                 .map(|d| {
-                    crate::engine::render::printable(
-                        &d.chars().take(TASK_DESCRIPTION_CHARS).collect::<String>(),
-                    )
-                    .into_owned()
+                    render::printable(&d.chars().take(TASK_DESCRIPTION_CHARS).collect::<String>())
+                        .into_owned()
                 })
                 .collect();
             if tasks.len() > NAMED_TASKS && !named.is_empty() {

@@ -108,6 +108,7 @@ fn parse_cap(value: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
     use serde_json::json;
 
     fn raise_in(mut root: Value) -> (Value, Option<CapRaised>) {
@@ -162,7 +163,7 @@ mod tests {
         let mut root = json!({"env": []});
         assert_eq!(
             raise(&mut root, Path::new("s")).unwrap_err().code(),
-            crate::error::EXIT_DATA
+            error::EXIT_DATA
         );
     }
 }

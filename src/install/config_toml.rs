@@ -321,6 +321,7 @@ fn line_column(text: &str, offset: usize) -> (usize, usize) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
 
     fn enable(text: &str) -> String {
         let mut doc = parse(Path::new("config.toml"), text).unwrap();
@@ -432,7 +433,7 @@ mod tests {
     #[test]
     fn malformed_toml_names_line_and_column() {
         let err = parse(Path::new("/h/config.toml"), "a = 1\nb = = 2\n").unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_DATA);
+        assert_eq!(err.code(), error::EXIT_DATA);
         assert!(err.to_string().starts_with("/h/config.toml:2:"), "{err}");
     }
 }

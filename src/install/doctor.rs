@@ -24,19 +24,22 @@ use super::skill;
 use super::trust::{self, Handlers};
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
+use crate::clock;
+use crate::engine::history;
 use crate::engine::lookup::{self, Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render;
 use crate::engine::settings::DEFAULT_MAX_ITERATIONS;
 use crate::engine::store::Mirror;
 use crate::engine::supervision::{self, Phase, Supervision, Timings};
-use crate::error::Result;
+use crate::error::{self, Result};
+use crate::program;
+use crate::shell;
 use crate::style::{self, Mark};
 
 /// How a check came out.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Status {
-    /// In place.
+pub(crate) enum Status {
     Pass,
     /// Missing or wrong: a loop will not work until it is fixed.
     Fail,
@@ -46,7 +49,7 @@ pub enum Status {
 
 /// One line of doctor's report.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Check {
+pub(crate) struct Check {
     /// How it came out.
     pub status: Status,
     /// What was checked and what was found.
@@ -57,7 +60,7 @@ pub struct Check {
 
 impl Check {
     /// A check that passed.
-    pub fn pass(label: impl Into<String>) -> Self {
+    pub(crate) fn pass(label: impl Into<String>) -> Self {
         Check {
             status: Status::Pass,
             label: label.into(),
@@ -66,7 +69,7 @@ impl Check {
     }
 
     /// A check that failed, with its fix.
-    pub fn fail(label: impl Into<String>, fix: impl Into<String>) -> Self {
+    pub(crate) fn fail(label: impl Into<String>, fix: impl Into<String>) -> Self {
         Check {
             status: Status::Fail,
             label: label.into(),
@@ -75,7 +78,7 @@ impl Check {
     }
 
     /// A line that informs without deciding the exit code.
-    pub fn info(label: impl Into<String>) -> Self {
+    pub(crate) fn info(label: impl Into<String>) -> Self {
         Check {
             status: Status::Info,
             label: label.into(),
@@ -85,7 +88,7 @@ impl Check {
 }
 
 /// The workspace part of doctor: each host's loop there, and whether a stop would obey it.
-pub fn workspace_checks(workspace: &Path) -> Vec<Check> {
+pub(crate) fn workspace_checks(workspace: &Path) -> Vec<Check> {
     Agent::ALL
         .iter()
         .map(|agent| match lookup::find(workspace, Some(*agent)) {
@@ -106,7 +109,7 @@ fn loop_check(found: &Found) -> Check {
     let store = &found.store;
     let name = store.agent().display_name();
     let path = render::printable(&store.state_path().display().to_string()).into_owned();
-    let ws = crate::shell::word(store.workspace());
+    let ws = shell::word(store.workspace());
     let Some(record) = &found.record else {
         return match &found.mirror {
             Mirror::Found(state) => Check::fail(
@@ -131,7 +134,7 @@ fn loop_check(found: &Found) -> Check {
                             entry.at,
                             entry
                                 .reason
-                                .map(crate::engine::history::Reason::as_str)
+                                .map(history::Reason::as_str)
                                 .unwrap_or(entry.decision.as_str())
                         )
                     })
@@ -156,7 +159,7 @@ fn loop_check(found: &Found) -> Check {
             ),
         );
     }
-    let now = crate::clock::now();
+    let now = clock::now();
     let timings = Timings::from_env();
     let sup = Supervision::read(store.loop_dir()).filter(|sup| sup.loop_id == record.loop_id);
     match supervision::phase(Some(record), sup.as_ref(), now, &timings) {
@@ -172,7 +175,7 @@ fn loop_check(found: &Found) -> Check {
         Phase::Idle => {
             return Check::info(format!(
                 "{name} loop at iteration {iteration} is idle: its session has shown no sign of life for {} (a closed or crashed session? `ralph-hook cancel --workspace {ws}` ends it)",
-                crate::clock::human(timings.idle_after)
+                clock::human(timings.idle_after)
             ));
         }
         Phase::Starting
@@ -200,7 +203,7 @@ fn loop_check(found: &Found) -> Check {
 
 /// Runs every check for these hosts (and the workspace) and prints them; returns the exit
 /// code: 0 when everything a loop needs is in place.
-pub fn run(
+pub(crate) fn run(
     layouts: &[Layout],
     workspace: Option<&Path>,
     codex: &Path,
@@ -266,7 +269,11 @@ pub fn run(
 
 /// The checks of one host's wiring, as `doctor` prints them under the host: `run`
 /// refuses to launch a client whose hooks would not run (not installed, untrusted …).
-pub fn host_checks(agent: Agent, codex: &Path, workspace: Option<&Path>) -> Result<Vec<Check>> {
+pub(crate) fn host_checks(
+    agent: Agent,
+    codex: &Path,
+    workspace: Option<&Path>,
+) -> Result<Vec<Check>> {
     let layout = Layout::new(agent, None)?;
     match agent {
         Agent::Codex => codex_checks(&layout, codex),
@@ -348,7 +355,7 @@ fn path_checks(layouts: &[Layout]) -> Vec<Check> {
             )));
         }
     }
-    let relative = crate::program::relative_path_entries();
+    let relative = program::relative_path_entries();
     if !relative.is_empty() {
         let entries: Vec<String> = relative
             .iter()
@@ -368,8 +375,8 @@ fn path_checks(layouts: &[Layout]) -> Vec<Check> {
     checks
 }
 
-fn stdout_error(err: std::io::Error) -> crate::error::Error {
-    crate::error::Error::io("write the report", "stdout", err)
+fn stdout_error(err: std::io::Error) -> error::Error {
+    error::Error::io("write the report", "stdout", err)
 }
 
 /// How ralph-hook is wired into a host: by `ralph-hook install`, by the plugin, or both.
@@ -407,7 +414,7 @@ fn plugin_checks(layout: &Layout, ids: &[String]) -> Vec<Check> {
     let copy_fix = match std::env::current_exe() {
         Ok(exe) => format!(
             "cargo install --locked --git <ralph-hook's repository> ralph-hook   (or: mkdir -p ~/.cargo/bin && cp {} ~/.cargo/bin/)",
-            crate::shell::word(&exe)
+            shell::word(&exe)
         ),
         Err(_) => "cargo install --locked --git <ralph-hook's repository> ralph-hook".to_owned(),
     };
@@ -455,7 +462,7 @@ fn codex_checks(layout: &Layout, codex: &Path) -> Result<Vec<Check>> {
     let entry = layout.entry_point();
     checks.push(match plan::read(&entry, true)? {
         Content::Bytes(bytes)
-            if bytes == ENTRY_POINT.as_bytes() && crate::program::is_executable(&entry) =>
+            if bytes == ENTRY_POINT.as_bytes() && program::is_executable(&entry) =>
         {
             Check::pass(format!("entry point {}", entry.display()))
         }
@@ -589,7 +596,7 @@ fn claude_checks(layout: &Layout, workspace: Option<&Path>) -> Result<Vec<Check>
 
 /// `claude --bare` runs no hook at all (Claude Code 2.1.332's `--help`): said once in
 /// doctor, since nothing on disk can show it.
-pub const BARE_NOTE: &str =
+pub(crate) const BARE_NOTE: &str =
     "`claude --bare` skips every hook: no loop runs in a --bare session (start it without --bare)";
 
 fn binary_check(layout: &Layout, fix: &str) -> Check {

@@ -57,7 +57,6 @@ impl Found {
 /// from `(group, handler)` to `(group, handler)` in the same event.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) struct Shift {
-    /// The event array.
     pub event: HookEvent,
     /// Group and handler index before.
     pub from: (usize, usize),

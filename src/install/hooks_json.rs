@@ -261,6 +261,7 @@ fn shape_error(path: &Path, message: &str) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
 
     const PROMPT: &str = "\"/h/hooks/ralph-hook\" prompt --agent codex";
     const STOP: &str = "\"/h/hooks/ralph-hook\" stop --agent codex";
@@ -354,7 +355,7 @@ mod tests {
     #[test]
     fn unknown_root_keys_are_refused_in_hooks_json() {
         let err = install_into(json!({"hooks": {}, "version": 1})).unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_DATA);
+        assert_eq!(err.code(), error::EXIT_DATA);
         assert!(err.to_string().contains("\"version\""), "{err}");
     }
 

@@ -53,7 +53,6 @@ pub(super) struct HostPlan {
     pub layout: Layout,
     /// What install puts there (uninstall: always `Full`).
     pub scope: Scope,
-    /// The file changes.
     pub plan: Plan,
     /// What the user should know beyond the changes.
     pub notes: Vec<String>,

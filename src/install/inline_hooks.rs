@@ -402,6 +402,7 @@ impl HookTable for TomlHooks<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
     use crate::install::hooks_json::handler;
 
     const STOP: &str = "\"/h/hooks/ralph-hook\" stop --agent codex";
@@ -496,7 +497,7 @@ mod tests {
     fn a_stop_that_is_not_an_array_is_refused() {
         let mut doc: DocumentMut = "[hooks.Stop]\ncommand = \"x\"\n".parse().unwrap();
         let err = install(&mut doc, Path::new("/h/config.toml"), &wanted(), true).unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_DATA);
+        assert_eq!(err.code(), error::EXIT_DATA);
         assert!(err.to_string().contains("hooks.Stop"), "{err}");
     }
 }

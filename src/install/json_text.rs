@@ -97,11 +97,12 @@ pub(super) fn render(value: &Value, style: &JsonStyle) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
 
     #[test]
     fn a_malformed_file_is_named_with_line_and_column() {
         let err = parse(Path::new("/h/hooks.json"), "{\n  \"hooks\": {,\n}").unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_DATA);
+        assert_eq!(err.code(), error::EXIT_DATA);
         assert!(
             err.to_string()
                 .starts_with("/h/hooks.json:2:13: malformed JSON"),

@@ -4,11 +4,11 @@ use std::path::{Path, PathBuf};
 
 use crate::agent::Agent;
 use crate::error::{Error, Result};
+use crate::shell;
 
 /// One host's home and the paths ralph-hook uses inside it.
 #[derive(Debug, Clone)]
-pub struct Layout {
-    /// The host.
+pub(crate) struct Layout {
     pub agent: Agent,
     /// The home folder, absolute.
     pub home: PathBuf,
@@ -18,7 +18,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout for `agent`, with the home from the flag or the default.
-    pub fn new(agent: Agent, flag: Option<&Path>) -> Result<Self> {
+    pub(crate) fn new(agent: Agent, flag: Option<&Path>) -> Result<Self> {
         let home = match flag {
             Some(dir) => dir.to_path_buf(),
             None => default_home(agent)?,
@@ -33,37 +33,37 @@ impl Layout {
     }
 
     /// `<home>/hooks`: the binary, the entry point and the install record.
-    pub fn hooks_dir(&self) -> PathBuf {
+    pub(crate) fn hooks_dir(&self) -> PathBuf {
         self.home.join("hooks")
     }
 
     /// The installed binary the hook commands run.
-    pub fn binary(&self) -> PathBuf {
+    pub(crate) fn binary(&self) -> PathBuf {
         self.hooks_dir().join("ralph-hook")
     }
 
     /// The entry point for Stop dispatchers (Codex only).
-    pub fn entry_point(&self) -> PathBuf {
+    pub(crate) fn entry_point(&self) -> PathBuf {
         self.hooks_dir().join("ralph-loop-stop.sh")
     }
 
     /// The install record.
-    pub fn record(&self) -> PathBuf {
+    pub(crate) fn record(&self) -> PathBuf {
         self.hooks_dir().join(super::record::FILE_NAME)
     }
 
     /// `<home>/skills/ralph-loop`.
-    pub fn skill_dir(&self) -> PathBuf {
+    pub(crate) fn skill_dir(&self) -> PathBuf {
         self.home.join("skills").join("ralph-loop")
     }
 
     /// The installed skill.
-    pub fn skill(&self) -> PathBuf {
+    pub(crate) fn skill(&self) -> PathBuf {
         self.skill_dir().join("SKILL.md")
     }
 
     /// The JSON file that holds the hooks: hooks.json or settings.json.
-    pub fn hooks_file_name(&self) -> &'static str {
+    pub(crate) fn hooks_file_name(&self) -> &'static str {
         match self.agent {
             Agent::Codex => "hooks.json",
             Agent::Claude => "settings.json",
@@ -71,17 +71,17 @@ impl Layout {
     }
 
     /// Path of [`Self::hooks_file_name`].
-    pub fn hooks_file(&self) -> PathBuf {
+    pub(crate) fn hooks_file(&self) -> PathBuf {
         self.home.join(self.hooks_file_name())
     }
 
     /// Codex's config.toml.
-    pub fn config_toml(&self) -> PathBuf {
+    pub(crate) fn config_toml(&self) -> PathBuf {
         self.home.join("config.toml")
     }
 
     /// The flags that select this host and home, for the fix commands we print.
-    pub fn flags(&self) -> String {
+    pub(crate) fn flags(&self) -> String {
         let mut flags = format!("--agent {}", self.agent);
         if self.explicit {
             let name = match self.agent {
@@ -90,7 +90,7 @@ impl Layout {
             };
             flags.push_str(&format!(
                 " {name} {}",
-                crate::shell::quote(&self.home.to_string_lossy())
+                shell::quote(&self.home.to_string_lossy())
             ));
         }
         flags

@@ -4,7 +4,7 @@ mod app_server;
 mod block_cap;
 mod command_line;
 mod config_toml;
-pub mod doctor;
+pub(crate) mod doctor;
 mod hook_edit;
 mod hooks_json;
 mod host;
@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 use crate::agent::Agent;
 use crate::cli::{DoctorArgs, HostChoice, InstallArgs, InstallMode, UninstallArgs};
 use crate::error::{Error, Result};
+use crate::style;
 use host::{HostPlan, Mode, Scope};
 use layout::Layout;
 use plan::Plan;
@@ -36,7 +37,7 @@ use trust::{Handlers, TrustOutcome, TrustStep};
 /// anywhere stops everything) with the record of the copy on PATH, printed, and applied
 /// all-or-nothing; then, since Codex hashes the hooks as written, the trust entries are
 /// planned from what `codex app-server` lists, printed, applied the same way and confirmed.
-pub fn run_install(args: &InstallArgs) -> Result<()> {
+pub(crate) fn run_install(args: &InstallArgs) -> Result<()> {
     let mode = match args.mode {
         InstallMode::Copy => Mode::Copy,
         InstallMode::Symlink => Mode::Symlink,
@@ -158,7 +159,7 @@ pub fn run_install(args: &InstallArgs) -> Result<()> {
 /// Runs `uninstall`: removes exactly what install added, for every selected host, and
 /// says what it leaves behind; `--purge` also removes the copy on PATH that
 /// install/install.sh placed and the user's loop records, in the same plan.
-pub fn run_uninstall(args: &UninstallArgs) -> Result<()> {
+pub(crate) fn run_uninstall(args: &UninstallArgs) -> Result<()> {
     let mut out = std::io::stdout();
     let layouts = match select_hosts(
         args.agent,
@@ -241,7 +242,7 @@ fn plugins_left(codex_home: &Option<PathBuf>, claude_home: &Option<PathBuf>) -> 
 }
 
 /// Runs `doctor` and returns its exit code.
-pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
+pub(crate) fn run_doctor(args: &DoctorArgs) -> Result<i32> {
     let mut layouts = Vec::new();
     for agent in Agent::ALL {
         let flag = match agent {
@@ -264,12 +265,7 @@ pub fn run_doctor(args: &DoctorArgs) -> Result<i32> {
         ),
         None => None,
     };
-    doctor::run(
-        &layouts,
-        workspace.as_deref(),
-        &codex,
-        &mut crate::style::stdout(),
-    )
+    doctor::run(&layouts, workspace.as_deref(), &codex, &mut style::stdout())
 }
 
 /// The hosts a command acts on: the one asked for, both for `all`, or by default every

@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::plan::{self, Change, Content, Plan};
 use crate::engine::ownership;
 use crate::error::{Error, Result};
+use crate::program;
 
 /// The record's file name in the user's state folder.
 pub(super) const FILE_NAME: &str = "path-copy";
@@ -58,7 +59,7 @@ pub(super) fn recorded() -> Option<PathBuf> {
 /// that name in an absolute `$PATH` entry (a relative one would mean a file in the
 /// current folder, which may be a workspace's).
 pub(super) fn on_path() -> Option<PathBuf> {
-    crate::program::find("ralph-hook")
+    program::find("ralph-hook")
 }
 
 pub(super) use super::plugin::version_of;

@@ -15,11 +15,11 @@ use std::path::{Path, PathBuf};
 use fs_err as fs;
 
 use crate::error::{Error, Result};
+use crate::shell;
 
 /// What a path holds, before or after.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Content {
-    /// Nothing.
     Missing,
     /// A regular file with these bytes.
     Bytes(Vec<u8>),
@@ -447,7 +447,7 @@ fn check_writable(target: &Path, path: &Path) -> Result<()> {
         shown,
         format!(
             "{why}, so ralph-hook leaves it alone (nothing was changed). If you made it read-only on purpose, or a dotfiles manager did, add the entries in its source (`--dry-run` prints them); otherwise make it writable (chmod u+w {}) and run the command again",
-            crate::shell::word(target)
+            shell::word(target)
         ),
     ))
 }

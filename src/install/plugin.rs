@@ -20,6 +20,7 @@ use super::layout::Layout;
 use super::plan;
 use crate::agent::Agent;
 use crate::error::Result;
+use crate::program;
 
 /// The plugin's name in both hosts' manifests.
 pub(super) const NAME: &str = "ralph-hook";
@@ -107,7 +108,7 @@ pub(super) fn launcher_binary(layout: &Layout, ids: &[String]) -> Option<PathBuf
         .chain(cargo)
         .chain(home_cargo)
         .chain(data)
-        .find(|candidate| crate::program::is_executable(candidate))
+        .find(|candidate| program::is_executable(candidate))
 }
 
 /// The version line `--version` prints, when the binary runs.

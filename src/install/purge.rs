@@ -20,7 +20,6 @@ const RECORD_DIRS: [&str; 3] = ["workspaces", "loops", "hinted"];
 
 /// What `--purge` removes, as changes of the uninstall plan, and notes on what it leaves.
 pub(super) struct PurgePlan {
-    /// The removals.
     pub plan: Plan,
     /// A recorded copy that is gone, or that is no ralph-hook binary any more.
     pub notes: Vec<String>,

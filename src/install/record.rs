@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use super::block_cap::CapRaised;
 use super::config_toml::{FeatureChange, TrustEntry};
 use super::plan::{self, Change, Content};
-use crate::error::Result;
+use crate::error::{self, Result};
 
 /// File name of the record inside `<home>/hooks/`.
 pub(super) const FILE_NAME: &str = "ralph-hook.install.json";
@@ -108,7 +108,7 @@ impl InstallRecord {
     /// The change that writes this record (or nothing, when it is unchanged).
     pub(super) fn change(&self, path: &Path, before: Content) -> Result<Change> {
         let mut text = serde_json::to_string_pretty(self).map_err(|err| {
-            crate::error::Error::Failed(format!("could not render the install record: {err}"))
+            error::Error::Failed(format!("could not render the install record: {err}"))
         })?;
         text.push('\n');
         let after = Content::text(text);

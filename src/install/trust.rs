@@ -14,6 +14,7 @@ use super::plan::{self, Change, Plan};
 use super::plugin;
 use super::record::InstallRecord;
 use crate::error::{Error, Result};
+use crate::program;
 
 /// How trusting went.
 #[derive(Debug)]
@@ -51,7 +52,7 @@ pub(super) fn manual_instructions(layout: &Layout) -> String {
 /// relative one would name a file in whatever folder `install` or `doctor` runs in).
 pub(super) fn codex_bin(flag: Option<&Path>) -> PathBuf {
     flag.map_or_else(
-        || crate::program::find("codex").unwrap_or_else(|| PathBuf::from("codex")),
+        || program::find("codex").unwrap_or_else(|| PathBuf::from("codex")),
         Path::to_path_buf,
     )
 }

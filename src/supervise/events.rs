@@ -9,7 +9,7 @@ use crate::agent::Agent;
 
 /// One thing a client said.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ClientEvent {
+pub(crate) enum ClientEvent {
     /// The session's id (Codex `thread_id`, Claude Code `session_id`).
     Session(String),
     /// A message of the agent.
@@ -21,7 +21,7 @@ pub enum ClientEvent {
 }
 
 /// The events in one line of the client's stdout.
-pub fn parse(agent: Agent, line: &str) -> Vec<ClientEvent> {
+pub(crate) fn parse(agent: Agent, line: &str) -> Vec<ClientEvent> {
     let Ok(event) = serde_json::from_str::<Value>(line.trim()) else {
         return Vec::new();
     };

@@ -21,18 +21,18 @@ const AFTER_KILL: Duration = Duration::from_secs(5);
 
 /// A running client, the leader of its own process group.
 #[derive(Debug)]
-pub struct Client {
+pub(crate) struct Client {
     child: Child,
     status: Option<ExitStatus>,
 }
 
 /// A client just started, with its output.
-pub type Started = (Client, ChildStdout, ChildStderr);
+pub(crate) type Started = (Client, ChildStdout, ChildStderr);
 
 impl Client {
     /// Starts `program args…` in `cwd` as the leader of a new process group, stdin closed,
     /// stdout and stderr piped.
-    pub fn spawn(program: &Path, args: &[String], cwd: &Path) -> io::Result<Started> {
+    pub(crate) fn spawn(program: &Path, args: &[String], cwd: &Path) -> io::Result<Started> {
         let mut child = Command::new(program)
             .args(args)
             .current_dir(cwd)
@@ -60,12 +60,12 @@ impl Client {
     }
 
     /// Its pid, which is also its process group's id.
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.id()
     }
 
     /// Its exit status once it exited (reaping it), else `None`.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         if self.status.is_none() {
             self.status = self.child.try_wait().ok().flatten();
         }
@@ -74,7 +74,7 @@ impl Client {
 
     /// Ends the client and everything in its group: SIGTERM, SIGKILL after `grace`.
     /// Returns the client's exit status.
-    pub fn end(&mut self, grace: Duration) -> Option<ExitStatus> {
+    pub(crate) fn end(&mut self, grace: Duration) -> Option<ExitStatus> {
         let pgid = self.pid();
         end_group(pgid, grace, &mut || {
             self.exited();
@@ -87,7 +87,7 @@ impl Client {
 }
 
 /// Whether any process is left in group `pgid` (a zombie leader counts until reaped).
-pub fn group_alive(pgid: u32) -> bool {
+pub(crate) fn group_alive(pgid: u32) -> bool {
     let Ok(raw) = i32::try_from(pgid) else {
         return false;
     };
@@ -103,7 +103,7 @@ pub fn group_alive(pgid: u32) -> bool {
 /// Ends group `pgid`: SIGTERM, then SIGKILL once `grace` passed with a process left.
 /// `reap` runs while waiting, so that a leader that is our child does not linger as a
 /// zombie. Returns true when the group is gone.
-pub fn end_group(pgid: u32, grace: Duration, reap: &mut dyn FnMut()) -> bool {
+pub(crate) fn end_group(pgid: u32, grace: Duration, reap: &mut dyn FnMut()) -> bool {
     let Ok(raw) = i32::try_from(pgid) else {
         return true;
     };

@@ -24,7 +24,12 @@ const CLAUDE_PERMISSION_MODE: &str = "acceptEdits";
 const CLAUDE_ALLOWED_TOOLS: &str = "Bash";
 
 /// The arguments of a client run: the first (`session: None`) or a resumed one.
-pub fn arguments(agent: Agent, spec: &RunSpec, session: Option<&str>, prompt: &str) -> Vec<String> {
+pub(crate) fn arguments(
+    agent: Agent,
+    spec: &RunSpec,
+    session: Option<&str>,
+    prompt: &str,
+) -> Vec<String> {
     let user = &spec.client_args;
     let mut args: Vec<String> = Vec::new();
     let push = |args: &mut Vec<String>, words: &[&str]| {
@@ -112,7 +117,7 @@ fn codex_resume_args(args: &[String]) -> Vec<String> {
 
 /// The client executable: `--client PATH`, else the host's command on PATH (absolute
 /// PATH entries only: a relative entry would make the workspace pick the binary).
-pub fn find_client(agent: Agent, flag: Option<&Path>) -> Result<PathBuf> {
+pub(crate) fn find_client(agent: Agent, flag: Option<&Path>) -> Result<PathBuf> {
     if let Some(path) = flag {
         let path =
             std::path::absolute(path).map_err(|err| Error::io("find the client", path, err))?;

@@ -8,11 +8,11 @@ use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// The size at which the log rotates.
-pub const LOG_CAP: u64 = 8 * 1024 * 1024;
+pub(crate) const LOG_CAP: u64 = 8 * 1024 * 1024;
 
 /// An append-only log file with one older generation.
 #[derive(Debug)]
-pub struct CappedLog {
+pub(crate) struct CappedLog {
     path: PathBuf,
     file: File,
     written: u64,
@@ -21,7 +21,7 @@ pub struct CappedLog {
 
 impl CappedLog {
     /// Opens (or creates, private to the user) the log at `path`, rotating at `cap` bytes.
-    pub fn open(path: &Path, cap: u64) -> io::Result<CappedLog> {
+    pub(crate) fn open(path: &Path, cap: u64) -> io::Result<CappedLog> {
         let file = open_append(path)?;
         let written = file.metadata()?.len();
         Ok(CappedLog {
@@ -33,7 +33,7 @@ impl CappedLog {
     }
 
     /// Appends `line` and a line break; rotates first when the cap would be passed.
-    pub fn line(&mut self, line: &str) -> io::Result<()> {
+    pub(crate) fn line(&mut self, line: &str) -> io::Result<()> {
         let len = line.len() as u64 + 1;
         if self.written > 0 && self.written + len > self.cap {
             let old = rotated(&self.path);
@@ -49,7 +49,7 @@ impl CappedLog {
 }
 
 /// Where the older generation of the log at `path` is.
-pub fn rotated(path: &Path) -> PathBuf {
+pub(crate) fn rotated(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".1");
     path.with_file_name(name)

@@ -10,14 +10,14 @@
 //! supervisor (`--detach`, its own session) and `run --resume` (after the supervisor
 //! died) read what to launch from there.
 
-pub mod events;
-pub mod group;
-pub mod host;
-pub mod log;
-pub mod policy;
-pub mod record;
-pub mod signals;
-pub mod supervisor;
+pub(crate) mod events;
+pub(crate) mod group;
+pub(crate) mod host;
+pub(crate) mod log;
+pub(crate) mod policy;
+pub(crate) mod record;
+pub(crate) mod signals;
+pub(crate) mod supervisor;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -42,7 +42,7 @@ use crate::error::{Error, Result};
 use crate::install::doctor::{self, Status};
 use crate::messages::{say, warn};
 
-pub use supervisor::client_log;
+pub(crate) use supervisor::client_log;
 
 /// How long `run --detach` waits for its supervisor to take over.
 const DETACH_WAIT: Duration = Duration::from_secs(10);
@@ -59,7 +59,7 @@ fn refuse_bare(client_args: &[String]) -> Result<()> {
 }
 
 /// `ralph-hook run`.
-pub fn run(args: RunArgs) -> Result<i32> {
+pub(crate) fn run(args: RunArgs) -> Result<i32> {
     if args.resume {
         return resume(args);
     }
@@ -204,7 +204,7 @@ fn start_supervising(store: Store, sup: Supervision, detach: bool) -> Result<i32
 }
 
 /// `ralph-hook supervise` (hidden): the detached supervisor, in its own session.
-pub fn supervise(args: &SuperviseArgs) -> Result<i32> {
+pub(crate) fn supervise(args: &SuperviseArgs) -> Result<i32> {
     signals::install(true);
     let _ = nix::unistd::setsid();
     let store = lookup::open_store(&args.workspace, args.agent)?;
@@ -323,11 +323,12 @@ fn resolve_workspace(dir: Option<&Path>) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error;
 
     #[test]
     fn a_bare_client_is_refused_as_a_usage_error() {
         let err = refuse_bare(&["--model".into(), "x".into(), "--bare".into()]).unwrap_err();
-        assert_eq!(err.code(), crate::error::EXIT_USAGE);
+        assert_eq!(err.code(), error::EXIT_USAGE);
         assert!(err.to_string().contains("skip every hook"), "{err}");
         assert!(refuse_bare(&["--model".into(), "bare".into()]).is_ok());
     }

@@ -8,7 +8,7 @@ use crate::engine::supervision::Timings;
 
 /// What to do about a client that died with the loop still active.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Next {
+pub(crate) enum Next {
     /// Resume the session after this long.
     Restart {
         /// The wait before the next attempt.
@@ -22,7 +22,7 @@ pub enum Next {
 /// last words `last_words` (a usage limit that says when it resets is waited out),
 /// `time_left` of the loop's `--max-duration` (no wait outlasts it) and a `jitter` in
 /// `[0, 1)`.
-pub fn next(
+pub(crate) fn next(
     restarts: u32,
     max_restarts: u32,
     timings: &Timings,
@@ -46,7 +46,7 @@ pub fn next(
 
 /// Exponential backoff: the base doubled per restart so far, capped, then scaled by
 /// 0.8–1.2 so that many loops that failed together do not retry together.
-pub fn backoff(restarts: u32, timings: &Timings, jitter: f64) -> Duration {
+pub(crate) fn backoff(restarts: u32, timings: &Timings, jitter: f64) -> Duration {
     let doubled = timings
         .backoff
         .saturating_mul(2u32.saturating_pow(restarts.min(20)));
@@ -57,7 +57,7 @@ pub fn backoff(restarts: u32, timings: &Timings, jitter: f64) -> Duration {
 /// When a usage or rate limit resets, as clients say it: "try again in 30 seconds",
 /// "resets in 2h", "retry after 45s", "Please try again in 1m30s". `None` when the words
 /// say no time.
-pub fn reset_after(words: &str) -> Option<Duration> {
+pub(crate) fn reset_after(words: &str) -> Option<Duration> {
     let lower = words.to_ascii_lowercase();
     for marker in [
         "try again in",

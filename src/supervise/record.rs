@@ -15,7 +15,7 @@ use crate::error::Result;
 use crate::messages::warn;
 
 /// The loop's record while it is this loop's (`None` once it ended or another replaced it).
-pub fn current(store: &Store, loop_id: &str) -> Option<LoopRecord> {
+pub(crate) fn current(store: &Store, loop_id: &str) -> Option<LoopRecord> {
     match store.load() {
         Ok(Some(record)) if record.loop_id == loop_id => Some(record),
         Ok(_) | Err(_) => None,
@@ -25,7 +25,7 @@ pub fn current(store: &Store, loop_id: &str) -> Option<LoopRecord> {
 /// Binds the loop to `session`, the id the client's own events carry, unless it is
 /// bound to it already. A loop bound to another id (a host that gave the resumed session
 /// a new one) follows the new id, and the history says so. Returns what changed, in words.
-pub fn bind(
+pub(crate) fn bind(
     store: &Store,
     loop_id: &str,
     session: &str,
@@ -57,7 +57,7 @@ pub fn bind(
 
 /// Records a restart (`detail`: its cause) and runs the user's `--notify` with outcome
 /// `restarting`.
-pub fn restart(store: &Store, loop_id: &str, detail: &str, now: SystemTime) -> Result<bool> {
+pub(crate) fn restart(store: &Store, loop_id: &str, detail: &str, now: SystemTime) -> Result<bool> {
     let lock = store.lock()?;
     let Some(record) = current(store, loop_id) else {
         return Ok(false);
@@ -81,7 +81,7 @@ pub fn restart(store: &Store, loop_id: &str, detail: &str, now: SystemTime) -> R
 
 /// Ends the loop with `outcome` (`restarts_exhausted`, or `error` when no client could
 /// start), `detail` saying why.
-pub fn end(
+pub(crate) fn end(
     store: &Store,
     loop_id: &str,
     outcome: Outcome,

@@ -15,7 +15,7 @@ extern "C" fn record(signal: i32) {
 }
 
 /// Installs the handlers; `detached` ignores SIGHUP instead.
-pub fn install(detached: bool) {
+pub(crate) fn install(detached: bool) {
     let handler = SigAction::new(
         SigHandler::Handler(record),
         SaFlags::SA_RESTART,
@@ -33,7 +33,7 @@ pub fn install(detached: bool) {
 }
 
 /// The signal received since the last call, if any.
-pub fn take() -> Option<Signal> {
+pub(crate) fn take() -> Option<Signal> {
     match RECEIVED.swap(0, Ordering::SeqCst) {
         0 => None,
         raw => Signal::try_from(raw).ok(),

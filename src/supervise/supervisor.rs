@@ -46,7 +46,7 @@ enum Line {
 }
 
 /// A supervisor of one loop.
-pub struct Supervisor {
+pub(crate) struct Supervisor {
     store: Store,
     sup: Supervision,
     timings: Timings,
@@ -64,7 +64,7 @@ struct RunEnd {
 
 impl Supervisor {
     /// A supervisor for `sup`'s loop in `store`.
-    pub fn new(store: Store, sup: Supervision, timings: Timings) -> Result<Self> {
+    pub(crate) fn new(store: Store, sup: Supervision, timings: Timings) -> Result<Self> {
         let path = store.loop_dir().join(CLIENT_LOG);
         let log = CappedLog::open(&path, LOG_CAP)
             .map_err(|err| Error::io("open the client's log", &path, err))?;
@@ -79,7 +79,7 @@ impl Supervisor {
     }
 
     /// Runs the loop to its end and returns `wait`'s exit code for the outcome.
-    pub fn drive(mut self) -> Result<i32> {
+    pub(crate) fn drive(mut self) -> Result<i32> {
         signals::install(self.sup.detached);
         self.beat();
         let code = self.drive_inner();
@@ -484,7 +484,7 @@ fn jitter() -> f64 {
 }
 
 /// The path of the client's log for a loop folder.
-pub fn client_log(store: &Store) -> PathBuf {
+pub(crate) fn client_log(store: &Store) -> PathBuf {
     store.loop_dir().join(CLIENT_LOG)
 }
 

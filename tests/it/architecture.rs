@@ -444,3 +444,133 @@ fn the_writer_check_sees_every_way_of_importing() {
         .is_empty()
     );
 }
+
+/// Lines of code (not comments, not `use` lines) that name a module through
+/// `crate::a::b::…` inline, as `file:line`.
+fn inline_paths(files: &[(String, String)]) -> Vec<String> {
+    let mut found = Vec::new();
+    for (name, text) in files {
+        for (number, line) in text.lines().enumerate() {
+            let code = line.split("//").next().unwrap_or_default().trim_start();
+            let code = code
+                .strip_prefix("pub(crate) ")
+                .or_else(|| code.strip_prefix("pub "))
+                .unwrap_or(code);
+            if code.starts_with("use ") || code.starts_with("mod ") {
+                continue;
+            }
+            let mut rest = code;
+            while let Some(at) = rest.find("crate::") {
+                let before = rest[..at].chars().last();
+                rest = &rest[at + "crate::".len()..];
+                let module: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_lowercase() || *c == '_')
+                    .collect();
+                let named_inside = rest[module.len()..].starts_with("::");
+                if !module.is_empty()
+                    && named_inside
+                    && !before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':')
+                {
+                    found.push(format!("{name}:{}: {}", number + 1, line.trim()));
+                    break;
+                }
+            }
+        }
+    }
+    found
+}
+
+fn sources() -> Vec<(String, String)> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let name = file.strip_prefix(&src).expect("in src").display().to_string();
+            (name, fs_err::read_to_string(&file).expect("read source"))
+        })
+        .collect()
+}
+
+#[test]
+fn every_file_names_what_it_depends_on_in_its_use_lines() {
+    let inline = inline_paths(&sources());
+    assert!(
+        inline.is_empty(),
+        "call through a `use` line, not an inline `crate::…` path (issue 20), so a file's \
+         header shows what it depends on:\n{}",
+        inline.join("\n")
+    );
+}
+
+#[test]
+fn the_inline_path_finder_finds_a_planted_path() {
+    let planted = vec![(
+        "engine/x.rs".to_string(),
+        "use crate::engine::render;\n/// see crate::engine::render::printable\nfn f() { let s = crate::engine::render::printable(\"a\"); }\nfn g() { render::printable(\"b\"); }\n".to_string(),
+    )];
+    assert_eq!(
+        inline_paths(&planted),
+        ["engine/x.rs:3: fn f() { let s = crate::engine::render::printable(\"a\"); }"]
+    );
+}
+
+/// The crate's public surface is `run` and the hidden `testing` module: every other module
+/// is private, so rustc's `dead_code` and `unreachable_pub` see what the crate itself uses.
+#[test]
+fn the_crate_root_exports_only_run_and_the_testing_surface() {
+    let (_, lib) = sources()
+        .into_iter()
+        .find(|(name, _)| name == "lib.rs")
+        .expect("lib.rs");
+    let public: Vec<&str> = lib
+        .lines()
+        .filter(|line| line.starts_with("pub "))
+        .collect();
+    assert_eq!(
+        public,
+        [
+            "pub mod testing {",
+            "pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {"
+        ],
+        "a new public item at the crate root widens the surface; re-export what tests need \
+         from `testing` instead"
+    );
+    assert!(lib.contains("#[doc(hidden)]\npub mod testing {"), "{lib}");
+}
+
+/// Test helpers (`SampleLoop`) exist only under the `testing` feature, which only the
+/// crate's dev-dependency on itself turns on: a release build never has them.
+#[test]
+fn test_helpers_are_not_in_a_release_build() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let manifest: toml_edit::DocumentMut = fs_err::read_to_string(root.join("Cargo.toml"))
+        .expect("read Cargo.toml")
+        .parse()
+        .expect("Cargo.toml parses");
+    let features = manifest["features"].as_table().expect("[features]");
+    assert!(features.contains_key("testing"), "{features}");
+    let default = features
+        .get("default")
+        .and_then(|item| item.as_array())
+        .map(|array| array.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>())
+        .unwrap_or_default();
+    assert!(!default.contains(&"testing"), "testing is a default feature");
+    let own = &manifest["dev-dependencies"]["ralph-hook"];
+    assert!(
+        own["features"]
+            .as_array()
+            .is_some_and(|a| a.iter().any(|v| v.as_str() == Some("testing"))),
+        "the dev-dependency on the crate itself turns on `testing`"
+    );
+    let engine = fs_err::read_to_string(root.join("src/engine/mod.rs")).expect("read");
+    assert!(
+        engine.contains("#[cfg(any(test, feature = \"testing\"))]\npub mod sample;"),
+        "the sample loop module is compiled only for tests"
+    );
+    let sample = fs_err::read_to_string(root.join("src/engine/state.rs")).expect("read");
+    assert!(!sample.contains("struct SampleLoop"), "SampleLoop lives in engine::sample");
+}

@@ -3,7 +3,7 @@
 //! The hook runs in the support harness validate every stdout of the whole suite too.
 
 use crate::support::{self, HookSchema, World, assert_valid_output, codex_stop, prompt_payload};
-use ralph_hook::hook::wire::{PromptOutput, StopOutput};
+use ralph_hook::testing::hook::wire::{PromptOutput, StopOutput};
 use serde_json::{Value, json};
 
 fn parsed(text: &str) -> Value {

@@ -3,17 +3,18 @@
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ralph_hook::engine::decide::{
+use ralph_hook::testing::engine::decide::{
     Continuation, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request, StopEvent,
     Verification, Verified, decide, decide_prompt,
 };
-use ralph_hook::engine::fingerprint::{Fingerprint, PathMark};
-use ralph_hook::engine::ownership::{Standing, Untrusted};
-use ralph_hook::engine::render;
-use ralph_hook::engine::settings::RawLoopFlags;
-use ralph_hook::engine::signal::Tag;
-use ralph_hook::engine::state::{LoopState, SampleLoop};
-use ralph_hook::hook::wire::StopInput;
+use ralph_hook::testing::engine::fingerprint::{Fingerprint, PathMark};
+use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
+use ralph_hook::testing::engine::render;
+use ralph_hook::testing::engine::sample::SampleLoop;
+use ralph_hook::testing::engine::settings::RawLoopFlags;
+use ralph_hook::testing::engine::signal::Tag;
+use ralph_hook::testing::engine::state::LoopState;
+use ralph_hook::testing::hook::wire::StopInput;
 
 fn fixture_message(text: &str) -> String {
     let input: StopInput = serde_json::from_str(text).expect("fixture parses");
@@ -153,7 +154,7 @@ fn a_paused_or_finished_loop_allows_without_counting() {
         .last_decision
         .clone()
         .expect("the stop let through");
-    assert_eq!(last.why, ralph_hook::engine::decide::PAUSED_STOP);
+    assert_eq!(last.why, ralph_hook::testing::engine::decide::PAUSED_STOP);
     let again = decide(&step.state, message("y"), at(2));
     assert_eq!(again.decision, Decision::Allow);
     assert_eq!(again.state, step.state, "a second stop changes nothing");
@@ -864,8 +865,8 @@ fn prompt_in<'a>(session: &'a str, source: Option<&'a str>, command: bool) -> Pr
 
 #[test]
 fn a_plain_prompt_steers_only_a_running_turn_the_user_can_interrupt() {
-    use ralph_hook::engine::action::Action;
-    use ralph_hook::engine::state::{LastDecision, StartedBy};
+    use ralph_hook::testing::engine::action::Action;
+    use ralph_hook::testing::engine::state::{LastDecision, StartedBy};
     let running = SampleLoop::default().session(Some("s1")).at(at(0)).build();
     let user = |state: &LoopState| {
         decide_prompt(

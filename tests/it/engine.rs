@@ -1228,11 +1228,15 @@ fn start_refuses_a_state_folder_inside_the_workspace() {
 
 #[test]
 fn commands_without_a_loop_fail_with_an_error_scripts_can_match() {
-    use ralph_hook::engine::{lifecycle, ownership::Registry, store::Store};
-    use ralph_hook::error::Error;
+    use ralph_hook::testing::engine::{lifecycle, ownership::Registry, store::Store};
+    use ralph_hook::testing::error::Error;
     let world = World::new();
     let registry = Registry::at(&world.state_dir);
-    let store = Store::new(&world.workspace, ralph_hook::agent::Agent::Codex, &registry);
+    let store = Store::new(
+        &world.workspace,
+        ralph_hook::testing::agent::Agent::Codex,
+        &registry,
+    );
     let now = std::time::SystemTime::now();
     match lifecycle::cancel(&store, now) {
         Err(Error::NoLoop {

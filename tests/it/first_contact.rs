@@ -301,8 +301,8 @@ fn show_and_log_pick_the_host_whose_loop_files_exist() {
     // An old Codex history beside a newer Claude one: the newer one is shown. (Histories
     // live with the user's record, one folder per host and workspace.)
     let workspace = std::fs::canonicalize(&world.workspace).unwrap();
-    let codex = ralph_hook::engine::ownership::Registry::at(&world.state_dir)
-        .loop_dir(&workspace, ralph_hook::agent::Agent::Codex);
+    let codex = ralph_hook::testing::engine::ownership::Registry::at(&world.state_dir)
+        .loop_dir(&workspace, ralph_hook::testing::agent::Agent::Codex);
     fs_err::create_dir_all(&codex).unwrap();
     let old = codex.join("history.jsonl");
     fs_err::write(

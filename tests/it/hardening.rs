@@ -14,10 +14,12 @@ use std::time::{Duration, Instant, UNIX_EPOCH};
 
 use crate::support::*;
 use proptest::prelude::*;
-use ralph_hook::agent::Agent;
-use ralph_hook::engine::settings::{LoopSettings, RawLoopFlags};
-use ralph_hook::engine::signal::{self, Tag};
-use ralph_hook::engine::state::{HandledEvent, LastDecision, LoopState, Progress, StartedBy};
+use ralph_hook::testing::agent::Agent;
+use ralph_hook::testing::engine::settings::{LoopSettings, RawLoopFlags};
+use ralph_hook::testing::engine::signal::{self, Tag};
+use ralph_hook::testing::engine::state::{
+    HandledEvent, LastDecision, LoopState, Progress, StartedBy,
+};
 use serde_json::Value;
 
 const CONTINUE: &str = "<ralph-continue>RALPH_AUTO_CONTINUE</ralph-continue>";
@@ -30,7 +32,7 @@ fn hook(world: &World) -> Command {
         .env("RALPH_HOOK_STATE_DIR", &world.state_dir)
         .env("XDG_STATE_HOME", world.home.join(".local/state"))
         .env_remove("RALPH_HOOK_NOW")
-        .env_remove(ralph_hook::engine::files::PAUSE_AT_ENV)
+        .env_remove(ralph_hook::testing::engine::files::PAUSE_AT_ENV)
         .current_dir(&world.workspace);
     for var in [
         "CODEX_THREAD_ID",
@@ -146,7 +148,7 @@ fn hold_at(world: &World, point: &str, message: &str) -> std::process::Child {
     let payload = codex_stop("S", &world.workspace, Some(message));
     let mut child = hook(world)
         .arg("stop")
-        .env(ralph_hook::engine::files::PAUSE_AT_ENV, point)
+        .env(ralph_hook::testing::engine::files::PAUSE_AT_ENV, point)
         .stdin(Stdio::piped())
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -650,8 +652,8 @@ proptest! {
     #[test]
     fn the_no_progress_digest_is_the_digest_of_the_normalised_message(text in "\\PC{0,200}") {
         prop_assert_eq!(
-            ralph_hook::engine::digest::normalized_text_hex(&text),
-            ralph_hook::engine::digest::hex(signal::normalize_whitespace(&text).as_bytes())
+            ralph_hook::testing::engine::digest::normalized_text_hex(&text),
+            ralph_hook::testing::engine::digest::hex(signal::normalize_whitespace(&text).as_bytes())
         );
     }
 
@@ -693,7 +695,7 @@ prop_compose! {
         (max_tokens, tokens_used, blocked) in (prop::option::of(any::<u64>()), any::<u64>(), opt_text()),
         (steering, waiting, orphaned, stop_failure) in (opt_text(), opt_text(), opt_text(), opt_text()),
     ) -> LoopState {
-        let stamp = |secs: u64| ralph_hook::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
+        let stamp = |secs: u64| ralph_hook::testing::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
         LoopState {
             active,
             auto_continue,

@@ -550,8 +550,8 @@ fn claudes_task_notification_prompt_is_the_hosts_and_never_steers_the_loop() {
 
 #[test]
 fn a_session_end_under_a_live_run_is_no_end_for_wait() {
-    use ralph_hook::agent::Agent;
-    use ralph_hook::engine::supervision::{RunSpec, Supervision};
+    use ralph_hook::testing::agent::Agent;
+    use ralph_hook::testing::engine::supervision::{RunSpec, Supervision};
     let world = World::new();
     start_claude(&world, "S");
     // The client of a `ralph-hook run` exited (an API error): its session ended, and the
@@ -581,7 +581,7 @@ fn a_session_end_under_a_live_run_is_no_end_for_wait() {
         },
         // This test's own process stands in for the live supervisor.
         pid: std::process::id(),
-        heartbeat: ralph_hook::clock::format(std::time::SystemTime::now()),
+        heartbeat: ralph_hook::testing::clock::format(std::time::SystemTime::now()),
         detached: true,
         client_pid: None,
         launches: 1,

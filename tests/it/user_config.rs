@@ -135,10 +135,10 @@ fn a_config_broken_after_the_start_does_not_touch_a_running_loop() {
 #[test]
 fn every_flag_of_the_table_is_a_config_key_a_prompt_flag_and_a_start_flag() {
     use clap::Parser as _;
-    use ralph_hook::cli::{Cli, Command};
-    use ralph_hook::engine::config::{Source, UserConfig};
-    use ralph_hook::engine::settings::RawLoopFlags;
-    use ralph_hook::hook::loop_command::{self, LoopCommand};
+    use ralph_hook::testing::cli::{Cli, Command};
+    use ralph_hook::testing::engine::config::{Source, UserConfig};
+    use ralph_hook::testing::engine::settings::RawLoopFlags;
+    use ralph_hook::testing::hook::loop_command::{self, LoopCommand};
 
     let path = std::path::Path::new("/home/u/.config/ralph-hook/config.toml");
     let command = RawLoopFlags::command();

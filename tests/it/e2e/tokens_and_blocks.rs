@@ -14,7 +14,7 @@ use super::scenarios::{
 };
 use super::usage::USAGE;
 use super::world::World;
-use ralph_hook::engine::flush::WAIT_ENV;
+use ralph_hook::testing::engine::flush::WAIT_ENV;
 
 /// Tokens per response on both hosts for the mock's [`USAGE`] (input 900, cache reads
 /// 300, cache writes 200, output 100).

@@ -1,5 +1,5 @@
 //! Token usage as the real clients write it to their transcripts (issue 13): the mock
-//! reports a known usage per response, and `ralph_hook::engine::usage` must read exactly that
+//! reports a known usage per response, and `ralph_hook::testing::engine::usage` must read exactly that
 //! back from the transcript the session wrote. This is what keeps the captured fixtures
 //! in `tests/fixtures/hosts/` honest when a client version changes.
 //!
@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use ralph_hook::agent::Agent;
-use ralph_hook::engine::usage::{self, Cursor};
+use ralph_hook::testing::agent::Agent;
+use ralph_hook::testing::engine::usage::{self, Cursor};
 
 use super::clients::Client;
 use super::mock::{Usage, text, text_then_command};
