@@ -489,7 +489,11 @@ fn sources() -> Vec<(String, String)> {
     files
         .into_iter()
         .map(|file| {
-            let name = file.strip_prefix(&src).expect("in src").display().to_string();
+            let name = file
+                .strip_prefix(&src)
+                .expect("in src")
+                .display()
+                .to_string();
             (name, fs_err::read_to_string(&file).expect("read source"))
         })
         .collect()
@@ -558,7 +562,10 @@ fn test_helpers_are_not_in_a_release_build() {
         .and_then(|item| item.as_array())
         .map(|array| array.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>())
         .unwrap_or_default();
-    assert!(!default.contains(&"testing"), "testing is a default feature");
+    assert!(
+        !default.contains(&"testing"),
+        "testing is a default feature"
+    );
     let own = &manifest["dev-dependencies"]["ralph-hook"];
     assert!(
         own["features"]
@@ -572,5 +579,8 @@ fn test_helpers_are_not_in_a_release_build() {
         "the sample loop module is compiled only for tests"
     );
     let sample = fs_err::read_to_string(root.join("src/engine/state.rs")).expect("read");
-    assert!(!sample.contains("struct SampleLoop"), "SampleLoop lives in engine::sample");
+    assert!(
+        !sample.contains("struct SampleLoop"),
+        "SampleLoop lives in engine::sample"
+    );
 }
