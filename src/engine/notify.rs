@@ -29,6 +29,11 @@ pub(crate) const RUNNER: &str = "notify-run";
 /// kernel's limit (128 KiB on Linux) would make the command fail to start.
 pub(crate) const MAX_VALUE_CHARS: usize = 4096;
 
+/// Set (to `1`) in the environment of every notify command and its runner: `ralph-hook
+/// run`, ending what a client left running, spares the command that reports the loop's
+/// end (`supervise::tree`).
+pub(crate) const NOTIFY_MARK: &str = "RALPH_HOOK_NOTIFY";
+
 /// What the command is told.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Notice<'a> {
@@ -135,8 +140,10 @@ pub(crate) fn launch(
 }
 
 /// Makes `command`'s process the leader of a session of its own: no terminal, and out of
-/// the hook's process group, which a host may kill at its timeout.
+/// the hook's process group, which a host may kill at its timeout; marked with
+/// [`NOTIFY_MARK`].
 fn detach(command: &mut Command) {
+    command.env(NOTIFY_MARK, "1");
     #[cfg(unix)]
     {
         use std::os::unix::process::CommandExt;

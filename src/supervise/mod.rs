@@ -18,6 +18,7 @@ pub(crate) mod policy;
 pub(crate) mod record;
 pub(crate) mod signals;
 pub(crate) mod supervisor;
+pub(crate) mod tree;
 
 use std::fs::OpenOptions;
 use std::os::unix::fs::OpenOptionsExt;
@@ -164,7 +165,7 @@ fn resume(args: RunArgs) -> Result<i32> {
         say(format!(
             "[ralph] ending the client the dead supervisor left running (process group {pid})"
         ));
-        group::end_group(pid, timings.kill_grace, &mut || {});
+        group::end_all(pid, pid, timings.kill_grace, &mut || {});
     }
     let old = sup.pid;
     {

@@ -19,6 +19,7 @@ use super::log::{CappedLog, LOG_CAP};
 use super::policy::{self, Next};
 use super::record;
 use super::signals;
+use super::tree;
 use crate::clock;
 use crate::commands::final_report;
 use crate::engine::decide::{Continuation, Outcome};
@@ -81,6 +82,9 @@ impl Supervisor {
     /// Runs the loop to its end and returns `wait`'s exit code for the outcome.
     pub(crate) fn drive(mut self) -> Result<i32> {
         signals::install(self.sup.detached);
+        // What a client's tools leave orphaned (a sandbox in its own session) stays ours
+        // to end.
+        tree::adopt_orphans();
         self.beat();
         let code = self.drive_inner();
         self.sup.exited = Some(clock::format(clock::now()));
@@ -215,7 +219,7 @@ impl Supervisor {
                 say(format!("[ralph] {signal}: cancelling the loop"));
                 let _ = lifecycle::cancel(&self.store, clock::now());
                 loop_over = true;
-                break client.end(self.timings.kill_grace);
+                break client.end(std::process::id(), self.timings.kill_grace);
             }
             if record::current(&self.store, &self.sup.loop_id).is_none() {
                 loop_over = true;
@@ -223,7 +227,7 @@ impl Supervisor {
                 if self.ended_by_stop() && since.elapsed() < SETTLE {
                     // The last stop allowed the turn: the client exits by itself.
                 } else {
-                    break client.end(self.timings.kill_grace);
+                    break client.end(std::process::id(), self.timings.kill_grace);
                 }
             }
             if last_beat.elapsed() >= self.timings.heartbeat {
@@ -236,9 +240,14 @@ impl Supervisor {
             }
             thread::sleep(TICK);
         };
-        // Whatever the agent left running in the client's group goes with it.
+        // Whatever the agent left running, in the client's group or below it, goes with it.
         let pgid = client.pid();
-        group::end_group(pgid, self.timings.kill_grace, &mut || {});
+        group::end_all(
+            std::process::id(),
+            pgid,
+            self.timings.kill_grace,
+            &mut || {},
+        );
         self.drain(&rx, &mut last_error, &mut last_stderr);
         self.sup.client_pid = None;
         self.beat();

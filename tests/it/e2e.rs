@@ -89,6 +89,7 @@ scenario!(run::run_resumes_after_an_api_error: codex, claude);
 scenario!(run::run_detached_survives_hangup: codex, claude);
 scenario!(run::run_cancel_leaves_nothing: codex, claude);
 scenario!(run::run_ctrl_c_leaves_nothing: codex, claude);
+scenario!(run::run_leaves_no_daemon: codex, claude);
 scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);

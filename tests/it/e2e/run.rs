@@ -432,6 +432,47 @@ fn stop_a_running_loop(client: Client, test: &str, ctrl_c: bool) {
     );
 }
 
+/// A tool the agent starts may leave the client's process group and session and outlive
+/// its parent (a daemon, or Codex's `bwrap` sandbox in its own session when Codex dies
+/// first). When the loop completes, `run` ends it all the same: the supervisor adopts such
+/// orphans and ends every process below it but the user's notify command.
+pub fn run_leaves_no_daemon(client: Client, test: &str) {
+    let marker = format!("daemon-{}", client.name());
+    let script = vec![
+        command(format!("touch {marker}")),
+        command(format!(
+            "setsid -f tail -f {marker} > /dev/null 2>&1 < /dev/null"
+        )),
+        text(format!("Started the watcher.\n{PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    let notified = world.workspace.join("notified");
+    let notify = format!("sleep 1; touch {}", notified.display());
+    let run = ralph_run(
+        &world,
+        &run_args(
+            &world,
+            &["--max-iterations", "3", "--notify", &notify],
+            "Start a watcher",
+        ),
+    );
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    // Three model requests: one per tool call, then the message; one stop.
+    assert_turns(&world, 3);
+    assert_eq!(last_stop(&world.history())["reason"], "completed");
+    wait_until(Duration::from_secs(15), "the daemon to be ended", || {
+        processes_with(&marker).is_empty()
+    });
+    // The notify command that reports the end is not cut short with the client's tree.
+    wait_until(
+        Duration::from_secs(15),
+        "the notify command to finish",
+        || notified.exists(),
+    );
+}
+
 /// Done when (6): the supervisor is SIGKILLed; `show` and `wait` say crashed within a
 /// minute, then `run --resume` completes the loop in the same session.
 pub fn run_crash_then_resume(client: Client, test: &str) {
