@@ -71,6 +71,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
     let block_missing = Decision::Block(Continuation {
         missing_signal: true,
         rejected: None,
+        tasks: Vec::new(),
     });
     let cases = [
         Case {
@@ -388,7 +389,8 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
             step.decision,
             Decision::Block(Continuation {
                 missing_signal: false,
-                rejected: Some(rejected.clone())
+                rejected: Some(rejected.clone()),
+                tasks: Vec::new(),
             }),
         );
         assert_eq!(step.state.iteration, 1);
