@@ -303,3 +303,65 @@ fn a_non_git_workspace_is_refused_for_a_task_list() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
+    let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
+    world.start(
+        "S",
+        &[
+            "--tasks",
+            "PRD.md",
+            "--max-iterations-per-task",
+            "2",
+            "--no-progress",
+            "0",
+        ],
+    );
+    assert_block(&stop(&world, GO));
+    assert_block(&stop(&world, GO));
+    let message = assert_allow_with_message(&stop(&world, GO));
+    assert!(
+        message.contains("[stuck_task]") && message.contains("\"hard item\""),
+        "{message}"
+    );
+    let ws = world.workspace.to_str().unwrap();
+    let out = world.run(&["wait", "--workspace", ws, "--timeout", "5s"]);
+    assert_eq!(out.status.code(), Some(18), "{}", stderr(&out));
+}
+
+#[test]
+fn on_stuck_task_skip_leaves_the_item_open_and_goes_on_with_the_next() {
+    let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
+    world.start(
+        "S",
+        &[
+            "--tasks",
+            "PRD.md",
+            "--max-iterations-per-task",
+            "1",
+            "--on-stuck-task",
+            "skip",
+            "--no-progress",
+            "0",
+        ],
+    );
+    assert_block(&stop(&world, GO));
+    let reason = assert_block(&stop(&world, GO));
+    assert!(
+        reason.contains("Left open: the task item \"hard item\"")
+            && reason.contains("Current item: \"easy item\""),
+        "{reason}"
+    );
+    assert!(
+        world.history().iter().any(|line| line["decision"] == "skip"
+            && line["detail"].as_str().unwrap().contains("hard item")),
+        "a history line says the item was left open"
+    );
+    check(&world, "easy item");
+    fs_err::write(world.workspace.join("work.txt"), "easy\n").unwrap();
+    let message = assert_allow_with_message(&stop(&world, GO));
+    // Not every item was accepted: the loop ends as stuck, and says which.
+    assert!(message.contains("[stuck_task]"), "{message}");
+    assert_eq!(world.history().last().unwrap()["reason"], "stuck_task");
+}
