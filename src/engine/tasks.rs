@@ -531,7 +531,10 @@ pub fn evidence(
         match commits(before, after) {
             None => return Evidence::Changed(format!("a new commit {short}")),
             Some(paths) => {
-                if let Some(path) = paths.iter().find(|p| p.as_str() != file) {
+                if let Some(path) = paths
+                    .iter()
+                    .find(|p| p.as_str() != file && !fingerprint::is_own_file(p.as_bytes()))
+                {
                     return Evidence::Changed(format!("commit {short} ({})", shown(path)));
                 }
             }
@@ -799,6 +802,14 @@ mod tests {
             Evidence::Changed("commit bbbbbbb (src/b.rs)".into())
         );
         // git cannot say what the commits touched: a new commit still counts.
+        // Nor is one of the task file and ralph-hook's own state file (`git add -A`).
+        assert_eq!(
+            evidence(&since, &committed, "PRD.md", |_, _| Some(vec![
+                ".claude/ralph-loop-state.json".into(),
+                "PRD.md".into()
+            ])),
+            Evidence::Unchanged
+        );
         assert_eq!(
             evidence(&since, &committed, "PRD.md", |_, _| None),
             Evidence::Changed("a new commit bbbbbbb".into())
