@@ -474,6 +474,8 @@ fn apply(
                 entry = entry.reason(reason).detail(detail);
             } else if let Some(detail) = verify_detail {
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
+            } else if let Some(progress) = &record.state.tasks {
+                entry = entry.detail(task_line(progress));
             }
             lifecycle::append(store, lock, &entry);
             Ok(StopAnswer::Block(render::continuation_prompt(
@@ -537,6 +539,16 @@ fn apply(
             Ok(StopAnswer::Allow(Some(message)))
         }
     }
+}
+
+/// Where a task list stands, for a block's history line: items accepted / total and
+/// the current item.
+fn task_line(progress: &TaskProgress) -> String {
+    format!(
+        "tasks {} accepted, current: {}",
+        progress.count(),
+        tasks::shown(progress.current.as_deref().unwrap_or("none"))
+    )
 }
 
 /// One history line per task item this stop accepted or left open as stuck: what

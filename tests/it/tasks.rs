@@ -123,6 +123,22 @@ fn items_are_accepted_only_on_evidence_and_the_loop_completes_with_the_last() {
         "{show}"
     );
 
+    let list = stdout(&world.run(&["list"]));
+    assert!(
+        list.contains("tasks 1/2, current: handle nested lists"),
+        "{list}"
+    );
+    let rows: serde_json::Value =
+        serde_json::from_str(&stdout(&world.run(&["list", "--json"]))).unwrap();
+    assert_eq!(rows[0]["tasks"], "1/2", "{rows}");
+    assert_eq!(rows[0]["task"], "handle nested lists", "{rows}");
+    let log = stdout(&world.run(&["log", "--workspace", world.workspace.to_str().unwrap()]));
+    assert!(
+        log.contains("tasks 1/2 accepted, current: handle nested lists")
+            && log.contains("task item 1/2 accepted: write the parser"),
+        "{log}"
+    );
+
     // The last item, committed: the loop ends completed, no signal needed.
     check(&world, "handle nested lists");
     fs_err::write(world.workspace.join("lists.txt"), "nested\n").unwrap();
