@@ -285,7 +285,14 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
         ),
         (
             "done when",
-            format!("the agent writes {}", printable(&state.completion_signal)),
+            match &state.tasks {
+                Some(progress) => format!(
+                    "every item of {} is accepted on evidence ({} counts only then)",
+                    tasks::shown(&progress.file),
+                    printable(&state.completion_signal)
+                ),
+                None => format!("the agent writes {}", printable(&state.completion_signal)),
+            },
         ),
         ("continue", printable(&state.continue_signal).into_owned()),
     ];
