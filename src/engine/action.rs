@@ -35,11 +35,15 @@ pub enum Action {
     Orphan,
     /// The turn ended on an API error (StopFailure); the loop stays resumable.
     Error,
+    /// An item of the task list (`--tasks`) was accepted on evidence.
+    Accept,
+    /// An item of the task list used up its cap and was left open (`--on-stuck-task skip`).
+    Skip,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 16] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -54,6 +58,8 @@ impl Action {
         Action::Ignore,
         Action::Orphan,
         Action::Error,
+        Action::Accept,
+        Action::Skip,
     ];
 
     /// The action whose word is `word`.
@@ -80,6 +86,8 @@ impl Action {
             Action::Ignore => "ignore",
             Action::Orphan => "orphan",
             Action::Error => "error",
+            Action::Accept => "accept",
+            Action::Skip => "skip",
         }
     }
 }
