@@ -241,7 +241,11 @@ client --max-restarts times and it died again, 15 the loop's supervisor (`ralph-
 `run --resume` picks it up, 16 the loop's session has shown no sign of life for RALPH_HOOK_IDLE_AFTER \
 (10 min) and no `run` supervises it, 17 the loop's session ended (SessionEnd: the loop is \
 orphaned); 64 a usage error, also when both hosts have loops in the workspace \
-and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).
+
+With --all the exit code is the worst of the loops' codes, worst first: 7 error, 15 crashed, \
+14 restarts exhausted, 17 session ended, 16 idle, 11 blocked, 13 refused, 9 no loop, 8 timeout, \
+6 cancelled, 5 no progress, 10 token budget, 4 time budget, 3 iteration cap, 12 paused, 0 completed.";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]
@@ -259,6 +263,17 @@ pub struct WaitArgs {
     /// RFC 3339 (`$(date -u +%FT%TZ)`) or seconds since the epoch (`$(date +%s)`).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+    /// Wait for several loops (the DIRs, else every active loop) and return when the
+    /// first of them ends, saying which and how; the exit code is its own.
+    #[arg(long, conflicts_with_all = ["all", "loop_id"])]
+    pub any: bool,
+    /// Wait for several loops (the DIRs, else every active loop) until all have ended,
+    /// one line each; the exit code is the worst of theirs (see `--help`).
+    #[arg(long, conflicts_with = "loop_id")]
+    pub all: bool,
+    /// With `--any`/`--all`: the workspaces to wait for (with `--workspace`, that one too).
+    #[arg(value_name = "DIR")]
+    pub workspaces: Vec<PathBuf>,
 }
 
 /// Flags of `show` and `log`.

@@ -41,6 +41,7 @@ mod first_contact;
 mod hardening;
 mod headless;
 mod install;
+mod many;
 mod notify;
 mod plugin;
 mod security;
