@@ -60,6 +60,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// Every loop of this user, in every workspace and both hosts, and how each stands.
     List(ListArgs),
+    /// The loop worktrees (`run --worktree`) of the workspace's repository: branch, commits
+    /// ahead of the base, uncommitted changes, the loop's outcome; `--prune` removes the
+    /// merged, clean ones.
+    Worktrees(WorktreesArgs),
     /// The supervisor of a detached `run` (started by `run --detach`).
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -174,6 +178,12 @@ pub struct RunArgs {
     /// directory, else it).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Run the loop in a new git worktree of the workspace's repository, at
+    /// `<parent>/<repo>.ralph/NAME` on a new branch `ralph/NAME` from the current HEAD
+    /// (it tracks the branch checked out). `ralph-hook worktrees` lists them. With
+    /// `--resume`: the loop in that existing worktree.
+    #[arg(long, value_name = "NAME")]
+    pub worktree: Option<String>,
     /// The loop's flags, defined once in [`RawLoopFlags`].
     #[command(flatten)]
     pub flags: RawLoopFlags,
@@ -207,6 +217,25 @@ pub struct LogsArgs {
     /// Keep printing what the client writes until its loop ends.
     #[arg(short = 'f', long)]
     pub follow: bool,
+}
+
+/// Flags of `worktrees`.
+#[derive(Debug, Args)]
+pub struct WorktreesArgs {
+    /// A folder of the repository (default: the git top level of the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Remove the worktrees whose branch is merged into its base and which hold no
+    /// uncommitted change (and no running loop), with their branch; name each one kept
+    /// and why.
+    #[arg(long)]
+    pub prune: bool,
+    /// With `--prune`: say what would be removed and kept, remove nothing.
+    #[arg(long, requires = "prune")]
+    pub dry_run: bool,
+    /// Print JSON (one array) for scripts instead of a table.
+    #[arg(long, conflicts_with = "prune")]
+    pub json: bool,
 }
 
 /// Flags of `list`.
@@ -294,6 +323,11 @@ pub struct StartArgs {
     /// directory, else it; a relative path is taken from the current directory).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Run the loop in a new git worktree of the workspace's repository, at
+    /// `<parent>/<repo>.ralph/NAME` on a new branch `ralph/NAME` from the current HEAD
+    /// (it tracks the branch checked out). `ralph-hook worktrees` lists them.
+    #[arg(long, value_name = "NAME")]
+    pub worktree: Option<String>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
     pub prompt: Option<String>,
