@@ -25,6 +25,7 @@ pub mod scenarios;
 pub mod session_events;
 pub mod tokens_and_blocks;
 pub mod usage;
+pub mod worktrees;
 pub mod world;
 
 /// One test per client for a scenario of `e2e::scenarios` (or of another module, named
@@ -92,6 +93,7 @@ scenario!(run::run_ctrl_c_leaves_nothing: codex, claude);
 scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
+scenario!(worktrees::two_loops_in_worktrees: codex);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);
