@@ -8,6 +8,10 @@
 //! danger-full-access`: a worktree's `.git` is a file naming `<repo>/.git/worktrees/NAME`,
 //! outside the worktree, and Codex's `workspace-write` sandbox lets the agent write only
 //! inside its workspace (and keeps `.git` read-only there), so `git commit` fails under it.
+//! Measured with Codex 0.171.0: under `workspace-write` the agent's `git add` fails with
+//! `fatal: Unable to create '<repo>/.git/worktrees/feature/index.lock': Read-only file
+//! system`, and `--add-dir <repo>/.git` does not change that (Codex keeps any `.git`
+//! read-only); with `--sandbox danger-full-access` the commit lands on `ralph/feature`.
 
 use std::path::Path;
 use std::thread;
