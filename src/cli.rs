@@ -326,7 +326,7 @@ pub struct StartArgs {
     /// Run the loop in a new git worktree of the workspace's repository, at
     /// `<parent>/<repo>.ralph/NAME` on a new branch `ralph/NAME` from the current HEAD
     /// (it tracks the branch checked out). `ralph-hook worktrees` lists them.
-    #[arg(long, value_name = "NAME")]
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["show", "cancel"])]
     pub worktree: Option<String>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]

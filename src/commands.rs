@@ -13,7 +13,7 @@ pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
 pub(crate) use wait::{final_report, wait};
-pub(crate) use worktrees::{in_worktree, worktrees};
+pub(crate) use worktrees::{check_worktree_name, in_worktree, worktrees};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -19,6 +19,11 @@ use crate::error::{Error, Result};
 use crate::messages::say;
 use crate::worktree::{self, Entry};
 
+/// Refuses a bad `--worktree` name before anything else is checked or launched.
+pub(crate) fn check_worktree_name(name: Option<&str>) -> Result<()> {
+    name.map_or(Ok(()), |name| worktree::name::check(name).map(|_| ()))
+}
+
 /// The workspace a loop started with `--worktree NAME` from `workspace` runs in: a new
 /// worktree (said on stdout), or with `existing` (`run --resume`) the one made before.
 pub(crate) fn in_worktree(workspace: &Path, name: &str, existing: bool) -> Result<PathBuf> {

@@ -29,7 +29,7 @@ use std::time::{Duration, Instant};
 use crate::agent::Agent;
 use crate::cli::{RunArgs, SuperviseArgs};
 use crate::clock;
-use crate::commands::in_worktree;
+use crate::commands::{check_worktree_name, in_worktree};
 use crate::engine::config::UserConfig;
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Binding, Replace};
@@ -65,6 +65,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         return resume(args);
     }
     refuse_bare(&args.client_args)?;
+    check_worktree_name(args.worktree.as_deref())?;
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;

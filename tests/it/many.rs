@@ -282,6 +282,14 @@ fn worktree_errors_say_what_is_wrong_and_make_nothing() {
             "control characters are escaped"
         );
     }
+    // `run` refuses the name before it looks for a client or launches anything.
+    let out = world.run(&["run", "--workspace", ws(&repo), "--worktree=a/b", "task"]);
+    assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is not a worktree name"),
+        "{}",
+        stderr(&out)
+    );
     git(&world, &repo, &["branch", "ralph/taken"]);
     let out = start_in_worktree(&world, &repo, "taken", "S");
     assert_eq!(out.status.code(), Some(64), "{}", stderr(&out));
@@ -336,6 +344,19 @@ fn worktrees_lists_each_with_its_work_and_prune_removes_only_merged_clean_ones()
     assert_eq!(line("unmerged")[1..4], ["main", "1", "0"], "{text}");
     assert_eq!(line("dirty")[1..4], ["main", "0", "1"], "{text}");
     assert_eq!(line("merged")[4], "running", "{text}");
+    // Asked from inside a worktree, the answer is about the same repository.
+    let inside = world.run(&["worktrees", "--workspace", ws(&root.join("dirty"))]);
+    assert_eq!(stdout(&inside), text);
+    let json = json_out(&world.run(&["worktrees", "--workspace", ws(&repo), "--json"]));
+    let unmerged = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|row| row["branch"] == "ralph/unmerged")
+        .unwrap();
+    assert_eq!(unmerged["ahead"], 1, "{json:#}");
+    assert_eq!(unmerged["merged"], false, "{json:#}");
+    assert_eq!(unmerged["loop_active"], true, "{json:#}");
     // A running loop keeps its worktree.
     let out = world.run(&[
         "worktrees",
