@@ -14,8 +14,7 @@ pub(crate) fn check(name: &str) -> Result<&str> {
     match why {
         None => Ok(name),
         Some(why) => Err(Error::usage(format!(
-            "--worktree {:?} is not a worktree name: {why}; use letters, digits, `-`, `_` and `.` (for example `--worktree fix-parser`)",
-            name.escape_debug().to_string()
+            "--worktree {name:?} is not a worktree name: {why}; use letters, digits, `-`, `_` and `.` (for example `--worktree fix-parser`)"
         ))),
     }
 }
