@@ -60,6 +60,10 @@ pub enum Command {
     Logs(LogsArgs),
     /// Every loop of this user, in every workspace and both hosts, and how each stands.
     List(ListArgs),
+    /// The loop worktrees (`run --worktree`) of the workspace's repository: branch, commits
+    /// ahead of the base, uncommitted changes, the loop's outcome; `--prune` removes the
+    /// merged, clean ones.
+    Worktrees(WorktreesArgs),
     /// The supervisor of a detached `run` (started by `run --detach`).
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -174,6 +178,12 @@ pub struct RunArgs {
     /// directory, else it).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Run the loop in a new git worktree of the workspace's repository, at
+    /// `<parent>/<repo>.ralph/NAME` on a new branch `ralph/NAME` from the current HEAD
+    /// (it tracks the branch checked out). `ralph-hook worktrees` lists them. With
+    /// `--resume`: the loop in that existing worktree.
+    #[arg(long, value_name = "NAME")]
+    pub worktree: Option<String>,
     /// The loop's flags, defined once in [`RawLoopFlags`].
     #[command(flatten)]
     pub flags: RawLoopFlags,
@@ -209,6 +219,25 @@ pub struct LogsArgs {
     pub follow: bool,
 }
 
+/// Flags of `worktrees`.
+#[derive(Debug, Args)]
+pub struct WorktreesArgs {
+    /// A folder of the repository (default: the git top level of the current directory).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+    /// Remove the worktrees whose branch is merged into its base and which hold no
+    /// uncommitted change (and no running loop), with their branch; name each one kept
+    /// and why.
+    #[arg(long)]
+    pub prune: bool,
+    /// With `--prune`: say what would be removed and kept, remove nothing.
+    #[arg(long, requires = "prune")]
+    pub dry_run: bool,
+    /// Print JSON (one array) for scripts instead of a table.
+    #[arg(long, conflicts_with = "prune")]
+    pub json: bool,
+}
+
 /// Flags of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -240,8 +269,12 @@ session, continues it), 13 the last loop prompt was refused (nothing started), 1
 client --max-restarts times and it died again, 15 the loop's supervisor (`ralph-hook run`) died: \
 `run --resume` picks it up, 16 the loop's session has shown no sign of life for RALPH_HOOK_IDLE_AFTER \
 (10 min) and no `run` supervises it, 17 the loop's session ended (SessionEnd: the loop is \
-orphaned); 64 a usage error, also when both hosts have loops in the workspace \
-and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).";
+orphaned), 18 a task item stayed open past --max-iterations-per-task (stuck_task); 64 a usage error, also when both hosts have loops in the workspace \
+and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).
+
+With --all the exit code is the worst of the loops' codes, worst first: 7 error, 15 crashed, \
+14 restarts exhausted, 17 session ended, 16 idle, 11 blocked, 13 refused, 9 no loop, 8 timeout, \
+6 cancelled, 5 no progress, 18 stuck task, 10 token budget, 4 time budget, 3 iteration cap, 12 paused, 0 completed.";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]
@@ -259,6 +292,17 @@ pub struct WaitArgs {
     /// RFC 3339 (`$(date -u +%FT%TZ)`) or seconds since the epoch (`$(date +%s)`).
     #[arg(long, value_name = "TIME")]
     pub since: Option<String>,
+    /// Wait for several loops (the DIRs, else every active loop) and return when the
+    /// first of them ends, saying which and how; the exit code is its own.
+    #[arg(long, conflicts_with_all = ["all", "loop_id"])]
+    pub any: bool,
+    /// Wait for several loops (the DIRs, else every active loop) until all have ended,
+    /// one line each; the exit code is the worst of theirs (see `--help`).
+    #[arg(long, conflicts_with = "loop_id")]
+    pub all: bool,
+    /// With `--any`/`--all`: the workspaces to wait for (with `--workspace`, that one too).
+    #[arg(value_name = "DIR")]
+    pub workspaces: Vec<PathBuf>,
 }
 
 /// Flags of `show` and `log`.
@@ -279,6 +323,11 @@ pub struct StartArgs {
     /// directory, else it; a relative path is taken from the current directory).
     #[arg(long, value_name = "DIR")]
     pub workspace: Option<PathBuf>,
+    /// Run the loop in a new git worktree of the workspace's repository, at
+    /// `<parent>/<repo>.ralph/NAME` on a new branch `ralph/NAME` from the current HEAD
+    /// (it tracks the branch checked out). `ralph-hook worktrees` lists them.
+    #[arg(long, value_name = "NAME", conflicts_with_all = ["show", "cancel"])]
+    pub worktree: Option<String>,
     /// The task.
     #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
     pub prompt: Option<String>,

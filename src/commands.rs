@@ -6,12 +6,14 @@ mod generate;
 mod list;
 mod logs;
 mod wait;
+mod worktrees;
 
 pub(crate) use generate::{completions, man};
 pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
 pub(crate) use wait::{final_report, wait};
+pub(crate) use worktrees::{check_worktree_name, in_worktree, worktrees};
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -63,6 +65,11 @@ pub(crate) fn start(args: StartArgs) -> Result<i32> {
     };
     let task = read_task(&args)?;
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
+    // The flags checked first: a worktree is made only for a loop that will start.
+    let workspace = match &args.worktree {
+        Some(name) => in_worktree(&workspace, name, false)?,
+        None => workspace,
+    };
     let agent = args.agent.or_else(agent_from_env).unwrap_or(Agent::Codex);
     let session = args
         .session

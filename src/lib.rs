@@ -27,6 +27,7 @@ mod shell;
 mod style;
 #[cfg(unix)]
 mod supervise;
+mod worktree;
 
 /// What the integration tests, benches and fuzz targets drive besides [`run`]: the loop
 /// core's modules and the hosts' wire types, re-exported in one place so the rest of the
@@ -137,6 +138,7 @@ fn execute(command: Command) -> Result<i32> {
         Command::Resume(args) => commands::pause(args, false),
         Command::Wait(args) => commands::wait(args),
         Command::List(args) => commands::list(&args),
+        Command::Worktrees(args) => commands::worktrees(&args),
         Command::Logs(args) => commands::logs(&args),
         #[cfg(unix)]
         Command::Run(args) => supervise::run(args),

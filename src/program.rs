@@ -57,11 +57,6 @@ pub(crate) fn relative_path_entries() -> Vec<PathBuf> {
         .unwrap_or_default()
 }
 
-/// `name` resolved by [`find`], as a command; `None` when no absolute PATH entry has it.
-pub(crate) fn command(name: &str) -> Option<Command> {
-    find(name).map(Command::new)
-}
-
 /// `/bin/sh -c <script>`: the one way ralph-hook starts a user's shell command.
 pub(crate) fn shell(script: &str) -> Command {
     let mut command = Command::new(SHELL);

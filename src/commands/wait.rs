@@ -23,6 +23,10 @@ use crate::engine::workspace;
 use crate::error::{Error, Result};
 use crate::messages::{self, say};
 
+mod many;
+
+use many::{Many, many};
+
 /// How often the user's record is looked at while a loop runs.
 const POLL: Duration = Duration::from_millis(200);
 /// How long to look for the outcome line once the record is gone: a loop's end removes
@@ -118,7 +122,38 @@ pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
         since: args.since.as_deref().map(parse_since).transpose()?,
     };
     let started = Instant::now();
-    let found = super::target(&one_host(&args.target, &asked)?)?;
+    if let Some(mode) = Many::of(&args)? {
+        return many(mode, &args, asked, timeout, started);
+    }
+    let ended = wait_one(&args.target, &asked, timeout, started)?;
+    say(&ended.line);
+    Ok(ended.code as i32)
+}
+
+/// How one wait ended: the line `wait` prints and its exit code.
+#[derive(Debug)]
+pub(crate) struct Ended {
+    /// Why `wait` returned.
+    pub(crate) code: WaitCode,
+    /// The line that says where and how.
+    pub(crate) line: String,
+}
+
+impl Ended {
+    fn new(code: WaitCode, line: String) -> Self {
+        Ended { code, line }
+    }
+}
+
+/// Waits for the loop of one workspace (and host) until it ends, or `wait` would return
+/// for it (paused, blocked, crashed …), or `timeout` passed since `started`.
+fn wait_one(
+    target: &WorkspaceArgs,
+    asked: &Asked,
+    timeout: Option<Duration>,
+    started: Instant,
+) -> Result<Ended> {
+    let found = super::target(&one_host(target, asked)?)?;
     let store = found.store;
     let workspace = store.workspace().to_path_buf();
     let running = found
@@ -126,7 +161,7 @@ pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
         .map(|record| record.state)
         .filter(|state| asked.covers_loop(state));
     let Some(state) = running else {
-        return Ok(report_last(&store, &workspace, &asked));
+        return Ok(report_last(&store, &workspace, asked));
     };
     if std::io::stderr().is_terminal() {
         messages::warn(format!(
@@ -140,49 +175,59 @@ pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
             Running::Yes => {}
             Running::No => break,
             Running::Paused(current) => {
-                say(format!(
-                    "ralph-loop in {} is paused at iteration {}: its stops are allowed and nothing continues until `ralph-hook resume` and a prompt in its session [paused]",
-                    shown(&workspace),
-                    render::iteration_label(&current),
+                return Ok(Ended::new(
+                    WaitCode::Paused,
+                    format!(
+                        "ralph-loop in {} is paused at iteration {}: its stops are allowed and nothing continues until `ralph-hook resume` and a prompt in its session [paused]",
+                        shown(&workspace),
+                        render::iteration_label(&current),
+                    ),
                 ));
-                return Ok(WaitCode::Paused as i32);
             }
             Running::Idle(current) => {
-                say(format!(
-                    "ralph-loop in {} is idle at iteration {}: its session has shown no sign of life for {} (closed or crashed?); continue it in that session, or `ralph-hook cancel` [idle]",
-                    shown(&workspace),
-                    render::iteration_label(&current),
-                    clock::human(Timings::from_env().idle_after)
+                return Ok(Ended::new(
+                    WaitCode::Idle,
+                    format!(
+                        "ralph-loop in {} is idle at iteration {}: its session has shown no sign of life for {} (closed or crashed?); continue it in that session, or `ralph-hook cancel` [idle]",
+                        shown(&workspace),
+                        render::iteration_label(&current),
+                        clock::human(Timings::from_env().idle_after)
+                    ),
                 ));
-                return Ok(WaitCode::Idle as i32);
             }
             Running::Crashed(sup) => {
-                say(format!(
-                    "ralph-loop in {} is crashed: its supervisor (ralph-hook run, pid {}) is gone since {}; `ralph-hook run --resume --workspace {}` picks it up again [crashed]",
-                    shown(&workspace),
-                    sup.pid,
-                    sup.heartbeat,
-                    shown(&workspace)
+                return Ok(Ended::new(
+                    WaitCode::Crashed,
+                    format!(
+                        "ralph-loop in {} is crashed: its supervisor (ralph-hook run, pid {}) is gone since {}; `ralph-hook run --resume --workspace {}` picks it up again [crashed]",
+                        shown(&workspace),
+                        sup.pid,
+                        sup.heartbeat,
+                        shown(&workspace)
+                    ),
                 ));
-                return Ok(WaitCode::Crashed as i32);
             }
             Running::Blocked(current) => {
-                say(format!(
-                    "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
-                    shown(&workspace),
-                    render::iteration_label(&current),
-                    render::printable(current.blocked.as_deref().unwrap_or(""))
+                return Ok(Ended::new(
+                    WaitCode::Blocked,
+                    format!(
+                        "ralph-loop in {} is paused at iteration {}: the agent is blocked on you: {} [blocked]",
+                        shown(&workspace),
+                        render::iteration_label(&current),
+                        render::printable(current.blocked.as_deref().unwrap_or(""))
+                    ),
                 ));
-                return Ok(WaitCode::Blocked as i32);
             }
             Running::Orphaned(current) => {
-                say(format!(
-                    "ralph-loop in {} is orphaned at iteration {}: {} [session_ended]",
-                    shown(&workspace),
-                    render::iteration_label(&current),
-                    render::printable(current.orphaned.as_deref().unwrap_or(""))
+                return Ok(Ended::new(
+                    WaitCode::SessionEnded,
+                    format!(
+                        "ralph-loop in {} is orphaned at iteration {}: {} [session_ended]",
+                        shown(&workspace),
+                        render::iteration_label(&current),
+                        render::printable(current.orphaned.as_deref().unwrap_or(""))
+                    ),
                 ));
-                return Ok(WaitCode::SessionEnded as i32);
             }
         }
         if timeout.is_some_and(|limit| started.elapsed() >= limit) {
@@ -191,13 +236,15 @@ pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
                 .and_then(|found| found.record)
                 .map(|record| record.state)
                 .unwrap_or(state);
-            say(format!(
-                "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
-                shown(&workspace),
-                clock::human(started.elapsed()),
-                render::iteration_label(&now)
+            return Ok(Ended::new(
+                WaitCode::TimedOut,
+                format!(
+                    "ralph-loop in {} still runs after {} (iteration {}) [timeout]",
+                    shown(&workspace),
+                    clock::human(started.elapsed()),
+                    render::iteration_label(&now)
+                ),
             ));
-            return Ok(WaitCode::TimedOut as i32);
         }
         thread::sleep(POLL);
     }
@@ -207,12 +254,14 @@ pub(crate) fn wait(args: WaitArgs) -> Result<i32> {
             return Ok(report(&workspace, &entry));
         }
         if Instant::now() >= deadline {
-            say(format!(
-                "ralph-loop in {} ended without a recorded outcome (its record is gone and {} says nothing) [error]",
-                shown(&workspace),
-                store.history_path().display()
+            return Ok(Ended::new(
+                WaitCode::LoopError,
+                format!(
+                    "ralph-loop in {} ended without a recorded outcome (its record is gone and {} says nothing) [error]",
+                    shown(&workspace),
+                    store.history_path().display()
+                ),
             ));
-            return Ok(WaitCode::LoopError as i32);
         }
         thread::sleep(POLL);
     }
@@ -275,7 +324,9 @@ pub(crate) fn final_report(store: &Store, loop_id: &str) -> i32 {
     let deadline = Instant::now() + OUTCOME_GRACE;
     loop {
         if let Ok(Some(entry)) = finish_of(store, Some(loop_id)) {
-            return report(store.workspace(), &entry);
+            let ended = report(store.workspace(), &entry);
+            say(&ended.line);
+            return ended.code as i32;
         }
         if Instant::now() >= deadline {
             say(format!(
@@ -309,7 +360,7 @@ fn finish_of(store: &Store, loop_id: Option<&str>) -> Result<Option<HistoryEntry
 
 /// What a script asked `wait` about: one loop (`--loop`), what began after a time
 /// (`--since`), or (neither) the workspace's newest loop.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 struct Asked {
     /// `--loop ID`.
     loop_id: Option<String>,
@@ -416,7 +467,7 @@ fn chosen_none(target: &WorkspaceArgs) -> WorkspaceArgs {
 
 /// No loop asked about runs: says how the newest one asked about ended (its exit
 /// code), that the newest loop prompt was refused, or that there was none.
-fn report_last(store: &Store, workspace: &Path, asked: &Asked) -> i32 {
+fn report_last(store: &Store, workspace: &Path, asked: &Asked) -> Ended {
     let last = store.history().ok().and_then(|entries| {
         entries
             .into_iter()
@@ -427,14 +478,14 @@ fn report_last(store: &Store, workspace: &Path, asked: &Asked) -> i32 {
     match last {
         Some(entry) if is_refusal(&entry) => report_refusal(workspace, &entry),
         Some(entry) => report(workspace, &entry),
-        None => {
-            say(format!(
+        None => Ended::new(
+            WaitCode::NoLoop,
+            format!(
                 "No ralph loop{} runs in {} and none has ended there [no_loop]",
                 asked.scope(),
                 shown(workspace)
-            ));
-            WaitCode::NoLoop as i32
-        }
+            ),
+        ),
     }
 }
 
@@ -444,14 +495,16 @@ fn is_refusal(entry: &HistoryEntry) -> bool {
 }
 
 /// Says that the newest loop prompt was refused and why; nothing started.
-fn report_refusal(workspace: &Path, entry: &HistoryEntry) -> i32 {
-    say(format!(
-        "ralph-loop in {}: the last loop prompt was refused at {} and nothing started [refused]: {}.",
-        workspace.display(),
-        render::printable(&entry.at),
-        render::printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
-    ));
-    WaitCode::Refused as i32
+fn report_refusal(workspace: &Path, entry: &HistoryEntry) -> Ended {
+    Ended::new(
+        WaitCode::Refused,
+        format!(
+            "ralph-loop in {}: the last loop prompt was refused at {} and nothing started [refused]: {}.",
+            workspace.display(),
+            render::printable(&entry.at),
+            render::printable(entry.detail.as_deref().unwrap_or("no reason recorded"))
+        ),
+    )
 }
 
 /// `--since`: RFC 3339 (`2026-03-21T10:05:00Z`) or seconds since the epoch.
@@ -467,9 +520,9 @@ fn parse_since(text: &str) -> Result<SystemTime> {
     })
 }
 
-/// Prints the outcome line and returns its exit code. A finish line without a reason,
-/// or with one that is not an outcome, counts as an error.
-fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
+/// The outcome line and its exit code. A finish line without a reason, or with one that
+/// is not an outcome, counts as an error.
+fn report(workspace: &Path, entry: &HistoryEntry) -> Ended {
     let reason = entry.reason.map_or("error", Reason::as_str);
     let outcome = entry
         .reason
@@ -497,8 +550,8 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     if let Some(total) = render::token_total(entry) {
         line.push_str(&format!("; {total}"));
     }
-    say(format!("{line}."));
-    code as i32
+    line.push('.');
+    Ended::new(code, line)
 }
 
 /// A workspace path for the terminal: control and invisible characters made visible, as
@@ -557,14 +610,17 @@ mod tests {
             tokens_used: None,
             max_tokens: None,
         };
-        assert_eq!(report(dir.path(), &line(None)), 7);
+        assert_eq!(report(dir.path(), &line(None)).code as i32, 7);
         assert_eq!(
-            report(dir.path(), &line(Some(Reason::CompletionRejected))),
+            report(dir.path(), &line(Some(Reason::CompletionRejected))).code as i32,
             7
         );
-        assert_eq!(report(dir.path(), &line(Some(Reason::Blocked))), 7);
         assert_eq!(
-            report(dir.path(), &line(Some(Reason::Ended(Outcome::Verified)))),
+            report(dir.path(), &line(Some(Reason::Blocked))).code as i32,
+            7
+        );
+        assert_eq!(
+            report(dir.path(), &line(Some(Reason::Ended(Outcome::Verified)))).code as i32,
             0
         );
     }

@@ -13,7 +13,9 @@
 //! of the files. A same-size rewrite within one filesystem timestamp tick of the previous
 //! look is the one edit it cannot see; between two stops there is a whole model turn.
 //!
-//! git runs unsandboxed as the user, so it runs hardened: no fsmonitor, no hooks, no
+//! git runs unsandboxed as the user, so it runs hardened ([`Git`], the same switches as
+//! the worktree plumbing): no fsmonitor, no hooks, no filter driver the repository's
+//! config names (a `clean` driver runs on `git status` for a file whose stat changed), no
 //! pager, no prompt, no optional locks, none of the caller's `GIT_*` variables, never
 //! into a submodule (a submodule's repository, or the gitfile pointing at it, is the
 //! agent's to write, and git would obey its config: a `filter.*.clean` driver is a
@@ -33,6 +35,7 @@ use crate::engine::workspace::{
     self, CANCEL_REQUEST_FILE, HISTORY_FILE, LOCK_FILE, STATE_FILE, TEMP_PREFIX,
 };
 use crate::program;
+use crate::worktree::git::Git;
 
 /// How many of the most recently changed paths a loop's state remembers, to name the
 /// path a later change touched. A bound, so a workspace with thousands of untracked files
@@ -229,30 +232,14 @@ pub fn git_deadline() -> Duration {
         .map_or(GIT_DEADLINE, |asked| asked.min(GIT_DEADLINE))
 }
 
-/// The hardened git command for `workspace`: git from an absolute PATH entry, the
-/// arguments above, a clean `GIT_*` environment, no stdin, no terminal prompt. `None`
-/// when no absolute PATH entry holds git.
+/// The hardened git command for `workspace`: [`Git`]'s (git from an absolute PATH entry,
+/// every repository-named command switched off, each filter driver too, a clean `GIT_*`
+/// environment, no stdin, no terminal prompt) plus the arguments above. `None` when no
+/// absolute PATH entry holds git. Reading the filter drivers' names is one more git run
+/// (`git config`), under the same deadline.
 pub fn git_command(workspace: &Path) -> Option<Command> {
-    let mut command = program::command("git")?;
-    for (key, _) in std::env::vars_os() {
-        if key.to_string_lossy().starts_with("GIT_") {
-            command.env_remove(key);
-        }
-    }
-    command
-        .args(HARDENING_ARGS)
-        .current_dir(workspace)
-        .env("GIT_OPTIONAL_LOCKS", "0")
-        .env("GIT_TERMINAL_PROMPT", "0")
-        // Never a repository above the workspace, whatever its `.git` holds.
-        .env(
-            "GIT_CEILING_DIRECTORIES",
-            workspace.parent().unwrap_or(workspace),
-        )
-        .env("GIT_PAGER", "cat")
-        .env("PAGER", "cat")
-        .stdin(Stdio::null())
-        .stderr(Stdio::null());
+    let mut command = Git::for_repo_within(workspace, git_deadline())?.command(workspace);
+    command.args(HARDENING_ARGS).stderr(Stdio::null());
     Some(command)
 }
 
@@ -443,6 +430,33 @@ mod tests {
         let after = repo.look();
         assert_ne!(before.digest, after.digest, "{what} left the fingerprint");
         after
+    }
+
+    #[test]
+    fn a_filter_driver_in_the_repository_config_never_runs_on_the_brakes_git_status() {
+        let repo = Repo::new();
+        repo.write(".gitattributes", "* filter=evil\n");
+        repo.git(&["add", ".gitattributes"]);
+        repo.git(&["commit", "-qm", "attributes"]);
+        let outside = tempfile::tempdir().unwrap();
+        let marker = outside.path().join("ran");
+        let driver = format!("sh -c 'echo ran >> {}; cat'", marker.display());
+        repo.git(&["config", "filter.evil.clean", &driver]);
+        repo.git(&["config", "filter.evil.process", &driver]);
+        repo.git(&["config", "filter.evil.required", "true"]);
+        // A stat change makes git status read (and so clean) the file.
+        repo.append("work.txt", "more\n");
+        let seen = repo.look();
+        assert!(!seen.paths.is_empty());
+        repo.look();
+        assert!(!marker.exists(), "the repository's filter driver ran");
+        // The test bites: git without the switches does run it.
+        let _ = Command::new("git")
+            .args(["hash-object", "work.txt"])
+            .current_dir(&repo.root)
+            .env("HOME", &repo.root)
+            .output();
+        assert!(marker.exists(), "the driver would have run");
     }
 
     #[test]

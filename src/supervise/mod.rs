@@ -30,6 +30,7 @@ use std::time::{Duration, Instant};
 use crate::agent::Agent;
 use crate::cli::{RunArgs, SuperviseArgs};
 use crate::clock;
+use crate::commands::{check_worktree_name, in_worktree};
 use crate::engine::config::UserConfig;
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Binding, Replace};
@@ -65,12 +66,18 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         return resume(args);
     }
     refuse_bare(&args.client_args)?;
+    check_worktree_name(args.worktree.as_deref())?;
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
     let agent = args.agent.unwrap_or(Agent::Codex);
     let client = host::find_client(agent, args.client.as_deref())?;
     check_hooks(agent, &client, &workspace)?;
+    // Everything checked first: a worktree is made only for a loop that will start.
+    let workspace = match &args.worktree {
+        Some(name) => in_worktree(&workspace, name, false)?,
+        None => workspace,
+    };
     let store = lookup::open_store(&workspace, agent)?;
     let now = clock::now();
     let started = lifecycle::begin(
@@ -125,6 +132,10 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
 /// `ralph-hook run --resume`: takes over the workspace's loop whose supervisor died.
 fn resume(args: RunArgs) -> Result<i32> {
     let workspace = resolve_workspace(args.workspace.as_deref())?;
+    let workspace = match &args.worktree {
+        Some(name) => in_worktree(&workspace, name, true)?,
+        None => workspace,
+    };
     let agents: Vec<Agent> = match args.agent {
         Some(agent) => vec![agent],
         None => Agent::ALL.to_vec(),

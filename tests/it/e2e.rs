@@ -26,6 +26,7 @@ pub mod session_events;
 pub mod tasks;
 pub mod tokens_and_blocks;
 pub mod usage;
+pub mod worktrees;
 pub mod world;
 
 /// One test per client for a scenario of `e2e::scenarios` (or of another module, named
@@ -94,6 +95,7 @@ scenario!(run::run_leaves_no_daemon: codex, claude);
 scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
+scenario!(worktrees::two_loops_in_worktrees: codex);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);

@@ -42,6 +42,7 @@ mod first_contact;
 mod hardening;
 mod headless;
 mod install;
+mod many;
 mod notify;
 mod plugin;
 mod security;

@@ -1,0 +1,239 @@
+//! `wait --any` and `wait --all`: one `wait` per loop, each on its own thread, for a
+//! script that started several loops (one per worktree, say). `--any` returns with the
+//! first loop `wait` would return for; `--all` once every one has, with the worst exit
+//! code by [`severity`].
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use super::{Asked, Ended, WaitCode, shown, wait_one};
+use crate::cli::{WaitArgs, WorkspaceArgs};
+use crate::clock;
+use crate::commands::list;
+use crate::engine::ownership::Registry;
+use crate::engine::supervision::{Phase, Timings};
+use crate::error::{Error, Result};
+use crate::messages::{self, say};
+
+/// Which of the several loops `wait` returns for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Many {
+    /// The first that ends.
+    Any,
+    /// All of them.
+    All,
+}
+
+impl Many {
+    /// `--any` or `--all`, or `None` for a plain `wait`; DIRs without either are a
+    /// usage error (plain `wait` answers about one workspace, named by `--workspace`).
+    pub(super) fn of(args: &WaitArgs) -> Result<Option<Many>> {
+        match (args.any, args.all) {
+            (true, _) => Ok(Some(Many::Any)),
+            (false, true) => Ok(Some(Many::All)),
+            (false, false) if args.workspaces.is_empty() => Ok(None),
+            (false, false) => Err(Error::usage(format!(
+                "wait got the workspaces {}, but it waits for one loop unless told `--any` (the first to end) or `--all` (every one); for one workspace write `--workspace DIR`",
+                args.workspaces
+                    .iter()
+                    .map(|dir| shown(dir))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
+    }
+}
+
+/// How bad a way of ending is, for `wait --all`'s exit code: the highest rank among
+/// the loops wins. Worst first: the loop broke (error, crashed supervisor, restarts
+/// exhausted), then it stands and needs the user (session ended, idle, blocked), then
+/// nothing ran (refused, no loop), then it still runs (timeout), then it ended short of
+/// done (cancelled, no progress, a stuck task item, the budgets, the cap), then paused by the user, then
+/// done. Every code is named, so a new one does not compile until it has its place
+/// (and the README's list says where).
+pub(crate) fn severity(code: WaitCode) -> u8 {
+    match code {
+        WaitCode::Done => 0,
+        WaitCode::Paused => 1,
+        WaitCode::IterationCap => 2,
+        WaitCode::TimeLimit => 3,
+        WaitCode::TokenLimit => 4,
+        WaitCode::StuckTask => 5,
+        WaitCode::NoProgress => 6,
+        WaitCode::Cancelled => 7,
+        WaitCode::TimedOut => 8,
+        WaitCode::NoLoop => 9,
+        WaitCode::Refused => 10,
+        WaitCode::Blocked => 11,
+        WaitCode::Idle => 12,
+        WaitCode::SessionEnded => 13,
+        WaitCode::RestartsExhausted => 14,
+        WaitCode::Crashed => 15,
+        WaitCode::LoopError => 16,
+    }
+}
+
+/// `wait --any` / `wait --all` over the DIRs (and `--workspace`), else over every
+/// active loop of the user's.
+pub(super) fn many(
+    mode: Many,
+    args: &WaitArgs,
+    asked: Asked,
+    timeout: Option<Duration>,
+    started: Instant,
+) -> Result<i32> {
+    let targets = targets(args)?;
+    if targets.is_empty() {
+        say("No ralph loop runs in any workspace [no_loop]");
+        return Ok(WaitCode::NoLoop as i32);
+    }
+    let count = targets.len();
+    let (sender, results) = mpsc::channel();
+    for target in targets {
+        let sender = sender.clone();
+        let asked = asked.clone();
+        // A thread per loop; with `--any` the ones still waiting end with the process.
+        thread::spawn(move || {
+            let _ = sender.send(wait_one(&target, &asked, timeout, started));
+        });
+    }
+    drop(sender);
+    match mode {
+        Many::Any => {
+            let first = results
+                .recv()
+                .map_err(|_| Error::Failed("every wait ended without an answer".into()))??;
+            if first.code == WaitCode::TimedOut {
+                say(format!(
+                    "none of the {count} loops ended within {} [timeout]",
+                    clock::human(started.elapsed())
+                ));
+            } else {
+                say(&first.line);
+                if count > 1 && std::io::stderr().is_terminal() {
+                    messages::warn(format!("{} other loop(s) still waited for", count - 1));
+                }
+            }
+            Ok(first.code as i32)
+        }
+        Many::All => {
+            let mut worst: Option<WaitCode> = None;
+            for result in results {
+                let ended: Ended = result?;
+                say(&ended.line);
+                if worst.is_none_or(|code| severity(ended.code) > severity(code)) {
+                    worst = Some(ended.code);
+                }
+            }
+            Ok(worst.unwrap_or(WaitCode::NoLoop) as i32)
+        }
+    }
+}
+
+/// The loops to wait for: each DIR (and `--workspace`) with `--agent`'s host, or, when
+/// none is named, every loop `list` shows active, each with its own host.
+fn targets(args: &WaitArgs) -> Result<Vec<WorkspaceArgs>> {
+    let mut named: Vec<PathBuf> = args.target.workspace.iter().cloned().collect();
+    named.extend(args.workspaces.iter().cloned());
+    if !named.is_empty() {
+        let mut targets: Vec<WorkspaceArgs> = Vec::new();
+        for dir in named {
+            let target = WorkspaceArgs {
+                workspace: Some(dir),
+                agent: args.target.agent,
+            };
+            if !targets
+                .iter()
+                .any(|t| t.workspace == target.workspace && t.agent == target.agent)
+            {
+                targets.push(target);
+            }
+        }
+        return Ok(targets);
+    }
+    let Some(registry) = Registry::open() else {
+        return Ok(Vec::new());
+    };
+    Ok(list::rows(&registry, clock::now(), &Timings::from_env())
+        .into_iter()
+        .filter(|row| row.state != Phase::Ended)
+        .filter(|row| args.target.agent.is_none_or(|agent| agent == row.agent))
+        .map(|row| WorkspaceArgs {
+            workspace: Some(row.workspace),
+            agent: Some(row.agent),
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_wait_code_has_its_own_rank_and_done_is_the_best() {
+        let all = [
+            WaitCode::Done,
+            WaitCode::IterationCap,
+            WaitCode::TimeLimit,
+            WaitCode::NoProgress,
+            WaitCode::Cancelled,
+            WaitCode::LoopError,
+            WaitCode::TimedOut,
+            WaitCode::NoLoop,
+            WaitCode::TokenLimit,
+            WaitCode::Blocked,
+            WaitCode::Paused,
+            WaitCode::Refused,
+            WaitCode::RestartsExhausted,
+            WaitCode::Crashed,
+            WaitCode::Idle,
+            WaitCode::SessionEnded,
+            WaitCode::StuckTask,
+        ];
+        let mut ranks: Vec<u8> = all.iter().map(|code| severity(*code)).collect();
+        ranks.sort_unstable();
+        ranks.dedup();
+        assert_eq!(ranks.len(), all.len(), "two codes share a rank");
+        assert_eq!(severity(WaitCode::Done), 0);
+        assert!(severity(WaitCode::LoopError) > severity(WaitCode::Cancelled));
+        assert!(severity(WaitCode::Crashed) > severity(WaitCode::Blocked));
+    }
+
+    #[test]
+    fn the_readme_lists_the_codes_in_the_order_of_severity() {
+        // The README says the order to scripts; it must be the ranks' order.
+        let mut codes = [0, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18];
+        let code_of = |n: i32| -> WaitCode {
+            [
+                WaitCode::Done,
+                WaitCode::IterationCap,
+                WaitCode::TimeLimit,
+                WaitCode::NoProgress,
+                WaitCode::Cancelled,
+                WaitCode::LoopError,
+                WaitCode::TimedOut,
+                WaitCode::NoLoop,
+                WaitCode::TokenLimit,
+                WaitCode::Blocked,
+                WaitCode::Paused,
+                WaitCode::Refused,
+                WaitCode::RestartsExhausted,
+                WaitCode::Crashed,
+                WaitCode::Idle,
+                WaitCode::SessionEnded,
+                WaitCode::StuckTask,
+            ]
+            .into_iter()
+            .find(|code| *code as i32 == n)
+            .expect("a wait code")
+        };
+        codes.sort_by_key(|n| std::cmp::Reverse(severity(code_of(*n))));
+        let order: Vec<String> = codes.iter().map(i32::to_string).collect();
+        let readme = include_str!("../../../README.md");
+        let listed = format!("worst first: `{}`", order.join(" "));
+        assert!(readme.contains(&listed), "README lacks {listed:?}");
+    }
+}
