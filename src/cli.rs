@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::Agent;
+use crate::engine::fresh::FreshMode;
 use crate::engine::settings::RawLoopFlags;
 
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
@@ -181,6 +182,19 @@ pub struct RunArgs {
     /// terminal closing).
     #[arg(long)]
     pub detach: bool,
+    /// Every iteration in a new client session under the same record (`--fresh`, the same
+    /// as `--fresh=iteration`); `--fresh=task` (with `--tasks`): a new session for each
+    /// task item.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "iteration",
+        conflicts_with = "resume"
+    )]
+    pub fresh: Option<FreshMode>,
     /// Most restarts of a client that died while the loop was active; 0 = never restart.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_restarts: u32,

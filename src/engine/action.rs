@@ -35,11 +35,14 @@ pub enum Action {
     Orphan,
     /// The turn ended on an API error (StopFailure); the loop stays resumable.
     Error,
+    /// A fresh loop's turn ended its session's iteration (`run --fresh`): the stop was
+    /// allowed and the next iteration starts in a new session.
+    NextSession,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 14] = [
+    pub const ALL: [Action; 15] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -54,6 +57,7 @@ impl Action {
         Action::Ignore,
         Action::Orphan,
         Action::Error,
+        Action::NextSession,
     ];
 
     /// The action whose word is `word`.
@@ -80,6 +84,7 @@ impl Action {
             Action::Ignore => "ignore",
             Action::Orphan => "orphan",
             Action::Error => "error",
+            Action::NextSession => "next_session",
         }
     }
 }

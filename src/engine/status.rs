@@ -271,6 +271,9 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         LastAction::Did(Action::Pause) => "let the turn end",
         LastAction::Did(Action::Restart) => "launched the client again in the same session",
         LastAction::Did(Action::Wait) => "let the turn end while background work runs",
+        LastAction::Did(Action::NextSession) => {
+            "let the turn end; the next iteration starts in a new session"
+        }
         LastAction::Did(
             action @ (Action::Start
             | Action::Bind

@@ -24,6 +24,7 @@ use crate::agent::Agent;
 use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::flush;
+use crate::engine::fresh::FreshMode;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
@@ -419,6 +420,32 @@ fn apply(
             );
             Ok(StopAnswer::Allow(None))
         }
+        Decision::Block(how) if hands_over(&record) => {
+            // A fresh loop: the same decision, but the turn ends and the supervisor starts
+            // the next session with what the continuation would have said.
+            record.state = step.state;
+            if let Some(last) = record.state.last_decision.as_mut() {
+                last.decision = Action::NextSession.into();
+            }
+            let body = render::continuation_body(&record.state, &how, &store.state_path(), now);
+            if let Some(fresh) = record.fresh.as_mut() {
+                fresh.next = Some(body);
+            }
+            save(store, lock, &mut record)?;
+            let mut entry =
+                HistoryEntry::about(&record.state, Event::Stop, Action::NextSession, now)
+                    .session(session)
+                    .tag(step.tag)
+                    .tokens(tokens);
+            if let Some(detail) = verify_detail {
+                entry = entry.reason(Reason::CompletionRejected).detail(detail);
+            }
+            lifecycle::append(store, lock, &entry);
+            Ok(StopAnswer::Allow(Some(format!(
+                "ralph-loop: this session's iteration is over; `ralph-hook run` starts iteration {} in a new session",
+                render::iteration_label(&record.state)
+            ))))
+        }
         Decision::Block(how) => {
             record.state = step.state;
             save(store, lock, &mut record)?;
@@ -483,6 +510,15 @@ fn apply(
             Ok(StopAnswer::Allow(Some(message)))
         }
     }
+}
+
+/// True when a stop that continues the loop ends the session instead (`run --fresh`):
+/// every iteration in a new session.
+fn hands_over(record: &LoopRecord) -> bool {
+    record.fresh.as_ref().is_some_and(|fresh| match fresh.mode {
+        FreshMode::Iteration => true,
+        FreshMode::Task => false,
+    })
 }
 
 /// Saves the record (an error keeps the previous one intact); a mirror that could not be

@@ -30,6 +30,7 @@ use crate::agent::Agent;
 use crate::cli::{RunArgs, SuperviseArgs};
 use crate::clock;
 use crate::engine::config::UserConfig;
+use crate::engine::fresh::{self, Fresh, FreshMode};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Binding, Replace};
 use crate::engine::lookup;
@@ -58,12 +59,24 @@ fn refuse_bare(client_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `--fresh=task` starts a new session per task item, and this build has no task
+/// lists (`--tasks`) to take the items from.
+fn refuse_fresh_task(fresh: Option<FreshMode>) -> Result<()> {
+    match fresh {
+        Some(FreshMode::Task) => Err(Error::usage(
+            "`--fresh=task` starts a new session for each task item and needs `--tasks FILE`, which this build of ralph-hook lacks; use `--fresh` (a new session per iteration)",
+        )),
+        Some(FreshMode::Iteration) | None => Ok(()),
+    }
+}
+
 /// `ralph-hook run`.
 pub(crate) fn run(args: RunArgs) -> Result<i32> {
     if args.resume {
         return resume(args);
     }
     refuse_bare(&args.client_args)?;
+    refuse_fresh_task(args.fresh)?;
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
@@ -85,12 +98,23 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         warn(format!("warning: {warning}"));
     }
     let state = &started.state;
-    let first_prompt = format!(
-        "{task}\n\n{}",
-        render::rules(state, &started.state_path, "ralph-hook show")
-    );
+    let loop_id = state.loop_id.clone().unwrap_or_default();
+    let rules = match args.fresh {
+        Some(mode) => {
+            let base = store
+                .load()
+                .ok()
+                .flatten()
+                .filter(|record| record.git)
+                .and_then(|_| fresh::head(store.workspace()));
+            record::set_fresh(&store, &loop_id, Fresh::new(mode, base))?;
+            render::fresh_rules(state, &started.state_path, "ralph-hook show")
+        }
+        None => render::rules(state, &started.state_path, "ralph-hook show"),
+    };
+    let first_prompt = format!("{task}\n\n{rules}");
     let sup = Supervision {
-        loop_id: state.loop_id.clone().unwrap_or_default(),
+        loop_id,
         agent,
         workspace: store.workspace().to_path_buf(),
         spec: RunSpec {
@@ -112,11 +136,16 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
     sup.write(store.loop_dir())
         .map_err(|err| Error::io("write the supervisor file", store.loop_dir(), err))?;
     say(format!(
-        "[ralph] started loop {} in {} ({}), iteration cap {}",
+        "[ralph] started loop {} in {} ({}), iteration cap {}{}",
         sup.loop_id,
         printable(&store.workspace().display().to_string()),
         agent.display_name(),
-        render::iteration_label(state)
+        render::iteration_label(state),
+        match args.fresh {
+            Some(FreshMode::Iteration) => ", a new session per iteration",
+            Some(FreshMode::Task) => ", a new session per task item",
+            None => "",
+        }
     ));
     start_supervising(store, sup, args.detach)
 }

@@ -32,14 +32,14 @@ fn fast(world: &World) {
 }
 
 /// A world for `run`: the hooks installed, the delays shortened.
-fn setup(client: Client, test: &str, script: Vec<Reply>) -> Option<World> {
+pub(super) fn setup(client: Client, test: &str, script: Vec<Reply>) -> Option<World> {
     let world = World::setup(client, test, script)?;
     fast(&world);
     Some(world)
 }
 
 /// `run --agent … --workspace … --client … EXTRA… TASK -- CLIENT ARGS`.
-fn run_args(world: &World, extra: &[&str], task: &str) -> Vec<String> {
+pub(super) fn run_args(world: &World, extra: &[&str], task: &str) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "run".into(),
         "--agent".into(),
@@ -67,7 +67,7 @@ fn ralph_command(world: &World, args: &[String]) -> Command {
 }
 
 /// Runs ralph-hook with `args` to its end.
-fn ralph_run(world: &World, args: &[String]) -> Finished {
+pub(super) fn ralph_run(world: &World, args: &[String]) -> Finished {
     world.run_recorded(
         ralph_command(world, args),
         &format!("ralph-hook {}", args.join(" ")),
@@ -76,7 +76,7 @@ fn ralph_run(world: &World, args: &[String]) -> Finished {
 }
 
 /// `ralph-hook list --json`, the row of the world's workspace.
-fn list_row(world: &World) -> Option<Value> {
+pub(super) fn list_row(world: &World) -> Option<Value> {
     let list = world.ralph(&["list", "--json"]);
     assert!(list.success(), "list failed: {}", list.stderr);
     let rows: Value = serde_json::from_str(&list.stdout).expect("list --json is JSON");

@@ -1,0 +1,201 @@
+//! Issue 22 in the real clients: `ralph-hook run --fresh` runs every iteration in a new
+//! client process and a new session, under one record — the iteration count, the token
+//! budget summed over the sessions, `--verify` and the outcome as for a same-session run.
+//! Each new session starts with the task, the iteration, the previous session's last
+//! message and the hand-off note it left (`.ralph/handoff.md`).
+//!
+//! `fresh_costs` (ignored; run it by name) prints what each style costs on the mock
+//! servers: context size, tokens and start-up time per iteration, for the README.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use serde_json::Value;
+
+use super::clients::Client;
+use super::mock::{text, text_then_command};
+use super::run::{list_row, ralph_run, run_args, setup};
+use super::scenarios::{CONTINUE, PROMISE, assert_turns, last_stop, stops};
+use super::usage::USAGE;
+
+/// Tokens per response on both hosts for the mock's [`USAGE`].
+const PER_RESPONSE: u64 = 1_500;
+
+/// The sessions the stops of `history` were decided for, in order, one entry per stop.
+fn stop_sessions(history: &[Value]) -> Vec<String> {
+    stops(history)
+        .iter()
+        .map(|h| h["session_id"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Done when (1): a 3-iteration task under `run --fresh`: three sessions with three
+/// different ids, one record, the tokens summed over them, a completion the verify
+/// command rejected (the next session is told why) and then accepted.
+pub fn run_fresh_three_sessions(client: Client, test: &str) {
+    let script = vec![
+        // Session 1: work, a hand-off note, the continuation signal.
+        text_then_command(
+            "Iteration one: starting.",
+            "mkdir -p .ralph && echo 'NOTE-ONE: step 1 done, do step 2' > .ralph/handoff.md && echo 1 >> work.txt",
+        ),
+        text(format!("Step one is in work.txt. {CONTINUE}")),
+        // Session 2: claims completion too early; the verify command rejects it.
+        text_then_command(
+            "Iteration two: working.",
+            "echo 'NOTE-TWO: step 2 done, done.txt missing' > .ralph/handoff.md && echo 2 >> work.txt",
+        ),
+        text(format!("I think it is finished. {PROMISE}")),
+        // Session 3: finishes for real.
+        text_then_command("Iteration three: finishing.", "touch done.txt"),
+        text(format!("done.txt is there now. {PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    world.mock.set_usage(USAGE);
+    world.set_env("RALPH_HOOK_REPLY_WAIT", "10s");
+    let args = run_args(
+        &world,
+        &[
+            "--fresh",
+            "--max-iterations",
+            "5",
+            "--max-tokens",
+            "100k",
+            "--verify",
+            "test -f done.txt",
+        ],
+        "Write work.txt, then done.txt",
+    );
+    let run = ralph_run(&world, &args);
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("[verified]"), "{}", run.stdout);
+    assert_turns(&world, 6);
+
+    let history = world.history();
+    let loops: BTreeSet<&str> = history
+        .iter()
+        .filter_map(|h| h["loop_id"].as_str())
+        .collect();
+    assert_eq!(loops.len(), 1, "one record: {history:#?}");
+    let sessions = stop_sessions(&history);
+    assert_eq!(sessions.len(), 3, "{history:#?}");
+    let distinct: BTreeSet<&String> = sessions.iter().collect();
+    assert_eq!(distinct.len(), 3, "three sessions: {sessions:?}");
+    let binds: Vec<&Value> = history.iter().filter(|h| h["decision"] == "bind").collect();
+    assert_eq!(binds.len(), 3, "each session bound: {history:#?}");
+    for (bind, session) in binds.iter().zip(&sessions) {
+        assert_eq!(bind["session_id"], session.as_str(), "{history:#?}");
+    }
+    let decisions: Vec<&str> = stops(&history)
+        .iter()
+        .map(|h| h["decision"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(decisions, ["next_session", "next_session", "finish"]);
+    assert_eq!(stops(&history)[1]["reason"], "completion_rejected");
+    assert_eq!(last_stop(&history)["reason"], "verified");
+    assert_eq!(last_stop(&history)["iteration"], 2, "two continuations");
+    let counted: Vec<u64> = stops(&history)
+        .iter()
+        .map(|h| h["tokens"].as_u64().expect("each stop counts tokens"))
+        .collect();
+    assert_eq!(
+        counted,
+        [2 * PER_RESPONSE; 3],
+        "each session's turn counted whole: {history:#?}"
+    );
+    assert_eq!(
+        last_stop(&history)["tokens_used"],
+        6 * PER_RESPONSE,
+        "the budget is summed over the sessions: {history:#?}"
+    );
+    assert!(
+        history
+            .iter()
+            .all(|h| h["decision"] != "restart" && h["decision"] != "orphan"),
+        "a new session is not a restart, nor an ended session an orphan: {history:#?}"
+    );
+
+    // What each new session was given first.
+    let turns = world.mock.turns();
+    let second = turns[2].text();
+    assert!(second.contains("in a new session"), "{second}");
+    assert!(second.contains("iteration 1/5"), "{second}");
+    assert!(second.contains("NOTE-ONE"), "the hand-off note: {second}");
+    assert!(
+        second.contains("Step one is in work.txt"),
+        "the previous message: {second}"
+    );
+    assert!(
+        !second.contains("Iteration one: starting."),
+        "the new session carries the old conversation: {second}"
+    );
+    let third = turns[4].text();
+    assert!(third.contains("iteration 2/5"), "{third}");
+    assert!(third.contains("NOTE-TWO"), "{third}");
+    assert!(
+        third.contains("Your completion signal was rejected"),
+        "the rejected verify: {third}"
+    );
+    assert!(
+        run.stdout.contains("starts in a new session"),
+        "{}",
+        run.stdout
+    );
+
+    let wait = world.ralph(&[
+        "wait",
+        "--workspace",
+        &world.workspace.display().to_string(),
+    ]);
+    assert_eq!(
+        wait.status.and_then(|s| s.code()),
+        Some(0),
+        "{}",
+        wait.stdout
+    );
+    let row = list_row(&world).expect("the ended run is listed");
+    assert_eq!(row["outcome"], "verified", "{row}");
+}
+
+/// The cost of each style on the mock servers, printed for the README: the same
+/// 3-iteration task same-session and `--fresh`; for each, the size of the model's input
+/// at each turn (characters), the tokens counted, and the time from one iteration's end
+/// to the next one's first model request (start-up).
+pub fn fresh_costs(client: Client, test: &str) {
+    for fresh in [false, true] {
+        let script = vec![
+            text_then_command("One.", "echo 1 >> work.txt"),
+            text(format!("Step one. {CONTINUE}")),
+            text_then_command("Two.", "echo 2 >> work.txt"),
+            text(format!("Step two. {CONTINUE}")),
+            text_then_command("Three.", "echo 3 >> work.txt"),
+            text(format!("All three. {PROMISE}")),
+        ];
+        let Some(world) = setup(client, &format!("{test}-{fresh}"), script) else {
+            return;
+        };
+        world.mock.set_usage(USAGE);
+        world.set_env("RALPH_HOOK_REPLY_WAIT", "10s");
+        let mut extra = vec!["--max-iterations", "5", "--max-tokens", "1m"];
+        if fresh {
+            extra.insert(0, "--fresh");
+        }
+        let started = Instant::now();
+        let run = ralph_run(&world, &run_args(&world, &extra, "Write three lines"));
+        let total = started.elapsed();
+        assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+        let turns = world.mock.turns();
+        let sizes: Vec<usize> = turns.iter().map(|t| t.text().len()).collect();
+        let history = world.history();
+        let tokens = last_stop(&history)["tokens_used"].as_u64().unwrap_or(0);
+        println!(
+            "COST {} {}: wall {:.1}s for 3 iterations; input size per model request (chars): {:?}; tokens counted: {tokens}",
+            client.name(),
+            if fresh { "--fresh" } else { "same-session" },
+            total.as_secs_f64(),
+            sizes,
+        );
+    }
+}
