@@ -8,8 +8,8 @@
 //! left (`.ralph/handoff.md`, hostile input: opened through [`crate::engine::files`], never
 //! followed, size-capped, shown as escaped text) and a summary of the workspace since the
 //! loop began (commits and `git diff --stat`, from the hardened git of
-//! [`crate::engine::fingerprint`]; only tree-to-tree diffs and plumbing that reads no file's content, so no filter
-//! driver, textconv or external diff a repository names ever runs).
+//! [`crate::engine::fingerprint`], the work tree read with no repository attributes, so
+//! no filter driver, textconv or external diff a repository names ever runs).
 
 use std::path::Path;
 
@@ -179,9 +179,24 @@ pub fn head(workspace: &Path) -> Option<String> {
     .filter(|id| !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()))
 }
 
+/// Options for a git run that reads the work tree: attributes only from the empty tree,
+/// no user attributes file, so no filter driver or diff driver a repository names is
+/// ever picked (with `--no-ext-diff` and `--no-textconv` on the diff itself). git before
+/// 2.40 lacks `--attr-source` and refuses the run: the summary then goes without it.
+const NO_ATTRIBUTES: [&str; 3] = [
+    "--attr-source=4b825dc642cb6eb9a060e54bf8d69288fbee4904",
+    "-c",
+    "core.attributesFile=/dev/null",
+];
+
 /// What changed in the workspace since the loop began, for a new session: the commits
-/// since `base` and their `git diff --stat`, and the files changed and not committed.
-/// `None` when the workspace is no git repository (or git did not answer).
+/// since `base` and `git diff --stat` of the workspace against `base` (uncommitted edits
+/// of tracked files included), and the untracked files. `None` when the workspace is no
+/// git repository.
+///
+/// Nothing a repository names runs: the work tree is read with attributes from the
+/// empty tree only ([`NO_ATTRIBUTES`]), and not at all when `.git/info/attributes` (which
+/// no option turns off) exists; then only the commits are compared, tree to tree.
 pub fn workspace_summary(workspace: &Path, git: bool, base: Option<&str>) -> Option<String> {
     if !git {
         return None;
@@ -210,69 +225,68 @@ pub fn workspace_summary(workspace: &Path, git: bool, base: Option<&str>) -> Opt
             .unwrap_or_default();
             out.push_str("Commits since the loop started:\n");
             out.push_str(&bounded_lines(&log));
-            let stat_args: Vec<&str> = match (base, head.as_deref()) {
-                (Some(base), Some(head)) => vec![base, head],
-                _ => vec![],
-            };
-            if !stat_args.is_empty() {
-                let mut args = vec![
-                    "diff",
-                    "--no-color",
-                    "--no-ext-diff",
-                    "--no-textconv",
-                    "--stat=100",
-                ];
-                args.extend(stat_args);
-                args.push("--");
-                let stat = git_text(workspace, &args).unwrap_or_default();
-                out.push_str("\n`git diff --stat` of those commits:\n");
-                out.push_str(&bounded_lines(&stat));
-            }
         }
         None => out.push_str("No commit since the loop started.\n"),
     }
-    // Plumbing that compares stat data and the index only: no file's content is read,
-    // so no clean filter runs (a stat-only change shows as changed).
-    let staged = git_text(
-        workspace,
-        &[
-            "diff-index",
-            "--cached",
-            "--name-status",
-            "--no-renames",
-            "HEAD",
-            "--",
-        ],
-    )
-    .filter(|_| head.is_some())
-    .unwrap_or_default();
-    let changed = git_text(
-        workspace,
-        &["diff-files", "--name-status", "--no-renames", "--"],
-    )
-    .unwrap_or_default();
-    let untracked = git_text(
-        workspace,
-        &["ls-files", "--others", "--exclude-standard", "--"],
-    )
-    .unwrap_or_default()
-    .lines()
-    .map(|path| format!("?? {path}"))
-    .collect::<Vec<_>>()
-    .join("\n");
-    let uncommitted = [staged.trim(), changed.trim(), untracked.trim()]
-        .iter()
-        .filter(|part| !part.is_empty())
-        .copied()
-        .collect::<Vec<_>>()
-        .join("\n");
-    if uncommitted.is_empty() {
-        out.push_str("\nNothing uncommitted.");
-    } else {
-        out.push_str("\nNot committed (staged, changed, ?? untracked):\n");
-        out.push_str(bounded_lines(&uncommitted).trim_end());
+    let from = base.or(head.as_deref());
+    let stat = |tree_args: &[&str], worktree: bool| {
+        let mut args: Vec<&str> = Vec::new();
+        if worktree {
+            args.extend(NO_ATTRIBUTES);
+        }
+        args.extend([
+            "diff",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--stat=100",
+        ]);
+        args.extend(tree_args);
+        args.push("--");
+        git_text(workspace, &args)
+    };
+    let worktree_stat = from
+        .filter(|_| !has_info_attributes(workspace))
+        .and_then(|from| stat(&[from], true));
+    match (worktree_stat, base, head.as_deref()) {
+        (Some(text), _, _) => {
+            out.push_str("\n`git diff --stat` of the workspace against where it started:\n");
+            out.push_str(&bounded_lines(&text));
+            let untracked = git_text(
+                workspace,
+                &[
+                    &NO_ATTRIBUTES[..],
+                    &["ls-files", "--others", "--exclude-standard", "--"],
+                ]
+                .concat(),
+            )
+            .unwrap_or_default();
+            out.push_str("Untracked files:\n");
+            out.push_str(&bounded_lines(&untracked));
+        }
+        (None, Some(base), Some(head)) if base != head => {
+            let text = stat(&[base, head], false).unwrap_or_default();
+            out.push_str("\n`git diff --stat` of those commits (the work tree was not read):\n");
+            out.push_str(&bounded_lines(&text));
+        }
+        (None, _, _) => {}
     }
-    Some(out)
+    Some(out.trim_end().to_string())
+}
+
+/// True when the repository has `info/attributes`, which applies whatever the options.
+fn has_info_attributes(workspace: &Path) -> bool {
+    let Some(path) = git_text(workspace, &["rev-parse", "--git-path", "info/attributes"]) else {
+        return true;
+    };
+    let path = Path::new(path.trim());
+    let path = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        workspace.join(path)
+    };
+    path.symlink_metadata()
+        .is_ok_and(|meta| meta.len() > 0 || !meta.is_file())
 }
 
 /// At most [`SUMMARY_LINES`] lines of `text`, each escaped, with a count of the rest.
