@@ -56,7 +56,7 @@ pub mod testing {
     pub mod engine {
         pub use crate::engine::{
             action, config, decide, digest, files, fingerprint, flush, fresh, lifecycle, ownership,
-            render, settings, signal, state, store, supervision, transcript, usage,
+            render, settings, signal, state, store, supervision, tasks, transcript, usage,
         };
 
         #[cfg(feature = "testing")]

@@ -80,6 +80,7 @@ pub fn stop_decision(data: &[u8]) {
         verification: None,
         tokens: (selector & 2 == 2).then(|| u64::from(knob) << (selector % 40)),
         background: (selector & 4 == 4).then_some("1 background task (npm test)"),
+        tasks: None,
     };
     let step = decide::decide(&state, event, now);
     check_trust(&state, &event, &step);

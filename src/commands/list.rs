@@ -21,6 +21,7 @@ use crate::engine::ownership::{LoopRecord, Registry, STATE_DIR_ENV};
 use crate::engine::render::{self, printable};
 use crate::engine::store::{HISTORY_FILE, RECORD_FILE, Store};
 use crate::engine::supervision::{self, Phase, Supervision, Timings};
+use crate::engine::tasks::{self, TaskProgress};
 use crate::error::{Error, Result};
 use crate::messages::say;
 
@@ -67,6 +68,10 @@ pub struct LoopRow {
     pub restarts: Option<u32>,
     /// When the next attempt starts (`state: restarting`).
     pub next_attempt: Option<String>,
+    /// Items of the task list accepted / total (`--tasks`), e.g. `1/3`.
+    pub tasks: Option<String>,
+    /// The task list's current item.
+    pub task: Option<String>,
 }
 
 /// `ralph-hook list`.
@@ -102,8 +107,15 @@ pub(crate) fn list(args: &ListArgs) -> Result<i32> {
             (Some(s), None) => s.to_string(),
             _ => "-".into(),
         };
+        let tasks = match (&row.tasks, &row.task) {
+            (Some(count), Some(task)) => {
+                format!("  tasks {count}, current: {}", tasks::shown(task))
+            }
+            (Some(count), None) => format!("  tasks {count}"),
+            _ => String::new(),
+        };
         say(format!(
-            "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} {}",
+            "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} {}{tasks}",
             row.state.as_str(),
             row.agent.as_str(),
             iteration,
@@ -179,6 +191,8 @@ fn row(dir: &std::path::Path, now: SystemTime, timings: &Timings) -> Option<Loop
         client_pid: sup.as_ref().and_then(|s| s.client_pid),
         restarts: sup.as_ref().map(|s| s.restarts),
         next_attempt: sup.and_then(|s| s.next_attempt),
+        tasks: state.tasks.as_ref().map(TaskProgress::count),
+        task: state.tasks.as_ref().and_then(|t| t.current.clone()),
     })
 }
 
@@ -223,6 +237,8 @@ fn ended_row(
         client_pid: None,
         restarts: Some(sup.restarts),
         next_attempt: None,
+        tasks: None,
+        task: None,
     })
 }
 

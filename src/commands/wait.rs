@@ -72,6 +72,8 @@ pub(crate) enum WaitCode {
     /// The loop's session ended (the host's SessionEnd) with the loop still active: 17.
     /// It goes on if that session is resumed; a new loop in the workspace replaces it.
     SessionEnded = 17,
+    /// An item of the task list used up `--max-iterations-per-task`: 18.
+    StuckTask = 18,
 }
 
 impl WaitCode {
@@ -99,6 +101,10 @@ impl WaitCode {
             Outcome::RestartsExhausted => (
                 WaitCode::RestartsExhausted,
                 "the agent's client died again after every restart allowed",
+            ),
+            Outcome::StuckTask => (
+                WaitCode::StuckTask,
+                "an item of the task list used up --max-iterations-per-task",
             ),
         }
     }

@@ -38,11 +38,15 @@ pub enum Action {
     /// A fresh loop's turn ended its session's iteration (`run --fresh`): the stop was
     /// allowed and the next iteration starts in a new session.
     NextSession,
+    /// An item of the task list (`--tasks`) was accepted on evidence.
+    Accept,
+    /// An item of the task list used up its cap and was left open (`--on-stuck-task skip`).
+    Skip,
 }
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 15] = [
+    pub const ALL: [Action; 17] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -58,6 +62,8 @@ impl Action {
         Action::Orphan,
         Action::Error,
         Action::NextSession,
+        Action::Accept,
+        Action::Skip,
     ];
 
     /// The action whose word is `word`.
@@ -85,6 +91,8 @@ impl Action {
             Action::Orphan => "orphan",
             Action::Error => "error",
             Action::NextSession => "next_session",
+            Action::Accept => "accept",
+            Action::Skip => "skip",
         }
     }
 }

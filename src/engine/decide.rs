@@ -17,6 +17,7 @@ use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
 use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState, StartedBy};
+use crate::engine::tasks::{self, Note, OnStuck, TaskLook, Verdict};
 
 pub use crate::engine::outcome::Outcome;
 
@@ -44,6 +45,8 @@ pub struct StopEvent<'a> {
     /// The background work the session leaves running as its turn ends (Claude Code's
     /// `background_tasks` and `session_crons`), in words; `None` when there is none.
     pub background: Option<&'a str>,
+    /// What the stop saw of the loop's task list (`--tasks`), when it has one.
+    pub tasks: Option<&'a TaskLook>,
 }
 
 impl Default for StopEvent<'_> {
@@ -59,6 +62,7 @@ impl Default for StopEvent<'_> {
             verification: None,
             tokens: None,
             background: None,
+            tasks: None,
         }
     }
 }
@@ -178,8 +182,12 @@ pub enum Decision {
 pub struct Continuation {
     /// The last message carried neither signal: remind the agent of the contract.
     pub missing_signal: bool,
-    /// The agent claimed completion but the verify command rejected it.
+    /// The agent claimed completion (or an item of the task list) but the verify command
+    /// rejected it.
     pub rejected: Option<Verification>,
+    /// What the stop did with the task list: an item accepted or not, a completion
+    /// signal rejected while items are open, an item left as stuck.
+    pub tasks: Vec<Note>,
 }
 
 /// What became of a cancel request the stop found.
@@ -311,7 +319,43 @@ fn decide_owned(
     }
 
     let mut rejected = None;
-    if tag == Tag::Promise {
+    let mut notes = Vec::new();
+    if state.tasks.is_some() {
+        match judge_tasks(state, &mut next, event, tag, &mut notes) {
+            TaskStep::Go => {}
+            TaskStep::Rejected(failed) => rejected = Some(failed),
+            TaskStep::Done(outcome) => return finish(next, outcome, tag, now),
+            TaskStep::Verify => {
+                return Step {
+                    decision: Decision::Verify,
+                    state: next,
+                    tag,
+                    claimed: false,
+                    request: Request::None,
+                    tokens: None,
+                };
+            }
+            TaskStep::Unreadable(why) => {
+                // Fail open: the turn ends, the loop waits for the user to fix the file.
+                let reason = format!("the task list cannot be read: {why}; fix the file");
+                next.paused = true;
+                next.blocked = Some(reason.clone());
+                next.last_decision = Some(LastDecision {
+                    at: next.updated_at.clone(),
+                    decision: Action::Pause.into(),
+                    why: reason.clone(),
+                });
+                return Step {
+                    decision: Decision::Blocked(reason),
+                    state: next,
+                    tag,
+                    claimed: false,
+                    request: Request::None,
+                    tokens: None,
+                };
+            }
+        }
+    } else if tag == Tag::Promise {
         match (&state.verify, event.verification.map(|ran| ran.result)) {
             (None, _) => return finish(next, Outcome::Completed, tag, now),
             (Some(_), None) => {
@@ -393,16 +437,16 @@ fn decide_owned(
         }
     }
 
+    if let Some(outcome) = stuck_task(state, &mut next, event, &mut notes) {
+        return finish(next, outcome, tag, now);
+    }
+    if let Some(tasks) = &mut next.tasks {
+        tasks.iterations = tasks.iterations.saturating_add(1);
+    }
     next.iteration = state.iteration.saturating_add(1);
-    let why = match (&rejected, tag) {
-        (Some(verification), _) => format!(
-            "the completion signal was rejected because the verify command {}",
-            verification.summary()
-        ),
-        (None, Tag::Continue) => "the agent's message ended with the continuation signal".into(),
-        (None, Tag::Promise | Tag::Blocked | Tag::None) => {
-            "the agent's message carried neither signal, so it was reminded of them".into()
-        }
+    let why = match notes.first() {
+        Some(note) => tasks::note_why(note),
+        None => default_why(&rejected, tag),
     };
     next.last_decision = Some(LastDecision {
         at: next.updated_at.clone(),
@@ -413,12 +457,133 @@ fn decide_owned(
         decision: Decision::Block(Continuation {
             missing_signal: tag == Tag::None && rejected.is_none(),
             rejected,
+            tasks: notes,
         }),
         state: next,
         tag,
         claimed: false,
         request: Request::None,
         tokens: None,
+    }
+}
+
+/// What the task list makes of a stop, before the budgets.
+enum TaskStep {
+    /// Go on with the usual decision (notes may say what happened).
+    Go,
+    /// The current item is a candidate and the verify command failed.
+    Rejected(Verification),
+    /// The loop ends: the last item was accepted (or left as stuck).
+    Done(Outcome),
+    /// The current item is a candidate: run the verify command first.
+    Verify,
+    /// The task file cannot be read now.
+    Unreadable(String),
+}
+
+/// Judges the loop's task list on the stop's look at it: accepts the current item on
+/// evidence (after verify), says why a checked item is not accepted, rejects the
+/// completion signal while items are open, and ends the loop once none is.
+fn judge_tasks(
+    state: &LoopState,
+    next: &mut LoopState,
+    event: StopEvent<'_>,
+    tag: Tag,
+    notes: &mut Vec<Note>,
+) -> TaskStep {
+    let (Some(progress), Some(tasks)) = (&state.tasks, next.tasks.as_mut()) else {
+        return TaskStep::Go;
+    };
+    let look = event.tasks;
+    let list = look.and_then(|look| look.list.as_ref().ok());
+    let mut step = TaskStep::Go;
+    match look.map(|look| tasks::judge(progress, look)) {
+        Some(Verdict::Unreadable(why)) => return TaskStep::Unreadable(why),
+        Some(Verdict::AllDone) => return TaskStep::Done(Outcome::Completed),
+        Some(Verdict::Candidate { item, evidence }) => {
+            match (&state.verify, event.verification.map(|ran| ran.result)) {
+                (Some(_), None) => return TaskStep::Verify,
+                (Some(_), Some(failed)) if *failed != Verification::Passed => {
+                    notes.push(Note::VerifyFailed { item });
+                    step = TaskStep::Rejected(failed.clone());
+                }
+                (None, _) | (Some(_), Some(_)) => {
+                    if let Some(list) = list {
+                        tasks.accept(list, event.workspace);
+                    }
+                    notes.push(Note::Accepted { item, evidence });
+                    if tasks.current.is_none() {
+                        return TaskStep::Done(if tasks.stuck.is_empty() {
+                            Outcome::Completed
+                        } else {
+                            Outcome::StuckTask
+                        });
+                    }
+                }
+            }
+        }
+        Some(Verdict::CheckedWithoutChange { item, why }) => {
+            tasks.rejected = Some(format!("\"{}\": {why}", tasks::shown(&item)));
+            notes.push(Note::CheckedWithoutChange { item, why });
+        }
+        Some(Verdict::Working) => {
+            if let Some(list) = list {
+                tasks.refresh(list);
+            }
+        }
+        None => {}
+    }
+    if tag == Tag::Promise {
+        let open = match list {
+            Some(list) => tasks
+                .open(list)
+                .iter()
+                .map(|item| item.text.clone())
+                .collect(),
+            None => tasks.current.iter().cloned().collect(),
+        };
+        notes.push(Note::CompletionWhileOpen { open });
+    }
+    step
+}
+
+/// The current item used up `--max-iterations-per-task`: `stop` ends the loop
+/// (`stuck_task`), `skip` leaves it open and goes on (the loop ends once no item is
+/// left). Not when this stop accepted an item (its count starts again).
+fn stuck_task(
+    state: &LoopState,
+    next: &mut LoopState,
+    event: StopEvent<'_>,
+    notes: &mut Vec<Note>,
+) -> Option<Outcome> {
+    let before = state.tasks.as_ref()?;
+    let tasks = next.tasks.as_mut()?;
+    let accepted_now = tasks.accepted.len() > before.accepted.len();
+    if tasks.max_per_task == 0 || accepted_now || before.iterations < tasks.max_per_task {
+        return None;
+    }
+    match tasks.on_stuck {
+        OnStuck::Stop => Some(Outcome::StuckTask),
+        OnStuck::Skip => {
+            let list = event.tasks.and_then(|look| look.list.as_ref().ok())?;
+            let item = tasks.skip(list, event.workspace)?;
+            notes.push(Note::Stuck { item });
+            tasks.current.is_none().then_some(Outcome::StuckTask)
+        }
+    }
+}
+
+/// Why a plain continuation was sent, for `last_decision`.
+fn default_why(rejected: &Option<Verification>, tag: Tag) -> String {
+    match (rejected, tag) {
+        (Some(verification), _) => format!(
+            "the completion signal was rejected because the verify command {}",
+            verification.summary()
+        ),
+        (None, Tag::Continue) => "the agent's message ended with the continuation signal".into(),
+        (None, Tag::Promise | Tag::Blocked | Tag::None) => {
+            "the agent's message carried neither signal, so it was reminded of them".into()
+        }
     }
 }
 

@@ -262,8 +262,9 @@ fn git_status(workspace: &Path) -> Option<Vec<u8>> {
 }
 
 /// ralph-hook's own files in a workspace: the brake must not see its own writes (every
-/// stop rewrites the state and appends to the history).
-fn is_own_file(path: &[u8]) -> bool {
+/// stop rewrites the state and appends to the history), nor does a task item's evidence
+/// (an agent's `git add -A` commits the state file too).
+pub(crate) fn is_own_file(path: &[u8]) -> bool {
     if path == CANCEL_REQUEST_FILE.as_bytes() {
         return true;
     }

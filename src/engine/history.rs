@@ -57,6 +57,9 @@ pub enum Reason {
     CompletionRejected,
     /// The agent said it is blocked on the user; the loop paused.
     Blocked,
+    /// An item of the task list was checked but not accepted (no change since it began,
+    /// or the verify command failed); the loop went on with it.
+    TaskRejected,
 }
 
 impl From<Outcome> for Reason {
@@ -72,6 +75,7 @@ impl Reason {
             Reason::Ended(outcome) => outcome.code(),
             Reason::CompletionRejected => "completion_rejected",
             Reason::Blocked => "blocked",
+            Reason::TaskRejected => "task_rejected",
         }
     }
 
@@ -80,6 +84,7 @@ impl Reason {
         match word {
             "completion_rejected" => Some(Reason::CompletionRejected),
             "blocked" => Some(Reason::Blocked),
+            "task_rejected" => Some(Reason::TaskRejected),
             code => Outcome::from_code(code).map(Reason::Ended),
         }
     }
@@ -88,7 +93,7 @@ impl Reason {
     pub fn outcome(self) -> Option<Outcome> {
         match self {
             Reason::Ended(outcome) => Some(outcome),
-            Reason::CompletionRejected | Reason::Blocked => None,
+            Reason::CompletionRejected | Reason::Blocked | Reason::TaskRejected => None,
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
 use crate::engine::state::{LastDecision, LoopState, Origin, STATE_VERSION, StartedBy};
 use crate::engine::store::{Loaded, LockGuard, Mirror, Store};
+use crate::engine::tasks::{self, Checklist, TaskProgress};
 use crate::engine::usage::{self, Cursor};
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -129,7 +130,13 @@ pub fn begin(
     store.check_mirror_place()?;
     // The first look at the workspace runs git: before the lock, since no subprocess
     // runs while a loop's lock is held (a `cancel` waits at most 10 s for it).
-    let first_look = (settings.no_progress > 0 && workspace::is_git_repository(store.workspace()))
+    let git = workspace::is_git_repository(store.workspace());
+    let task_list = settings
+        .tasks
+        .as_deref()
+        .map(|file| read_task_list(store.workspace(), file, git))
+        .transpose()?;
+    let first_look = ((settings.no_progress > 0 || task_list.is_some()) && git)
         .then(|| Fingerprint::take(store.workspace()))
         .flatten();
     let lock = store.lock().map_err(sandbox_hint)?;
@@ -243,6 +250,15 @@ pub fn begin(
     {
         record.state.progress.remember_workspace(look);
     }
+    if let Some((file, list)) = &task_list {
+        record.state.tasks = TaskProgress::begin(
+            file,
+            list,
+            first_look.as_ref(),
+            settings.max_iterations_per_task,
+            settings.on_stuck_task,
+        );
+    }
     let mut warnings = Vec::new();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
         warnings.push(format!(
@@ -262,6 +278,36 @@ pub fn begin(
         warnings,
         again: false,
     })
+}
+
+/// The task list `file` of a loop starting in `workspace`, checked before anything
+/// starts: a file of the workspace that can be read, in a git workspace (the evidence an
+/// item is done is read from git), with at least one item open.
+fn read_task_list(workspace: &Path, file: &str, git: bool) -> Result<(String, Checklist)> {
+    let bad = |err: tasks::TaskFileError| Error::input(format!("--tasks {}", err.file), err.why);
+    let relative = tasks::resolve(workspace, file).map_err(bad)?;
+    let list = tasks::read(workspace, &relative).map_err(bad)?;
+    if !git {
+        return Err(Error::usage(format!(
+            "--tasks needs a git workspace: an item counts as done only on evidence (a commit, or a changed file other than the task file), which ralph-hook reads from git, and {} is not a repository; run `git init` there first",
+            workspace.display()
+        )));
+    }
+    let open = list.items.iter().filter(|item| !item.checked).count();
+    if open == 0 {
+        return Err(Error::input(
+            format!("--tasks {}", tasks::shown(&relative)),
+            if list.items.is_empty() {
+                "has no checklist items: write one `- [ ] item` line per task".to_string()
+            } else {
+                format!(
+                    "has no open item: all {} are checked already; uncheck the ones to work on (`- [ ] item`)",
+                    list.items.len()
+                )
+            },
+        ));
+    }
+    Ok((relative, list))
 }
 
 fn already_active(store: &Store, existing: &LoopRecord, replace: Replace, idle: Duration) -> Error {
@@ -388,8 +434,12 @@ fn ending_detail(last: &LoopState, outcome: Outcome, given: Option<String>) -> O
             last.no_progress
         )),
         Outcome::Verified => last.verify.as_ref().map(|cmd| format!("`{cmd}` passed")),
-        Outcome::Completed
-        | Outcome::IterationCap
+        Outcome::Completed | Outcome::StuckTask => given.or_else(|| {
+            last.tasks
+                .as_ref()
+                .map(|tasks| format!("task list {}", tasks.status()))
+        }),
+        Outcome::IterationCap
         | Outcome::TimeLimit
         | Outcome::TokenLimit
         | Outcome::Cancelled

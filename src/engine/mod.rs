@@ -25,6 +25,7 @@
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
 //! - `sample`: sample loops for tests and benches only (the `testing` feature).
+//! - [`tasks`]: `--tasks FILE`: the checklist, the current item, acceptance on evidence.
 //! - [`supervision`]: the supervisor file of `ralph-hook run` and the one state
 //!   vocabulary (`running`, `crashed`, …) of `list`, `show --json` and `wait`.
 
@@ -56,6 +57,7 @@ pub(crate) mod status;
 pub(crate) mod stop;
 pub mod store;
 pub mod supervision;
+pub mod tasks;
 pub mod transcript;
 pub mod usage;
 pub(crate) mod verify;

@@ -34,11 +34,14 @@ pub enum Outcome {
     Error,
     /// `ralph-hook run` restarted the dead client `--max-restarts` times and it died again.
     RestartsExhausted,
+    /// An item of the task list used up `--max-iterations-per-task` (`--on-stuck-task
+    /// stop`, or the last open items were all skipped as stuck).
+    StuckTask,
 }
 
 impl Outcome {
     /// Every outcome, for reading codes back, tests and docs.
-    pub const ALL: [Outcome; 11] = [
+    pub const ALL: [Outcome; 12] = [
         Outcome::Completed,
         Outcome::Verified,
         Outcome::IterationCap,
@@ -50,6 +53,7 @@ impl Outcome {
         Outcome::Replaced,
         Outcome::Error,
         Outcome::RestartsExhausted,
+        Outcome::StuckTask,
     ];
 
     /// The stable reason code scripts read from the history and `show --json`.
@@ -66,6 +70,7 @@ impl Outcome {
             Outcome::Replaced => "replaced",
             Outcome::Error => "error",
             Outcome::RestartsExhausted => "restarts_exhausted",
+            Outcome::StuckTask => "stuck_task",
         }
     }
 

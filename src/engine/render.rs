@@ -13,10 +13,11 @@ use std::time::SystemTime;
 use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
-use crate::engine::fresh;
+use crate::engine::fresh::{self, FreshMode};
 use crate::engine::history;
 use crate::engine::signal;
 use crate::engine::state::LoopState;
+use crate::engine::tasks::{self, Note, OnStuck, TaskProgress};
 
 /// Tasks longer than this are cut in the continuation prompt, with a pointer to the
 /// state file that holds all of it.
@@ -55,8 +56,15 @@ pub fn continuation_body(
 ) -> String {
     let mut out = String::new();
     if let Some(rejected) = &how.rejected {
+        let what = match how.tasks.iter().find_map(|note| match note {
+            Note::VerifyFailed { item } => Some(item),
+            _ => None,
+        }) {
+            Some(item) => format!("The task item \"{}\" was not accepted", tasks::shown(item)),
+            None => "Your completion signal was rejected".to_string(),
+        };
         out.push_str(&format!(
-            "Your completion signal was rejected: the verify command `{}` {}.",
+            "{what}: the verify command `{}` {}.",
             state.verify.as_deref().unwrap_or(""),
             rejected.summary()
         ));
@@ -70,6 +78,9 @@ pub fn continuation_body(
     out.push_str("Task:\n");
     out.push_str(&task_excerpt(&state.prompt, state_path));
     out.push_str("\n\n");
+    if let Some(progress) = &state.tasks {
+        out.push_str(&task_list_text(progress, &how.tasks));
+    }
     out.push_str(&signals_text(state));
     if how.missing_signal {
         out.push_str(&format!(
@@ -85,6 +96,60 @@ pub fn continuation_body(
     out.push_str(&brakes_text(state));
     out.push_str(&brake_warning(state));
     out
+}
+
+/// The task list in a continuation prompt: what this stop did with it, the current
+/// item, how many are done, and the rule for finishing one.
+fn task_list_text(progress: &TaskProgress, notes: &[Note]) -> String {
+    let file = tasks::shown(&progress.file);
+    let mut out = String::new();
+    for note in notes {
+        out.push_str(&match note {
+            Note::Accepted { item, evidence } => format!(
+                "Accepted: the task item \"{}\" (evidence: {evidence}).\n",
+                tasks::shown(item)
+            ),
+            Note::CheckedWithoutChange { item, why } => format!(
+                "Not accepted, checked without a change: the task item \"{}\": {why}. Do the work it asks for (edit or commit files other than {file}), keep it checked, and end your turn.\n",
+                tasks::shown(item)
+            ),
+            Note::VerifyFailed { .. } => String::new(),
+            Note::CompletionWhileOpen { open } => format!(
+                "Your completion signal was rejected: {} still open: {}.\n",
+                match open.len() {
+                    1 => "1 task item is".to_string(),
+                    n => format!("{n} task items are"),
+                },
+                open.iter()
+                    .map(|item| format!("\"{}\"", tasks::shown(item)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Note::Stuck { item } => format!(
+                "Left open: the task item \"{}\" used up its {} continuation prompts (--max-iterations-per-task); go on with the next.\n",
+                tasks::shown(item),
+                progress.max_per_task
+            ),
+        });
+    }
+    if let Some(current) = &progress.current {
+        out.push_str(&format!(
+            "Task list {file}: {} of {} items accepted. Current item: \"{}\".\n",
+            progress.done(),
+            progress.total,
+            tasks::shown(current)
+        ));
+    }
+    out.push_str(&task_rule(&file));
+    out.push('\n');
+    out
+}
+
+/// How an item of the task list is finished, in one paragraph.
+fn task_rule(file: &str) -> String {
+    format!(
+        "Work on the current item only. When it is done, check it in {file} (`- [x]`), with the work committed or changed in the workspace: an item counts only on that evidence (a new commit or a changed file other than {file}), never on its checkbox alone. The completion signal counts only once every item is accepted.\n"
+    )
 }
 
 /// Says so when the very next stop can end the loop for lack of progress, while the
@@ -176,6 +241,9 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
          continue from the current workspace state and never restart the task.",
     );
     out.push_str(&blocked_rule());
+    if let Some(progress) = &state.tasks {
+        out.push_str(&format!("\n\n{}", task_list_text(progress, &[])));
+    }
     if let Some(budget) = budget_text(state, clock::now()) {
         out.push_str(&format!("\nBudget: {budget}."));
     }
@@ -196,21 +264,38 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
 /// The rules of a fresh loop (`run --fresh`), handed to each new session with the task:
 /// one turn is one iteration, the next starts in a session that remembers nothing, so
 /// the work goes into the workspace and a hand-off note.
-pub fn fresh_rules(state: &LoopState, state_path: &Path, show_command: &str) -> String {
-    let mut out = format!(
-        "A ralph loop is active (iteration budget: {}) and runs in fresh sessions: each of \
-         your turns is one iteration, and when your turn ends this session ends; the next \
-         iteration starts in a new session that remembers nothing of this one. The loop is \
-         already started: do not start another one.\n\n",
-        if state.max_iterations == 0 {
-            "no cap".to_string()
-        } else {
-            state.max_iterations.to_string()
-        }
-    );
+pub fn fresh_rules(
+    state: &LoopState,
+    mode: FreshMode,
+    state_path: &Path,
+    show_command: &str,
+) -> String {
+    let budget = if state.max_iterations == 0 {
+        "no cap".to_string()
+    } else {
+        state.max_iterations.to_string()
+    };
+    let mut out = match mode {
+        FreshMode::Iteration => format!(
+            "A ralph loop is active (iteration budget: {budget}) and runs in fresh sessions: \
+             each of your turns is one iteration, and when your turn ends this session ends; \
+             the next iteration starts in a new session that remembers nothing of this one. \
+             The loop is already started: do not start another one.\n\n"
+        ),
+        FreshMode::Task => format!(
+            "A ralph loop is active (iteration budget: {budget}) and runs in fresh sessions, \
+             one per task item: while an item is worked on, a Stop hook hands you a \
+             continuation prompt in this session; once an item is accepted, this session \
+             ends and the next item starts in a new session that remembers nothing of this \
+             one. The loop is already started: do not start another one.\n\n"
+        ),
+    };
     out.push_str(&signals_text(state));
-    out.push_str(&handoff_rule());
+    out.push_str(&handoff_rule(mode));
     out.push_str(&blocked_rule());
+    if let Some(progress) = &state.tasks {
+        out.push_str(&format!("\n\n{}", task_list_text(progress, &[])));
+    }
     if let Some(budget) = budget_text(state, clock::now()) {
         out.push_str(&format!("\nBudget left: {budget}."));
     }
@@ -221,13 +306,17 @@ pub fn fresh_rules(state: &LoopState, state_path: &Path, show_command: &str) -> 
 }
 
 /// What each session of a fresh loop leaves for the next.
-fn handoff_rule() -> String {
+fn handoff_rule(mode: FreshMode) -> String {
     format!(
-        "\nBefore you end your turn, leave a short hand-off note for the next session in \
+        "\nBefore {}, leave a short hand-off note for the next session in \
          `{}/{}` in the workspace (replace the old one): what you did, what is left, what to \
          try next. Leave your work in the workspace (committed or not): the next session is \
          shown a summary of it. Keep working without asking whether to continue; continue \
          from the current workspace state and never restart the task.",
+        match mode {
+            FreshMode::Iteration => "you end your turn",
+            FreshMode::Task => "you check an item in the task file",
+        },
         fresh::HANDOFF_DIR,
         fresh::HANDOFF_FILE
     )
@@ -252,8 +341,10 @@ fn state_line(state_path: &Path, show_command: &str) -> String {
 
 /// What a fresh loop hands a new session beside its task: the workspace since the loop
 /// began, and the previous session's last message and hand-off note.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FreshContext {
+    /// When the loop starts a new session.
+    pub mode: FreshMode,
     /// The workspace summary ([`fresh::workspace_summary`]), when it is a repository.
     pub summary: Option<String>,
     /// The end of the previous session's last message, escaped ([`fresh::last_message`]).
@@ -282,7 +373,7 @@ pub fn fresh_prompt(
         iteration_label(state)
     );
     out.push_str(body.trim_end());
-    out.push_str(&handoff_rule());
+    out.push_str(&handoff_rule(context.mode));
     out.push_str(&blocked_rule());
     out.push_str(&fresh_token_rule(state));
     out.push_str(&state_line(state_path, "ralph-hook show"));
@@ -364,7 +455,14 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
         ),
         (
             "done when",
-            format!("the agent writes {}", printable(&state.completion_signal)),
+            match &state.tasks {
+                Some(progress) => format!(
+                    "every item of {} is accepted on evidence ({} counts only then)",
+                    tasks::shown(&progress.file),
+                    printable(&state.completion_signal)
+                ),
+                None => format!("the agent writes {}", printable(&state.completion_signal)),
+            },
         ),
         ("continue", printable(&state.continue_signal).into_owned()),
     ];
@@ -386,6 +484,37 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
                 token_count(budget)
             ),
         ));
+    }
+    if let Some(progress) = &state.tasks {
+        let mut text = format!(
+            "{}: {} items, current \"{}\"",
+            tasks::shown(&progress.file),
+            progress.total,
+            tasks::shown(progress.current.as_deref().unwrap_or(""))
+        );
+        if !progress.skipped.is_empty() {
+            text.push_str(&format!(
+                "; {} checked at the start, skipped: {}",
+                progress.skipped.len(),
+                progress
+                    .skipped
+                    .iter()
+                    .map(|item| format!("\"{}\"", tasks::shown(item)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        if progress.max_per_task > 0 {
+            text.push_str(&format!(
+                "; at most {} continuation prompts per item, then {}",
+                progress.max_per_task,
+                match progress.on_stuck {
+                    OnStuck::Stop => "the loop ends (stuck_task)",
+                    OnStuck::Skip => "the item is left open and the next begins",
+                }
+            ));
+        }
+        lines.push(("tasks", text));
     }
     if let Some(verify) = &state.verify {
         lines.push((
@@ -510,7 +639,14 @@ pub fn bounded_tail(output: &str) -> String {
 /// The line that tells the user why a loop ended.
 pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
     let what = match outcome {
-        Outcome::Completed => "the agent wrote the completion signal".to_string(),
+        Outcome::Completed => match &state.tasks {
+            Some(tasks) => format!(
+                "every item of the task list {} was accepted ({})",
+                tasks::shown(&tasks.file),
+                tasks.count()
+            ),
+            None => "the agent wrote the completion signal".to_string(),
+        },
         Outcome::Verified => format!(
             "the completion signal arrived and `{}` passed",
             state.verify.as_deref().unwrap_or("")
@@ -549,6 +685,16 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
         Outcome::Cancelled => "it was cancelled".to_string(),
         Outcome::Replaced => "a new loop replaced it".to_string(),
         Outcome::Error => "of an error".to_string(),
+        Outcome::StuckTask => {
+            let tasks = state.tasks.clone().unwrap_or_default();
+            let item = tasks.current.clone().or_else(|| tasks.stuck.last().cloned());
+            format!(
+                "the task item \"{}\" used up its {} continuation prompts (--max-iterations-per-task) without being accepted; {} items accepted",
+                tasks::shown(item.as_deref().unwrap_or("?")),
+                tasks.max_per_task,
+                tasks.count()
+            )
+        }
         Outcome::RestartsExhausted => {
             "the agent's client died again after every restart `--max-restarts` allowed (see `ralph-hook logs`)".to_string()
         }
@@ -769,6 +915,7 @@ mod tests {
                 status: "exit code 101".into(),
                 tail: "test parser::rejects_empty ... FAILED".into(),
             }),
+            tasks: Vec::new(),
         };
         let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
         assert!(
@@ -803,6 +950,7 @@ mod tests {
         let how = Continuation {
             missing_signal: true,
             rejected: None,
+            tasks: Vec::new(),
         };
         let text = continuation_prompt(&state("t"), &how, Path::new("/s"), UNIX_EPOCH);
         assert!(text.contains("Reminder of the loop's contract"));

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::engine::signal;
+use crate::engine::tasks::OnStuck;
 use crate::error::{Error, Result};
 
 /// Iteration cap when none is given (the bash version's default).
@@ -166,6 +167,28 @@ flag_table! {
             help = "A command (`sh -c`) run when the loop ends or the agent is blocked, with RALPH_OUTCOME, RALPH_REASON, RALPH_ITERATION, RALPH_WORKSPACE and RALPH_TASK set [default: none]"
         )]
         notify: Text = "notify-send ralph-hook \"$RALPH_OUTCOME\"",
+        /// `--tasks`: the Markdown checklist worked item by item.
+        #[arg(
+            long,
+            value_name = "FILE",
+            help = "A Markdown checklist in the workspace (`- [ ] item`), worked item by item; an item counts only when checked with a change to the workspace (and --verify passing) [default: none]"
+        )]
+        tasks: Text = "PRD.md",
+        /// `--max-iterations-per-task`: the cap on each item of the task list.
+        #[arg(
+            long,
+            value_name = "N",
+            allow_hyphen_values = true,
+            help = "Most continuation prompts on one item of --tasks; then --on-stuck-task decides; 0 = no cap [default: 0]"
+        )]
+        max_iterations_per_task: Number = 10,
+        /// `--on-stuck-task`: what an item that used up its cap does.
+        #[arg(
+            long,
+            value_name = "stop|skip",
+            help = "When an item of --tasks uses up --max-iterations-per-task: `stop` ends the loop (stuck_task), `skip` leaves it open and goes on [default: stop]"
+        )]
+        on_stuck_task: Text = "skip",
     }
 }
 
@@ -233,6 +256,12 @@ pub struct LoopSettings {
     pub max_tokens: Option<u64>,
     /// The user's command to run when the loop ends or blocks.
     pub notify: Option<String>,
+    /// The task list file, as given (`--tasks`); read and checked when the loop starts.
+    pub tasks: Option<String>,
+    /// Most continuation prompts per task item (0 = no cap).
+    pub max_iterations_per_task: u32,
+    /// What an item that used up its cap does.
+    pub on_stuck_task: OnStuck,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -333,7 +362,32 @@ impl LoopSettings {
             }
             Some(text) => Some(text.trim().to_string()),
         };
+        let tasks = match &raw.tasks {
+            None => None,
+            Some(text) if text.trim().is_empty() || text.contains('\0') => {
+                return Err(Error::usage(
+                    "--tasks needs the checklist file, e.g. `--tasks PRD.md`",
+                ));
+            }
+            Some(text) => Some(text.trim().to_string()),
+        };
+        let max_iterations_per_task = match &raw.max_iterations_per_task {
+            None => 0,
+            Some(text) => whole_number("--max-iterations-per-task", text, "(0 = no cap)")?,
+        };
+        let on_stuck_task = match raw.on_stuck_task.as_deref().map(str::trim) {
+            None | Some("stop") => OnStuck::Stop,
+            Some("skip") => OnStuck::Skip,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--on-stuck-task is `stop` or `skip`, got {other:?}"
+                )));
+            }
+        };
         Ok(LoopSettings {
+            tasks,
+            max_iterations_per_task,
+            on_stuck_task,
             task: task.to_string(),
             max_iterations,
             uncapped: max_iterations == 0,
@@ -587,6 +641,9 @@ mod tests {
             verify_timeout: Some("540".into()),
             max_tokens: Some("1.5M".into()),
             notify: Some("  notify-send done  ".into()),
+            tasks: Some(" PRD.md ".into()),
+            max_iterations_per_task: Some("4".into()),
+            on_stuck_task: Some("skip".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -605,6 +662,9 @@ mod tests {
                 verify_timeout: Duration::from_secs(540),
                 max_tokens: Some(1_500_000),
                 notify: Some("notify-send done".into()),
+                tasks: Some("PRD.md".into()),
+                max_iterations_per_task: 4,
+                on_stuck_task: OnStuck::Skip,
                 sources: BTreeMap::new(),
             }
         );

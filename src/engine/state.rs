@@ -15,6 +15,7 @@ use crate::clock;
 use crate::engine::action::Action;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
+use crate::engine::tasks::TaskProgress;
 
 /// The state version this binary writes.
 pub const STATE_VERSION: u32 = 2;
@@ -122,6 +123,9 @@ pub struct LoopState {
     /// place, each event is acted on once (see [`crate::engine::once`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled: Option<HandledEvent>,
+    /// The task list (`--tasks FILE`): its items accepted so far and the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<TaskProgress>,
 }
 
 /// One host event and the installations that have run for it.
@@ -311,6 +315,7 @@ impl LoopState {
             progress: Progress::default(),
             last_decision: None,
             handled: None,
+            tasks: None,
         }
     }
 

@@ -16,6 +16,7 @@ use crate::engine::render::{
 use crate::engine::session_events;
 use crate::engine::state::{LastAction, LastDecision, LoopState};
 use crate::engine::store::Mirror;
+use crate::engine::tasks;
 
 /// How the loop stands, line by line: `show` colours it, `$ralph-loop status` shows it
 /// plain ([`status_text`]). Everything that came from a file is shown through
@@ -185,6 +186,12 @@ pub(crate) fn status_view(found: &Found, now: SystemTime) -> StatusView {
         ));
     }
     lines.push(("no progress", printable(&brake_status(state)).into_owned()));
+    if let Some(tasks) = &state.tasks {
+        lines.push((
+            "task list",
+            format!("{}: {}", tasks::shown(&tasks.file), tasks.status()),
+        ));
+    }
     if let Some(last) = &state.last_decision {
         lines.push((
             "last stop",
@@ -283,7 +290,9 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
             | Action::Refuse
             | Action::Ignore
             | Action::Orphan
-            | Action::Error),
+            | Action::Error
+            | Action::Accept
+            | Action::Skip),
         ) => action.as_str(),
         LastAction::Unknown(word) => word,
     };

@@ -30,7 +30,9 @@ use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
 use crate::engine::render;
+use crate::engine::state::LoopState;
 use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
+use crate::engine::tasks::{self, Note, TaskLook, TaskProgress};
 use crate::engine::transcript;
 use crate::engine::verify;
 use crate::engine::workspace;
@@ -115,20 +117,22 @@ fn another_sessions(seen: &LoopRecord, session: &str, now: SystemTime) -> bool {
     decide::decide(&seen.state, event, now).decision == Decision::Ignore
 }
 
-/// The git fingerprint of the no-progress brake, taken before the lock for the loop and
-/// iteration the unlocked read saw: it judges that stop only.
+/// What a stop looks at in the workspace before the lock, for the loop and iteration the
+/// unlocked read saw (it judges that stop only): the git fingerprint of the no-progress
+/// brake, and the task list with the evidence for its current item (`--tasks`).
 #[derive(Debug)]
 struct Look {
-    fingerprint: Fingerprint,
+    fingerprint: Option<Fingerprint>,
+    tasks: Option<TaskLook>,
     loop_id: String,
     iteration: u32,
 }
 
 impl Look {
     /// Looks at the workspace when the stop will need it: the owner's (or a claiming)
-    /// stop, not a repeat of one already handled, of a running loop with the brake on,
-    /// in a workspace that was a repository when the loop began (git never runs in one
-    /// the agent made since).
+    /// stop, not a repeat of one already handled, of a running loop with the brake on or
+    /// a task list, in a workspace that was a repository when the loop began (git never
+    /// runs in one the agent made since).
     fn take(store: &Store, seen: &LoopRecord, request: &StopRequest) -> Option<Look> {
         let state = &seen.state;
         let owned = matches!(
@@ -136,24 +140,35 @@ impl Look {
             Standing::Owner | Standing::Claim
         );
         let needed = owned
-            && seen.git
             && state.active
             && !state.paused
-            && state.no_progress > 0
+            && (state.no_progress > 0 || state.tasks.is_some())
             && !request.event.seen_again(&mut state.handled.clone());
-        let fingerprint = needed.then(|| Fingerprint::take(store.workspace()))??;
+        if !needed {
+            return None;
+        }
+        let fingerprint = seen
+            .git
+            .then(|| Fingerprint::take(store.workspace()))
+            .flatten();
+        let tasks = state
+            .tasks
+            .as_ref()
+            .map(|progress| tasks::look(store.workspace(), progress, fingerprint.as_ref()));
+        if fingerprint.is_none() && tasks.is_none() {
+            return None;
+        }
         Some(Look {
             fingerprint,
+            tasks,
             loop_id: seen.loop_id.clone(),
             iteration: state.iteration,
         })
     }
 
-    /// The fingerprint, if `record` is still the loop, at the iteration, it was taken
-    /// for.
-    fn of(&self, record: &LoopRecord) -> Option<&Fingerprint> {
-        (record.loop_id == self.loop_id && record.state.iteration == self.iteration)
-            .then_some(&self.fingerprint)
+    /// The look, if `record` is still the loop, at the iteration, it was taken for.
+    fn of(&self, record: &LoopRecord) -> Option<&Look> {
+        (record.loop_id == self.loop_id && record.state.iteration == self.iteration).then_some(self)
     }
 }
 
@@ -266,10 +281,11 @@ fn run_loop_stop(
         seen_again,
         cancel_request: cancel_request.as_deref(),
         message,
-        workspace: look,
+        workspace: look.and_then(|look| look.fingerprint.as_ref()),
         verification: None,
         tokens,
         background: request.background.as_deref(),
+        tasks: look.and_then(|look| look.tasks.as_ref()),
     };
     let step = decide::decide(&record.state, event, now);
     settle_request(store, &step.request, cancel_request.as_deref());
@@ -420,43 +436,72 @@ fn apply(
             );
             Ok(StopAnswer::Allow(None))
         }
-        Decision::Block(how) if hands_over(&record) => {
-            // A fresh loop: the same decision, but the turn ends and the supervisor starts
-            // the next session with what the continuation would have said.
-            record.state = step.state;
-            if let Some(last) = record.state.last_decision.as_mut() {
-                last.decision = Action::NextSession.into();
-            }
-            let body = render::continuation_body(&record.state, &how, &store.state_path(), now);
-            if let Some(fresh) = record.fresh.as_mut() {
-                fresh.next = Some(body);
-            }
-            save(store, lock, &mut record)?;
-            let mut entry =
-                HistoryEntry::about(&record.state, Event::Stop, Action::NextSession, now)
-                    .session(session)
-                    .tag(step.tag)
-                    .tokens(tokens);
-            if let Some(detail) = verify_detail {
-                entry = entry.reason(Reason::CompletionRejected).detail(detail);
-            }
-            lifecycle::append(store, lock, &entry);
-            Ok(StopAnswer::Allow(Some(format!(
-                "ralph-loop: this session's iteration is over; `ralph-hook run` starts iteration {} in a new session",
-                render::iteration_label(&record.state)
-            ))))
-        }
         Decision::Block(how) => {
+            let before = record.state.tasks.take();
             record.state = step.state;
+            // A fresh loop: the same decision, but the turn ends here and the supervisor
+            // starts the next session with what the continuation would have said.
+            let hand_over = hands_over(&record, before.as_ref());
+            if hand_over {
+                if let Some(last) = record.state.last_decision.as_mut() {
+                    last.decision = Action::NextSession.into();
+                }
+                let body = render::continuation_body(&record.state, &how, &store.state_path(), now);
+                if let Some(fresh) = record.fresh.as_mut() {
+                    fresh.next = Some(body);
+                }
+            }
             save(store, lock, &mut record)?;
-            let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
+            append_task_lines(store, lock, &record.state, before.as_ref(), session, now);
+            let action = if hand_over {
+                Action::NextSession
+            } else {
+                Action::Block
+            };
+            let mut entry = HistoryEntry::about(&record.state, Event::Stop, action, now)
                 .session(session)
                 .tag(step.tag)
                 .tokens(tokens);
-            if let Some(detail) = verify_detail {
+            // The completion signal rejected is the line's reason first; a checked item
+            // that was not accepted next.
+            let open = how
+                .tasks
+                .iter()
+                .find(|note| matches!(note, Note::CompletionWhileOpen { .. }));
+            let not_accepted = how.tasks.iter().find(|note| {
+                matches!(
+                    note,
+                    Note::CheckedWithoutChange { .. } | Note::VerifyFailed { .. }
+                )
+            });
+            if let Some(note) = open.or(not_accepted) {
+                let reason = match note {
+                    Note::CompletionWhileOpen { .. } => Reason::CompletionRejected,
+                    _ => Reason::TaskRejected,
+                };
+                let mut detail = how
+                    .tasks
+                    .iter()
+                    .filter(|note| !matches!(note, Note::Accepted { .. }))
+                    .map(tasks::note_why)
+                    .collect::<Vec<_>>()
+                    .join("; ");
+                if let Some(verify) = &verify_detail {
+                    detail.push_str(&format!(" ({verify})"));
+                }
+                entry = entry.reason(reason).detail(detail);
+            } else if let Some(detail) = verify_detail {
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
+            } else if let Some(progress) = &record.state.tasks {
+                entry = entry.detail(task_line(progress));
             }
             lifecycle::append(store, lock, &entry);
+            if hand_over {
+                return Ok(StopAnswer::Allow(Some(format!(
+                    "ralph-loop: this session's part is over; `ralph-hook run` starts iteration {} in a new session",
+                    render::iteration_label(&record.state)
+                ))));
+            }
             Ok(StopAnswer::Block(render::continuation_prompt(
                 &record.state,
                 &how,
@@ -506,18 +551,93 @@ fn apply(
                 tokens,
                 message: request.message.clone(),
             };
+            append_task_lines(
+                store,
+                lock,
+                &step.state,
+                record.state.tasks.as_ref(),
+                session,
+                now,
+            );
             let message = lifecycle::end(store, lock, &record, &step.state, ending, now)?;
             Ok(StopAnswer::Allow(Some(message)))
         }
     }
 }
 
+/// Where a task list stands, for a block's history line: items accepted / total and
+/// the current item.
+fn task_line(progress: &TaskProgress) -> String {
+    format!(
+        "tasks {} accepted, current: {}",
+        progress.count(),
+        tasks::shown(progress.current.as_deref().unwrap_or("none"))
+    )
+}
+
+/// One history line per task item this stop accepted or left open as stuck: what
+/// `state`'s task list holds beyond `before`'s.
+fn append_task_lines(
+    store: &Store,
+    lock: &LockGuard,
+    state: &LoopState,
+    before: Option<&TaskProgress>,
+    session: Option<&str>,
+    now: SystemTime,
+) {
+    let (Some(after), Some(before)) = (&state.tasks, before) else {
+        return;
+    };
+    let lines = [
+        (
+            Action::Accept,
+            &after.accepted,
+            before.accepted.len(),
+            "accepted",
+        ),
+        (
+            Action::Skip,
+            &after.stuck,
+            before.stuck.len(),
+            "left open as stuck",
+        ),
+    ];
+    for (action, items, seen, what) in lines {
+        for (index, item) in items.iter().enumerate().skip(seen) {
+            let detail = match action {
+                Action::Accept => format!(
+                    "task item {}/{} {what}: {}",
+                    index + 1,
+                    after.total,
+                    tasks::shown(item)
+                ),
+                _ => format!("task item {what}: {}", tasks::shown(item)),
+            };
+            lifecycle::append(
+                store,
+                lock,
+                &HistoryEntry::about(state, Event::Stop, action, now)
+                    .session(session)
+                    .detail(detail),
+            );
+        }
+    }
+}
+
 /// True when a stop that continues the loop ends the session instead (`run --fresh`):
-/// every iteration in a new session.
-fn hands_over(record: &LoopRecord) -> bool {
+/// with `--fresh`, every iteration goes to a new session; with `--fresh=task`, the next
+/// item does (this stop accepted an item, or left one open as stuck), while one item is
+/// worked on in the same session. `before` is the task list before this stop.
+fn hands_over(record: &LoopRecord, before: Option<&TaskProgress>) -> bool {
     record.fresh.as_ref().is_some_and(|fresh| match fresh.mode {
         FreshMode::Iteration => true,
-        FreshMode::Task => false,
+        FreshMode::Task => match (before, &record.state.tasks) {
+            (Some(before), Some(after)) => {
+                after.accepted.len() > before.accepted.len()
+                    || after.stuck.len() > before.stuck.len()
+            }
+            _ => false,
+        },
     })
 }
 
@@ -551,7 +671,11 @@ mod tests {
 
     fn look_at(record: &LoopRecord) -> Look {
         Look {
-            fingerprint: Fingerprint::from_status(Path::new("/w"), b"# branch.oid abc\0"),
+            fingerprint: Some(Fingerprint::from_status(
+                Path::new("/w"),
+                b"# branch.oid abc\0",
+            )),
+            tasks: None,
             loop_id: record.loop_id.clone(),
             iteration: record.state.iteration,
         }

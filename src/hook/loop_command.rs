@@ -352,6 +352,7 @@ mod tests {
                 verify_timeout: Some("7".into()),
                 max_tokens: Some("8k".into()),
                 notify: Some("n 9".into()),
+                ..RawLoopFlags::default()
             }
         );
     }

@@ -35,6 +35,7 @@ use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Binding, Replace};
 use crate::engine::lookup;
 use crate::engine::render::{self, printable};
+use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
 use crate::engine::store::Store;
 use crate::engine::supervision::{RUN_LOG, RunSpec, Supervision, Timings};
@@ -59,14 +60,14 @@ fn refuse_bare(client_args: &[String]) -> Result<()> {
     Ok(())
 }
 
-/// `--fresh=task` starts a new session per task item, and this build has no task
-/// lists (`--tasks`) to take the items from.
-fn refuse_fresh_task(fresh: Option<FreshMode>) -> Result<()> {
+/// `--fresh=task` starts a new session per task item: without a task list (`--tasks`)
+/// there are no items, so it is refused before anything is recorded or launched.
+fn refuse_fresh_task(fresh: Option<FreshMode>, settings: &LoopSettings) -> Result<()> {
     match fresh {
-        Some(FreshMode::Task) => Err(Error::usage(
-            "`--fresh=task` starts a new session for each task item and needs `--tasks FILE`, which this build of ralph-hook lacks; use `--fresh` (a new session per iteration)",
+        Some(FreshMode::Task) if settings.tasks.is_none() => Err(Error::usage(
+            "`--fresh=task` starts a new session for each task item and needs the task list: add `--tasks FILE` (e.g. `--tasks PRD.md`), or use `--fresh` for a new session per iteration",
         )),
-        Some(FreshMode::Iteration) | None => Ok(()),
+        Some(FreshMode::Task | FreshMode::Iteration) | None => Ok(()),
     }
 }
 
@@ -76,10 +77,10 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         return resume(args);
     }
     refuse_bare(&args.client_args)?;
-    refuse_fresh_task(args.fresh)?;
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
+    refuse_fresh_task(args.fresh, &settings)?;
     let agent = args.agent.unwrap_or(Agent::Codex);
     let client = host::find_client(agent, args.client.as_deref())?;
     check_hooks(agent, &client, &workspace)?;
@@ -108,7 +109,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
                 .filter(|record| record.git)
                 .and_then(|_| fresh::head(store.workspace()));
             record::set_fresh(&store, &loop_id, Fresh::new(mode, base))?;
-            render::fresh_rules(state, &started.state_path, "ralph-hook show")
+            render::fresh_rules(state, mode, &started.state_path, "ralph-hook show")
         }
         None => render::rules(state, &started.state_path, "ralph-hook show"),
     };

@@ -22,7 +22,7 @@ use super::signals;
 use crate::clock;
 use crate::commands::final_report;
 use crate::engine::decide::{Continuation, Outcome};
-use crate::engine::fresh::{self, Handoff};
+use crate::engine::fresh::{self, FreshMode, Handoff};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle;
 use crate::engine::ownership::LoopRecord;
@@ -375,6 +375,10 @@ impl Supervisor {
             Handoff::Missing | Handoff::Refused(_) => false,
         };
         let context = FreshContext {
+            mode: record
+                .fresh
+                .as_ref()
+                .map_or(FreshMode::Iteration, |fresh| fresh.mode),
             summary: fresh::workspace_summary(workspace, record.git, base),
             last_message: self.last_message.as_deref().map(fresh::last_message),
             handoff: Some(handoff),

@@ -71,6 +71,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
     let block_missing = Decision::Block(Continuation {
         missing_signal: true,
         rejected: None,
+        tasks: Vec::new(),
     });
     let cases = [
         Case {
@@ -388,7 +389,8 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
             step.decision,
             Decision::Block(Continuation {
                 missing_signal: false,
-                rejected: Some(rejected.clone())
+                rejected: Some(rejected.clone()),
+                tasks: Vec::new(),
             }),
         );
         assert_eq!(step.state.iteration, 1);
@@ -1063,4 +1065,148 @@ fn a_payload_without_source_counts_as_the_user_and_any_other_source_does_not() {
         PromptSource::of(Some("system")),
         PromptSource::Other("system")
     );
+}
+
+/// `--tasks`: the decision on a stop's look at the task list, row by row.
+#[test]
+fn a_task_list_item_is_accepted_only_on_evidence_row_by_row() {
+    use ralph_hook::testing::engine::tasks::{
+        self, Evidence, Note, OnStuck, TaskFileError, TaskLook, TaskProgress,
+    };
+    let start = tasks::parse("- [ ] one\n- [ ] two\n");
+    let mut state = loop_with(|_| {});
+    state.tasks = TaskProgress::begin("PRD.md", &start, None, 0, OnStuck::Stop);
+    let look = |text: &str, evidence: Evidence| TaskLook {
+        list: Ok(tasks::parse(text)),
+        evidence,
+    };
+    let changed = || Evidence::Changed("src/a.rs".into());
+    struct Row {
+        name: &'static str,
+        look: TaskLook,
+        message: &'static str,
+        accepted: usize,
+        finished: bool,
+        note: Option<fn(&Note) -> bool>,
+    }
+    let rows = [
+        Row {
+            name: "unchecked, with a change: work goes on",
+            look: look("- [ ] one\n- [ ] two\n", changed()),
+            message: "working",
+            accepted: 0,
+            finished: false,
+            note: None,
+        },
+        Row {
+            name: "checked with a change: accepted",
+            look: look("- [x] one\n- [ ] two\n", changed()),
+            message: "working",
+            accepted: 1,
+            finished: false,
+            note: Some(|n| matches!(n, Note::Accepted { .. })),
+        },
+        Row {
+            name: "checked without a change: not accepted",
+            look: look("- [x] one\n- [ ] two\n", Evidence::Unchanged),
+            message: "working",
+            accepted: 0,
+            finished: false,
+            note: Some(|n| matches!(n, Note::CheckedWithoutChange { .. })),
+        },
+        Row {
+            name: "checked, git could not look: not accepted",
+            look: look(
+                "- [x] one\n- [ ] two\n",
+                Evidence::Unknown("git failed".into()),
+            ),
+            message: "working",
+            accepted: 0,
+            finished: false,
+            note: Some(|n| matches!(n, Note::CheckedWithoutChange { .. })),
+        },
+        Row {
+            name: "the completion signal while items are open: rejected",
+            look: look("- [ ] one\n- [ ] two\n", changed()),
+            message: "<promise>DONE</promise>",
+            accepted: 0,
+            finished: false,
+            note: Some(|n| matches!(n, Note::CompletionWhileOpen { open } if open.len() == 2)),
+        },
+    ];
+    for row in rows {
+        let event = StopEvent {
+            message: Some(row.message),
+            tasks: Some(&row.look),
+            ..StopEvent::default()
+        };
+        let step = decide(&state, event, at(60));
+        let progress = step.state.tasks.clone().expect("the task list stays");
+        assert_eq!(progress.accepted.len(), row.accepted, "{}", row.name);
+        assert_eq!(
+            matches!(step.decision, Decision::Finish(_)),
+            row.finished,
+            "{}",
+            row.name
+        );
+        if let Some(expected) = row.note {
+            let Decision::Block(how) = &step.decision else {
+                panic!("{}: {:?}", row.name, step.decision);
+            };
+            assert!(
+                how.tasks.iter().any(expected),
+                "{}: {:?}",
+                row.name,
+                how.tasks
+            );
+        }
+    }
+
+    // The last item accepted ends the loop completed; a verify command judges it first.
+    let mut last = state.clone();
+    last.tasks
+        .as_mut()
+        .unwrap()
+        .accept(&tasks::parse("- [x] one\n- [ ] two\n"), None);
+    let done = look("- [x] one\n- [x] two\n", changed());
+    let event = StopEvent {
+        message: Some("working"),
+        tasks: Some(&done),
+        ..StopEvent::default()
+    };
+    assert_eq!(
+        decide(&last, event, at(60)).decision,
+        Decision::Finish(Outcome::Completed)
+    );
+    last.verify = Some("true".into());
+    assert_eq!(decide(&last, event, at(60)).decision, Decision::Verify);
+    let passed = Verification::Passed;
+    let verified = StopEvent {
+        verification: Some(Verified::of(&passed, &last)),
+        ..event
+    };
+    assert_eq!(
+        decide(&last, verified, at(60)).decision,
+        Decision::Finish(Outcome::Completed)
+    );
+
+    // A task file that cannot be read: the stop is let through and the loop pauses.
+    let broken = TaskLook {
+        list: Err(TaskFileError {
+            file: "PRD.md".into(),
+            why: "does not exist".into(),
+        }),
+        evidence: Evidence::Unchanged,
+    };
+    let step = decide(
+        &state,
+        StopEvent {
+            message: Some("working"),
+            tasks: Some(&broken),
+            ..StopEvent::default()
+        },
+        at(60),
+    );
+    assert!(matches!(step.decision, Decision::Blocked(ref why) if why.contains("does not exist")));
+    assert!(step.state.paused);
 }

@@ -24,6 +24,7 @@ pub mod proc;
 pub mod run;
 pub mod scenarios;
 pub mod session_events;
+pub mod tasks;
 pub mod tokens_and_blocks;
 pub mod usage;
 pub mod world;
@@ -98,6 +99,7 @@ scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);
 scenario!(session_events::compaction_mid_loop: codex, claude);
+scenario!(tasks::task_list_in_session: codex, claude);
 
 /// What same-session and `--fresh` cost on the mock servers (README, "Same session or
 /// fresh"): prints the figures. `cargo test --test it e2e::fresh_costs -- --ignored

@@ -8,7 +8,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use ralph_hook::testing::engine::fresh::{
-    self, HANDOFF_CAP, HANDOFF_CHARS, Handoff, read_handoff, workspace_summary,
+    self, FreshMode, HANDOFF_CAP, HANDOFF_CHARS, Handoff, read_handoff, workspace_summary,
 };
 use ralph_hook::testing::engine::render::{FreshContext, fresh_prompt};
 use ralph_hook::testing::engine::sample::SampleLoop;
@@ -286,6 +286,7 @@ fn the_workspace_summary_runs_nothing_the_repository_names() {
 fn the_next_sessions_prompt_carries_the_task_the_last_message_and_the_note_as_information() {
     let state = SampleLoop::default().build();
     let context = FreshContext {
+        mode: FreshMode::Iteration,
         summary: Some("Commits since the loop started:\n  abc1234 did it".into()),
         last_message: Some(fresh::last_message("Step one done \x1b[31m. next: two")),
         handoff: Some(Handoff::Note {
@@ -313,9 +314,13 @@ fn the_next_sessions_prompt_carries_the_task_the_last_message_and_the_note_as_in
         assert!(prompt.contains(part), "{part:?} missing from:\n{prompt}");
     }
     let refused = FreshContext {
+        mode: FreshMode::Task,
+        summary: None,
+        last_message: None,
         handoff: Some(Handoff::Refused("it is a symlink".into())),
-        ..FreshContext::default()
+        handoff_unchanged: false,
     };
     let prompt = fresh_prompt(&state, "", Path::new("/s"), Path::new("/w"), &refused);
     assert!(prompt.contains("was not read: it is a symlink"), "{prompt}");
+    assert!(prompt.contains("Before you check an item"), "{prompt}");
 }

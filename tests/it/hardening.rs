@@ -735,6 +735,7 @@ prop_compose! {
             },
             last_decision: last.map(|(at, decision, why)| LastDecision { at, decision: decision.into(), why }),
             handled: handled.map(|(key, by)| HandledEvent { key, by }),
+            tasks: None,
         }
     }
 }
