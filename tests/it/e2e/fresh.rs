@@ -13,10 +13,11 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::clients::Client;
-use super::mock::{text, text_then_command};
+use super::mock::{command, text, text_then_command};
 use super::run::{list_row, ralph_run, run_args, setup};
 use super::scenarios::{CONTINUE, PROMISE, assert_turns, last_stop, stops};
 use super::usage::USAGE;
+use super::world::TOOL_DEADLINE;
 
 /// Tokens per response on both hosts for the mock's [`USAGE`].
 const PER_RESPONSE: u64 = 1_500;
@@ -198,4 +199,113 @@ pub fn fresh_costs(client: Client, test: &str) {
             sizes,
         );
     }
+}
+
+/// The checklist of the `--fresh=task` run: three open items.
+const PRD: &str = "# PRD\n\n- [ ] write alpha\n- [ ] write beta\n- [ ] write gamma\n";
+
+/// A shell command that checks `item` in PRD.md.
+fn check(item: &str) -> String {
+    format!("sed -i 's/- \\[ \\] {item}/- [x] {item}/' PRD.md")
+}
+
+/// Done when (2): `run --fresh=task --tasks PRD.md` with three items: each item in its own
+/// session, an item checked without any change rejected and redone in the same session,
+/// the loop ends `completed` with all three accepted.
+pub fn run_fresh_task_items(client: Client, test: &str) {
+    let script = vec![
+        // Session 1, item 1: the work, the check.
+        command(format!(
+            "echo alpha > alpha.txt && {}",
+            check("write alpha")
+        )),
+        text(format!("Alpha is written. {CONTINUE}")),
+        // Session 2, item 2: checked without a change (rejected), then done for real.
+        command(check("write beta")),
+        text(format!("Beta is written. {CONTINUE}")),
+        command("echo beta > beta.txt"),
+        text(format!("Beta is really written now. {CONTINUE}")),
+        // Session 3, item 3.
+        command(format!(
+            "echo gamma > gamma.txt && {}",
+            check("write gamma")
+        )),
+        text(format!("Gamma is written; all done. {PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    std::fs::write(world.workspace.join("PRD.md"), PRD).unwrap();
+    for args in [
+        &["init", "-q"][..],
+        &["config", "user.name", "Ralph E2E"],
+        &["config", "user.email", "e2e@example.com"],
+        &["add", "PRD.md"],
+        &["commit", "-qm", "the PRD"],
+    ] {
+        let mut cmd = world.command("git");
+        cmd.args(args);
+        let done = world.run_recorded(cmd, &format!("git {}", args.join(" ")), TOOL_DEADLINE);
+        assert!(done.success(), "git {args:?} failed");
+    }
+    let args = run_args(
+        &world,
+        &[
+            "--fresh=task",
+            "--tasks",
+            "PRD.md",
+            "--max-iterations",
+            "10",
+        ],
+        "Build what the PRD lists",
+    );
+    let run = ralph_run(&world, &args);
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    assert!(run.stdout.contains("[completed]"), "{}", run.stdout);
+    assert_turns(&world, 8);
+
+    let history = world.history();
+    let decided: Vec<(String, String)> = stops(&history)
+        .iter()
+        .filter(|h| h["decision"] != "accept")
+        .map(|h| {
+            (
+                format!(
+                    "{}:{}",
+                    h["decision"].as_str().unwrap_or(""),
+                    h["reason"].as_str().unwrap_or("")
+                ),
+                h["session_id"].as_str().unwrap_or("").to_string(),
+            )
+        })
+        .collect();
+    let what: Vec<&str> = decided.iter().map(|(w, _)| w.as_str()).collect();
+    assert_eq!(
+        what,
+        [
+            "next_session:",
+            "block:task_rejected",
+            "next_session:",
+            "finish:completed"
+        ],
+        "{history:#?}"
+    );
+    let sessions: Vec<&str> = decided.iter().map(|(_, s)| s.as_str()).collect();
+    assert_eq!(
+        sessions[1], sessions[2],
+        "one item, one session: {sessions:?}"
+    );
+    let distinct: BTreeSet<&str> = sessions.iter().copied().collect();
+    assert_eq!(distinct.len(), 3, "one session per item: {sessions:?}");
+    let accepted: Vec<&Value> = history
+        .iter()
+        .filter(|h| h["decision"] == "accept")
+        .collect();
+    assert_eq!(accepted.len(), 3, "{history:#?}");
+    let turns = world.mock.turns();
+    let second = turns[2].text();
+    assert!(second.contains("in a new session"), "{second}");
+    assert!(second.contains("write beta"), "the current item: {second}");
+    let third = turns[6].text();
+    assert!(third.contains("write gamma"), "{third}");
 }
