@@ -161,42 +161,80 @@ pub fn run_fresh_three_sessions(client: Client, test: &str) {
 }
 
 /// The cost of each style on the mock servers, printed for the README: the same
-/// 3-iteration task same-session and `--fresh`; for each, the size of the model's input
-/// at each turn (characters), the tokens counted, and the time from one iteration's end
-/// to the next one's first model request (start-up).
+/// 3-iteration task same-session, `--fresh` and `--fresh=task` (one item per iteration,
+/// so a new session each time; a longer item stays in one). For each: the size of each
+/// model request (bytes of JSON: the whole context the client sends, tools included; a
+/// model's input tokens grow with it), their sum, and the start-up of each later
+/// iteration (from the model's last reply of one iteration to the first request of the
+/// next: the stop, and for a fresh loop the client's exit and a new process).
 pub fn fresh_costs(client: Client, test: &str) {
-    for fresh in [false, true] {
-        let script = vec![
-            text_then_command("One.", "echo 1 >> work.txt"),
-            text(format!("Step one. {CONTINUE}")),
-            text_then_command("Two.", "echo 2 >> work.txt"),
-            text(format!("Step two. {CONTINUE}")),
-            text_then_command("Three.", "echo 3 >> work.txt"),
-            text(format!("All three. {PROMISE}")),
-        ];
-        let Some(world) = setup(client, &format!("{test}-{fresh}"), script) else {
+    for style in ["same-session", "--fresh", "--fresh=task"] {
+        let mut script = Vec::new();
+        for item in ["one", "two", "three"] {
+            script.push(command(format!(
+                "echo {item} >> work.txt && {}",
+                check(&format!("write {item}"))
+            )));
+            script.push(text(format!("Step {item} done. {CONTINUE}")));
+        }
+        let Some(world) = setup(
+            client,
+            &format!("{test}-{}", style.trim_start_matches('-')),
+            script,
+        ) else {
             return;
         };
-        world.mock.set_usage(USAGE);
-        world.set_env("RALPH_HOOK_REPLY_WAIT", "10s");
-        let mut extra = vec!["--max-iterations", "5", "--max-tokens", "1m"];
-        if fresh {
-            extra.insert(0, "--fresh");
+        std::fs::write(
+            world.workspace.join("PRD.md"),
+            "- [ ] write one\n- [ ] write two\n- [ ] write three\n",
+        )
+        .unwrap();
+        for args in [
+            &["init", "-q"][..],
+            &["add", "PRD.md"],
+            &[
+                "-c",
+                "user.name=e2e",
+                "-c",
+                "user.email=e2e@e2e",
+                "commit",
+                "-qm",
+                "PRD",
+            ],
+        ] {
+            let mut cmd = world.command("git");
+            cmd.args(args);
+            assert!(world.run_recorded(cmd, "git", TOOL_DEADLINE).success());
         }
-        let started = Instant::now();
-        let run = ralph_run(&world, &run_args(&world, &extra, "Write three lines"));
-        let total = started.elapsed();
+        let mut extra = vec!["--max-iterations", "5", "--tasks", "PRD.md"];
+        if style != "same-session" {
+            extra.insert(0, style);
+        }
+        let args = run_args(&world, &extra, "Write the three lines the PRD lists");
+        let mut seen: Vec<Instant> = Vec::new();
+        let run = std::thread::scope(|scope| {
+            let run = scope.spawn(|| ralph_run(&world, &args));
+            while !run.is_finished() {
+                while seen.len() < world.mock.turns().len() {
+                    seen.push(Instant::now());
+                }
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            run.join().unwrap()
+        });
         assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
         let turns = world.mock.turns();
-        let sizes: Vec<usize> = turns.iter().map(|t| t.text().len()).collect();
-        let history = world.history();
-        let tokens = last_stop(&history)["tokens_used"].as_u64().unwrap_or(0);
+        assert_eq!(turns.len(), 6);
+        let sizes: Vec<usize> = turns.iter().map(|t| t.body.len()).collect();
+        let startups: Vec<String> = [2, 4]
+            .iter()
+            .map(|&i| format!("{:.2}s", (seen[i] - seen[i - 1]).as_secs_f64()))
+            .collect();
         println!(
-            "COST {} {}: wall {:.1}s for 3 iterations; input size per model request (chars): {:?}; tokens counted: {tokens}",
+            "COST {} {style}: request sizes (bytes) {sizes:?}, sum {} bytes; start-up of iterations 2 and 3: {}",
             client.name(),
-            if fresh { "--fresh" } else { "same-session" },
-            total.as_secs_f64(),
-            sizes,
+            sizes.iter().sum::<usize>(),
+            startups.join(", ")
         );
     }
 }
