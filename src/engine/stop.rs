@@ -667,7 +667,38 @@ fn adopt_hint(store: &Store, why: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fresh::Fresh;
     use crate::engine::sample::SampleLoop;
+
+    #[test]
+    fn a_fresh_loop_hands_over_every_iteration_or_at_each_accepted_or_stuck_item() {
+        let mut record =
+            LoopRecord::new(SampleLoop::default().build(), Agent::Codex, Path::new("/w"));
+        assert!(!hands_over(&record, None), "a same-session loop blocks");
+        record.fresh = Some(Fresh::new(FreshMode::Iteration, None));
+        assert!(hands_over(&record, None));
+
+        record.fresh = Some(Fresh::new(FreshMode::Task, None));
+        let before = TaskProgress {
+            accepted: vec!["one".into()],
+            ..TaskProgress::default()
+        };
+        record.state.tasks = Some(before.clone());
+        assert!(!hands_over(&record, Some(&before)), "the same item goes on");
+        let mut accepted = before.clone();
+        accepted.accepted.push("two".into());
+        record.state.tasks = Some(accepted);
+        assert!(hands_over(&record, Some(&before)), "an item was accepted");
+        let mut stuck = before.clone();
+        stuck.stuck.push("two".into());
+        record.state.tasks = Some(stuck);
+        assert!(
+            hands_over(&record, Some(&before)),
+            "an item was left as stuck"
+        );
+        record.state.tasks = None;
+        assert!(!hands_over(&record, Some(&before)), "no task list, no item");
+    }
 
     fn look_at(record: &LoopRecord) -> Look {
         Look {

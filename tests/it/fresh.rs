@@ -324,3 +324,22 @@ fn the_next_sessions_prompt_carries_the_task_the_last_message_and_the_note_as_in
     assert!(prompt.contains("was not read: it is a symlink"), "{prompt}");
     assert!(prompt.contains("Before you check an item"), "{prompt}");
 }
+
+#[test]
+fn fresh_task_without_a_task_list_is_refused_before_anything_starts() {
+    let world = World::new();
+    let ws = world.workspace.to_str().unwrap();
+    let out = world.run(&["run", "--workspace", ws, "--fresh=task", "Build it"]);
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--tasks FILE"), "{err}");
+    assert!(world.record().is_none(), "nothing was recorded");
+    let out = world.run(&["run", "--workspace", ws, "--fresh=sometimes", "Build it"]);
+    assert_eq!(out.status.code(), Some(64), "{out:?}");
+    let out = world.run(&["run", "--resume", "--fresh"]);
+    assert_eq!(
+        out.status.code(),
+        Some(64),
+        "--fresh belongs to a new run: {out:?}"
+    );
+}
