@@ -56,6 +56,19 @@ fn a_fresh_loops_continue_ends_the_turn_and_leaves_the_continuation_for_the_next
     assert_eq!(last["event"], "stop");
     assert_eq!(last["decision"], "next_session");
     assert_eq!(world.state()["last_decision"]["decision"], "next_session");
+    let ws = world.workspace.to_str().unwrap();
+    let show = world.run(&["show", "--workspace", ws]);
+    let show = String::from_utf8_lossy(&show.stdout);
+    assert!(
+        show.contains(
+            "a new session per iteration (run --fresh), 1 so far; the next one is starting"
+        ),
+        "{show}"
+    );
+    assert!(
+        show.contains("the next iteration starts in a new session"),
+        "{show}"
+    );
 }
 
 #[test]
