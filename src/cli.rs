@@ -162,6 +162,9 @@ resumed: the same with --resume SESSION\n\
 The defaults let the agent edit the workspace and run commands there without asking; CLIENT ARGS after `--` \
 are passed through and win (a --sandbox or --permission-mode of yours replaces the default). \
 The hooks must be installed (`ralph-hook install`). Exit codes: those of `wait`.\n\
+With --fresh each iteration (--fresh=task: each task item) is the first run of a new session, \
+whose prompt carries the task, the iteration, the budgets left, the workspace since the loop began, \
+the previous session's last message and its hand-off note (.ralph/handoff.md).\n\
 Delays: RALPH_HOOK_RUN_BACKOFF (5s), RALPH_HOOK_RUN_MAX_BACKOFF (5m), RALPH_HOOK_RUN_HEARTBEAT (10s), \
 RALPH_HOOK_RUN_CRASH_AFTER (45s), RALPH_HOOK_RUN_KILL_GRACE (10s), RALPH_HOOK_IDLE_AFTER (10m).";
 
