@@ -499,7 +499,13 @@ fn judge_tasks(
     let mut step = TaskStep::Go;
     match look.map(|look| tasks::judge(progress, look)) {
         Some(Verdict::Unreadable(why)) => return TaskStep::Unreadable(why),
-        Some(Verdict::AllDone) => return TaskStep::Done(Outcome::Completed),
+        Some(Verdict::AllDone) => {
+            return TaskStep::Done(if tasks.stuck.is_empty() {
+                Outcome::Completed
+            } else {
+                Outcome::StuckTask
+            });
+        }
         Some(Verdict::Candidate { item, evidence }) => {
             match (&state.verify, event.verification.map(|ran| ran.result)) {
                 (Some(_), None) => return TaskStep::Verify,

@@ -381,3 +381,34 @@ fn on_stuck_task_skip_leaves_the_item_open_and_goes_on_with_the_next() {
     assert!(message.contains("[stuck_task]"), "{message}");
     assert_eq!(world.history().last().unwrap()["reason"], "stuck_task");
 }
+
+#[test]
+fn the_task_list_can_come_from_the_user_config_and_from_claude_codes_prompt_box() {
+    let world = prd_world(PRD);
+    let config = world.home.join(".config/ralph-hook/config.toml");
+    fs_err::create_dir_all(config.parent().unwrap()).unwrap();
+    fs_err::write(
+        &config,
+        "tasks = \"PRD.md\"\nmax_iterations_per_task = 4\non_stuck_task = \"skip\"\n",
+    )
+    .unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs_err::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = world.prompt(&prompt_payload(
+        "claude",
+        "S",
+        &world.workspace,
+        "/ralph-loop work through the PRD",
+    ));
+    assert_success(&out);
+    let state: serde_json::Value = serde_json::from_str(
+        &fs_err::read_to_string(world.workspace.join(".claude/ralph-loop-state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state["tasks"]["current"], "write the parser", "{state}");
+    assert_eq!(state["tasks"]["max_per_task"], 4);
+    assert_eq!(state["tasks"]["on_stuck"], "skip");
+}
