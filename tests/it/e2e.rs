@@ -96,6 +96,7 @@ scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
 scenario!(fresh::run_fresh_three_sessions: codex, claude);
 scenario!(fresh::run_fresh_task_items: codex, claude);
+scenario!(fresh::run_fresh_survives_a_killed_client: codex, claude);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);

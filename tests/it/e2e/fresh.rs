@@ -13,8 +13,10 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::clients::Client;
-use super::mock::{command, text, text_then_command};
-use super::run::{list_row, ralph_run, run_args, setup};
+use super::mock::{command, held, text, text_then_command};
+use super::run::{
+    list_row, ralph_run, restarts, run_args, running_client, setup, signal, wait_until,
+};
 use super::scenarios::{CONTINUE, PROMISE, assert_turns, last_stop, stops};
 use super::usage::USAGE;
 use super::world::TOOL_DEADLINE;
@@ -346,4 +348,51 @@ pub fn run_fresh_task_items(client: Client, test: &str) {
     assert!(second.contains("write beta"), "the current item: {second}");
     let third = turns[6].text();
     assert!(third.contains("write gamma"), "{third}");
+}
+
+/// A fresh loop's client killed mid-iteration is restarted as in a same-session run: the
+/// same (second) session is resumed, the restart is in the history, and a new session
+/// comes only with the next iteration.
+pub fn run_fresh_survives_a_killed_client(client: Client, test: &str) {
+    let script = vec![
+        text(format!("Iteration one. {CONTINUE}")),
+        held(text("The killed client never says this.")),
+        text(format!("Done after the restart. {PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    let args = run_args(
+        &world,
+        &["--fresh", "--max-iterations", "5"],
+        "Survive a kill in a fresh session",
+    );
+    let run = std::thread::scope(|s| {
+        let run = s.spawn(|| ralph_run(&world, &args));
+        let pid = running_client(&world, 2);
+        signal(pid, "KILL");
+        world.note(format!("SIGKILLed the client, pid {pid}"));
+        wait_until(
+            std::time::Duration::from_secs(30),
+            "a restart in the history",
+            || !restarts(&world.history()).is_empty(),
+        );
+        world.mock.release();
+        run.join().unwrap()
+    });
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    assert_turns(&world, 3);
+    let history = world.history();
+    assert_eq!(restarts(&history).len(), 1, "{history:#?}");
+    let binds: Vec<&str> = history
+        .iter()
+        .filter(|h| h["decision"] == "bind")
+        .filter_map(|h| h["session_id"].as_str())
+        .collect();
+    assert_eq!(binds.len(), 2, "two sessions: {history:#?}");
+    assert_ne!(binds[0], binds[1]);
+    let sessions = stop_sessions(&history);
+    assert_eq!(sessions, [binds[0], binds[1]], "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "completed");
+    assert!(run.stdout.contains("[ralph] resumed"), "{}", run.stdout);
 }

@@ -88,7 +88,7 @@ pub(super) fn list_row(world: &World) -> Option<Value> {
 
 /// Waits until `ready` holds, up to `within`; panics with `what` otherwise.
 #[track_caller]
-fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+pub(super) fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -98,7 +98,7 @@ fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
 
 /// The client's pid once the supervisor has one running and the model has had `turns`
 /// turns.
-fn running_client(world: &World, turns: usize) -> u32 {
+pub(super) fn running_client(world: &World, turns: usize) -> u32 {
     assert!(
         world.mock.wait_for_turns(turns, Duration::from_secs(90)),
         "the client never reached model turn {turns}"
@@ -137,7 +137,7 @@ fn processes_with(marker: &str) -> Vec<u32> {
 }
 
 /// Sends `signal` (`KILL`, `HUP` …) to `pid`.
-fn signal(pid: u32, signal: &str) {
+pub(super) fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
@@ -179,7 +179,7 @@ fn assert_bound_before_the_first_stop(history: &[Value], session: &str) {
 }
 
 /// The restart lines of the history.
-fn restarts(history: &[Value]) -> Vec<&Value> {
+pub(super) fn restarts(history: &[Value]) -> Vec<&Value> {
     history
         .iter()
         .filter(|h| h["event"] == "restart" && h["decision"] == "restart")
