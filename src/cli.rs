@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::agent::Agent;
+use crate::engine::fresh::FreshMode;
 use crate::engine::settings::RawLoopFlags;
 
 /// Keep a Codex or Claude Code agent working on one task until it is really done.
@@ -165,6 +166,9 @@ resumed: the same with --resume SESSION\n\
 The defaults let the agent edit the workspace and run commands there without asking; CLIENT ARGS after `--` \
 are passed through and win (a --sandbox or --permission-mode of yours replaces the default). \
 The hooks must be installed (`ralph-hook install`). Exit codes: those of `wait`.\n\
+With --fresh each iteration (--fresh=task: each task item) is the first run of a new session, \
+whose prompt carries the task, the iteration, the budgets left, the workspace since the loop began, \
+the previous session's last message and its hand-off note (.ralph/handoff.md).\n\
 Delays: RALPH_HOOK_RUN_BACKOFF (5s), RALPH_HOOK_RUN_MAX_BACKOFF (5m), RALPH_HOOK_RUN_HEARTBEAT (10s), \
 RALPH_HOOK_RUN_CRASH_AFTER (45s), RALPH_HOOK_RUN_KILL_GRACE (10s), RALPH_HOOK_IDLE_AFTER (10m).";
 
@@ -191,6 +195,19 @@ pub struct RunArgs {
     /// terminal closing).
     #[arg(long)]
     pub detach: bool,
+    /// Every iteration in a new client session under the same record (`--fresh`, the same
+    /// as `--fresh=iteration`); `--fresh=task` (with `--tasks`): a new session for each
+    /// task item.
+    #[arg(
+        long,
+        value_enum,
+        value_name = "WHEN",
+        num_args = 0..=1,
+        require_equals = true,
+        default_missing_value = "iteration",
+        conflicts_with = "resume"
+    )]
+    pub fresh: Option<FreshMode>,
     /// Most restarts of a client that died while the loop was active; 0 = never restart.
     #[arg(long, value_name = "N", default_value_t = 5)]
     pub max_restarts: u32,

@@ -56,7 +56,7 @@ pub mod testing {
     /// The loop core's modules the tests drive.
     pub mod engine {
         pub use crate::engine::{
-            action, config, decide, digest, files, fingerprint, flush, lifecycle, ownership,
+            action, config, decide, digest, files, fingerprint, flush, fresh, lifecycle, ownership,
             render, settings, signal, state, store, supervision, tasks, transcript, usage,
         };
 

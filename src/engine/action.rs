@@ -35,6 +35,9 @@ pub enum Action {
     Orphan,
     /// The turn ended on an API error (StopFailure); the loop stays resumable.
     Error,
+    /// A fresh loop's turn ended its session's iteration (`run --fresh`): the stop was
+    /// allowed and the next iteration starts in a new session.
+    NextSession,
     /// An item of the task list (`--tasks`) was accepted on evidence.
     Accept,
     /// An item of the task list used up its cap and was left open (`--on-stuck-task skip`).
@@ -43,7 +46,7 @@ pub enum Action {
 
 impl Action {
     /// Every action, for reading words back.
-    pub const ALL: [Action; 16] = [
+    pub const ALL: [Action; 17] = [
         Action::Start,
         Action::Block,
         Action::Finish,
@@ -58,6 +61,7 @@ impl Action {
         Action::Ignore,
         Action::Orphan,
         Action::Error,
+        Action::NextSession,
         Action::Accept,
         Action::Skip,
     ];
@@ -86,6 +90,7 @@ impl Action {
             Action::Ignore => "ignore",
             Action::Orphan => "orphan",
             Action::Error => "error",
+            Action::NextSession => "next_session",
             Action::Accept => "accept",
             Action::Skip => "skip",
         }

@@ -8,6 +8,8 @@
 //!   one list of what a decision did.
 //! - [`signal`], [`digest`]: reading the agent's message; fingerprints for the brake.
 //! - [`fingerprint`]: what the no-progress brake sees of a git workspace.
+//! - [`fresh`]: `run --fresh` (a new session per iteration): the record's hand-over, the
+//!   hand-off note, the workspace summary a new session starts with.
 //! - [`settings`], [`state`]: the flag table (every loop flag once, checked once) and the
 //!   state file's shape.
 //! - [`store`], [`workspace`], [`files`]: where a loop lives on disk (the user's record,
@@ -34,6 +36,7 @@ pub mod digest;
 pub mod files;
 pub mod fingerprint;
 pub mod flush;
+pub mod fresh;
 pub(crate) mod history;
 pub mod lifecycle;
 pub(crate) mod liveness;

@@ -20,6 +20,7 @@ use serde::{Deserialize, Serialize};
 use crate::agent::Agent;
 use crate::engine::digest;
 use crate::engine::files;
+use crate::engine::fresh::Fresh;
 use crate::engine::private;
 use crate::engine::state::LoopState;
 use crate::engine::usage::Cursor;
@@ -66,6 +67,10 @@ pub struct LoopRecord {
     /// file and line), for `show`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sources: BTreeMap<String, String>,
+    /// A loop of `ralph-hook run --fresh`: a new session per iteration (or task item),
+    /// and the hand-over a stop left for the next one. `None` for a same-session loop.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fresh: Option<Fresh>,
     /// The loop itself: session, task, signals, budgets, verify, counters.
     pub state: LoopState,
 }
@@ -86,6 +91,7 @@ impl LoopRecord {
             notify: None,
             usage: None,
             sources: BTreeMap::new(),
+            fresh: None,
             state,
         };
         record.align();

@@ -121,6 +121,15 @@ pub(crate) fn orphan(store: &Store, session: &str, reason: &str, now: SystemTime
         // The other installation of ralph-hook (plugin and `install`) was first.
         return Ok(false);
     }
+    if record
+        .fresh
+        .as_ref()
+        .is_some_and(|fresh| fresh.next.is_some())
+    {
+        // A fresh loop's session ends after its iteration by design: `ralph-hook run`
+        // starts the next one.
+        return Ok(false);
+    }
     let why = format!("the session ended ({})", bounded(reason, 40));
     record.state.orphaned = Some(why.clone());
     record.state.updated_at = clock::format(now);

@@ -6,6 +6,7 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::action::Action;
+use crate::engine::fresh::FreshMode;
 use crate::engine::history::{self, Event, HistoryEntry};
 use crate::engine::lookup::{Found, MirrorCheck};
 use crate::engine::ownership;
@@ -162,6 +163,28 @@ pub(crate) fn status_view(found: &Found, now: SystemTime) -> StatusView {
         ));
     }
     lines.push(("session", standing_text(found, state)));
+    if let Some(fresh) = found
+        .record
+        .as_ref()
+        .and_then(|record| record.fresh.as_ref())
+    {
+        lines.push((
+            "fresh",
+            format!(
+                "a new session per {} (run --fresh), {} so far{}",
+                match fresh.mode {
+                    FreshMode::Iteration => "iteration",
+                    FreshMode::Task => "task item",
+                },
+                fresh.sessions,
+                if fresh.next.is_some() {
+                    "; the next one is starting"
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
     lines.push((
         "done when",
         printable(&state.completion_signal).into_owned(),
@@ -278,6 +301,9 @@ fn last_stop_text(last: &LastDecision, now: SystemTime) -> String {
         LastAction::Did(Action::Pause) => "let the turn end",
         LastAction::Did(Action::Restart) => "launched the client again in the same session",
         LastAction::Did(Action::Wait) => "let the turn end while background work runs",
+        LastAction::Did(Action::NextSession) => {
+            "let the turn end; the next iteration starts in a new session"
+        }
         LastAction::Did(
             action @ (Action::Start
             | Action::Bind

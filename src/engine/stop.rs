@@ -24,6 +24,7 @@ use crate::agent::Agent;
 use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::flush;
+use crate::engine::fresh::FreshMode;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
@@ -438,9 +439,26 @@ fn apply(
         Decision::Block(how) => {
             let before = record.state.tasks.take();
             record.state = step.state;
+            // A fresh loop: the same decision, but the turn ends here and the supervisor
+            // starts the next session with what the continuation would have said.
+            let hand_over = hands_over(&record, before.as_ref());
+            if hand_over {
+                if let Some(last) = record.state.last_decision.as_mut() {
+                    last.decision = Action::NextSession.into();
+                }
+                let body = render::continuation_body(&record.state, &how, &store.state_path(), now);
+                if let Some(fresh) = record.fresh.as_mut() {
+                    fresh.next = Some(body);
+                }
+            }
             save(store, lock, &mut record)?;
             append_task_lines(store, lock, &record.state, before.as_ref(), session, now);
-            let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
+            let action = if hand_over {
+                Action::NextSession
+            } else {
+                Action::Block
+            };
+            let mut entry = HistoryEntry::about(&record.state, Event::Stop, action, now)
                 .session(session)
                 .tag(step.tag)
                 .tokens(tokens);
@@ -478,6 +496,12 @@ fn apply(
                 entry = entry.detail(task_line(progress));
             }
             lifecycle::append(store, lock, &entry);
+            if hand_over {
+                return Ok(StopAnswer::Allow(Some(format!(
+                    "ralph-loop: this session's part is over; `ralph-hook run` starts iteration {} in a new session",
+                    render::iteration_label(&record.state)
+                ))));
+            }
             Ok(StopAnswer::Block(render::continuation_prompt(
                 &record.state,
                 &how,
@@ -600,6 +624,23 @@ fn append_task_lines(
     }
 }
 
+/// True when a stop that continues the loop ends the session instead (`run --fresh`):
+/// with `--fresh`, every iteration goes to a new session; with `--fresh=task`, the next
+/// item does (this stop accepted an item, or left one open as stuck), while one item is
+/// worked on in the same session. `before` is the task list before this stop.
+fn hands_over(record: &LoopRecord, before: Option<&TaskProgress>) -> bool {
+    record.fresh.as_ref().is_some_and(|fresh| match fresh.mode {
+        FreshMode::Iteration => true,
+        FreshMode::Task => match (before, &record.state.tasks) {
+            (Some(before), Some(after)) => {
+                after.accepted.len() > before.accepted.len()
+                    || after.stuck.len() > before.stuck.len()
+            }
+            _ => false,
+        },
+    })
+}
+
 /// Saves the record (an error keeps the previous one intact); a mirror that could not be
 /// written is only a warning, since the record is what runs.
 fn save(store: &Store, lock: &LockGuard, record: &mut LoopRecord) -> Result<()> {
@@ -626,7 +667,38 @@ fn adopt_hint(store: &Store, why: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::engine::fresh::Fresh;
     use crate::engine::sample::SampleLoop;
+
+    #[test]
+    fn a_fresh_loop_hands_over_every_iteration_or_at_each_accepted_or_stuck_item() {
+        let mut record =
+            LoopRecord::new(SampleLoop::default().build(), Agent::Codex, Path::new("/w"));
+        assert!(!hands_over(&record, None), "a same-session loop blocks");
+        record.fresh = Some(Fresh::new(FreshMode::Iteration, None));
+        assert!(hands_over(&record, None));
+
+        record.fresh = Some(Fresh::new(FreshMode::Task, None));
+        let before = TaskProgress {
+            accepted: vec!["one".into()],
+            ..TaskProgress::default()
+        };
+        record.state.tasks = Some(before.clone());
+        assert!(!hands_over(&record, Some(&before)), "the same item goes on");
+        let mut accepted = before.clone();
+        accepted.accepted.push("two".into());
+        record.state.tasks = Some(accepted);
+        assert!(hands_over(&record, Some(&before)), "an item was accepted");
+        let mut stuck = before.clone();
+        stuck.stuck.push("two".into());
+        record.state.tasks = Some(stuck);
+        assert!(
+            hands_over(&record, Some(&before)),
+            "an item was left as stuck"
+        );
+        record.state.tasks = None;
+        assert!(!hands_over(&record, Some(&before)), "no task list, no item");
+    }
 
     fn look_at(record: &LoopRecord) -> Look {
         Look {

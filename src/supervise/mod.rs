@@ -32,10 +32,12 @@ use crate::cli::{RunArgs, SuperviseArgs};
 use crate::clock;
 use crate::commands::{check_worktree_name, in_worktree};
 use crate::engine::config::UserConfig;
+use crate::engine::fresh::{self, Fresh, FreshMode};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Binding, Replace};
 use crate::engine::lookup;
 use crate::engine::render::{self, printable};
+use crate::engine::settings::LoopSettings;
 use crate::engine::state::StartedBy;
 use crate::engine::store::Store;
 use crate::engine::supervision::{RUN_LOG, RunSpec, Supervision, Timings};
@@ -60,6 +62,17 @@ fn refuse_bare(client_args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// `--fresh=task` starts a new session per task item: without a task list (`--tasks`)
+/// there are no items, so it is refused before anything is recorded or launched.
+fn refuse_fresh_task(fresh: Option<FreshMode>, settings: &LoopSettings) -> Result<()> {
+    match fresh {
+        Some(FreshMode::Task) if settings.tasks.is_none() => Err(Error::usage(
+            "`--fresh=task` starts a new session for each task item and needs the task list: add `--tasks FILE` (e.g. `--tasks PRD.md`), or use `--fresh` for a new session per iteration",
+        )),
+        Some(FreshMode::Task | FreshMode::Iteration) | None => Ok(()),
+    }
+}
+
 /// `ralph-hook run`.
 pub(crate) fn run(args: RunArgs) -> Result<i32> {
     if args.resume {
@@ -70,6 +83,7 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
     let workspace = resolve_workspace(args.workspace.as_deref())?;
     let task = args.task.clone().unwrap_or_default();
     let settings = UserConfig::load()?.settings(&task, &args.flags)?;
+    refuse_fresh_task(args.fresh, &settings)?;
     let agent = args.agent.unwrap_or(Agent::Codex);
     let client = host::find_client(agent, args.client.as_deref())?;
     check_hooks(agent, &client, &workspace)?;
@@ -93,12 +107,23 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
         warn(format!("warning: {warning}"));
     }
     let state = &started.state;
-    let first_prompt = format!(
-        "{task}\n\n{}",
-        render::rules(state, &started.state_path, "ralph-hook show")
-    );
+    let loop_id = state.loop_id.clone().unwrap_or_default();
+    let rules = match args.fresh {
+        Some(mode) => {
+            let base = store
+                .load()
+                .ok()
+                .flatten()
+                .filter(|record| record.git)
+                .and_then(|_| fresh::head(store.workspace()));
+            record::set_fresh(&store, &loop_id, Fresh::new(mode, base))?;
+            render::fresh_rules(state, mode, &started.state_path, "ralph-hook show")
+        }
+        None => render::rules(state, &started.state_path, "ralph-hook show"),
+    };
+    let first_prompt = format!("{task}\n\n{rules}");
     let sup = Supervision {
-        loop_id: state.loop_id.clone().unwrap_or_default(),
+        loop_id,
         agent,
         workspace: store.workspace().to_path_buf(),
         spec: RunSpec {
@@ -120,11 +145,16 @@ pub(crate) fn run(args: RunArgs) -> Result<i32> {
     sup.write(store.loop_dir())
         .map_err(|err| Error::io("write the supervisor file", store.loop_dir(), err))?;
     say(format!(
-        "[ralph] started loop {} in {} ({}), iteration cap {}",
+        "[ralph] started loop {} in {} ({}), iteration cap {}{}",
         sup.loop_id,
         printable(&store.workspace().display().to_string()),
         agent.display_name(),
-        render::iteration_label(state)
+        render::iteration_label(state),
+        match args.fresh {
+            Some(FreshMode::Iteration) => ", a new session per iteration",
+            Some(FreshMode::Task) => ", a new session per task item",
+            None => "",
+        }
     ));
     start_supervising(store, sup, args.detach)
 }

@@ -7,10 +7,13 @@ use std::time::SystemTime;
 
 use crate::clock;
 use crate::engine::decide::{self, Outcome};
+use crate::engine::fresh::Fresh;
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::ownership::LoopRecord;
+use crate::engine::render;
 use crate::engine::store::Store;
+use crate::engine::usage::Cursor;
 use crate::error::Result;
 use crate::messages::warn;
 
@@ -35,8 +38,13 @@ pub(crate) fn bind(
     let Some(mut record) = current(store, loop_id) else {
         return Ok(None);
     };
+    let handing_over = record
+        .fresh
+        .as_ref()
+        .is_some_and(|fresh| fresh.next.is_some() || fresh.sessions == 0);
     let detail = match record.state.session_id.as_deref() {
         Some(bound) if bound == session => return Ok(None),
+        _ if handing_over => new_session(&mut record, session),
         None => format!("bound to session {session}, from the client's own events"),
         Some(old) => format!(
             "the host gave the resumed session a new id: {old} became {session}; the loop follows the new one"
@@ -53,6 +61,41 @@ pub(crate) fn bind(
         &HistoryEntry::about(&record.state, Event::Claim, Action::Bind, now).detail(detail.clone()),
     );
     Ok(Some(detail))
+}
+
+/// A fresh loop's next session binds: the hand-over is taken, the token count starts at
+/// the top of the new session's transcript (the first stop names it), and the session
+/// the loop had is no longer its sign of life.
+fn new_session(record: &mut LoopRecord, session: &str) -> String {
+    let Some(fresh) = record.fresh.as_mut() else {
+        return String::new();
+    };
+    fresh.next = None;
+    fresh.sessions = fresh.sessions.saturating_add(1);
+    let sessions = fresh.sessions;
+    record.transcript = None;
+    record.state.orphaned = None;
+    if record.state.max_tokens.is_some() {
+        record.usage = Some(Cursor::default());
+    }
+    format!(
+        "iteration {} in a new session {session} (session {sessions} of this loop, run --fresh)",
+        render::iteration_label(&record.state)
+    )
+}
+
+/// Makes the loop a fresh one (`run --fresh`): each iteration in a new session, the
+/// workspace summary counted from `fresh.base`.
+pub(crate) fn set_fresh(store: &Store, loop_id: &str, fresh: Fresh) -> Result<()> {
+    let lock = store.lock()?;
+    let Some(mut record) = current(store, loop_id) else {
+        return Ok(());
+    };
+    record.fresh = Some(fresh);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    Ok(())
 }
 
 /// Records a restart (`detail`: its cause) and runs the user's `--notify` with outcome

@@ -23,9 +23,11 @@ use super::tree;
 use crate::clock;
 use crate::commands::final_report;
 use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::fresh::{self, FreshMode, Handoff};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle;
-use crate::engine::render::{self, printable};
+use crate::engine::ownership::LoopRecord;
+use crate::engine::render::{self, FreshContext, printable};
 use crate::engine::store::Store;
 use crate::engine::supervision::{CLIENT_LOG, Supervision, Timings};
 use crate::error::{Error, Result};
@@ -53,6 +55,10 @@ pub(crate) struct Supervisor {
     timings: Timings,
     log: Arc<Mutex<CappedLog>>,
     history_seen: usize,
+    /// The agent's last message in the current client run (a fresh loop hands it on).
+    last_message: Option<String>,
+    /// The hand-off note given to the last new session, to tell a stale one.
+    handoff_given: Option<String>,
 }
 
 /// How a client run ended.
@@ -76,6 +82,8 @@ impl Supervisor {
             timings,
             log: Arc::new(Mutex::new(log)),
             history_seen,
+            last_message: None,
+            handoff_given: None,
         })
     }
 
@@ -100,16 +108,22 @@ impl Supervisor {
                 return Ok(self.finish());
             };
             let session = current.state.session_id.clone();
-            let resume = session.as_deref().filter(|_| self.sup.launches > 0);
-            let prompt = match resume {
-                Some(_) => render::continuation_prompt(
+            let hand_over = current.fresh.as_ref().and_then(|fresh| fresh.next.clone());
+            let resume = session
+                .as_deref()
+                .filter(|_| self.sup.launches > 0 && hand_over.is_none());
+            let prompt = match (&hand_over, resume) {
+                (Some(body), _) => self.next_session_prompt(&current, body),
+                (None, Some(_)) => render::continuation_prompt(
                     &current.state,
                     &Continuation::default(),
                     &self.store.state_path(),
                     clock::now(),
                 ),
-                None => self.sup.spec.first_prompt.clone(),
+                (None, None) => self.sup.spec.first_prompt.clone(),
             };
+            let iteration = current.state.iteration;
+            self.last_message = None;
             let args = host::arguments(self.sup.agent, &self.sup.spec, resume, &prompt);
             let end = match self.run_client(&args, resume.is_some()) {
                 Ok(end) => end,
@@ -127,8 +141,24 @@ impl Supervisor {
                     return Ok(self.finish());
                 }
             };
-            if end.loop_over || record::current(&self.store, &self.sup.loop_id).is_none() {
+            let Some(after) =
+                record::current(&self.store, &self.sup.loop_id).filter(|_| !end.loop_over)
+            else {
                 return Ok(self.finish());
+            };
+            if after
+                .fresh
+                .as_ref()
+                .is_some_and(|fresh| fresh.next.is_some())
+                && after.state.iteration > iteration
+            {
+                // A stop of this session ended its iteration: the next starts afresh; not
+                // a restart.
+                say(format!(
+                    "[ralph] the session's turn ended; iteration {} starts in a new session",
+                    render::iteration_label(&after.state)
+                ));
+                continue;
             }
             let cause = cause(end.status, end.last_error.as_deref());
             let time_left = current
@@ -322,6 +352,7 @@ impl Supervisor {
                 }
                 ClientEvent::Message(text) => {
                     say(format!("agent: {}", headline(&text)));
+                    self.last_message = Some(text);
                 }
                 ClientEvent::Notice(text) => {
                     say(format!("[hook] {}", headline(&text)));
@@ -332,6 +363,43 @@ impl Supervisor {
                 }
             }
         }
+    }
+
+    /// The first prompt of a fresh loop's next session: the stop's continuation (`body`),
+    /// the workspace since the loop began, the previous session's last message and its
+    /// hand-off note.
+    fn next_session_prompt(&mut self, record: &LoopRecord, body: &str) -> String {
+        let workspace = self.store.workspace();
+        let base = record
+            .fresh
+            .as_ref()
+            .and_then(|fresh| fresh.base.as_deref());
+        let handoff = fresh::read_handoff(workspace);
+        let unchanged = match &handoff {
+            Handoff::Note { text, .. } => {
+                let same = self.handoff_given.as_deref() == Some(text.as_str());
+                self.handoff_given = Some(text.clone());
+                same
+            }
+            Handoff::Missing | Handoff::Refused(_) => false,
+        };
+        let context = FreshContext {
+            mode: record
+                .fresh
+                .as_ref()
+                .map_or(FreshMode::Iteration, |fresh| fresh.mode),
+            summary: fresh::workspace_summary(workspace, record.git, base),
+            last_message: self.last_message.as_deref().map(fresh::last_message),
+            handoff: Some(handoff),
+            handoff_unchanged: unchanged,
+        };
+        render::fresh_prompt(
+            &record.state,
+            body,
+            &self.store.state_path(),
+            workspace,
+            &context,
+        )
     }
 
     /// Prints the history lines written since the last look (the hooks' decisions).

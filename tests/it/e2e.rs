@@ -15,6 +15,7 @@ pub mod capture;
 pub mod claude;
 pub mod clients;
 pub mod codex;
+pub mod fresh;
 pub mod headless;
 pub mod install;
 pub mod mock;
@@ -96,8 +97,28 @@ scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
 scenario!(worktrees::two_loops_in_worktrees: codex);
+scenario!(fresh::run_fresh_three_sessions: codex, claude);
+scenario!(fresh::run_fresh_task_items: codex, claude);
+scenario!(fresh::run_fresh_survives_a_killed_client: codex, claude);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);
 scenario!(session_events::compaction_mid_loop: codex, claude);
 scenario!(tasks::task_list_in_session: codex, claude);
+
+/// What same-session and `--fresh` cost on the mock servers (README, "Same session or
+/// fresh"): prints the figures. `cargo test --test it e2e::fresh_costs -- --ignored
+/// --nocapture`.
+mod fresh_costs {
+    #[test]
+    #[ignore = "prints the cost figures of the README; run by name"]
+    fn codex() {
+        crate::e2e::fresh::fresh_costs(crate::e2e::clients::Client::Codex, "fresh_costs::codex");
+    }
+
+    #[test]
+    #[ignore = "prints the cost figures of the README; run by name"]
+    fn claude() {
+        crate::e2e::fresh::fresh_costs(crate::e2e::clients::Client::Claude, "fresh_costs::claude");
+    }
+}

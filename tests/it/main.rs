@@ -16,6 +16,8 @@
 //!   `wait`; `wait` about one host's, one script's loop (issue 24).
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
+//! - `fresh`: `run --fresh` below the clients: the stop's hand-over, the hand-off note as
+//!   hostile input, the workspace summary's git, the next session's prompt (issue 22).
 //! - `tasks`: `--tasks FILE`: items accepted on evidence; hostile task files.
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
@@ -39,6 +41,7 @@ mod decide;
 mod e2e;
 mod engine;
 mod first_contact;
+mod fresh;
 mod hardening;
 mod headless;
 mod install;

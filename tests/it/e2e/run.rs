@@ -32,14 +32,14 @@ fn fast(world: &World) {
 }
 
 /// A world for `run`: the hooks installed, the delays shortened.
-fn setup(client: Client, test: &str, script: Vec<Reply>) -> Option<World> {
+pub(super) fn setup(client: Client, test: &str, script: Vec<Reply>) -> Option<World> {
     let world = World::setup(client, test, script)?;
     fast(&world);
     Some(world)
 }
 
 /// `run --agent … --workspace … --client … EXTRA… TASK -- CLIENT ARGS`.
-fn run_args(world: &World, extra: &[&str], task: &str) -> Vec<String> {
+pub(super) fn run_args(world: &World, extra: &[&str], task: &str) -> Vec<String> {
     let mut args: Vec<String> = vec![
         "run".into(),
         "--agent".into(),
@@ -67,7 +67,7 @@ fn ralph_command(world: &World, args: &[String]) -> Command {
 }
 
 /// Runs ralph-hook with `args` to its end.
-fn ralph_run(world: &World, args: &[String]) -> Finished {
+pub(super) fn ralph_run(world: &World, args: &[String]) -> Finished {
     world.run_recorded(
         ralph_command(world, args),
         &format!("ralph-hook {}", args.join(" ")),
@@ -76,7 +76,7 @@ fn ralph_run(world: &World, args: &[String]) -> Finished {
 }
 
 /// `ralph-hook list --json`, the row of the world's workspace.
-fn list_row(world: &World) -> Option<Value> {
+pub(super) fn list_row(world: &World) -> Option<Value> {
     let list = world.ralph(&["list", "--json"]);
     assert!(list.success(), "list failed: {}", list.stderr);
     let rows: Value = serde_json::from_str(&list.stdout).expect("list --json is JSON");
@@ -88,7 +88,7 @@ fn list_row(world: &World) -> Option<Value> {
 
 /// Waits until `ready` holds, up to `within`; panics with `what` otherwise.
 #[track_caller]
-fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
+pub(super) fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
     let deadline = Instant::now() + within;
     while !ready() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
@@ -98,7 +98,7 @@ fn wait_until(within: Duration, what: &str, mut ready: impl FnMut() -> bool) {
 
 /// The client's pid once the supervisor has one running and the model has had `turns`
 /// turns.
-fn running_client(world: &World, turns: usize) -> u32 {
+pub(super) fn running_client(world: &World, turns: usize) -> u32 {
     assert!(
         world.mock.wait_for_turns(turns, Duration::from_secs(90)),
         "the client never reached model turn {turns}"
@@ -137,7 +137,7 @@ fn processes_with(marker: &str) -> Vec<u32> {
 }
 
 /// Sends `signal` (`KILL`, `HUP` …) to `pid`.
-fn signal(pid: u32, signal: &str) {
+pub(super) fn signal(pid: u32, signal: &str) {
     let status = Command::new("kill")
         .args([&format!("-{signal}"), &pid.to_string()])
         .status()
@@ -179,7 +179,7 @@ fn assert_bound_before_the_first_stop(history: &[Value], session: &str) {
 }
 
 /// The restart lines of the history.
-fn restarts(history: &[Value]) -> Vec<&Value> {
+pub(super) fn restarts(history: &[Value]) -> Vec<&Value> {
     history
         .iter()
         .filter(|h| h["event"] == "restart" && h["decision"] == "restart")
