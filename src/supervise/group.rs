@@ -207,6 +207,23 @@ impl Targets {
 mod tests {
     use super::*;
 
+    /// Starts `sh -c script` as a client and waits for the script to write a pid to
+    /// `pidfile`; returns the client and that pid.
+    fn started(script: String, pidfile: &Path) -> (Client, i32) {
+        let dir = pidfile.parent().unwrap();
+        let (client, _out, _err) =
+            Client::spawn(Path::new("/bin/sh"), &["-c".into(), script], dir).unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let written = std::fs::read_to_string(pidfile).unwrap_or_default();
+            if let Ok(pid) = written.trim().parse() {
+                return (client, pid);
+            }
+            assert!(Instant::now() < deadline, "the script never started");
+            thread::sleep(POLL);
+        }
+    }
+
     #[test]
     fn ending_a_client_ends_what_it_left_running_in_its_group() {
         let dir = tempfile::tempdir().unwrap();
@@ -215,13 +232,7 @@ mod tests {
             "trap '' TERM; sleep 300 & echo $! > '{}'; wait",
             pidfile.display()
         );
-        let (mut client, _out, _err) =
-            Client::spawn(Path::new("/bin/sh"), &["-c".into(), script], dir.path()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
-            assert!(Instant::now() < deadline, "the script never started");
-            thread::sleep(POLL);
-        }
+        let (mut client, _sleeper) = started(script, &pidfile);
         let pgid = client.pid();
         assert!(group_alive(pgid));
         let status = client.end(pgid, Duration::from_millis(300));
@@ -238,18 +249,8 @@ mod tests {
             "setsid sh -c 'trap \"\" TERM; echo $$ > {}; exec sleep 300' & wait",
             pidfile.display()
         );
-        let (mut client, _out, _err) =
-            Client::spawn(Path::new("/bin/sh"), &["-c".into(), script], dir.path()).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !pidfile.exists() || std::fs::read_to_string(&pidfile).unwrap().trim().is_empty() {
-            assert!(Instant::now() < deadline, "the script never started");
-            thread::sleep(POLL);
-        }
-        let escaped: i32 = std::fs::read_to_string(&pidfile)
-            .unwrap()
-            .trim()
-            .parse()
-            .unwrap();
+        let (mut client, pid) = started(script, &pidfile);
+        let escaped = pid;
         let pgid = client.pid();
         assert!(kill(Pid::from_raw(escaped), None).is_ok());
         assert!(client.end(pgid, Duration::from_millis(300)).is_some());
