@@ -92,6 +92,10 @@ pub enum ConfigCommand {
     Path,
     /// Read the config file and print what it sets, or what is wrong in it and where.
     Check,
+    /// Print the prices `--max-cost` uses (USD per million tokens, by kind) and where
+    /// each row came from: ralph-hook's table (the provider's page, the day it was read)
+    /// or a `[prices."model"]` section of the config file.
+    Prices,
 }
 
 /// Arguments of the hidden `notify-run`.

@@ -56,7 +56,7 @@ pub mod testing {
     pub mod engine {
         pub use crate::engine::{
             action, config, decide, digest, files, fingerprint, flush, lifecycle, ownership,
-            render, settings, signal, state, store, supervision, transcript, usage,
+            prices, render, settings, signal, state, store, supervision, transcript, usage,
         };
 
         #[cfg(feature = "testing")]
@@ -150,6 +150,7 @@ fn execute(command: Command) -> Result<i32> {
         Command::Man(args) => commands::man(&args),
         Command::Config(ConfigCommand::Path) => commands::config_path(),
         Command::Config(ConfigCommand::Check) => commands::config_check(),
+        Command::Config(ConfigCommand::Prices) => commands::config_prices(),
         Command::NotifyRun(args) => commands::notify_run(args),
     }
 }

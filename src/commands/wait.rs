@@ -72,6 +72,8 @@ pub(crate) enum WaitCode {
     /// The loop's session ended (the host's SessionEnd) with the loop still active: 17.
     /// It goes on if that session is resumed; a new loop in the workspace replaces it.
     SessionEnded = 17,
+    /// The money budget (`--max-cost`) ran out, or a response's model had no price: 19.
+    CostLimit = 19,
 }
 
 impl WaitCode {
@@ -87,6 +89,7 @@ impl WaitCode {
             Outcome::IterationCap => (WaitCode::IterationCap, "the iteration cap was reached"),
             Outcome::TimeLimit => (WaitCode::TimeLimit, "the time budget ran out"),
             Outcome::TokenLimit => (WaitCode::TokenLimit, "the token budget ran out"),
+            Outcome::CostLimit => (WaitCode::CostLimit, "the money budget ran out"),
             Outcome::RepeatedMessage | Outcome::UnchangedWorkspace => {
                 (WaitCode::NoProgress, "no progress")
             }
@@ -491,6 +494,9 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> i32 {
     if let Some(total) = render::token_total(entry) {
         line.push_str(&format!("; {total}"));
     }
+    if let Some(total) = render::cost_total(entry) {
+        line.push_str(&format!("; {total}"));
+    }
     say(format!("{line}."));
     code as i32
 }
@@ -521,6 +527,7 @@ mod tests {
             ("max_iterations", 3),
             ("max_duration", 4),
             ("max_tokens", 10),
+            ("max_cost", 19),
             ("no_progress_message", 5),
             ("no_progress_workspace", 5),
             ("cancelled", 6),
@@ -550,6 +557,9 @@ mod tests {
             tokens: None,
             tokens_used: None,
             max_tokens: None,
+            cost_nanos: None,
+            cost_used_nanos: None,
+            max_cost_nanos: None,
         };
         assert_eq!(report(dir.path(), &line(None)), 7);
         assert_eq!(

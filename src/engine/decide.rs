@@ -41,6 +41,9 @@ pub struct StopEvent<'a> {
     /// Tokens the session used since the previous counted stop (read from the host's
     /// transcript when the loop has a token budget).
     pub tokens: Option<u64>,
+    /// What the session's responses since the previous counted stop cost (priced at the
+    /// edge, from the transcript, when the loop has a money budget).
+    pub cost: Option<Cost<'a>>,
     /// The background work the session leaves running as its turn ends (Claude Code's
     /// `background_tasks` and `session_crons`), in words; `None` when there is none.
     pub background: Option<&'a str>,
@@ -58,9 +61,20 @@ impl Default for StopEvent<'_> {
             workspace: None,
             verification: None,
             tokens: None,
+            cost: None,
             background: None,
         }
     }
+}
+
+/// What a stop's responses cost, as the edge priced them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost<'a> {
+    /// This many nanodollars.
+    Priced(u64),
+    /// A response could not be priced, for this reason (a model without a price): never
+    /// a silent zero, so a loop with a money budget ends.
+    Unpriced(&'a str),
 }
 
 /// A verify command's result, and where the loop stood when the command was started:
@@ -210,6 +224,10 @@ pub struct Step {
     /// The tokens this stop added to the loop's count (`None`: nothing counted, e.g. a
     /// paused loop, or no reading of the transcript).
     pub tokens: Option<u64>,
+    /// The nanodollars this stop added to the loop's spend (`None`: nothing priced).
+    pub cost: Option<u64>,
+    /// Why this stop's responses could not be priced, when that ended the loop.
+    pub unpriced: Option<String>,
 }
 
 /// Decides one stop: `state` is the loop as the user's record holds it (for a state
@@ -223,6 +241,8 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     };
     let claimed = match event.standing {
         Standing::Untrusted(why) => return untouched(Decision::NotFollowed(why)),
@@ -255,7 +275,12 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     step.claimed = claimed;
     step.request = request;
     // Only a running loop counts what the session used.
-    step.tokens = event.tokens.filter(|_| state.active && !state.paused);
+    let running = state.active && !state.paused;
+    step.tokens = event.tokens.filter(|_| running);
+    step.cost = match event.cost {
+        Some(Cost::Priced(nanos)) if running => Some(nanos),
+        Some(Cost::Priced(_) | Cost::Unpriced(_)) | None => None,
+    };
     step
 }
 
@@ -300,6 +325,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     next.updated_at = clock::format(now);
@@ -308,6 +335,12 @@ fn decide_owned(
     next.stop_failure = None;
     if let Some(tokens) = event.tokens {
         next.tokens_used = state.tokens_used.saturating_add(tokens);
+    }
+    let mut unpriced = None;
+    match event.cost {
+        Some(Cost::Priced(nanos)) => next.cost_nanos = state.cost_nanos.saturating_add(nanos),
+        Some(Cost::Unpriced(why)) if state.max_cost_nanos.is_some() => unpriced = Some(why),
+        Some(Cost::Unpriced(_)) | None => {}
     }
 
     let mut rejected = None;
@@ -322,6 +355,8 @@ fn decide_owned(
                     claimed: false,
                     request: Request::None,
                     tokens: None,
+                    cost: None,
+                    unpriced: None,
                 };
             }
             (Some(_), Some(Verification::Passed)) => {
@@ -340,6 +375,16 @@ fn decide_owned(
         && next.tokens_used >= budget
     {
         return finish(next, Outcome::TokenLimit, tag, now);
+    }
+    if let Some(why) = unpriced {
+        let mut step = finish(next, Outcome::CostLimit, tag, now);
+        step.unpriced = Some(why.to_string());
+        return step;
+    }
+    if let Some(budget) = state.max_cost_nanos
+        && next.cost_nanos >= budget
+    {
+        return finish(next, Outcome::CostLimit, tag, now);
     }
     if state.max_iterations > 0 && state.iteration >= state.max_iterations {
         return finish(next, Outcome::IterationCap, tag, now);
@@ -361,6 +406,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     if let Some(work) = event.background {
@@ -380,6 +427,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     next.waiting = None;
@@ -419,6 +468,8 @@ fn decide_owned(
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     }
 }
 
@@ -533,6 +584,8 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     }
 }
 

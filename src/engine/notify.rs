@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::agent::Agent;
+use crate::engine::prices::usd_decimal;
 use crate::engine::visible;
 use crate::error::{Error, Result};
 use crate::program;
@@ -46,6 +47,9 @@ pub(crate) struct Notice<'a> {
     /// The tokens the loop used and its budget, with a token budget: `RALPH_TOKENS` and
     /// `RALPH_MAX_TOKENS` (empty without one).
     pub tokens: Option<(u64, u64)>,
+    /// The money the loop spent and its budget, in nanodollars, with a money budget:
+    /// `RALPH_COST` and `RALPH_MAX_COST`, in US dollars (`0.0123`; empty without one).
+    pub cost: Option<(u64, u64)>,
     /// The agent's last message, when a stop ended the loop: `RALPH_MESSAGE` (empty
     /// otherwise). `RALPH_REASON` is ralph-hook's own summary of the outcome.
     pub message: Option<&'a str>,
@@ -55,7 +59,7 @@ impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
     /// lose NUL characters (an environment cannot hold them), show escape sequences and
     /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
-    pub(crate) fn env(&self) -> [(&'static str, String); 8] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 10] {
         let first_line = self
             .task
             .lines()
@@ -81,6 +85,18 @@ impl Notice<'_> {
                 "RALPH_MAX_TOKENS",
                 self.tokens
                     .map(|(_, max)| max.to_string())
+                    .unwrap_or_default(),
+            ),
+            (
+                "RALPH_COST",
+                self.cost
+                    .map(|(used, _)| usd_decimal(used))
+                    .unwrap_or_default(),
+            ),
+            (
+                "RALPH_MAX_COST",
+                self.cost
+                    .map(|(_, max)| usd_decimal(max))
                     .unwrap_or_default(),
             ),
             ("RALPH_MESSAGE", clean(self.message.unwrap_or(""))),
@@ -198,6 +214,7 @@ mod tests {
             workspace,
             task,
             tokens: None,
+            cost: None,
             message: None,
         }
     }

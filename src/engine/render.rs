@@ -14,6 +14,7 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::history;
+use crate::engine::prices::money;
 use crate::engine::signal;
 use crate::engine::state::LoopState;
 
@@ -170,6 +171,12 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
             token_count(budget)
         ));
     }
+    if let Some(budget) = state.max_cost_nanos {
+        out.push_str(&format!(
+            "\nMoney budget: the loop ends once this session's responses cost {}.",
+            money(budget)
+        ));
+    }
     out.push_str(&brakes_text(state));
     out.push_str(&format!(
         "\nThe loop's state: {}. The user can see it with `{show_command}`.",
@@ -240,6 +247,15 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
             ),
         ));
     }
+    if let Some(budget) = state.max_cost_nanos {
+        lines.push((
+            "cost limit",
+            format!(
+                "{} spent by the session's responses from now on, at `ralph-hook config prices`",
+                money(budget)
+            ),
+        ));
+    }
     if let Some(verify) = &state.verify {
         lines.push((
             "verify",
@@ -307,6 +323,11 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
             token_count(budget)
         ));
     }
+    if let (Some(budget), Some(left)) = (state.max_cost_nanos, state.cost_left())
+        && left < budget.div_ceil(5)
+    {
+        parts.push(format!("{} of {}", money(left), money(budget)));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
 }
 
@@ -323,6 +344,17 @@ pub fn token_count(tokens: u64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{text}{unit}")
+}
+
+/// Money spent and the budget, for `show`: `$1.20 of $5.00 (24%)`.
+pub fn cost_status(state: &LoopState) -> Option<String> {
+    let budget = state.max_cost_nanos?;
+    let percent = u128::from(state.cost_nanos) * 100 / u128::from(budget.max(1));
+    Some(format!(
+        "{} of {} ({percent}%)",
+        money(state.cost_nanos),
+        money(budget)
+    ))
 }
 
 /// Tokens used and the budget, for `show`: `1.2M of 2M (60%)`.
@@ -384,6 +416,11 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
             token_count(state.max_tokens.unwrap_or_default()),
             token_count(state.tokens_used)
         ),
+        Outcome::CostLimit => format!(
+            "the money budget of {} ran out ({} spent; raise it with --max-cost)",
+            money(state.max_cost_nanos.unwrap_or_default()),
+            money(state.cost_nanos)
+        ),
         Outcome::RepeatedMessage => format!(
             "no progress: the same message came back {} stops in a row (--no-progress)",
             state.no_progress
@@ -414,6 +451,17 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
     )
 }
 
+/// The line that tells the user a loop with a money budget ended because a response
+/// could not be priced (`why` says which model, and how to give it a price).
+pub fn unpriced_message(state: &LoopState, why: &str) -> String {
+    format!(
+        "ralph-loop finished after {} iteration{} [{}]: a response could not be priced, so the money budget cannot be kept: {why}.",
+        state.iteration,
+        if state.iteration == 1 { "" } else { "s" },
+        Outcome::CostLimit.code()
+    )
+}
+
 /// What the user sees when the agent said it is blocked on them: why, and how the loop
 /// goes on (their next prompt in the session) or ends.
 pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String {
@@ -434,6 +482,13 @@ pub fn token_total(entry: &history::HistoryEntry) -> Option<String> {
         token_count(used),
         token_count(max)
     ))
+}
+
+/// The spend and the budget a history line carries (`$1.20 of $5.00 spent`), for
+/// `show`, `log` and `wait`; `None` for a loop without a money budget.
+pub fn cost_total(entry: &history::HistoryEntry) -> Option<String> {
+    let (used, max) = (entry.cost_used_nanos?, entry.max_cost_nanos?);
+    Some(format!("{} of {} spent", money(used), money(max)))
 }
 
 /// What it takes for a resumed loop to go on: a stop of its session, which comes only

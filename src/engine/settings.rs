@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::prices;
 use crate::engine::signal;
 use crate::error::{Error, Result};
 
@@ -166,6 +167,14 @@ flag_table! {
             help = "A command (`sh -c`) run when the loop ends or the agent is blocked, with RALPH_OUTCOME, RALPH_REASON, RALPH_ITERATION, RALPH_WORKSPACE and RALPH_TASK set [default: none]"
         )]
         notify: Text = "notify-send ralph-hook \"$RALPH_OUTCOME\"",
+        /// `--max-cost`: the money budget.
+        #[arg(
+            long,
+            value_name = "USD",
+            allow_hyphen_values = true,
+            help = "End the loop once the session's responses since it started cost this many US dollars at the model's prices (`ralph-hook config prices`): `5`, `2.50`; 0 = none [default: none]"
+        )]
+        max_cost: NumberOrText = "5",
     }
 }
 
@@ -233,6 +242,8 @@ pub struct LoopSettings {
     pub max_tokens: Option<u64>,
     /// The user's command to run when the loop ends or blocks.
     pub notify: Option<String>,
+    /// The money budget in nanodollars (`None`: no budget).
+    pub max_cost: Option<u64>,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -333,7 +344,13 @@ impl LoopSettings {
             }
             Some(text) => Some(text.trim().to_string()),
         };
+        let max_cost = match &raw.max_cost {
+            None => None,
+            Some(text) => Some(prices::parse_usd("--max-cost", text).map_err(Error::usage)?)
+                .filter(|nanos| *nanos > 0),
+        };
         Ok(LoopSettings {
+            max_cost,
             task: task.to_string(),
             max_iterations,
             uncapped: max_iterations == 0,
@@ -587,6 +604,7 @@ mod tests {
             verify_timeout: Some("540".into()),
             max_tokens: Some("1.5M".into()),
             notify: Some("  notify-send done  ".into()),
+            max_cost: Some("$2.50".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -605,6 +623,7 @@ mod tests {
                 verify_timeout: Duration::from_secs(540),
                 max_tokens: Some(1_500_000),
                 notify: Some("notify-send done".into()),
+                max_cost: Some(2_500_000_000),
                 sources: BTreeMap::new(),
             }
         );

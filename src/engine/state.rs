@@ -91,6 +91,14 @@ pub struct LoopState {
     /// Tokens the session has used since the loop started (counted only with a budget).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tokens_used: u64,
+    /// End the loop once the session's responses since it started cost this many
+    /// nanodollars (`--max-cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_nanos: Option<u64>,
+    /// What the session's responses have cost since the loop started, in nanodollars
+    /// (counted only with a money budget).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost_nanos: u64,
     /// Why the agent said it is blocked on the user: the loop is paused until the user's
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -303,6 +311,8 @@ impl LoopState {
             verify_timeout_secs: settings.verify_timeout.as_secs(),
             max_tokens: settings.max_tokens,
             tokens_used: 0,
+            max_cost_nanos: settings.max_cost,
+            cost_nanos: 0,
             blocked: None,
             steering: None,
             waiting: None,
@@ -365,6 +375,18 @@ impl LoopState {
     pub fn tokens_left(&self) -> Option<u64> {
         self.max_tokens
             .map(|budget| budget.saturating_sub(self.tokens_used))
+    }
+
+    /// True when a stop reads the session's transcript for what it used: the loop has a
+    /// token or a money budget.
+    pub fn counts_usage(&self) -> bool {
+        self.max_tokens.is_some() || self.max_cost_nanos.is_some()
+    }
+
+    /// Money left of the budget, in nanodollars (`None`: no money budget).
+    pub fn cost_left(&self) -> Option<u64> {
+        self.max_cost_nanos
+            .map(|budget| budget.saturating_sub(self.cost_nanos))
     }
 
     /// How long the verify command may run (never more than the hook may wait).

@@ -21,16 +21,19 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::agent::Agent;
-use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
+use crate::engine::config::UserConfig;
+use crate::engine::decide::{self, Cost, Decision, Request, StopEvent, Verification, Verified};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::flush;
 use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
+use crate::engine::prices::{PriceTable, Unpriced};
 use crate::engine::render;
 use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
+use crate::engine::usage::Spent;
 use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -246,11 +249,25 @@ fn run_loop_stop(
         record.transcript = Some(transcript.clone());
     }
     let counting =
-        gather && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
-    let tokens = if counting {
+        gather && record.state.active && !record.state.paused && record.state.counts_usage();
+    let used = if counting {
         count_tokens(&mut record, request.message.as_deref())
     } else {
         None
+    };
+    let tokens = used.as_ref().map(|(tokens, _)| *tokens);
+    let priced = match (&used, record.state.max_cost_nanos) {
+        (Some((_, spent)), Some(_)) => Some(price(spent)),
+        _ => None,
+    };
+    let unpriced_words = match &priced {
+        Some(Err(why)) => why.to_string(),
+        Some(Ok(_)) | None => String::new(),
+    };
+    let cost = match &priced {
+        Some(Ok(nanos)) => Some(Cost::Priced(*nanos)),
+        Some(Err(_)) => Some(Cost::Unpriced(&unpriced_words)),
+        None => None,
     };
     // The loop changed since the look (cancelled, paused, moved on by another stop,
     // replaced): the stop is judged on the record as it is, and the brake does not count
@@ -268,6 +285,7 @@ fn run_loop_stop(
         workspace: look,
         verification: None,
         tokens,
+        cost,
         background: request.background.as_deref(),
     };
     let step = decide::decide(&record.state, event, now);
@@ -325,7 +343,7 @@ fn loaded(loaded: Loaded) -> Result<Option<LoopRecord>> {
 /// known, or a loop whose count starts at this stop (started from a terminal). `reply` is
 /// the turn's last reply from the payload: the count waits (bounded) for it to reach the
 /// transcript.
-fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
+fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<(u64, Vec<Spent>)> {
     let Some(cursor) = record.usage.as_ref() else {
         record.usage = lifecycle::start_count(record);
         return None;
@@ -340,7 +358,7 @@ fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
                 ));
             }
             record.usage = Some(reading.cursor);
-            Some(reading.tokens)
+            Some((reading.tokens, reading.spent))
         }
         Err(err) => {
             warn(format!(
@@ -350,6 +368,22 @@ fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
             None
         }
     }
+}
+
+/// What `spent` cost at the prices in force: the built-in table and the user's config
+/// file's `[prices."model"]` (a config file that cannot be read is warned about, and the
+/// built-in table prices the stop).
+fn price(spent: &[Spent]) -> std::result::Result<u64, Unpriced> {
+    let table = match UserConfig::load() {
+        Ok(config) => config.prices(),
+        Err(err) => {
+            warn(format!(
+                "{err}; this stop prices its responses with ralph-hook's built-in table"
+            ));
+            PriceTable::built_in()
+        }
+    };
+    table.cost(spent)
 }
 
 /// A cancel request is used once, by the loop it names: removed when the stop honoured
@@ -386,6 +420,7 @@ fn apply(
     now: SystemTime,
 ) -> Result<StopAnswer> {
     let tokens = step.tokens;
+    let cost = step.cost;
     let session = Some(request.session.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
@@ -415,7 +450,8 @@ fn apply(
                     .session(session)
                     .tag(step.tag)
                     .detail(format!("background work still runs: {work}"))
-                    .tokens(tokens),
+                    .tokens(tokens)
+                    .cost(cost),
             );
             Ok(StopAnswer::Allow(None))
         }
@@ -425,7 +461,8 @@ fn apply(
             let mut entry = HistoryEntry::about(&record.state, Event::Stop, Action::Block, now)
                 .session(session)
                 .tag(step.tag)
-                .tokens(tokens);
+                .tokens(tokens)
+                .cost(cost);
             if let Some(detail) = verify_detail {
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
             }
@@ -448,7 +485,8 @@ fn apply(
                     .tag(step.tag)
                     .reason(Reason::Blocked)
                     .detail(reason.clone())
-                    .tokens(tokens),
+                    .tokens(tokens)
+                    .cost(cost),
             );
             lifecycle::notify_user(
                 store,
@@ -477,6 +515,8 @@ fn apply(
                 tag: Some(step.tag),
                 detail,
                 tokens,
+                cost,
+                unpriced: step.unpriced.clone(),
                 message: request.message.clone(),
             };
             let message = lifecycle::end(store, lock, &record, &step.state, ending, now)?;

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::testing::engine::decide::{
-    Continuation, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request, StopEvent,
-    Verification, Verified, decide, decide_prompt,
+    Continuation, Cost, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request,
+    StopEvent, Verification, Verified, decide, decide_prompt,
 };
 use ralph_hook::testing::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
@@ -683,6 +683,148 @@ fn under_a_fifth_of_the_token_budget_left_the_prompt_says_how_much() {
     state.tokens_used = 8_001;
     assert!(
         prompt(&state).contains("; 2k tokens of 10k."),
+        "{}",
+        prompt(&state)
+    );
+}
+
+fn paying(text: &str, nanos: u64) -> StopEvent<'_> {
+    StopEvent {
+        cost: Some(Cost::Priced(nanos)),
+        ..message(text)
+    }
+}
+
+#[test]
+fn the_money_budget_ends_the_loop_at_the_stop_that_reaches_it_and_not_before() {
+    struct Row {
+        budget: &'static str,
+        spent_before: u64,
+        this_stop: u64,
+        message: &'static str,
+        ends: Option<Outcome>,
+    }
+    let rows = [
+        // $5 = 5e9 nanodollars; one nanodollar short goes on.
+        Row {
+            budget: "5",
+            spent_before: 0,
+            this_stop: 4_999_999_999,
+            message: "a",
+            ends: None,
+        },
+        Row {
+            budget: "5",
+            spent_before: 4_999_999_999,
+            this_stop: 1,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+        Row {
+            budget: "$0.01",
+            spent_before: 0,
+            this_stop: 20_000_000,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+        // Completion wins over a spent budget, as with tokens.
+        Row {
+            budget: "0.01",
+            spent_before: 0,
+            this_stop: 20_000_000,
+            message: DONE_TEXT,
+            ends: Some(Outcome::Completed),
+        },
+        // Saturates instead of wrapping.
+        Row {
+            budget: "1",
+            spent_before: u64::MAX,
+            this_stop: u64::MAX,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+    ];
+    for (n, row) in rows.iter().enumerate() {
+        let mut state = loop_with(|f| f.max_cost = Some(row.budget.into()));
+        state.cost_nanos = row.spent_before;
+        let step = decide(&state, paying(row.message, row.this_stop), at(1));
+        match row.ends {
+            None => assert!(
+                matches!(step.decision, Decision::Block(_)),
+                "row {n}: {:?}",
+                step.decision
+            ),
+            Some(outcome) => assert_eq!(step.decision, Decision::Finish(outcome), "row {n}"),
+        }
+        assert_eq!(
+            step.state.cost_nanos,
+            row.spent_before.saturating_add(row.this_stop),
+            "row {n}"
+        );
+        assert_eq!(
+            step.cost,
+            Some(row.this_stop),
+            "row {n}: the step says what it priced"
+        );
+    }
+    let state = loop_with(|f| f.max_cost = Some("5".into()));
+    let step = decide(&state, paying("a", 4_000_000_000), at(1));
+    assert_eq!(step.state.cost_left(), Some(1_000_000_000));
+    let step = decide(&step.state, paying("b", 1_000_000_000), at(2));
+    let words = render::outcome_message(&step.state, &Outcome::CostLimit);
+    assert!(words.contains("[max_cost]"), "{words}");
+    assert!(
+        words.contains("$5.00") && words.contains("--max-cost"),
+        "{words}"
+    );
+}
+
+#[test]
+fn an_unpriced_response_ends_a_loop_with_a_money_budget_and_never_counts_as_free() {
+    let why = "the model \"mock-model\" has no price";
+    let unpriced = |text| StopEvent {
+        cost: Some(Cost::Unpriced(why)),
+        ..message(text)
+    };
+    let state = loop_with(|f| f.max_cost = Some("5".into()));
+    let step = decide(&state, unpriced("a"), at(1));
+    assert_eq!(step.decision, Decision::Finish(Outcome::CostLimit));
+    assert_eq!(step.unpriced.as_deref(), Some(why));
+    assert_eq!(step.cost, None);
+    assert_eq!(step.state.cost_nanos, 0);
+    // Without a money budget an unpriced response changes nothing.
+    let free = loop_with(|_| {});
+    let step = decide(&free, unpriced("a"), at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.unpriced, None);
+    // A paused loop neither counts nor ends on it.
+    let mut paused = loop_with(|f| f.max_cost = Some("5".into()));
+    paused.paused = true;
+    let step = decide(&paused, paying("a", 10_000_000_000), at(1));
+    assert_eq!(step.decision, Decision::Allow);
+    assert_eq!((step.cost, step.state.cost_nanos), (None, 0));
+    assert_eq!(
+        decide(&paused, unpriced("a"), at(1)).decision,
+        Decision::Allow
+    );
+}
+
+#[test]
+fn under_a_fifth_of_the_money_budget_left_the_prompt_says_how_much() {
+    let mut state = loop_with(|f| f.max_cost = Some("10".into()));
+    let prompt = |state: &LoopState| {
+        render::continuation_prompt(
+            state,
+            &Continuation::default(),
+            Path::new("/w/.codex/ralph-loop-state.json"),
+            at(1),
+        )
+    };
+    state.cost_nanos = 8_000_000_000;
+    assert!(!prompt(&state).contains("$10.00"), "{}", prompt(&state));
+    state.cost_nanos = 8_500_000_000;
+    assert!(
+        prompt(&state).contains("$1.50 of $10.00"),
         "{}",
         prompt(&state)
     );
