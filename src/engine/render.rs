@@ -167,8 +167,9 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
     }
     if let Some(budget) = state.max_tokens {
         out.push_str(&format!(
-            "\nToken budget: the loop ends once this session has used {} tokens.",
-            token_count(budget)
+            "\nToken budget: the loop ends once this session has used {} tokens{}.",
+            token_count(budget),
+            weighting(state)
         ));
     }
     if let Some(budget) = state.max_cost_nanos {
@@ -242,8 +243,9 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
         lines.push((
             "token limit",
             format!(
-                "{} tokens used by the session from now on",
-                token_count(budget)
+                "{} tokens used by the session from now on{}",
+                token_count(budget),
+                weighting(state)
             ),
         ));
     }
@@ -329,6 +331,15 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
         parts.push(format!("{} of {}", money(left), money(budget)));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// How the token budget counts, when not raw.
+fn weighting(state: &LoopState) -> &'static str {
+    if state.count_weighted {
+        " (weighted by price relative to input, --count weighted)"
+    } else {
+        ""
+    }
 }
 
 /// A token count as people say it: `950`, `12.3k`, `2M`, `1.25M`.

@@ -175,6 +175,13 @@ flag_table! {
             help = "End the loop once the session's responses since it started cost this many US dollars at the model's prices (`ralph-hook config prices`): `5`, `2.50`; 0 = none [default: none]"
         )]
         max_cost: NumberOrText = "5",
+        /// `--count`: how `--max-tokens` counts.
+        #[arg(
+            long,
+            value_name = "HOW",
+            help = "How --max-tokens counts: `raw` (every token, cached re-reads included) or `weighted` (each token by its price relative to the model's input price, `ralph-hook config prices`) [default: raw]"
+        )]
+        count: Text = "weighted",
     }
 }
 
@@ -244,6 +251,8 @@ pub struct LoopSettings {
     pub notify: Option<String>,
     /// The money budget in nanodollars (`None`: no budget).
     pub max_cost: Option<u64>,
+    /// `--count weighted`: `--max-tokens` counts tokens weighted by price.
+    pub count_weighted: bool,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -349,7 +358,17 @@ impl LoopSettings {
             Some(text) => Some(prices::parse_usd("--max-cost", text).map_err(Error::usage)?)
                 .filter(|nanos| *nanos > 0),
         };
+        let count_weighted = match raw.count.as_deref().map(str::trim) {
+            None | Some("raw") => false,
+            Some("weighted") => true,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--count {other:?} is not a way to count: `--count raw` (every token, the default) or `--count weighted` (tokens weighted by their price relative to input)"
+                )));
+            }
+        };
         Ok(LoopSettings {
+            count_weighted,
             max_cost,
             task: task.to_string(),
             max_iterations,
@@ -605,6 +624,7 @@ mod tests {
             max_tokens: Some("1.5M".into()),
             notify: Some("  notify-send done  ".into()),
             max_cost: Some("$2.50".into()),
+            count: Some("weighted".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -624,6 +644,7 @@ mod tests {
                 max_tokens: Some(1_500_000),
                 notify: Some("notify-send done".into()),
                 max_cost: Some(2_500_000_000),
+                count_weighted: true,
                 sources: BTreeMap::new(),
             }
         );

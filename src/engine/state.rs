@@ -99,6 +99,10 @@ pub struct LoopState {
     /// (counted only with a money budget).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub cost_nanos: u64,
+    /// `--count weighted`: the token budget counts each token by its price relative to
+    /// the model's input price.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub count_weighted: bool,
     /// Why the agent said it is blocked on the user: the loop is paused until the user's
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -313,6 +317,7 @@ impl LoopState {
             tokens_used: 0,
             max_cost_nanos: settings.max_cost,
             cost_nanos: 0,
+            count_weighted: settings.count_weighted,
             blocked: None,
             steering: None,
             waiting: None,

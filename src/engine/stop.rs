@@ -29,7 +29,7 @@ use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
-use crate::engine::prices::{PriceTable, Unpriced};
+use crate::engine::prices::PriceTable;
 use crate::engine::render;
 use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
 use crate::engine::transcript;
@@ -255,9 +255,18 @@ fn run_loop_stop(
     } else {
         None
     };
-    let tokens = used.as_ref().map(|(tokens, _)| *tokens);
-    let priced = match (&used, record.state.max_cost_nanos) {
-        (Some((_, spent)), Some(_)) => Some(price(spent)),
+    let prices = (used.is_some()
+        && (record.state.max_cost_nanos.is_some() || record.state.count_weighted))
+        .then(prices_in_force);
+    let tokens = match (&used, &prices) {
+        (Some((_, spent)), Some(table)) if record.state.count_weighted => {
+            Some(table.weighted(spent))
+        }
+        (Some((tokens, _)), _) => Some(*tokens),
+        (None, _) => None,
+    };
+    let priced = match (&used, &prices, record.state.max_cost_nanos) {
+        (Some((_, spent)), Some(table), Some(_)) => Some(table.cost(spent)),
         _ => None,
     };
     let unpriced_words = match &priced {
@@ -370,11 +379,11 @@ fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<(u64, Ve
     }
 }
 
-/// What `spent` cost at the prices in force: the built-in table and the user's config
-/// file's `[prices."model"]` (a config file that cannot be read is warned about, and the
+/// The prices in force: the built-in table and the user's config file's
+/// `[prices."model"]` (a config file that cannot be read is warned about, and the
 /// built-in table prices the stop).
-fn price(spent: &[Spent]) -> std::result::Result<u64, Unpriced> {
-    let table = match UserConfig::load() {
+fn prices_in_force() -> PriceTable {
+    match UserConfig::load() {
         Ok(config) => config.prices(),
         Err(err) => {
             warn(format!(
@@ -382,8 +391,7 @@ fn price(spent: &[Spent]) -> std::result::Result<u64, Unpriced> {
             ));
             PriceTable::built_in()
         }
-    };
-    table.cost(spent)
+    }
 }
 
 /// A cancel request is used once, by the loop it names: removed when the stop honoured

@@ -287,3 +287,49 @@ fn max_cost_refuses_to_start_for_a_session_whose_model_has_no_price() {
     ));
     assert!(mirror.exists());
 }
+
+#[test]
+fn count_weighted_counts_each_token_by_its_price_relative_to_input() {
+    let world = World::new();
+    let transcript = world.temp.path().join("session.jsonl");
+    let stop = |message: &str| {
+        world.stop(&with_transcript(
+            claude_stop("S", &world.workspace, Some(message)),
+            &transcript,
+        ))
+    };
+    assert_success(&start_prompt(
+        &world,
+        "claude",
+        &transcript,
+        "--max-tokens 100k --count weighted",
+    ));
+    // Sonnet 4.5: 10k fresh + 100k cache reads × 0.1 + 2k writes × 1.25 + 1k output × 5
+    // = 10k + 10k + 2.5k + 5k = 27.5k weighted tokens (113k raw).
+    append(
+        &transcript,
+        &claude_response("msg_1", "claude-sonnet-4-5", SONNET_RESPONSE, "one"),
+    );
+    assert_block(&stop("one"));
+    assert_eq!(claude_state(&world)["tokens_used"], 27_500);
+    let raw = World::new();
+    let raw_transcript = raw.temp.path().join("session.jsonl");
+    assert_success(&start_prompt(
+        &raw,
+        "claude",
+        &raw_transcript,
+        "--max-tokens 100k",
+    ));
+    append(
+        &raw_transcript,
+        &claude_response("msg_1", "claude-sonnet-4-5", SONNET_RESPONSE, "one"),
+    );
+    let out = raw.stop(&with_transcript(
+        claude_stop("S", &raw.workspace, Some("one")),
+        &raw_transcript,
+    ));
+    assert_allow_with_message(&out);
+    let bad = start_prompt(&world, "codex", &transcript, "--count cheap");
+    let said = format!("{}{}", stdout(&bad), stderr(&bad));
+    assert!(said.contains("--count"), "{said}");
+}

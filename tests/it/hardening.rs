@@ -725,6 +725,7 @@ prop_compose! {
             tokens_used,
             max_cost_nanos,
             cost_nanos,
+            count_weighted: false,
             blocked,
             steering,
             waiting,
