@@ -194,6 +194,61 @@ pub struct Continuation {
     pub missing_signal: bool,
     /// The agent claimed completion but the verify command rejected it.
     pub rejected: Option<Verification>,
+    /// The budget thresholds this stop crossed (`--warn-at`), each given once per loop.
+    pub warnings: Vec<BudgetWarning>,
+}
+
+/// A budget crossed one of the loop's `--warn-at` thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetWarning {
+    /// `iterations`, `duration`, `tokens` or `cost`.
+    pub budget: &'static str,
+    /// The threshold crossed, percent.
+    pub percent: u8,
+}
+
+/// The thresholds `next` has crossed and not been warned of (marked as warned in it).
+fn budget_warnings(next: &mut LoopState, now: SystemTime) -> Vec<BudgetWarning> {
+    let used = [
+        (
+            "iterations",
+            u128::from(next.iteration),
+            u128::from(next.max_iterations),
+        ),
+        (
+            "duration",
+            next.elapsed(now).as_secs().into(),
+            next.max_duration_secs.unwrap_or(0).into(),
+        ),
+        (
+            "tokens",
+            next.tokens_used.into(),
+            next.max_tokens.unwrap_or(0).into(),
+        ),
+        (
+            "cost",
+            next.cost_nanos.into(),
+            next.max_cost_nanos.unwrap_or(0).into(),
+        ),
+    ];
+    let mut warnings = Vec::new();
+    for (budget, spent, limit) in used {
+        if limit == 0 {
+            continue;
+        }
+        let percent = spent.saturating_mul(100) / limit;
+        for threshold in next.warn_at.clone() {
+            let key = format!("{budget}:{threshold}");
+            if percent >= u128::from(threshold) && !next.warned.contains(&key) {
+                next.warned.push(key);
+                warnings.push(BudgetWarning {
+                    budget,
+                    percent: threshold,
+                });
+            }
+        }
+    }
+    warnings
 }
 
 /// What became of a cancel request the stop found.
@@ -443,6 +498,7 @@ fn decide_owned(
     }
 
     next.iteration = state.iteration.saturating_add(1);
+    let warnings = budget_warnings(&mut next, now);
     let why = match (&rejected, tag) {
         (Some(verification), _) => format!(
             "the completion signal was rejected because the verify command {}",
@@ -462,6 +518,7 @@ fn decide_owned(
         decision: Decision::Block(Continuation {
             missing_signal: tag == Tag::None && rejected.is_none(),
             rejected,
+            warnings,
         }),
         state: next,
         tag,

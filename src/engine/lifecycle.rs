@@ -430,6 +430,48 @@ pub fn notify_user(
     message: Option<&str>,
     now: SystemTime,
 ) {
+    notify_about(
+        store,
+        lock,
+        record,
+        state,
+        (outcome, reason, None),
+        message,
+        now,
+    );
+}
+
+/// Runs the user's `--notify` command for a budget warning (`RALPH_OUTCOME` is
+/// `budget_warning`, `RALPH_BUDGET` the budget's name), as [`notify_user`] does.
+pub fn notify_budget_warning(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    budget: &str,
+    reason: &str,
+    now: SystemTime,
+) {
+    let state = &record.state;
+    notify_about(
+        store,
+        lock,
+        record,
+        state,
+        ("budget_warning", reason, Some(budget)),
+        None,
+        now,
+    );
+}
+
+fn notify_about(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    state: &LoopState,
+    (outcome, reason, budget): (&str, &str, Option<&str>),
+    message: Option<&str>,
+    now: SystemTime,
+) {
     let Some(command) = record.notify.as_deref() else {
         return;
     };
@@ -441,6 +483,7 @@ pub fn notify_user(
         task: &state.prompt,
         tokens: state.max_tokens.map(|max| (state.tokens_used, max)),
         cost: state.max_cost_nanos.map(|max| (state.cost_nanos, max)),
+        budget,
         message,
     };
     if let Err(err) = notify::launch(command, &notice, record.agent, &record.loop_id) {

@@ -50,6 +50,9 @@ pub(crate) struct Notice<'a> {
     /// The money the loop spent and its budget, in nanodollars, with a money budget:
     /// `RALPH_COST` and `RALPH_MAX_COST`, in US dollars (`0.0123`; empty without one).
     pub cost: Option<(u64, u64)>,
+    /// The budget a `budget_warning` is about (`iterations`, `duration`, `tokens`,
+    /// `cost`): `RALPH_BUDGET` (empty otherwise).
+    pub budget: Option<&'a str>,
     /// The agent's last message, when a stop ended the loop: `RALPH_MESSAGE` (empty
     /// otherwise). `RALPH_REASON` is ralph-hook's own summary of the outcome.
     pub message: Option<&'a str>,
@@ -59,7 +62,7 @@ impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
     /// lose NUL characters (an environment cannot hold them), show escape sequences and
     /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
-    pub(crate) fn env(&self) -> [(&'static str, String); 10] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 11] {
         let first_line = self
             .task
             .lines()
@@ -99,6 +102,7 @@ impl Notice<'_> {
                     .map(|(_, max)| usd_decimal(max))
                     .unwrap_or_default(),
             ),
+            ("RALPH_BUDGET", self.budget.unwrap_or("").to_string()),
             ("RALPH_MESSAGE", clean(self.message.unwrap_or(""))),
         ]
     }
@@ -215,6 +219,7 @@ mod tests {
             task,
             tokens: None,
             cost: None,
+            budget: None,
             message: None,
         }
     }

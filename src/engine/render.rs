@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::decide::{BudgetWarning, Continuation, Outcome};
 use crate::engine::history;
 use crate::engine::prices::money;
 use crate::engine::signal;
@@ -67,6 +67,9 @@ pub fn continuation_prompt(
     }
     if let Some(budget) = budget_text(state, now) {
         out.push_str(&format!("\nBudget left: {budget}."));
+    }
+    for warning in &how.warnings {
+        out.push_str(&format!("\n{}.", budget_warning_text(state, warning, now)));
     }
     out.push_str(&brakes_text(state));
     out.push_str(&brake_warning(state));
@@ -331,6 +334,50 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
         parts.push(format!("{} of {}", money(left), money(budget)));
     }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// One budget warning in words: `Budget warning: 80% of the token budget is used (1.6k
+/// tokens of 2k; 400 left)`.
+pub fn budget_warning_text(state: &LoopState, warning: &BudgetWarning, now: SystemTime) -> String {
+    let detail = match warning.budget {
+        "iterations" => format!(
+            "iteration {} of {}; {} left",
+            state.iteration,
+            state.max_iterations,
+            state.max_iterations.saturating_sub(state.iteration)
+        ),
+        "duration" => {
+            let limit = state.max_duration().unwrap_or_default();
+            format!(
+                "{} of {}; {} left",
+                clock::human(state.elapsed(now)),
+                clock::human(limit),
+                clock::human(limit.saturating_sub(state.elapsed(now)))
+            )
+        }
+        "tokens" => format!(
+            "{} tokens of {}; {} left",
+            token_count(state.tokens_used),
+            token_count(state.max_tokens.unwrap_or_default()),
+            token_count(state.tokens_left().unwrap_or_default())
+        ),
+        _ => format!(
+            "{} of {}; {} left",
+            money(state.cost_nanos),
+            money(state.max_cost_nanos.unwrap_or_default()),
+            money(state.cost_left().unwrap_or_default())
+        ),
+    };
+    let name = match warning.budget {
+        "iterations" => "iteration cap",
+        "duration" => "time budget",
+        "tokens" => "token budget",
+        _ => "money budget",
+    };
+    format!(
+        "Budget warning: {}% of the {name} is used ({detail})",
+        warning.percent
+    )
 }
 
 /// How the token budget counts, when not raw.
@@ -688,6 +735,7 @@ mod tests {
                 status: "exit code 101".into(),
                 tail: "test parser::rejects_empty ... FAILED".into(),
             }),
+            warnings: Vec::new(),
         };
         let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
         assert!(
@@ -722,6 +770,7 @@ mod tests {
         let how = Continuation {
             missing_signal: true,
             rejected: None,
+            warnings: Vec::new(),
         };
         let text = continuation_prompt(&state("t"), &how, Path::new("/s"), UNIX_EPOCH);
         assert!(text.contains("Reminder of the loop's contract"));

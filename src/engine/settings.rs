@@ -16,6 +16,8 @@ pub const DEFAULT_PROMISE: &str = "DONE";
 pub const DEFAULT_MAGIC_WORD: &str = "RALPH_AUTO_CONTINUE";
 /// No-progress brake when none is given.
 pub const DEFAULT_NO_PROGRESS: u32 = 3;
+/// The budget warnings' thresholds when none are given.
+pub const DEFAULT_WARN_AT: [u8; 3] = [50, 80, 100];
 /// The verify timeout when none is given.
 pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 /// The longest verify timeout: the installed Stop hook's own timeout is 600 s, and the
@@ -182,6 +184,13 @@ flag_table! {
             help = "How --max-tokens counts: `raw` (every token, cached re-reads included) or `weighted` (each token by its price relative to the model's input price, `ralph-hook config prices`) [default: raw]"
         )]
         count: Text = "weighted",
+        /// `--warn-at`: the budget warnings' thresholds.
+        #[arg(
+            long,
+            value_name = "PERCENTS",
+            help = "Percentages of each budget (iterations, duration, tokens, cost) at which the continuation prompt says what is left and --notify runs once with RALPH_OUTCOME=budget_warning; `off` = none [default: 50,80,100]"
+        )]
+        warn_at: Text = "50,80",
     }
 }
 
@@ -253,6 +262,8 @@ pub struct LoopSettings {
     pub max_cost: Option<u64>,
     /// `--count weighted`: `--max-tokens` counts tokens weighted by price.
     pub count_weighted: bool,
+    /// The budget warnings' thresholds, percent, ascending (empty: none).
+    pub warn_at: Vec<u8>,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -367,7 +378,13 @@ impl LoopSettings {
                 )));
             }
         };
+        let warn_at = match raw.warn_at.as_deref().map(str::trim) {
+            None => DEFAULT_WARN_AT.to_vec(),
+            Some("off" | "") => Vec::new(),
+            Some(text) => parse_warn_at(text)?,
+        };
         Ok(LoopSettings {
+            warn_at,
             count_weighted,
             max_cost,
             task: task.to_string(),
@@ -476,6 +493,25 @@ pub fn parse_max_tokens(text: &str) -> Result<u64> {
         .and_then(|value| value.checked_add(scaled_fraction / denominator))
         .ok_or_else(too_big)?;
     u64::try_from(total).map_err(|_| too_big())
+}
+
+/// `50,80,100` → the percentages, ascending, each once.
+fn parse_warn_at(text: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim().trim_end_matches('%');
+        match part.parse::<u8>() {
+            Ok(percent @ 1..=100) => out.push(percent),
+            _ => {
+                return Err(Error::usage(format!(
+                    "--warn-at {text:?} needs percentages from 1 to 100, comma-separated, e.g. `--warn-at 50,80,100`, or `--warn-at off`"
+                )));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 fn parse_duration(text: &str) -> Result<Duration> {
@@ -625,6 +661,7 @@ mod tests {
             notify: Some("  notify-send done  ".into()),
             max_cost: Some("$2.50".into()),
             count: Some("weighted".into()),
+            warn_at: Some("80, 50%".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -645,6 +682,7 @@ mod tests {
                 notify: Some("notify-send done".into()),
                 max_cost: Some(2_500_000_000),
                 count_weighted: true,
+                warn_at: vec![50, 80],
                 sources: BTreeMap::new(),
             }
         );

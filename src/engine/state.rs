@@ -103,6 +103,12 @@ pub struct LoopState {
     /// the model's input price.
     #[serde(default, skip_serializing_if = "is_false")]
     pub count_weighted: bool,
+    /// The budget warnings' thresholds, percent (`--warn-at`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warn_at: Vec<u8>,
+    /// The warnings given so far, `budget:percent` (`tokens:80`): each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warned: Vec<String>,
     /// Why the agent said it is blocked on the user: the loop is paused until the user's
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -318,6 +324,8 @@ impl LoopState {
             max_cost_nanos: settings.max_cost,
             cost_nanos: 0,
             count_weighted: settings.count_weighted,
+            warn_at: settings.warn_at.clone(),
+            warned: Vec::new(),
             blocked: None,
             steering: None,
             waiting: None,

@@ -475,6 +475,10 @@ fn apply(
                 entry = entry.reason(Reason::CompletionRejected).detail(detail);
             }
             lifecycle::append(store, lock, &entry);
+            for warning in &how.warnings {
+                let words = render::budget_warning_text(&record.state, warning, now);
+                lifecycle::notify_budget_warning(store, lock, &record, warning.budget, &words, now);
+            }
             Ok(StopAnswer::Block(render::continuation_prompt(
                 &record.state,
                 &how,

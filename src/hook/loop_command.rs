@@ -337,7 +337,7 @@ mod tests {
         let (task, flags) = start(
             "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
              --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7 \
-             --max-tokens 8k --notify 'n 9' --max-cost 10 --count weighted",
+             --max-tokens 8k --notify 'n 9' --max-cost 10 --count weighted --warn-at 50",
         );
         assert_eq!(task, "task");
         assert_eq!(
@@ -354,6 +354,7 @@ mod tests {
                 notify: Some("n 9".into()),
                 max_cost: Some("10".into()),
                 count: Some("weighted".into()),
+                warn_at: Some("50".into()),
             }
         );
     }

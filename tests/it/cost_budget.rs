@@ -333,3 +333,59 @@ fn count_weighted_counts_each_token_by_its_price_relative_to_input() {
     let said = format!("{}{}", stdout(&bad), stderr(&bad));
     assert!(said.contains("--count"), "{said}");
 }
+
+#[test]
+fn notify_runs_once_per_threshold_with_budget_warning_and_the_budgets_name() {
+    let world = World::new();
+    let transcript = world.temp.path().join("rollout.jsonl");
+    let report = world.temp.path().join("notified");
+    let flags = format!(
+        "--max-iterations 4 --no-progress 0 --notify 'printf \"%s|%s\\n\" \"$RALPH_OUTCOME\" \"$RALPH_BUDGET\" >> {}'",
+        report.display()
+    );
+    assert_success(&start_prompt(&world, "codex", &transcript, &flags));
+    let mut prompts = Vec::new();
+    for n in 1..=4 {
+        prompts.push(assert_block(&world.stop(&codex_stop(
+            "S",
+            &world.workspace,
+            Some(&format!("step {n}")),
+        ))));
+    }
+    assert!(
+        prompts[1].contains(
+            "Budget warning: 50% of the iteration cap is used (iteration 2 of 4; 2 left)"
+        ),
+        "{}",
+        prompts[1]
+    );
+    assert!(!prompts[2].contains("Budget warning"), "{}", prompts[2]);
+    assert!(
+        prompts[3].contains("100% of the iteration cap"),
+        "{}",
+        prompts[3]
+    );
+    assert_allow_with_message(&world.stop(&codex_stop("S", &world.workspace, Some("step 5"))));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let lines = loop {
+        let text = fs_err::read_to_string(&report).unwrap_or_default();
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        if lines.len() >= 4 || std::time::Instant::now() > deadline {
+            lines.sort();
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    assert_eq!(
+        lines,
+        [
+            "budget_warning|iterations",
+            "budget_warning|iterations",
+            "budget_warning|iterations",
+            "max_iterations|",
+        ],
+        "50%, 80% and 100% once each, then the end"
+    );
+    let state_once = world.history();
+    assert_eq!(state_once.last().unwrap()["reason"], "max_iterations");
+}

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::testing::engine::decide::{
-    Continuation, Cost, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request,
-    StopEvent, Verification, Verified, decide, decide_prompt,
+    BudgetWarning, Continuation, Cost, Decision, Outcome, PromptDecision, PromptEvent,
+    PromptSource, Request, StopEvent, Verification, Verified, decide, decide_prompt,
 };
 use ralph_hook::testing::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
@@ -71,6 +71,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
     let block_missing = Decision::Block(Continuation {
         missing_signal: true,
         rejected: None,
+        warnings: Vec::new(),
     });
     let cases = [
         Case {
@@ -388,7 +389,8 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
             step.decision,
             Decision::Block(Continuation {
                 missing_signal: false,
-                rejected: Some(rejected.clone())
+                rejected: Some(rejected.clone()),
+                warnings: Vec::new(),
             }),
         );
         assert_eq!(step.state.iteration, 1);
@@ -828,6 +830,65 @@ fn under_a_fifth_of_the_money_budget_left_the_prompt_says_how_much() {
         "{}",
         prompt(&state)
     );
+}
+
+#[test]
+fn each_budget_warns_once_per_threshold_and_the_prompt_says_what_is_left() {
+    let warnings = |step: &ralph_hook::testing::engine::decide::Step| match &step.decision {
+        Decision::Block(how) => how.warnings.clone(),
+        other => panic!("{other:?}"),
+    };
+    let warn = |budget, percent| BudgetWarning { budget, percent };
+    let state = loop_with(|f| {
+        f.max_tokens = Some("10k".into());
+        f.max_iterations = Some("10".into());
+    });
+    assert_eq!(state.warn_at, [50, 80, 100], "the default thresholds");
+    // 4k: under every threshold.
+    let step = decide(&state, spending("a", 4_000), at(1));
+    assert_eq!(warnings(&step), []);
+    // 8.5k crosses 50% and 80% at once: both, once each.
+    let step = decide(&step.state, spending("b", 4_500), at(2));
+    assert_eq!(warnings(&step), [warn("tokens", 50), warn("tokens", 80)]);
+    let prompt = render::continuation_prompt(
+        &step.state,
+        &Continuation {
+            warnings: warnings(&step),
+            ..Continuation::default()
+        },
+        Path::new("/w/.codex/ralph-loop-state.json"),
+        at(2),
+    );
+    assert!(
+        prompt.contains(
+            "Budget warning: 80% of the token budget is used (8.5k tokens of 10k; 1.5k left)"
+        ),
+        "{prompt}"
+    );
+    let step = decide(&step.state, spending("c", 100), at(3));
+    assert_eq!(warnings(&step), [], "never twice");
+    // The iteration cap: 50% at the fifth continuation, 100% at the tenth (the last).
+    let mut state = loop_with(|f| {
+        f.max_iterations = Some("10".into());
+        f.no_progress = Some("0".into());
+    });
+    let mut seen = Vec::new();
+    for n in 0..10 {
+        let step = decide(&state, message("x"), at(n + 1));
+        seen.extend(
+            warnings(&step)
+                .into_iter()
+                .map(|w| (step.state.iteration, w.percent)),
+        );
+        state = step.state;
+    }
+    assert_eq!(seen, [(5, 50), (8, 80), (10, 100)]);
+    // Off: never.
+    let off = loop_with(|f| {
+        f.max_iterations = Some("2".into());
+        f.warn_at = Some("off".into());
+    });
+    assert_eq!(warnings(&decide(&off, message("x"), at(1))), []);
 }
 
 const BLOCKED: &str =

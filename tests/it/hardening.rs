@@ -726,6 +726,8 @@ prop_compose! {
             max_cost_nanos,
             cost_nanos,
             count_weighted: false,
+            warn_at: Vec::new(),
+            warned: Vec::new(),
             blocked,
             steering,
             waiting,
