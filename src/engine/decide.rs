@@ -15,6 +15,7 @@ use crate::engine::action::Action;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
+use crate::engine::settings::WrapUp;
 use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState, StartedBy};
 
@@ -196,6 +197,9 @@ pub struct Continuation {
     pub rejected: Option<Verification>,
     /// The budget thresholds this stop crossed (`--warn-at`), each given once per loop.
     pub warnings: Vec<BudgetWarning>,
+    /// This is the wrap-up turn (`--wrap-up`): the named budget is spent, and the loop
+    /// ends after this turn.
+    pub wrap_up: Option<&'static str>,
 }
 
 /// A budget crossed one of the loop's `--warn-at` thresholds.
@@ -421,28 +425,63 @@ fn decide_owned(
         }
     }
 
-    if let Some(limit) = state.max_duration()
-        && state.elapsed(now) >= limit
-    {
-        return finish(next, Outcome::TimeLimit, tag, now);
-    }
-    if let Some(budget) = state.max_tokens
-        && next.tokens_used >= budget
-    {
-        return finish(next, Outcome::TokenLimit, tag, now);
-    }
     if let Some(why) = unpriced {
         let mut step = finish(next, Outcome::CostLimit, tag, now);
         step.unpriced = Some(why.to_string());
         return step;
     }
-    if let Some(budget) = state.max_cost_nanos
-        && next.cost_nanos >= budget
-    {
-        return finish(next, Outcome::CostLimit, tag, now);
+    if let Some(outcome) = state.wrapping_up.as_deref().and_then(Outcome::from_code) {
+        // The wrap-up turn is over: the loop ends with the budget's outcome.
+        return finish(next, outcome, tag, now);
     }
-    if state.max_iterations > 0 && state.iteration >= state.max_iterations {
-        return finish(next, Outcome::IterationCap, tag, now);
+    let spent = if state
+        .max_duration()
+        .is_some_and(|limit| state.elapsed(now) >= limit)
+    {
+        Some((Outcome::TimeLimit, "time budget", WrapUp::Budgets))
+    } else if state
+        .max_tokens
+        .is_some_and(|budget| next.tokens_used >= budget)
+    {
+        Some((Outcome::TokenLimit, "token budget", WrapUp::Budgets))
+    } else if state
+        .max_cost_nanos
+        .is_some_and(|budget| next.cost_nanos >= budget)
+    {
+        Some((Outcome::CostLimit, "money budget", WrapUp::Budgets))
+    } else if state.max_iterations > 0 && state.iteration >= state.max_iterations {
+        Some((Outcome::IterationCap, "iteration cap", WrapUp::All))
+    } else {
+        None
+    };
+    if let Some((outcome, budget, needs)) = spent {
+        let wraps = match (state.wrap_up, needs) {
+            (WrapUp::All, _) | (WrapUp::Budgets, WrapUp::Budgets) => true,
+            (WrapUp::Off, _) | (WrapUp::Budgets, WrapUp::All | WrapUp::Off) => false,
+        };
+        if !wraps || state.wrapping_up.is_some() || tag == Tag::Blocked {
+            return finish(next, outcome, tag, now);
+        }
+        next.wrapping_up = Some(outcome.code().to_string());
+        next.iteration = state.iteration.saturating_add(1);
+        next.last_decision = Some(LastDecision {
+            at: next.updated_at.clone(),
+            decision: Action::Block.into(),
+            why: format!("the {budget} is spent: one wrap-up turn, then the loop ends"),
+        });
+        return Step {
+            decision: Decision::Block(Continuation {
+                wrap_up: Some(budget),
+                ..Continuation::default()
+            }),
+            state: next,
+            tag,
+            claimed: false,
+            request: Request::None,
+            tokens: None,
+            cost: None,
+            unpriced: None,
+        };
     }
     if let Signal::Blocked(reason) = signal {
         // Waiting on the user is not a turn of work: nothing is counted, the brakes do
@@ -519,6 +558,7 @@ fn decide_owned(
             missing_signal: tag == Tag::None && rejected.is_none(),
             rejected,
             warnings,
+            wrap_up: None,
         }),
         state: next,
         tag,

@@ -40,6 +40,12 @@ pub fn continuation_prompt(
          whether to continue.\n\n",
         iteration_label(state)
     ));
+    if let Some(budget) = how.wrap_up {
+        out.push_str(&format!(
+            "The {budget} is spent: commit what works, write the hand-off note, and stop. \
+             This is the last turn: the loop ends after it.\n\n"
+        ));
+    }
     if let Some(rejected) = &how.rejected {
         out.push_str(&format!(
             "Your completion signal was rejected: the verify command `{}` {}.",
@@ -736,6 +742,7 @@ mod tests {
                 tail: "test parser::rejects_empty ... FAILED".into(),
             }),
             warnings: Vec::new(),
+            wrap_up: None,
         };
         let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
         assert!(
@@ -771,6 +778,7 @@ mod tests {
             missing_signal: true,
             rejected: None,
             warnings: Vec::new(),
+            wrap_up: None,
         };
         let text = continuation_prompt(&state("t"), &how, Path::new("/s"), UNIX_EPOCH);
         assert!(text.contains("Reminder of the loop's contract"));

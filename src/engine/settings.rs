@@ -16,6 +16,19 @@ pub const DEFAULT_PROMISE: &str = "DONE";
 pub const DEFAULT_MAGIC_WORD: &str = "RALPH_AUTO_CONTINUE";
 /// No-progress brake when none is given.
 pub const DEFAULT_NO_PROGRESS: u32 = 3;
+/// Which budgets end with a wrap-up turn (`--wrap-up`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrapUp {
+    /// None: a budget that runs out ends the loop at that stop.
+    #[default]
+    Off,
+    /// The time, token and money budgets (`on`): the iteration cap means the cap.
+    Budgets,
+    /// Those and the iteration cap (`all`).
+    All,
+}
+
 /// The budget warnings' thresholds when none are given.
 pub const DEFAULT_WARN_AT: [u8; 3] = [50, 80, 100];
 /// The verify timeout when none is given.
@@ -191,6 +204,13 @@ flag_table! {
             help = "Percentages of each budget (iterations, duration, tokens, cost) at which the continuation prompt says what is left and --notify runs once with RALPH_OUTCOME=budget_warning; `off` = none [default: 50,80,100]"
         )]
         warn_at: Text = "50,80",
+        /// `--wrap-up`: one last turn when a budget runs out.
+        #[arg(
+            long,
+            value_name = "WHEN",
+            help = "When a budget runs out, give the agent one last continuation to commit what works and write a hand-off note, then end with the budget's outcome: `on` (time, token and money budgets), `all` (the iteration cap too), `off` [default: off]"
+        )]
+        wrap_up: Text = "on",
     }
 }
 
@@ -264,6 +284,8 @@ pub struct LoopSettings {
     pub count_weighted: bool,
     /// The budget warnings' thresholds, percent, ascending (empty: none).
     pub warn_at: Vec<u8>,
+    /// Which budgets get a wrap-up turn.
+    pub wrap_up: WrapUp,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -383,7 +405,18 @@ impl LoopSettings {
             Some("off" | "") => Vec::new(),
             Some(text) => parse_warn_at(text)?,
         };
+        let wrap_up = match raw.wrap_up.as_deref().map(str::trim) {
+            None | Some("off") => WrapUp::Off,
+            Some("on") => WrapUp::Budgets,
+            Some("all") => WrapUp::All,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--wrap-up {other:?} is not one of `on` (time, token and money budgets), `all` (the iteration cap too) or `off`, e.g. `--wrap-up on`"
+                )));
+            }
+        };
         Ok(LoopSettings {
+            wrap_up,
             warn_at,
             count_weighted,
             max_cost,
@@ -662,6 +695,7 @@ mod tests {
             max_cost: Some("$2.50".into()),
             count: Some("weighted".into()),
             warn_at: Some("80, 50%".into()),
+            wrap_up: Some("all".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -683,6 +717,7 @@ mod tests {
                 max_cost: Some(2_500_000_000),
                 count_weighted: true,
                 warn_at: vec![50, 80],
+                wrap_up: WrapUp::All,
                 sources: BTreeMap::new(),
             }
         );

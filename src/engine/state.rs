@@ -14,7 +14,9 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::action::Action;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
+use crate::engine::settings::{
+    DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS, WrapUp,
+};
 
 /// The state version this binary writes.
 pub const STATE_VERSION: u32 = 2;
@@ -109,6 +111,13 @@ pub struct LoopState {
     /// The warnings given so far, `budget:percent` (`tokens:80`): each once.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warned: Vec<String>,
+    /// Which budgets get a wrap-up turn (`--wrap-up`).
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub wrap_up: WrapUp,
+    /// The outcome code of the budget that ran out, while its wrap-up turn runs: the
+    /// next stop ends the loop with it. Set once, so never more than one wrap-up turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapping_up: Option<String>,
     /// Why the agent said it is blocked on the user: the loop is paused until the user's
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -284,6 +293,10 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+fn is_off(wrap_up: &WrapUp) -> bool {
+    *wrap_up == WrapUp::Off
+}
+
 fn is_zero(value: &u64) -> bool {
     *value == 0
 }
@@ -326,6 +339,8 @@ impl LoopState {
             count_weighted: settings.count_weighted,
             warn_at: settings.warn_at.clone(),
             warned: Vec::new(),
+            wrap_up: settings.wrap_up,
+            wrapping_up: None,
             blocked: None,
             steering: None,
             waiting: None,

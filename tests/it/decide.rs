@@ -72,6 +72,7 @@ fn the_fixture_messages_decide_as_a_user_expects() {
         missing_signal: true,
         rejected: None,
         warnings: Vec::new(),
+        wrap_up: None,
     });
     let cases = [
         Case {
@@ -391,6 +392,7 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
                 missing_signal: false,
                 rejected: Some(rejected.clone()),
                 warnings: Vec::new(),
+                wrap_up: None,
             }),
         );
         assert_eq!(step.state.iteration, 1);
@@ -889,6 +891,89 @@ fn each_budget_warns_once_per_threshold_and_the_prompt_says_what_is_left() {
         f.warn_at = Some("off".into());
     });
     assert_eq!(warnings(&decide(&off, message("x"), at(1))), []);
+}
+
+#[test]
+fn a_spent_budget_with_wrap_up_gives_exactly_one_last_turn_then_ends_with_its_outcome() {
+    struct Row {
+        flags: fn(&mut RawLoopFlags),
+        spend: u64,
+        wraps: Option<&'static str>,
+        outcome: Outcome,
+    }
+    let rows = [
+        Row {
+            flags: |f| {
+                f.max_tokens = Some("1k".into());
+                f.wrap_up = Some("on".into());
+            },
+            spend: 1_000,
+            wraps: Some("token budget"),
+            outcome: Outcome::TokenLimit,
+        },
+        Row {
+            flags: |f| {
+                f.max_tokens = Some("1k".into());
+                f.wrap_up = Some("off".into());
+            },
+            spend: 1_000,
+            wraps: None,
+            outcome: Outcome::TokenLimit,
+        },
+        // The cap means the cap unless `all`.
+        Row {
+            flags: |f| {
+                f.max_iterations = Some("1".into());
+                f.wrap_up = Some("on".into());
+            },
+            spend: 0,
+            wraps: None,
+            outcome: Outcome::IterationCap,
+        },
+        Row {
+            flags: |f| {
+                f.max_iterations = Some("1".into());
+                f.wrap_up = Some("all".into());
+            },
+            spend: 0,
+            wraps: Some("iteration cap"),
+            outcome: Outcome::IterationCap,
+        },
+    ];
+    for (n, row) in rows.iter().enumerate() {
+        let mut state = loop_with(row.flags);
+        if state.max_iterations == 1 {
+            state.iteration = 1;
+        }
+        let step = decide(&state, spending("working", row.spend), at(1));
+        match (row.wraps, &step.decision) {
+            (Some(budget), Decision::Block(how)) => {
+                assert_eq!(how.wrap_up, Some(budget), "row {n}");
+                let prompt =
+                    render::continuation_prompt(&step.state, how, Path::new("/w/s.json"), at(1));
+                assert!(
+                    prompt.contains(&format!("The {budget} is spent: commit what works, write the hand-off note, and stop.")),
+                    "{prompt}"
+                );
+                // The wrap-up turn's stop ends the loop with the budget's outcome, even
+                // though it asks to go on.
+                let last = decide(&step.state, spending("notes written", 5), at(2));
+                assert_eq!(last.decision, Decision::Finish(row.outcome), "row {n}");
+            }
+            (None, decision) => {
+                assert_eq!(*decision, Decision::Finish(row.outcome), "row {n}");
+            }
+            (Some(_), other) => panic!("row {n}: {other:?}"),
+        }
+    }
+    // Completion in the wrap-up turn still counts as completed.
+    let state = loop_with(|f| {
+        f.max_tokens = Some("1k".into());
+        f.wrap_up = Some("on".into());
+    });
+    let step = decide(&state, spending("working", 2_000), at(1));
+    let done = decide(&step.state, spending(DONE_TEXT, 5), at(2));
+    assert_eq!(done.decision, Decision::Finish(Outcome::Completed));
 }
 
 const BLOCKED: &str =

@@ -79,6 +79,7 @@ scenario!(idle_workspace: codex, claude);
 scenario!(dead_session: codex, claude);
 scenario!(tokens_and_blocks::token_budget: codex, claude);
 scenario!(cost::cost_budget: codex, claude);
+scenario!(cost::wrap_up: codex, claude);
 scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);
 
 scenario!(headless::refused_prompt: codex, claude);

@@ -728,6 +728,8 @@ prop_compose! {
             count_weighted: false,
             warn_at: Vec::new(),
             warned: Vec::new(),
+            wrap_up: Default::default(),
+            wrapping_up: None,
             blocked,
             steering,
             waiting,

@@ -99,3 +99,78 @@ pub fn cost_budget(client: Client, test: &str) {
     assert_eq!(last["max_cost_nanos"].as_u64(), Some(budget_nanos));
     assert_no_state(&world);
 }
+
+/// `--wrap-up on` with `--max-tokens 7k`: the first two stops continue (3,000, then 6,000
+/// used); the third finds the budget spent and hands over one wrap-up continuation; the
+/// fourth ends the loop with `max_tokens`, though the agent asks to go on. Budget warnings
+/// at 50% and 80% notify once each.
+pub fn wrap_up(client: Client, test: &str) {
+    let mut script = Vec::new();
+    for turn in 1..=5 {
+        script.push(text_then_command(
+            format!("Turn {turn}: editing."),
+            format!("echo 'step {turn}' >> notes.txt"),
+        ));
+        script.push(text(format!("Turn {turn} done, more to do. {CONTINUE}")));
+    }
+    let Some(world) = World::setup(client, test, script) else {
+        return;
+    };
+    world.mock.set_usage(USAGE);
+    world.set_env(WAIT_ENV, "10s");
+    let out = world.root.join("notified");
+    let notify = format!(
+        "printf '%s|%s\\n' \"$RALPH_OUTCOME\" \"$RALPH_BUDGET\" >> {}",
+        super::scenarios::q(&out)
+    );
+    // One word of `$ralph-loop …`, as the user would quote it.
+    let notify = format!("\"{}\"", notify.replace('\\', "\\\\").replace('"', "\\\""));
+    let prompt = format!(
+        "{} Write the notes --max-iterations 10 --max-tokens 7k --wrap-up on --notify {}",
+        mark(client),
+        notify
+    );
+    let run = world.run_agent(&prompt);
+    assert_clean_exit(&run);
+    assert_turns(&world, 8);
+    let history = world.history();
+    assert_eq!(super::scenarios::blocks(&history).len(), 3, "{history:#?}");
+    assert_eq!(last_stop(&history)["reason"], "max_tokens", "{history:#?}");
+    let prompts = super::scenarios::hook_prompts(&world);
+    let wraps: Vec<&String> = prompts
+        .iter()
+        .filter(|p| {
+            p.contains(
+                "The token budget is spent: commit what works, write the hand-off note, and stop.",
+            )
+        })
+        .collect();
+    assert_eq!(wraps.len(), 1, "exactly one wrap-up turn: {prompts:#?}");
+    assert!(
+        prompts.last().is_some_and(|p| wraps.contains(&p)),
+        "{prompts:#?}"
+    );
+    assert_no_state(&world);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let lines = loop {
+        let mut lines: Vec<String> = std::fs::read_to_string(&out)
+            .unwrap_or_default()
+            .lines()
+            .map(str::to_string)
+            .collect();
+        if lines.len() >= 3 || std::time::Instant::now() > deadline {
+            lines.sort();
+            break lines;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    };
+    assert_eq!(
+        lines,
+        [
+            "budget_warning|tokens",
+            "budget_warning|tokens",
+            "max_tokens|"
+        ],
+        "50% and 80% once each, then the end"
+    );
+}
