@@ -343,6 +343,10 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     step
 }
 
+/// How far past `--max-duration` a loop may be and still get its wrap-up turn: a turn
+/// that overran the time budget by more is cut there (the loop ends at once).
+pub const WRAP_UP_BOUND: Duration = Duration::from_secs(10 * 60);
+
 /// Why a paused loop's stop was let through, as `last_decision` and `show` say it.
 pub const PAUSED_STOP: &str =
     "the loop is paused, so the stop was allowed and the session ended its turn";
@@ -459,7 +463,12 @@ fn decide_owned(
             (WrapUp::All, _) | (WrapUp::Budgets, WrapUp::Budgets) => true,
             (WrapUp::Off, _) | (WrapUp::Budgets, WrapUp::All | WrapUp::Off) => false,
         };
-        if !wraps || state.wrapping_up.is_some() || tag == Tag::Blocked {
+        // A turn that ran far past the time budget gets no more time.
+        let too_late = outcome == Outcome::TimeLimit
+            && state
+                .max_duration()
+                .is_some_and(|limit| state.elapsed(now) > limit.saturating_add(WRAP_UP_BOUND));
+        if !wraps || too_late || state.wrapping_up.is_some() || tag == Tag::Blocked {
             return finish(next, outcome, tag, now);
         }
         next.wrapping_up = Some(outcome.code().to_string());

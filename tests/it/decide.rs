@@ -966,6 +966,15 @@ fn a_spent_budget_with_wrap_up_gives_exactly_one_last_turn_then_ends_with_its_ou
             (Some(_), other) => panic!("row {n}: {other:?}"),
         }
     }
+    // A turn that overran the time budget by more than the bound gets no wrap-up.
+    let timed = loop_with(|f| {
+        f.max_duration = Some("1h".into());
+        f.wrap_up = Some("on".into());
+    });
+    let just = decide(&timed, message("x"), at(3600 + 60));
+    assert!(matches!(&just.decision, Decision::Block(how) if how.wrap_up == Some("time budget")));
+    let late = decide(&timed, message("x"), at(3600 + 11 * 60));
+    assert_eq!(late.decision, Decision::Finish(Outcome::TimeLimit));
     // Completion in the wrap-up turn still counts as completed.
     let state = loop_with(|f| {
         f.max_tokens = Some("1k".into());
