@@ -19,6 +19,7 @@ use ralph_hook::testing::agent::Agent;
 use ralph_hook::testing::engine::decide::{self, StopEvent};
 use ralph_hook::testing::engine::fingerprint::Fingerprint;
 use ralph_hook::testing::engine::ownership::Registry;
+use ralph_hook::testing::engine::prices::PriceTable;
 use ralph_hook::testing::engine::sample::SampleLoop;
 use ralph_hook::testing::engine::signal;
 use ralph_hook::testing::engine::state::LoopState;
@@ -229,7 +230,8 @@ fn turn(agent: Agent, n: u64) -> String {
     let output = "o".repeat(900);
     match agent {
         Agent::Codex => format!(
-            "{}\n{}\n",
+            "{}\n{}\n{}\n",
+            json!({"type":"turn_context","payload":{"cwd":"/w","model":"gpt-5.5"}}),
             json!({"type":"response_item","payload":{"type":"function_call_output","call_id":format!("call_{n}"),"output":output}}),
             json!({"type":"event_msg","payload":{"type":"token_count","info":{
                 "total_token_usage":{"input_tokens":1400 * n,"cached_input_tokens":300 * n,"cache_write_input_tokens":200 * n,"output_tokens":100 * n,"reasoning_output_tokens":20 * n,"total_tokens":1500 * n},
@@ -241,8 +243,8 @@ fn turn(agent: Agent, n: u64) -> String {
             format!(
                 "{}\n{}\n{}\n",
                 json!({"type":"user","message":{"role":"user","content":[{"type":"tool_result","tool_use_id":format!("toolu_{n}"),"content":output}]}}),
-                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","content":[{"type":"text","text":"Looking at it."}],"usage":usage}}),
-                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","content":[{"type":"tool_use","id":format!("toolu_{n}"),"name":"Bash","input":{"command":"cargo test"}}],"usage":usage}}),
+                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"text","text":"Looking at it."}],"usage":usage}}),
+                json!({"type":"assistant","message":{"id":format!("msg_{n}"),"role":"assistant","model":"claude-sonnet-4-5","content":[{"type":"tool_use","id":format!("toolu_{n}"),"name":"Bash","input":{"command":"cargo test"}}],"usage":usage}}),
             )
         }
     }
@@ -279,10 +281,12 @@ fn usage_transcript(path: &Path, agent: Agent, size: usize, appended: usize) -> 
 
 /// The budget's cost per stop: reading one turn appended to a 4 KB and to a 100 MB
 /// transcript (flat), the worst case of a whole read's worth appended, and starting a
-/// loop (reads the end of the file once).
+/// loop (reads the end of the file once). `cost/…`: the same read priced for
+/// `--max-cost` (flat too: the kinds and the model come from the same pass).
 fn token_usage(c: &mut Criterion) {
     let temp = support::private_tempdir("ralph-hook-bench.");
     let mut group = c.benchmark_group("usage");
+    let prices = PriceTable::built_in();
     for agent in [Agent::Codex, Agent::Claude] {
         for (label, size, appended) in [
             ("4KB/1-turn", 4 * KIB, 1),
@@ -301,6 +305,20 @@ fn token_usage(c: &mut Criterion) {
             group.bench_function(format!("read/{agent}/{label}"), |b| {
                 b.iter(|| usage::read(black_box(&path), agent, black_box(&cursor)).expect("read"));
             });
+            if label != "100MB/8MB-appended" {
+                // `--max-cost`: the same read, priced (the table is built once per stop).
+                assert!(
+                    prices.cost(&first.spent).expect("priced") > 0,
+                    "{agent} {label}: the appended turn costs"
+                );
+                group.bench_function(format!("cost/{agent}/{label}"), |b| {
+                    b.iter(|| {
+                        let reading =
+                            usage::read(black_box(&path), agent, black_box(&cursor)).expect("read");
+                        PriceTable::built_in().cost(&reading.spent).expect("priced")
+                    });
+                });
+            }
             if label == "100MB/1-turn" {
                 group.bench_function(format!("start/{agent}/100MB"), |b| {
                     b.iter(|| usage::start(black_box(&path), agent).expect("start"));

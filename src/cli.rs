@@ -97,6 +97,10 @@ pub enum ConfigCommand {
     Path,
     /// Read the config file and print what it sets, or what is wrong in it and where.
     Check,
+    /// Print the prices `--max-cost` uses (USD per million tokens, by kind) and where
+    /// each row came from: ralph-hook's table (the provider's page, the day it was read)
+    /// or a `[prices."model"]` section of the config file.
+    Prices,
 }
 
 /// Arguments of the hidden `notify-run`.
@@ -286,12 +290,13 @@ session, continues it), 13 the last loop prompt was refused (nothing started), 1
 client --max-restarts times and it died again, 15 the loop's supervisor (`ralph-hook run`) died: \
 `run --resume` picks it up, 16 the loop's session has shown no sign of life for RALPH_HOOK_IDLE_AFTER \
 (10 min) and no `run` supervises it, 17 the loop's session ended (SessionEnd: the loop is \
-orphaned), 18 a task item stayed open past --max-iterations-per-task (stuck_task); 64 a usage error, also when both hosts have loops in the workspace \
+orphaned), 18 a task item stayed open past --max-iterations-per-task (stuck_task), 19 the money \
+budget (--max-cost) ran out or a response's model had no price; 64 a usage error, also when both hosts have loops in the workspace \
 and no --agent says which; any other code: ralph-hook itself failed (a bad flag, an unreadable file).
 
 With --all the exit code is the worst of the loops' codes, worst first: 7 error, 15 crashed, \
 14 restarts exhausted, 17 session ended, 16 idle, 11 blocked, 13 refused, 9 no loop, 8 timeout, \
-6 cancelled, 5 no progress, 18 stuck task, 10 token budget, 4 time budget, 3 iteration cap, 12 paused, 0 completed.";
+6 cancelled, 5 no progress, 18 stuck task, 19 money budget, 10 token budget, 4 time budget, 3 iteration cap, 12 paused, 0 completed.";
 
 /// Flags of `wait`.
 #[derive(Debug, Args)]

@@ -32,6 +32,7 @@ use crate::engine::lookup::{self, Found, MirrorCheck};
 use crate::engine::notify;
 use crate::engine::outcome::Outcome;
 use crate::engine::ownership::Registry;
+use crate::engine::prices::{money, per_million};
 use crate::engine::render::{self, printable};
 use crate::engine::state::{LoopState, StartedBy};
 use crate::engine::status::{self, LoopStanding};
@@ -304,6 +305,34 @@ pub(crate) fn config_check() -> Result<i32> {
     Ok(0)
 }
 
+/// `ralph-hook config prices`: the price table in force, one row per model, and where
+/// each row came from.
+pub(crate) fn config_prices() -> Result<i32> {
+    let config = UserConfig::load()?;
+    let table = config.prices();
+    say(
+        "Prices --max-cost uses, USD per million tokens (a model is found by its name, or by the longest name here it starts with followed by -, [ or @):",
+    );
+    say(format!(
+        "  {:<20}{:>8}{:>11}{:>12}{:>8}{:>11}  source",
+        "model", "input", "cache_read", "cache_write", "output", "reasoning"
+    ));
+    for row in table.rows() {
+        let price = row.price;
+        say(format!(
+            "  {:<20}{:>8}{:>11}{:>12}{:>8}{:>11}  {}",
+            printable(&row.model),
+            per_million(price.input),
+            per_million(price.cache_read),
+            per_million(price.cache_write),
+            per_million(price.output),
+            per_million(price.reasoning),
+            row.source
+        ));
+    }
+    Ok(0)
+}
+
 /// `ralph-hook notify-run` (hidden): started detached by a hook to run the user's
 /// `--notify` command; its failure goes to the loop's history, where `log` shows it.
 pub(crate) fn notify_run(args: cli::NotifyRunArgs) -> Result<i32> {
@@ -340,6 +369,9 @@ pub(crate) fn notify_run(args: cli::NotifyRunArgs) -> Result<i32> {
         tokens: None,
         tokens_used: None,
         max_tokens: None,
+        cost_nanos: None,
+        cost_used_nanos: None,
+        max_cost_nanos: None,
     };
     lifecycle::append(&store, &lock, &entry);
     Ok(1)
@@ -365,6 +397,7 @@ fn status_json(found: &Found, now: SystemTime) -> serde_json::Value {
         "state_file_check": file,
         "elapsed_secs": state.map(|s| s.elapsed(now).as_secs()),
         "tokens_left": state.and_then(LoopState::tokens_left),
+        "cost_left_nanos": state.and_then(LoopState::cost_left),
         "settings_from": found.record.as_ref().map(|record| &record.sources),
         "unchanged_stops_left": state.and_then(LoopState::unchanged_stops_left),
         "repeated_messages_left": state.and_then(LoopState::repeated_messages_left),
@@ -509,6 +542,19 @@ fn history_line(entry: &HistoryEntry) -> String {
         _ => {
             if let Some(tokens) = entry.tokens {
                 line.push_str(&format!(" tokens={}", render::token_count(tokens)));
+            }
+        }
+    }
+    match (entry.cost_used_nanos, entry.max_cost_nanos) {
+        (Some(used), Some(max)) => {
+            line.push_str(&format!(" cost={}/{}", money(used), money(max)));
+            if let Some(cost) = entry.cost_nanos {
+                line.push_str(&format!(" (+{} this stop)", money(cost)));
+            }
+        }
+        _ => {
+            if let Some(cost) = entry.cost_nanos {
+                line.push_str(&format!(" cost={}", money(cost)));
             }
         }
     }

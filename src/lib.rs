@@ -57,7 +57,7 @@ pub mod testing {
     pub mod engine {
         pub use crate::engine::{
             action, config, decide, digest, files, fingerprint, flush, fresh, lifecycle, ownership,
-            render, settings, signal, state, store, supervision, tasks, transcript, usage,
+            prices, render, settings, signal, state, store, supervision, tasks, transcript, usage,
         };
 
         #[cfg(feature = "testing")]
@@ -152,6 +152,7 @@ fn execute(command: Command) -> Result<i32> {
         Command::Man(args) => commands::man(&args),
         Command::Config(ConfigCommand::Path) => commands::config_path(),
         Command::Config(ConfigCommand::Check) => commands::config_check(),
+        Command::Config(ConfigCommand::Prices) => commands::config_prices(),
         Command::NotifyRun(args) => commands::notify_run(args),
     }
 }

@@ -10,7 +10,7 @@
 use std::time::{Duration, UNIX_EPOCH};
 
 use ralph_hook::testing::engine::decide::{
-    self, Decision, Outcome, Request, Step, StopEvent, Verification, Verified,
+    self, Cost, Decision, Outcome, Request, Step, StopEvent, Verification, Verified,
 };
 use ralph_hook::testing::engine::fingerprint::Fingerprint;
 use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
@@ -79,6 +79,11 @@ pub fn stop_decision(data: &[u8]) {
         workspace: (selector & 1 == 1).then_some(&look),
         verification: None,
         tokens: (selector & 2 == 2).then(|| u64::from(knob) << (selector % 40)),
+        cost: match selector & 24 {
+            8 => Some(Cost::Priced(u64::from(knob) << (selector % 50))),
+            16 => Some(Cost::Unpriced("the model \"fuzz\" has no price")),
+            _ => None,
+        },
         background: (selector & 4 == 4).then_some("1 background task (npm test)"),
         tasks: None,
     };

@@ -18,6 +18,7 @@ use crate::engine::files::Dir;
 use crate::engine::history::{Action, HistoryEntry};
 use crate::engine::liveness;
 use crate::engine::ownership::{LoopRecord, Registry, STATE_DIR_ENV};
+use crate::engine::prices::money;
 use crate::engine::render::{self, printable};
 use crate::engine::store::{HISTORY_FILE, RECORD_FILE, Store};
 use crate::engine::supervision::{self, Phase, Supervision, Timings};
@@ -52,6 +53,10 @@ pub struct LoopRow {
     pub tokens_used: u64,
     /// The token budget.
     pub max_tokens: Option<u64>,
+    /// What the session's responses cost so far, in nanodollars (with a money budget).
+    pub cost_nanos: u64,
+    /// The money budget in nanodollars.
+    pub max_cost_nanos: Option<u64>,
     /// Seconds since it started.
     pub elapsed_secs: Option<u64>,
     /// Its last sign of life (RFC 3339).
@@ -93,8 +98,8 @@ pub(crate) fn list(args: &ListArgs) -> Result<i32> {
         return Ok(0);
     }
     say(format!(
-        "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} WORKSPACE",
-        "STATE", "HOST", "ITERATION", "ELAPSED", "PIDS", "OUTCOME"
+        "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} {:<22} WORKSPACE",
+        "STATE", "HOST", "ITERATION", "ELAPSED", "PIDS", "OUTCOME", "SPENT"
     ));
     for row in &rows {
         let iteration = if row.max_iterations == 0 {
@@ -114,8 +119,24 @@ pub(crate) fn list(args: &ListArgs) -> Result<i32> {
             (Some(count), None) => format!("  tasks {count}"),
             _ => String::new(),
         };
+        let mut spent = Vec::new();
+        if let Some(max) = row.max_tokens {
+            spent.push(format!(
+                "{}/{}",
+                render::token_count(row.tokens_used),
+                render::token_count(max)
+            ));
+        }
+        if let Some(max) = row.max_cost_nanos {
+            spent.push(format!("{}/{}", money(row.cost_nanos), money(max)));
+        }
+        let spent = if spent.is_empty() {
+            "-".to_string()
+        } else {
+            spent.join(" ")
+        };
         say(format!(
-            "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} {}{tasks}",
+            "{:<11} {:<7} {:<10} {:<8} {:<9} {:<16} {:<22} {}{tasks}",
             row.state.as_str(),
             row.agent.as_str(),
             iteration,
@@ -124,6 +145,7 @@ pub(crate) fn list(args: &ListArgs) -> Result<i32> {
                 .unwrap_or_else(|| "-".into()),
             pids,
             row.outcome.as_deref().unwrap_or("-"),
+            spent,
             printable(&row.workspace.display().to_string())
         ));
     }
@@ -180,6 +202,8 @@ fn row(dir: &std::path::Path, now: SystemTime, timings: &Timings) -> Option<Loop
         max_iterations: state.max_iterations,
         tokens_used: state.tokens_used,
         max_tokens: state.max_tokens,
+        cost_nanos: state.cost_nanos,
+        max_cost_nanos: state.max_cost_nanos,
         elapsed_secs: Some(state.elapsed(now).as_secs()),
         last_activity,
         last_decision: state
@@ -227,8 +251,10 @@ fn ended_row(
         session_id: last.session_id.clone(),
         iteration: last.iteration,
         max_iterations: last.max_iterations,
-        tokens_used: 0,
-        max_tokens: None,
+        tokens_used: last.tokens_used.unwrap_or(0),
+        max_tokens: last.max_tokens,
+        cost_nanos: last.cost_used_nanos.unwrap_or(0),
+        max_cost_nanos: last.max_cost_nanos,
         elapsed_secs: None,
         last_activity: Some(last.at.clone()),
         last_decision: None,

@@ -78,6 +78,8 @@ pub(crate) enum WaitCode {
     SessionEnded = 17,
     /// An item of the task list used up `--max-iterations-per-task`: 18.
     StuckTask = 18,
+    /// The money budget (`--max-cost`) ran out, or a response's model had no price: 19.
+    CostLimit = 19,
 }
 
 impl WaitCode {
@@ -93,6 +95,7 @@ impl WaitCode {
             Outcome::IterationCap => (WaitCode::IterationCap, "the iteration cap was reached"),
             Outcome::TimeLimit => (WaitCode::TimeLimit, "the time budget ran out"),
             Outcome::TokenLimit => (WaitCode::TokenLimit, "the token budget ran out"),
+            Outcome::CostLimit => (WaitCode::CostLimit, "the money budget ran out"),
             Outcome::RepeatedMessage | Outcome::UnchangedWorkspace => {
                 (WaitCode::NoProgress, "no progress")
             }
@@ -550,6 +553,9 @@ fn report(workspace: &Path, entry: &HistoryEntry) -> Ended {
     if let Some(total) = render::token_total(entry) {
         line.push_str(&format!("; {total}"));
     }
+    if let Some(total) = render::cost_total(entry) {
+        line.push_str(&format!("; {total}"));
+    }
     line.push('.');
     Ended::new(code, line)
 }
@@ -580,6 +586,7 @@ mod tests {
             ("max_iterations", 3),
             ("max_duration", 4),
             ("max_tokens", 10),
+            ("max_cost", 19),
             ("no_progress_message", 5),
             ("no_progress_workspace", 5),
             ("cancelled", 6),
@@ -609,6 +616,9 @@ mod tests {
             tokens: None,
             tokens_used: None,
             max_tokens: None,
+            cost_nanos: None,
+            cost_used_nanos: None,
+            max_cost_nanos: None,
         };
         assert_eq!(report(dir.path(), &line(None)).code as i32, 7);
         assert_eq!(

@@ -10,6 +10,17 @@
 //! notify = "notify-send ralph-hook \"$RALPH_OUTCOME: $RALPH_TASK\""
 //! ```
 //!
+//! Prices for `--max-cost` are the one kind of section: `[prices."model-name"]` with
+//! per-million-token prices in USD per kind (`input`, `cache_read`, `cache_write`,
+//! `output`, `reasoning`), over ralph-hook's built-in table (`engine::prices`).
+//!
+//! ```toml
+//! [prices."mock-model"]
+//! input = 2.0
+//! cache_read = 0.2
+//! output = 8.0
+//! ```
+//!
 //! There is no list of keys here: each key is a flag of the one flag table
 //! ([`RawLoopFlags`]), named by its clap id, and its value is read as that flag's word
 //! (`max_iterations = 30` as `--max-iterations=30`). Flags given to the loop are read
@@ -25,6 +36,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use crate::did_you_mean::did_you_mean;
+use crate::engine::prices::{self, PriceOverride, PriceSource, PriceTable};
 use crate::engine::settings::{FlagKey, LoopSettings, RawLoopFlags, ValueKind};
 use crate::error::{Error, Result};
 use crate::regular_file::{self, Links};
@@ -77,6 +89,8 @@ pub struct UserConfig {
     path: Option<PathBuf>,
     /// Each value as flag text, with its key and line, in the flag table's order.
     values: Vec<(&'static FlagKey, String, usize)>,
+    /// The `[prices."model"]` sections, checked: each model, what it sets, its line.
+    prices: Vec<(String, PriceOverride, usize)>,
 }
 
 /// Why a config file someone else could have written is not obeyed: owned by another
@@ -204,6 +218,7 @@ impl UserConfig {
             )
         })?;
         let mut values = Vec::new();
+        let mut price_rows = Vec::new();
         for (name, item) in document.as_table() {
             let line = document
                 .as_table()
@@ -211,6 +226,10 @@ impl UserConfig {
                 .and_then(toml_edit::Key::span)
                 .map_or(0, |span| line_of(text, span.start));
             let at = || format!("{}:{line}", path.display());
+            if name == "prices" {
+                price_rows = price_sections(path, text, item)?;
+                continue;
+            }
             let Some(key) = RawLoopFlags::key(name) else {
                 return Err(Error::input(at(), unknown_key(name, item)));
             };
@@ -219,10 +238,38 @@ impl UserConfig {
             values.push((key, value, line));
         }
         values.sort_by_key(|(key, ..)| RawLoopFlags::KEYS.iter().position(|k| k == *key));
-        Ok(UserConfig {
+        let config = UserConfig {
             path: Some(path.to_path_buf()),
             values,
-        })
+            prices: price_rows,
+        };
+        if let Err((source, message)) = PriceTable::with(&config.price_overrides()) {
+            return Err(Error::input(source.to_string(), message));
+        }
+        Ok(config)
+    }
+
+    /// The user's price sections, with where each came from.
+    fn price_overrides(&self) -> Vec<(String, PriceOverride, PriceSource)> {
+        self.prices
+            .iter()
+            .map(|(model, set, line)| {
+                (
+                    model.clone(),
+                    set.clone(),
+                    PriceSource::Config {
+                        path: self.path.clone().unwrap_or_default(),
+                        line: *line,
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// The prices in force: ralph-hook's table with the file's `[prices."model"]`
+    /// sections on top (checked when the file was read).
+    pub fn prices(&self) -> PriceTable {
+        PriceTable::with(&self.price_overrides()).unwrap_or_else(|_| PriceTable::built_in())
     }
 
     /// The file the defaults came from, when there was one.
@@ -326,6 +373,11 @@ fn flag_text(key: &FlagKey, item: &toml_edit::Item) -> Result<String, String> {
     };
     let name = key.key;
     let example = key.example_line();
+    if let (ValueKind::NumberOrText, Some(decimal)) =
+        (key.kind, value.and_then(toml_edit::Value::as_float))
+    {
+        return Ok(decimal.to_string());
+    }
     match (key.kind, number, text) {
         (ValueKind::Number | ValueKind::NumberOrText, Some(number), _) => Ok(number.to_string()),
         (ValueKind::Text | ValueKind::NumberOrText, _, Some(text)) => Ok(text.to_string()),
@@ -356,12 +408,96 @@ fn check(key: &FlagKey, value: &str) -> Result<(), String> {
         .map_err(|err| fix(err.to_string()))
 }
 
+/// The `[prices."model"]` sections of the file: each a table of per-million-token prices
+/// in USD by kind. Errors name the line, the model and the fix.
+fn price_sections(
+    path: &Path,
+    text: &str,
+    item: &toml_edit::Item,
+) -> Result<Vec<(String, PriceOverride, usize)>> {
+    let example = "[prices.\"gpt-5.5\"]\ninput = 5.0\ncache_read = 0.5\noutput = 30.0";
+    let section_line = |model: &str| {
+        text.lines()
+            .position(|line| {
+                let line = line.trim();
+                line.starts_with("[prices.") && line.contains(model)
+            })
+            .map_or(0, |at| at + 1)
+    };
+    let Some(table) = item.as_table_like() else {
+        return Err(Error::input(
+            format!("{}:{}", path.display(), section_line("")),
+            format!("`prices` must be sections of per-model prices, e.g.\n{example}"),
+        ));
+    };
+    let mut rows = Vec::new();
+    for (model, section) in table.iter() {
+        let line = section_line(model);
+        let at = || format!("{}:{line}", path.display());
+        let model_text = render_model(model);
+        let Some(section) = section.as_table_like() else {
+            return Err(Error::input(
+                at(),
+                format!(
+                    "`prices.{model_text}` must be a section of prices per kind, e.g.\n{example}"
+                ),
+            ));
+        };
+        if model.is_empty() || model.len() > 128 || model.chars().any(char::is_control) {
+            return Err(Error::input(
+                at(),
+                format!("{model_text} is not a model name a host writes"),
+            ));
+        }
+        let mut set = PriceOverride::default();
+        for (kind, value) in section.iter() {
+            let usd = value
+                .as_value()
+                .and_then(|v| v.as_float().or_else(|| v.as_integer().map(|i| i as f64)));
+            let micros = usd.and_then(prices::micros_per_million);
+            let known = PriceOverride::KEYS.contains(&kind);
+            match (known, micros) {
+                (true, Some(micros)) => {
+                    set.set(kind, micros);
+                }
+                (true, None) => {
+                    return Err(Error::input(
+                        at(),
+                        format!(
+                            "`{kind}` of [prices.{model_text}] must be a number of US dollars per million tokens, at least 0, e.g. `{kind} = 1.25`"
+                        ),
+                    ));
+                }
+                (false, _) => {
+                    let hint = did_you_mean(kind, PriceOverride::KEYS)
+                        .map(|key| format!("did you mean `{key}`? "))
+                        .unwrap_or_default();
+                    return Err(Error::input(
+                        at(),
+                        format!(
+                            "unknown price `{kind}` in [prices.{model_text}]: {hint}the kinds are {}",
+                            PriceOverride::KEYS.join(", ")
+                        ),
+                    ));
+                }
+            }
+        }
+        rows.push((model.to_string(), set, line));
+    }
+    Ok(rows)
+}
+
+/// A model name as a TOML key, for messages: quoted.
+fn render_model(model: &str) -> String {
+    format!("{model:?}")
+}
+
 fn unknown_key(name: &str, item: &toml_edit::Item) -> String {
     let keys = || RawLoopFlags::KEYS.iter().map(|key| key.key);
     let known = keys().collect::<Vec<_>>().join(", ");
     if item.is_table() || item.is_array_of_tables() {
         return format!(
-            "unknown section `[{name}]`: the config has no sections; write the keys at the top of the file ({known})"
+            "unknown section `[{name}]`: the config's only sections are `[prices.\"model\"]`; write the other keys at the top of the file ({known})"
         );
     }
     match did_you_mean(name, keys()) {
@@ -508,6 +644,49 @@ mod tests {
                 ("verify", "flag"),
             ]
         );
+    }
+
+    #[test]
+    fn price_sections_add_and_override_models_with_their_lines() {
+        let config = parse(
+            "max_cost = 2.5\n\n[prices.\"mock-model\"]\ninput = 2\ncache_read = 0.2\noutput = 8.0\n\n[prices.\"claude-sonnet-4-5\"]\ncache_read = 0.15\n",
+        )
+        .unwrap();
+        assert_eq!(config.get("max_cost").unwrap().value, "2.5");
+        let prices = config.prices();
+        let mock = prices.find("mock-model").unwrap();
+        assert_eq!(
+            (mock.price.input, mock.price.cache_read, mock.price.output),
+            (2_000_000, 200_000, 8_000_000)
+        );
+        assert_eq!(
+            mock.source.to_string(),
+            "/home/u/.config/ralph-hook/config.toml:3"
+        );
+        let sonnet = prices.find("claude-sonnet-4-5").unwrap();
+        assert_eq!(sonnet.price.cache_read, 150_000);
+        assert_eq!(sonnet.price.input, 3_000_000);
+        assert_eq!(
+            sonnet.source.to_string(),
+            "/home/u/.config/ralph-hook/config.toml:8"
+        );
+        for (text, expected) in [
+            (
+                "[prices.\"x\"]\ninput = 1\n",
+                "needs both `input` and `output`",
+            ),
+            ("[prices.\"x\"]\ninput = -1\noutput = 1\n", "at least 0"),
+            ("[prices.\"x\"]\ninptu = 1\n", "did you mean `input`?"),
+            (
+                "[prices.\"x\"]\ninput = \"cheap\"\n",
+                "US dollars per million",
+            ),
+            ("prices = 3\n", "sections of per-model prices"),
+            ("[limits]\nx = 1\n", "only sections are `[prices."),
+        ] {
+            let text = error(text);
+            assert!(text.contains(expected), "{text} lacks {expected}");
+        }
     }
 
     #[test]

@@ -15,6 +15,7 @@ use crate::engine::action::Action;
 use crate::engine::digest;
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::ownership::{Standing, Untrusted};
+use crate::engine::settings::WrapUp;
 use crate::engine::signal::{self, Signal, Tag};
 use crate::engine::state::{LastChange, LastDecision, LoopState, StartedBy};
 use crate::engine::tasks::{self, Note, OnStuck, TaskLook, Verdict};
@@ -42,6 +43,9 @@ pub struct StopEvent<'a> {
     /// Tokens the session used since the previous counted stop (read from the host's
     /// transcript when the loop has a token budget).
     pub tokens: Option<u64>,
+    /// What the session's responses since the previous counted stop cost (priced at the
+    /// edge, from the transcript, when the loop has a money budget).
+    pub cost: Option<Cost<'a>>,
     /// The background work the session leaves running as its turn ends (Claude Code's
     /// `background_tasks` and `session_crons`), in words; `None` when there is none.
     pub background: Option<&'a str>,
@@ -61,10 +65,21 @@ impl Default for StopEvent<'_> {
             workspace: None,
             verification: None,
             tokens: None,
+            cost: None,
             background: None,
             tasks: None,
         }
     }
+}
+
+/// What a stop's responses cost, as the edge priced them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cost<'a> {
+    /// This many nanodollars.
+    Priced(u64),
+    /// A response could not be priced, for this reason (a model without a price): never
+    /// a silent zero, so a loop with a money budget ends.
+    Unpriced(&'a str),
 }
 
 /// A verify command's result, and where the loop stood when the command was started:
@@ -188,6 +203,64 @@ pub struct Continuation {
     /// What the stop did with the task list: an item accepted or not, a completion
     /// signal rejected while items are open, an item left as stuck.
     pub tasks: Vec<Note>,
+    /// The budget thresholds this stop crossed (`--warn-at`), each given once per loop.
+    pub warnings: Vec<BudgetWarning>,
+    /// This is the wrap-up turn (`--wrap-up`): the named budget is spent, and the loop
+    /// ends after this turn.
+    pub wrap_up: Option<&'static str>,
+}
+
+/// A budget crossed one of the loop's `--warn-at` thresholds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BudgetWarning {
+    /// `iterations`, `duration`, `tokens` or `cost`.
+    pub budget: &'static str,
+    /// The threshold crossed, percent.
+    pub percent: u8,
+}
+
+/// The thresholds `next` has crossed and not been warned of (marked as warned in it).
+fn budget_warnings(next: &mut LoopState, now: SystemTime) -> Vec<BudgetWarning> {
+    let used = [
+        (
+            "iterations",
+            u128::from(next.iteration),
+            u128::from(next.max_iterations),
+        ),
+        (
+            "duration",
+            next.elapsed(now).as_secs().into(),
+            next.max_duration_secs.unwrap_or(0).into(),
+        ),
+        (
+            "tokens",
+            next.tokens_used.into(),
+            next.max_tokens.unwrap_or(0).into(),
+        ),
+        (
+            "cost",
+            next.cost_nanos.into(),
+            next.max_cost_nanos.unwrap_or(0).into(),
+        ),
+    ];
+    let mut warnings = Vec::new();
+    for (budget, spent, limit) in used {
+        if limit == 0 {
+            continue;
+        }
+        let percent = spent.saturating_mul(100) / limit;
+        for threshold in next.warn_at.clone() {
+            let key = format!("{budget}:{threshold}");
+            if percent >= u128::from(threshold) && !next.warned.contains(&key) {
+                next.warned.push(key);
+                warnings.push(BudgetWarning {
+                    budget,
+                    percent: threshold,
+                });
+            }
+        }
+    }
+    warnings
 }
 
 /// What became of a cancel request the stop found.
@@ -218,6 +291,10 @@ pub struct Step {
     /// The tokens this stop added to the loop's count (`None`: nothing counted, e.g. a
     /// paused loop, or no reading of the transcript).
     pub tokens: Option<u64>,
+    /// The nanodollars this stop added to the loop's spend (`None`: nothing priced).
+    pub cost: Option<u64>,
+    /// Why this stop's responses could not be priced, when that ended the loop.
+    pub unpriced: Option<String>,
 }
 
 /// Decides one stop: `state` is the loop as the user's record holds it (for a state
@@ -231,6 +308,8 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     };
     let claimed = match event.standing {
         Standing::Untrusted(why) => return untouched(Decision::NotFollowed(why)),
@@ -263,9 +342,18 @@ pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step 
     step.claimed = claimed;
     step.request = request;
     // Only a running loop counts what the session used.
-    step.tokens = event.tokens.filter(|_| state.active && !state.paused);
+    let running = state.active && !state.paused;
+    step.tokens = event.tokens.filter(|_| running);
+    step.cost = match event.cost {
+        Some(Cost::Priced(nanos)) if running => Some(nanos),
+        Some(Cost::Priced(_) | Cost::Unpriced(_)) | None => None,
+    };
     step
 }
+
+/// How far past `--max-duration` a loop may be and still get its wrap-up turn: a turn
+/// that overran the time budget by more is cut there (the loop ends at once).
+pub const WRAP_UP_BOUND: Duration = Duration::from_secs(10 * 60);
 
 /// Why a paused loop's stop was let through, as `last_decision` and `show` say it.
 pub const PAUSED_STOP: &str =
@@ -308,6 +396,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     next.updated_at = clock::format(now);
@@ -316,6 +406,12 @@ fn decide_owned(
     next.stop_failure = None;
     if let Some(tokens) = event.tokens {
         next.tokens_used = state.tokens_used.saturating_add(tokens);
+    }
+    let mut unpriced = None;
+    match event.cost {
+        Some(Cost::Priced(nanos)) => next.cost_nanos = state.cost_nanos.saturating_add(nanos),
+        Some(Cost::Unpriced(why)) if state.max_cost_nanos.is_some() => unpriced = Some(why),
+        Some(Cost::Unpriced(_)) | None => {}
     }
 
     let mut rejected = None;
@@ -333,6 +429,8 @@ fn decide_owned(
                     claimed: false,
                     request: Request::None,
                     tokens: None,
+                    cost: None,
+                    unpriced: None,
                 };
             }
             TaskStep::Unreadable(why) => {
@@ -352,6 +450,8 @@ fn decide_owned(
                     claimed: false,
                     request: Request::None,
                     tokens: None,
+                    cost: None,
+                    unpriced: None,
                 };
             }
         }
@@ -366,6 +466,8 @@ fn decide_owned(
                     claimed: false,
                     request: Request::None,
                     tokens: None,
+                    cost: None,
+                    unpriced: None,
                 };
             }
             (Some(_), Some(Verification::Passed)) => {
@@ -375,18 +477,68 @@ fn decide_owned(
         }
     }
 
-    if let Some(limit) = state.max_duration()
-        && state.elapsed(now) >= limit
-    {
-        return finish(next, Outcome::TimeLimit, tag, now);
+    if let Some(why) = unpriced {
+        let mut step = finish(next, Outcome::CostLimit, tag, now);
+        step.unpriced = Some(why.to_string());
+        return step;
     }
-    if let Some(budget) = state.max_tokens
-        && next.tokens_used >= budget
-    {
-        return finish(next, Outcome::TokenLimit, tag, now);
+    if let Some(outcome) = state.wrapping_up.as_deref().and_then(Outcome::from_code) {
+        // The wrap-up turn is over: the loop ends with the budget's outcome.
+        return finish(next, outcome, tag, now);
     }
-    if state.max_iterations > 0 && state.iteration >= state.max_iterations {
-        return finish(next, Outcome::IterationCap, tag, now);
+    let spent = if state
+        .max_duration()
+        .is_some_and(|limit| state.elapsed(now) >= limit)
+    {
+        Some((Outcome::TimeLimit, "time budget", WrapUp::Budgets))
+    } else if state
+        .max_tokens
+        .is_some_and(|budget| next.tokens_used >= budget)
+    {
+        Some((Outcome::TokenLimit, "token budget", WrapUp::Budgets))
+    } else if state
+        .max_cost_nanos
+        .is_some_and(|budget| next.cost_nanos >= budget)
+    {
+        Some((Outcome::CostLimit, "money budget", WrapUp::Budgets))
+    } else if state.max_iterations > 0 && state.iteration >= state.max_iterations {
+        Some((Outcome::IterationCap, "iteration cap", WrapUp::All))
+    } else {
+        None
+    };
+    if let Some((outcome, budget, needs)) = spent {
+        let wraps = match (state.wrap_up, needs) {
+            (WrapUp::All, _) | (WrapUp::Budgets, WrapUp::Budgets) => true,
+            (WrapUp::Off, _) | (WrapUp::Budgets, WrapUp::All | WrapUp::Off) => false,
+        };
+        // A turn that ran far past the time budget gets no more time.
+        let too_late = outcome == Outcome::TimeLimit
+            && state
+                .max_duration()
+                .is_some_and(|limit| state.elapsed(now) > limit.saturating_add(WRAP_UP_BOUND));
+        if !wraps || too_late || state.wrapping_up.is_some() || tag == Tag::Blocked {
+            return finish(next, outcome, tag, now);
+        }
+        next.wrapping_up = Some(outcome.code().to_string());
+        next.iteration = state.iteration.saturating_add(1);
+        next.last_decision = Some(LastDecision {
+            at: next.updated_at.clone(),
+            decision: Action::Block.into(),
+            why: format!("the {budget} is spent: one wrap-up turn, then the loop ends"),
+        });
+        return Step {
+            decision: Decision::Block(Continuation {
+                wrap_up: Some(budget),
+                ..Continuation::default()
+            }),
+            state: next,
+            tag,
+            claimed: false,
+            request: Request::None,
+            tokens: None,
+            cost: None,
+            unpriced: None,
+        };
     }
     if let Signal::Blocked(reason) = signal {
         // Waiting on the user is not a turn of work: nothing is counted, the brakes do
@@ -405,6 +557,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     if let Some(work) = event.background {
@@ -424,6 +578,8 @@ fn decide_owned(
             claimed: false,
             request: Request::None,
             tokens: None,
+            cost: None,
+            unpriced: None,
         };
     }
     next.waiting = None;
@@ -444,6 +600,7 @@ fn decide_owned(
         tasks.iterations = tasks.iterations.saturating_add(1);
     }
     next.iteration = state.iteration.saturating_add(1);
+    let warnings = budget_warnings(&mut next, now);
     let why = match notes.first() {
         Some(note) => tasks::note_why(note),
         None => default_why(&rejected, tag),
@@ -458,12 +615,16 @@ fn decide_owned(
             missing_signal: tag == Tag::None && rejected.is_none(),
             rejected,
             tasks: notes,
+            warnings,
+            wrap_up: None,
         }),
         state: next,
         tag,
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     }
 }
 
@@ -704,6 +865,8 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
         claimed: false,
         request: Request::None,
         tokens: None,
+        cost: None,
+        unpriced: None,
     }
 }
 

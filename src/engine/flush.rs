@@ -190,8 +190,11 @@ pub fn read_settled(
             break Outcome::CutShort;
         };
         left = left.saturating_sub(consumed(&reading.cursor, &next));
+        let mut spent = std::mem::take(&mut reading.spent);
+        usage::merge_spent(&mut spent, &next.spent);
         reading = Reading {
             tokens: reading.tokens.saturating_add(next.tokens),
+            spent,
             ..next
         };
     };

@@ -172,6 +172,16 @@ pub struct HistoryEntry {
     /// The token budget (`--max-tokens`), on the lines of a loop that has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u64>,
+    /// What the responses of the turn this stop ended cost, in nanodollars (with a money
+    /// budget): the history's per-iteration cost.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_nanos: Option<u64>,
+    /// The loop's spend after this line, in nanodollars (with a money budget).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cost_used_nanos: Option<u64>,
+    /// The money budget (`--max-cost`) in nanodollars, on the lines of a loop that has one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_nanos: Option<u64>,
 }
 
 impl HistoryEntry {
@@ -191,7 +201,16 @@ impl HistoryEntry {
             tokens: None,
             tokens_used: state.max_tokens.map(|_| state.tokens_used),
             max_tokens: state.max_tokens,
+            cost_nanos: None,
+            cost_used_nanos: state.max_cost_nanos.map(|_| state.cost_nanos),
+            max_cost_nanos: state.max_cost_nanos,
         }
+    }
+
+    /// Sets the cost of the responses counted at this stop.
+    pub fn cost(mut self, cost: Option<u64>) -> Self {
+        self.cost_nanos = cost;
+        self
     }
 
     /// Sets the tokens counted at this stop.

@@ -11,7 +11,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
+use crate::agent::Agent;
 use crate::clock;
+use crate::engine::config::UserConfig;
 use crate::engine::decide::{self, Outcome};
 use crate::engine::files::Dir;
 use crate::engine::fingerprint::Fingerprint;
@@ -20,6 +22,7 @@ use crate::engine::liveness;
 use crate::engine::notify;
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Standing};
+use crate::engine::prices::Unpriced;
 use crate::engine::render;
 use crate::engine::settings::{self, LoopSettings};
 use crate::engine::signal::Tag;
@@ -128,6 +131,7 @@ pub fn begin(
         )));
     }
     store.check_mirror_place()?;
+    let price_note = check_price(settings, transcript.as_deref(), store.agent())?;
     // The first look at the workspace runs git: before the lock, since no subprocess
     // runs while a loop's lock is held (a `cancel` waits at most 10 s for it).
     let git = workspace::is_git_repository(store.workspace());
@@ -241,7 +245,7 @@ pub fn begin(
     record.transcript = transcript;
     record.notify.clone_from(&settings.notify);
     record.sources.clone_from(&settings.sources);
-    if record.state.max_tokens.is_some() {
+    if record.state.counts_usage() {
         record.usage = start_count(&record);
     }
     if record.state.no_progress > 0
@@ -259,7 +263,7 @@ pub fn begin(
             settings.on_stuck_task,
         );
     }
-    let mut warnings = Vec::new();
+    let mut warnings: Vec<String> = price_note.into_iter().collect();
     if let Some(err) = store.save(&lock, &mut record).map_err(sandbox_hint)? {
         warnings.push(format!(
             "{err} (the loop runs from your record; `ralph-hook show` shows it)"
@@ -357,6 +361,10 @@ pub struct Ending {
     pub detail: Option<String>,
     /// Tokens used in the turn the stop ended (with a token budget).
     pub tokens: Option<u64>,
+    /// What the turn the stop ended cost, in nanodollars (with a money budget).
+    pub cost: Option<u64>,
+    /// Why that turn could not be priced, when that ended the loop.
+    pub unpriced: Option<String>,
     /// The agent's last message, when a stop ended the loop (for the notify command).
     pub message: Option<String>,
 }
@@ -371,6 +379,8 @@ impl Ending {
             tag: None,
             detail: None,
             tokens: None,
+            cost: None,
+            unpriced: None,
             message: None,
         }
     }
@@ -402,12 +412,20 @@ pub fn end(
     if let Some(tag) = ending.tag {
         entry = entry.tag(tag);
     }
-    if let Some(detail) = ending_detail(last, ending.outcome, ending.detail) {
+    let unpriced = ending.unpriced.as_deref().map(render::printable);
+    let detail = match &unpriced {
+        Some(why) => Some(format!("a response could not be priced: {why}")),
+        None => ending_detail(last, ending.outcome, ending.detail),
+    };
+    if let Some(detail) = detail {
         entry = entry.detail(detail);
     }
-    entry = entry.tokens(ending.tokens);
+    entry = entry.tokens(ending.tokens).cost(ending.cost);
     append(store, lock, &entry);
-    let reason = render::outcome_message(last, &ending.outcome);
+    let reason = match &unpriced {
+        Some(why) => render::unpriced_message(last, why),
+        None => render::outcome_message(last, &ending.outcome),
+    };
     notify_user(
         store,
         lock,
@@ -442,6 +460,7 @@ fn ending_detail(last: &LoopState, outcome: Outcome, given: Option<String>) -> O
         Outcome::IterationCap
         | Outcome::TimeLimit
         | Outcome::TokenLimit
+        | Outcome::CostLimit
         | Outcome::Cancelled
         | Outcome::Replaced
         | Outcome::Error
@@ -461,6 +480,48 @@ pub fn notify_user(
     message: Option<&str>,
     now: SystemTime,
 ) {
+    notify_about(
+        store,
+        lock,
+        record,
+        state,
+        (outcome, reason, None),
+        message,
+        now,
+    );
+}
+
+/// Runs the user's `--notify` command for a budget warning (`RALPH_OUTCOME` is
+/// `budget_warning`, `RALPH_BUDGET` the budget's name), as [`notify_user`] does.
+pub fn notify_budget_warning(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    budget: &str,
+    reason: &str,
+    now: SystemTime,
+) {
+    let state = &record.state;
+    notify_about(
+        store,
+        lock,
+        record,
+        state,
+        ("budget_warning", reason, Some(budget)),
+        None,
+        now,
+    );
+}
+
+fn notify_about(
+    store: &Store,
+    lock: &LockGuard,
+    record: &LoopRecord,
+    state: &LoopState,
+    (outcome, reason, budget): (&str, &str, Option<&str>),
+    message: Option<&str>,
+    now: SystemTime,
+) {
     let Some(command) = record.notify.as_deref() else {
         return;
     };
@@ -471,6 +532,8 @@ pub fn notify_user(
         workspace: store.workspace(),
         task: &state.prompt,
         tokens: state.max_tokens.map(|max| (state.tokens_used, max)),
+        cost: state.max_cost_nanos.map(|max| (state.cost_nanos, max)),
+        budget,
         message,
     };
     if let Err(err) = notify::launch(command, &notice, record.agent, &record.loop_id) {
@@ -539,6 +602,36 @@ fn nothing_to(store: &Store, what: &str) -> Error {
         workspace: store.workspace().to_path_buf(),
         unadopted: store.has_mirror().then(|| store.state_path()),
     }
+}
+
+/// With a money budget, the model the session answers with must have a price: a model
+/// the transcript names and the table lacks refuses the loop (what to add, where); a
+/// model not known yet (no transcript, no response so far) is a note that the first
+/// response's model is priced and one without a price ends the loop.
+fn check_price(
+    settings: &LoopSettings,
+    transcript: Option<&Path>,
+    agent: Agent,
+) -> Result<Option<String>> {
+    if settings.max_cost.is_none() {
+        return Ok(None);
+    }
+    let model = transcript
+        .and_then(|path| usage::start(path, agent).ok())
+        .and_then(|cursor| cursor.model);
+    let Some(model) = model else {
+        return Ok(Some(
+            "--max-cost: the session's model is not known yet; the first response's model is priced (`ralph-hook config prices`), and a model without a price ends the loop".to_string(),
+        ));
+    };
+    let prices = UserConfig::load()?.prices();
+    if prices.find(&model).is_none() {
+        return Err(Error::usage(format!(
+            "--max-cost cannot keep a budget for this session: {}",
+            Unpriced::Model(render::printable(&model).into_owned())
+        )));
+    }
+    Ok(None)
 }
 
 /// Where the token count of `record`'s loop starts: at the end of its session's
@@ -631,7 +724,7 @@ fn resume_counting(record: &mut LoopRecord) {
     record.state.blocked = None;
     record.state.steering = None;
     record.state.orphaned = None;
-    if record.state.max_tokens.is_some() {
+    if record.state.counts_usage() {
         record.usage = start_count(record);
     }
 }
@@ -820,6 +913,9 @@ pub fn record_refusal(
         tokens: None,
         tokens_used: None,
         max_tokens: None,
+        cost_nanos: None,
+        cost_used_nanos: None,
+        max_cost_nanos: None,
     };
     append(store, &lock, &entry);
 }

@@ -21,6 +21,7 @@
 //! - [`verify`], [`transcript`]: the verify command; the transcript fallback.
 //! - [`usage`]: tokens the session used, read incrementally from the host's transcript;
 //!   [`flush`]: a stop's count once the host has written the turn's last reply.
+//! - [`prices`]: what a model's tokens cost, for `--max-cost`.
 //! - [`config`]: the user's defaults for loop flags; [`notify`]: the user's notify command.
 //! - [`render`]: the words handed to the agent and the user; [`status`]: how a loop
 //!   stands, for `show` and `$ralph-loop status`.
@@ -45,6 +46,7 @@ pub(crate) mod notify;
 pub(crate) mod once;
 pub(crate) mod outcome;
 pub mod ownership;
+pub mod prices;
 pub(crate) mod private;
 pub mod render;
 #[cfg(any(test, feature = "testing"))]

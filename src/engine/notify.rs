@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use crate::agent::Agent;
+use crate::engine::prices::usd_decimal;
 use crate::engine::visible;
 use crate::error::{Error, Result};
 use crate::program;
@@ -51,6 +52,12 @@ pub(crate) struct Notice<'a> {
     /// The tokens the loop used and its budget, with a token budget: `RALPH_TOKENS` and
     /// `RALPH_MAX_TOKENS` (empty without one).
     pub tokens: Option<(u64, u64)>,
+    /// The money the loop spent and its budget, in nanodollars, with a money budget:
+    /// `RALPH_COST` and `RALPH_MAX_COST`, in US dollars (`0.0123`; empty without one).
+    pub cost: Option<(u64, u64)>,
+    /// The budget a `budget_warning` is about (`iterations`, `duration`, `tokens`,
+    /// `cost`): `RALPH_BUDGET` (empty otherwise).
+    pub budget: Option<&'a str>,
     /// The agent's last message, when a stop ended the loop: `RALPH_MESSAGE` (empty
     /// otherwise). `RALPH_REASON` is ralph-hook's own summary of the outcome.
     pub message: Option<&'a str>,
@@ -60,7 +67,7 @@ impl Notice<'_> {
     /// The variables the command gets, in addition to the hook's own environment. Values
     /// lose NUL characters (an environment cannot hold them), show escape sequences and
     /// invisible characters as `\u{…}`, and are cut at [`MAX_VALUE_CHARS`].
-    pub(crate) fn env(&self) -> [(&'static str, String); 8] {
+    pub(crate) fn env(&self) -> [(&'static str, String); 11] {
         let first_line = self
             .task
             .lines()
@@ -88,6 +95,19 @@ impl Notice<'_> {
                     .map(|(_, max)| max.to_string())
                     .unwrap_or_default(),
             ),
+            (
+                "RALPH_COST",
+                self.cost
+                    .map(|(used, _)| usd_decimal(used))
+                    .unwrap_or_default(),
+            ),
+            (
+                "RALPH_MAX_COST",
+                self.cost
+                    .map(|(_, max)| usd_decimal(max))
+                    .unwrap_or_default(),
+            ),
+            ("RALPH_BUDGET", self.budget.unwrap_or("").to_string()),
             ("RALPH_MESSAGE", clean(self.message.unwrap_or(""))),
         ]
     }
@@ -205,6 +225,8 @@ mod tests {
             workspace,
             task,
             tokens: None,
+            cost: None,
+            budget: None,
             message: None,
         }
     }

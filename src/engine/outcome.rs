@@ -22,6 +22,8 @@ pub enum Outcome {
     TimeLimit,
     /// The token budget ran out.
     TokenLimit,
+    /// The money budget ran out, or a response's model has no price.
+    CostLimit,
     /// The same message came back too often.
     RepeatedMessage,
     /// The git workspace did not change for too long.
@@ -41,12 +43,13 @@ pub enum Outcome {
 
 impl Outcome {
     /// Every outcome, for reading codes back, tests and docs.
-    pub const ALL: [Outcome; 12] = [
+    pub const ALL: [Outcome; 13] = [
         Outcome::Completed,
         Outcome::Verified,
         Outcome::IterationCap,
         Outcome::TimeLimit,
         Outcome::TokenLimit,
+        Outcome::CostLimit,
         Outcome::RepeatedMessage,
         Outcome::UnchangedWorkspace,
         Outcome::Cancelled,
@@ -64,6 +67,7 @@ impl Outcome {
             Outcome::IterationCap => "max_iterations",
             Outcome::TimeLimit => "max_duration",
             Outcome::TokenLimit => "max_tokens",
+            Outcome::CostLimit => "max_cost",
             Outcome::RepeatedMessage => "no_progress_message",
             Outcome::UnchangedWorkspace => "no_progress_workspace",
             Outcome::Cancelled => "cancelled",

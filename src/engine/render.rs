@@ -12,9 +12,10 @@ use std::time::SystemTime;
 
 use crate::agent::Agent;
 use crate::clock;
-use crate::engine::decide::{Continuation, Outcome};
+use crate::engine::decide::{BudgetWarning, Continuation, Outcome};
 use crate::engine::fresh::{self, FreshMode};
 use crate::engine::history;
+use crate::engine::prices::money;
 use crate::engine::signal;
 use crate::engine::state::LoopState;
 use crate::engine::tasks::{self, Note, OnStuck, TaskProgress};
@@ -55,6 +56,12 @@ pub fn continuation_body(
     now: SystemTime,
 ) -> String {
     let mut out = String::new();
+    if let Some(budget) = how.wrap_up {
+        out.push_str(&format!(
+            "The {budget} is spent: commit what works, write the hand-off note, and stop. \
+             This is the last turn: the loop ends after it.\n\n"
+        ));
+    }
     if let Some(rejected) = &how.rejected {
         let what = match how.tasks.iter().find_map(|note| match note {
             Note::VerifyFailed { item } => Some(item),
@@ -92,6 +99,9 @@ pub fn continuation_body(
     }
     if let Some(budget) = budget_text(state, now) {
         out.push_str(&format!("\nBudget left: {budget}."));
+    }
+    for warning in &how.warnings {
+        out.push_str(&format!("\n{}.", budget_warning_text(state, warning, now)));
     }
     out.push_str(&brakes_text(state));
     out.push_str(&brake_warning(state));
@@ -249,8 +259,15 @@ pub fn rules(state: &LoopState, state_path: &Path, show_command: &str) -> String
     }
     if let Some(budget) = state.max_tokens {
         out.push_str(&format!(
-            "\nToken budget: the loop ends once this session has used {} tokens.",
-            token_count(budget)
+            "\nToken budget: the loop ends once this session has used {} tokens{}.",
+            token_count(budget),
+            weighting(state)
+        ));
+    }
+    if let Some(budget) = state.max_cost_nanos {
+        out.push_str(&format!(
+            "\nMoney budget: the loop ends once this session's responses cost {}.",
+            money(budget)
         ));
     }
     out.push_str(&brakes_text(state));
@@ -480,8 +497,18 @@ pub fn understood(state: &LoopState, notify: Option<&str>) -> Vec<(&'static str,
         lines.push((
             "token limit",
             format!(
-                "{} tokens used by the session from now on",
-                token_count(budget)
+                "{} tokens used by the session from now on{}",
+                token_count(budget),
+                weighting(state)
+            ),
+        ));
+    }
+    if let Some(budget) = state.max_cost_nanos {
+        lines.push((
+            "cost limit",
+            format!(
+                "{} spent by the session's responses from now on, at `ralph-hook config prices`",
+                money(budget)
             ),
         ));
     }
@@ -583,7 +610,65 @@ pub fn budget_text(state: &LoopState, now: SystemTime) -> Option<String> {
             token_count(budget)
         ));
     }
+    if let (Some(budget), Some(left)) = (state.max_cost_nanos, state.cost_left())
+        && left < budget.div_ceil(5)
+    {
+        parts.push(format!("{} of {}", money(left), money(budget)));
+    }
     (!parts.is_empty()).then(|| parts.join("; "))
+}
+
+/// One budget warning in words: `Budget warning: 80% of the token budget is used (1.6k
+/// tokens of 2k; 400 left)`.
+pub fn budget_warning_text(state: &LoopState, warning: &BudgetWarning, now: SystemTime) -> String {
+    let detail = match warning.budget {
+        "iterations" => format!(
+            "iteration {} of {}; {} left",
+            state.iteration,
+            state.max_iterations,
+            state.max_iterations.saturating_sub(state.iteration)
+        ),
+        "duration" => {
+            let limit = state.max_duration().unwrap_or_default();
+            format!(
+                "{} of {}; {} left",
+                clock::human(state.elapsed(now)),
+                clock::human(limit),
+                clock::human(limit.saturating_sub(state.elapsed(now)))
+            )
+        }
+        "tokens" => format!(
+            "{} tokens of {}; {} left",
+            token_count(state.tokens_used),
+            token_count(state.max_tokens.unwrap_or_default()),
+            token_count(state.tokens_left().unwrap_or_default())
+        ),
+        _ => format!(
+            "{} of {}; {} left",
+            money(state.cost_nanos),
+            money(state.max_cost_nanos.unwrap_or_default()),
+            money(state.cost_left().unwrap_or_default())
+        ),
+    };
+    let name = match warning.budget {
+        "iterations" => "iteration cap",
+        "duration" => "time budget",
+        "tokens" => "token budget",
+        _ => "money budget",
+    };
+    format!(
+        "Budget warning: {}% of the {name} is used ({detail})",
+        warning.percent
+    )
+}
+
+/// How the token budget counts, when not raw.
+fn weighting(state: &LoopState) -> &'static str {
+    if state.count_weighted {
+        " (weighted by price relative to input, --count weighted)"
+    } else {
+        ""
+    }
 }
 
 /// A token count as people say it: `950`, `12.3k`, `2M`, `1.25M`.
@@ -599,6 +684,17 @@ pub fn token_count(tokens: u64) -> String {
     let text = format!("{value:.2}");
     let text = text.trim_end_matches('0').trim_end_matches('.');
     format!("{text}{unit}")
+}
+
+/// Money spent and the budget, for `show`: `$1.20 of $5.00 (24%)`.
+pub fn cost_status(state: &LoopState) -> Option<String> {
+    let budget = state.max_cost_nanos?;
+    let percent = u128::from(state.cost_nanos) * 100 / u128::from(budget.max(1));
+    Some(format!(
+        "{} of {} ({percent}%)",
+        money(state.cost_nanos),
+        money(budget)
+    ))
 }
 
 /// Tokens used and the budget, for `show`: `1.2M of 2M (60%)`.
@@ -667,6 +763,11 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
             token_count(state.max_tokens.unwrap_or_default()),
             token_count(state.tokens_used)
         ),
+        Outcome::CostLimit => format!(
+            "the money budget of {} ran out ({} spent; raise it with --max-cost)",
+            money(state.max_cost_nanos.unwrap_or_default()),
+            money(state.cost_nanos)
+        ),
         Outcome::RepeatedMessage => format!(
             "no progress: the same message came back {} stops in a row (--no-progress)",
             state.no_progress
@@ -707,6 +808,17 @@ pub fn outcome_message(state: &LoopState, outcome: &Outcome) -> String {
     )
 }
 
+/// The line that tells the user a loop with a money budget ended because a response
+/// could not be priced (`why` says which model, and how to give it a price).
+pub fn unpriced_message(state: &LoopState, why: &str) -> String {
+    format!(
+        "ralph-loop finished after {} iteration{} [{}]: a response could not be priced, so the money budget cannot be kept: {why}.",
+        state.iteration,
+        if state.iteration == 1 { "" } else { "s" },
+        Outcome::CostLimit.code()
+    )
+}
+
 /// What the user sees when the agent said it is blocked on them: why, and how the loop
 /// goes on (their next prompt in the session) or ends.
 pub fn blocked_message(state: &LoopState, reason: &str, agent: Agent) -> String {
@@ -727,6 +839,13 @@ pub fn token_total(entry: &history::HistoryEntry) -> Option<String> {
         token_count(used),
         token_count(max)
     ))
+}
+
+/// The spend and the budget a history line carries (`$1.20 of $5.00 spent`), for
+/// `show`, `log` and `wait`; `None` for a loop without a money budget.
+pub fn cost_total(entry: &history::HistoryEntry) -> Option<String> {
+    let (used, max) = (entry.cost_used_nanos?, entry.max_cost_nanos?);
+    Some(format!("{} of {} spent", money(used), money(max)))
 }
 
 /// What it takes for a resumed loop to go on: a stop of its session, which comes only
@@ -916,6 +1035,8 @@ mod tests {
                 tail: "test parser::rejects_empty ... FAILED".into(),
             }),
             tasks: Vec::new(),
+            warnings: Vec::new(),
+            wrap_up: None,
         };
         let text = continuation_prompt(&loop_state, &how, Path::new("/w/s.json"), UNIX_EPOCH);
         assert!(
@@ -951,6 +1072,8 @@ mod tests {
             missing_signal: true,
             rejected: None,
             tasks: Vec::new(),
+            warnings: Vec::new(),
+            wrap_up: None,
         };
         let text = continuation_prompt(&state("t"), &how, Path::new("/s"), UNIX_EPOCH);
         assert!(text.contains("Reminder of the loop's contract"));

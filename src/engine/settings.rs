@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::engine::prices;
 use crate::engine::signal;
 use crate::engine::tasks::OnStuck;
 use crate::error::{Error, Result};
@@ -16,6 +17,21 @@ pub const DEFAULT_PROMISE: &str = "DONE";
 pub const DEFAULT_MAGIC_WORD: &str = "RALPH_AUTO_CONTINUE";
 /// No-progress brake when none is given.
 pub const DEFAULT_NO_PROGRESS: u32 = 3;
+/// Which budgets end with a wrap-up turn (`--wrap-up`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WrapUp {
+    /// None: a budget that runs out ends the loop at that stop.
+    #[default]
+    Off,
+    /// The time, token and money budgets (`on`): the iteration cap means the cap.
+    Budgets,
+    /// Those and the iteration cap (`all`).
+    All,
+}
+
+/// The budget warnings' thresholds when none are given.
+pub const DEFAULT_WARN_AT: [u8; 3] = [50, 80, 100];
 /// The verify timeout when none is given.
 pub const DEFAULT_VERIFY_TIMEOUT_SECS: u64 = 300;
 /// The longest verify timeout: the installed Stop hook's own timeout is 600 s, and the
@@ -189,6 +205,35 @@ flag_table! {
             help = "When an item of --tasks uses up --max-iterations-per-task: `stop` ends the loop (stuck_task), `skip` leaves it open and goes on [default: stop]"
         )]
         on_stuck_task: Text = "skip",
+        /// `--max-cost`: the money budget.
+        #[arg(
+            long,
+            value_name = "USD",
+            allow_hyphen_values = true,
+            help = "End the loop once the session's responses since it started cost this many US dollars at the model's prices (`ralph-hook config prices`): `5`, `2.50`; 0 = none [default: none]"
+        )]
+        max_cost: NumberOrText = "5",
+        /// `--count`: how `--max-tokens` counts.
+        #[arg(
+            long,
+            value_name = "HOW",
+            help = "How --max-tokens counts: `raw` (every token, cached re-reads included) or `weighted` (each token by its price relative to the model's input price, `ralph-hook config prices`) [default: raw]"
+        )]
+        count: Text = "weighted",
+        /// `--warn-at`: the budget warnings' thresholds.
+        #[arg(
+            long,
+            value_name = "PERCENTS",
+            help = "Percentages of each budget (iterations, duration, tokens, cost) at which the continuation prompt says what is left and --notify runs once with RALPH_OUTCOME=budget_warning; `off` = none [default: 50,80,100]"
+        )]
+        warn_at: Text = "50,80",
+        /// `--wrap-up`: one last turn when a budget runs out.
+        #[arg(
+            long,
+            value_name = "WHEN",
+            help = "When a budget runs out, give the agent one last continuation to commit what works and write a hand-off note, then end with the budget's outcome: `on` (time, token and money budgets), `all` (the iteration cap too), `off` [default: off]"
+        )]
+        wrap_up: Text = "on",
     }
 }
 
@@ -262,6 +307,14 @@ pub struct LoopSettings {
     pub max_iterations_per_task: u32,
     /// What an item that used up its cap does.
     pub on_stuck_task: OnStuck,
+    /// The money budget in nanodollars (`None`: no budget).
+    pub max_cost: Option<u64>,
+    /// `--count weighted`: `--max-tokens` counts tokens weighted by price.
+    pub count_weighted: bool,
+    /// The budget warnings' thresholds, percent, ascending (empty: none).
+    pub warn_at: Vec<u8>,
+    /// Which budgets get a wrap-up turn.
+    pub wrap_up: WrapUp,
     /// Where each setting came from when it was not ralph-hook's default, setting name
     /// → `flag` or `<config file>:<line>` (filled by [`crate::engine::config`]).
     pub sources: BTreeMap<String, String>,
@@ -384,10 +437,43 @@ impl LoopSettings {
                 )));
             }
         };
+        let max_cost = match &raw.max_cost {
+            None => None,
+            Some(text) => Some(prices::parse_usd("--max-cost", text).map_err(Error::usage)?)
+                .filter(|nanos| *nanos > 0),
+        };
+        let count_weighted = match raw.count.as_deref().map(str::trim) {
+            None | Some("raw") => false,
+            Some("weighted") => true,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--count {other:?} is not a way to count: `--count raw` (every token, the default) or `--count weighted` (tokens weighted by their price relative to input)"
+                )));
+            }
+        };
+        let warn_at = match raw.warn_at.as_deref().map(str::trim) {
+            None => DEFAULT_WARN_AT.to_vec(),
+            Some("off" | "") => Vec::new(),
+            Some(text) => parse_warn_at(text)?,
+        };
+        let wrap_up = match raw.wrap_up.as_deref().map(str::trim) {
+            None | Some("off") => WrapUp::Off,
+            Some("on") => WrapUp::Budgets,
+            Some("all") => WrapUp::All,
+            Some(other) => {
+                return Err(Error::usage(format!(
+                    "--wrap-up {other:?} is not one of `on` (time, token and money budgets), `all` (the iteration cap too) or `off`, e.g. `--wrap-up on`"
+                )));
+            }
+        };
         Ok(LoopSettings {
             tasks,
             max_iterations_per_task,
             on_stuck_task,
+            wrap_up,
+            warn_at,
+            count_weighted,
+            max_cost,
             task: task.to_string(),
             max_iterations,
             uncapped: max_iterations == 0,
@@ -494,6 +580,25 @@ pub fn parse_max_tokens(text: &str) -> Result<u64> {
         .and_then(|value| value.checked_add(scaled_fraction / denominator))
         .ok_or_else(too_big)?;
     u64::try_from(total).map_err(|_| too_big())
+}
+
+/// `50,80,100` → the percentages, ascending, each once.
+fn parse_warn_at(text: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    for part in text.split(',') {
+        let part = part.trim().trim_end_matches('%');
+        match part.parse::<u8>() {
+            Ok(percent @ 1..=100) => out.push(percent),
+            _ => {
+                return Err(Error::usage(format!(
+                    "--warn-at {text:?} needs percentages from 1 to 100, comma-separated, e.g. `--warn-at 50,80,100`, or `--warn-at off`"
+                )));
+            }
+        }
+    }
+    out.sort_unstable();
+    out.dedup();
+    Ok(out)
 }
 
 fn parse_duration(text: &str) -> Result<Duration> {
@@ -644,6 +749,10 @@ mod tests {
             tasks: Some(" PRD.md ".into()),
             max_iterations_per_task: Some("4".into()),
             on_stuck_task: Some("skip".into()),
+            max_cost: Some("$2.50".into()),
+            count: Some("weighted".into()),
+            warn_at: Some("80, 50%".into()),
+            wrap_up: Some("all".into()),
         };
         let settings = LoopSettings::parse("fix it", &raw).unwrap();
         assert_eq!(
@@ -665,6 +774,10 @@ mod tests {
                 tasks: Some("PRD.md".into()),
                 max_iterations_per_task: 4,
                 on_stuck_task: OnStuck::Skip,
+                max_cost: Some(2_500_000_000),
+                count_weighted: true,
+                warn_at: vec![50, 80],
+                wrap_up: WrapUp::All,
                 sources: BTreeMap::new(),
             }
         );

@@ -14,7 +14,9 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::action::Action;
 use crate::engine::fingerprint::Fingerprint;
-use crate::engine::settings::{DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS};
+use crate::engine::settings::{
+    DEFAULT_VERIFY_TIMEOUT_SECS, LoopSettings, MAX_VERIFY_TIMEOUT_SECS, WrapUp,
+};
 use crate::engine::tasks::TaskProgress;
 
 /// The state version this binary writes.
@@ -92,6 +94,31 @@ pub struct LoopState {
     /// Tokens the session has used since the loop started (counted only with a budget).
     #[serde(default, skip_serializing_if = "is_zero")]
     pub tokens_used: u64,
+    /// End the loop once the session's responses since it started cost this many
+    /// nanodollars (`--max-cost`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_cost_nanos: Option<u64>,
+    /// What the session's responses have cost since the loop started, in nanodollars
+    /// (counted only with a money budget).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cost_nanos: u64,
+    /// `--count weighted`: the token budget counts each token by its price relative to
+    /// the model's input price.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub count_weighted: bool,
+    /// The budget warnings' thresholds, percent (`--warn-at`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warn_at: Vec<u8>,
+    /// The warnings given so far, `budget:percent` (`tokens:80`): each once.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warned: Vec<String>,
+    /// Which budgets get a wrap-up turn (`--wrap-up`).
+    #[serde(default, skip_serializing_if = "is_off")]
+    pub wrap_up: WrapUp,
+    /// The outcome code of the budget that ran out, while its wrap-up turn runs: the
+    /// next stop ends the loop with it. Set once, so never more than one wrap-up turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wrapping_up: Option<String>,
     /// Why the agent said it is blocked on the user: the loop is paused until the user's
     /// next prompt in the session (or `resume`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -270,6 +297,10 @@ fn is_false(value: &bool) -> bool {
     !*value
 }
 
+fn is_off(wrap_up: &WrapUp) -> bool {
+    *wrap_up == WrapUp::Off
+}
+
 fn is_zero(value: &u64) -> bool {
     *value == 0
 }
@@ -307,6 +338,13 @@ impl LoopState {
             verify_timeout_secs: settings.verify_timeout.as_secs(),
             max_tokens: settings.max_tokens,
             tokens_used: 0,
+            max_cost_nanos: settings.max_cost,
+            cost_nanos: 0,
+            count_weighted: settings.count_weighted,
+            warn_at: settings.warn_at.clone(),
+            warned: Vec::new(),
+            wrap_up: settings.wrap_up,
+            wrapping_up: None,
             blocked: None,
             steering: None,
             waiting: None,
@@ -370,6 +408,18 @@ impl LoopState {
     pub fn tokens_left(&self) -> Option<u64> {
         self.max_tokens
             .map(|budget| budget.saturating_sub(self.tokens_used))
+    }
+
+    /// True when a stop reads the session's transcript for what it used: the loop has a
+    /// token or a money budget.
+    pub fn counts_usage(&self) -> bool {
+        self.max_tokens.is_some() || self.max_cost_nanos.is_some()
+    }
+
+    /// Money left of the budget, in nanodollars (`None`: no money budget).
+    pub fn cost_left(&self) -> Option<u64> {
+        self.max_cost_nanos
+            .map(|budget| budget.saturating_sub(self.cost_nanos))
     }
 
     /// How long the verify command may run (never more than the hook may wait).

@@ -11,8 +11,8 @@ use crate::engine::history::{self, Event, HistoryEntry};
 use crate::engine::lookup::{Found, MirrorCheck};
 use crate::engine::ownership;
 use crate::engine::render::{
-    self, brake_status, indented_task, iteration_label, labelled, printable, progress_bar,
-    token_status,
+    self, brake_status, cost_status, indented_task, iteration_label, labelled, printable,
+    progress_bar, token_status,
 };
 use crate::engine::session_events;
 use crate::engine::state::{LastAction, LastDecision, LoopState};
@@ -99,6 +99,9 @@ pub(crate) fn status_view(found: &Found, now: SystemTime) -> StatusView {
             if let Some(total) = render::token_total(&last) {
                 title.insert_str(title.len() - 1, &format!(" ({total})"));
             }
+            if let Some(total) = render::cost_total(&last) {
+                title.insert_str(title.len() - 1, &format!(" ({total})"));
+            }
         }
         return StatusView {
             title,
@@ -125,6 +128,9 @@ pub(crate) fn status_view(found: &Found, now: SystemTime) -> StatusView {
     ));
     if let Some(tokens) = token_status(state) {
         lines.push(("tokens", tokens));
+    }
+    if let Some(cost) = cost_status(state) {
+        lines.push(("cost", cost));
     }
     if let Some(reason) = &state.blocked {
         lines.push((

@@ -21,7 +21,8 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use crate::agent::Agent;
-use crate::engine::decide::{self, Decision, Request, StopEvent, Verification, Verified};
+use crate::engine::config::UserConfig;
+use crate::engine::decide::{self, Cost, Decision, Request, StopEvent, Verification, Verified};
 use crate::engine::fingerprint::Fingerprint;
 use crate::engine::flush;
 use crate::engine::fresh::FreshMode;
@@ -29,11 +30,13 @@ use crate::engine::history::{Action, Event, HistoryEntry, Reason};
 use crate::engine::lifecycle::{self, Ending};
 use crate::engine::once::EventRun;
 use crate::engine::ownership::{self, LoopRecord, Registry, Standing};
+use crate::engine::prices::PriceTable;
 use crate::engine::render;
 use crate::engine::state::LoopState;
 use crate::engine::store::{self, Loaded, Located, LockGuard, Mirror, Store};
 use crate::engine::tasks::{self, Note, TaskLook, TaskProgress};
 use crate::engine::transcript;
+use crate::engine::usage::Spent;
 use crate::engine::verify;
 use crate::engine::workspace;
 use crate::error::{Error, Result};
@@ -262,11 +265,34 @@ fn run_loop_stop(
         record.transcript = Some(transcript.clone());
     }
     let counting =
-        gather && record.state.active && !record.state.paused && record.state.max_tokens.is_some();
-    let tokens = if counting {
+        gather && record.state.active && !record.state.paused && record.state.counts_usage();
+    let used = if counting {
         count_tokens(&mut record, request.message.as_deref())
     } else {
         None
+    };
+    let prices = (used.is_some()
+        && (record.state.max_cost_nanos.is_some() || record.state.count_weighted))
+        .then(prices_in_force);
+    let tokens = match (&used, &prices) {
+        (Some((_, spent)), Some(table)) if record.state.count_weighted => {
+            Some(table.weighted(spent))
+        }
+        (Some((tokens, _)), _) => Some(*tokens),
+        (None, _) => None,
+    };
+    let priced = match (&used, &prices, record.state.max_cost_nanos) {
+        (Some((_, spent)), Some(table), Some(_)) => Some(table.cost(spent)),
+        _ => None,
+    };
+    let unpriced_words = match &priced {
+        Some(Err(why)) => why.to_string(),
+        Some(Ok(_)) | None => String::new(),
+    };
+    let cost = match &priced {
+        Some(Ok(nanos)) => Some(Cost::Priced(*nanos)),
+        Some(Err(_)) => Some(Cost::Unpriced(&unpriced_words)),
+        None => None,
     };
     // The loop changed since the look (cancelled, paused, moved on by another stop,
     // replaced): the stop is judged on the record as it is, and the brake does not count
@@ -284,6 +310,7 @@ fn run_loop_stop(
         workspace: look.and_then(|look| look.fingerprint.as_ref()),
         verification: None,
         tokens,
+        cost,
         background: request.background.as_deref(),
         tasks: look.and_then(|look| look.tasks.as_ref()),
     };
@@ -342,7 +369,7 @@ fn loaded(loaded: Loaded) -> Result<Option<LoopRecord>> {
 /// known, or a loop whose count starts at this stop (started from a terminal). `reply` is
 /// the turn's last reply from the payload: the count waits (bounded) for it to reach the
 /// transcript.
-fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
+fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<(u64, Vec<Spent>)> {
     let Some(cursor) = record.usage.as_ref() else {
         record.usage = lifecycle::start_count(record);
         return None;
@@ -357,7 +384,7 @@ fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
                 ));
             }
             record.usage = Some(reading.cursor);
-            Some(reading.tokens)
+            Some((reading.tokens, reading.spent))
         }
         Err(err) => {
             warn(format!(
@@ -365,6 +392,21 @@ fn count_tokens(record: &mut LoopRecord, reply: Option<&str>) -> Option<u64> {
                 path.display()
             ));
             None
+        }
+    }
+}
+
+/// The prices in force: the built-in table and the user's config file's
+/// `[prices."model"]` (a config file that cannot be read is warned about, and the
+/// built-in table prices the stop).
+fn prices_in_force() -> PriceTable {
+    match UserConfig::load() {
+        Ok(config) => config.prices(),
+        Err(err) => {
+            warn(format!(
+                "{err}; this stop prices its responses with ralph-hook's built-in table"
+            ));
+            PriceTable::built_in()
         }
     }
 }
@@ -403,6 +445,7 @@ fn apply(
     now: SystemTime,
 ) -> Result<StopAnswer> {
     let tokens = step.tokens;
+    let cost = step.cost;
     let session = Some(request.session.as_str());
     let verify_detail = verification.map(|v| format!("verify {}", v.summary()));
     match step.decision {
@@ -432,7 +475,8 @@ fn apply(
                     .session(session)
                     .tag(step.tag)
                     .detail(format!("background work still runs: {work}"))
-                    .tokens(tokens),
+                    .tokens(tokens)
+                    .cost(cost),
             );
             Ok(StopAnswer::Allow(None))
         }
@@ -461,7 +505,8 @@ fn apply(
             let mut entry = HistoryEntry::about(&record.state, Event::Stop, action, now)
                 .session(session)
                 .tag(step.tag)
-                .tokens(tokens);
+                .tokens(tokens)
+                .cost(cost);
             // The completion signal rejected is the line's reason first; a checked item
             // that was not accepted next.
             let open = how
@@ -496,6 +541,10 @@ fn apply(
                 entry = entry.detail(task_line(progress));
             }
             lifecycle::append(store, lock, &entry);
+            for warning in &how.warnings {
+                let words = render::budget_warning_text(&record.state, warning, now);
+                lifecycle::notify_budget_warning(store, lock, &record, warning.budget, &words, now);
+            }
             if hand_over {
                 return Ok(StopAnswer::Allow(Some(format!(
                     "ralph-loop: this session's part is over; `ralph-hook run` starts iteration {} in a new session",
@@ -520,7 +569,8 @@ fn apply(
                     .tag(step.tag)
                     .reason(Reason::Blocked)
                     .detail(reason.clone())
-                    .tokens(tokens),
+                    .tokens(tokens)
+                    .cost(cost),
             );
             lifecycle::notify_user(
                 store,
@@ -549,6 +599,8 @@ fn apply(
                 tag: Some(step.tag),
                 detail,
                 tokens,
+                cost,
+                unpriced: step.unpriced.clone(),
                 message: request.message.clone(),
             };
             append_task_lines(

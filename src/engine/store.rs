@@ -304,6 +304,9 @@ impl Store {
             tokens: None,
             tokens_used: None,
             max_tokens: None,
+            cost_nanos: None,
+            cost_used_nanos: None,
+            max_cost_nanos: None,
         };
         if let Err(err) = self.append_history(lock, &entry) {
             warn(err);

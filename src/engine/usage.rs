@@ -18,6 +18,13 @@
 //!   output_tokens` (thinking is part of the output), once per `message.id`; should a
 //!   later line of an id report more, the difference is added.
 //!
+//! The same pass keeps the tokens by kind (fresh input, cache reads, cache writes,
+//! output, reasoning) and the model that answered, for `--max-cost`: Codex names the
+//! model in each turn's `turn_context` line (`payload.model`) and reports
+//! `cached_input_tokens`, `cache_write_input_tokens` (both inside `input_tokens`) and
+//! `reasoning_output_tokens` (inside `output_tokens`); Claude Code names it in
+//! `message.model` and reports the kinds apart. See [`Spent`].
+//!
 //! The cursor remembers enough to notice a transcript that was replaced, truncated or
 //! rewritten: then counting starts over at its end (nothing in it is counted twice), and
 //! the reading says so.
@@ -65,6 +72,103 @@ pub struct FileId {
     pub ino: u64,
 }
 
+/// Longer model names are not believed: no provider names a model so.
+const MAX_MODEL_LEN: usize = 128;
+
+/// Tokens by kind, as both hosts report them apart; what a price multiplies.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tokens {
+    /// Fresh input: neither read from nor written to a prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub input: u64,
+    /// Input read from the prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_read: u64,
+    /// Input written to the prompt cache.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub cache_write: u64,
+    /// Output, reasoning included.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub output: u64,
+    /// The part of `output` that was reasoning, where the host reports it (Codex).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub reasoning: u64,
+}
+
+fn is_zero(value: &u64) -> bool {
+    *value == 0
+}
+
+impl Tokens {
+    /// Every token of every kind (reasoning is inside output): the raw count.
+    pub fn total(&self) -> u64 {
+        [self.input, self.cache_read, self.cache_write, self.output]
+            .into_iter()
+            .fold(0u64, u64::saturating_add)
+    }
+
+    /// Each kind's growth from `before` to `self` (a kind that went down grew by 0).
+    fn since(&self, before: &Tokens) -> Tokens {
+        Tokens {
+            input: self.input.saturating_sub(before.input),
+            cache_read: self.cache_read.saturating_sub(before.cache_read),
+            cache_write: self.cache_write.saturating_sub(before.cache_write),
+            output: self.output.saturating_sub(before.output),
+            reasoning: self.reasoning.saturating_sub(before.reasoning),
+        }
+    }
+
+    /// The larger of each kind.
+    fn max(&self, other: &Tokens) -> Tokens {
+        Tokens {
+            input: self.input.max(other.input),
+            cache_read: self.cache_read.max(other.cache_read),
+            cache_write: self.cache_write.max(other.cache_write),
+            output: self.output.max(other.output),
+            reasoning: self.reasoning.max(other.reasoning),
+        }
+    }
+
+    fn add(&mut self, other: &Tokens) {
+        self.input = self.input.saturating_add(other.input);
+        self.cache_read = self.cache_read.saturating_add(other.cache_read);
+        self.cache_write = self.cache_write.saturating_add(other.cache_write);
+        self.output = self.output.saturating_add(other.output);
+        self.reasoning = self.reasoning.saturating_add(other.reasoning);
+    }
+}
+
+/// Tokens one model used in what a read covered (`model: None` when the transcript did
+/// not say which model answered). What `engine::prices` turns into money.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Spent {
+    /// The model, as the host wrote it.
+    pub model: Option<String>,
+    /// Its tokens by kind.
+    pub tokens: Tokens,
+}
+
+/// Adds `tokens` of `model` to `spent`, one entry per model.
+pub fn add_spent(spent: &mut Vec<Spent>, model: Option<&str>, tokens: &Tokens) {
+    if tokens.total() == 0 && tokens.reasoning == 0 {
+        return;
+    }
+    match spent.iter_mut().find(|part| part.model.as_deref() == model) {
+        Some(part) => part.tokens.add(tokens),
+        None => spent.push(Spent {
+            model: model.map(str::to_string),
+            tokens: *tokens,
+        }),
+    }
+}
+
+/// Merges `more` into `spent`.
+pub fn merge_spent(spent: &mut Vec<Spent>, more: &[Spent]) {
+    for part in more {
+        add_spent(spent, part.model.as_deref(), &part.tokens);
+    }
+}
+
 /// Tokens already counted for one Claude message id.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Counted {
@@ -72,6 +176,9 @@ pub struct Counted {
     pub id: String,
     /// The tokens counted for it so far.
     pub tokens: u64,
+    /// The same by kind.
+    #[serde(default)]
+    pub kinds: Tokens,
 }
 
 /// Where the previous read of a transcript stopped, and what it needs to go on from there
@@ -95,6 +202,13 @@ pub struct Cursor {
     /// Codex: the cumulative `total_tokens` at the cursor, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub codex_total: Option<u64>,
+    /// Codex: the cumulative tokens by kind at the cursor, when known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codex_kinds: Option<Tokens>,
+    /// The model that answered last, as the transcript named it (Codex's `turn_context`,
+    /// Claude Code's `message.model`): a response whose own line names none is its.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<String>,
     /// Claude Code: the newest message ids counted.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub recent: Vec<Counted>,
@@ -129,6 +243,8 @@ impl fmt::Display for Restart {
 pub struct Reading {
     /// Tokens used in what was read (see the module docs for which count).
     pub tokens: u64,
+    /// The same tokens by model and kind, for pricing.
+    pub spent: Vec<Spent>,
     /// Where the next read goes on.
     pub cursor: Cursor,
     /// Set when the file was not the one the cursor knew and counting started over at
@@ -260,6 +376,7 @@ pub(crate) fn read_watching(
         Err(err) if err.kind() == io::ErrorKind::NotFound && cursor.file.is_none() => {
             return Ok(Reading {
                 tokens: 0,
+                spent: Vec::new(),
                 cursor: cursor.clone(),
                 restarted: None,
                 behind: false,
@@ -274,6 +391,7 @@ pub(crate) fn read_watching(
             file: Some(id),
             // A new session file: its first total is all it used.
             codex_total: Some(0),
+            codex_kinds: Some(Tokens::default()),
             ..Cursor::default()
         };
         return advance(&mut file, len, agent, fresh, cap, watch);
@@ -297,8 +415,15 @@ pub(crate) fn read_watching(
         (Agent::Codex, Some(before), Some(now)) => now.saturating_sub(before),
         (Agent::Codex | Agent::Claude, _, _) => 0,
     };
+    let mut spent = Vec::new();
+    if let (Agent::Codex, Some(before), Some(now)) =
+        (agent, cursor.codex_kinds, anchored.codex_kinds)
+    {
+        add_spent(&mut spent, anchored.model.as_deref(), &now.since(&before));
+    }
     Ok(Reading {
         tokens,
+        spent,
         cursor: anchored,
         restarted: Some(restart),
         behind: false,
@@ -319,6 +444,7 @@ fn advance(
         cursor.size = len;
         return Ok(Reading {
             tokens: 0,
+            spent: Vec::new(),
             cursor,
             restarted: None,
             behind: false,
@@ -344,12 +470,12 @@ fn advance(
             None => {
                 cursor.offset = from + buf.len() as u64;
                 cursor.skipping = true;
-                return finish(file, len, cursor, 0, to < len);
+                return finish(file, len, cursor, (0, Vec::new()), to < len);
             }
         }
     }
     let end = memchr::memrchr(b'\n', &buf[pos..]).map_or(pos, |at| pos + at + 1);
-    let mut tokens = 0u64;
+    let mut counted = (0u64, Vec::new());
     if end == pos {
         if pos == 0 && buf.len() as u64 == cap {
             // One line longer than a whole read: no usage line is that long; skip it.
@@ -360,24 +486,25 @@ fn advance(
             cursor.offset = from + pos as u64;
         }
     } else {
-        tokens = count(&buf[pos..end], agent, &mut cursor, watch);
+        counted = count(&buf[pos..end], agent, &mut cursor, watch);
         cursor.offset = from + end as u64;
     }
     let behind = to < len;
-    finish(file, len, cursor, tokens, behind)
+    finish(file, len, cursor, counted, behind)
 }
 
 fn finish(
     file: &mut File,
     len: u64,
     mut cursor: Cursor,
-    tokens: u64,
+    (tokens, spent): (u64, Vec<Spent>),
     behind: bool,
 ) -> io::Result<Reading> {
     cursor.size = len;
     cursor.mark = mark_at(file, cursor.offset)?;
     Ok(Reading {
         tokens,
+        spent,
         cursor,
         restarted: None,
         behind,
@@ -412,9 +539,9 @@ fn anchor(file: &mut File, id: FileId, len: u64, agent: Agent, cap: u64) -> io::
     count(&buf[pos..end], agent, &mut cursor, &mut Watch::off());
     if from == 0 && cursor.codex_total.is_none() {
         // The whole file was seen and no response has been counted yet: nothing used.
-        cursor.codex_total = match agent {
-            Agent::Codex => Some(0),
-            Agent::Claude => None,
+        (cursor.codex_total, cursor.codex_kinds) = match agent {
+            Agent::Codex => (Some(0), Some(Tokens::default())),
+            Agent::Claude => (None, None),
         };
     }
     cursor.offset = from + end as u64;
@@ -425,13 +552,20 @@ fn anchor(file: &mut File, id: FileId, len: u64, agent: Agent, cap: u64) -> io::
 
 /// Counts the complete lines in `lines`, updating what the cursor remembers and what
 /// `watch` saw of the turn's last reply.
-fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor, watch: &mut Watch<'_>) -> u64 {
+fn count(
+    lines: &[u8],
+    agent: Agent,
+    cursor: &mut Cursor,
+    watch: &mut Watch<'_>,
+) -> (u64, Vec<Spent>) {
     let mut tokens = 0u64;
+    let mut spent = Vec::new();
     let watching = watch.looking();
     match agent {
         Agent::Codex => {
             let finder = memmem::Finder::new(b"\"token_count\"");
             let reply = memmem::Finder::new(b"\"assistant\"");
+            let context = memmem::Finder::new(b"\"turn_context\"");
             for line in lines.split(|b| *b == b'\n') {
                 if watching
                     && reply.find(line).is_some()
@@ -439,11 +573,19 @@ fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor, watch: &mut Watch<'_>)
                 {
                     watch.saw_reply(text.as_deref(), false);
                 }
+                if context.find(line).is_some()
+                    && let Some(model) = codex_turn_model(line)
+                {
+                    cursor.model = Some(model);
+                    continue;
+                }
                 if finder.find(line).is_none() {
                     continue;
                 }
-                if let Some((total, last)) = codex_token_count(line) {
-                    tokens = tokens.saturating_add(cursor.codex_step(total, last));
+                if let Some(count) = codex_token_count(line) {
+                    let (used, kinds) = cursor.codex_step(&count);
+                    tokens = tokens.saturating_add(used);
+                    add_spent(&mut spent, cursor.model.as_deref(), &kinds);
                     watch.saw_usage();
                 }
             }
@@ -454,8 +596,13 @@ fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor, watch: &mut Watch<'_>)
                 if finder.find(line).is_none() {
                     continue;
                 }
-                if let Some((id, used)) = claude_usage(line) {
-                    tokens = tokens.saturating_add(cursor.claude_step(id, used));
+                if let Some(usage) = claude_usage(line) {
+                    if let Some(model) = usage.model.clone() {
+                        cursor.model = Some(model);
+                    }
+                    let (used, kinds) = cursor.claude_step(usage.id, usage.total, usage.kinds);
+                    tokens = tokens.saturating_add(used);
+                    add_spent(&mut spent, cursor.model.as_deref(), &kinds);
                     if watching {
                         watch.saw_reply(claude_reply_text(line).as_deref(), true);
                     }
@@ -463,27 +610,36 @@ fn count(lines: &[u8], agent: Agent, cursor: &mut Cursor, watch: &mut Watch<'_>)
             }
         }
     }
-    tokens
+    (tokens, spent)
 }
 
 impl Cursor {
     /// Tokens used up to a Codex `token_count` with cumulative `total` (and `last`, the
     /// response's own usage), since the previous one.
-    fn codex_step(&mut self, total: u64, last: Option<u64>) -> u64 {
-        let used = match self.codex_total {
-            Some(before) if total >= before => total - before,
+    fn codex_step(&mut self, count: &CodexCount) -> (u64, Tokens) {
+        let (used, kinds) = match (self.codex_total, self.codex_kinds) {
+            (Some(before), Some(kinds)) if count.total >= before => {
+                (count.total - before, count.kinds.since(&kinds))
+            }
+            (Some(before), None) if count.total >= before => {
+                (count.total - before, count.last_kinds.unwrap_or_default())
+            }
             // No total known before (the start of the transcript was out of reach), or a
             // total that went down: the response's own usage is all we know.
-            Some(_) | None => last.unwrap_or(0),
+            (Some(_) | None, _) => (
+                count.last.unwrap_or(0),
+                count.last_kinds.unwrap_or_default(),
+            ),
         };
-        self.codex_total = Some(total);
-        used
+        self.codex_total = Some(count.total);
+        self.codex_kinds = Some(count.kinds);
+        (used, kinds)
     }
 
     /// Tokens of a Claude message `id` reporting `used`, not counted before.
-    fn claude_step(&mut self, id: Option<String>, used: u64) -> u64 {
+    fn claude_step(&mut self, id: Option<String>, used: u64, kinds: Tokens) -> (u64, Tokens) {
         let Some(id) = id else {
-            return used;
+            return (used, kinds);
         };
         let id = if id.len() > MAX_ID_LEN {
             digest::hex(id.as_bytes())
@@ -493,14 +649,22 @@ impl Cursor {
         let new = match self.recent.iter().position(|counted| counted.id == id) {
             Some(at) => {
                 let mut counted = self.recent.remove(at);
-                let new = used.saturating_sub(counted.tokens);
+                let new = (
+                    used.saturating_sub(counted.tokens),
+                    kinds.since(&counted.kinds),
+                );
                 counted.tokens = counted.tokens.max(used);
+                counted.kinds = counted.kinds.max(&kinds);
                 self.recent.push(counted);
                 new
             }
             None => {
-                self.recent.push(Counted { id, tokens: used });
-                used
+                self.recent.push(Counted {
+                    id,
+                    tokens: used,
+                    kinds,
+                });
+                (used, kinds)
             }
         };
         if self.recent.len() > RECENT_IDS {
@@ -533,11 +697,45 @@ struct CodexInfo {
 #[derive(Deserialize)]
 struct CodexUsage {
     input_tokens: Option<u64>,
+    cached_input_tokens: Option<u64>,
+    cache_write_input_tokens: Option<u64>,
     output_tokens: Option<u64>,
+    reasoning_output_tokens: Option<u64>,
     total_tokens: Option<u64>,
 }
 
+/// A Codex `token_count` event, read.
+struct CodexCount {
+    /// The session's cumulative total.
+    total: u64,
+    /// The same by kind.
+    kinds: Tokens,
+    /// This response's total.
+    last: Option<u64>,
+    /// The same by kind.
+    last_kinds: Option<Tokens>,
+}
+
 impl CodexUsage {
+    /// By kind: Codex counts cache reads and writes inside `input_tokens`, reasoning
+    /// inside `output_tokens`.
+    fn kinds(&self) -> Tokens {
+        let input = self.input_tokens.unwrap_or(0);
+        let cache_read = self.cached_input_tokens.unwrap_or(0).min(input);
+        let cache_write = self
+            .cache_write_input_tokens
+            .unwrap_or(0)
+            .min(input - cache_read);
+        let output = self.output_tokens.unwrap_or(0);
+        Tokens {
+            input: input - cache_read - cache_write,
+            cache_read,
+            cache_write,
+            output,
+            reasoning: self.reasoning_output_tokens.unwrap_or(0).min(output),
+        }
+    }
+
     fn total(&self) -> u64 {
         self.total_tokens.unwrap_or_else(|| {
             self.input_tokens
@@ -547,8 +745,8 @@ impl CodexUsage {
     }
 }
 
-/// A Codex `token_count` event: (cumulative total, this response's total).
-fn codex_token_count(line: &[u8]) -> Option<(u64, Option<u64>)> {
+/// A Codex `token_count` event.
+fn codex_token_count(line: &[u8]) -> Option<CodexCount> {
     let line: CodexLine = serde_json::from_slice(line.trim_ascii()).ok()?;
     if line.kind.as_deref() != Some("event_msg") {
         return None;
@@ -558,8 +756,40 @@ fn codex_token_count(line: &[u8]) -> Option<(u64, Option<u64>)> {
         return None;
     }
     let info = payload.info?;
-    let total = info.total_token_usage?.total();
-    Some((total, info.last_token_usage.map(|last| last.total())))
+    let total = info.total_token_usage?;
+    Some(CodexCount {
+        total: total.total(),
+        kinds: total.kinds(),
+        last: info.last_token_usage.as_ref().map(CodexUsage::total),
+        last_kinds: info.last_token_usage.as_ref().map(CodexUsage::kinds),
+    })
+}
+
+/// The model a Codex `turn_context` line names for the turn.
+fn codex_turn_model(line: &[u8]) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Line {
+        #[serde(rename = "type")]
+        kind: Option<String>,
+        payload: Option<Payload>,
+    }
+    #[derive(Deserialize)]
+    struct Payload {
+        model: Option<String>,
+    }
+    let line: Line = serde_json::from_slice(line.trim_ascii()).ok()?;
+    if line.kind.as_deref() != Some("turn_context") {
+        return None;
+    }
+    believable_model(line.payload?.model?)
+}
+
+/// A model name as a transcript gave it, when it looks like one (not empty, not huge,
+/// no control characters).
+fn believable_model(model: String) -> Option<String> {
+    let fine =
+        !model.is_empty() && model.len() <= MAX_MODEL_LEN && !model.chars().any(char::is_control);
+    fine.then_some(model)
 }
 
 /// A Codex assistant message (`response_item` of type `message`): its last text, `None`
@@ -639,7 +869,20 @@ struct ClaudeLine {
 #[derive(Deserialize)]
 struct ClaudeMessage {
     id: Option<String>,
+    model: Option<String>,
     usage: Option<ClaudeUsage>,
+}
+
+/// A Claude assistant line's usage.
+struct ClaudeUsed {
+    /// The message id.
+    id: Option<String>,
+    /// The model, when the line names a believable one.
+    model: Option<String>,
+    /// Its tokens.
+    total: u64,
+    /// The same by kind.
+    kinds: Tokens,
 }
 
 #[derive(Deserialize)]
@@ -650,8 +893,8 @@ struct ClaudeUsage {
     output_tokens: Option<u64>,
 }
 
-/// A Claude assistant line's usage: (message id, tokens).
-fn claude_usage(line: &[u8]) -> Option<(Option<String>, u64)> {
+/// A Claude assistant line's usage.
+fn claude_usage(line: &[u8]) -> Option<ClaudeUsed> {
     let line: ClaudeLine = serde_json::from_slice(line.trim_ascii()).ok()?;
     if line.kind.as_deref() != Some("assistant") {
         return None;
@@ -667,7 +910,19 @@ fn claude_usage(line: &[u8]) -> Option<(Option<String>, u64)> {
     .into_iter()
     .flatten()
     .fold(0u64, u64::saturating_add);
-    Some((message.id, used))
+    let kinds = Tokens {
+        input: usage.input_tokens.unwrap_or(0),
+        cache_read: usage.cache_read_input_tokens.unwrap_or(0),
+        cache_write: usage.cache_creation_input_tokens.unwrap_or(0),
+        output: usage.output_tokens.unwrap_or(0),
+        reasoning: 0,
+    };
+    Some(ClaudeUsed {
+        id: message.id,
+        model: message.model.and_then(believable_model),
+        total: used,
+        kinds,
+    })
 }
 
 fn file_id(metadata: &std::fs::Metadata) -> FileId {
@@ -770,6 +1025,89 @@ mod tests {
         assert_eq!(reading.tokens, 2 * PER_RESPONSE);
         assert_eq!(reading.cursor.codex_total, Some(2 * PER_RESPONSE));
         assert_eq!(reading.restarted, None);
+    }
+
+    #[test]
+    fn the_real_transcripts_give_the_tokens_by_kind_and_the_model_that_answered() {
+        let twice = Tokens {
+            input: 2 * 900,
+            cache_read: 2 * 300,
+            cache_write: 2 * 200,
+            output: 2 * 100,
+            reasoning: 0,
+        };
+        let codex = read(Path::new(CODEX_FIXTURE), Agent::Codex, &Cursor::default()).unwrap();
+        assert_eq!(
+            codex.spent,
+            [Spent {
+                model: Some("mock-model".into()),
+                tokens: Tokens {
+                    reasoning: 2 * 20,
+                    ..twice
+                },
+            }]
+        );
+        assert_eq!(codex.cursor.model.as_deref(), Some("mock-model"));
+        let claude = read(Path::new(CLAUDE_FIXTURE), Agent::Claude, &Cursor::default()).unwrap();
+        assert_eq!(
+            claude.spent,
+            [Spent {
+                model: Some("claude-sonnet-4-5".into()),
+                tokens: twice,
+            }]
+        );
+        // A loop started at the end knows the model before the next response.
+        let cursor = start(Path::new(CLAUDE_FIXTURE), Agent::Claude).unwrap();
+        assert_eq!(cursor.model.as_deref(), Some("claude-sonnet-4-5"));
+        let cursor = start(Path::new(CODEX_FIXTURE), Agent::Codex).unwrap();
+        assert_eq!(cursor.model.as_deref(), Some("mock-model"));
+    }
+
+    #[test]
+    fn a_codex_response_is_the_model_of_its_turn_and_kinds_are_differences_of_totals() {
+        let t = Transcript::new();
+        let context = |model: &str| {
+            format!(r#"{{"type":"turn_context","payload":{{"cwd":"/w","model":"{model}"}}}}"#)
+        };
+        let count = |input: u64, cached: u64, output: u64| {
+            format!(
+                r#"{{"type":"event_msg","payload":{{"type":"token_count","info":{{"total_token_usage":{{"input_tokens":{input},"cached_input_tokens":{cached},"output_tokens":{output},"reasoning_output_tokens":0,"total_tokens":{t}}}}}}}}}"#,
+                t = input + output
+            )
+        };
+        t.line(&context("gpt-5.5"));
+        t.line(&count(1000, 400, 100));
+        t.line(&context("gpt-5.4"));
+        t.line(&count(3000, 1400, 300));
+        let reading = read(&t.path, Agent::Codex, &Cursor::default()).unwrap();
+        assert_eq!(
+            reading.spent,
+            [
+                Spent {
+                    model: Some("gpt-5.5".into()),
+                    tokens: Tokens {
+                        input: 600,
+                        cache_read: 400,
+                        output: 100,
+                        ..Tokens::default()
+                    },
+                },
+                Spent {
+                    model: Some("gpt-5.4".into()),
+                    tokens: Tokens {
+                        input: 1000,
+                        cache_read: 1000,
+                        output: 200,
+                        ..Tokens::default()
+                    },
+                },
+            ]
+        );
+        // A hostile model name is not believed.
+        t.line(&context(&"m".repeat(500)));
+        t.line(&count(3100, 1400, 300));
+        let next = read(&t.path, Agent::Codex, &reading.cursor).unwrap();
+        assert_eq!(next.spent[0].model.as_deref(), Some("gpt-5.4"));
     }
 
     #[test]

@@ -337,7 +337,7 @@ mod tests {
         let (task, flags) = start(
             "$ralph-loop task --max-iterations 1 --completion-promise P2 --magic-word W3 \
              --max-duration 4m --no-progress 5 --verify 'v 6' --verify-timeout 7 \
-             --max-tokens 8k --notify 'n 9'",
+             --max-tokens 8k --notify 'n 9' --max-cost 10 --count weighted --warn-at 50 --wrap-up on",
         );
         assert_eq!(task, "task");
         assert_eq!(
@@ -352,6 +352,10 @@ mod tests {
                 verify_timeout: Some("7".into()),
                 max_tokens: Some("8k".into()),
                 notify: Some("n 9".into()),
+                max_cost: Some("10".into()),
+                count: Some("weighted".into()),
+                warn_at: Some("50".into()),
+                wrap_up: Some("on".into()),
                 ..RawLoopFlags::default()
             }
         );

@@ -4,8 +4,8 @@ use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use ralph_hook::testing::engine::decide::{
-    Continuation, Decision, Outcome, PromptDecision, PromptEvent, PromptSource, Request, StopEvent,
-    Verification, Verified, decide, decide_prompt,
+    BudgetWarning, Continuation, Cost, Decision, Outcome, PromptDecision, PromptEvent,
+    PromptSource, Request, StopEvent, Verification, Verified, decide, decide_prompt,
 };
 use ralph_hook::testing::engine::fingerprint::{Fingerprint, PathMark};
 use ralph_hook::testing::engine::ownership::{Standing, Untrusted};
@@ -72,6 +72,8 @@ fn the_fixture_messages_decide_as_a_user_expects() {
         missing_signal: true,
         rejected: None,
         tasks: Vec::new(),
+        warnings: Vec::new(),
+        wrap_up: None,
     });
     let cases = [
         Case {
@@ -391,6 +393,8 @@ fn a_promise_with_a_verify_command_is_judged_by_it() {
                 missing_signal: false,
                 rejected: Some(rejected.clone()),
                 tasks: Vec::new(),
+                warnings: Vec::new(),
+                wrap_up: None,
             }),
         );
         assert_eq!(step.state.iteration, 1);
@@ -688,6 +692,299 @@ fn under_a_fifth_of_the_token_budget_left_the_prompt_says_how_much() {
         "{}",
         prompt(&state)
     );
+}
+
+fn paying(text: &str, nanos: u64) -> StopEvent<'_> {
+    StopEvent {
+        cost: Some(Cost::Priced(nanos)),
+        ..message(text)
+    }
+}
+
+#[test]
+fn the_money_budget_ends_the_loop_at_the_stop_that_reaches_it_and_not_before() {
+    struct Row {
+        budget: &'static str,
+        spent_before: u64,
+        this_stop: u64,
+        message: &'static str,
+        ends: Option<Outcome>,
+    }
+    let rows = [
+        // $5 = 5e9 nanodollars; one nanodollar short goes on.
+        Row {
+            budget: "5",
+            spent_before: 0,
+            this_stop: 4_999_999_999,
+            message: "a",
+            ends: None,
+        },
+        Row {
+            budget: "5",
+            spent_before: 4_999_999_999,
+            this_stop: 1,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+        Row {
+            budget: "$0.01",
+            spent_before: 0,
+            this_stop: 20_000_000,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+        // Completion wins over a spent budget, as with tokens.
+        Row {
+            budget: "0.01",
+            spent_before: 0,
+            this_stop: 20_000_000,
+            message: DONE_TEXT,
+            ends: Some(Outcome::Completed),
+        },
+        // Saturates instead of wrapping.
+        Row {
+            budget: "1",
+            spent_before: u64::MAX,
+            this_stop: u64::MAX,
+            message: "a",
+            ends: Some(Outcome::CostLimit),
+        },
+    ];
+    for (n, row) in rows.iter().enumerate() {
+        let mut state = loop_with(|f| f.max_cost = Some(row.budget.into()));
+        state.cost_nanos = row.spent_before;
+        let step = decide(&state, paying(row.message, row.this_stop), at(1));
+        match row.ends {
+            None => assert!(
+                matches!(step.decision, Decision::Block(_)),
+                "row {n}: {:?}",
+                step.decision
+            ),
+            Some(outcome) => assert_eq!(step.decision, Decision::Finish(outcome), "row {n}"),
+        }
+        assert_eq!(
+            step.state.cost_nanos,
+            row.spent_before.saturating_add(row.this_stop),
+            "row {n}"
+        );
+        assert_eq!(
+            step.cost,
+            Some(row.this_stop),
+            "row {n}: the step says what it priced"
+        );
+    }
+    let state = loop_with(|f| f.max_cost = Some("5".into()));
+    let step = decide(&state, paying("a", 4_000_000_000), at(1));
+    assert_eq!(step.state.cost_left(), Some(1_000_000_000));
+    let step = decide(&step.state, paying("b", 1_000_000_000), at(2));
+    let words = render::outcome_message(&step.state, &Outcome::CostLimit);
+    assert!(words.contains("[max_cost]"), "{words}");
+    assert!(
+        words.contains("$5.00") && words.contains("--max-cost"),
+        "{words}"
+    );
+}
+
+#[test]
+fn an_unpriced_response_ends_a_loop_with_a_money_budget_and_never_counts_as_free() {
+    let why = "the model \"mock-model\" has no price";
+    let unpriced = |text| StopEvent {
+        cost: Some(Cost::Unpriced(why)),
+        ..message(text)
+    };
+    let state = loop_with(|f| f.max_cost = Some("5".into()));
+    let step = decide(&state, unpriced("a"), at(1));
+    assert_eq!(step.decision, Decision::Finish(Outcome::CostLimit));
+    assert_eq!(step.unpriced.as_deref(), Some(why));
+    assert_eq!(step.cost, None);
+    assert_eq!(step.state.cost_nanos, 0);
+    // Without a money budget an unpriced response changes nothing.
+    let free = loop_with(|_| {});
+    let step = decide(&free, unpriced("a"), at(1));
+    assert!(matches!(step.decision, Decision::Block(_)));
+    assert_eq!(step.unpriced, None);
+    // A paused loop neither counts nor ends on it.
+    let mut paused = loop_with(|f| f.max_cost = Some("5".into()));
+    paused.paused = true;
+    let step = decide(&paused, paying("a", 10_000_000_000), at(1));
+    assert_eq!(step.decision, Decision::Allow);
+    assert_eq!((step.cost, step.state.cost_nanos), (None, 0));
+    assert_eq!(
+        decide(&paused, unpriced("a"), at(1)).decision,
+        Decision::Allow
+    );
+}
+
+#[test]
+fn under_a_fifth_of_the_money_budget_left_the_prompt_says_how_much() {
+    let mut state = loop_with(|f| f.max_cost = Some("10".into()));
+    let prompt = |state: &LoopState| {
+        render::continuation_prompt(
+            state,
+            &Continuation::default(),
+            Path::new("/w/.codex/ralph-loop-state.json"),
+            at(1),
+        )
+    };
+    state.cost_nanos = 8_000_000_000;
+    assert!(!prompt(&state).contains("$10.00"), "{}", prompt(&state));
+    state.cost_nanos = 8_500_000_000;
+    assert!(
+        prompt(&state).contains("$1.50 of $10.00"),
+        "{}",
+        prompt(&state)
+    );
+}
+
+#[test]
+fn each_budget_warns_once_per_threshold_and_the_prompt_says_what_is_left() {
+    let warnings = |step: &ralph_hook::testing::engine::decide::Step| match &step.decision {
+        Decision::Block(how) => how.warnings.clone(),
+        other => panic!("{other:?}"),
+    };
+    let warn = |budget, percent| BudgetWarning { budget, percent };
+    let state = loop_with(|f| {
+        f.max_tokens = Some("10k".into());
+        f.max_iterations = Some("10".into());
+    });
+    assert_eq!(state.warn_at, [50, 80, 100], "the default thresholds");
+    // 4k: under every threshold.
+    let step = decide(&state, spending("a", 4_000), at(1));
+    assert_eq!(warnings(&step), []);
+    // 8.5k crosses 50% and 80% at once: both, once each.
+    let step = decide(&step.state, spending("b", 4_500), at(2));
+    assert_eq!(warnings(&step), [warn("tokens", 50), warn("tokens", 80)]);
+    let prompt = render::continuation_prompt(
+        &step.state,
+        &Continuation {
+            warnings: warnings(&step),
+            ..Continuation::default()
+        },
+        Path::new("/w/.codex/ralph-loop-state.json"),
+        at(2),
+    );
+    assert!(
+        prompt.contains(
+            "Budget warning: 80% of the token budget is used (8.5k tokens of 10k; 1.5k left)"
+        ),
+        "{prompt}"
+    );
+    let step = decide(&step.state, spending("c", 100), at(3));
+    assert_eq!(warnings(&step), [], "never twice");
+    // The iteration cap: 50% at the fifth continuation, 100% at the tenth (the last).
+    let mut state = loop_with(|f| {
+        f.max_iterations = Some("10".into());
+        f.no_progress = Some("0".into());
+    });
+    let mut seen = Vec::new();
+    for n in 0..10 {
+        let step = decide(&state, message("x"), at(n + 1));
+        seen.extend(
+            warnings(&step)
+                .into_iter()
+                .map(|w| (step.state.iteration, w.percent)),
+        );
+        state = step.state;
+    }
+    assert_eq!(seen, [(5, 50), (8, 80), (10, 100)]);
+    // Off: never.
+    let off = loop_with(|f| {
+        f.max_iterations = Some("2".into());
+        f.warn_at = Some("off".into());
+    });
+    assert_eq!(warnings(&decide(&off, message("x"), at(1))), []);
+}
+
+#[test]
+fn a_spent_budget_with_wrap_up_gives_exactly_one_last_turn_then_ends_with_its_outcome() {
+    struct Row {
+        flags: fn(&mut RawLoopFlags),
+        spend: u64,
+        wraps: Option<&'static str>,
+        outcome: Outcome,
+    }
+    let rows = [
+        Row {
+            flags: |f| {
+                f.max_tokens = Some("1k".into());
+                f.wrap_up = Some("on".into());
+            },
+            spend: 1_000,
+            wraps: Some("token budget"),
+            outcome: Outcome::TokenLimit,
+        },
+        Row {
+            flags: |f| {
+                f.max_tokens = Some("1k".into());
+                f.wrap_up = Some("off".into());
+            },
+            spend: 1_000,
+            wraps: None,
+            outcome: Outcome::TokenLimit,
+        },
+        // The cap means the cap unless `all`.
+        Row {
+            flags: |f| {
+                f.max_iterations = Some("1".into());
+                f.wrap_up = Some("on".into());
+            },
+            spend: 0,
+            wraps: None,
+            outcome: Outcome::IterationCap,
+        },
+        Row {
+            flags: |f| {
+                f.max_iterations = Some("1".into());
+                f.wrap_up = Some("all".into());
+            },
+            spend: 0,
+            wraps: Some("iteration cap"),
+            outcome: Outcome::IterationCap,
+        },
+    ];
+    for (n, row) in rows.iter().enumerate() {
+        let mut state = loop_with(row.flags);
+        if state.max_iterations == 1 {
+            state.iteration = 1;
+        }
+        let step = decide(&state, spending("working", row.spend), at(1));
+        match (row.wraps, &step.decision) {
+            (Some(budget), Decision::Block(how)) => {
+                assert_eq!(how.wrap_up, Some(budget), "row {n}");
+                let prompt =
+                    render::continuation_prompt(&step.state, how, Path::new("/w/s.json"), at(1));
+                assert!(
+                    prompt.contains(&format!("The {budget} is spent: commit what works, write the hand-off note, and stop.")),
+                    "{prompt}"
+                );
+                // The wrap-up turn's stop ends the loop with the budget's outcome, even
+                // though it asks to go on.
+                let last = decide(&step.state, spending("notes written", 5), at(2));
+                assert_eq!(last.decision, Decision::Finish(row.outcome), "row {n}");
+            }
+            (None, decision) => {
+                assert_eq!(*decision, Decision::Finish(row.outcome), "row {n}");
+            }
+            (Some(_), other) => panic!("row {n}: {other:?}"),
+        }
+    }
+    // A turn that overran the time budget by more than the bound gets no wrap-up.
+    let timed = loop_with(|f| {
+        f.max_duration = Some("1h".into());
+        f.wrap_up = Some("on".into());
+    });
+    let just = decide(&timed, message("x"), at(3600 + 60));
+    assert!(matches!(&just.decision, Decision::Block(how) if how.wrap_up == Some("time budget")));
+    let late = decide(&timed, message("x"), at(3600 + 11 * 60));
+    assert_eq!(late.decision, Decision::Finish(Outcome::TimeLimit));
+    // Completion in the wrap-up turn still counts as completed.
+    let state = loop_with(|f| {
+        f.max_tokens = Some("1k".into());
+        f.wrap_up = Some("on".into());
+    });
+    let step = decide(&state, spending("working", 2_000), at(1));
+    let done = decide(&step.state, spending(DONE_TEXT, 5), at(2));
+    assert_eq!(done.decision, Decision::Finish(Outcome::Completed));
 }
 
 const BLOCKED: &str =

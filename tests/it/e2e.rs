@@ -15,6 +15,7 @@ pub mod capture;
 pub mod claude;
 pub mod clients;
 pub mod codex;
+pub mod cost;
 pub mod fresh;
 pub mod headless;
 pub mod install;
@@ -80,6 +81,8 @@ scenario!(same_answer_every_turn: codex, claude);
 scenario!(idle_workspace: codex, claude);
 scenario!(dead_session: codex, claude);
 scenario!(tokens_and_blocks::token_budget: codex, claude);
+scenario!(cost::cost_budget: codex, claude);
+scenario!(cost::wrap_up: codex, claude);
 scenario!(tokens_and_blocks::blocked_then_answered: codex, claude);
 
 scenario!(headless::refused_prompt: codex, claude);

@@ -692,7 +692,9 @@ prop_compose! {
             "\\PC{0,30}",
         )),
         handled in prop::option::of(("[0-9a-f]{16}", prop::collection::vec("[0-9a-f]{16}", 0..3))),
-        (max_tokens, tokens_used, blocked) in (prop::option::of(any::<u64>()), any::<u64>(), opt_text()),
+        (max_tokens, tokens_used, blocked, max_cost_nanos, cost_nanos) in (
+            prop::option::of(any::<u64>()), any::<u64>(), opt_text(), prop::option::of(any::<u64>()), any::<u64>(),
+        ),
         (steering, waiting, orphaned, stop_failure) in (opt_text(), opt_text(), opt_text(), opt_text()),
     ) -> LoopState {
         let stamp = |secs: u64| ralph_hook::testing::clock::format(UNIX_EPOCH + Duration::from_secs(secs));
@@ -721,6 +723,13 @@ prop_compose! {
             verify_timeout_secs,
             max_tokens,
             tokens_used,
+            max_cost_nanos,
+            cost_nanos,
+            count_weighted: false,
+            warn_at: Vec::new(),
+            warned: Vec::new(),
+            wrap_up: Default::default(),
+            wrapping_up: None,
             blocked,
             steering,
             waiting,

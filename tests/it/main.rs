@@ -8,6 +8,7 @@
 //! - `budgets`: time, no-progress, verify, pause.
 //! - `token_budget`, `blocked`, `notify`, `user_config`: `--max-tokens`, the blocked
 //!   signal, `--notify` and the user's defaults (issue 13).
+//! - `cost_budget`: `--max-cost`, prices and the money spent (issue 25).
 //! - `contract`: every answer against Codex's own output schemas.
 //! - `install`: install, uninstall and doctor in temp homes, with the real `codex app-server`.
 //! - `first_contact`: what a new user trips over: in-agent help and typos, `wait`, PATH, colour.
@@ -37,6 +38,7 @@ mod architecture;
 mod blocked;
 mod budgets;
 mod contract;
+mod cost_budget;
 mod decide;
 mod e2e;
 mod engine;

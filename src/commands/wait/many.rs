@@ -51,7 +51,7 @@ impl Many {
 /// the loops wins. Worst first: the loop broke (error, crashed supervisor, restarts
 /// exhausted), then it stands and needs the user (session ended, idle, blocked), then
 /// nothing ran (refused, no loop), then it still runs (timeout), then it ended short of
-/// done (cancelled, no progress, a stuck task item, the budgets, the cap), then paused by the user, then
+/// done (cancelled, no progress, a stuck task item, the budgets (money, tokens, time), the cap), then paused by the user, then
 /// done. Every code is named, so a new one does not compile until it has its place
 /// (and the README's list says where).
 pub(crate) fn severity(code: WaitCode) -> u8 {
@@ -61,18 +61,19 @@ pub(crate) fn severity(code: WaitCode) -> u8 {
         WaitCode::IterationCap => 2,
         WaitCode::TimeLimit => 3,
         WaitCode::TokenLimit => 4,
-        WaitCode::StuckTask => 5,
-        WaitCode::NoProgress => 6,
-        WaitCode::Cancelled => 7,
-        WaitCode::TimedOut => 8,
-        WaitCode::NoLoop => 9,
-        WaitCode::Refused => 10,
-        WaitCode::Blocked => 11,
-        WaitCode::Idle => 12,
-        WaitCode::SessionEnded => 13,
-        WaitCode::RestartsExhausted => 14,
-        WaitCode::Crashed => 15,
-        WaitCode::LoopError => 16,
+        WaitCode::CostLimit => 5,
+        WaitCode::StuckTask => 6,
+        WaitCode::NoProgress => 7,
+        WaitCode::Cancelled => 8,
+        WaitCode::TimedOut => 9,
+        WaitCode::NoLoop => 10,
+        WaitCode::Refused => 11,
+        WaitCode::Blocked => 12,
+        WaitCode::Idle => 13,
+        WaitCode::SessionEnded => 14,
+        WaitCode::RestartsExhausted => 15,
+        WaitCode::Crashed => 16,
+        WaitCode::LoopError => 17,
     }
 }
 
@@ -174,7 +175,7 @@ mod tests {
 
     /// Every wait code. Not compiler-checked itself, but the ranks run 0, 1, 2 … without a
     /// gap, so a new code ranked in `severity` and missing here fails the test below.
-    const EVERY: [WaitCode; 17] = [
+    const EVERY: [WaitCode; 18] = [
         WaitCode::Done,
         WaitCode::IterationCap,
         WaitCode::TimeLimit,
@@ -192,6 +193,7 @@ mod tests {
         WaitCode::Idle,
         WaitCode::SessionEnded,
         WaitCode::StuckTask,
+        WaitCode::CostLimit,
     ];
 
     #[test]
