@@ -60,6 +60,9 @@ pub enum Command {
     Logs(LogsArgs),
     /// Every loop of this user, in every workspace and both hosts, and how each stands.
     List(ListArgs),
+    /// One short line about this workspace's loop, for Claude Code's status line or a
+    /// shell prompt (reads Claude Code's statusLine JSON on stdin when piped).
+    Statusline(StatuslineArgs),
     /// The supervisor of a detached `run` (started by `run --detach`).
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -207,6 +210,15 @@ pub struct LogsArgs {
     /// Keep printing what the client writes until its loop ends.
     #[arg(short = 'f', long)]
     pub follow: bool,
+}
+
+/// Flags of `statusline`.
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {
+    /// The folder whose loop to show (default: the folder Claude Code's JSON on stdin
+    /// names, else the current one).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
 }
 
 /// Flags of `list`.
@@ -357,6 +369,10 @@ pub struct InstallArgs {
     /// Do not mark the hooks trusted in Codex.
     #[arg(long)]
     pub no_trust: bool,
+    /// Also show the loop in Claude Code's status line (`ralph-hook statusline`), unless
+    /// settings.json has a status line of the user's, which is left as it is.
+    #[arg(long)]
+    pub statusline: bool,
     /// Switch Codex hooks on even though config.toml switches them off
     /// (`[features] hooks = false`); this re-enables every other hook too.
     /// Uninstall switches them off again.

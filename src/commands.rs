@@ -5,12 +5,14 @@
 mod generate;
 mod list;
 mod logs;
+mod statusline;
 mod wait;
 
 pub(crate) use generate::{completions, man};
 pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
+pub(crate) use statusline::statusline;
 pub(crate) use wait::{final_report, wait};
 
 use std::io::Read;

@@ -16,6 +16,7 @@
 //!   `wait`; `wait` about one host's, one script's loop (issue 24).
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
+//! - `statusline`: `ralph-hook statusline` and `install --statusline` (issue 23).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
 // The harness's items are shared between the modules of this one binary; `pub` is how
@@ -45,5 +46,6 @@ mod notify;
 mod plugin;
 mod security;
 mod session_events;
+mod statusline;
 mod token_budget;
 mod user_config;
