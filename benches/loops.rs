@@ -20,6 +20,21 @@ use ralph_hook::testing::engine::supervision::Timings;
 use ralph_hook::testing::list_rows;
 use serde_json::json;
 
+/// A private folder under `/var/tmp` (else cargo's target folder): ralph-hook refuses a
+/// state folder under `/tmp`, which an agent's sandbox may write.
+fn private_tempdir() -> tempfile::TempDir {
+    let var_tmp = Path::new("/var/tmp");
+    let root = if var_tmp.is_dir() {
+        var_tmp.to_path_buf()
+    } else {
+        PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+    };
+    tempfile::Builder::new()
+        .prefix("ralph-loops-bench")
+        .tempdir_in(root)
+        .expect("temp dir")
+}
+
 fn binary() -> PathBuf {
     std::env::var_os("RALPH_HOOK_BIN").map_or_else(
         || PathBuf::from(env!("CARGO_BIN_EXE_ralph-hook")),
@@ -40,7 +55,7 @@ fn run_once(program: &Path, args: &[&str], input: &Path, state: &Path) {
 }
 
 fn statusline(c: &mut Criterion) {
-    let temp = tempfile::tempdir().expect("temp");
+    let temp = private_tempdir();
     let state = temp.path().join("state");
     let workspace = temp.path().join("ws");
     std::fs::create_dir_all(workspace.join(".git/objects")).expect("ws");
@@ -95,7 +110,7 @@ fn statusline(c: &mut Criterion) {
 }
 
 fn list_1000(c: &mut Criterion) {
-    let temp = tempfile::tempdir().expect("temp");
+    let temp = private_tempdir();
     let registry = Registry::at(temp.path());
     let now = UNIX_EPOCH + Duration::from_secs(1_800_000_000);
     for n in 0..1_000 {
