@@ -65,6 +65,9 @@ pub enum Command {
     /// ahead of the base, uncommitted changes, the loop's outcome; `--prune` removes the
     /// merged, clean ones.
     Worktrees(WorktreesArgs),
+    /// One short line about this workspace's loop, for Claude Code's status line or a
+    /// shell prompt (reads Claude Code's statusLine JSON on stdin when piped).
+    Statusline(StatuslineArgs),
     /// The supervisor of a detached `run` (started by `run --detach`).
     #[command(hide = true)]
     Supervise(SuperviseArgs),
@@ -259,6 +262,15 @@ pub struct WorktreesArgs {
     pub json: bool,
 }
 
+/// Flags of `statusline`.
+#[derive(Debug, Args)]
+pub struct StatuslineArgs {
+    /// The folder whose loop to show (default: the folder Claude Code's JSON on stdin
+    /// names, else the current one).
+    #[arg(long, value_name = "DIR")]
+    pub workspace: Option<PathBuf>,
+}
+
 /// Flags of `list`.
 #[derive(Debug, Args)]
 pub struct ListArgs {
@@ -428,6 +440,10 @@ pub struct InstallArgs {
     /// Do not mark the hooks trusted in Codex.
     #[arg(long)]
     pub no_trust: bool,
+    /// Also show the loop in Claude Code's status line (`ralph-hook statusline`), unless
+    /// settings.json has a status line of the user's, which is left as it is.
+    #[arg(long)]
+    pub statusline: bool,
     /// Switch Codex hooks on even though config.toml switches them off
     /// (`[features] hooks = false`); this re-enables every other hook too.
     /// Uninstall switches them off again.

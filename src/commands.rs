@@ -5,6 +5,7 @@
 mod generate;
 mod list;
 mod logs;
+mod statusline;
 mod wait;
 mod worktrees;
 
@@ -12,6 +13,7 @@ pub(crate) use generate::{completions, man};
 pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
+pub(crate) use statusline::statusline;
 pub(crate) use wait::{final_report, wait};
 pub(crate) use worktrees::{check_worktree_name, in_worktree, worktrees};
 

@@ -80,6 +80,11 @@ use crate::error::Result;
 /// Runs the program with these arguments and returns the process exit code.
 pub fn run(args: impl IntoIterator<Item = OsString>) -> i32 {
     let args: Vec<OsString> = args.into_iter().collect();
+    // The status line runs on every prompt: straight to it, before clap builds the
+    // whole command line.
+    if args.len() == 2 && args[1] == "statusline" {
+        return commands::statusline(None);
+    }
     let hook_mode = cli::is_hook_invocation(&args);
     let parsed = if cli::invoked_as_stop_entry_point(&args) {
         Cli::try_parse_from(["ralph-hook", "stop", "--agent", "codex"])
@@ -139,6 +144,7 @@ fn execute(command: Command) -> Result<i32> {
         Command::Wait(args) => commands::wait(args),
         Command::List(args) => commands::list(&args),
         Command::Worktrees(args) => commands::worktrees(&args),
+        Command::Statusline(args) => Ok(commands::statusline(args.workspace.as_deref())),
         Command::Logs(args) => commands::logs(&args),
         #[cfg(unix)]
         Command::Run(args) => supervise::run(args),

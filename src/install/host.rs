@@ -17,8 +17,10 @@ use super::plan::{self, Change, Content, Plan};
 use super::plugin;
 use super::record::InstallRecord;
 use super::skill;
+use super::status_line::{self, Added};
 use super::trust_key::{self, SourceNames};
 use crate::agent::Agent;
+use crate::engine::render::printable;
 use crate::error::{Error, Result};
 
 /// The entry point for Stop dispatchers, as it is in the repository's `hooks/` folder.
@@ -66,6 +68,7 @@ pub(super) fn plan_install(
     mode: Mode,
     exe: &Path,
     enable_hooks: bool,
+    statusline: bool,
 ) -> Result<HostPlan> {
     let record_path = layout.record();
     let record_before = plan::read(&record_path, false)?;
@@ -120,7 +123,8 @@ pub(super) fn plan_install(
             &mut notes,
         )?,
         Agent::Claude => {
-            plan_claude_settings(layout, scope, &binary, &mut plan, &mut record, &mut notes)?;
+            let wanted = ClaudeWanted { scope, statusline };
+            plan_claude_settings(layout, wanted, &binary, &mut plan, &mut record, &mut notes)?;
         }
     }
     if scope == Scope::PluginCompanion {
@@ -216,11 +220,19 @@ fn wanted_handlers(layout: &Layout, binary: &Path) -> Result<Vec<(HookEvent, Val
         .collect()
 }
 
-/// Adds the two handlers (for `Scope::Full`; the plugin brings its own) and raises the
-/// block cap in Claude Code's settings.json.
+/// What install puts into Claude Code's settings.json.
+#[derive(Debug, Clone, Copy)]
+struct ClaudeWanted {
+    scope: Scope,
+    /// `--statusline`.
+    statusline: bool,
+}
+
+/// Adds the two handlers (for `Scope::Full`; the plugin brings its own), raises the
+/// block cap in Claude Code's settings.json, and with `--statusline` sets the status line.
 fn plan_claude_settings(
     layout: &Layout,
-    scope: Scope,
+    ClaudeWanted { scope, statusline }: ClaudeWanted,
     binary: &Path,
     plan: &mut Plan,
     record: &mut InstallRecord,
@@ -253,6 +265,17 @@ fn plan_claude_settings(
                 .map_or("unset".to_owned(), Value::to_string)
         ));
         record.block_cap = Some(raised);
+    }
+    if statusline {
+        match status_line::add(&mut value, binary)? {
+            Added::Set => parts.push("set the status line to `ralph-hook statusline`".into()),
+            Added::Already => {}
+            Added::Theirs(command) => notes.push(format!(
+                "settings.json has a status line of your own ({}); left as it is. To see the loop there too, have it run `{} statusline --workspace <dir>`",
+                printable(&command),
+                binary.display()
+            )),
+        }
     }
     if value == original {
         return Ok(());
@@ -526,6 +549,9 @@ fn plan_json_removal(layout: &Layout, record: &InstallRecord, plan: &mut Plan) -
     let edit = hooks_json::remove(&mut edited, &path)?;
     if let (Agent::Claude, Some(raised)) = (layout.agent, &record.block_cap) {
         block_cap::restore(&mut edited, raised);
+    }
+    if layout.agent == Agent::Claude {
+        status_line::remove(&mut edited);
     }
     if record.created_hooks.iter().any(|known| known == name) {
         hooks_json::drop_empty_hooks(&mut edited);

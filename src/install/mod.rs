@@ -18,6 +18,7 @@ mod plugin;
 mod purge;
 mod record;
 mod skill;
+mod status_line;
 mod trust;
 mod trust_key;
 
@@ -53,7 +54,13 @@ pub(crate) fn run_install(args: &InstallArgs) -> Result<()> {
         .map_err(|err| Error::io("find the running binary", "ralph-hook", err))?;
     let mut plans = Vec::new();
     for layout in &layouts {
-        plans.push(host::plan_install(layout, mode, &exe, args.enable_hooks)?);
+        plans.push(host::plan_install(
+            layout,
+            mode,
+            &exe,
+            args.enable_hooks,
+            args.statusline,
+        )?);
     }
     let verb = if args.dry_run {
         "would install"

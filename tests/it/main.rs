@@ -20,6 +20,7 @@
 //! - `fresh`: `run --fresh` below the clients: the stop's hand-over, the hand-off note as
 //!   hostile input, the workspace summary's git, the next session's prompt (issue 22).
 //! - `tasks`: `--tasks FILE`: items accepted on evidence; hostile task files.
+//! - `statusline`: `ralph-hook statusline` and `install --statusline` (issue 23).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
 // The harness's items are shared between the modules of this one binary; `pub` is how
@@ -52,6 +53,7 @@ mod notify;
 mod plugin;
 mod security;
 mod session_events;
+mod statusline;
 mod tasks;
 mod token_budget;
 mod user_config;
