@@ -15,6 +15,7 @@ use crate::agent::Agent;
 use crate::clock;
 use crate::engine::files::Dir;
 use crate::engine::ownership::{LoopRecord, Registry};
+use crate::engine::prices::money;
 use crate::engine::render::{printable, token_count};
 use crate::engine::store::RECORD_FILE;
 use crate::engine::workspace;
@@ -98,6 +99,9 @@ pub(crate) fn render_line(record: &LoopRecord, now: SystemTime) -> String {
             parts.push(format!("{} tok", token_count(state.tokens_used)));
         }
         None => {}
+    }
+    if let Some(budget) = state.max_cost_nanos {
+        parts.push(format!("{}/{}", money(state.cost_nanos), money(budget)));
     }
     parts.push(short_duration(state.elapsed(now)));
     parts.join(" · ")
@@ -191,6 +195,20 @@ mod tests {
         assert_eq!(
             render_line(&record, at(12 * 60 + 5)),
             "ralph 3/20 · 41k/2M tok · 12m"
+        );
+    }
+
+    #[test]
+    fn a_money_budget_shows_the_spend_and_the_budget() {
+        let mut state = SampleLoop::default().task("t").at(at(0)).build();
+        state.iteration = 2;
+        state.max_iterations = 20;
+        state.cost_nanos = 1_250_000_000;
+        state.max_cost_nanos = Some(5_000_000_000);
+        let record = LoopRecord::new(state, Agent::Codex, Path::new("/w"));
+        assert_eq!(
+            render_line(&record, at(90)),
+            "ralph 2/20 · $1.25/$5.00 · 1m"
         );
     }
 
