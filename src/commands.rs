@@ -6,6 +6,7 @@ mod generate;
 mod list;
 mod logs;
 mod statusline;
+mod top;
 mod wait;
 
 pub(crate) use generate::{completions, man};
@@ -13,6 +14,7 @@ pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
 pub(crate) use statusline::statusline;
+pub(crate) use top::top;
 pub(crate) use wait::{final_report, wait};
 
 use std::io::Read;
