@@ -17,6 +17,7 @@
 //! - `hardening`: concurrency, kill -9 mid-write, full and read-only disks, property tests.
 //! - `security`: the repository's files and the agent as attackers (docs/SECURITY.md).
 //! - `statusline`: `ralph-hook statusline` and `install --statusline` (issue 23).
+//! - `top`: `ralph-hook top` in a real terminal (a tmux session), keys and all (issue 23).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
 // The harness's items are shared between the modules of this one binary; `pub` is how
@@ -48,4 +49,5 @@ mod security;
 mod session_events;
 mod statusline;
 mod token_budget;
+mod top;
 mod user_config;

@@ -39,8 +39,8 @@ const HEADER: [&str; 8] = [
     "STATE",
     "ITERATION",
     "TOKENS",
-    "ELAPSED",
-    "ACTIVE",
+    "TIME",
+    "SEEN",
     "LAST",
 ];
 const WIDTHS: [Constraint; 8] = [
