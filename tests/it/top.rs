@@ -127,6 +127,40 @@ fn script(world: &World) -> PathBuf {
     path
 }
 
+/// A tmux session of 80×24 running `top` in `world`'s home.
+fn start_top(world: &World) -> Tmux {
+    let tmux = Tmux {
+        socket: format!(
+            "ralph-top-{}",
+            world
+                .temp
+                .path()
+                .file_name()
+                .expect("a temp dir name")
+                .to_string_lossy()
+        ),
+    };
+    let script = script(world);
+    assert_success(&tmux.run(&[
+        "new-session",
+        "-d",
+        "-x",
+        "80",
+        "-y",
+        "24",
+        "-s",
+        "top",
+        &format!("sh '{}'", script.display()),
+    ]));
+    tmux
+}
+
+fn alternate_on(tmux: &Tmux) -> String {
+    stdout(&tmux.run(&["display", "-p", "-t", "top", "#{alternate_on}"]))
+        .trim()
+        .to_string()
+}
+
 #[test]
 fn top_in_a_terminal_shows_two_loops_the_blocked_one_first_and_its_keys_act() {
     if tmux_missing() {
@@ -147,21 +181,7 @@ fn top_in_a_terminal_shows_two_loops_the_blocked_one_first_and_its_keys_act() {
     ]);
     assert_success(&out);
 
-    let tmux = Tmux {
-        socket: format!("ralph-top-{}", std::process::id()),
-    };
-    let script = script(&world);
-    assert_success(&tmux.run(&[
-        "new-session",
-        "-d",
-        "-x",
-        "80",
-        "-y",
-        "24",
-        "-s",
-        "top",
-        &format!("sh '{}'", script.display()),
-    ]));
+    let tmux = start_top(&world);
     let screen = tmux.wait_for("both loops", |s| {
         let rows: Vec<String> = s
             .lines()
@@ -174,11 +194,7 @@ fn top_in_a_terminal_shows_two_loops_the_blocked_one_first_and_its_keys_act() {
             && rows.contains(&"other".to_string())
     });
     assert!(screen.contains("WORKSPACE"), "{screen}");
-    assert_eq!(
-        stdout(&tmux.run(&["display", "-p", "-t", "top", "#{alternate_on}"])).trim(),
-        "1",
-        "top runs on the alternate screen"
-    );
+    assert_eq!(alternate_on(&tmux), "1", "top runs on the alternate screen");
 
     // The loop not on top becomes blocked and moves to the top; the selection stays on
     // the loop it was on.
@@ -229,11 +245,7 @@ fn top_in_a_terminal_shows_two_loops_the_blocked_one_first_and_its_keys_act() {
         !screen.contains("WORKSPACE"),
         "the dashboard is gone:\n{screen}"
     );
-    assert_eq!(
-        stdout(&tmux.run(&["display", "-p", "-t", "top", "#{alternate_on}"])).trim(),
-        "0",
-        "the alternate screen is left"
-    );
+    assert_eq!(alternate_on(&tmux), "0", "the alternate screen is left");
 }
 
 #[test]
@@ -245,4 +257,35 @@ fn top_when_stdout_is_not_a_terminal_prints_list_once() {
     let text = stdout(&out);
     assert!(text.starts_with("STATE"), "{text}");
     assert_eq!(text, stdout(&world.run(&["list"])));
+}
+
+#[test]
+fn sigterm_ends_top_and_gives_the_terminal_back() {
+    if tmux_missing() {
+        return;
+    }
+    let world = World::new();
+    world.start("S1", &[]);
+    let tmux = start_top(&world);
+    tmux.wait_for("the loop", |s| s.contains("1 loop") && first_row(s) == "ws");
+    assert_eq!(alternate_on(&tmux), "1");
+    // The pane runs `sh top.sh`; its child is `ralph-hook top`.
+    let shell: u32 = stdout(&tmux.run(&["display", "-p", "-t", "top", "#{pane_pid}"]))
+        .trim()
+        .parse()
+        .expect("the pane's pid");
+    let children = fs_err::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the shell's children");
+    let top = children
+        .split_whitespace()
+        .next()
+        .expect("top runs")
+        .to_string();
+    let out = Command::new("kill")
+        .args(["-TERM", &top])
+        .output()
+        .expect("kill");
+    assert_success(&out);
+    tmux.wait_for("top's exit", |s| s.contains("top exited with 0"));
+    assert_eq!(alternate_on(&tmux), "0", "the alternate screen is left");
 }
