@@ -78,7 +78,7 @@ pub(crate) fn cells(row: &LoopRow, now: SystemTime, unicode: bool) -> Cells {
         .last_activity
         .as_deref()
         .and_then(clock::parse)
-        .map(|at| clock::human(now.duration_since(at).unwrap_or_default()))
+        .map(|at| short(now.duration_since(at).unwrap_or_default()))
         .unwrap_or_else(|| "-".into());
     let note = row
         .blocked
@@ -95,10 +95,24 @@ pub(crate) fn cells(row: &LoopRow, now: SystemTime, unicode: bool) -> Cells {
         tokens,
         elapsed: row
             .elapsed_secs
-            .map(|s| clock::human(Duration::from_secs(s)))
+            .map(|s| short(Duration::from_secs(s)))
             .unwrap_or_else(|| "-".into()),
         activity,
         note: printable(&note).into_owned(),
+    }
+}
+
+/// A duration in at most its two largest units (`1h4m`, `12m30s`, `2d3h`), so it fits
+/// six columns.
+fn short(duration: Duration) -> String {
+    let text = clock::human(duration);
+    match text
+        .char_indices()
+        .filter(|(_, c)| c.is_ascii_alphabetic())
+        .nth(1)
+    {
+        Some((at, _)) => text[..=at].to_string(),
+        None => text,
     }
 }
 
@@ -177,5 +191,8 @@ pub(crate) mod tests {
         assert_eq!(cells.iteration, "3");
         assert_eq!(cells.note, "block: not done yet");
         assert!(!cells.workspace.contains('\u{1b}'), "{:?}", cells.workspace);
+        assert_eq!(short(Duration::from_secs(3_852)), "1h4m");
+        assert_eq!(short(Duration::from_secs(750)), "12m30s");
+        assert_eq!(short(Duration::from_secs(5)), "5s");
     }
 }

@@ -50,7 +50,7 @@ const WIDTHS: [Constraint; 8] = [
     Constraint::Length(10),
     Constraint::Length(8),
     Constraint::Length(6),
-    Constraint::Length(5),
+    Constraint::Length(6),
     Constraint::Min(10),
 ];
 
