@@ -28,7 +28,7 @@ use crate::engine::status;
 use crate::engine::supervision::Timings;
 use crate::error::{Error, Result};
 use crate::style;
-use app::{Action, App, Key, Target};
+use app::{Action, App, Detail, Key, Screen, Target};
 use view::Look;
 
 /// Sets how often `top` reads the loops again (a duration such as `250ms`; default 1s).
@@ -82,6 +82,11 @@ pub(crate) fn top() -> Result<i32> {
         }
         if Instant::now() >= next_refresh {
             app.set_rows(read());
+            if app.screen == Screen::Detail
+                && let Some(target) = app.target()
+            {
+                app.set_detail(detail(&target));
+            }
             next_refresh = Instant::now() + refresh;
         }
     }
@@ -135,7 +140,7 @@ fn key_of(event: Event) -> Option<Key> {
 fn act(app: &mut App, action: Action) {
     let result = match action {
         Action::Detail(target) => {
-            app.set_detail(detail(&target).unwrap_or_else(|err| err.to_string()));
+            app.set_detail(detail(&target));
             return;
         }
         Action::Pause(target, paused) => lookup::find(&target.workspace, Some(target.agent))
@@ -166,23 +171,35 @@ fn shown(target: &Target) -> String {
 }
 
 /// The loop's `show` text and the last lines of its `log`, without colour codes (the
-/// dashboard styles its own text).
-fn detail(target: &Target) -> Result<String> {
-    let found = lookup::find(&target.workspace, Some(target.agent))?;
+/// dashboard styles its own text); what went wrong reading them, in their place.
+fn detail(target: &Target) -> Detail {
+    let found = match lookup::find(&target.workspace, Some(target.agent)) {
+        Ok(found) => found,
+        Err(err) => {
+            return Detail {
+                show: err.to_string(),
+                log: Vec::new(),
+            };
+        }
+    };
     let now = clock::now();
     let mut view = status::status_view(&found, now);
     if let Some(line) = super::supervisor_line(&found, now) {
         view.lines
             .push(("supervisor", printable(&line).into_owned()));
     }
-    let mut text = plain(&super::styled_status(&view));
-    let entries = found.store.history()?;
-    text.push_str(&format!("\n\nlog (last {LOG_TAIL}):"));
-    for entry in entries.iter().skip(entries.len().saturating_sub(LOG_TAIL)) {
-        text.push('\n');
-        text.push_str(&plain(&super::history_line(entry)));
+    let log = match found.store.history() {
+        Ok(entries) => entries
+            .iter()
+            .skip(entries.len().saturating_sub(LOG_TAIL))
+            .map(|entry| plain(&super::history_line(entry)))
+            .collect(),
+        Err(err) => vec![err.to_string()],
+    };
+    Detail {
+        show: plain(&super::styled_status(&view)),
+        log,
     }
-    Ok(text)
 }
 
 fn plain(text: &str) -> String {

@@ -214,8 +214,18 @@ fn top_in_a_terminal_shows_two_loops_the_blocked_one_first_and_its_keys_act() {
 
     // Enter: the selected loop's show text and log; Esc: back.
     tmux.keys("Enter");
-    let screen = tmux.wait_for("the detail", |s| s.contains("log (last 10):"));
+    let screen = tmux.wait_for("the detail", |s| {
+        s.contains("log (newest last):") && s.contains("task:") && s.contains("session:")
+    });
     assert!(screen.contains("Esc/Enter back"), "{screen}");
+    assert!(
+        screen.contains(if top_ws == "ws" {
+            "Fix the failing tests"
+        } else {
+            "Write the docs"
+        }),
+        "the selected loop's show text:\n{screen}"
+    );
     tmux.keys("Escape");
     tmux.wait_for("the table again", |s| s.contains("2 loops"));
 

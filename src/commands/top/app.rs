@@ -49,13 +49,20 @@ pub(crate) enum Action {
     Cancel(Target),
 }
 
+/// One loop's detail: its `show` text and the last lines of its `log`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub(crate) struct Detail {
+    pub show: String,
+    pub log: Vec<String>,
+}
+
 /// The dashboard's state.
 #[derive(Debug, Clone)]
 pub(crate) struct App {
     pub rows: Vec<LoopRow>,
     pub selected: usize,
     pub screen: Screen,
-    pub detail: String,
+    pub detail: Detail,
     /// The last action's result, shown on the bottom line.
     pub message: Option<String>,
 }
@@ -67,7 +74,7 @@ impl App {
             rows,
             selected: 0,
             screen: Screen::List,
-            detail: String::new(),
+            detail: Detail::default(),
             message: None,
         }
     }
@@ -89,9 +96,10 @@ impl App {
         self.selected = self.selected.min(self.rows.len().saturating_sub(1));
     }
 
-    /// The detail text of the selected loop, read by the caller.
-    pub(crate) fn set_detail(&mut self, text: String) {
-        self.detail = text;
+    /// The detail of the selected loop, read by the caller (on Enter, and again on each
+    /// refresh while it shows).
+    pub(crate) fn set_detail(&mut self, detail: Detail) {
+        self.detail = detail;
     }
 
     /// The selected loop's row.
@@ -99,7 +107,8 @@ impl App {
         self.rows.get(self.selected)
     }
 
-    fn target(&self) -> Option<Target> {
+    /// The selected loop.
+    pub(crate) fn target(&self) -> Option<Target> {
         self.selected_row().map(|row| Target {
             workspace: row.workspace.clone(),
             agent: row.agent,
@@ -145,7 +154,7 @@ impl App {
             Key::Enter => match self.target() {
                 Some(target) => {
                     self.screen = Screen::Detail;
-                    self.detail.clear();
+                    self.detail = Detail::default();
                     Action::Detail(target)
                 }
                 None => Action::None,

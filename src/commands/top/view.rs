@@ -5,7 +5,7 @@
 use std::time::SystemTime;
 
 use ratatui::Frame;
-use ratatui::layout::{Constraint, Layout};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Cell, Paragraph, Row, Table, TableState, Wrap};
@@ -80,22 +80,13 @@ pub(crate) fn draw(frame: &mut Frame<'_>, app: &App, now: SystemTime, look: Look
         title,
     );
     match app.screen {
-        Screen::Detail => frame.render_widget(
-            Paragraph::new(app.detail.as_str()).wrap(Wrap { trim: false }),
-            body,
-        ),
+        Screen::Detail => draw_detail(frame, body, app),
         _ => draw_table(frame, body, app, now, look),
     }
     frame.render_widget(Paragraph::new(footer_line(app, look)), footer);
 }
 
-fn draw_table(
-    frame: &mut Frame<'_>,
-    area: ratatui::layout::Rect,
-    app: &App,
-    now: SystemTime,
-    look: Look,
-) {
+fn draw_table(frame: &mut Frame<'_>, area: Rect, app: &App, now: SystemTime, look: Look) {
     if app.rows.is_empty() {
         frame.render_widget(
             Paragraph::new("No ralph loops (none active, none ended in the last day)."),
@@ -132,6 +123,30 @@ fn draw_table(
     frame.render_stateful_widget(table, area, &mut state);
 }
 
+/// The `show` text on top, wrapped; below it as many of the log's last lines as fit in
+/// half the screen, so the newest always shows.
+fn draw_detail(frame: &mut Frame<'_>, area: Rect, app: &App) {
+    let log = &app.detail.log;
+    let log_height = (log.len() as u16 + 1).min(area.height / 2);
+    let [show, tail] =
+        Layout::vertical([Constraint::Min(1), Constraint::Length(log_height)]).areas(area);
+    frame.render_widget(
+        Paragraph::new(app.detail.show.as_str()).wrap(Wrap { trim: false }),
+        show,
+    );
+    let shown = usize::from(log_height.saturating_sub(1));
+    let mut lines = vec![Line::from(Span::styled(
+        "log (newest last):",
+        Style::new().add_modifier(Modifier::BOLD),
+    ))];
+    lines.extend(
+        log.iter()
+            .skip(log.len().saturating_sub(shown))
+            .map(|line| Line::from(line.as_str())),
+    );
+    frame.render_widget(Paragraph::new(lines), tail);
+}
+
 fn footer_line(app: &App, look: Look) -> Line<'static> {
     match app.screen {
         Screen::ConfirmCancel => Line::from(vec![Span::styled(
@@ -166,7 +181,7 @@ fn footer_line(app: &App, look: Look) -> Line<'static> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::commands::top::app::Key;
+    use crate::commands::top::app::{Detail, Key};
     use crate::commands::top::snapshot::tests::row;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
@@ -256,12 +271,20 @@ mod tests {
     fn the_detail_and_the_cancel_question_show() {
         let mut app = App::new(vec![row("/w/api", Phase::Blocked)]);
         app.key(Key::Enter);
-        app.set_detail("Ralph loop in /w/api (Codex)\n  iteration:   3/20".into());
+        app.set_detail(Detail {
+            show: "Ralph loop in /w/api (Codex)\n  iteration:   3/20".into(),
+            log: (1..=30).map(|n| format!("entry {n}")).collect(),
+        });
         let (text, _) = screen(&app, PLAIN);
         assert!(
             text.contains("Ralph loop in /w/api") && text.contains("Esc/Enter back"),
             "{text}"
         );
+        assert!(
+            text.contains("log (newest last):") && text.contains("entry 30"),
+            "{text}"
+        );
+        assert!(!text.contains("entry 1 "), "only the newest fit: {text}");
         app.key(Key::Esc);
         app.key(Key::Char('c'));
         let (text, _) = screen(&app, PLAIN);
