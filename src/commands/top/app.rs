@@ -14,6 +14,8 @@ pub(crate) enum Key {
     Enter,
     Esc,
     Char(char),
+    /// Ctrl-C: quits from any screen.
+    Interrupt,
 }
 
 /// Which screen shows.
@@ -117,6 +119,9 @@ impl App {
 
     /// What `key` does on the current screen.
     pub(crate) fn key(&mut self, key: Key) -> Action {
+        if key == Key::Interrupt {
+            return Action::Quit;
+        }
         match self.screen {
             Screen::ConfirmCancel => {
                 self.screen = Screen::List;
@@ -260,6 +265,12 @@ mod tests {
         app.key(Key::Char('c'));
         assert_eq!(app.key(Key::Char('y')), Action::Cancel(target("/w/b")));
         assert_eq!(app.screen, Screen::List);
+        app.key(Key::Char('c'));
+        assert_eq!(
+            app.key(Key::Interrupt),
+            Action::Quit,
+            "Ctrl-C quits even here"
+        );
     }
 
     #[test]
