@@ -68,6 +68,9 @@ pub enum Command {
     /// One short line about this workspace's loop, for Claude Code's status line or a
     /// shell prompt (reads Claude Code's statusLine JSON on stdin when piped).
     Statusline(StatuslineArgs),
+    /// A live dashboard of every loop (`list`, refreshed each second): look at one,
+    /// pause, resume or cancel it; prints `list` once when stdout is not a terminal.
+    Top,
     /// The supervisor of a detached `run` (started by `run --detach`).
     #[command(hide = true)]
     Supervise(SuperviseArgs),

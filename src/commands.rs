@@ -6,6 +6,7 @@ mod generate;
 mod list;
 mod logs;
 mod statusline;
+mod top;
 mod wait;
 mod worktrees;
 
@@ -14,6 +15,7 @@ pub(crate) use list::list;
 pub use list::rows as list_rows;
 pub(crate) use logs::logs;
 pub(crate) use statusline::statusline;
+pub(crate) use top::top;
 pub(crate) use wait::{final_report, wait};
 pub(crate) use worktrees::{check_worktree_name, in_worktree, worktrees};
 

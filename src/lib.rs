@@ -145,6 +145,7 @@ fn execute(command: Command) -> Result<i32> {
         Command::List(args) => commands::list(&args),
         Command::Worktrees(args) => commands::worktrees(&args),
         Command::Statusline(args) => Ok(commands::statusline(args.workspace.as_deref())),
+        Command::Top => commands::top(),
         Command::Logs(args) => commands::logs(&args),
         #[cfg(unix)]
         Command::Run(args) => supervise::run(args),

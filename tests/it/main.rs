@@ -21,6 +21,7 @@
 //!   hostile input, the workspace summary's git, the next session's prompt (issue 22).
 //! - `tasks`: `--tasks FILE`: items accepted on evidence; hostile task files.
 //! - `statusline`: `ralph-hook statusline` and `install --statusline` (issue 23).
+//! - `top`: `ralph-hook top` in a real terminal (a tmux session), keys and all (issue 23).
 //! - `e2e`: the real Codex CLI and Claude Code against mock model servers.
 
 // The harness's items are shared between the modules of this one binary; `pub` is how
@@ -56,4 +57,5 @@ mod session_events;
 mod statusline;
 mod tasks;
 mod token_budget;
+mod top;
 mod user_config;

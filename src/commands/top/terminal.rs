@@ -1,0 +1,96 @@
+//! `top`'s terminal: raw mode and the alternate screen while it runs, and the user's
+//! terminal given back however it ends — a return, an error, a panic (a panic hook) or
+//! SIGTERM/SIGHUP (a flag the loop reads, so the restore runs on the main thread and
+//! not in a signal handler).
+
+use std::io::{Stdout, stdout};
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use crossterm::cursor::Show;
+use crossterm::execute;
+use crossterm::terminal::{
+    EnterAlternateScreen, LeaveAlternateScreen, disable_raw_mode, enable_raw_mode,
+};
+use ratatui::Terminal;
+use ratatui::backend::CrosstermBackend;
+
+use crate::error::{Error, Result};
+
+/// The terminal is ours (raw, alternate screen): a panic must give it back.
+static ACTIVE: AtomicBool = AtomicBool::new(false);
+/// SIGTERM or SIGHUP arrived: `top` should end.
+static SIGNALLED: AtomicBool = AtomicBool::new(false);
+
+/// The terminal while `top` runs; dropping it restores the user's terminal.
+pub(crate) struct Session {
+    pub terminal: Terminal<CrosstermBackend<Stdout>>,
+}
+
+impl Session {
+    /// Takes the terminal: raw mode, the alternate screen, hooks for panics and signals.
+    pub(crate) fn enter() -> Result<Self> {
+        install_panic_hook();
+        install_signal_handlers();
+        enable_raw_mode()
+            .map_err(|err| Error::io("put the terminal in raw mode", "stdout", err))?;
+        ACTIVE.store(true, Ordering::SeqCst);
+        if let Err(err) = execute!(stdout(), EnterAlternateScreen) {
+            restore();
+            return Err(Error::io("switch to the alternate screen", "stdout", err));
+        }
+        match Terminal::new(CrosstermBackend::new(stdout())) {
+            Ok(terminal) => Ok(Session { terminal }),
+            Err(err) => {
+                restore();
+                Err(Error::io("set up the terminal", "stdout", err))
+            }
+        }
+    }
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        restore();
+    }
+}
+
+/// True once SIGTERM or SIGHUP arrived.
+pub(crate) fn signalled() -> bool {
+    SIGNALLED.load(Ordering::SeqCst)
+}
+
+/// Gives the user's terminal back (once: later calls do nothing).
+fn restore() {
+    if ACTIVE.swap(false, Ordering::SeqCst) {
+        let _ = disable_raw_mode();
+        let _ = execute!(stdout(), LeaveAlternateScreen, Show);
+    }
+}
+
+fn install_panic_hook() {
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore();
+        previous(info);
+    }));
+}
+
+#[cfg(unix)]
+fn install_signal_handlers() {
+    use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
+    extern "C" fn on_signal(_: libc::c_int) {
+        SIGNALLED.store(true, Ordering::SeqCst);
+    }
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for signal in [Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        let _ = unsafe { sigaction(signal, &action) };
+    }
+}
+
+#[cfg(not(unix))]
+fn install_signal_handlers() {}
