@@ -167,7 +167,16 @@ pub fn api_error_mid_loop(client: Client, test: &str) {
     // No retries: the first error ends the turn.
     world.set_env("CLAUDE_CODE_MAX_RETRIES", "0");
     let first = world.run_agent(&loop_prompt(client, "Survive the rate limit", 5));
-    let history = world.history();
+    // Claude Code may exit before its StopFailure hook has written: give the hook a bounded
+    // moment to land before reading the history.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut history = world.history();
+    while !history.iter().any(|h| h["event"] == "stop_failure")
+        && std::time::Instant::now() < deadline
+    {
+        std::thread::sleep(Duration::from_millis(100));
+        history = world.history();
+    }
     world.note(format!("history: {history:#?}"));
     let failure = history
         .iter()
