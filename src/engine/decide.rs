@@ -297,20 +297,28 @@ pub struct Step {
     pub unpriced: Option<String>,
 }
 
+impl Step {
+    /// A step that only decides: no claim, no cancel request, nothing counted or priced
+    /// (the counts are added where a stop reads the transcript).
+    fn plain(decision: Decision, state: LoopState, tag: Tag) -> Step {
+        Step {
+            decision,
+            state,
+            tag,
+            claimed: false,
+            request: Request::None,
+            tokens: None,
+            cost: None,
+            unpriced: None,
+        }
+    }
+}
+
 /// Decides one stop: `state` is the loop as the user's record holds it (for a state
 /// file without a record, as the file says), `event` how the stop stands and what it
 /// brings.
 pub fn decide(state: &LoopState, event: StopEvent<'_>, now: SystemTime) -> Step {
-    let untouched = |decision| Step {
-        decision,
-        state: state.clone(),
-        tag: Tag::None,
-        claimed: false,
-        request: Request::None,
-        tokens: None,
-        cost: None,
-        unpriced: None,
-    };
+    let untouched = |decision| Step::plain(decision, state.clone(), Tag::None);
     let claimed = match event.standing {
         Standing::Untrusted(why) => return untouched(Decision::NotFollowed(why)),
         Standing::OtherSession => return untouched(Decision::Ignore),
@@ -389,16 +397,7 @@ fn decide_owned(
                 why: PAUSED_STOP.to_string(),
             });
         }
-        return Step {
-            decision: Decision::Allow,
-            state: next,
-            tag,
-            claimed: false,
-            request: Request::None,
-            tokens: None,
-            cost: None,
-            unpriced: None,
-        };
+        return Step::plain(Decision::Allow, next, tag);
     }
     next.updated_at = clock::format(now);
     // The session stops here again: it was not gone for good (`claude -p --resume`).
@@ -422,16 +421,7 @@ fn decide_owned(
             TaskStep::Rejected(failed) => rejected = Some(failed),
             TaskStep::Done(outcome) => return finish(next, outcome, tag, now),
             TaskStep::Verify => {
-                return Step {
-                    decision: Decision::Verify,
-                    state: next,
-                    tag,
-                    claimed: false,
-                    request: Request::None,
-                    tokens: None,
-                    cost: None,
-                    unpriced: None,
-                };
+                return Step::plain(Decision::Verify, next, tag);
             }
             TaskStep::Unreadable(why) => {
                 // Fail open: the turn ends, the loop waits for the user to fix the file.
@@ -443,32 +433,14 @@ fn decide_owned(
                     decision: Action::Pause.into(),
                     why: reason.clone(),
                 });
-                return Step {
-                    decision: Decision::Blocked(reason),
-                    state: next,
-                    tag,
-                    claimed: false,
-                    request: Request::None,
-                    tokens: None,
-                    cost: None,
-                    unpriced: None,
-                };
+                return Step::plain(Decision::Blocked(reason), next, tag);
             }
         }
     } else if tag == Tag::Promise {
         match (&state.verify, event.verification.map(|ran| ran.result)) {
             (None, _) => return finish(next, Outcome::Completed, tag, now),
             (Some(_), None) => {
-                return Step {
-                    decision: Decision::Verify,
-                    state: next,
-                    tag,
-                    claimed: false,
-                    request: Request::None,
-                    tokens: None,
-                    cost: None,
-                    unpriced: None,
-                };
+                return Step::plain(Decision::Verify, next, tag);
             }
             (Some(_), Some(Verification::Passed)) => {
                 return finish(next, Outcome::Verified, tag, now);
@@ -526,19 +498,14 @@ fn decide_owned(
             decision: Action::Block.into(),
             why: format!("the {budget} is spent: one wrap-up turn, then the loop ends"),
         });
-        return Step {
-            decision: Decision::Block(Continuation {
+        return Step::plain(
+            Decision::Block(Continuation {
                 wrap_up: Some(budget),
                 ..Continuation::default()
             }),
-            state: next,
+            next,
             tag,
-            claimed: false,
-            request: Request::None,
-            tokens: None,
-            cost: None,
-            unpriced: None,
-        };
+        );
     }
     if let Signal::Blocked(reason) = signal {
         // Waiting on the user is not a turn of work: nothing is counted, the brakes do
@@ -550,16 +517,7 @@ fn decide_owned(
             decision: Action::Pause.into(),
             why: format!("the agent is blocked on the user: {reason}"),
         });
-        return Step {
-            decision: Decision::Blocked(reason),
-            state: next,
-            tag,
-            claimed: false,
-            request: Request::None,
-            tokens: None,
-            cost: None,
-            unpriced: None,
-        };
+        return Step::plain(Decision::Blocked(reason), next, tag);
     }
     if let Some(work) = event.background {
         // Claude Code's Stop hook fires while the session's background work runs; the
@@ -571,16 +529,7 @@ fn decide_owned(
             decision: Action::Wait.into(),
             why: format!("the session's background work still runs: {work}"),
         });
-        return Step {
-            decision: Decision::Wait(work.to_string()),
-            state: next,
-            tag,
-            claimed: false,
-            request: Request::None,
-            tokens: None,
-            cost: None,
-            unpriced: None,
-        };
+        return Step::plain(Decision::Wait(work.to_string()), next, tag);
     }
     next.waiting = None;
     if state.no_progress > 0 {
@@ -610,22 +559,17 @@ fn decide_owned(
         decision: Action::Block.into(),
         why,
     });
-    Step {
-        decision: Decision::Block(Continuation {
+    Step::plain(
+        Decision::Block(Continuation {
             missing_signal: tag == Tag::None && rejected.is_none(),
             rejected,
             tasks: notes,
             warnings,
             wrap_up: None,
         }),
-        state: next,
+        next,
         tag,
-        claimed: false,
-        request: Request::None,
-        tokens: None,
-        cost: None,
-        unpriced: None,
-    }
+    )
 }
 
 /// What the task list makes of a stop, before the budgets.
@@ -858,16 +802,7 @@ fn finish(mut next: LoopState, outcome: Outcome, tag: Tag, now: SystemTime) -> S
         decision: Action::Finish.into(),
         why: outcome.code().into(),
     });
-    Step {
-        decision: Decision::Finish(outcome),
-        state: next,
-        tag,
-        claimed: false,
-        request: Request::None,
-        tokens: None,
-        cost: None,
-        unpriced: None,
-    }
+    Step::plain(Decision::Finish(outcome), next, tag)
 }
 
 /// Updates the no-progress counters with this stop's message and workspace fingerprint;
