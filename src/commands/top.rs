@@ -56,6 +56,7 @@ pub(crate) fn top() -> Result<i32> {
     let mut app = App::new(read());
     let mut session = terminal::Session::enter()?;
     let mut next_refresh = Instant::now() + refresh;
+    terminal::watch_for_the_end();
     loop {
         session
             .terminal

@@ -299,3 +299,32 @@ fn sigterm_ends_top_and_gives_the_terminal_back() {
     tmux.wait_for("top's exit", |s| s.contains("top exited with 0"));
     assert_eq!(alternate_on(&tmux), "0", "the alternate screen is left");
 }
+
+/// Closing the terminal (the tmux server killed, its pane and shell gone) ends `top`: it
+/// must not live on, orphaned, polling a hung-up terminal. Checked in the process list.
+#[test]
+fn a_closed_terminal_ends_top() {
+    if tmux_missing() {
+        return;
+    }
+    let world = World::new();
+    world.start("S1", &[]);
+    let tmux = start_top(&world);
+    tmux.wait_for("the loop", |s| s.contains("1 loop") && first_row(s) == "ws");
+    let shell: u32 = stdout(&tmux.run(&["display", "-p", "-t", "top", "#{pane_pid}"]))
+        .trim()
+        .parse()
+        .expect("the pane's pid");
+    let top = fs_err::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the shell's children")
+        .split_whitespace()
+        .next()
+        .expect("top runs")
+        .to_string();
+    drop(tmux);
+    wait_until("top to end once its terminal closed", || {
+        fs_err::read_to_string(format!("/proc/{top}/stat"))
+            .map(|stat| stat.contains(") Z"))
+            .unwrap_or(true)
+    });
+}

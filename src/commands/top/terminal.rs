@@ -60,6 +60,29 @@ pub(crate) fn signalled() -> bool {
 }
 
 /// Gives the user's terminal back (once: later calls do nothing).
+/// Ends `top` from a watcher thread when the main loop cannot: the terminal closed (the
+/// process that started `top` is gone, and a hung-up tty can keep the key reader busy), or
+/// a SIGTERM/SIGHUP the loop has not acted on within a second.
+pub(crate) fn watch_for_the_end() {
+    let parent = nix::unistd::getppid();
+    std::thread::spawn(move || {
+        let mut signalled_since: Option<std::time::Instant> = None;
+        loop {
+            std::thread::sleep(std::time::Duration::from_millis(200));
+            if signalled() {
+                let since = *signalled_since.get_or_insert_with(std::time::Instant::now);
+                if since.elapsed() < std::time::Duration::from_secs(1) {
+                    continue;
+                }
+            } else if nix::unistd::getppid() == parent {
+                continue;
+            }
+            restore();
+            std::process::exit(0);
+        }
+    });
+}
+
 fn restore() {
     if ACTIVE.swap(false, Ordering::SeqCst) {
         let _ = disable_raw_mode();
