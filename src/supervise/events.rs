@@ -57,6 +57,7 @@ pub(crate) fn parse(agent: Agent, line: &str) -> Vec<ClientEvent> {
                 "result" if event["is_error"] == true => out.push(ClientEvent::Error(
                     text(&event["result"])
                         .filter(|r| !r.is_empty())
+                        .or_else(|| errors(&event["errors"]))
                         .or_else(|| text(&event["subtype"]))
                         .unwrap_or_else(|| "the run failed".into()),
                 )),
@@ -65,6 +66,18 @@ pub(crate) fn parse(agent: Agent, line: &str) -> Vec<ClientEvent> {
         }
     }
     out
+}
+
+/// A Claude Code result's `errors` (a run that failed before any turn, such as a
+/// `--resume` of a session it never saved, says why only there), joined; `None` when empty.
+fn errors(list: &Value) -> Option<String> {
+    let words: Vec<&str> = list
+        .as_array()?
+        .iter()
+        .filter_map(Value::as_str)
+        .filter(|e| !e.trim().is_empty())
+        .collect();
+    (!words.is_empty()).then(|| words.join("; "))
 }
 
 #[cfg(test)]
@@ -122,6 +135,20 @@ mod tests {
                 r#"{"type":"result","subtype":"success","is_error":true,"result":"API Error: 400","session_id":"s1"}"#
             )[1],
             ClientEvent::Error("API Error: 400".into())
+        );
+        assert_eq!(
+            parse(
+                Agent::Claude,
+                r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["No conversation found with session ID: s9"],"session_id":"s9"}"#
+            )[1],
+            ClientEvent::Error("No conversation found with session ID: s9".into())
+        );
+        assert_eq!(
+            parse(
+                Agent::Claude,
+                r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":[]}"#
+            ),
+            [ClientEvent::Error("error_during_execution".into())]
         );
         assert_eq!(
             parse(

@@ -83,6 +83,19 @@ pub(crate) fn arguments(
     args
 }
 
+/// True when `line` (of the client's stdout or stderr) says the host has no session by
+/// the id it was asked to resume: a client killed before it saved its session's first
+/// turn leaves nothing to resume (measured: Claude Code 2.1.332 ends `--resume ID` with
+/// "No conversation found with session ID: ID"; Codex 0.171.0 ends `exec resume ID`
+/// with "thread/resume failed: no rollout found for thread id ID").
+pub(crate) fn says_no_such_session(agent: Agent, line: &str) -> bool {
+    let marker = match agent {
+        Agent::Codex => "no rollout found for thread id",
+        Agent::Claude => "No conversation found with session ID",
+    };
+    line.contains(marker)
+}
+
 /// True when the user's arguments hold one of `names` (`--name value` or `--name=value`).
 fn has_flag(args: &[String], names: &[&str]) -> bool {
     args.iter().any(|arg| {
@@ -240,6 +253,23 @@ mod tests {
         assert_eq!(own.iter().filter(|a| *a == "--permission-mode").count(), 1);
         assert_eq!(own.iter().filter(|a| *a == "--allowedTools").count(), 1);
         assert!(own.contains(&"plan".to_string()) && own.contains(&"Read".to_string()));
+    }
+
+    #[test]
+    fn each_hosts_words_for_a_session_it_never_saved_are_recognised() {
+        assert!(says_no_such_session(
+            Agent::Claude,
+            r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["No conversation found with session ID: 3f1c"]}"#
+        ));
+        assert!(says_no_such_session(
+            Agent::Codex,
+            "Error: thread/resume: thread/resume failed: no rollout found for thread id 3f1c (code -32600)"
+        ));
+        assert!(!says_no_such_session(
+            Agent::Codex,
+            "No conversation found with session ID: 3f1c"
+        ));
+        assert!(!says_no_such_session(Agent::Claude, "API Error: 500"));
     }
 
     #[test]

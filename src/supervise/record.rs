@@ -38,10 +38,11 @@ pub(crate) fn bind(
     let Some(mut record) = current(store, loop_id) else {
         return Ok(None);
     };
+    let unbound = record.state.session_id.is_none();
     let handing_over = record
         .fresh
         .as_ref()
-        .is_some_and(|fresh| fresh.next.is_some() || fresh.sessions == 0);
+        .is_some_and(|fresh| fresh.next.is_some() || fresh.sessions == 0 || unbound);
     let detail = match record.state.session_id.as_deref() {
         Some(bound) if bound == session => return Ok(None),
         _ if handing_over => new_session(&mut record, session),
@@ -73,15 +74,58 @@ fn new_session(record: &mut LoopRecord, session: &str) -> String {
     fresh.next = None;
     fresh.sessions = fresh.sessions.saturating_add(1);
     let sessions = fresh.sessions;
-    record.transcript = None;
-    record.state.orphaned = None;
-    if record.state.max_tokens.is_some() {
-        record.usage = Some(Cursor::default());
-    }
+    start_counting_anew(record);
     format!(
         "iteration {} in a new session {session} (session {sessions} of this loop, run --fresh)",
         render::iteration_label(&record.state)
     )
+}
+
+/// The host kept no session `lost` to resume (its client died before saving it): the
+/// loop lets go of it, so that the new session the supervisor starts in its place binds
+/// as a first one does, and its budgets count from the new transcript's top. Returns
+/// false when the record is no longer this loop's or is bound to another session.
+pub(crate) fn start_over(
+    store: &Store,
+    loop_id: &str,
+    lost: &str,
+    now: SystemTime,
+) -> Result<bool> {
+    let lock = store.lock()?;
+    let Some(mut record) = current(store, loop_id) else {
+        return Ok(false);
+    };
+    if record.state.session_id.as_deref() != Some(lost) {
+        return Ok(false);
+    }
+    record.state.session_id = None;
+    start_counting_anew(&mut record);
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    let detail = format!(
+        "{} kept no session {lost} to resume (its client died before saving it): iteration {} starts over in a new session",
+        record.agent.display_name(),
+        render::iteration_label(&record.state)
+    );
+    lifecycle::append(
+        store,
+        &lock,
+        &HistoryEntry::about(&record.state, Event::Restart, Action::NextSession, now)
+            .detail(detail),
+    );
+    Ok(true)
+}
+
+/// A new session's transcript is the loop's sign of life and what its budgets count, from
+/// its first line (the first stop names it).
+fn start_counting_anew(record: &mut LoopRecord) {
+    record.transcript = None;
+    record.state.orphaned = None;
+    if record.state.counts_usage() {
+        record.usage = Some(Cursor::default());
+    }
 }
 
 /// Makes the loop a fresh one (`run --fresh`): each iteration in a new session, the

@@ -61,10 +61,23 @@ pub(crate) struct Supervisor {
     handoff_given: Option<String>,
 }
 
+/// What the supervisor heard from one client run, beyond its events.
+#[derive(Default)]
+struct Heard {
+    /// The last error the client reported in its events.
+    error: Option<String>,
+    /// The last line the client wrote on stderr.
+    stderr: Option<String>,
+    /// The host said it has no session by the id it was asked to resume.
+    no_such_session: bool,
+}
+
 /// How a client run ended.
 struct RunEnd {
     status: Option<ExitStatus>,
     last_error: Option<String>,
+    /// The host had no session by the id it was asked to resume.
+    no_such_session: bool,
     /// The loop ended while the client ran (a stop's finish, `cancel`, a signal).
     loop_over: bool,
 }
@@ -120,6 +133,7 @@ impl Supervisor {
                     &self.store.state_path(),
                     clock::now(),
                 ),
+                (None, None) if self.sup.launches > 0 => self.replacement_prompt(&current),
                 (None, None) => self.sup.spec.first_prompt.clone(),
             };
             let iteration = current.state.iteration;
@@ -159,6 +173,14 @@ impl Supervisor {
                     render::iteration_label(&after.state)
                 ));
                 continue;
+            }
+            if let Some(lost) = resume.filter(|_| end.no_such_session) {
+                // Killed before the host saved the session: nothing to resume, and not a
+                // death of its own; the iteration starts over in a new session at once.
+                if record::start_over(&self.store, &self.sup.loop_id, lost, clock::now())? {
+                    self.print_history();
+                    continue;
+                }
             }
             let cause = cause(end.status, end.last_error.as_deref());
             let time_left = current
@@ -234,14 +256,13 @@ impl Supervisor {
         let (tx, rx) = mpsc::channel();
         reader(stdout, Line::Out, tx.clone(), Arc::clone(&self.log));
         reader(stderr, Line::Err, tx, Arc::clone(&self.log));
-        let mut last_error = None;
-        let mut last_stderr = None;
+        let mut heard = Heard::default();
         let mut last_beat = Instant::now();
         let mut last_digest = Instant::now();
         let mut loop_over = false;
         let mut over_since: Option<Instant> = None;
         let status = loop {
-            self.read_lines(&rx, &mut last_error, &mut last_stderr);
+            self.read_lines(&rx, &mut heard);
             if let Some(status) = client.exited() {
                 break Some(status);
             }
@@ -278,27 +299,23 @@ impl Supervisor {
             self.timings.kill_grace,
             &mut || {},
         );
-        self.drain(&rx, &mut last_error, &mut last_stderr);
+        self.drain(&rx, &mut heard);
         self.sup.client_pid = None;
         self.beat();
         self.print_history();
         Ok(RunEnd {
             status,
-            last_error: last_error.or(last_stderr),
+            last_error: heard.error.or(heard.stderr),
+            no_such_session: heard.no_such_session,
             loop_over,
         })
     }
 
     /// Handles the lines the client wrote since the last look.
-    fn read_lines(
-        &mut self,
-        rx: &Receiver<Line>,
-        last_error: &mut Option<String>,
-        last_stderr: &mut Option<String>,
-    ) {
+    fn read_lines(&mut self, rx: &Receiver<Line>, heard: &mut Heard) {
         loop {
             match rx.try_recv() {
-                Ok(line) => self.handle(line, last_error, last_stderr),
+                Ok(line) => self.handle(line, heard),
                 Err(TryRecvError::Empty | TryRecvError::Disconnected) => return,
             }
         }
@@ -306,32 +323,26 @@ impl Supervisor {
 
     /// Reads what is left once the client is gone (bounded: a process that escaped the
     /// group could hold the pipe open).
-    fn drain(
-        &mut self,
-        rx: &Receiver<Line>,
-        last_error: &mut Option<String>,
-        last_stderr: &mut Option<String>,
-    ) {
+    fn drain(&mut self, rx: &Receiver<Line>, heard: &mut Heard) {
         let deadline = Instant::now() + Duration::from_secs(2);
         while let Some(left) = deadline.checked_duration_since(Instant::now()) {
             match rx.recv_timeout(left) {
-                Ok(line) => self.handle(line, last_error, last_stderr),
+                Ok(line) => self.handle(line, heard),
                 Err(_) => return,
             }
         }
     }
 
-    fn handle(
-        &mut self,
-        line: Line,
-        last_error: &mut Option<String>,
-        last_stderr: &mut Option<String>,
-    ) {
+    fn handle(&mut self, line: Line, heard: &mut Heard) {
         self.sup.last_output = Some(clock::format(clock::now()));
+        let (Line::Out(text) | Line::Err(text)) = &line;
+        if host::says_no_such_session(self.sup.agent, text) {
+            heard.no_such_session = true;
+        }
         let text = match line {
             Line::Err(text) => {
                 if !text.trim().is_empty() {
-                    *last_stderr = Some(text.trim().to_string());
+                    heard.stderr = Some(text.trim().to_string());
                 }
                 return;
             }
@@ -359,7 +370,7 @@ impl Supervisor {
                 }
                 ClientEvent::Error(text) => {
                     say(format!("[client error] {}", headline(&text)));
-                    *last_error = Some(text);
+                    heard.error = Some(text);
                 }
             }
         }
@@ -400,6 +411,28 @@ impl Supervisor {
             workspace,
             &context,
         )
+    }
+
+    /// The first prompt of a session started in place of one that cannot be resumed (the
+    /// host never saved it, or the client died before naming it): the loop's own first
+    /// prompt when no iteration was done yet, else a fresh loop's next-session prompt or
+    /// the continuation.
+    fn replacement_prompt(&mut self, record: &LoopRecord) -> String {
+        let now = clock::now();
+        let state_path = self.store.state_path();
+        if record.state.iteration == 0 {
+            self.sup.spec.first_prompt.clone()
+        } else if record.fresh.is_some() {
+            let body = render::continuation_body(
+                &record.state,
+                &Continuation::default(),
+                &state_path,
+                now,
+            );
+            self.next_session_prompt(record, &body)
+        } else {
+            render::continuation_prompt(&record.state, &Continuation::default(), &state_path, now)
+        }
     }
 
     /// Prints the history lines written since the last look (the hooks' decisions).

@@ -98,6 +98,7 @@ scenario!(run::run_ctrl_c_leaves_nothing: codex, claude);
 scenario!(run::run_leaves_no_daemon: codex, claude);
 scenario!(run::run_crash_then_resume: codex, claude);
 scenario!(run::run_restarts_exhausted: codex, claude);
+scenario!(run::run_starts_over_when_the_host_kept_no_session: codex, claude);
 scenario!(run::run_refuses_a_typo: codex, claude);
 scenario!(worktrees::two_loops_in_worktrees: codex);
 scenario!(fresh::run_fresh_three_sessions: codex, claude);

@@ -15,7 +15,7 @@ use serde_json::Value;
 use super::clients::Client;
 use super::mock::{command, held, text, text_then_command};
 use super::run::{
-    list_row, ralph_run, restarts, run_args, running_client, setup, signal, wait_until,
+    list_row, ralph_run, restarts, run_args, running_saved_client, setup, signal, wait_until,
 };
 use super::scenarios::{CONTINUE, PROMISE, assert_turns, last_stop, stops};
 use super::usage::USAGE;
@@ -369,7 +369,7 @@ pub fn run_fresh_survives_a_killed_client(client: Client, test: &str) {
     );
     let run = std::thread::scope(|s| {
         let run = s.spawn(|| ralph_run(&world, &args));
-        let pid = running_client(&world, 2);
+        let (pid, _) = running_saved_client(&world, 2, 2);
         signal(pid, "KILL");
         world.note(format!("SIGKILLed the client, pid {pid}"));
         wait_until(

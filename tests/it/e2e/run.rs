@@ -6,7 +6,7 @@
 //! Real signals throughout (SIGKILL, SIGHUP, SIGINT); the supervisor's delays come from
 //! its settings, shortened here ([`fast`]).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -109,6 +109,60 @@ pub(super) fn running_client(world: &World, turns: usize) -> u32 {
         pid.is_some()
     });
     u32::try_from(pid.unwrap_or_default()).unwrap()
+}
+
+/// The files in which the world's host keeps `session` (Claude Code:
+/// `projects/<folder>/<id>.jsonl`; Codex: `sessions/<date>/rollout-<time>-<id>.jsonl`).
+pub(super) fn saved_session(world: &World, session: &str) -> Vec<PathBuf> {
+    let home = match world.client {
+        Client::Codex => &world.codex_home,
+        Client::Claude => &world.claude_home,
+    };
+    let mut found = Vec::new();
+    let mut dirs = vec![home.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            match entry.file_type() {
+                Ok(kind) if kind.is_dir() => dirs.push(path),
+                Ok(kind)
+                    if kind.is_file() && name.contains(session) && name.ends_with(".jsonl") =>
+                {
+                    found.push(path);
+                }
+                _ => {}
+            }
+        }
+    }
+    found
+}
+
+/// The client's pid and session once it reached model turn `turns`, the loop's history
+/// holds `binds` session bindings (the last is this client's) and the host has saved the
+/// session (so that a resume finds it): a client killed before that leaves nothing to
+/// resume, which [`run_starts_over_when_the_host_kept_no_session`] tests on purpose.
+pub(super) fn running_saved_client(world: &World, turns: usize, binds: usize) -> (u32, String) {
+    let pid = running_client(world, turns);
+    let mut session = String::new();
+    wait_until(
+        Duration::from_secs(30),
+        "the host saving the session",
+        || {
+            let history = world.history();
+            let bound: Vec<&str> = history
+                .iter()
+                .filter(|h| h["decision"] == "bind")
+                .filter_map(|h| h["session_id"].as_str())
+                .collect();
+            session = bound.last().map(|s| (*s).to_string()).unwrap_or_default();
+            bound.len() >= binds
+                && saved_session(world, &session)
+                    .iter()
+                    .any(|file| std::fs::metadata(file).is_ok_and(|m| m.len() > 0))
+        },
+    );
+    (pid, session)
 }
 
 /// Whether process `pid` exists and is not a zombie.
@@ -243,7 +297,7 @@ pub fn run_survives_a_killed_client(client: Client, test: &str) {
     let args = run_args(&world, &["--max-iterations", "5"], "Survive a kill");
     let run = thread::scope(|s| {
         let run = s.spawn(|| ralph_run(&world, &args));
-        let pid = running_client(&world, 2);
+        let (pid, _) = running_saved_client(&world, 2, 1);
         signal(pid, "KILL");
         world.note(format!("SIGKILLed the client, pid {pid}"));
         wait_until(Duration::from_secs(30), "a restart in the history", || {
@@ -571,7 +625,7 @@ pub fn run_restarts_exhausted(client: Client, test: &str) {
     let run = thread::scope(|s| {
         let _release = ReleaseOnDrop(&world);
         let run = s.spawn(|| ralph_run(&world, &args));
-        let first = running_client(&world, 1);
+        let (first, _) = running_saved_client(&world, 1, 1);
         signal(first, "KILL");
         let mut second = first;
         wait_until(Duration::from_secs(60), "the restarted client", || {
@@ -619,6 +673,82 @@ pub fn run_restarts_exhausted(client: Client, test: &str) {
         Some(14),
         "{}",
         wait.stdout
+    );
+}
+
+/// A client killed before its host saved the session's first turn leaves nothing to
+/// resume (seen in CI under load: every `claude -p --resume ID` then ends "No
+/// conversation found"). Here the host's session file is removed after the kill, as if it
+/// had never been written: the supervisor starts the iteration over in a new session at
+/// once, without spending a restart on it, binds the loop to the new id with a history
+/// line that says why, and the loop completes.
+pub fn run_starts_over_when_the_host_kept_no_session(client: Client, test: &str) {
+    let script = vec![
+        held(text("The killed client never says this.")),
+        text(format!("Done in the new session. {PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    // Time enough to remove the session's file between the kill and the resume.
+    world.set_env("RALPH_HOOK_RUN_BACKOFF", "3s");
+    world.set_env("RALPH_HOOK_RUN_MAX_BACKOFF", "3s");
+    let args = run_args(
+        &world,
+        &["--max-iterations", "5", "--max-restarts", "1"],
+        "Start over",
+    );
+    let run = thread::scope(|s| {
+        let _release = ReleaseOnDrop(&world);
+        let run = s.spawn(|| ralph_run(&world, &args));
+        let (pid, session) = running_saved_client(&world, 1, 1);
+        signal(pid, "KILL");
+        wait_until(Duration::from_secs(30), "a restart in the history", || {
+            !restarts(&world.history()).is_empty()
+        });
+        for file in saved_session(&world, &session) {
+            std::fs::remove_file(&file).unwrap();
+            world.note(format!(
+                "removed the host's session file {}",
+                file.display()
+            ));
+        }
+        world.mock.release();
+        run.join().unwrap()
+    });
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    assert_turns(&world, 2);
+    let history = world.history();
+    assert_eq!(restarts(&history).len(), 1, "{history:#?}");
+    let binds: Vec<&Value> = history.iter().filter(|h| h["decision"] == "bind").collect();
+    assert_eq!(binds.len(), 2, "{history:#?}");
+    assert_eq!(binds[0]["session_id"], restarts(&history)[0]["session_id"]);
+    assert_ne!(binds[0]["session_id"], binds[1]["session_id"]);
+    let over = history
+        .iter()
+        .position(|h| h["event"] == "restart" && h["decision"] == "next_session")
+        .unwrap_or_else(|| panic!("no start-over line in {history:#?}"));
+    assert!(
+        history[over]["detail"]
+            .as_str()
+            .is_some_and(|d| d.contains("kept no session")
+                && d.contains(binds[0]["session_id"].as_str().unwrap())),
+        "{}",
+        history[over]
+    );
+    assert_eq!(
+        one_session(&history),
+        binds[1]["session_id"].as_str().unwrap()
+    );
+    assert_eq!(last_stop(&history)["reason"], "completed");
+    assert!(run.stdout.contains("kept no session"), "{}", run.stdout);
+    // The new session is given the task from its start, not a resume's continuation.
+    let turns = world.mock.turns();
+    assert!(turns[1].body.contains("Start over"), "{}", turns[1].body);
+    assert!(
+        !turns[1]
+            .body
+            .contains("Keep working on the task below in this same session")
     );
 }
 
