@@ -30,6 +30,8 @@ fi
 # The loop core. Each file is named on purpose: a new core file is added here.
 core=(
   src/engine/decide.rs
+  src/engine/tasks.rs
+  src/engine/prices.rs
   src/engine/signal.rs
   src/engine/settings.rs
   src/engine/digest.rs

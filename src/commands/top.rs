@@ -78,8 +78,9 @@ pub(crate) fn top() -> Result<i32> {
                 app.set_rows(read());
             }
         }
-        if terminal::signalled() {
-            break;
+        if let Some(code) = terminal::signalled() {
+            drop(session);
+            return Ok(code);
         }
         if Instant::now() >= next_refresh {
             app.set_rows(read());

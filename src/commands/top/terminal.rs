@@ -4,7 +4,7 @@
 //! not in a signal handler).
 
 use std::io::{Stdout, stdout};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 
 use crossterm::cursor::Show;
 use crossterm::execute;
@@ -18,8 +18,9 @@ use crate::error::{Error, Result};
 
 /// The terminal is ours (raw, alternate screen): a panic must give it back.
 static ACTIVE: AtomicBool = AtomicBool::new(false);
-/// SIGTERM or SIGHUP arrived: `top` should end.
-static SIGNALLED: AtomicBool = AtomicBool::new(false);
+/// The SIGTERM or SIGHUP that arrived (0: none): `top` should end, with the shell's
+/// exit code for a process a signal ended (128 + its number).
+static SIGNALLED: AtomicI32 = AtomicI32::new(0);
 
 /// The terminal while `top` runs; dropping it restores the user's terminal.
 pub(crate) struct Session {
@@ -54,9 +55,13 @@ impl Drop for Session {
     }
 }
 
-/// True once SIGTERM or SIGHUP arrived.
-pub(crate) fn signalled() -> bool {
-    SIGNALLED.load(Ordering::SeqCst)
+/// The exit code `top` ends with once SIGTERM or SIGHUP arrived (143, 129); `None`
+/// before.
+pub(crate) fn signalled() -> Option<i32> {
+    match SIGNALLED.load(Ordering::SeqCst) {
+        0 => None,
+        signal => Some(128 + signal),
+    }
 }
 
 /// Gives the user's terminal back (once: later calls do nothing).
@@ -69,7 +74,8 @@ pub(crate) fn watch_for_the_end() {
         let mut signalled_since: Option<std::time::Instant> = None;
         loop {
             std::thread::sleep(std::time::Duration::from_millis(200));
-            if signalled() {
+            let code = signalled();
+            if code.is_some() {
                 let since = *signalled_since.get_or_insert_with(std::time::Instant::now);
                 if since.elapsed() < std::time::Duration::from_secs(1) {
                     continue;
@@ -78,7 +84,7 @@ pub(crate) fn watch_for_the_end() {
                 continue;
             }
             restore();
-            std::process::exit(0);
+            std::process::exit(code.unwrap_or(0));
         }
     });
 }
@@ -101,8 +107,8 @@ fn install_panic_hook() {
 #[cfg(unix)]
 fn install_signal_handlers() {
     use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal, sigaction};
-    extern "C" fn on_signal(_: libc::c_int) {
-        SIGNALLED.store(true, Ordering::SeqCst);
+    extern "C" fn on_signal(signal: libc::c_int) {
+        SIGNALLED.store(signal, Ordering::SeqCst);
     }
     let action = SigAction::new(
         SigHandler::Handler(on_signal),
