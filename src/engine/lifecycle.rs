@@ -171,7 +171,9 @@ pub fn begin(
                     again: true,
                 });
             }
-            let standing = ownership::judge(&existing.state, session.as_deref().unwrap_or(""));
+            // A loop of `run` waiting for its session is never "unclaimed" to a prompt.
+            let standing =
+                ownership::judge(&existing.state, session.as_deref().unwrap_or(""), None);
             let idle = liveness::idle_for(&existing, now);
             let because = match (replace, standing) {
                 (Replace::Never, _) => None,

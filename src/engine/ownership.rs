@@ -22,11 +22,16 @@ use crate::engine::digest;
 use crate::engine::files;
 use crate::engine::fresh::Fresh;
 use crate::engine::private;
-use crate::engine::state::LoopState;
+use crate::engine::state::{LoopState, StartedBy};
 use crate::engine::usage::Cursor;
 
 /// Environment variable that overrides the user's state folder (tests use a temp home).
 pub const STATE_DIR_ENV: &str = "RALPH_HOOK_STATE_DIR";
+
+/// Environment variable in which `ralph-hook run` names its loop to the client it
+/// launches; the client's hooks inherit it. A stop that carries it comes from a session
+/// the loop's own supervisor started.
+pub const RUN_LOOP_ENV: &str = "RALPH_HOOK_RUN_LOOP";
 
 /// The version of the record format this binary writes.
 pub const RECORD_VERSION: u32 = 1;
@@ -143,13 +148,21 @@ pub enum Standing {
     Untrusted(Untrusted),
 }
 
-/// Judges a stop by `session` on a loop the user's record holds.
-pub fn judge(record: &LoopState, session: &str) -> Standing {
+/// Judges a stop by `session` on a loop the user's record holds. `launched_for` is the
+/// loop id the stop's client was launched for ([`RUN_LOOP_ENV`]): a loop of `ralph-hook
+/// run` waiting for the session its supervisor is starting is claimed by that session
+/// only, never by another one in the same workspace.
+pub fn judge(record: &LoopState, session: &str, launched_for: Option<&str>) -> Standing {
     match record.session_id.as_deref() {
         Some(owner) if owner == session => Standing::Owner,
         Some(_) => Standing::OtherSession,
         // A payload without a session id cannot be bound to anything.
         None if session.is_empty() => Standing::OtherSession,
+        None if record.started_by == Some(StartedBy::Run)
+            && launched_for != record.loop_id.as_deref() =>
+        {
+            Standing::OtherSession
+        }
         None => Standing::Claim,
     }
 }
@@ -292,7 +305,6 @@ pub fn new_loop_id() -> String {
 mod tests {
     use super::*;
     use crate::engine::sample::SampleLoop;
-    use crate::engine::state::StartedBy;
 
     fn loop_state(session: Option<&str>) -> LoopState {
         SampleLoop::default()
@@ -304,14 +316,35 @@ mod tests {
 
     #[test]
     fn the_bound_session_owns_its_loop_and_no_other() {
-        assert_eq!(judge(&loop_state(Some("A")), "A"), Standing::Owner);
-        assert_eq!(judge(&loop_state(Some("A")), "B"), Standing::OtherSession);
+        assert_eq!(judge(&loop_state(Some("A")), "A", None), Standing::Owner);
+        assert_eq!(
+            judge(&loop_state(Some("A")), "B", None),
+            Standing::OtherSession
+        );
     }
 
     #[test]
     fn an_unbound_loop_is_claimed_by_a_session_with_an_id() {
-        assert_eq!(judge(&loop_state(None), "B"), Standing::Claim);
-        assert_eq!(judge(&loop_state(None), ""), Standing::OtherSession);
+        assert_eq!(judge(&loop_state(None), "B", None), Standing::Claim);
+        assert_eq!(judge(&loop_state(None), "", None), Standing::OtherSession);
+    }
+
+    #[test]
+    fn an_unbound_loop_of_run_is_claimed_only_by_the_session_its_supervisor_launched() {
+        let mut run = loop_state(None);
+        run.started_by = Some(StartedBy::Run);
+        let id = run.loop_id.clone().unwrap();
+        assert_eq!(judge(&run, "B", Some(&id)), Standing::Claim);
+        assert_eq!(judge(&run, "B", None), Standing::OtherSession);
+        assert_eq!(
+            judge(&run, "B", Some("another-loop")),
+            Standing::OtherSession
+        );
+        assert_eq!(judge(&run, "", Some(&id)), Standing::OtherSession);
+        // Once bound, the marker changes nothing: the owner is the owner.
+        run.session_id = Some("B".into());
+        assert_eq!(judge(&run, "C", Some(&id)), Standing::OtherSession);
+        assert_eq!(judge(&run, "B", None), Standing::Owner);
     }
 
     #[test]

@@ -60,6 +60,16 @@ pub(crate) struct StopRequest {
     /// Background work of the session that still runs (Claude Code's `background_tasks`
     /// and `session_crons`), in a few bounded words: such a stop waits, uncounted.
     pub background: Option<String>,
+    /// The loop `ralph-hook run` launched this stop's client for, from the environment
+    /// the hook inherited ([`ownership::RUN_LOOP_ENV`]).
+    pub launched_for: Option<String>,
+}
+
+impl StopRequest {
+    /// How this stop stands toward `state`'s loop.
+    fn standing(&self, state: &LoopState) -> Standing {
+        ownership::judge(state, &self.session, self.launched_for.as_deref())
+    }
 }
 
 /// What the hook answers the host.
@@ -81,11 +91,16 @@ pub(crate) struct Target {
     seen: Option<LoopRecord>,
 }
 
-/// Finds the loop a stop of `session` in `cwd` belongs to (see [`store::locate`]).
+/// Finds the loop `request`'s stop in `cwd` belongs to (see [`store::locate`]).
 /// `None` when there is none, or no state folder (so no record, so nothing here is the
 /// user's loop), or the loop is another session's: most stops end here, with nothing
 /// written, nothing said, and nothing more of the payload looked at.
-pub(crate) fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -> Option<Target> {
+pub(crate) fn locate(
+    cwd: &Path,
+    agent: Agent,
+    request: &StopRequest,
+    now: SystemTime,
+) -> Option<Target> {
     if cwd.as_os_str().is_empty() {
         return None;
     }
@@ -99,7 +114,7 @@ pub(crate) fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -
     };
     if seen
         .as_ref()
-        .is_some_and(|seen| another_sessions(seen, session, now))
+        .is_some_and(|seen| another_sessions(seen, request, now))
     {
         return None;
     }
@@ -111,10 +126,10 @@ pub(crate) fn locate(cwd: &Path, agent: Agent, session: &str, now: SystemTime) -
 }
 
 /// True when the loop is another session's: its stop takes no lock and writes nothing.
-fn another_sessions(seen: &LoopRecord, session: &str, now: SystemTime) -> bool {
+fn another_sessions(seen: &LoopRecord, request: &StopRequest, now: SystemTime) -> bool {
     let event = StopEvent {
-        standing: ownership::judge(&seen.state, session),
-        session,
+        standing: request.standing(&seen.state),
+        session: &request.session,
         ..StopEvent::default()
     };
     decide::decide(&seen.state, event, now).decision == Decision::Ignore
@@ -138,10 +153,7 @@ impl Look {
     /// runs in one the agent made since).
     fn take(store: &Store, seen: &LoopRecord, request: &StopRequest) -> Option<Look> {
         let state = &seen.state;
-        let owned = matches!(
-            ownership::judge(state, &request.session),
-            Standing::Owner | Standing::Claim
-        );
+        let owned = matches!(request.standing(state), Standing::Owner | Standing::Claim);
         let needed = owned
             && state.active
             && !state.paused
@@ -233,7 +245,7 @@ fn run_loop_stop(
     let Some(mut record) = loaded(store.load_or_set_aside(&lock, Event::Stop, now)?)? else {
         return Ok(StopAnswer::Allow(None));
     };
-    let standing = ownership::judge(&record.state, &request.session);
+    let standing = request.standing(&record.state);
     let owned = matches!(standing, Standing::Owner | Standing::Claim);
     // This run's mark goes into the state whether or not the other installation ran
     // first: a later run of the same stop must find it.
@@ -343,7 +355,7 @@ fn run_loop_stop(
         return Ok(StopAnswer::Allow(None));
     };
     let event = StopEvent {
-        standing: ownership::judge(&current.state, &request.session),
+        standing: request.standing(&current.state),
         seen_again: false,
         cancel_request: None,
         verification: Some(Verified::of(&result, &record.state)),

@@ -8,6 +8,7 @@ use std::io::Read;
 
 use crate::agent::Agent;
 use crate::clock;
+use crate::engine::ownership;
 use crate::engine::stop::{self, StopAnswer, StopRequest};
 use crate::hook::event;
 use crate::hook::wire::{self, StopInput, StopOutput};
@@ -22,7 +23,7 @@ pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
             return StopOutput::allow(None);
         }
     };
-    let input: StopInput = match serde_json::from_str(&text) {
+    let mut input: StopInput = match serde_json::from_str(&text) {
         Ok(input) => input,
         Err(err) => {
             warn(format!(
@@ -41,10 +42,12 @@ pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     let now = clock::now();
-    let Some(target) = stop::locate(&input.cwd, agent, &input.session_id, now) else {
+    let cwd = std::mem::take(&mut input.cwd);
+    let request = request(input);
+    let Some(target) = stop::locate(&cwd, agent, &request, now) else {
         return StopOutput::allow(None);
     };
-    match stop::run(&target, request(input), now) {
+    match stop::run(&target, request, now) {
         Ok(StopAnswer::Allow(message)) => StopOutput::allow(message),
         Ok(StopAnswer::Block(prompt)) => StopOutput::block(prompt),
         Err(err) => {
@@ -64,5 +67,6 @@ fn request(input: StopInput) -> StopRequest {
         transcript: input.transcript_path,
         event,
         background,
+        launched_for: std::env::var(ownership::RUN_LOOP_ENV).ok(),
     }
 }

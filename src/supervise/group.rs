@@ -35,11 +35,17 @@ pub(crate) struct Client {
 pub(crate) type Started = (Client, ChildStdout, ChildStderr);
 
 impl Client {
-    /// Starts `program args…` in `cwd` as the leader of a new process group, stdin closed,
-    /// stdout and stderr piped.
-    pub(crate) fn spawn(program: &Path, args: &[String], cwd: &Path) -> io::Result<Started> {
+    /// Starts `program args…` in `cwd` with `env` added to the environment, as the leader
+    /// of a new process group, stdin closed, stdout and stderr piped.
+    pub(crate) fn spawn(
+        program: &Path,
+        args: &[String],
+        cwd: &Path,
+        env: &[(&str, &str)],
+    ) -> io::Result<Started> {
         let mut child = Command::new(program)
             .args(args)
+            .envs(env.iter().copied())
             .current_dir(cwd)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -212,7 +218,7 @@ mod tests {
     fn started(script: String, pidfile: &Path) -> (Client, i32) {
         let dir = pidfile.parent().unwrap();
         let (client, _out, _err) =
-            Client::spawn(Path::new("/bin/sh"), &["-c".into(), script], dir).unwrap();
+            Client::spawn(Path::new("/bin/sh"), &["-c".into(), script], dir, &[]).unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let written = std::fs::read_to_string(pidfile).unwrap_or_default();

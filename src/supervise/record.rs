@@ -38,15 +38,16 @@ pub(crate) fn bind(
     let Some(mut record) = current(store, loop_id) else {
         return Ok(None);
     };
-    let unbound = record.state.session_id.is_none();
-    let handing_over = record
-        .fresh
-        .as_ref()
-        .is_some_and(|fresh| fresh.next.is_some() || fresh.sessions == 0 || unbound);
     let detail = match record.state.session_id.as_deref() {
         Some(bound) if bound == session => return Ok(None),
-        _ if handing_over => new_session(&mut record, session),
-        None => format!("bound to session {session}, from the client's own events"),
+        None => match &record.fresh {
+            Some(fresh) => format!(
+                "iteration {} in a new session {session} (session {} of this loop, run --fresh)",
+                render::iteration_label(&record.state),
+                fresh.sessions
+            ),
+            None => format!("bound to session {session}, from the client's own events"),
+        },
         Some(old) => format!(
             "the host gave the resumed session a new id: {old} became {session}; the loop follows the new one"
         ),
@@ -64,27 +65,34 @@ pub(crate) fn bind(
     Ok(Some(detail))
 }
 
-/// A fresh loop's next session binds: the hand-over is taken, the token count starts at
-/// the top of the new session's transcript (the first stop names it), and the session
-/// the loop had is no longer its sign of life.
-fn new_session(record: &mut LoopRecord, session: &str) -> String {
-    let Some(fresh) = record.fresh.as_mut() else {
-        return String::new();
+/// The supervisor is about to launch a new session for the loop (the first, a fresh
+/// loop's next, or one in place of a session that cannot be resumed): the loop is
+/// unbound, to be claimed by that session only (its client carries the loop's id, see
+/// [`crate::engine::ownership::judge`]) — by its first stop or by the supervisor reading
+/// its id, whichever comes first; a fresh loop's hand-over is taken; and the token count
+/// starts at the top of the new session's transcript, its first turn included.
+pub(crate) fn expect_new_session(store: &Store, loop_id: &str, now: SystemTime) -> Result<()> {
+    let lock = store.lock()?;
+    let Some(mut record) = current(store, loop_id) else {
+        return Ok(());
     };
-    fresh.next = None;
-    fresh.sessions = fresh.sessions.saturating_add(1);
-    let sessions = fresh.sessions;
-    start_counting_anew(record);
-    format!(
-        "iteration {} in a new session {session} (session {sessions} of this loop, run --fresh)",
-        render::iteration_label(&record.state)
-    )
+    record.state.session_id = None;
+    if let Some(fresh) = record.fresh.as_mut() {
+        fresh.next = None;
+        fresh.sessions = fresh.sessions.saturating_add(1);
+    }
+    start_counting_anew(&mut record);
+    record.state.updated_at = clock::format(now);
+    if let Some(err) = store.save(&lock, &mut record)? {
+        warn(err);
+    }
+    Ok(())
 }
 
 /// The host kept no session `lost` to resume (its client died before saving it): the
-/// loop lets go of it, so that the new session the supervisor starts in its place binds
-/// as a first one does, and its budgets count from the new transcript's top. Returns
-/// false when the record is no longer this loop's or is bound to another session.
+/// loop lets go of it, the history says so, and the supervisor starts a new session in
+/// its place ([`expect_new_session`]). Returns false when the record is no longer this loop's or
+/// is bound to another session.
 pub(crate) fn start_over(
     store: &Store,
     loop_id: &str,
@@ -98,8 +106,8 @@ pub(crate) fn start_over(
     if record.state.session_id.as_deref() != Some(lost) {
         return Ok(false);
     }
+    // Unbound, the next launch is a new session, never a resume of this one again.
     record.state.session_id = None;
-    start_counting_anew(&mut record);
     record.state.updated_at = clock::format(now);
     if let Some(err) = store.save(&lock, &mut record)? {
         warn(err);

@@ -26,7 +26,7 @@ use crate::engine::decide::{Continuation, Outcome};
 use crate::engine::fresh::{self, FreshMode, Handoff};
 use crate::engine::history::{Action, Event, HistoryEntry};
 use crate::engine::lifecycle;
-use crate::engine::ownership::LoopRecord;
+use crate::engine::ownership::{self, LoopRecord};
 use crate::engine::render::{self, FreshContext, printable};
 use crate::engine::store::Store;
 use crate::engine::supervision::{CLIENT_LOG, Supervision, Timings};
@@ -138,6 +138,9 @@ impl Supervisor {
             };
             let iteration = current.state.iteration;
             self.last_message = None;
+            if resume.is_none() {
+                record::expect_new_session(&self.store, &self.sup.loop_id, clock::now())?;
+            }
             let args = host::arguments(self.sup.agent, &self.sup.spec, resume, &prompt);
             let end = match self.run_client(&args, resume.is_some()) {
                 Ok(end) => end,
@@ -240,9 +243,13 @@ impl Supervisor {
     /// this returns.
     fn run_client(&mut self, args: &[String], resumed: bool) -> Result<RunEnd> {
         let workspace = self.store.workspace().to_path_buf();
-        let (mut client, stdout, stderr) =
-            Client::spawn(&self.sup.spec.client, args, &workspace)
-                .map_err(|err| Error::io("start the client", &self.sup.spec.client, err))?;
+        let (mut client, stdout, stderr) = Client::spawn(
+            &self.sup.spec.client,
+            args,
+            &workspace,
+            &[(ownership::RUN_LOOP_ENV, &self.sup.loop_id)],
+        )
+        .map_err(|err| Error::io("start the client", &self.sup.spec.client, err))?;
         self.sup.launches += 1;
         self.sup.client_pid = Some(client.pid());
         self.write();

@@ -1409,3 +1409,43 @@ fn a_user_config_that_is_relative_or_not_the_users_is_refused() {
         stderr(&out)
     );
 }
+
+/// A loop of `ralph-hook run` is unbound while its supervisor starts the session it is
+/// for: a stop of any other session in the workspace (an interactive one the user has
+/// open, a client the agent started) must not claim it; the stop of the client launched
+/// for it (its environment names the loop) does, and is decided.
+#[test]
+fn a_run_loop_waiting_for_its_session_is_claimed_by_that_session_only() {
+    let world = World::new();
+    let out = world.run(&[
+        "start",
+        "--workspace",
+        ws_arg(&world),
+        "--prompt",
+        "Fix the failing tests",
+    ]);
+    assert_success(&out);
+    let path = world.loop_dir().join("record.json");
+    let mut record: Value = serde_json::from_str(&fs_err::read_to_string(&path).unwrap()).unwrap();
+    record["state"]["started_by"] = json!("run");
+    write_json(&path, &record);
+    let loop_id = record["loop_id"].as_str().unwrap().to_string();
+
+    let stop = codex_stop("OTHER", &world.workspace, Some("working"));
+    assert_silent_allow(&world.stop(&stop));
+    assert_silent_allow(&world.stop_with(&stop, &[("RALPH_HOOK_RUN_LOOP", "another-loop")]));
+    assert!(world.record().unwrap()["state"]["session_id"].is_null());
+    assert!(
+        world.history().iter().all(|h| h["decision"] != "bind"),
+        "{:#?}",
+        world.history()
+    );
+
+    let launched = codex_stop("LAUNCHED", &world.workspace, Some("working"));
+    assert_block(&world.stop_with(&launched, &[("RALPH_HOOK_RUN_LOOP", &loop_id)]));
+    assert_eq!(world.record().unwrap()["state"]["session_id"], "LAUNCHED");
+    // Bound now: the marker gives no other session a way in.
+    let late = codex_stop("OTHER", &world.workspace, Some("working"));
+    assert_silent_allow(&world.stop_with(&late, &[("RALPH_HOOK_RUN_LOOP", &loop_id)]));
+    assert_eq!(world.record().unwrap()["state"]["session_id"], "LAUNCHED");
+}

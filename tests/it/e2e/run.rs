@@ -17,6 +17,7 @@ use super::clients::Client;
 use super::mock::{Reply, api_error, command, held, text};
 use super::proc::Finished;
 use super::scenarios::{PROMISE, assert_turns, last_stop, q, stops};
+use super::usage::{USAGE, jsonl_files};
 use super::world::{World, hook_source};
 
 /// Longest a whole `ralph-hook run` may take in these tests.
@@ -118,24 +119,13 @@ pub(super) fn saved_session(world: &World, session: &str) -> Vec<PathBuf> {
         Client::Codex => &world.codex_home,
         Client::Claude => &world.claude_home,
     };
-    let mut found = Vec::new();
-    let mut dirs = vec![home.clone()];
-    while let Some(dir) = dirs.pop() {
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let path = entry.path();
-            let name = entry.file_name().to_string_lossy().into_owned();
-            match entry.file_type() {
-                Ok(kind) if kind.is_dir() => dirs.push(path),
-                Ok(kind)
-                    if kind.is_file() && name.contains(session) && name.ends_with(".jsonl") =>
-                {
-                    found.push(path);
-                }
-                _ => {}
-            }
-        }
-    }
-    found
+    jsonl_files(home)
+        .into_iter()
+        .filter(|file| {
+            file.file_name()
+                .is_some_and(|name| name.to_string_lossy().contains(session))
+        })
+        .collect()
 }
 
 /// The client's pid and session once it reached model turn `turns`, the loop's history
@@ -251,7 +241,16 @@ pub fn run_completes(client: Client, test: &str) {
     let Some(world) = setup(client, test, script) else {
         return;
     };
-    let run = ralph_run(&world, &run_args(&world, &["--max-iterations", "5"], task));
+    world.mock.set_usage(USAGE);
+    world.set_env("RALPH_HOOK_REPLY_WAIT", "10s");
+    let run = ralph_run(
+        &world,
+        &run_args(
+            &world,
+            &["--max-iterations", "5", "--max-tokens", "100k"],
+            task,
+        ),
+    );
     assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
     assert!(run.stdout.contains("[completed]"), "{}", run.stdout);
     assert!(run.stdout.contains("agent: Pass one"), "{}", run.stdout);
@@ -266,6 +265,14 @@ pub fn run_completes(client: Client, test: &str) {
     assert_eq!(last_stop(&history)["reason"], "completed");
     assert_eq!(last_stop(&history)["iteration"], 1);
     assert!(restarts(&history).is_empty(), "{history:#?}");
+    // The session was launched for the loop: its first turn counts as much as the next.
+    let per_response = USAGE.input + USAGE.cache_read + USAGE.cache_write + USAGE.output;
+    let counted: Vec<u64> = stops(&history)
+        .iter()
+        .map(|h| h["tokens"].as_u64().expect("each stop counts tokens"))
+        .collect();
+    assert_eq!(counted, [per_response; 2], "{history:#?}");
+    assert_eq!(last_stop(&history)["tokens_used"], 2 * per_response);
     let wait = world.ralph(&[
         "wait",
         "--workspace",

@@ -26,7 +26,7 @@ pub const USAGE: Usage = Usage {
 };
 
 /// Every `*.jsonl` file under `dir`, recursively.
-fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
+pub(super) fn jsonl_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
         let path = entry.path();
