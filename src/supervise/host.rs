@@ -14,6 +14,7 @@ use std::path::{Path, PathBuf};
 use crate::agent::Agent;
 use crate::engine::supervision::RunSpec;
 use crate::error::{Error, Result};
+use crate::program;
 
 /// The default sandbox of a Codex run: the agent edits the workspace and runs commands
 /// in it, and nothing outside.
@@ -134,7 +135,7 @@ pub(crate) fn find_client(agent: Agent, flag: Option<&Path>) -> Result<PathBuf> 
     if let Some(path) = flag {
         let path =
             std::path::absolute(path).map_err(|err| Error::io("find the client", path, err))?;
-        if !is_executable(&path) {
+        if !program::is_executable(&path) {
             return Err(Error::usage(format!(
                 "--client {} is not an executable file",
                 path.display()
@@ -143,24 +144,12 @@ pub(crate) fn find_client(agent: Agent, flag: Option<&Path>) -> Result<PathBuf> 
         return Ok(path);
     }
     let name = agent.as_str();
-    std::env::var_os("PATH")
-        .iter()
-        .flat_map(std::env::split_paths)
-        .filter(|dir| dir.is_absolute())
-        .map(|dir| dir.join(name))
-        .find(|path| is_executable(path))
-        .ok_or_else(|| {
-            Error::usage(format!(
-                "`{name}` is not on PATH: install {} or name it with --client PATH",
-                agent.display_name()
-            ))
-        })
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+    program::find(name).ok_or_else(|| {
+        Error::usage(format!(
+            "`{name}` is not on PATH: install {} or name it with --client PATH",
+            agent.display_name()
+        ))
+    })
 }
 
 #[cfg(test)]
