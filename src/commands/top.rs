@@ -62,6 +62,7 @@ pub(crate) fn top() -> Result<i32> {
             .terminal
             .draw(|frame| view::draw(frame, &app, clock::now(), look))
             .map_err(|err| Error::io("draw the dashboard", "stdout", err))?;
+        panic_point();
         let wait = next_refresh
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(100));
@@ -95,6 +96,21 @@ pub(crate) fn top() -> Result<i32> {
     drop(session);
     Ok(0)
 }
+
+/// Environment variable read by debug builds only: `top` makes `top` panic once it has
+/// drawn, so a test sees the terminal given back on a panic.
+const TEST_PANIC_ENV: &str = "RALPH_HOOK_TEST_PANIC";
+
+#[cfg(debug_assertions)]
+fn panic_point() {
+    if std::env::var(TEST_PANIC_ENV).is_ok_and(|what| what == "top") {
+        panic!("{TEST_PANIC_ENV}=top asked for a panic");
+    }
+}
+
+/// Release builds: nothing.
+#[cfg(not(debug_assertions))]
+fn panic_point() {}
 
 /// The refresh interval from [`REFRESH_ENV`], else a second.
 fn refresh_interval() -> Result<Duration> {

@@ -108,19 +108,23 @@ fn wait_until(what: &str, ok: impl Fn() -> bool) {
     }
 }
 
-/// The script the pane runs: `top` in the test's home, then its exit code, then a wait
-/// (so the pane stays to be read).
-fn script(world: &World) -> PathBuf {
+/// The script the pane runs: `top` in the test's home with `env` (`NAME=value …`), then
+/// its exit code and the terminal's line discipline, then a wait (so the pane stays to
+/// be read).
+fn script(world: &World, env: &str) -> PathBuf {
     let quote = |path: &Path| format!("'{}'", path.display());
     let text = format!(
         "export HOME={home} RALPH_HOOK_STATE_DIR={state} XDG_STATE_HOME={home}/.local/state \
          XDG_CONFIG_HOME={home}/.config TMPDIR={tmp} RALPH_HOOK_TOP_REFRESH=100ms LANG=C LC_ALL=C\n\
          unset NO_COLOR CLICOLOR_FORCE RALPH_HOOK_CONFIG RALPH_HOOK_NOW\n\
-         {bin} top\necho \"top exited with $?\"\nexec sleep 600\n",
+         {env} {bin} top\necho \"top exited with $?\"\n\
+         stty -a | tr ' ;' '\\n\\n' | grep -E '^-?(icanon|echo)$' | tr '\\n' ' '\necho\n\
+         exec sleep 600\n",
         home = quote(&world.home),
         state = quote(&world.state_dir),
         tmp = quote(&world.temp.path().join("tmp")),
         bin = quote(&assert_cmd::cargo::cargo_bin("ralph-hook")),
+        env = env,
     );
     let path = world.temp.path().join("top.sh");
     fs_err::write(&path, text).expect("write the script");
@@ -129,6 +133,11 @@ fn script(world: &World) -> PathBuf {
 
 /// A tmux session of 80×24 running `top` in `world`'s home.
 fn start_top(world: &World) -> Tmux {
+    start_top_with(world, "")
+}
+
+/// [`start_top`] with `env` (`NAME=value …`) for `top`.
+fn start_top_with(world: &World, env: &str) -> Tmux {
     let tmux = Tmux {
         socket: format!(
             "ralph-top-{}",
@@ -140,7 +149,7 @@ fn start_top(world: &World) -> Tmux {
                 .to_string_lossy()
         ),
     };
-    let script = script(world);
+    let script = script(world, env);
     assert_success(&tmux.run(&[
         "new-session",
         "-d",
@@ -299,6 +308,31 @@ fn sigterm_ends_top_and_gives_the_terminal_back() {
     // 128 + 15, as a shell reports a process SIGTERM ended: a script can tell.
     tmux.wait_for("top's exit", |s| s.contains("top exited with 143"));
     assert_eq!(alternate_on(&tmux), "0", "the alternate screen is left");
+}
+
+/// A panic in `top` gives the terminal back before the panic message is printed: the
+/// alternate screen is left, the line discipline is cooked again (`icanon`, `echo`), and
+/// the message is on the user's screen. Debug builds panic on `RALPH_HOOK_TEST_PANIC=top`.
+#[test]
+fn a_panic_in_top_gives_the_terminal_back() {
+    if tmux_missing() {
+        return;
+    }
+    let world = World::new();
+    world.start("S1", &[]);
+    let tmux = start_top_with(&world, "RUST_BACKTRACE=0 RALPH_HOOK_TEST_PANIC=top");
+    let screen = tmux.wait_for("top's exit", |s| s.contains("top exited with 101"));
+    assert_eq!(alternate_on(&tmux), "0", "the alternate screen is left");
+    assert!(screen.contains("asked for a panic"), "{screen}");
+    let modes = screen
+        .lines()
+        .find(|line| line.contains("icanon"))
+        .unwrap_or_else(|| panic!("no stty line in {screen}"));
+    assert!(
+        modes.split_whitespace().any(|m| m == "icanon")
+            && modes.split_whitespace().any(|m| m == "echo"),
+        "raw mode was left on: {modes}"
+    );
 }
 
 /// Closing the terminal (the tmux server killed, its pane and shell gone) ends `top`: it
