@@ -99,6 +99,7 @@ pub(crate) fn top() -> Result<i32> {
 
 /// Environment variable read by debug builds only: `top` makes `top` panic once it has
 /// drawn, so a test sees the terminal given back on a panic.
+#[cfg(debug_assertions)]
 const TEST_PANIC_ENV: &str = "RALPH_HOOK_TEST_PANIC";
 
 #[cfg(debug_assertions)]

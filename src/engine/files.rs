@@ -19,6 +19,7 @@ use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 
+#[cfg(debug_assertions)]
 use crate::messages;
 use crate::regular_file::kind_of;
 
