@@ -968,12 +968,13 @@ fn a_spent_budget_with_wrap_up_gives_exactly_one_last_turn_then_ends_with_its_ou
             (Some(_), other) => panic!("row {n}: {other:?}"),
         }
     }
-    // A turn that overran the time budget by more than the bound gets no wrap-up.
+    // A turn that overran the time budget by less than the bound (ten minutes) gets its
+    // wrap-up; by more, none.
     let timed = loop_with(|f| {
         f.max_duration = Some("1h".into());
         f.wrap_up = Some("on".into());
     });
-    let just = decide(&timed, message("x"), at(3600 + 60));
+    let just = decide(&timed, message("x"), at(3600 + 9 * 60));
     assert!(matches!(&just.decision, Decision::Block(how) if how.wrap_up == Some("time budget")));
     let late = decide(&timed, message("x"), at(3600 + 11 * 60));
     assert_eq!(late.decision, Decision::Finish(Outcome::TimeLimit));
