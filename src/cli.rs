@@ -296,7 +296,7 @@ pub struct SuperviseArgs {
     pub loop_id: String,
 }
 
-/// The exit codes of `wait`, for its `--help` (see [`crate::commands::WaitCode`]).
+/// The exit codes of `wait`, for its `--help` (see `commands::wait::WaitCode`).
 const WAIT_CODES: &str = "Exit codes: 0 completed (or verified), 3 iteration cap, 4 time budget, \
 5 no progress, 6 cancelled or replaced, 7 the loop ended on an error, 8 --timeout passed while \
 the loop still runs, 9 no loop ran there, 10 token budget, 11 the agent is blocked on you (the \

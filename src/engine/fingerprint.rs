@@ -13,7 +13,7 @@
 //! of the files. A same-size rewrite within one filesystem timestamp tick of the previous
 //! look is the one edit it cannot see; between two stops there is a whole model turn.
 //!
-//! git runs unsandboxed as the user, so it runs hardened ([`Git`], the same switches as
+//! git runs unsandboxed as the user, so it runs hardened (`Git`, the same switches as
 //! the worktree plumbing): no fsmonitor, no hooks, no filter driver the repository's
 //! config names (a `clean` driver runs on `git status` for a file whose stat changed), no
 //! pager, no prompt, no optional locks, none of the caller's `GIT_*` variables, never
@@ -232,7 +232,7 @@ pub fn git_deadline() -> Duration {
         .map_or(GIT_DEADLINE, |asked| asked.min(GIT_DEADLINE))
 }
 
-/// The hardened git command for `workspace`: [`Git`]'s (git from an absolute PATH entry,
+/// The hardened git command for `workspace`: `Git`'s (git from an absolute PATH entry,
 /// every repository-named command switched off, each filter driver too, a clean `GIT_*`
 /// environment, no stdin, no terminal prompt) plus the arguments above. `None` when no
 /// absolute PATH entry holds git. Reading the filter drivers' names is one more git run

@@ -1,6 +1,6 @@
 //! `ralph-hook run --fresh`: every iteration in a new session under the one record. A
 //! stop of a fresh loop is decided by the same transaction as any other
-//! ([`crate::engine::stop`]); when that decision is "continue", the turn is allowed instead
+//! (`engine::stop`); when that decision is "continue", the turn is allowed instead
 //! of blocked and what the continuation would have said is kept here, in the record, for
 //! the supervisor, which starts the next session with it.
 //!
@@ -195,7 +195,7 @@ const NO_ATTRIBUTES: [&str; 3] = [
 /// git repository.
 ///
 /// Nothing a repository names runs: the work tree is read with attributes from the
-/// empty tree only ([`NO_ATTRIBUTES`]), and not at all when `.git/info/attributes` (which
+/// empty tree only (`NO_ATTRIBUTES`), and not at all when `.git/info/attributes` (which
 /// no option turns off) exists; then only the commits are compared, tree to tree.
 pub fn workspace_summary(workspace: &Path, git: bool, base: Option<&str>) -> Option<String> {
     if !git {

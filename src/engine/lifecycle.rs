@@ -1,7 +1,7 @@
 //! Starting, ending, pausing and adopting a loop: the changes a person (or the prompt
 //! hook on their behalf) makes, shared by the prompt hook, the stop
-//! ([`crate::engine::stop`]) and the commands. Finding a loop is
-//! [`crate::engine::lookup`]'s.
+//! (`engine::stop`) and the commands. Finding a loop is
+//! `engine::lookup`'s.
 //!
 //! There is one way to end a loop, [`end`]: a stop's finish, `cancel`, the sandbox's
 //! cancel request and the replacement by a new loop all go through it, under the lock,
@@ -43,7 +43,7 @@ pub enum Replace {
     Always,
     /// The user's `$ralph-loop` in a session: replace that session's own loop, one no
     /// session has claimed yet, and another session's loop that has shown no sign of
-    /// life for [`liveness::IDLE_AFTER`] (its session crashed or was killed); refuse
+    /// life for `liveness::IDLE_AFTER` (its session crashed or was killed); refuse
     /// another session's live loop unless `anyway` (the prompt said `--replace`).
     Prompt {
         /// The prompt said `--replace`.
@@ -58,7 +58,7 @@ pub enum Because {
     SameSession,
     /// No session had claimed it.
     Unclaimed,
-    /// Its session showed no sign of life for [`liveness::IDLE_AFTER`].
+    /// Its session showed no sign of life for `liveness::IDLE_AFTER`.
     Idle,
     /// The user asked (`--force`, `--replace`).
     Asked,

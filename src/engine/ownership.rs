@@ -58,7 +58,7 @@ pub struct LoopRecord {
     pub git: bool,
     /// The bound session's transcript, as the host named it in the payloads of the
     /// prompt that started the loop and of the stops it decided: its mtime is the
-    /// session's sign of life (see [`crate::engine::liveness`]). Never opened.
+    /// session's sign of life (see `engine::liveness`). Never opened.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transcript: Option<PathBuf>,
     /// The user's `--notify` command: kept here only, never in the workspace's mirror,
@@ -197,7 +197,7 @@ pub struct Registry {
 impl Registry {
     /// The registry in the user's state folder (`None` without a home folder). Every
     /// record read or written through it is checked to be the user's alone
-    /// ([`crate::engine::private`]).
+    /// (`engine::private`).
     pub fn open() -> Option<Self> {
         user_state_dir().map(|dir| Registry { dir, guarded: true })
     }

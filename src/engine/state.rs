@@ -147,7 +147,7 @@ pub struct LoopState {
     pub last_decision: Option<LastDecision>,
     /// The host event (a stop, a prompt) the loop last acted on, and which installations
     /// of ralph-hook have run for it: with the plugin and `ralph-hook install` both in
-    /// place, each event is acted on once (see [`crate::engine::once`]).
+    /// place, each event is acted on once (see `engine::once`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handled: Option<HandledEvent>,
     /// The task list (`--tasks FILE`): its items accepted so far and the current one.

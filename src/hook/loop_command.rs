@@ -5,7 +5,7 @@
 //! a loop with default budgets; other `--words` stay in the task.
 //!
 //! The flags, their value names, help lines and defaults come from one place, the flag
-//! table [`RawLoopFlags`]: the parser, the typo check (the one [`did_you_mean`]) and the
+//! table [`RawLoopFlags`]: the parser, the typo check (the one `did_you_mean`) and the
 //! in-agent usage text ([`usage`]) all read it.
 //!
 //! Installed as a plugin, the skill is namespaced: `$ralph-hook:ralph-loop` (Codex 0.169)
