@@ -69,10 +69,13 @@ pub(crate) fn cells(row: &LoopRow, now: SystemTime, unicode: bool) -> Cells {
             empty.repeat((BAR - filled) as usize)
         )
     };
-    let tokens = match (row.tokens_used, row.max_tokens) {
-        (used, Some(max)) => format!("{}/{}", render::token_count(used), render::token_count(max)),
-        (0, None) => "-".into(),
-        (used, None) => render::token_count(used),
+    let tokens = match (row.max_cost_nanos, row.tokens_used, row.max_tokens) {
+        (Some(budget), _, _) => format!("{}/{}", money(row.cost_nanos), money(budget)),
+        (None, used, Some(max)) => {
+            format!("{}/{}", render::token_count(used), render::token_count(max))
+        }
+        (None, 0, None) => "-".into(),
+        (None, used, None) => render::token_count(used),
     };
     let activity = row
         .last_activity
@@ -113,6 +116,16 @@ fn short(duration: Duration) -> String {
     {
         Some((at, _)) => text[..=at].to_string(),
         None => text,
+    }
+}
+
+/// Money short enough for the column: dollars and cents rounded up (any spend shows, as
+/// `$0.01` at least), whole dollars without the cents (`$5`).
+fn money(nanos: u64) -> String {
+    let cents = nanos.div_ceil(10_000_000);
+    match cents % 100 {
+        0 => format!("${}", cents / 100),
+        part => format!("${}.{part:02}", cents / 100),
     }
 }
 
@@ -176,6 +189,21 @@ pub(crate) mod tests {
                 "/w/ended"
             ]
         );
+    }
+
+    #[test]
+    fn a_money_budget_shows_spend_and_budget_in_dollars_that_fit_the_column() {
+        let now = UNIX_EPOCH + Duration::from_secs(1_030);
+        let mut costly = row("/w/api", Phase::Running);
+        costly.max_cost_nanos = Some(5_000_000_000);
+        costly.cost_nanos = 1_234_000_000;
+        assert_eq!(cells(&costly, now, false).tokens, "$1.24/$5");
+        costly.cost_nanos = 1_000;
+        assert_eq!(cells(&costly, now, false).tokens, "$0.01/$5");
+        costly.cost_nanos = 0;
+        costly.max_cost_nanos = Some(12_500_000_000);
+        assert_eq!(cells(&costly, now, false).tokens, "$0/$12.50");
+        assert_eq!(money(49_990_000_000), "$49.99");
     }
 
     #[test]
