@@ -104,6 +104,7 @@ scenario!(worktrees::two_loops_in_worktrees: codex);
 scenario!(fresh::run_fresh_three_sessions: codex, claude);
 scenario!(fresh::run_fresh_task_items: codex, claude);
 scenario!(fresh::run_fresh_survives_a_killed_client: codex, claude);
+scenario!(fresh::run_fresh_with_a_money_budget: codex, claude);
 scenario!(session_events::background_work: claude);
 scenario!(session_events::user_takes_the_wheel: codex, claude);
 scenario!(session_events::api_error_mid_loop: claude);

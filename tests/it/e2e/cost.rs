@@ -16,12 +16,12 @@ use ralph_hook::testing::engine::config::CONFIG_ENV;
 use ralph_hook::testing::engine::flush::WAIT_ENV;
 
 /// The user's prices for Codex's `mock-model`, USD per million tokens.
-const MOCK_PRICES: &str =
+pub(super) const MOCK_PRICES: &str =
     "[prices.\"mock-model\"]\ninput = 2.0\ncache_read = 0.2\ncache_write = 2.5\noutput = 8.0\n";
 
 /// What one response of the mock's [`USAGE`] (900 fresh input, 300 cache reads, 200 cache
 /// writes, 100 output, 20 of it reasoning on Codex) costs, in nanodollars, by the table.
-fn per_response(client: Client) -> u64 {
+pub(super) fn per_response(client: Client) -> u64 {
     // tokens × USD per million = µ$ … ×1000 for nanodollars: (tokens × price) / 1000.
     let (input, read, write, output) = match client {
         // Sonnet 4.5, built in: $3, $0.30, $3.75, $15.
@@ -44,6 +44,19 @@ fn mark(client: Client) -> &'static str {
     }
 }
 
+/// Writes the user's config with [`MOCK_PRICES`] (private to the user, as ralph-hook
+/// asks) and points the world at it.
+pub(super) fn use_mock_prices(world: &World) {
+    let config = world.root.join("ralph-config.toml");
+    std::fs::write(&config, MOCK_PRICES).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    world.set_env(CONFIG_ENV, config.to_str().unwrap());
+}
+
 /// Each turn is two model responses. The budget lies between two and three turns' cost,
 /// so the first two stops continue and the third ends the loop with `max_cost`, though
 /// the iteration cap and the script allow more.
@@ -61,14 +74,7 @@ pub fn cost_budget(client: Client, test: &str) {
     };
     world.mock.set_usage(USAGE);
     world.set_env(WAIT_ENV, "10s");
-    let config = world.root.join("ralph-config.toml");
-    std::fs::write(&config, MOCK_PRICES).unwrap();
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&config, std::fs::Permissions::from_mode(0o600)).unwrap();
-    }
-    world.set_env(CONFIG_ENV, config.to_str().unwrap());
+    use_mock_prices(&world);
     let turn = 2 * per_response(client);
     // Halfway between two and three turns.
     let budget_nanos = 2 * turn + turn / 2;

@@ -13,6 +13,7 @@ use std::time::Instant;
 use serde_json::Value;
 
 use super::clients::Client;
+use super::cost::{per_response, use_mock_prices};
 use super::mock::{command, held, text, text_then_command};
 use super::run::{
     list_row, ralph_run, restarts, run_args, running_saved_client, setup, signal, wait_until,
@@ -30,6 +31,48 @@ fn stop_sessions(history: &[Value]) -> Vec<String> {
         .iter()
         .map(|h| h["session_id"].as_str().unwrap_or_default().to_string())
         .collect()
+}
+
+/// `run --fresh --max-cost`: a money budget alone (no token budget) counts each new
+/// session's transcript from its top, so every session's turn is priced whole and the
+/// spend is summed over the sessions.
+pub fn run_fresh_with_a_money_budget(client: Client, test: &str) {
+    let script = vec![
+        text(format!("Session one. {CONTINUE}")),
+        text(format!("Session two. {CONTINUE}")),
+        text(format!("Session three, done. {PROMISE}")),
+    ];
+    let Some(world) = setup(client, test, script) else {
+        return;
+    };
+    world.mock.set_usage(USAGE);
+    world.set_env("RALPH_HOOK_REPLY_WAIT", "10s");
+    use_mock_prices(&world);
+    let args = run_args(
+        &world,
+        &["--fresh", "--max-iterations", "5", "--max-cost", "1"],
+        "Spend a little in each session",
+    );
+    let run = ralph_run(&world, &args);
+    assert_eq!(run.status.and_then(|s| s.code()), Some(0), "{}", run.stdout);
+    assert_turns(&world, 3);
+    let history = world.history();
+    let sessions: BTreeSet<String> = stop_sessions(&history).into_iter().collect();
+    assert_eq!(sessions.len(), 3, "{history:#?}");
+    let costs: Vec<u64> = stops(&history)
+        .iter()
+        .map(|h| h["cost_nanos"].as_u64().expect("each stop prices its turn"))
+        .collect();
+    let one = per_response(client);
+    assert_eq!(
+        costs, [one; 3],
+        "each session's turn priced whole: {history:#?}"
+    );
+    assert_eq!(
+        last_stop(&history)["cost_used_nanos"].as_u64(),
+        Some(3 * one)
+    );
+    assert_eq!(last_stop(&history)["reason"], "completed");
 }
 
 /// Done when (1): a 3-iteration task under `run --fresh`: three sessions with three
