@@ -164,6 +164,20 @@ fn start_top_with(world: &World, env: &str) -> Tmux {
     tmux
 }
 
+/// The pid of `ralph-hook top`: the pane runs `sh top.sh`, and `top` is its child.
+fn top_pid(tmux: &Tmux) -> String {
+    let shell: u32 = stdout(&tmux.run(&["display", "-p", "-t", "top", "#{pane_pid}"]))
+        .trim()
+        .parse()
+        .expect("the pane's pid");
+    fs_err::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
+        .expect("the shell's children")
+        .split_whitespace()
+        .next()
+        .expect("top runs")
+        .to_string()
+}
+
 fn alternate_on(tmux: &Tmux) -> String {
     stdout(&tmux.run(&["display", "-p", "-t", "top", "#{alternate_on}"]))
         .trim()
@@ -288,18 +302,7 @@ fn sigterm_ends_top_and_gives_the_terminal_back() {
     let tmux = start_top(&world);
     tmux.wait_for("the loop", |s| s.contains("1 loop") && first_row(s) == "ws");
     assert_eq!(alternate_on(&tmux), "1");
-    // The pane runs `sh top.sh`; its child is `ralph-hook top`.
-    let shell: u32 = stdout(&tmux.run(&["display", "-p", "-t", "top", "#{pane_pid}"]))
-        .trim()
-        .parse()
-        .expect("the pane's pid");
-    let children = fs_err::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-        .expect("the shell's children");
-    let top = children
-        .split_whitespace()
-        .next()
-        .expect("top runs")
-        .to_string();
+    let top = top_pid(&tmux);
     let out = Command::new("kill")
         .args(["-TERM", &top])
         .output()
@@ -346,16 +349,7 @@ fn a_closed_terminal_ends_top() {
     world.start("S1", &[]);
     let tmux = start_top(&world);
     tmux.wait_for("the loop", |s| s.contains("1 loop") && first_row(s) == "ws");
-    let shell: u32 = stdout(&tmux.run(&["display", "-p", "-t", "top", "#{pane_pid}"]))
-        .trim()
-        .parse()
-        .expect("the pane's pid");
-    let top = fs_err::read_to_string(format!("/proc/{shell}/task/{shell}/children"))
-        .expect("the shell's children")
-        .split_whitespace()
-        .next()
-        .expect("top runs")
-        .to_string();
+    let top = top_pid(&tmux);
     drop(tmux);
     wait_until("top to end once its terminal closed", || {
         fs_err::read_to_string(format!("/proc/{top}/stat"))
