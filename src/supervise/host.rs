@@ -84,17 +84,22 @@ pub(crate) fn arguments(
     args
 }
 
-/// True when `line` (of the client's stdout or stderr) says the host has no session by
-/// the id it was asked to resume: a client killed before it saved its session's first
-/// turn leaves nothing to resume (measured: Claude Code 2.1.332 ends `--resume ID` with
-/// "No conversation found with session ID: ID"; Codex 0.171.0 ends `exec resume ID`
-/// with "thread/resume failed: no rollout found for thread id ID").
+/// True when `line` of the client's stderr says the host has no session by the id it
+/// was asked to resume: a client killed before it saved its session's first turn leaves
+/// nothing to resume (measured: Claude Code 2.1.332 ends `--resume ID` with "No
+/// conversation found with session ID: ID" on stderr; Codex 0.171.0 ends `exec resume
+/// ID` with "Error: thread/resume: thread/resume failed: no rollout found for thread id
+/// ID (code -32600)"). Only a line that begins so counts: the agent's own words never
+/// reach stderr, and quoting them would not start a line this way.
 pub(crate) fn says_no_such_session(agent: Agent, line: &str) -> bool {
-    let marker = match agent {
-        Agent::Codex => "no rollout found for thread id",
-        Agent::Claude => "No conversation found with session ID",
-    };
-    line.contains(marker)
+    let line = line.trim_start();
+    match agent {
+        Agent::Codex => {
+            line.starts_with("Error: thread/resume")
+                && line.contains("no rollout found for thread id")
+        }
+        Agent::Claude => line.starts_with("No conversation found with session ID"),
+    }
 }
 
 /// True when the user's arguments hold one of `names` (`--name value` or `--name=value`).
@@ -248,7 +253,16 @@ mod tests {
     fn each_hosts_words_for_a_session_it_never_saved_are_recognised() {
         assert!(says_no_such_session(
             Agent::Claude,
-            r#"{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["No conversation found with session ID: 3f1c"]}"#
+            "No conversation found with session ID: 3f1c"
+        ));
+        // An agent's message that quotes the words is not the host saying them.
+        assert!(!says_no_such_session(
+            Agent::Claude,
+            r#"{"type":"assistant","message":{"content":[{"type":"text","text":"No conversation found with session ID: 3f1c"}]}}"#
+        ));
+        assert!(!says_no_such_session(
+            Agent::Codex,
+            "agent said: no rollout found for thread id 3f1c"
         ));
         assert!(says_no_such_session(
             Agent::Codex,

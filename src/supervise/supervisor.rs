@@ -342,12 +342,11 @@ impl Supervisor {
 
     fn handle(&mut self, line: Line, heard: &mut Heard) {
         self.sup.last_output = Some(clock::format(clock::now()));
-        let (Line::Out(text) | Line::Err(text)) = &line;
-        if host::says_no_such_session(self.sup.agent, text) {
-            heard.no_such_session = true;
-        }
         let text = match line {
             Line::Err(text) => {
+                if host::says_no_such_session(self.sup.agent, &text) {
+                    heard.no_such_session = true;
+                }
                 if !text.trim().is_empty() {
                     heard.stderr = Some(text.trim().to_string());
                 }
