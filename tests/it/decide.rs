@@ -978,6 +978,15 @@ fn a_spent_budget_with_wrap_up_gives_exactly_one_last_turn_then_ends_with_its_ou
     assert!(matches!(&just.decision, Decision::Block(how) if how.wrap_up == Some("time budget")));
     let late = decide(&timed, message("x"), at(3600 + 11 * 60));
     assert_eq!(late.decision, Decision::Finish(Outcome::TimeLimit));
+    // A wrap-up marker this version cannot read (a newer version's outcome, a hand edit)
+    // still means the wrap-up turn was given: never a second one.
+    let mut marked = loop_with(|f| {
+        f.max_tokens = Some("1k".into());
+        f.wrap_up = Some("on".into());
+    });
+    marked.wrapping_up = Some("a_newer_outcome".into());
+    let step = decide(&marked, spending("working", 2_000), at(1));
+    assert_eq!(step.decision, Decision::Finish(Outcome::TokenLimit));
     // Completion in the wrap-up turn still counts as completed.
     let state = loop_with(|f| {
         f.max_tokens = Some("1k".into());
