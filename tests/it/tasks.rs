@@ -346,6 +346,38 @@ fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
     assert_eq!(out.status.code(), Some(18), "{}", stderr(&out));
 }
 
+/// The stop that would have found the item stuck finds it accepted instead: the item was
+/// done in its last allowed turn, so the loop goes on with the next one.
+#[test]
+fn an_item_accepted_at_its_cap_is_not_stuck() {
+    let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
+    world.start(
+        "S",
+        &[
+            "--tasks",
+            "PRD.md",
+            "--max-iterations-per-task",
+            "2",
+            "--no-progress",
+            "0",
+        ],
+    );
+    assert_block(&stop(&world, GO));
+    assert_block(&stop(&world, GO));
+    check(&world, "hard item");
+    fs_err::write(world.workspace.join("work.txt"), "hard\n").unwrap();
+    let reason = assert_block(&stop(&world, GO));
+    assert!(reason.contains("Current item: \"easy item\""), "{reason}");
+    assert!(
+        world
+            .history()
+            .iter()
+            .all(|line| line["reason"] != "stuck_task"),
+        "{:#?}",
+        world.history()
+    );
+}
+
 #[test]
 fn on_stuck_task_skip_leaves_the_item_open_and_goes_on_with_the_next() {
     let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
