@@ -137,10 +137,19 @@ mod tests {
             .unwrap();
         let root = shell.id();
         let deadline = Instant::now() + Duration::from_secs(10);
+        // Both children must have become `sleep`: a forked shell not yet exec'd still has
+        // its parent's environment, without the notify mark.
+        let sleeping = |pid: u32| {
+            std::fs::read_to_string(format!("/proc/{pid}/comm")).is_ok_and(|c| c.trim() == "sleep")
+        };
         let found = loop {
-            let found = descendants(root);
-            if !found.is_empty() && processes().iter().filter(|p| p.ppid == root).count() >= 2 {
-                break found;
+            let children: Vec<u32> = processes()
+                .iter()
+                .filter(|p| p.ppid == root)
+                .map(|p| p.pid)
+                .collect();
+            if children.len() >= 2 && children.iter().all(|pid| sleeping(*pid)) {
+                break descendants(root);
             }
             assert!(Instant::now() < deadline, "the children never started");
             thread::sleep(Duration::from_millis(20));
