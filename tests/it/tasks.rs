@@ -320,8 +320,9 @@ fn a_non_git_workspace_is_refused_for_a_task_list() {
     );
 }
 
-#[test]
-fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
+/// A loop over "hard item" then "easy item" with `--max-iterations-per-task 2`, after
+/// two continued turns on the hard one: the next stop is its last allowed.
+fn two_turns_on_the_hard_item() -> World {
     let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
     world.start(
         "S",
@@ -336,6 +337,12 @@ fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
     );
     assert_block(&stop(&world, GO));
     assert_block(&stop(&world, GO));
+    world
+}
+
+#[test]
+fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
+    let world = two_turns_on_the_hard_item();
     let message = assert_allow_with_message(&stop(&world, GO));
     assert!(
         message.contains("[stuck_task]") && message.contains("\"hard item\""),
@@ -350,20 +357,7 @@ fn an_item_stuck_past_its_cap_ends_the_loop_naming_it_and_wait_says_18() {
 /// done in its last allowed turn, so the loop goes on with the next one.
 #[test]
 fn an_item_accepted_at_its_cap_is_not_stuck() {
-    let world = prd_world("- [ ] hard item\n- [ ] easy item\n");
-    world.start(
-        "S",
-        &[
-            "--tasks",
-            "PRD.md",
-            "--max-iterations-per-task",
-            "2",
-            "--no-progress",
-            "0",
-        ],
-    );
-    assert_block(&stop(&world, GO));
-    assert_block(&stop(&world, GO));
+    let world = two_turns_on_the_hard_item();
     check(&world, "hard item");
     fs_err::write(world.workspace.join("work.txt"), "hard\n").unwrap();
     let reason = assert_block(&stop(&world, GO));
