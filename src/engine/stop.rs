@@ -91,14 +91,16 @@ pub(crate) struct Target {
     seen: Option<LoopRecord>,
 }
 
-/// Finds the loop `request`'s stop in `cwd` belongs to (see [`store::locate`]).
+/// Finds the loop a stop of `session` in `cwd` belongs to (see [`store::locate`]);
+/// `launched_for` as in [`StopRequest::launched_for`].
 /// `None` when there is none, or no state folder (so no record, so nothing here is the
 /// user's loop), or the loop is another session's: most stops end here, with nothing
 /// written, nothing said, and nothing more of the payload looked at.
 pub(crate) fn locate(
     cwd: &Path,
     agent: Agent,
-    request: &StopRequest,
+    session: &str,
+    launched_for: Option<&str>,
     now: SystemTime,
 ) -> Option<Target> {
     if cwd.as_os_str().is_empty() {
@@ -114,7 +116,7 @@ pub(crate) fn locate(
     };
     if seen
         .as_ref()
-        .is_some_and(|seen| another_sessions(seen, request, now))
+        .is_some_and(|seen| another_sessions(seen, session, launched_for, now))
     {
         return None;
     }
@@ -126,10 +128,15 @@ pub(crate) fn locate(
 }
 
 /// True when the loop is another session's: its stop takes no lock and writes nothing.
-fn another_sessions(seen: &LoopRecord, request: &StopRequest, now: SystemTime) -> bool {
+fn another_sessions(
+    seen: &LoopRecord,
+    session: &str,
+    launched_for: Option<&str>,
+    now: SystemTime,
+) -> bool {
     let event = StopEvent {
-        standing: request.standing(&seen.state),
-        session: &request.session,
+        standing: ownership::judge(&seen.state, session, launched_for),
+        session,
         ..StopEvent::default()
     };
     decide::decide(&seen.state, event, now).decision == Decision::Ignore

@@ -23,7 +23,7 @@ pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
             return StopOutput::allow(None);
         }
     };
-    let mut input: StopInput = match serde_json::from_str(&text) {
+    let input: StopInput = match serde_json::from_str(&text) {
         Ok(input) => input,
         Err(err) => {
             warn(format!(
@@ -42,12 +42,17 @@ pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     }
     let agent = agent.unwrap_or_else(|| wire::agent_of(input.turn_id.as_ref()));
     let now = clock::now();
-    let cwd = std::mem::take(&mut input.cwd);
-    let request = request(input);
-    let Some(target) = stop::locate(&cwd, agent, &request, now) else {
+    let launched_for = std::env::var(ownership::RUN_LOOP_ENV).ok();
+    let Some(target) = stop::locate(
+        &input.cwd,
+        agent,
+        &input.session_id,
+        launched_for.as_deref(),
+        now,
+    ) else {
         return StopOutput::allow(None);
     };
-    match stop::run(&target, request, now) {
+    match stop::run(&target, request(input, launched_for), now) {
         Ok(StopAnswer::Allow(message)) => StopOutput::allow(message),
         Ok(StopAnswer::Block(prompt)) => StopOutput::block(prompt),
         Err(err) => {
@@ -57,8 +62,9 @@ pub(crate) fn answer(stdin: impl Read, agent: Option<Agent>) -> StopOutput {
     }
 }
 
-/// The stop as the engine takes it, from the host's payload.
-fn request(input: StopInput) -> StopRequest {
+/// The stop as the engine takes it, from the host's payload and the loop its client was
+/// launched for.
+fn request(input: StopInput, launched_for: Option<String>) -> StopRequest {
     let event = event::stop(&input);
     let background = input.background_work();
     StopRequest {
@@ -67,6 +73,6 @@ fn request(input: StopInput) -> StopRequest {
         transcript: input.transcript_path,
         event,
         background,
-        launched_for: std::env::var(ownership::RUN_LOOP_ENV).ok(),
+        launched_for,
     }
 }
